@@ -1,0 +1,111 @@
+//! The execution context a command runs in, and the effects it reports back to the server.
+
+use keyspace::{Keyspace, LockSet, Sds, SlotTable};
+use resp::ReplyBuf;
+
+/// Settings commands consult (a snapshot of the config values they need, kept small so the
+/// server can hand a shared reference to every command without locking).
+#[derive(Clone, Debug)]
+pub struct DataConfig {
+    pub proto_max_bulk_len: i64,
+    pub databases: u32,
+    pub cluster_enabled: bool,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+    pub hash_max_listpack_entries: i64,
+    pub hash_max_listpack_value: i64,
+    pub set_max_intset_entries: i64,
+    pub zset_max_listpack_entries: i64,
+    pub zset_max_listpack_value: i64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            databases: 16,
+            cluster_enabled: false,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
+
+/// A blocking command that found nothing to serve asks to be parked on these keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockRequest {
+    /// Database and keys to wait on.
+    pub db: u32,
+    pub keys: Vec<Sds>,
+    /// Absolute deadline in Unix ms; `None` blocks forever (timeout 0).
+    pub deadline_ms: Option<i64>,
+}
+
+/// What a command did besides replying, for the server to act on after it returns.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Number of changes made (Redis's `server.dirty` increments).
+    pub dirty: u64,
+    /// Set by a blocking command that must wait. Its reply buffer is left untouched.
+    pub block: Option<BlockRequest>,
+    /// Keys that may now serve blocked clients (a push to a list, an add to a sorted set).
+    pub ready_keys: Vec<(u32, Sds)>,
+}
+
+impl Effects {
+    pub fn clear(&mut self) {
+        self.dirty = 0;
+        self.block = None;
+        self.ready_keys.clear();
+    }
+}
+
+/// Everything a command may use while it runs.
+pub struct Ctx<'a, 'b> {
+    pub ks: &'a Keyspace,
+    /// The slot locks the dispatcher took for this command's keys.
+    pub locks: &'b mut LockSet<'a>,
+    /// The client's selected database.
+    pub db: u32,
+    /// The time the command started, Unix ms; commands never read a clock.
+    pub now_ms: i64,
+    pub out: &'b mut ReplyBuf,
+    pub effects: &'b mut Effects,
+    pub config: &'b DataConfig,
+    /// False inside MULTI/EXEC and when re-running a command for a woken client: blocking
+    /// commands then reply as on timeout instead of asking to block.
+    pub may_block: bool,
+}
+
+impl<'a, 'b> Ctx<'a, 'b> {
+    /// The table holding `key` in the current database.
+    #[inline]
+    pub fn table(&mut self, key: &[u8]) -> &mut SlotTable {
+        self.locks.table(self.ks, self.db, key)
+    }
+
+    /// The table holding `key` in database `db`.
+    pub fn table_in(&mut self, db: u32, key: &[u8]) -> &mut SlotTable {
+        self.locks.table(self.ks, db, key)
+    }
+
+    /// Records one or more changes to the dataset.
+    #[inline]
+    pub fn dirty(&mut self, n: u64) {
+        self.effects.dirty += n;
+    }
+
+    /// Marks `key` as possibly able to serve clients blocked on it.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.effects.ready_keys.push((self.db, Sds::new(key)));
+    }
+
+    pub fn error(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+}

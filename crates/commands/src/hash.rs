@@ -1,0 +1,5 @@
+//! The `hash` command group.
+
+use crate::registry::Registry;
+
+pub fn register(_r: &mut Registry) {}

@@ -1,0 +1,36 @@
+//! Commands: the table of every command Redis 7.0 has (arity, flags, key specs, docs) and the
+//! implementations of the data commands, executed against the keyspace.
+//!
+//! A command reads its arguments, works on the tables the dispatcher locked for it, and writes
+//! its reply into a [`resp::ReplyBuf`]; side effects the server must act on (blocking, waking
+//! blocked clients, dirtiness) are recorded in the [`Ctx`]'s [`Effects`]. Nothing here touches
+//! sockets, threads, clocks or the file system.
+
+pub mod args;
+pub mod ctx;
+pub mod errors;
+pub mod meta;
+pub mod registry;
+pub mod tree;
+
+mod generic;
+mod hash;
+mod list;
+mod set;
+mod string;
+mod zset;
+
+pub use ctx::{BlockRequest, Ctx, DataConfig, Effects};
+pub use meta::{flag, key_positions, CommandMeta, KeysError};
+pub use registry::{Entry, Handler, Kind, LookupError, Registry};
+pub use tree::Tree;
+
+/// Registers every data command group.
+fn register_all(r: &mut Registry) {
+    string::register(r);
+    generic::register(r);
+    hash::register(r);
+    list::register(r);
+    set::register(r);
+    zset::register(r);
+}

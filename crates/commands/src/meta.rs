@@ -1,0 +1,403 @@
+//! Command metadata: arity, flags, key specs, documentation, exactly as Redis 7.0.15 reports
+//! them in COMMAND and COMMAND DOCS, loaded once from `data/commands.json`.
+//!
+//! Key positions are computed from the key specs (Redis's "key spec" algorithm), so COMMAND
+//! GETKEYS, lock acquisition and cluster slot checks all derive from one description instead of
+//! a hand-kept list per command.
+
+use crate::tree::Tree;
+use std::sync::OnceLock;
+
+static COMMANDS_JSON: &str = include_str!("../data/commands.json");
+
+/// Command flags we act on, as bits.
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const ASKING: u32 = 1 << 11;
+    pub const FAST: u32 = 1 << 12;
+    pub const NO_AUTH: u32 = 1 << 13;
+    pub const MAY_REPLICATE: u32 = 1 << 14;
+    pub const NO_MULTI: u32 = 1 << 15;
+    pub const MOVABLEKEYS: u32 = 1 << 16;
+    pub const ALLOW_BUSY: u32 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+
+    pub fn from_name(name: &str) -> u32 {
+        match name {
+            "write" => WRITE,
+            "readonly" => READONLY,
+            "denyoom" => DENYOOM,
+            "admin" => ADMIN,
+            "pubsub" => PUBSUB,
+            "noscript" => NOSCRIPT,
+            "blocking" => BLOCKING,
+            "loading" => LOADING,
+            "stale" => STALE,
+            "skip_monitor" => SKIP_MONITOR,
+            "skip_slowlog" => SKIP_SLOWLOG,
+            "asking" => ASKING,
+            "fast" => FAST,
+            "no_auth" => NO_AUTH,
+            "may_replicate" => MAY_REPLICATE,
+            "no_multi" => NO_MULTI,
+            "movablekeys" => MOVABLEKEYS,
+            "allow_busy" => ALLOW_BUSY,
+            "no_mandatory_keys" => NO_MANDATORY_KEYS,
+            _ => 0,
+        }
+    }
+}
+
+/// Where a key spec's keys start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BeginSearch {
+    Index(i64),
+    Keyword { keyword: String, start_from: i64 },
+    Unknown,
+}
+
+/// How a key spec's keys continue from the start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FindKeys {
+    Range { last_key: i64, key_step: i64, limit: i64 },
+    KeyNum { key_num_idx: i64, first_key: i64, key_step: i64 },
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeySpec {
+    pub begin: BeginSearch,
+    pub find: FindKeys,
+    /// The spec may not find every key (e.g. SORT's BY/GET patterns); out-of-range positions
+    /// end the search instead of making the arguments invalid.
+    pub incomplete: bool,
+}
+
+/// One command or subcommand as COMMAND describes it.
+#[derive(Debug)]
+pub struct CommandMeta {
+    /// Full name, lowercase: `get`, `config|get`.
+    pub name: String,
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub key_specs: Vec<KeySpec>,
+    /// The COMMAND INFO entry as Redis replies it.
+    pub info: Tree,
+    /// The COMMAND DOCS entry (for top-level commands).
+    pub docs: Option<Tree>,
+    pub subcommands: Vec<CommandMeta>,
+}
+
+impl CommandMeta {
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    fn from_info(info: &Tree, docs: Option<&Tree>) -> Option<CommandMeta> {
+        let items = info.items();
+        if items.len() < 10 {
+            return None;
+        }
+        let flags = items[2].items().iter().filter_map(|t| t.as_str()).map(flag::from_name).fold(0, |a, b| a | b);
+        let key_specs = items[8].items().iter().map(parse_key_spec).collect();
+        let sub_docs = docs.and_then(|d| d.get("subcommands"));
+        let subcommands = items[9]
+            .items()
+            .iter()
+            .filter_map(|s| {
+                let name = s.items().first().and_then(|n| n.as_str()).unwrap_or("");
+                CommandMeta::from_info(s, sub_docs.and_then(|d| d.get(name)))
+            })
+            .collect();
+        Some(CommandMeta {
+            name: items[0].as_str()?.to_string(),
+            arity: items[1].as_int()? as i32,
+            flags,
+            first_key: items[3].as_int()? as i32,
+            last_key: items[4].as_int()? as i32,
+            step: items[5].as_int()? as i32,
+            key_specs,
+            info: info.clone(),
+            docs: docs.cloned(),
+            subcommands,
+        })
+    }
+
+    /// The subcommand named by `name` (case-insensitive), for container commands.
+    pub fn subcommand(&self, name: &[u8]) -> Option<&CommandMeta> {
+        self.subcommands.iter().find(|s| {
+            let short = s.name.rsplit('|').next().unwrap_or(&s.name);
+            short.as_bytes().eq_ignore_ascii_case(name)
+        })
+    }
+}
+
+fn parse_key_spec(t: &Tree) -> KeySpec {
+    let incomplete =
+        t.get("flags").map(|f| f.items().iter().any(|x| x.as_str() == Some("incomplete"))).unwrap_or(false);
+    let begin = match t.get("begin_search") {
+        Some(b) => {
+            let spec = b.get("spec");
+            match b.get("type").and_then(|x| x.as_str()) {
+                Some("index") => BeginSearch::Index(spec.and_then(|s| s.get("index")).and_then(|x| x.as_int()).unwrap_or(0)),
+                Some("keyword") => BeginSearch::Keyword {
+                    keyword: spec.and_then(|s| s.get("keyword")).and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                    start_from: spec.and_then(|s| s.get("startfrom")).and_then(|x| x.as_int()).unwrap_or(0),
+                },
+                _ => BeginSearch::Unknown,
+            }
+        }
+        None => BeginSearch::Unknown,
+    };
+    let find = match t.get("find_keys") {
+        Some(f) => {
+            let spec = f.get("spec");
+            let int = |k: &str| spec.and_then(|s| s.get(k)).and_then(|x| x.as_int()).unwrap_or(0);
+            match f.get("type").and_then(|x| x.as_str()) {
+                Some("range") => FindKeys::Range { last_key: int("lastkey"), key_step: int("keystep"), limit: int("limit") },
+                Some("keynum") => FindKeys::KeyNum {
+                    key_num_idx: int("keynumidx"),
+                    first_key: int("firstkey"),
+                    key_step: int("keystep"),
+                },
+                _ => FindKeys::Unknown,
+            }
+        }
+        None => FindKeys::Unknown,
+    };
+    KeySpec { begin, find, incomplete }
+}
+
+/// Why key positions could not be computed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeysError {
+    /// The arguments contradict the key specs (e.g. a numkeys larger than the argument count).
+    InvalidArguments,
+}
+
+/// Pushes the positions of `args` that are keys, per Redis's key-spec search
+/// (`getKeysUsingKeySpecs`). `args[0]` is the command name.
+pub fn key_positions(meta: &CommandMeta, args: &[&[u8]], out: &mut Vec<usize>) -> Result<(), KeysError> {
+    out.clear();
+    let argc = args.len() as i64;
+    // Fast path for the common fixed-position commands (GET, SET, MGET, ...).
+    if meta.flags & flag::MOVABLEKEYS == 0 && meta.first_key > 0 {
+        let first = meta.first_key as i64;
+        let last = if meta.last_key < 0 { argc + meta.last_key as i64 } else { meta.last_key as i64 };
+        let step = meta.step.max(1) as i64;
+        let mut i = first;
+        while i <= last && i < argc {
+            out.push(i as usize);
+            i += step;
+        }
+        return Ok(());
+    }
+    if meta.key_specs.iter().any(|s| s.incomplete || s.begin == BeginSearch::Unknown || s.find == FindKeys::Unknown) {
+        if let Some(custom) = custom_getkeys(&meta.name) {
+            return custom(args, out);
+        }
+    }
+    for spec in &meta.key_specs {
+        let first = match &spec.begin {
+            BeginSearch::Index(i) => *i,
+            BeginSearch::Keyword { keyword, start_from } => {
+                let found = if *start_from >= 0 {
+                    (*start_from..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                } else {
+                    let start = argc + start_from;
+                    (1..=start.max(0)).rev().find(|&i| i < argc && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                };
+                match found {
+                    Some(i) => i + 1,
+                    None => continue,
+                }
+            }
+            BeginSearch::Unknown => continue,
+        };
+        let (first, last, step) = match &spec.find {
+            FindKeys::Range { last_key, key_step, limit } => {
+                let last = if *last_key >= 0 {
+                    first + last_key
+                } else if *limit <= 1 {
+                    argc + last_key
+                } else {
+                    first + ((argc - first) / limit + last_key)
+                };
+                (first, last, *key_step)
+            }
+            FindKeys::KeyNum { key_num_idx, first_key, key_step } => {
+                let idx = first + key_num_idx;
+                if idx >= argc {
+                    if spec.incomplete {
+                        continue;
+                    }
+                    return Err(KeysError::InvalidArguments);
+                }
+                let numkeys = match resp::string2ll(args[idx as usize]) {
+                    Some(n) if n >= 0 => n,
+                    _ => {
+                        if spec.incomplete {
+                            continue;
+                        }
+                        return Err(KeysError::InvalidArguments);
+                    }
+                };
+                let start = first + first_key;
+                (start, start + (numkeys - 1) * key_step, *key_step)
+            }
+            FindKeys::Unknown => continue,
+        };
+        let step = step.max(1);
+        let mut i = first;
+        while i <= last {
+            if i >= argc || i < 1 {
+                if spec.incomplete {
+                    break;
+                }
+                return Err(KeysError::InvalidArguments);
+            }
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    Ok(())
+}
+
+type GetKeysFn = fn(&[&[u8]], &mut Vec<usize>) -> Result<(), KeysError>;
+
+/// Commands whose key specs cannot describe all their keys get a dedicated search, as Redis
+/// gives them a `getkeys_proc`.
+fn custom_getkeys(name: &str) -> Option<GetKeysFn> {
+    match name {
+        "sort" => Some(sort_get_keys),
+        "migrate" => Some(migrate_get_keys),
+        _ => None,
+    }
+}
+
+/// SORT key [BY p] [LIMIT o c] [GET p ...] [ASC|DESC] [ALPHA] [STORE dst]: the sorted key and,
+/// if present, the last STORE destination.
+fn sort_get_keys(args: &[&[u8]], out: &mut Vec<usize>) -> Result<(), KeysError> {
+    if args.len() < 2 {
+        return Err(KeysError::InvalidArguments);
+    }
+    out.push(1);
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        let skip = if a.eq_ignore_ascii_case(b"limit") {
+            2
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            1
+        } else if a.eq_ignore_ascii_case(b"store") {
+            if i + 1 < args.len() {
+                store = Some(i + 1);
+            }
+            1
+        } else {
+            0
+        };
+        i += 1 + skip;
+    }
+    out.extend(store);
+    Ok(())
+}
+
+/// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 user pw] [KEYS k...].
+fn migrate_get_keys(args: &[&[u8]], out: &mut Vec<usize>) -> Result<(), KeysError> {
+    if args.len() < 6 {
+        return Err(KeysError::InvalidArguments);
+    }
+    if args[3].is_empty() {
+        let mut i = 6;
+        while i < args.len() {
+            let a = args[i];
+            if a.eq_ignore_ascii_case(b"auth") {
+                i += 2;
+            } else if a.eq_ignore_ascii_case(b"auth2") {
+                i += 3;
+            } else if a.eq_ignore_ascii_case(b"keys") {
+                out.extend(i + 1..args.len());
+                return Ok(());
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    } else {
+        out.push(3);
+        Ok(())
+    }
+}
+
+/// Every command Redis 7.0.15 has, indexed by name.
+pub fn all() -> &'static [CommandMeta] {
+    static TABLE: OnceLock<Vec<CommandMeta>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let parsed: serde_json::Value = match serde_json::from_str(COMMANDS_JSON) {
+            Ok(v) => v,
+            Err(_) => return Vec::new(),
+        };
+        let Some(list) = parsed.get("commands").and_then(|c| c.as_array()) else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|c| {
+                let info = Tree::from_json(c.get("info")?);
+                let docs = c.get("docs").map(Tree::from_json).filter(|d| *d != Tree::Null);
+                CommandMeta::from_info(&info, docs.as_ref())
+            })
+            .collect()
+    })
+}
+
+/// Looks a top-level command up by name.
+pub fn find(name: &str) -> Option<&'static CommandMeta> {
+    all().iter().find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(cmd: &[&str]) -> Result<Vec<usize>, KeysError> {
+        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        let meta = find(&cmd[0].to_lowercase()).expect("command");
+        let mut out = Vec::new();
+        key_positions(meta, &args, &mut out).map(|_| out)
+    }
+
+    #[test]
+    fn table_loads_every_redis_command() {
+        assert!(all().len() >= 240);
+        let get = find("get").unwrap();
+        assert_eq!((get.arity, get.first_key, get.last_key, get.step), (2, 1, 1, 1));
+        assert!(get.has(flag::READONLY) && get.has(flag::FAST));
+        assert!(find("config").unwrap().subcommand(b"GET").is_some());
+    }
+
+    #[test]
+    fn key_positions_follow_key_specs() {
+        assert_eq!(keys(&["mset", "a", "1", "b", "2"]), Ok(vec![1, 3]));
+        assert_eq!(keys(&["zunionstore", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), Ok(vec![1, 3, 4]));
+        assert_eq!(keys(&["zunionstore", "d", "5", "a"]), Err(KeysError::InvalidArguments));
+        assert_eq!(keys(&["blpop", "a", "b", "0"]), Ok(vec![1, 2]));
+        assert_eq!(keys(&["lmpop", "2", "a", "b", "LEFT"]), Ok(vec![2, 3]));
+        assert_eq!(keys(&["eval", "s", "1", "k", "a"]), Ok(vec![3]));
+        assert_eq!(keys(&["sort", "k", "BY", "x", "STORE", "d"]), Ok(vec![1, 5]));
+    }
+}

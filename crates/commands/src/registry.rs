@@ -1,0 +1,157 @@
+//! The commands redoxide implements: name → metadata + handler. Only registered commands
+//! appear in COMMAND; anything else is an unknown command, as in Redis.
+
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::meta::{self, CommandMeta};
+use std::collections::HashMap;
+
+/// A data command's implementation.
+pub type Handler = fn(&mut Ctx<'_, '_>, &[&[u8]]);
+
+/// How a command is executed.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// Runs in this crate against the keyspace.
+    Data(Handler),
+    /// Needs server state (clients, config, replication...); the server owns the handler,
+    /// identified by this number in its own table.
+    Server(u16),
+    /// A container (CONFIG, CLIENT, OBJECT...) whose subcommands are registered separately.
+    Container,
+}
+
+/// One registered command or subcommand.
+#[derive(Debug)]
+pub struct Entry {
+    pub meta: &'static CommandMeta,
+    pub kind: Kind,
+    subcommands: HashMap<Vec<u8>, Entry>,
+}
+
+impl Entry {
+    pub fn subcommands(&self) -> impl Iterator<Item = &Entry> {
+        self.subcommands.values()
+    }
+}
+
+/// Why a request names no runnable command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LookupError {
+    /// The full error reply text (unknown command, unknown subcommand, wrong arity).
+    Reply(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    commands: HashMap<Vec<u8>, Entry>,
+}
+
+impl Registry {
+    /// Every data command this crate implements.
+    pub fn with_data_commands() -> Registry {
+        let mut r = Registry::default();
+        crate::register_all(&mut r);
+        r
+    }
+
+    /// Registers `name` (`get`, or `config|get` for a subcommand) with its handler. Names
+    /// Redis 7.0.15 does not have are ignored, so a typo cannot invent a command.
+    pub fn add(&mut self, name: &str, kind: Kind) {
+        let (parent, sub) = match name.split_once('|') {
+            Some((p, s)) => (p, Some(s)),
+            None => (name, None),
+        };
+        let Some(pmeta) = meta::find(parent) else {
+            return;
+        };
+        let entry = self.commands.entry(parent.as_bytes().to_vec()).or_insert_with(|| Entry {
+            meta: pmeta,
+            kind: if pmeta.subcommands.is_empty() { kind } else { Kind::Container },
+            subcommands: HashMap::new(),
+        });
+        if let Some(sub) = sub {
+            if let Some(smeta) = pmeta.subcommand(sub.as_bytes()) {
+                entry
+                    .subcommands
+                    .insert(sub.as_bytes().to_vec(), Entry { meta: smeta, kind, subcommands: HashMap::new() });
+            }
+        } else {
+            entry.kind = kind;
+        }
+    }
+
+    /// Top-level commands, for COMMAND / COMMAND COUNT / COMMAND LIST.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.commands.values()
+    }
+
+    /// Finds a top-level command by name, case-insensitively.
+    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            let lower = &mut buf[..name.len()];
+            lower.copy_from_slice(name);
+            lower.make_ascii_lowercase();
+            self.commands.get(&lower[..])
+        } else {
+            self.commands.get(&name.to_ascii_lowercase())
+        }
+    }
+
+    /// Resolves a request to the command (or subcommand) to run, checking arity, with Redis's
+    /// error texts for an unknown command, unknown subcommand or wrong argument count.
+    pub fn lookup(&self, args: &[&[u8]]) -> Result<&Entry, LookupError> {
+        let Some(base) = self.get(args[0]) else {
+            return Err(LookupError::Reply(errors::unknown_command(args)));
+        };
+        let entry = if matches!(base.kind, Kind::Container) && args.len() >= 2 {
+            match base.subcommands.get(&args[1].to_ascii_lowercase()) {
+                Some(sub) => sub,
+                None => return Err(LookupError::Reply(errors::unknown_subcommand(args[0], args[1]))),
+            }
+        } else {
+            base
+        };
+        let arity = entry.meta.arity;
+        let argc = args.len() as i32;
+        if (arity > 0 && arity != argc) || argc < -arity {
+            return Err(LookupError::Reply(errors::wrong_arity(&entry.meta.name)));
+        }
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noop(_: &mut Ctx<'_, '_>, _: &[&[u8]]) {}
+
+    #[test]
+    fn lookup_errors_match_redis() {
+        let mut r = Registry::default();
+        r.add("get", Kind::Data(noop));
+        r.add("config|get", Kind::Server(1));
+        assert!(r.lookup(&[b"GeT", b"k"]).is_ok());
+        assert_eq!(
+            r.lookup(&[b"get"]).unwrap_err(),
+            LookupError::Reply("ERR wrong number of arguments for 'get' command".into())
+        );
+        assert_eq!(
+            r.lookup(&[b"foo", b"a", b"b"]).unwrap_err(),
+            LookupError::Reply("ERR unknown command 'foo', with args beginning with: 'a' 'b' ".into())
+        );
+        assert_eq!(
+            r.lookup(&[b"config", b"nope"]).unwrap_err(),
+            LookupError::Reply("ERR unknown subcommand 'nope'. Try CONFIG HELP.".into())
+        );
+        assert_eq!(
+            r.lookup(&[b"config"]).unwrap_err(),
+            LookupError::Reply("ERR wrong number of arguments for 'config' command".into())
+        );
+        assert_eq!(r.lookup(&[b"config", b"GET", b"x"]).unwrap().meta.name, "config|get");
+        r.add("nosuchcommand", Kind::Server(2));
+        assert!(r.get(b"nosuchcommand").is_none());
+    }
+}

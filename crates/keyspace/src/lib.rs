@@ -1,0 +1,193 @@
+//! The data: databases split into 16384 per-slot tables, each behind its own lock, the value
+//! types, and expiry.
+//!
+//! This crate owns where keys live and how they are found, locked and expired. It never does
+//! I/O, never reads a clock (callers pass `now_ms`) and never formats replies: commands build on
+//! it. Locks are always taken in ascending (db, slot) order, which is what makes multi-key
+//! commands and transactions deadlock-free; [`LockSet`] enforces that order.
+
+mod sds;
+mod slot;
+mod table;
+pub mod value;
+
+pub use sds::Sds;
+pub use slot::{key_hash_slot, SLOT_COUNT};
+pub use table::SlotTable;
+pub use value::{Score, StrValue, Value, ZSetValue};
+
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::OnceLock;
+
+/// One database: a table per hash slot.
+pub struct Db {
+    slots: Box<[Mutex<SlotTable>]>,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db { slots: (0..SLOT_COUNT).map(|_| Mutex::new(SlotTable::default())).collect() }
+    }
+}
+
+impl Db {
+    #[inline]
+    pub fn lock_slot(&self, slot: u16) -> MutexGuard<'_, SlotTable> {
+        self.slots[slot as usize].lock()
+    }
+
+    /// Number of keys (expired-but-unreclaimed ones included, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// (keys, keys with an expiry) for INFO keyspace.
+    pub fn counts(&self) -> (usize, usize) {
+        self.slots.iter().fold((0, 0), |(k, e), s| {
+            let t = s.lock();
+            (k + t.len(), e + t.expires_len())
+        })
+    }
+}
+
+/// All databases. Database 0 exists from the start; the others are created on first use, so
+/// an idle server does not pay for 16 × 16384 slot tables.
+pub struct Keyspace {
+    dbs: Box<[OnceLock<Db>]>,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        let dbs: Box<[OnceLock<Db>]> = (0..databases.max(1)).map(|_| OnceLock::new()).collect();
+        let ks = Keyspace { dbs };
+        ks.db(0);
+        ks
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `index`, created if needed. Callers validate `index` against [`Keyspace::db_count`].
+    #[inline]
+    pub fn db(&self, index: usize) -> &Db {
+        self.dbs[index].get_or_init(Db::default)
+    }
+
+    /// Database `index` if it was ever used.
+    pub fn db_if_used(&self, index: usize) -> Option<&Db> {
+        self.dbs.get(index).and_then(|d| d.get())
+    }
+}
+
+/// Slot locks held for one command or transaction, always acquired in ascending (db, slot)
+/// order. Commands reach their keys' tables through it.
+#[derive(Default)]
+pub struct LockSet<'a> {
+    guards: Vec<(u32, u16, MutexGuard<'a, SlotTable>)>,
+}
+
+impl<'a> LockSet<'a> {
+    pub fn new() -> Self {
+        LockSet { guards: Vec::new() }
+    }
+
+    /// Locks every (db, slot) in `wanted` that is not held yet. `wanted` may be unsorted and
+    /// contain duplicates. Locking happens in ascending order; if something is already held
+    /// that sorts after a new slot, the caller broke the protocol (a command's key spec missed a
+    /// key) and we still take the lock rather than fail, accepting a deadlock risk over a
+    /// wrong answer.
+    pub fn lock(&mut self, ks: &'a Keyspace, wanted: &mut [(u32, u16)]) {
+        wanted.sort_unstable();
+        let mut last = None;
+        for &(db, slot) in wanted.iter() {
+            if last == Some((db, slot)) {
+                continue;
+            }
+            last = Some((db, slot));
+            if self.position(db, slot).is_none() {
+                let guard = ks.db(db as usize).lock_slot(slot);
+                self.guards.push((db, slot, guard));
+            }
+        }
+    }
+
+    #[inline]
+    fn position(&self, db: u32, slot: u16) -> Option<usize> {
+        self.guards.iter().position(|(d, s, _)| *d == db && *s == slot)
+    }
+
+    /// The table holding `key` in database `db`, locking it if the caller did not ask for it.
+    #[inline]
+    pub fn table(&mut self, ks: &'a Keyspace, db: u32, key: &[u8]) -> &mut SlotTable {
+        let slot = key_hash_slot(key);
+        let idx = match self.position(db, slot) {
+            Some(i) => i,
+            None => {
+                self.guards.push((db, slot, ks.db(db as usize).lock_slot(slot)));
+                self.guards.len() - 1
+            }
+        };
+        &mut self.guards[idx].2
+    }
+
+    /// The tables of two keys at once. `None` for the second means both keys share a table.
+    pub fn two_tables(
+        &mut self,
+        ks: &'a Keyspace,
+        a: (u32, &[u8]),
+        b: (u32, &[u8]),
+    ) -> (&mut SlotTable, Option<&mut SlotTable>) {
+        let sa = key_hash_slot(a.1);
+        let sb = key_hash_slot(b.1);
+        self.table(ks, a.0, a.1);
+        self.table(ks, b.0, b.1);
+        let ia = self.position(a.0, sa).unwrap_or(0);
+        let ib = self.position(b.0, sb).unwrap_or(0);
+        if ia == ib {
+            return (&mut self.guards[ia].2, None);
+        }
+        let (lo, hi, swapped) = if ia < ib { (ia, ib, false) } else { (ib, ia, true) };
+        let (left, right) = self.guards.split_at_mut(hi);
+        let (x, y) = (&mut left[lo].2, &mut right[0].2);
+        if swapped {
+            (&mut **y, Some(&mut **x))
+        } else {
+            (&mut **x, Some(&mut **y))
+        }
+    }
+
+    /// Releases every lock.
+    pub fn clear(&mut self) {
+        self.guards.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.guards.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_tables_same_and_different_slots() {
+        let ks = Keyspace::new(16);
+        let mut locks = LockSet::new();
+        let (a, b) = locks.two_tables(&ks, (0, b"{x}a"), (0, b"{x}b"));
+        a.set(b"{x}a", Value::string(b"1"));
+        assert!(b.is_none());
+        let (a, b) = locks.two_tables(&ks, (0, b"foo"), (0, b"bar"));
+        a.set(b"foo", Value::string(b"1"));
+        b.unwrap().set(b"bar", Value::string(b"2"));
+        assert!(locks.table(&ks, 0, b"foo").get(b"foo", 0).is_some());
+        assert!(locks.table(&ks, 0, b"bar").get(b"bar", 0).is_some());
+        locks.clear();
+        assert_eq!(ks.db(0).len(), 3);
+    }
+}

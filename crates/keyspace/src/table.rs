@@ -1,0 +1,196 @@
+//! One hash slot's keys: the entries, their expiry times, and lazy expiry on access.
+
+use crate::value::{FastMap, Value};
+use crate::Sds;
+
+/// The keys of one slot of one database. Always used under that slot's lock.
+#[derive(Default, Debug)]
+pub struct SlotTable {
+    entries: FastMap<Sds, Value>,
+    /// Absolute expiry in Unix milliseconds, only for keys that have one (most keys don't, so a
+    /// separate map costs nothing for them; a field in every entry would).
+    expires: FastMap<Sds, i64>,
+    /// Keys removed here because their time had come (for INFO `expired_keys`).
+    pub expired_count: u64,
+}
+
+impl SlotTable {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// Removes `key` if its expiry time has passed; true if it did.
+    #[inline]
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        match self.expires.get(key) {
+            Some(&at) if at <= now_ms => {
+                self.expires.remove(key);
+                self.entries.remove(key);
+                self.expired_count += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live value of `key`, expiring it first if its time has passed.
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        self.expire_if_needed(key, now_ms);
+        self.entries.get(key)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.expire_if_needed(key, now_ms);
+        self.entries.get_mut(key)
+    }
+
+    /// True if `key` exists and is live.
+    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key`, dropping any previous value and expiry (SET semantics).
+    #[inline]
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        match self.entries.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                self.entries.insert(Sds::new(key), value);
+            }
+        }
+    }
+
+    /// Stores `value` under `key`, keeping an existing expiry (used for in-place updates that
+    /// replace the whole value, e.g. SET KEEPTTL).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        match self.entries.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                self.entries.insert(Sds::new(key), value);
+            }
+        }
+    }
+
+    /// Inserts an entry for a key known to be absent, returning its value slot.
+    pub fn insert_new(&mut self, key: &[u8], value: Value) -> &mut Value {
+        self.entries.entry(Sds::new(key)).insert(value).into_mut()
+    }
+
+    /// Removes `key` and its expiry; returns the value if it was live.
+    pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Value> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        self.entries.remove(key)
+    }
+
+    /// The absolute expiry (Unix ms) of a live key, if it has one.
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    /// Sets the expiry of an existing key. Returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) -> bool {
+        match self.entries.get_key_value(key) {
+            Some((k, _)) => {
+                let k = k.clone();
+                self.expires.insert(k, at_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the expiry of a key; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        self.expires.remove(key).is_some()
+    }
+
+    /// Iterates every entry (expired-but-not-yet-removed ones included; callers filter with
+    /// [`SlotTable::is_expired`]).
+    pub fn iter(&self) -> impl Iterator<Item = (&Sds, &Value)> {
+        self.entries.iter()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Sds> {
+        self.entries.keys()
+    }
+
+    /// True if the key has an expiry that has passed.
+    pub fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        matches!(self.expires.get(key), Some(&at) if at <= now_ms)
+    }
+
+    /// Active expiry: removes up to `max` expired keys; returns how many were removed.
+    pub fn expire_some(&mut self, now_ms: i64, max: usize) -> usize {
+        if self.expires.is_empty() {
+            return 0;
+        }
+        let dead: Vec<Sds> =
+            self.expires.iter().filter(|(_, &at)| at <= now_ms).take(max).map(|(k, _)| k.clone()).collect();
+        for k in &dead {
+            self.expires.remove(k.as_bytes());
+            self.entries.remove(k.as_bytes());
+        }
+        self.expired_count += dead.len() as u64;
+        dead.len()
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.entries = FastMap::default();
+        self.expires = FastMap::default();
+    }
+
+    /// Moves all content out, leaving the table empty (SWAPDB, FLUSHALL ASYNC).
+    pub fn take(&mut self) -> SlotTable {
+        std::mem::take(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry() {
+        let mut t = SlotTable::default();
+        t.set(b"k", Value::string(b"v"));
+        assert!(t.set_expire(b"k", 100));
+        assert!(t.get(b"k", 99).is_some());
+        assert!(t.get(b"k", 100).is_none());
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.expires_len(), 0);
+        assert_eq!(t.expired_count, 1);
+    }
+
+    #[test]
+    fn set_clears_ttl_keep_ttl_keeps_it() {
+        let mut t = SlotTable::default();
+        t.set(b"k", Value::string(b"v"));
+        t.set_expire(b"k", 1000);
+        t.set_keep_ttl(b"k", Value::string(b"w"));
+        assert_eq!(t.expire_at(b"k"), Some(1000));
+        t.set(b"k", Value::string(b"x"));
+        assert_eq!(t.expire_at(b"k"), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! The Redis wire format: parsing client requests (RESP multibulk and inline commands) and
+//! encoding replies in RESP2 or RESP3.
+//!
+//! This crate owns the exact bytes: limits and `Protocol error` texts as Redis 7.0 words them,
+//! and reply encodings (including how RESP3 types degrade to RESP2). It never performs I/O and
+//! never allocates on the path that finds a buffered request incomplete.
+
+mod float;
+mod parse;
+mod reply;
+
+pub use float::{format_double, format_long_double};
+pub use parse::{parse_request, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
+pub use reply::ReplyBuf;
