@@ -27,7 +27,7 @@ impl Default for DataConfig {
             cluster_enabled: false,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
@@ -55,6 +55,9 @@ pub struct Effects {
     pub block: Option<BlockRequest>,
     /// Keys that may now serve blocked clients (a push to a list, an add to a sorted set).
     pub ready_keys: Vec<(u32, Sds)>,
+    /// Bit i set: argument i is a key the command may write but this time left unchanged, so
+    /// WATCH on it must not fire (SMOVE of a member the destination already has).
+    pub unmodified_key_args: u64,
 }
 
 impl Effects {
@@ -62,6 +65,7 @@ impl Effects {
         self.dirty = 0;
         self.block = None;
         self.ready_keys.clear();
+        self.unmodified_key_args = 0;
     }
 }
 
@@ -103,6 +107,12 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// Marks `key` as possibly able to serve clients blocked on it.
     pub fn signal_ready(&mut self, key: &[u8]) {
         self.effects.ready_keys.push((self.db, Sds::new(key)));
+    }
+
+    /// Marks `key` of database `db` as possibly able to serve clients blocked on it, for
+    /// commands that put values into a database other than the client's (MOVE, SWAPDB).
+    pub fn signal_ready_in(&mut self, db: u32, key: &[u8]) {
+        self.effects.ready_keys.push((db, Sds::new(key)));
     }
 
     pub fn error(&mut self, msg: &str) {

@@ -21,25 +21,69 @@ pub fn wrong_arity(fullname: &str) -> String {
     format!("ERR wrong number of arguments for '{fullname}' command")
 }
 
-/// Redis's unknown-command error, quoting at most ~128 bytes of the arguments.
-pub fn unknown_command(args: &[&[u8]]) -> String {
-    let name = String::from_utf8_lossy(&args[0][..args[0].len().min(128)]).into_owned();
-    let mut listed = String::new();
+/// An error reply's text as bytes: Redis quotes client arguments into some errors verbatim, and
+/// those need not be UTF-8. Displays lossily (for tests and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorText(pub Vec<u8>);
+
+impl AsRef<[u8]> for ErrorText {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ErrorText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl From<String> for ErrorText {
+    fn from(s: String) -> Self {
+        ErrorText(s.into_bytes())
+    }
+}
+
+impl From<&str> for ErrorText {
+    fn from(s: &str) -> Self {
+        ErrorText(s.as_bytes().to_vec())
+    }
+}
+
+/// What C's `%.*s` prints of an argument: at most `max` bytes, and nothing from the first NUL on.
+fn c_string_prefix(arg: &[u8], max: usize) -> &[u8] {
+    let arg = &arg[..arg.len().min(max)];
+    match arg.iter().position(|&b| b == 0) {
+        Some(nul) => &arg[..nul],
+        None => arg,
+    }
+}
+
+/// Redis's unknown-command error, quoting at most ~128 bytes of the arguments as `'%.*s' `.
+pub fn unknown_command(args: &[&[u8]]) -> ErrorText {
+    let mut listed: Vec<u8> = Vec::new();
     for a in &args[1..] {
         if listed.len() >= 128 {
             break;
         }
         let room = 128 - listed.len();
-        let a = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
-        listed.push('\'');
-        listed.push_str(&a);
-        listed.push_str("' ");
+        listed.push(b'\'');
+        listed.extend_from_slice(c_string_prefix(a, room));
+        listed.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {listed}")
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_string_prefix(args[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&listed);
+    ErrorText(text)
 }
 
 /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
-pub fn unknown_subcommand(cmd: &[u8], sub: &[u8]) -> String {
-    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
-    format!("ERR unknown subcommand '{sub}'. Try {} HELP.", String::from_utf8_lossy(cmd).to_uppercase())
+pub fn unknown_subcommand(cmd: &[u8], sub: &[u8]) -> ErrorText {
+    let mut text = b"ERR unknown subcommand '".to_vec();
+    text.extend_from_slice(c_string_prefix(sub, 128));
+    text.extend_from_slice(b"'. Try ");
+    text.extend_from_slice(&cmd.to_ascii_uppercase());
+    text.extend_from_slice(b" HELP.");
+    ErrorText(text)
 }

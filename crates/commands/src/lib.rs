@@ -13,24 +13,31 @@ pub mod meta;
 pub mod registry;
 pub mod tree;
 
+mod bitops;
 mod generic;
 mod hash;
+mod introspect;
 mod list;
+mod long_double;
 mod set;
+mod sort;
 mod string;
 mod zset;
 
 pub use ctx::{BlockRequest, Ctx, DataConfig, Effects};
-pub use meta::{flag, key_positions, CommandMeta, KeysError};
+pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};
 pub use tree::Tree;
 
 /// Registers every data command group.
 fn register_all(r: &mut Registry) {
     string::register(r);
+    bitops::register(r);
     generic::register(r);
     hash::register(r);
+    introspect::register(r);
     list::register(r);
     set::register(r);
+    sort::register(r);
     zset::register(r);
 }

@@ -81,6 +81,9 @@ pub struct KeySpec {
     /// The spec may not find every key (e.g. SORT's BY/GET patterns); out-of-range positions
     /// end the search instead of making the arguments invalid.
     pub incomplete: bool,
+    /// The spec's key flags as COMMAND reports them (`RW`, `access`, ...), for COMMAND
+    /// GETKEYSANDFLAGS.
+    pub flags: Vec<String>,
 }
 
 /// One command or subcommand as COMMAND describes it.
@@ -146,13 +149,18 @@ impl CommandMeta {
 }
 
 fn parse_key_spec(t: &Tree) -> KeySpec {
-    let incomplete =
-        t.get("flags").map(|f| f.items().iter().any(|x| x.as_str() == Some("incomplete"))).unwrap_or(false);
+    let flags: Vec<String> = t
+        .get("flags")
+        .map(|f| f.items().iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let incomplete = flags.iter().any(|f| f == "incomplete");
     let begin = match t.get("begin_search") {
         Some(b) => {
             let spec = b.get("spec");
             match b.get("type").and_then(|x| x.as_str()) {
-                Some("index") => BeginSearch::Index(spec.and_then(|s| s.get("index")).and_then(|x| x.as_int()).unwrap_or(0)),
+                Some("index") => {
+                    BeginSearch::Index(spec.and_then(|s| s.get("index")).and_then(|x| x.as_int()).unwrap_or(0))
+                }
                 Some("keyword") => BeginSearch::Keyword {
                     keyword: spec.and_then(|s| s.get("keyword")).and_then(|x| x.as_str()).unwrap_or("").to_string(),
                     start_from: spec.and_then(|s| s.get("startfrom")).and_then(|x| x.as_int()).unwrap_or(0),
@@ -167,7 +175,9 @@ fn parse_key_spec(t: &Tree) -> KeySpec {
             let spec = f.get("spec");
             let int = |k: &str| spec.and_then(|s| s.get(k)).and_then(|x| x.as_int()).unwrap_or(0);
             match f.get("type").and_then(|x| x.as_str()) {
-                Some("range") => FindKeys::Range { last_key: int("lastkey"), key_step: int("keystep"), limit: int("limit") },
+                Some("range") => {
+                    FindKeys::Range { last_key: int("lastkey"), key_step: int("keystep"), limit: int("limit") }
+                }
                 Some("keynum") => FindKeys::KeyNum {
                     key_num_idx: int("keynumidx"),
                     first_key: int("firstkey"),
@@ -178,7 +188,7 @@ fn parse_key_spec(t: &Tree) -> KeySpec {
         }
         None => FindKeys::Unknown,
     };
-    KeySpec { begin, find, incomplete }
+    KeySpec { begin, find, incomplete, flags }
 }
 
 /// Why key positions could not be computed.
@@ -205,12 +215,25 @@ pub fn key_positions(meta: &CommandMeta, args: &[&[u8]], out: &mut Vec<usize>) -
         }
         return Ok(());
     }
-    if meta.key_specs.iter().any(|s| s.incomplete || s.begin == BeginSearch::Unknown || s.find == FindKeys::Unknown) {
+    if has_unreliable_spec(meta) {
         if let Some(custom) = custom_getkeys(&meta.name) {
             return custom(args, out);
         }
     }
-    for spec in &meta.key_specs {
+    walk_key_specs(meta, args, &mut |pos, _| out.push(pos))
+}
+
+/// True if some key spec cannot find its keys alone, so a dedicated search must (Redis's
+/// `getkeys_proc` fallback).
+fn has_unreliable_spec(meta: &CommandMeta) -> bool {
+    meta.key_specs.iter().any(|s| s.incomplete || s.begin == BeginSearch::Unknown || s.find == FindKeys::Unknown)
+}
+
+/// Redis's `getKeysUsingKeySpecs`: calls `push(position, spec index)` for each key the specs
+/// find, spec by spec.
+fn walk_key_specs(meta: &CommandMeta, args: &[&[u8]], push: &mut dyn FnMut(usize, usize)) -> Result<(), KeysError> {
+    let argc = args.len() as i64;
+    for (spec_index, spec) in meta.key_specs.iter().enumerate() {
         let first = match &spec.begin {
             BeginSearch::Index(i) => *i,
             BeginSearch::Keyword { keyword, start_from } => {
@@ -218,7 +241,9 @@ pub fn key_positions(meta: &CommandMeta, args: &[&[u8]], out: &mut Vec<usize>) -
                     (*start_from..argc).find(|&i| args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
                 } else {
                     let start = argc + start_from;
-                    (1..=start.max(0)).rev().find(|&i| i < argc && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
+                    (1..=start.max(0))
+                        .rev()
+                        .find(|&i| i < argc && args[i as usize].eq_ignore_ascii_case(keyword.as_bytes()))
                 };
                 match found {
                     Some(i) => i + 1,
@@ -269,11 +294,73 @@ pub fn key_positions(meta: &CommandMeta, args: &[&[u8]], out: &mut Vec<usize>) -
                 }
                 return Err(KeysError::InvalidArguments);
             }
-            out.push(i as usize);
+            push(i as usize, spec_index);
             i += step;
         }
     }
     Ok(())
+}
+
+/// The keys of a command with the flags of each, as COMMAND GETKEYSANDFLAGS reports them.
+/// Most keys take the flags of the key spec that found them; commands whose flags depend on
+/// their arguments (`variable_flags`: SET, BITFIELD) or whose specs are incomplete (SORT,
+/// MIGRATE) compute them as Redis's `getkeys_proc` does.
+pub fn keys_and_flags<'m>(meta: &'m CommandMeta, args: &[&[u8]]) -> Result<Vec<(usize, Vec<&'m str>)>, KeysError> {
+    const RO_ACCESS: &[&str] = &["RO", "access"];
+    const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+    const OW_UPDATE: &[&str] = &["OW", "update"];
+    let fixed = |pos: usize, flags: &[&'static str]| vec![(pos, flags.to_vec())];
+    match meta.name.as_str() {
+        "set" if args.len() >= 3 => {
+            let get = args[3..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
+            return Ok(fixed(1, if get { RW_ACCESS_UPDATE } else { OW_UPDATE }));
+        }
+        "bitfield" if args.len() >= 2 => {
+            return Ok(fixed(1, if bitfield_is_read_only(args) { RO_ACCESS } else { RW_ACCESS_UPDATE }));
+        }
+        _ => {}
+    }
+    let mut out = Vec::new();
+    if has_unreliable_spec(meta) {
+        if let Some(custom) = custom_getkeys(&meta.name) {
+            let mut positions = Vec::new();
+            custom(args, &mut positions)?;
+            let flags_of = |i: usize| -> &'static [&'static str] {
+                match meta.name.as_str() {
+                    "sort" if i > 0 => OW_UPDATE,
+                    "migrate" => &["RW", "access", "delete"],
+                    _ => RO_ACCESS,
+                }
+            };
+            return Ok(positions.into_iter().enumerate().map(|(i, p)| (p, flags_of(i).to_vec())).collect());
+        }
+    }
+    // Specs flagged `not_key` (SPUBLISH's channel) name arguments that only hash like keys.
+    walk_key_specs(meta, args, &mut |pos, spec| {
+        let flags = &meta.key_specs[spec].flags;
+        if !flags.iter().any(|f| f == "not_key") {
+            out.push((pos, flags.iter().map(String::as_str).collect()));
+        }
+    })?;
+    Ok(out)
+}
+
+/// BITFIELD only reads when every operation is a complete GET (or OVERFLOW); anything else,
+/// a syntax error included, counts as a write, as in Redis.
+fn bitfield_is_read_only(args: &[&[u8]]) -> bool {
+    let mut i = 2;
+    while i < args.len() {
+        let remaining = args.len() - i - 1;
+        let a = args[i];
+        if a.eq_ignore_ascii_case(b"get") && remaining >= 2 {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 type GetKeysFn = fn(&[&[u8]], &mut Vec<usize>) -> Result<(), KeysError>;
@@ -399,5 +486,27 @@ mod tests {
         assert_eq!(keys(&["lmpop", "2", "a", "b", "LEFT"]), Ok(vec![2, 3]));
         assert_eq!(keys(&["eval", "s", "1", "k", "a"]), Ok(vec![3]));
         assert_eq!(keys(&["sort", "k", "BY", "x", "STORE", "d"]), Ok(vec![1, 5]));
+    }
+
+    fn keys_flags(cmd: &[&str]) -> Vec<(usize, Vec<&'static str>)> {
+        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        let meta = find(&cmd[0].to_lowercase()).expect("command");
+        keys_and_flags(meta, &args).expect("keys")
+    }
+
+    #[test]
+    fn key_flags_come_from_the_spec_that_found_the_key() {
+        assert_eq!(
+            keys_flags(&["rename", "a", "b"]),
+            vec![(1, vec!["RW", "access", "delete"]), (2, vec!["OW", "update"])]
+        );
+        assert_eq!(keys_flags(&["set", "k", "v"]), vec![(1, vec!["OW", "update"])]);
+        assert_eq!(keys_flags(&["set", "k", "v", "GET"]), vec![(1, vec!["RW", "access", "update"])]);
+        assert_eq!(keys_flags(&["bitfield", "k", "GET", "u8", "0"]), vec![(1, vec!["RO", "access"])]);
+        assert_eq!(keys_flags(&["bitfield", "k", "INCRBY", "u8", "0", "1"]), vec![(1, vec!["RW", "access", "update"])]);
+        assert_eq!(
+            keys_flags(&["sort", "k", "STORE", "d"]),
+            vec![(1, vec!["RO", "access"]), (3, vec!["OW", "update"])]
+        );
     }
 }

@@ -26,6 +26,8 @@ pub enum Kind {
 pub struct Entry {
     pub meta: &'static CommandMeta,
     pub kind: Kind,
+    /// Small number naming this entry (see [`Registry::name_of`]), cheap to store per client.
+    pub id: u16,
     subcommands: HashMap<Vec<u8>, Entry>,
 }
 
@@ -39,12 +41,13 @@ impl Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub enum LookupError {
     /// The full error reply text (unknown command, unknown subcommand, wrong arity).
-    Reply(String),
+    Reply(errors::ErrorText),
 }
 
 #[derive(Debug, Default)]
 pub struct Registry {
     commands: HashMap<Vec<u8>, Entry>,
+    names: Vec<&'static str>,
 }
 
 impl Registry {
@@ -65,20 +68,41 @@ impl Registry {
         let Some(pmeta) = meta::find(parent) else {
             return;
         };
-        let entry = self.commands.entry(parent.as_bytes().to_vec()).or_insert_with(|| Entry {
-            meta: pmeta,
-            kind: if pmeta.subcommands.is_empty() { kind } else { Kind::Container },
-            subcommands: HashMap::new(),
+        let names = &mut self.names;
+        let entry = self.commands.entry(parent.as_bytes().to_vec()).or_insert_with(|| {
+            names.push(&pmeta.name);
+            Entry {
+                meta: pmeta,
+                kind: if pmeta.subcommands.is_empty() { kind } else { Kind::Container },
+                id: (names.len() - 1) as u16,
+                subcommands: HashMap::new(),
+            }
         });
         if let Some(sub) = sub {
             if let Some(smeta) = pmeta.subcommand(sub.as_bytes()) {
+                names.push(&smeta.name);
+                let id = (names.len() - 1) as u16;
                 entry
                     .subcommands
-                    .insert(sub.as_bytes().to_vec(), Entry { meta: smeta, kind, subcommands: HashMap::new() });
+                    .insert(sub.as_bytes().to_vec(), Entry { meta: smeta, kind, id, subcommands: HashMap::new() });
             }
         } else {
             entry.kind = kind;
         }
+    }
+
+    /// Number of entry ids handed out (top-level commands and subcommands).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The full name of the entry with this id (`get`, `client|list`); empty if unknown.
+    pub fn name_of(&self, id: u16) -> &'static str {
+        self.names.get(id as usize).copied().unwrap_or("")
     }
 
     /// Top-level commands, for COMMAND / COMMAND COUNT / COMMAND LIST.
@@ -99,13 +123,24 @@ impl Registry {
         }
     }
 
+    /// The command or subcommand a request names, without checking its arity: what Redis
+    /// charges a rejected call to. None for an unknown command or subcommand.
+    pub fn resolve(&self, args: &[&[u8]]) -> Option<&Entry> {
+        let base = self.get(args.first()?)?;
+        if !base.meta.subcommands.is_empty() && args.len() >= 2 {
+            base.subcommands.get(&args[1].to_ascii_lowercase())
+        } else {
+            Some(base)
+        }
+    }
+
     /// Resolves a request to the command (or subcommand) to run, checking arity, with Redis's
     /// error texts for an unknown command, unknown subcommand or wrong argument count.
     pub fn lookup(&self, args: &[&[u8]]) -> Result<&Entry, LookupError> {
         let Some(base) = self.get(args[0]) else {
             return Err(LookupError::Reply(errors::unknown_command(args)));
         };
-        let entry = if matches!(base.kind, Kind::Container) && args.len() >= 2 {
+        let entry = if !base.meta.subcommands.is_empty() && args.len() >= 2 {
             match base.subcommands.get(&args[1].to_ascii_lowercase()) {
                 Some(sub) => sub,
                 None => return Err(LookupError::Reply(errors::unknown_subcommand(args[0], args[1]))),
@@ -116,7 +151,7 @@ impl Registry {
         let arity = entry.meta.arity;
         let argc = args.len() as i32;
         if (arity > 0 && arity != argc) || argc < -arity {
-            return Err(LookupError::Reply(errors::wrong_arity(&entry.meta.name)));
+            return Err(LookupError::Reply(errors::wrong_arity(&entry.meta.name).into()));
         }
         Ok(entry)
     }
@@ -151,6 +186,9 @@ mod tests {
             LookupError::Reply("ERR wrong number of arguments for 'config' command".into())
         );
         assert_eq!(r.lookup(&[b"config", b"GET", b"x"]).unwrap().meta.name, "config|get");
+        assert_eq!(r.resolve(&[b"config", b"GET"]).unwrap().meta.name, "config|get");
+        assert!(r.resolve(&[b"config", b"nope"]).is_none());
+        assert_eq!(r.resolve(&[b"get"]).unwrap().meta.name, "get");
         r.add("nosuchcommand", Kind::Server(2));
         assert!(r.get(b"nosuchcommand").is_none());
     }

@@ -6,11 +6,13 @@
 //! it. Locks are always taken in ascending (db, slot) order, which is what makes multi-key
 //! commands and transactions deadlock-free; [`LockSet`] enforces that order.
 
+mod compact_map;
 mod sds;
 mod slot;
 mod table;
 pub mod value;
 
+pub use compact_map::CompactMap;
 pub use sds::Sds;
 pub use slot::{key_hash_slot, SLOT_COUNT};
 pub use table::SlotTable;
@@ -89,11 +91,15 @@ impl Keyspace {
 #[derive(Default)]
 pub struct LockSet<'a> {
     guards: Vec<(u32, u16, MutexGuard<'a, SlotTable>)>,
+    /// `guards[..sorted]` is in ascending (db, slot) order (what `lock` builds); later entries
+    /// were added one by one by `table` and are searched linearly. A transaction may hold all
+    /// 16384 slots, so lookups must not be linear in the common case.
+    sorted: usize,
 }
 
 impl<'a> LockSet<'a> {
     pub fn new() -> Self {
-        LockSet { guards: Vec::new() }
+        LockSet { guards: Vec::new(), sorted: 0 }
     }
 
     /// Locks every (db, slot) in `wanted` that is not held yet. `wanted` may be unsorted and
@@ -103,6 +109,7 @@ impl<'a> LockSet<'a> {
     /// wrong answer.
     pub fn lock(&mut self, ks: &'a Keyspace, wanted: &mut [(u32, u16)]) {
         wanted.sort_unstable();
+        let before = self.guards.len();
         let mut last = None;
         for &(db, slot) in wanted.iter() {
             if last == Some((db, slot)) {
@@ -114,11 +121,25 @@ impl<'a> LockSet<'a> {
                 self.guards.push((db, slot, guard));
             }
         }
+        // Extend the sorted run over the new guards while they continue it in order.
+        if self.sorted == before {
+            let mut end = before;
+            while end < self.guards.len()
+                && (end == 0
+                    || (self.guards[end - 1].0, self.guards[end - 1].1) < (self.guards[end].0, self.guards[end].1))
+            {
+                end += 1;
+            }
+            self.sorted = end;
+        }
     }
 
     #[inline]
     fn position(&self, db: u32, slot: u16) -> Option<usize> {
-        self.guards.iter().position(|(d, s, _)| *d == db && *s == slot)
+        if let Ok(i) = self.guards[..self.sorted].binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, slot))) {
+            return Some(i);
+        }
+        self.guards[self.sorted..].iter().position(|(d, s, _)| *d == db && *s == slot).map(|i| i + self.sorted)
     }
 
     /// The table holding `key` in database `db`, locking it if the caller did not ask for it.
@@ -161,9 +182,17 @@ impl<'a> LockSet<'a> {
         }
     }
 
+    /// The table of (db, slot) if this set already holds its lock. Commands that walk every
+    /// slot (KEYS, SCAN, RANDOMKEY) use it so a slot a transaction holds is not locked twice.
+    pub fn held(&mut self, db: u32, slot: u16) -> Option<&mut SlotTable> {
+        let i = self.position(db, slot)?;
+        Some(&mut self.guards[i].2)
+    }
+
     /// Releases every lock.
     pub fn clear(&mut self) {
         self.guards.clear();
+        self.sorted = 0;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,6 +203,20 @@ impl<'a> LockSet<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_held_slots_are_found() {
+        let ks = Keyspace::new(2);
+        let mut locks = LockSet::new();
+        let mut wanted: Vec<(u32, u16)> = (0..SLOT_COUNT as u16).rev().map(|s| (1, s)).collect();
+        locks.lock(&ks, &mut wanted);
+        assert!(locks.held(1, 0).is_some() && locks.held(1, 16383).is_some());
+        assert!(locks.held(0, 5).is_none());
+        // A lazily added lock is still found, and so are the sorted ones.
+        locks.table(&ks, 0, b"foo").set(b"foo", Value::string(b"1"));
+        assert!(locks.held(0, key_hash_slot(b"foo")).is_some());
+        assert!(locks.held(1, 8000).is_some());
+    }
 
     #[test]
     fn two_tables_same_and_different_slots() {

@@ -1,12 +1,12 @@
 //! One hash slot's keys: the entries, their expiry times, and lazy expiry on access.
 
 use crate::value::{FastMap, Value};
-use crate::Sds;
+use crate::{CompactMap, Sds};
 
 /// The keys of one slot of one database. Always used under that slot's lock.
 #[derive(Default, Debug)]
 pub struct SlotTable {
-    entries: FastMap<Sds, Value>,
+    entries: CompactMap,
     /// Absolute expiry in Unix milliseconds, only for keys that have one (most keys don't, so a
     /// separate map costs nothing for them; a field in every entry would).
     expires: FastMap<Sds, i64>,
@@ -68,28 +68,18 @@ impl SlotTable {
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        match self.entries.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => {
-                self.entries.insert(Sds::new(key), value);
-            }
-        }
+        self.entries.upsert(key, value);
     }
 
     /// Stores `value` under `key`, keeping an existing expiry (used for in-place updates that
     /// replace the whole value, e.g. SET KEEPTTL).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
-        match self.entries.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => {
-                self.entries.insert(Sds::new(key), value);
-            }
-        }
+        self.entries.upsert(key, value);
     }
 
     /// Inserts an entry for a key known to be absent, returning its value slot.
     pub fn insert_new(&mut self, key: &[u8], value: Value) -> &mut Value {
-        self.entries.entry(Sds::new(key)).insert(value).into_mut()
+        self.entries.insert_new(Sds::new(key), value)
     }
 
     /// Removes `key` and its expiry; returns the value if it was live.
@@ -157,7 +147,7 @@ impl SlotTable {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.entries = FastMap::default();
+        self.entries = CompactMap::default();
         self.expires = FastMap::default();
     }
 

@@ -27,7 +27,7 @@ pub fn format_double(d: f64) -> String {
     if negative {
         out.push('-');
     }
-    if exp < -4 || exp >= PRECISION {
+    if !(-4..PRECISION).contains(&exp) {
         out.push_str(&digits[..1]);
         let frac = digits[1..].trim_end_matches('0');
         if !frac.is_empty() {

@@ -176,7 +176,14 @@ fn parse_multibulk(buf: &[u8], limits: &Limits, args: &mut Vec<ArgSpan>) -> Resu
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Parsed, ParseError> {
-    let Some(nl) = memchr(b'\n', buf) else {
+    // Redis finds the end of an inline request with strchr, which stops at a NUL byte: a NUL
+    // before the newline means the request never looks complete, until it passes the inline
+    // size limit. Doing the same keeps replies (and the failure) identical.
+    let nl = match memchr::memchr2(b'\n', 0, buf) {
+        Some(i) if buf[i] == b'\n' => Some(i),
+        _ => None,
+    };
+    let Some(nl) = nl else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(ParseError::TooBigInline);
         }
@@ -206,6 +213,12 @@ fn hex_val(b: u8) -> Option<u8> {
 /// quote must be followed by whitespace or the end. Returns `None` on unbalanced quotes.
 /// Also used for redis.conf lines, which Redis splits the same way.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // sdssplitargs works on a C string: a NUL byte ends the line. Without this cut, a NUL outside
+    // quotes would end a word without being consumed and the loop would never advance.
+    let line = match memchr(0, line) {
+        Some(end) => &line[..end],
+        None => line,
+    };
     let mut out = Vec::new();
     let mut i = 0;
     loop {
@@ -382,6 +395,20 @@ mod tests {
         assert_eq!(parse(b"\r\n").unwrap().0, Parsed::Skip { consumed: 2 });
         assert_eq!(parse(b"*0\r\n").unwrap().0, Parsed::Skip { consumed: 4 });
         assert_eq!(parse(b"\"a\"b\n").unwrap_err(), ParseError::UnbalancedQuotes);
+    }
+
+    #[test]
+    fn nul_bytes_end_inline_lines_like_c_strings() {
+        assert_eq!(split_args(b"set a\0b c"), Some(vec![b"set".to_vec(), b"a".to_vec()]));
+        assert_eq!(split_args(b"\0"), Some(vec![]));
+        assert_eq!(split_args(b"\"a\0b\""), None);
+        // An inline request with a NUL before its newline never completes...
+        assert!(matches!(parse(b"\0\n").unwrap().0, Parsed::Incomplete { .. }));
+        assert!(matches!(parse(b"set a\0b c\r\n").unwrap().0, Parsed::Incomplete { .. }));
+        // ...until it is too big, as in Redis.
+        let mut big = b"ping\0".to_vec();
+        big.resize(INLINE_MAX_SIZE + 10, b'\n');
+        assert_eq!(parse(&big).unwrap_err(), ParseError::TooBigInline);
     }
 
     #[test]

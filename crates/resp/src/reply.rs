@@ -86,9 +86,9 @@ impl ReplyBuf {
 
     /// An error reply; `s` includes the code (`ERR ...`, `WRONGTYPE ...`). As Redis does, CR and
     /// LF inside the text are replaced by spaces so the reply stays one line.
-    pub fn error(&mut self, s: &str) {
+    pub fn error<S: AsRef<[u8]> + ?Sized>(&mut self, s: &S) {
         self.buf.push(b'-');
-        for &b in s.as_bytes() {
+        for &b in s.as_ref() {
             self.buf.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.extend_from_slice(b"\r\n");

@@ -1,1 +1,252 @@
-fn main() {}
+//! redoxide-server: starts like redis-server (`redoxide-server [/path/redis.conf] [--directive
+//! value ...]`), binds the client listeners, runs one event loop per worker thread and shuts
+//! down cleanly on SIGTERM/SIGINT or SHUTDOWN.
+//!
+//! This crate is the only place where the world is real: sockets, threads, clocks, signals and
+//! files. The protocol and data logic it drives live in the `resp`, `keyspace` and `commands`
+//! crates and never touch any of those.
+
+mod cmds;
+mod config;
+mod info;
+mod log;
+mod shared;
+mod worker;
+
+use crate::config::Config;
+use crate::shared::{now_ms, Shared, WorkerHandle, WorkerStats};
+use crate::worker::{Listener, Worker};
+use commands::Registry;
+use keyspace::Keyspace;
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Asks every worker to stop; the main thread then finishes the shutdown.
+pub fn request_shutdown(shared: &Shared) {
+    shared.shutdown.store(true, Ordering::SeqCst);
+    for w in shared.workers() {
+        let _ = w.waker.wake();
+    }
+}
+
+fn random_hex_id() -> String {
+    (0..40).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0')).collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("-v") | Some("--version")) {
+        println!(
+            "Redis server v={} sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=redoxide-{}",
+            info::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
+        return;
+    }
+    if matches!(args.first().map(String::as_str), Some("-h") | Some("--help")) {
+        println!("Usage: ./redoxide-server [/path/to/redis.conf] [options] [-]");
+        println!("       ./redoxide-server - (read config from stdin)");
+        println!("       ./redoxide-server -v or --version");
+        println!("Examples:\n       ./redoxide-server /etc/redis/6379.conf\n       ./redoxide-server --port 7777");
+        return;
+    }
+    let config = match Config::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = log::init(&config.logfile(), log::Level::parse(&config.loglevel())) {
+        eprintln!("Can't open the log file: {e}");
+        std::process::exit(1);
+    }
+    match run(config) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            warning!("{e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Parses a `bind` entry: `*` is every IPv4 address, `::*` every IPv6 one, and a leading `-`
+/// marks an address whose failure to bind is not fatal.
+fn bind_address(entry: &str) -> (String, bool) {
+    let (addr, optional) = match entry.strip_prefix('-') {
+        Some(rest) => (rest, true),
+        None => (entry, false),
+    };
+    let addr = match addr {
+        "*" => "0.0.0.0".to_string(),
+        "::*" => "::".to_string(),
+        other => other.to_string(),
+    };
+    (addr, optional)
+}
+
+fn listen_tcp(config: &Config) -> anyhow::Result<Vec<Listener>> {
+    let port = config.port();
+    let mut listeners = Vec::new();
+    if port == 0 {
+        return Ok(listeners);
+    }
+    for entry in config.bind() {
+        let (addr, optional) = bind_address(&entry);
+        let sockaddr = if addr.contains(':') { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") };
+        match std::net::TcpListener::bind(&sockaddr) {
+            Ok(l) => {
+                l.set_nonblocking(true)?;
+                listeners.push(Listener::Tcp(mio::net::TcpListener::from_std(l)));
+            }
+            Err(e) if optional => {
+                verbose!("Could not create server TCP listening socket {sockaddr}: {e} (optional, skipped)");
+            }
+            Err(e) => {
+                warning!("Warning: Could not create server TCP listening socket {sockaddr}: bind: {e}");
+                anyhow::bail!("Failed listening on port {port} (TCP), aborting.");
+            }
+        }
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("Failed listening on port {port} (TCP), aborting.");
+    }
+    Ok(listeners)
+}
+
+fn listen_unix(config: &Config) -> anyhow::Result<Option<Listener>> {
+    let Some(path) = config.unixsocket().filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let _ = std::fs::remove_file(&path);
+    let l = match mio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => anyhow::bail!("Failed opening Unix socket: {e}"),
+    };
+    let perm = config.unixsocketperm();
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm))?;
+    }
+    Ok(Some(Listener::Unix(l)))
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let pid = std::process::id();
+    notice!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
+    notice!(
+        "Redis version={}, bits=64, commit=00000000, modified=0, pid={pid}, just started (redoxide {})",
+        info::REDIS_VERSION,
+        env!("CARGO_PKG_VERSION")
+    );
+    match config.config_file() {
+        Some(p) => notice!("Configuration loaded from {}", p.display()),
+        None => warning!("Warning: no config file specified, using the default config. In order to specify a config file use redoxide-server /path/to/redis.conf"),
+    }
+    for name in config.not_yet_effective() {
+        warning!("Directive '{name}' is accepted but has no effect yet in redoxide (feature not implemented)");
+    }
+    let threads = match config.io_threads() {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    let databases = if config.cluster_enabled() { 1 } else { config.databases() };
+    let mut registry = Registry::with_data_commands();
+    cmds::register(&mut registry);
+    let tcp = listen_tcp(&config)?;
+    let unix = listen_unix(&config)?;
+    let port = config.port();
+    notice!(
+        "redoxide {} running in {} mode, port={port}, worker threads={threads}, PID: {pid}",
+        env!("CARGO_PKG_VERSION"),
+        if config.cluster_enabled() { "cluster" } else { "standalone" }
+    );
+    if let Some(pidfile) = config.pidfile().filter(|p| !p.is_empty()) {
+        if let Err(e) = std::fs::write(&pidfile, format!("{pid}\n")) {
+            warning!("Failed to write PID file: {e}");
+        }
+    }
+    let data_config = Arc::new(config.data_config());
+    let requirepass = config.requirepass();
+    let unixsocket = config.unixsocket();
+    let pidfile = config.pidfile();
+    let shared: &'static Shared = Box::leak(Box::new(Shared {
+        ks: Keyspace::new(databases),
+        registry,
+        config: RwLock::new(config),
+        data_config: RwLock::new(data_config),
+        requirepass: RwLock::new(requirepass),
+        clients: Mutex::new(Default::default()),
+        next_client_id: 1.into(),
+        blocking: Default::default(),
+        blocked_count: 0.into(),
+        watches: Mutex::new(Default::default()),
+        watch_count: 0.into(),
+        workers: Default::default(),
+        shutdown: false.into(),
+        pause: Mutex::new(Default::default()),
+        pause_until_ms: 0.into(),
+        stats: Default::default(),
+        start_ms: now_ms(),
+        run_id: random_hex_id(),
+        tcp_port: port,
+        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        lastsave_s: now_ms() / 1000,
+        stat_reset_ms: now_ms().into(),
+    }));
+
+    let mut workers = Vec::with_capacity(threads);
+    let mut handles = Vec::with_capacity(threads);
+    for id in 0..threads {
+        let poll = mio::Poll::new()?;
+        let waker = Worker::new_waker(&poll)?;
+        let stats = Arc::new(WorkerStats::new(shared.registry.len()));
+        handles.push(WorkerHandle { waker, inbox: Mutex::new(Vec::new()), stats: stats.clone() });
+        workers.push(Worker::new(id, shared, poll, stats));
+    }
+    let _ = shared.workers.set(handles);
+    if let Some(first) = workers.first_mut() {
+        for l in tcp {
+            first.add_listener(l)?;
+        }
+        if let Some(u) = unix {
+            first.add_listener(u)?;
+        }
+    }
+    let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]);
+    match signals {
+        Ok(mut signals) => {
+            std::thread::Builder::new().name("signals".into()).spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+                    warning!("Received {name} scheduling shutdown...");
+                    request_shutdown(shared);
+                }
+            })?;
+        }
+        Err(e) => warning!("Could not install signal handlers: {e}"),
+    }
+    notice!("Server initialized");
+    notice!("Ready to accept connections");
+    let threads: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || w.run()))
+        .collect::<Result<_, _>>()?;
+    for t in threads {
+        let _ = t.join();
+    }
+    warning!("User requested shutdown...");
+    if let Some(path) = unixsocket.filter(|p| !p.is_empty()) {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(p) = pidfile.filter(|p| !p.is_empty()) {
+        let _ = std::fs::remove_file(p);
+    }
+    warning!("Redis is now ready to exit, bye bye...");
+    Ok(())
+}

@@ -1,0 +1,811 @@
+"""Seeded random command generators, one per command group, for differential testing.
+
+Owns: what commands are sent and how each reply must be compared (Op.mode). A generator draws only from its own
+random.Random, never from replies or the clock's randomness, so a (group, seed) pair always yields the same
+stream (the one exception is absolute expire times, computed from the wall clock so that they stay in the future).
+Must never generate a command whose reply legitimately differs between two correct servers unless it names a
+mode that tolerates exactly that difference, and never a command that can block for long, stop or reconfigure the
+server (no timeout 0 on blocking commands, no DEBUG, SHUTDOWN, CLIENT PAUSE/KILL, CONFIG SET).
+
+Modes (see compare.py): exact, unordered, unordered_pairs, random, spop, ttl, time, info, hello, scan,
+command_info, command_docs.
+"""
+import time
+
+# A small key space, all with the same hash tag so that multi-key commands stay valid in cluster mode too; keys
+# collide across types on purpose.
+KEYS = [b"{k}1", b"{k}2", b"{k}3", b"{k}4", b"{k}5", b"{k}6"]
+MISSING_KEY = b"{k}missing"
+STRINGS = [b"a", b"b", b"abc", b"hello world", b"", b"0", b"1", b"-1", b"10", b"3.5", b"1e3", b"x" * 60,
+           b"\x00bin\xffary", b"line\r\nbreak", "\u00e9t\u00e9".encode(), b"9223372036854775807",
+           b"-9223372036854775808", b"123456789012345678901"]
+INTS = [b"0", b"1", b"-1", b"2", b"3", b"5", b"7", b"10", b"100", b"-100", b"1000000"]
+EDGE_INTS = [b"9223372036854775807", b"-9223372036854775808", b"4611686018427387904", b"-4611686018427387904"]
+BAD_INTS = [b"abc", b"1.5", b"", b" 1", b"1 ", b"9223372036854775808", b"-9223372036854775809", b"0x10", b"+1",
+            b"01", b"1e3", b"--1", b"-0", b"1a"]
+FLOATS = [b"0", b"1", b"-1", b"1.5", b"-2.25", b"0.1", b"3e2", b"1e-5", b"10", b"2.5", b"-0", b".5", b"5.",
+          b"1.0000000000000002", b"123456789.123456789", b"1e300", b"0x10", b"inf", b"-inf", b"+inf", b"7"]
+BAD_FLOATS = [b"abc", b"nan", b"", b" 1", b"1 ", b"1e500", b"-1e500", b"1.5.5", b"--1", b"inf1", b"1,5"]
+FIELDS = [b"f1", b"f2", b"f3", b"f4", b"a", b"", b"\x00f", b"field-with-a-long-name-0123456789"]
+LIST_ELEMENTS = [b"a", b"b", b"c", b"1", b"2", b"", b"x" * 70, b"-1"]
+SET_MEMBERS = [b"1", b"2", b"3", b"10", b"-5", b"100", b"a", b"b", b"c", b"", b"9223372036854775807", b"x" * 70]
+ZSET_MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"aa", b"", b"1", b"b\x00"]
+PATTERNS = [b"*", b"{k}*", b"{k}?", b"*1", b"{k}[1-3]", b"{k}[^1-3]", b"\\{k\\}1", b"nomatch*", b"{k}1", b"*[",
+            b"{k}[", b"\\*", b"{k}[a-]", b"?", b"*{k}*", b"{k}[135]", b"*[2-4]*", b"{k}\\[1"]
+JUNK_ARGS = [b"junk", b"-1", b"abc", b"NX"]
+
+
+class Op:
+    """One step of a stream: args to send, how to compare the replies, and mode-specific details."""
+
+    __slots__ = ("args", "mode", "info", "mutable")
+
+    def __init__(self, args, mode="exact", mutable=True, **info):
+        self.args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        self.mode = mode
+        self.info = info
+        self.mutable = mutable
+
+
+class Gen:
+    def __init__(self, rng):
+        self.r = rng
+
+    # --- argument helpers -------------------------------------------------------------------------------------
+    def chance(self, p):
+        return self.r.random() < p
+
+    def pick(self, seq):
+        return seq[self.r.randrange(len(seq))]
+
+    def key(self):
+        return MISSING_KEY if self.chance(0.03) else self.pick(KEYS)
+
+    def keys(self, lo, hi):
+        return [self.key() for _ in range(self.r.randint(lo, hi))]
+
+    def string(self):
+        return self.pick(STRINGS)
+
+    def int_arg(self, lo=-5, hi=10, bad=0.07, edge=0.03):
+        if self.chance(bad):
+            return self.pick(BAD_INTS)
+        if self.chance(edge):
+            return self.pick(EDGE_INTS)
+        return str(self.r.randint(lo, hi)).encode()
+
+    def float_arg(self, bad=0.07):
+        if self.chance(bad):
+            return self.pick(BAD_FLOATS)
+        if self.chance(0.5):
+            return self.pick(FLOATS)
+        return str(self.r.randint(-20, 20)).encode()
+
+    def count_arg(self, lo=-3, hi=6, bad=0.06, edge=0.02):
+        return self.int_arg(lo, hi, bad=bad, edge=edge)
+
+    def random_count(self, lo, hi):
+        # No huge values: Redis 7.0.15 answers HRANDFIELD/SRANDMEMBER/ZRANDMEMBER key -4611686018427387904 by
+        # trying to build a reply that long.
+        return self.count_arg(lo, hi, edge=0.0)
+
+    def ttl_seconds(self):
+        # Long enough that nothing expires while a stream runs (that would race between the two servers); zero,
+        # negative, overflowing and bad values exercise the errors and the delete-at-once paths.
+        if self.chance(0.12):
+            return self.pick([b"0", b"-5", b"9223372036854775807", b"abc", b"1.5", b"-9223372036854775808"])
+        return str(self.r.randint(100, 100000)).encode()
+
+    def ttl_millis(self):
+        if self.chance(0.12):
+            return self.pick([b"0", b"-5", b"9223372036854775807", b"abc", b"100.5"])
+        return str(self.r.randint(100000, 100000000)).encode()
+
+    def unix_seconds(self):
+        if self.chance(0.15):
+            return self.pick([b"1", b"0", b"-1", b"abc", b"9223372036854775807"])  # past (deletes) or invalid
+        return str(int(time.time()) + self.r.randint(1000, 100000)).encode()
+
+    def unix_millis(self):
+        if self.chance(0.15):
+            return self.pick([b"1", b"0", b"-1", b"abc"])
+        return str(int(time.time() * 1000) + self.r.randint(1000000, 100000000)).encode()
+
+    def block_timeout(self):
+        # Never 0 (block forever). Short, so a wait on an empty key costs milliseconds.
+        if self.chance(0.08):
+            return self.pick([b"-1", b"abc", b"1e500", b"-0.5"])
+        return self.pick([b"0.01", b"0.02", b"0.01", b"0.05"])
+
+    def shuffled(self, items):
+        items = list(items)
+        self.r.shuffle(items)
+        return items
+
+    def case(self, word):
+        """Options are case-insensitive in Redis; vary the case now and then."""
+        if isinstance(word, str):
+            word = word.encode()
+        return word.lower() if self.chance(0.15) else word
+
+    # --- shared ops -------------------------------------------------------------------------------------------
+    def foreign_write(self):
+        """Writes a value of a random type to a random key, so every group meets keys of other types."""
+        k = self.key()
+        kind = self.r.randrange(5)
+        if kind == 0:
+            return Op([b"SET", k, self.string()])
+        if kind == 1:
+            return Op([b"RPUSH", k] + [self.pick(LIST_ELEMENTS) for _ in range(self.r.randint(1, 3))])
+        if kind == 2:
+            return Op([b"HSET", k, self.pick(FIELDS), self.string()])
+        if kind == 3:
+            return Op([b"SADD", k] + [self.pick(SET_MEMBERS) for _ in range(self.r.randint(1, 3))])
+        return Op([b"ZADD", k, self.float_arg(bad=0.0), self.pick(ZSET_MEMBERS)])
+
+    def delete(self):
+        return Op([b"DEL"] + self.keys(1, 2))
+
+    def type_of(self):
+        return Op([b"TYPE", self.key()])
+
+    def mutate(self, op):
+        """Wrong arity and stray arguments: drop trailing arguments or append one."""
+        info = dict(op.info)
+        if "ordered" in info:
+            info["ordered"] = False  # "COMMAND INFO get" cut short is "COMMAND INFO": every command, any order
+        if len(op.args) > 1 and self.chance(0.6):
+            args = op.args[:self.r.randint(1, len(op.args) - 1)]
+            if [a.upper() for a in args] == [b"COMMAND"]:
+                # Cut down to plain COMMAND: every command, in the server's hash-table order.
+                return Op(args, "command_info", ordered=False)
+            return Op(args, op.mode, **info)
+        return Op(op.args + [self.pick(JUNK_ARGS)], op.mode, **info)
+
+    def next_op(self, group_ops):
+        if self.chance(0.05):
+            return self.foreign_write()
+        if self.chance(0.03):
+            return self.delete()
+        if self.chance(0.02):
+            return self.type_of()
+        op = weighted(self.r, group_ops)(self)
+        if op.mutable and self.chance(0.04):
+            op = self.mutate(op)
+        return op
+
+
+def weighted(rng, table):
+    total = sum(w for w, _ in table)
+    x = rng.random() * total
+    for w, fn in table:
+        x -= w
+        if x < 0:
+            return fn
+    return table[-1][1]
+
+
+def expire_option(g):
+    """NX/XX/GT/LT, sometimes two of them (which is an error for most pairs)."""
+    opts = []
+    if g.chance(0.4):
+        opts.append(g.case(g.pick(["NX", "XX", "GT", "LT"])))
+        if g.chance(0.2):
+            opts.append(g.case(g.pick(["NX", "XX", "GT", "LT", "FOO"])))
+    return opts
+
+
+def random_op(args, pre, k, pre_k, count=None):
+    """A reply drawn at random from a key's content: compared by shape and membership (compare.py)."""
+    distinct = True
+    if count is not None:
+        try:
+            distinct = int(count) >= 0
+        except ValueError:
+            distinct = True
+    # Dropping WITHVALUES/WITHSCORES would change what the reply's elements are, so pairs are never mutated.
+    return Op(args, "random", mutable=(k == 1), pre=pre, k=k, pre_k=pre_k, distinct=distinct)
+
+
+# === string ========================================================================================================
+def s_set(g):
+    args = [b"SET", g.key(), g.string()]
+    choices = ["NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL"]
+    for opt in g.r.sample(choices, g.r.choice([0, 0, 1, 1, 1, 2, 2, 3])):
+        args.append(g.case(opt))
+        if opt == "EX":
+            args.append(g.ttl_seconds())
+        elif opt == "PX":
+            args.append(g.ttl_millis())
+        elif opt == "EXAT":
+            args.append(g.unix_seconds())
+        elif opt == "PXAT":
+            args.append(g.unix_millis())
+    if g.chance(0.02):
+        args.append(b"FOO")
+    return Op(args)
+
+
+def s_getex(g):
+    args = [b"GETEX", g.key()]
+    opt = g.pick(["", "", "EX", "PX", "EXAT", "PXAT", "PERSIST"])
+    if opt:
+        args.append(g.case(opt))
+    if opt == "EX":
+        args.append(g.ttl_seconds())
+    elif opt == "PX":
+        args.append(g.ttl_millis())
+    elif opt == "EXAT":
+        args.append(g.unix_seconds())
+    elif opt == "PXAT":
+        args.append(g.unix_millis())
+    return Op(args)
+
+
+def s_mset(g):
+    args = [b"MSET"]
+    for _ in range(g.r.randint(1, 3)):
+        args += [g.key(), g.string()]
+    return Op(args)
+
+
+def s_msetnx(g):
+    args = [b"MSETNX"]
+    for _ in range(g.r.randint(1, 3)):
+        args += [g.key(), g.string()]
+    return Op(args)
+
+
+def s_lcs(g):
+    args = [b"LCS", g.key(), g.key()]
+    for opt in g.r.sample(["LEN", "IDX", "MINMATCHLEN", "WITHMATCHLEN"], g.r.choice([0, 1, 1, 2, 3])):
+        args.append(g.case(opt))
+        if opt == "MINMATCHLEN":
+            args.append(g.int_arg(-1, 4))
+    return Op(args)
+
+
+def s_setrange(g):
+    offset = g.int_arg(0, 20)
+    if g.chance(0.03):
+        offset = g.pick([b"-1", b"536870912", b"536870911"])
+    value = g.string()
+    if offset == b"536870911":
+        value = b""  # a zero-length write at a huge offset is a no-op, but a real one would allocate 512 MB
+    return Op([b"SETRANGE", g.key(), offset, value])
+
+
+STRING_OPS = [
+    (14, s_set),
+    (8, lambda g: Op([b"GET", g.key()])),
+    (2, lambda g: Op([b"GETSET", g.key(), g.string()])),
+    (2, lambda g: Op([b"GETDEL", g.key()])),
+    (4, s_getex),
+    (2, lambda g: Op([b"SETNX", g.key(), g.string()])),
+    (3, lambda g: Op([b"SETEX", g.key(), g.ttl_seconds(), g.string()])),
+    (2, lambda g: Op([b"PSETEX", g.key(), g.ttl_millis(), g.string()])),
+    (3, s_mset),
+    (2, s_msetnx),
+    (4, lambda g: Op([b"MGET"] + g.keys(1, 4))),
+    (4, lambda g: Op([b"APPEND", g.key(), g.string()])),
+    (3, lambda g: Op([b"STRLEN", g.key()])),
+    (3, lambda g: Op([b"INCR", g.key()])),
+    (2, lambda g: Op([b"DECR", g.key()])),
+    (4, lambda g: Op([b"INCRBY", g.key(), g.int_arg(-100, 100, edge=0.1)])),
+    (2, lambda g: Op([b"DECRBY", g.key(), g.int_arg(-100, 100, edge=0.1)])),
+    (4, lambda g: Op([b"INCRBYFLOAT", g.key(), g.float_arg()])),
+    (4, lambda g: Op([b"GETRANGE", g.key(), g.int_arg(-12, 12), g.int_arg(-12, 12)])),
+    (4, s_setrange),
+    (1, lambda g: Op([b"SUBSTR", g.key(), g.int_arg(-5, 5), g.int_arg(-5, 5)])),
+    (2, s_lcs),
+    (2, lambda g: Op([b"TTL", g.key()], "ttl", tolerance=2)),
+    (1, lambda g: Op([b"EXISTS"] + g.keys(1, 3))),
+]
+
+
+# === generic =======================================================================================================
+def gen_expire(g):
+    cmd = g.pick(["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"])
+    value = {"EXPIRE": g.ttl_seconds, "PEXPIRE": g.ttl_millis, "EXPIREAT": g.unix_seconds,
+             "PEXPIREAT": g.unix_millis}[cmd]()
+    return Op([g.case(cmd), g.key(), value] + expire_option(g))
+
+
+def gen_ttl(g):
+    cmd, tolerance = g.pick([("TTL", 2), ("PTTL", 2000), ("EXPIRETIME", 2), ("PEXPIRETIME", 2000)])
+    return Op([cmd, g.key()], "ttl", tolerance=tolerance)
+
+
+def gen_copy(g):
+    args = [b"COPY", g.key(), g.key()]
+    for opt in g.r.sample(["DB", "REPLACE"], g.r.choice([0, 1, 2])):
+        args.append(g.case(opt))
+        if opt == "DB":
+            args.append(g.pick([b"0", b"1", b"2", b"16", b"-1", b"abc"]))
+    return Op(args)
+
+
+def gen_scan(g):
+    tail = []
+    for opt in g.r.sample(["MATCH", "COUNT", "TYPE"], g.r.choice([0, 1, 1, 2, 3])):
+        tail.append(g.case(opt))
+        if opt == "MATCH":
+            tail.append(g.pick(PATTERNS))
+        elif opt == "COUNT":
+            tail.append(g.pick([b"1", b"2", b"10", b"1000", b"0", b"-1", b"abc"]))
+        else:
+            tail.append(g.pick([b"string", b"list", b"set", b"zset", b"hash", b"stream", b"nosuchtype"]))
+    cursor = b"abc" if g.chance(0.03) else b"0"
+    return Op([b"SCAN"], "scan", mutable=False, key=None, tail=tail, k=1, first_cursor=cursor)
+
+
+def gen_object(g):
+    return Op([b"OBJECT", b"FREQ" if g.chance(0.5) else b"NOSUCHSUB", g.key()])
+
+
+GENERIC_OPS = [
+    (4, lambda g: g.foreign_write()),
+    (3, lambda g: Op([b"DEL"] + g.keys(1, 3))),
+    (2, lambda g: Op([b"UNLINK"] + g.keys(1, 3))),
+    (3, lambda g: Op([b"EXISTS"] + g.keys(1, 4))),
+    (7, gen_expire),
+    (6, gen_ttl),
+    (2, lambda g: Op([b"PERSIST", g.key()])),
+    (3, lambda g: Op([b"TYPE", g.key()])),
+    (3, lambda g: Op([b"RENAME", g.key(), g.key()])),
+    (2, lambda g: Op([b"RENAMENX", g.key(), g.key()])),
+    (3, gen_copy),
+    (4, lambda g: Op([b"KEYS", g.pick(PATTERNS)], "unordered")),
+    (2, lambda g: Op([b"DBSIZE"])),
+    (2, lambda g: random_op([b"RANDOMKEY"], pre=[b"KEYS", b"*"], k=1, pre_k=1)),
+    (2, lambda g: Op([b"TOUCH"] + g.keys(1, 3))),
+    (2, lambda g: Op([b"MOVE", g.key(), g.pick([b"1", b"2", b"0", b"16", b"-1", b"abc"])])),
+    (3, gen_scan),
+    (1, gen_object),
+]
+
+
+# === hash ==========================================================================================================
+def h_pairs(g, cmd, lo=1, hi=3):
+    args = [cmd, g.key()]
+    for _ in range(g.r.randint(lo, hi)):
+        args += [g.pick(FIELDS), g.string()]
+    if g.chance(0.03):
+        args.append(g.pick(FIELDS))  # odd number of field/value arguments
+    return Op(args)
+
+
+def h_randfield(g):
+    k = g.key()
+    if g.chance(0.25):
+        return random_op([b"HRANDFIELD", k], pre=[b"HGETALL", k], k=1, pre_k=2)
+    count = g.random_count(-6, 6)
+    if g.chance(0.4):
+        return random_op([b"HRANDFIELD", k, count, g.case("WITHVALUES")], pre=[b"HGETALL", k], k=2, pre_k=2,
+                         count=count)
+    return random_op([b"HRANDFIELD", k, count], pre=[b"HGETALL", k], k=1, pre_k=2, count=count)
+
+
+def h_scan(g):
+    tail = []
+    if g.chance(0.4):
+        tail += [g.case("MATCH"), g.pick([b"f*", b"*", b"?", b"[a-f]*", b"nomatch"])]
+    if g.chance(0.4):
+        tail += [g.case("COUNT"), g.pick([b"1", b"2", b"100", b"0"])]
+    return Op([b"HSCAN"], "scan", mutable=False, key=g.key(), tail=tail, k=2, first_cursor=b"0")
+
+
+HASH_OPS = [
+    (12, lambda g: h_pairs(g, b"HSET")),
+    (3, lambda g: Op([b"HSETNX", g.key(), g.pick(FIELDS), g.string()])),
+    (3, lambda g: h_pairs(g, b"HMSET")),
+    (8, lambda g: Op([b"HGET", g.key(), g.pick(FIELDS)])),
+    (4, lambda g: Op([b"HMGET", g.key()] + [g.pick(FIELDS) for _ in range(g.r.randint(1, 4))])),
+    (4, lambda g: Op([b"HDEL", g.key()] + [g.pick(FIELDS) for _ in range(g.r.randint(1, 3))])),
+    (3, lambda g: Op([b"HLEN", g.key()])),
+    (3, lambda g: Op([b"HSTRLEN", g.key(), g.pick(FIELDS)])),
+    (3, lambda g: Op([b"HEXISTS", g.key(), g.pick(FIELDS)])),
+    (5, lambda g: Op([b"HINCRBY", g.key(), g.pick(FIELDS), g.int_arg(-100, 100, edge=0.1)])),
+    (4, lambda g: Op([b"HINCRBYFLOAT", g.key(), g.pick(FIELDS), g.float_arg()])),
+    (3, lambda g: Op([b"HKEYS", g.key()], "unordered")),
+    (3, lambda g: Op([b"HVALS", g.key()], "unordered")),
+    (4, lambda g: Op([b"HGETALL", g.key()], "unordered_pairs")),
+    (4, h_randfield),
+    (2, h_scan),
+]
+
+
+# === list ==========================================================================================================
+def l_push(g, cmd):
+    return Op([cmd, g.key()] + [g.pick(LIST_ELEMENTS) for _ in range(g.r.randint(1, 4))])
+
+
+def l_pop(g, cmd):
+    args = [cmd, g.key()]
+    if g.chance(0.4):
+        args.append(g.count_arg(-1, 5))
+    return Op(args)
+
+
+def l_insert(g):
+    where = g.pick([b"BEFORE", b"AFTER", b"before", b"MIDDLE"])
+    return Op([b"LINSERT", g.key(), where, g.pick(LIST_ELEMENTS), g.pick(LIST_ELEMENTS)])
+
+
+def l_pos(g):
+    args = [b"LPOS", g.key(), g.pick(LIST_ELEMENTS)]
+    for opt in g.r.sample(["RANK", "COUNT", "MAXLEN"], g.r.choice([0, 1, 1, 2, 3])):
+        args.append(g.case(opt))
+        if opt == "RANK":
+            args.append(g.int_arg(-3, 3, edge=0.05))
+        elif opt == "COUNT":
+            args.append(g.count_arg(-1, 4))
+        else:
+            args.append(g.count_arg(-1, 6))
+    return Op(args)
+
+
+def direction(g):
+    return g.pick([b"LEFT", b"RIGHT", b"left", b"right", b"UP"] if g.chance(0.05) else [b"LEFT", b"RIGHT"])
+
+
+def l_mpop(g, blocking):
+    keys = g.keys(1, 3)
+    numkeys = str(len(keys)).encode()
+    if g.chance(0.06):
+        numkeys = g.pick([b"0", b"-1", b"abc", b"10"])
+    args = ([b"BLMPOP", g.block_timeout()] if blocking else [b"LMPOP"]) + [numkeys] + keys + [direction(g)]
+    if g.chance(0.5):
+        args += [g.case("COUNT"), g.count_arg(0, 4)]
+    return Op(args)
+
+
+LIST_OPS = [
+    (10, lambda g: l_push(g, b"RPUSH")),
+    (8, lambda g: l_push(g, b"LPUSH")),
+    (2, lambda g: l_push(g, b"LPUSHX")),
+    (2, lambda g: l_push(g, b"RPUSHX")),
+    (4, lambda g: l_pop(g, b"LPOP")),
+    (4, lambda g: l_pop(g, b"RPOP")),
+    (3, lambda g: Op([b"LLEN", g.key()])),
+    (4, lambda g: Op([b"LINDEX", g.key(), g.int_arg(-6, 6)])),
+    (3, lambda g: Op([b"LSET", g.key(), g.int_arg(-6, 6), g.pick(LIST_ELEMENTS)])),
+    (6, lambda g: Op([b"LRANGE", g.key(), g.int_arg(-8, 8), g.int_arg(-8, 8)])),
+    (2, lambda g: Op([b"LTRIM", g.key(), g.int_arg(-8, 8), g.int_arg(-8, 8)])),
+    (3, l_insert),
+    (3, lambda g: Op([b"LREM", g.key(), g.int_arg(-3, 3), g.pick(LIST_ELEMENTS)])),
+    (4, l_pos),
+    (3, lambda g: Op([b"LMOVE", g.key(), g.key(), direction(g), direction(g)])),
+    (2, lambda g: Op([b"RPOPLPUSH", g.key(), g.key()])),
+    (3, lambda g: l_mpop(g, False)),
+    (3, lambda g: Op([b"BLPOP"] + g.keys(1, 3) + [g.block_timeout()])),
+    (3, lambda g: Op([b"BRPOP"] + g.keys(1, 3) + [g.block_timeout()])),
+    (2, lambda g: Op([b"BLMOVE", g.key(), g.key(), direction(g), direction(g), g.block_timeout()])),
+    (2, lambda g: Op([b"BRPOPLPUSH", g.key(), g.key(), g.block_timeout()])),
+    (2, lambda g: l_mpop(g, True)),
+]
+
+
+# === set ===========================================================================================================
+def set_members(g, lo=1, hi=4):
+    return [g.pick(SET_MEMBERS) for _ in range(g.r.randint(lo, hi))]
+
+
+def s_randmember(g):
+    k = g.key()
+    if g.chance(0.3):
+        return random_op([b"SRANDMEMBER", k], pre=[b"SMEMBERS", k], k=1, pre_k=1)
+    count = g.random_count(-8, 8)
+    return random_op([b"SRANDMEMBER", k, count], pre=[b"SMEMBERS", k], k=1, pre_k=1, count=count)
+
+
+def s_pop(g):
+    k = g.key()
+    args = [b"SPOP", k]
+    if g.chance(0.5):
+        args.append(g.random_count(0, 4))
+    return Op(args, "spop", mutable=False, pre=[b"SMEMBERS", k], k=1, pre_k=1, distinct=True, key=k)
+
+
+def s_intercard(g):
+    keys = g.keys(1, 3)
+    numkeys = str(len(keys)).encode()
+    if g.chance(0.08):
+        numkeys = g.pick([b"0", b"-1", b"abc", b"5"])
+    args = [b"SINTERCARD", numkeys] + keys
+    if g.chance(0.4):
+        args += [g.case("LIMIT"), g.count_arg(-1, 4)]
+    return Op(args)
+
+
+def s_scan(g):
+    tail = []
+    if g.chance(0.4):
+        tail += [g.case("MATCH"), g.pick([b"1*", b"*", b"?", b"[a-c]", b"nomatch"])]
+    if g.chance(0.4):
+        tail += [g.case("COUNT"), g.pick([b"1", b"2", b"100"])]
+    return Op([b"SSCAN"], "scan", mutable=False, key=g.key(), tail=tail, k=1, first_cursor=b"0")
+
+
+SET_OPS = [
+    (14, lambda g: Op([b"SADD", g.key()] + set_members(g))),
+    (5, lambda g: Op([b"SREM", g.key()] + set_members(g))),
+    (4, lambda g: Op([b"SMEMBERS", g.key()], "unordered")),
+    (3, lambda g: Op([b"SISMEMBER", g.key(), g.pick(SET_MEMBERS)])),
+    (3, lambda g: Op([b"SMISMEMBER", g.key()] + set_members(g))),
+    (3, lambda g: Op([b"SCARD", g.key()])),
+    (4, s_pop),
+    (4, s_randmember),
+    (3, lambda g: Op([b"SMOVE", g.key(), g.key(), g.pick(SET_MEMBERS)])),
+    (3, lambda g: Op([b"SINTER"] + g.keys(1, 3), "unordered")),
+    (3, lambda g: Op([b"SUNION"] + g.keys(1, 3), "unordered")),
+    (3, lambda g: Op([b"SDIFF"] + g.keys(1, 3), "unordered")),
+    (2, lambda g: Op([b"SINTERSTORE", g.key()] + g.keys(1, 3))),
+    (2, lambda g: Op([b"SUNIONSTORE", g.key()] + g.keys(1, 3))),
+    (2, lambda g: Op([b"SDIFFSTORE", g.key()] + g.keys(1, 3))),
+    (2, s_intercard),
+    (2, s_scan),
+]
+
+
+# === sorted set ====================================================================================================
+def score_range(g):
+    if g.chance(0.06):
+        return g.pick([b"abc", b"((1", b"", b"nan", b"(nan"])
+    v = g.pick([b"-inf", b"+inf", b"inf", b"0", b"1", b"1.5", b"2", b"5", b"-1", b"10", b"-2.25"])
+    return (b"(" + v) if g.chance(0.3) else v
+
+
+def lex_range(g):
+    if g.chance(0.06):
+        return g.pick([b"a", b"", b"{a", b"(", b"[", b"inf"])
+    if g.chance(0.2):
+        return g.pick([b"-", b"+"])
+    return g.pick([b"[", b"("]) + g.pick(ZSET_MEMBERS)
+
+
+def z_add(g):
+    args = [b"ZADD", g.key()]
+    for opt in g.r.sample(["NX", "XX", "GT", "LT", "CH", "INCR"], g.r.choice([0, 0, 0, 1, 1, 2])):
+        args.append(g.case(opt))
+    for _ in range(g.r.randint(1, 3)):
+        args += [g.float_arg(bad=0.05), g.pick(ZSET_MEMBERS)]
+    return Op(args)
+
+
+def z_range(g):
+    k = g.key()
+    mode = g.pick(["rank", "rank", "score", "lex"])
+    if mode == "rank":
+        args = [b"ZRANGE", k, g.int_arg(-6, 6), g.int_arg(-6, 6)]
+    elif mode == "score":
+        args = [b"ZRANGE", k, score_range(g), score_range(g), g.case("BYSCORE")]
+    else:
+        args = [b"ZRANGE", k, lex_range(g), lex_range(g), g.case("BYLEX")]
+    if g.chance(0.3):
+        args.append(g.case("REV"))
+    if g.chance(0.3):
+        args += [g.case("LIMIT"), g.int_arg(-1, 3), g.int_arg(-1, 4)]
+    if g.chance(0.4):
+        args.append(g.case("WITHSCORES"))
+    return Op(args)
+
+
+def z_rangestore(g):
+    op = z_range(g)
+    args = [b"ZRANGESTORE", g.key()] + [a for a in op.args[1:] if a.upper() != b"WITHSCORES"]
+    return Op(args)
+
+
+def z_by(g, cmd, lex):
+    args = [cmd, g.key()]
+    args += [lex_range(g), lex_range(g)] if lex else [score_range(g), score_range(g)]
+    if not lex and g.chance(0.4):
+        args.append(g.case("WITHSCORES"))
+    if g.chance(0.3):
+        args += [g.case("LIMIT"), g.int_arg(-1, 3), g.int_arg(-1, 4)]
+    return Op(args)
+
+
+def z_combine(g, cmd, store, allow_weights=True, withscores=True):
+    keys = g.keys(1, 3)
+    numkeys = str(len(keys)).encode()
+    if g.chance(0.06):
+        numkeys = g.pick([b"0", b"-1", b"abc", b"7"])
+    args = [cmd] + ([g.key()] if store else []) + [numkeys] + keys
+    if allow_weights and g.chance(0.35):
+        args.append(g.case("WEIGHTS"))
+        args += [g.float_arg(bad=0.04) for _ in range(len(keys) if g.chance(0.9) else len(keys) + 1)]
+    if allow_weights and g.chance(0.35):
+        args += [g.case("AGGREGATE"), g.pick([b"SUM", b"MIN", b"MAX", b"max", b"AVG"])]
+    if withscores and not store and g.chance(0.5):
+        args.append(g.case("WITHSCORES"))
+    return Op(args)
+
+
+def z_intercard(g):
+    keys = g.keys(1, 3)
+    args = [b"ZINTERCARD", str(len(keys)).encode()] + keys
+    if g.chance(0.4):
+        args += [g.case("LIMIT"), g.count_arg(-1, 3)]
+    return Op(args)
+
+
+def z_mpop(g, blocking):
+    keys = g.keys(1, 3)
+    numkeys = str(len(keys)).encode()
+    if g.chance(0.06):
+        numkeys = g.pick([b"0", b"-1", b"abc", b"10"])
+    args = ([b"BZMPOP", g.block_timeout()] if blocking else [b"ZMPOP"]) + [numkeys] + keys
+    args.append(g.pick([b"MIN", b"MAX", b"min", b"MIDDLE"] if g.chance(0.05) else [b"MIN", b"MAX"]))
+    if g.chance(0.5):
+        args += [g.case("COUNT"), g.count_arg(0, 4)]
+    return Op(args)
+
+
+def z_pop(g, cmd):
+    args = [cmd, g.key()]
+    if g.chance(0.5):
+        args.append(g.count_arg(-1, 4))
+    return Op(args)
+
+
+def z_randmember(g):
+    k = g.key()
+    pre = [b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]
+    if g.chance(0.25):
+        return random_op([b"ZRANDMEMBER", k], pre=pre, k=1, pre_k=2)
+    count = g.random_count(-6, 6)
+    if g.chance(0.4):
+        return random_op([b"ZRANDMEMBER", k, count, g.case("WITHSCORES")], pre=pre, k=2, pre_k=2, count=count)
+    return random_op([b"ZRANDMEMBER", k, count], pre=pre, k=1, pre_k=2, count=count)
+
+
+def z_scan(g):
+    tail = []
+    if g.chance(0.4):
+        tail += [g.case("MATCH"), g.pick([b"a*", b"*", b"?", b"[a-c]", b"nomatch"])]
+    if g.chance(0.4):
+        tail += [g.case("COUNT"), g.pick([b"1", b"2", b"100"])]
+    return Op([b"ZSCAN"], "scan", mutable=False, key=g.key(), tail=tail, k=2, first_cursor=b"0")
+
+
+ZSET_OPS = [
+    (14, z_add),
+    (3, lambda g: Op([b"ZINCRBY", g.key(), g.float_arg(), g.pick(ZSET_MEMBERS)])),
+    (4, lambda g: Op([b"ZREM", g.key()] + [g.pick(ZSET_MEMBERS) for _ in range(g.r.randint(1, 3))])),
+    (3, lambda g: Op([b"ZCARD", g.key()])),
+    (4, lambda g: Op([b"ZSCORE", g.key(), g.pick(ZSET_MEMBERS)])),
+    (2, lambda g: Op([b"ZMSCORE", g.key()] + [g.pick(ZSET_MEMBERS) for _ in range(g.r.randint(1, 3))])),
+    (3, lambda g: Op([g.pick([b"ZRANK", b"ZREVRANK"]), g.key(), g.pick(ZSET_MEMBERS)])),
+    (8, z_range),
+    (2, z_rangestore),
+    (3, lambda g: z_by(g, b"ZRANGEBYSCORE", False)),
+    (2, lambda g: z_by(g, b"ZREVRANGEBYSCORE", False)),
+    (2, lambda g: z_by(g, b"ZRANGEBYLEX", True)),
+    (2, lambda g: z_by(g, b"ZREVRANGEBYLEX", True)),
+    (2, lambda g: Op([b"ZREVRANGE", g.key(), g.int_arg(-6, 6), g.int_arg(-6, 6)]
+                     + ([b"WITHSCORES"] if g.chance(0.5) else []))),
+    (3, lambda g: Op([b"ZCOUNT", g.key(), score_range(g), score_range(g)])),
+    (2, lambda g: Op([b"ZLEXCOUNT", g.key(), lex_range(g), lex_range(g)])),
+    (1, lambda g: Op([b"ZREMRANGEBYRANK", g.key(), g.int_arg(-4, 4), g.int_arg(-4, 4)])),
+    (1, lambda g: Op([b"ZREMRANGEBYSCORE", g.key(), score_range(g), score_range(g)])),
+    (1, lambda g: Op([b"ZREMRANGEBYLEX", g.key(), lex_range(g), lex_range(g)])),
+    (2, lambda g: z_pop(g, b"ZPOPMIN")),
+    (2, lambda g: z_pop(g, b"ZPOPMAX")),
+    (2, lambda g: Op([g.pick([b"BZPOPMIN", b"BZPOPMAX"])] + g.keys(1, 2) + [g.block_timeout()])),
+    (2, lambda g: z_mpop(g, False)),
+    (2, lambda g: z_mpop(g, True)),
+    (3, z_randmember),
+    (3, lambda g: z_combine(g, b"ZUNION", False)),
+    (3, lambda g: z_combine(g, b"ZINTER", False)),
+    (2, lambda g: z_combine(g, b"ZDIFF", False, allow_weights=False)),
+    (2, lambda g: z_combine(g, b"ZUNIONSTORE", True)),
+    (2, lambda g: z_combine(g, b"ZINTERSTORE", True)),
+    (1, lambda g: z_combine(g, b"ZDIFFSTORE", True, allow_weights=False)),
+    (2, z_intercard),
+    (2, z_scan),
+]
+
+
+# === connection / server ===========================================================================================
+COMMAND_NAMES = [b"get", b"set", b"zadd", b"hset", b"blpop", b"config|get", b"client|list", b"xadd", b"eval",
+                 b"lmpop", b"sort", b"georadius", b"nosuchcommand", b"config", b"command|info", b"ping", b"SET",
+                 b"memory|usage", b"cluster|slots", b"migrate", b"incr", b"zunionstore", b"object|encoding",
+                 b"hello", b"exec", b"get|sub"]
+GETKEYS_CASES = [
+    [b"SET", b"k", b"v"], [b"MSET", b"a", b"1", b"b", b"2"], [b"GET"], [b"PING"], [b"NOTACMD", b"x"],
+    [b"ZUNIONSTORE", b"d", b"2", b"a", b"b"], [b"EVAL", b"return 1", b"2", b"a", b"b", b"c"],
+    [b"SORT", b"k", b"STORE", b"d"], [b"LMPOP", b"2", b"a", b"b", b"LEFT"],
+    [b"XREAD", b"STREAMS", b"s1", b"s2", b"0", b"0"], [b"MIGRATE", b"h", b"1", b"", b"0", b"10", b"KEYS", b"a", b"b"],
+    [b"LCS", b"a", b"b"], [b"GETEX", b"k"], [b"BLPOP", b"a", b"b", b"0"], [b"ZUNION", b"0", b"a"], [b"COPY", b"a", b"b"],
+    [b"OBJECT", b"ENCODING", b"k"], [b"CONFIG", b"GET", b"x"], [b"GEORADIUS", b"k", b"0", b"0", b"1", b"km",
+                                                               b"STORE", b"d"],
+    [b"MGET", b"a", b"b", b"c"], [b"RENAME", b"a", b"b"], [b"SINTERCARD", b"2", b"a", b"b"], [b"DEL"],
+    [b"EVAL", b"return 1", b"5", b"a"], [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b">"],
+]
+INFO_SECTIONS = [None, b"server", b"clients", b"memory", b"persistence", b"stats", b"replication", b"cpu",
+                 b"cluster", b"keyspace", b"errorstats", b"commandstats", b"default", b"keyspace errorstats",
+                 b"nosuchsection"]
+CONFIG_PARAMS = [b"databases", b"maxmemory", b"appendonly", b"save", b"timeout", b"notify-keyspace-events",
+                 b"nosuchparam", b"maxmemory-policy", b"proto-max-bulk-len", b"lua-time-limit"]
+
+
+def c_command(g):
+    sub = g.pick(["COUNT", "INFO", "INFO", "GETKEYS", "GETKEYS", "GETKEYSANDFLAGS", "DOCS", "DOCS", "LIST",
+                  "HELP", "NOSUCH", "FULL"])
+    if sub == "COUNT":
+        return Op([b"COMMAND", g.case("COUNT")], "command_count")
+    if sub == "INFO":
+        if g.chance(0.05):
+            return Op([b"COMMAND", b"INFO"], "command_info", ordered=False)
+        return Op([b"COMMAND", g.case("INFO")] + [g.pick(COMMAND_NAMES) for _ in range(g.r.randint(1, 3))],
+                  "command_info", ordered=True)
+    if sub in ("GETKEYS", "GETKEYSANDFLAGS"):
+        return Op([b"COMMAND", g.case(sub)] + g.pick(GETKEYS_CASES))
+    if sub == "DOCS":
+        if g.chance(0.05):
+            return Op([b"COMMAND", b"DOCS"], "command_docs", ordered=False)
+        return Op([b"COMMAND", g.case("DOCS")] + [g.pick(COMMAND_NAMES) for _ in range(g.r.randint(1, 2))],
+                  "command_docs", ordered=True)
+    if sub == "LIST":
+        args = [b"COMMAND", b"LIST"]
+        if g.chance(0.6):
+            args += [b"FILTERBY"] + g.pick([[b"ACLCAT", b"string"], [b"PATTERN", b"z*"], [b"MODULE", b"nosuch"],
+                                             [b"ACLCAT", b"nosuchcat"], [b"NOSUCH", b"x"], [b"PATTERN", b"*|*"]])
+        return Op(args, "subset")
+    if sub == "HELP":
+        return Op([b"COMMAND", b"HELP"])
+    if sub == "NOSUCH":
+        return Op([b"COMMAND", b"NOSUCH"])
+    return Op([b"COMMAND"], "command_info", mutable=False, ordered=False)
+
+
+def c_info(g):
+    section = g.pick(INFO_SECTIONS)
+    args = [b"INFO"] + (section.split(b" ") if section else [])
+    return Op(args, "info", mutable=False)
+
+
+def c_hello(g, proto):
+    version = proto if g.chance(0.85) else g.pick([b"2", b"3", b"4", b"0", b"abc"])
+    args = [b"HELLO", version]
+    if g.chance(0.2):
+        args += [b"SETNAME", g.pick([b"client-a", b"with space", b""])]
+    return Op(args, "hello", mutable=False)
+
+
+def server_ops(proto):
+    return [
+        (4, lambda g: Op([b"PING"] + ([g.string()] if g.chance(0.4) else []))),
+        (3, lambda g: Op([b"ECHO", g.string()])),
+        (3, lambda g: Op([b"SELECT", g.pick([b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc"])])),
+        (4, lambda g: Op([b"DBSIZE"])),
+        (1, lambda g: Op([b"FLUSHDB"] + ([g.pick([b"ASYNC", b"SYNC", b"sync", b"LATER"])] if g.chance(0.5)
+                                         else []))),
+        (1, lambda g: Op([b"FLUSHALL"] + ([g.pick([b"ASYNC", b"SYNC"])] if g.chance(0.3) else []))),
+        (1, lambda g: Op([b"SWAPDB", g.pick([b"0", b"1", b"2", b"16", b"x"]), g.pick([b"0", b"1", b"2"])])),
+        (2, lambda g: Op([b"TIME"], "time", mutable=False)),
+        (5, c_info),
+        (8, c_command),
+        (2, lambda g: c_hello(g, proto)),
+        (2, lambda g: Op([b"CLIENT", b"SETNAME", g.pick([b"conn-1", b"", b"bad name", b"x"])])),
+        (2, lambda g: Op([b"CLIENT", b"GETNAME"])),
+        (2, lambda g: Op([b"CONFIG", b"GET", g.pick(CONFIG_PARAMS)], "unordered_pairs")),
+        (2, lambda g: Op([g.pick([b"NOSUCHCOMMAND", b"GETT", b"set-"])] + [g.string() for _ in range(
+            g.r.randint(0, 3))])),
+        (10, lambda g: g.foreign_write()),
+        (3, lambda g: Op([b"GET", g.key()])),
+        (2, lambda g: Op([b"EXPIRE", g.key(), g.ttl_seconds()])),
+    ]
+
+
+GROUPS = {
+    "string": lambda proto: STRING_OPS,
+    "generic": lambda proto: GENERIC_OPS,
+    "hash": lambda proto: HASH_OPS,
+    "list": lambda proto: LIST_OPS,
+    "set": lambda proto: SET_OPS,
+    "zset": lambda proto: ZSET_OPS,
+    "server": server_ops,
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Runs units of Redis 7.0.15's own Tcl test suite against a server binary and compares the outcome with the
+# committed list of tests known to pass (compat/tcl/passing.txt).
+#
+# Usage: compat/tcl/run.sh [--check | --update] [options] SERVER_BIN
+#   (no mode)        run, write the results, exit non-zero if any test failed
+#   --check          exit non-zero and print the regressions if a test listed in passing.txt did not pass
+#   --update         rewrite passing.txt from this run (lines of units that were not run are kept)
+# Options:
+#   --unit U         run only unit U (repeatable; default: every unit in units.txt)
+#   --units FILE     unit list (default compat/tcl/units.txt)
+#   --passing FILE   list of tests known to pass (default compat/tcl/passing.txt)
+#   --results DIR    where logs and result lists go (default compat/.cache/tcl-results)
+# Env:
+#   REDIS_CLI, REDIS_BENCHMARK   clients put at src/redis-cli, src/redis-benchmark (default: Debian's in /usr/bin)
+#   TCL_JOBS             units run at the same time (default 2; each is its own harness with one test client)
+#   TCL_UNIT_TIMEOUT     seconds one unit may take before its whole process group is killed (default 300)
+#   TCL_STALL_TIMEOUT    harness --timeout: seconds without any test finishing before it gives up (default 120)
+#   TCL_TOTAL_TIMEOUT    seconds for all units together; units not started by then are reported as not run
+#                        (default 900)
+#   TCL_TAGS             harness --tags (default "-needs:debug -needs:repl")
+#   TCL_EXTRA_ARGS       more harness arguments, e.g. "--dump-logs" or "--only <test>"
+#   COMPAT_CACHE         cache directory for the downloaded suite (default compat/.cache, git-ignored)
+#
+# Why one harness per unit rather than one harness with --clients 2: the harness aborts the whole run (every unit)
+# when a test client throws, which a young server triggers easily (e.g. by closing a connection). One harness per
+# unit confines that to the unit, and running TCL_JOBS units at once gives the same parallelism as --clients 2.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+compat="$(cd "$here/.." && pwd)"
+
+mode=report
+units_file="$here/units.txt"
+passing="$here/passing.txt"
+known="$here/known-failures.txt"
+reference="$here/redis-passing.txt"
+cache="${COMPAT_CACHE:-$compat/.cache}"
+results=""
+only_units=()
+server_bin=""
+
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --check) mode=check ;;
+    --update) mode=update ;;
+    --unit) only_units+=("$2"); shift ;;
+    --units) units_file="$2"; shift ;;
+    --passing) passing="$2"; shift ;;
+    --results) results="$2"; shift ;;
+    -h | --help) usage; exit 0 ;;
+    -*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *)
+        if [[ -n "$server_bin" ]]; then echo "run.sh: more than one SERVER_BIN given" >&2; exit 2; fi
+        server_bin="$1"
+        ;;
+    esac
+    shift
+done
+
+if [[ -z "$server_bin" ]]; then
+    echo "run.sh: SERVER_BIN missing" >&2
+    usage >&2
+    exit 2
+fi
+if [[ ! -x "$server_bin" ]]; then
+    echo "run.sh: server binary '$server_bin' does not exist or is not executable" >&2
+    exit 2
+fi
+server_bin="$(cd "$(dirname "$server_bin")" && pwd)/$(basename "$server_bin")"
+redis_cli="${REDIS_CLI:-/usr/bin/redis-cli}"
+redis_benchmark="${REDIS_BENCHMARK:-/usr/bin/redis-benchmark}"
+for tool in "$redis_cli" "$redis_benchmark"; do
+    if [[ ! -x "$tool" ]]; then
+        echo "run.sh: $tool is missing (apt-get install redis-tools)" >&2
+        exit 2
+    fi
+done
+if ! command -v tclsh8.6 >/dev/null && ! command -v tclsh8.5 >/dev/null && ! command -v tclsh8.7 >/dev/null; then
+    echo "run.sh: the harness needs tclsh 8.5+ (apt-get install tcl)" >&2
+    exit 2
+fi
+
+jobs_max="${TCL_JOBS:-2}"
+unit_timeout="${TCL_UNIT_TIMEOUT:-300}"
+stall_timeout="${TCL_STALL_TIMEOUT:-120}"
+total_timeout="${TCL_TOTAL_TIMEOUT:-900}"
+tags="${TCL_TAGS:--needs:debug -needs:repl}"
+read -r -a extra_args <<<"${TCL_EXTRA_ARGS:-}"
+
+mkdir -p "$cache"
+cache="$(cd "$cache" && pwd)"
+results="${results:-$cache/tcl-results}"
+suite="$("$here/fetch-suite.sh" "$cache")"
+
+units=()
+if [[ ${#only_units[@]} -gt 0 ]]; then
+    units=("${only_units[@]}")
+else
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        line="${line%%#*}"
+        line="$(echo "$line" | xargs)"
+        [[ -n "$line" ]] && units+=("$line")
+    done <"$units_file"
+fi
+if [[ ${#units[@]} -eq 0 ]]; then
+    echo "run.sh: no units to run" >&2
+    exit 2
+fi
+for unit in "${units[@]}"; do
+    if [[ ! -f "$suite/tests/$unit.tcl" ]]; then
+        echo "run.sh: unit '$unit' does not exist in the suite ($suite/tests/$unit.tcl)" >&2
+        exit 2
+    fi
+done
+
+rm -rf "$results"
+mkdir -p "$results/logs"
+# One work tree per invocation, so that two runs in the same checkout do not share tests/tmp.
+work_root="$cache/tcl-work.$$"
+rm -rf "$work_root"
+mkdir -p "$work_root"
+
+declare -A job_unit=()  # pid of the unit's `timeout` process -> unit
+declare -A job_start=() # pid -> start time (s)
+runs="$results/runs.tsv"
+: >"$runs"
+
+# `timeout` puts itself and everything it starts (the harness, its test clients and the servers they spawn) in a
+# new process group and signals that whole group when the unit runs too long, so a hung unit leaves nothing
+# behind. On our own exit we do the same for the units still running.
+cleanup() {
+    local pid
+    for pid in "${!job_unit[@]}"; do
+        kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    for pid in "${!job_unit[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work_root"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+slug_of() { echo "${1//\//_}"; }
+
+start_unit() {
+    local unit="$1" index="$2" budget="$3"
+    local slug dir baseport
+    slug="$(slug_of "$unit")"
+    dir="$work_root/$slug"
+    mkdir -p "$dir/src"
+    cp -a "$suite/tests" "$suite/runtest" "$dir/"
+    ln -s "$server_bin" "$dir/src/redis-server"
+    ln -s "$redis_cli" "$dir/src/redis-cli"
+    ln -s "$redis_benchmark" "$dir/src/redis-benchmark"
+    # Each unit gets its own port range so harnesses running side by side do not race for the same ports
+    # (the harness also probes ports and skips busy ones).
+    baseport=$((21000 + (index % 40) * 250))
+    (
+        cd "$dir"
+        export TERM=dumb # no colour codes in the logs
+        exec timeout --kill-after=10 "$budget" ./runtest --single "$unit" --tags "$tags" \
+            --ignore-encoding --ignore-digest --clients 1 --timeout "$stall_timeout" \
+            --baseport "$baseport" --portcount 250 "${extra_args[@]}"
+    ) >"$results/logs/$slug.log" 2>&1 </dev/null &
+    job_unit[$!]="$unit"
+    job_start[$!]="$SECONDS"
+    echo "tcl: started $unit (limit ${budget}s)"
+}
+
+finish_one() {
+    local pid rc=0
+    wait -n -p pid "${!job_unit[@]}" || rc=$?
+    local unit="${job_unit[$pid]}"
+    local secs=$((SECONDS - job_start[$pid]))
+    printf '%s\t%s\t%s\t%s\n' "$unit" "$results/logs/$(slug_of "$unit").log" "$rc" "$secs" >>"$runs"
+    echo "tcl: finished $unit in ${secs}s (exit $rc)"
+    unset "job_unit[$pid]" "job_start[$pid]"
+}
+
+echo "tcl: server $server_bin, ${#units[@]} units, $jobs_max at a time, suite $suite"
+started=$SECONDS
+index=0
+for unit in "${units[@]}"; do
+    while [[ ${#job_unit[@]} -ge $jobs_max ]]; do
+        finish_one
+    done
+    remaining=$((total_timeout - (SECONDS - started)))
+    if [[ $remaining -lt 30 ]]; then
+        echo "tcl: total time budget (${total_timeout}s) exhausted; not running $unit"
+        echo "[exception]: not run: run.sh total time budget TCL_TOTAL_TIMEOUT=${total_timeout}s exhausted" \
+            >"$results/logs/$(slug_of "$unit").log"
+        printf '%s\t%s\t%s\t%s\n' "$unit" "$results/logs/$(slug_of "$unit").log" 125 0 >>"$runs"
+        continue
+    fi
+    budget=$((remaining < unit_timeout ? remaining : unit_timeout))
+    start_unit "$unit" "$index" "$budget"
+    index=$((index + 1))
+done
+while [[ ${#job_unit[@]} -gt 0 ]]; do
+    finish_one
+done
+echo "tcl: all units done in $((SECONDS - started))s; logs in $results/logs"
+
+rc=0
+python3 "$here/results.py" --runs "$runs" --results "$results" --passing "$passing" --known "$known" \
+    --reference "$reference" --mode "$mode" || rc=$?
+exit $rc

@@ -1,0 +1,324 @@
+//! State shared by all worker threads: the keyspace, the command registry, configuration,
+//! the client list, the blocked-client registry, counters, and the handles used to wake a
+//! worker from another thread.
+//!
+//! Counters a worker bumps on every request live in that worker's own [`WorkerStats`]: only
+//! its owner writes them (plain load+store, no locked instruction) and INFO sums them. A
+//! single set of global atomics was rejected because every core would fight over one cache line.
+
+use crate::config::Config;
+use commands::{DataConfig, Registry};
+use keyspace::{Keyspace, Sds};
+use mio::Waker;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// A counter written by one thread and read by any: relaxed load + store, no read-modify-write.
+#[derive(Default, Debug)]
+pub struct OwnedCounter(AtomicU64);
+
+impl WorkerStats {
+    pub fn new(commands: usize) -> WorkerStats {
+        WorkerStats { per_command: (0..commands).map(|_| CommandCounters::default()).collect(), ..Default::default() }
+    }
+
+    /// Counts one error reply with text `err` (without the leading `-`).
+    pub fn count_error(&self, err: &[u8]) {
+        self.error_replies.add(1);
+        let code = err.split(|&b| b == b' ' || b == b'\r').next().unwrap_or(b"ERR");
+        let code = String::from_utf8_lossy(code).into_owned();
+        *self.error_codes.lock().entry(code).or_insert(0) += 1;
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.commands,
+            &self.connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+            &self.rejected_calls,
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+        ] {
+            c.reset();
+        }
+        for c in self.per_command.iter() {
+            c.calls.reset();
+            c.usec.reset();
+            c.rejected.reset();
+            c.failed.reset();
+        }
+        self.error_codes.lock().clear();
+    }
+}
+
+impl OwnedCounter {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default, Debug)]
+pub struct CommandCounters {
+    pub calls: OwnedCounter,
+    pub usec: OwnedCounter,
+    pub rejected: OwnedCounter,
+    pub failed: OwnedCounter,
+}
+
+/// One worker's counters.
+#[derive(Default, Debug)]
+pub struct WorkerStats {
+    /// Indexed by registry entry id.
+    pub per_command: Box<[CommandCounters]>,
+    /// Error replies by error code (the first word: ERR, WRONGTYPE, ...). Locked only when an
+    /// error is replied, by its own worker, or by INFO.
+    pub error_codes: Mutex<HashMap<String, u64>>,
+    pub commands: OwnedCounter,
+    pub connections: OwnedCounter,
+    pub net_input_bytes: OwnedCounter,
+    pub net_output_bytes: OwnedCounter,
+    pub error_replies: OwnedCounter,
+    pub rejected_calls: OwnedCounter,
+    pub expired_keys: OwnedCounter,
+    pub keyspace_hits: OwnedCounter,
+    pub keyspace_misses: OwnedCounter,
+}
+
+/// What other threads may need to know about a connection (CLIENT LIST, CLIENT KILL).
+/// The owning worker updates it with relaxed stores as it serves the client.
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub worker: usize,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created_ms: i64,
+    pub last_interaction_ms: AtomicI64,
+    pub db: AtomicU32,
+    pub resp: AtomicU8,
+    /// Registry id of the last command run (see `Registry::name_of`).
+    pub last_cmd: AtomicU16,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub kill: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub unix: bool,
+    /// Bytes pending in the query buffer and output buffer, refreshed per batch.
+    pub qbuf: AtomicU64,
+    pub obuf: AtomicU64,
+    pub blocked: AtomicBool,
+    /// Set when a key this client WATCHes is modified: its next EXEC fails.
+    pub watch_dirty: AtomicBool,
+    /// In MULTI (for CLIENT LIST's `multi=` field: queued commands, or -1).
+    pub multi_len: AtomicI64,
+}
+
+/// Messages one worker sends another.
+pub enum Msg {
+    /// A new connection for the receiving worker to serve.
+    NewConn(crate::worker::Stream, Arc<ClientShared>),
+    /// A blocked client was served by another thread: append `reply` and resume it.
+    Unblocked { client_id: u64, reply: Vec<u8> },
+    /// Look at kill flags (CLIENT KILL) and pause state now.
+    Poke,
+}
+
+pub struct WorkerHandle {
+    pub waker: Waker,
+    pub inbox: Mutex<Vec<Msg>>,
+    pub stats: Arc<WorkerStats>,
+}
+
+impl WorkerHandle {
+    pub fn send(&self, msg: Msg) {
+        self.inbox.lock().push(msg);
+        let _ = self.waker.wake();
+    }
+}
+
+/// A client parked by a blocking command.
+#[derive(Debug)]
+pub struct Waiter {
+    pub client_id: u64,
+    pub worker: usize,
+    pub db: u32,
+    pub resp3: bool,
+    pub argv: Vec<Vec<u8>>,
+    pub keys: Vec<Sds>,
+    pub deadline_ms: Option<i64>,
+}
+
+/// Clients blocked on keys, in arrival order per key (Redis serves them FIFO).
+/// Lock order: this registry's lock is taken before any slot lock, never while holding one.
+#[derive(Default)]
+pub struct Blocking {
+    pub inner: Mutex<BlockingInner>,
+}
+
+#[derive(Default)]
+pub struct BlockingInner {
+    pub by_key: HashMap<(u32, Sds), VecDeque<u64>>,
+    pub waiters: HashMap<u64, Waiter>,
+}
+
+impl BlockingInner {
+    pub fn add(&mut self, w: Waiter) {
+        for k in &w.keys {
+            let q = self.by_key.entry((w.db, k.clone())).or_default();
+            if !q.contains(&w.client_id) {
+                q.push_back(w.client_id);
+            }
+        }
+        self.waiters.insert(w.client_id, w);
+    }
+
+    /// Removes a waiter from every key it waits on.
+    pub fn remove(&mut self, client_id: u64) -> Option<Waiter> {
+        let w = self.waiters.remove(&client_id)?;
+        for k in &w.keys {
+            let key = (w.db, k.clone());
+            if let Some(q) = self.by_key.get_mut(&key) {
+                q.retain(|id| *id != client_id);
+                if q.is_empty() {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+        Some(w)
+    }
+}
+
+/// CLIENT PAUSE state.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Pause {
+    pub until_ms: i64,
+    /// True: only write commands are held (PAUSE WRITE); false: all commands.
+    pub write_only: bool,
+}
+
+/// Counters that change rarely (not per request), safe to share as plain atomics.
+#[derive(Default, Debug)]
+pub struct GlobalStats {
+    pub rejected_connections: AtomicU64,
+    pub dirty: AtomicU64,
+    pub expired_keys: AtomicU64,
+}
+
+pub struct Shared {
+    pub ks: Keyspace,
+    pub registry: Registry,
+    pub config: RwLock<Config>,
+    pub data_config: RwLock<Arc<DataConfig>>,
+    pub requirepass: RwLock<Option<Vec<u8>>>,
+    pub clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
+    pub next_client_id: AtomicU64,
+    pub blocking: Blocking,
+    /// Number of registered waiters, checked without the registry lock by writers that
+    /// signal ready keys (SeqCst on both sides keeps wake-ups from being lost).
+    pub blocked_count: AtomicUsize,
+    /// WATCHed keys → the clients watching them. Lock order: `watches` before `clients`.
+    pub watches: Mutex<HashMap<(u32, Sds), Vec<u64>>>,
+    /// Number of (client, key) watch registrations, checked without the lock by writers.
+    pub watch_count: AtomicUsize,
+    pub workers: OnceLock<Vec<WorkerHandle>>,
+    pub shutdown: AtomicBool,
+    pub pause: Mutex<Pause>,
+    /// Copy of `pause.until_ms` for a lock-free check on every command.
+    pub pause_until_ms: AtomicI64,
+    pub stats: GlobalStats,
+    pub start_ms: i64,
+    pub run_id: String,
+    pub tcp_port: u16,
+    pub executable: String,
+    pub lastsave_s: i64,
+    pub stat_reset_ms: AtomicI64,
+}
+
+impl Shared {
+    /// Marks every client watching one of `keys` in `db` so its EXEC fails (Redis's
+    /// `touchWatchedKey`).
+    pub fn touch_keys<'k>(&self, db: u32, keys: impl Iterator<Item = &'k [u8]>) {
+        if self.watch_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let watches = self.watches.lock();
+        let mut touched: Vec<u64> = Vec::new();
+        for k in keys {
+            if let Some(ids) = watches.get(&(db, Sds::new(k))) {
+                touched.extend(ids);
+            }
+        }
+        drop(watches);
+        self.mark_watch_dirty(&touched);
+    }
+
+    /// Marks every client watching any key of `db` (all databases for `None`): FLUSHDB,
+    /// FLUSHALL, SWAPDB.
+    pub fn touch_db(&self, db: Option<u32>) {
+        if self.watch_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let touched: Vec<u64> = self
+            .watches
+            .lock()
+            .iter()
+            .filter(|((d, _), _)| db.is_none_or(|x| x == *d))
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        self.mark_watch_dirty(&touched);
+    }
+
+    fn mark_watch_dirty(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let clients = self.clients.lock();
+        for id in ids {
+            if let Some(c) = clients.get(id) {
+                c.watch_dirty.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    pub fn workers(&self) -> &[WorkerHandle] {
+        self.workers.get().map(|w| w.as_slice()).unwrap_or(&[])
+    }
+
+    pub fn sum_stat(&self, f: impl Fn(&WorkerStats) -> &OwnedCounter) -> u64 {
+        self.workers().iter().map(|w| f(&w.stats).get()).sum()
+    }
+
+    pub fn data_config(&self) -> Arc<DataConfig> {
+        self.data_config.read().clone()
+    }
+
+    /// Re-reads the settings workers and commands cache after CONFIG SET.
+    pub fn refresh_from_config(&self) {
+        let cfg = self.config.read();
+        *self.data_config.write() = Arc::new(cfg.data_config());
+        *self.requirepass.write() = cfg.requirepass();
+    }
+}

@@ -1,0 +1,369 @@
+//! Black-box tests of redoxide-server's own behaviour (connections, protocol handling,
+//! blocking, authentication, client management), each against a real server process.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::{Client, Reply, Server};
+
+#[test]
+fn inline_and_pipelined_requests() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    c.send_raw(b"PING\r\n");
+    assert_eq!(c.read(), Reply::Simple("PONG".into()));
+    c.send_raw(b"set \"a key\" 'x y'\r\n");
+    assert_eq!(c.read(), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "a key"]), Reply::bulk("x y"));
+    let mut batch = Vec::new();
+    for i in 0..200 {
+        batch.extend(Client::encode(&["SET", &format!("k{i}"), &i.to_string()]));
+    }
+    c.send_raw(&batch);
+    for _ in 0..200 {
+        assert_eq!(c.read(), Reply::Simple("OK".into()));
+    }
+    assert_eq!(c.cmd(&["GET", "k199"]), Reply::bulk("199"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(201));
+}
+
+#[test]
+fn large_value_split_across_many_reads() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let value: String = (0..300_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let req = Client::encode(&["SET", "big", &value]);
+    for chunk in req.chunks(70_001) {
+        c.send_raw(chunk);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.read(), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "big"]), Reply::Bulk(value.into_bytes()));
+}
+
+#[test]
+fn protocol_error_replies_then_closes() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    c.send_raw(b"*1\r\n+PING\r\n");
+    assert_eq!(c.read(), Reply::Error("ERR Protocol error: expected '$', got '+'".into()));
+    assert!(c.is_closed());
+    let mut c = server.client();
+    c.send_raw(b"*abc\r\n");
+    assert_eq!(c.read(), Reply::Error("ERR Protocol error: invalid multibulk length".into()));
+    assert!(c.is_closed());
+    // The server is still serving others.
+    assert_eq!(server.client().cmd(&["PING"]), Reply::Simple("PONG".into()));
+}
+
+#[test]
+fn command_errors_match_redis() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd(&["NOPE", "a", "b"]),
+        Reply::Error("ERR unknown command 'NOPE', with args beginning with: 'a' 'b' ".into())
+    );
+    assert_eq!(c.cmd(&["GET"]), Reply::Error("ERR wrong number of arguments for 'get' command".into()));
+    assert_eq!(c.cmd(&["CONFIG", "NOPE"]), Reply::Error("ERR unknown subcommand 'NOPE'. Try CONFIG HELP.".into()));
+    assert_eq!(c.cmd(&["SELECT", "16"]), Reply::Error("ERR DB index is out of range".into()));
+}
+
+#[test]
+fn hello_switches_protocol() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["HELLO", "4"]), Reply::Error("NOPROTO unsupported protocol version".into()));
+    let Reply::Map(fields) = c.cmd(&["HELLO", "3", "SETNAME", "tester"]) else { panic!("HELLO 3 must reply a map") };
+    assert!(fields.contains(&(Reply::bulk("proto"), Reply::Int(3))));
+    assert!(fields.contains(&(Reply::bulk("version"), Reply::bulk("7.0.15"))));
+    assert_eq!(c.cmd(&["GET", "missing"]), Reply::Null);
+    assert_eq!(c.cmd(&["CLIENT", "GETNAME"]), Reply::bulk("tester"));
+    // The reply to HELLO is already in the protocol it switches to: a flat array in RESP2.
+    let Reply::Array(items) = c.cmd(&["HELLO", "2"]) else { panic!("HELLO 2 replies an array") };
+    assert_eq!(items.len(), 14);
+    assert_eq!(items[4..6], [Reply::bulk("proto"), Reply::Int(2)]);
+    assert_eq!(c.cmd(&["GET", "missing"]), Reply::Null);
+}
+
+#[test]
+fn requirepass_gates_commands() {
+    let server = Server::start(&["--requirepass", "s3cret"]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Error("NOAUTH Authentication required.".into()));
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+    );
+    assert_eq!(c.cmd(&["AUTH", "default", "s3cret"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::Simple("OK".into()));
+    // Before authenticating, a request may not announce more than 10 arguments.
+    let mut c = server.client();
+    c.send_raw(b"*11\r\n");
+    assert_eq!(c.read(), Reply::Error("ERR Protocol error: unauthenticated multibulk length".into()));
+    assert!(c.is_closed());
+}
+
+#[test]
+fn blocked_client_is_served_by_a_push_on_another_connection() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut waiter = server.client();
+    let mut waiter2 = server.client();
+    let mut pusher = server.client();
+    waiter.send(&["BLPOP", "queue", "other", "5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    waiter2.send(&["BRPOP", "queue", "5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let Reply::Bulk(list) = pusher.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST is a bulk string in RESP2") };
+    assert_eq!(String::from_utf8_lossy(&list).matches("flags=b").count(), 2);
+    assert_eq!(pusher.cmd(&["RPUSH", "queue", "first", "second"]), Reply::Int(2));
+    // FIFO: the first client to block gets served first, one element each.
+    assert_eq!(waiter.read(), Reply::Array(vec![Reply::bulk("queue"), Reply::bulk("first")]));
+    assert_eq!(waiter2.read(), Reply::Array(vec![Reply::bulk("queue"), Reply::bulk("second")]));
+    assert_eq!(pusher.cmd(&["EXISTS", "queue"]), Reply::Int(0));
+    // A pipelined command after the blocking one runs once the client is served.
+    waiter.send_raw(&[Client::encode(&["BLPOP", "q2", "5"]), Client::encode(&["PING"])].concat());
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(pusher.cmd(&["LPUSH", "q2", "x"]), Reply::Int(1));
+    assert_eq!(waiter.read(), Reply::Array(vec![Reply::bulk("q2"), Reply::bulk("x")]));
+    assert_eq!(waiter.read(), Reply::Simple("PONG".into()));
+}
+
+#[test]
+fn client_unblock_ends_a_blocking_command_as_timeout_or_error() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut waiter = server.client();
+    let mut admin = server.client();
+    let Reply::Int(id) = waiter.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID is an integer") };
+    let id = id.to_string();
+    waiter.send(&["BLPOP", "nothing", "0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::Int(1));
+    assert_eq!(waiter.read(), Reply::Null, "a null array, as on timeout");
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::Int(0), "no longer blocked");
+    waiter.send(&["BZPOPMIN", "nothing", "0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), Reply::Int(1));
+    assert_eq!(waiter.read(), Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into()));
+    assert_eq!(
+        admin.cmd(&["CLIENT", "UNBLOCK", &id, "LATER"]),
+        Reply::Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into())
+    );
+    // The waiter is usable again, and a push to the key it waited on finds nobody waiting.
+    assert_eq!(admin.cmd(&["RPUSH", "nothing", "x"]), Reply::Int(1));
+    assert_eq!(waiter.cmd(&["LLEN", "nothing"]), Reply::Int(1));
+}
+
+#[test]
+fn blocked_client_times_out_with_null() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let started = Instant::now();
+    assert_eq!(c.cmd(&["BLPOP", "nothing", "0.2"]), Reply::Null);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(190), "returned after {waited:?}");
+    assert!(waited < Duration::from_secs(3), "returned after {waited:?}");
+    assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
+}
+
+#[test]
+fn client_kill_by_id_closes_the_target() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut victim = server.client();
+    let Reply::Int(id) = victim.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    let mut admin = server.client();
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]), Reply::Int(1));
+    assert!(victim.is_closed());
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]), Reply::Int(0));
+}
+
+#[test]
+fn client_pause_write_holds_writes_not_reads() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    let mut other = server.client();
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "300", "WRITE"]), Reply::Simple("OK".into()));
+    let started = Instant::now();
+    assert_eq!(other.cmd(&["GET", "k"]), Reply::Null);
+    assert!(started.elapsed() < Duration::from_millis(250));
+    assert_eq!(other.cmd(&["SET", "k", "v"]), Reply::Simple("OK".into()));
+    assert!(started.elapsed() >= Duration::from_millis(250), "write ran during the pause");
+}
+
+#[test]
+fn databases_are_separate() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    c.cmd(&["SET", "k", "zero"]);
+    assert_eq!(c.cmd(&["SELECT", "3"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Null);
+    c.cmd(&["SET", "k", "three"]);
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["FLUSHDB"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["SELECT", "0"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("zero"));
+}
+
+#[test]
+fn quit_closes_after_ok() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["QUIT"]), Reply::Simple("OK".into()));
+    assert!(c.is_closed());
+}
+
+#[test]
+fn unix_socket_serves_requests() {
+    let dir = std::env::temp_dir().join(format!("redoxide-sock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("redis.sock");
+    let server = Server::start(&["--unixsocket", path.to_str().expect("utf8 path"), "--unixsocketperm", "700"]);
+    let mut s = std::os::unix::net::UnixStream::connect(&path).expect("connect unix socket");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(b"*1\r\n$4\r\nPING\r\n").expect("write");
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b"+PONG\r\n");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_directive_stops_startup_like_redis() {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_redoxide-server")).args(["--no-such-directive", "1"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***"), "{stderr}");
+    assert!(stderr.contains("Bad directive or wrong number of arguments"), "{stderr}");
+}
+
+#[test]
+fn expired_keys_are_gone_lazily_and_actively() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["SET", "lazy", "v", "PX", "50"]), Reply::Simple("OK".into()));
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("active{i}"), "v", "PX", "50"]);
+    }
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(c.cmd(&["GET", "lazy"]), Reply::Null);
+    // Active expiry removes the rest without anyone touching them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if c.cmd(&["DBSIZE"]) == Reply::Int(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "active expiry did not remove the keys");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn multi_exec_runs_queued_commands_in_order() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["SET", "a", "1"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["INCR", "a"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["LPUSH", "a", "x"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["KEYS", "*"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Simple("QUEUED".into()));
+    // A runtime error does not abort the others.
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        Reply::Array(vec![
+            Reply::Simple("OK".into()),
+            Reply::Int(2),
+            Reply::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into()),
+            Reply::Array(vec![Reply::bulk("a")]),
+            Reply::Int(1),
+        ])
+    );
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Error("ERR EXEC without MULTI".into()));
+}
+
+#[test]
+fn queueing_error_aborts_exec() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    c.cmd(&["MULTI"]);
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["GET"]), Reply::Error("ERR wrong number of arguments for 'get' command".into()));
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Error("EXECABORT Transaction discarded because of previous errors.".into()));
+    assert_eq!(c.cmd(&["EXISTS", "k"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["MULTI"]), Reply::Error("ERR MULTI calls can not be nested".into()));
+    assert_eq!(c.cmd(&["DISCARD"]), Reply::Simple("OK".into()));
+}
+
+#[test]
+fn watch_fails_exec_when_another_client_writes() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut c = server.client();
+    let mut other = server.client();
+    c.cmd(&["SET", "w", "1"]);
+    assert_eq!(c.cmd(&["WATCH", "w"]), Reply::Simple("OK".into()));
+    other.cmd(&["SET", "w", "2"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "w", "3"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Null);
+    assert_eq!(c.cmd(&["GET", "w"]), Reply::bulk("2"));
+    // Untouched watched key: EXEC goes through, and the watch ends with it.
+    c.cmd(&["WATCH", "w"]);
+    other.cmd(&["SET", "unrelated", "x"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "w", "4"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Simple("OK".into())]));
+    other.cmd(&["SET", "w", "5"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "w"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::bulk("5")]));
+}
+
+/// WATCH fires only for keys a command really wrote: not for the sources of a STORE command,
+/// nor for an SMOVE destination that already had the member (Redis's `signalModifiedKey`).
+#[test]
+fn watch_ignores_keys_a_command_only_read_or_left_unchanged() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let mut other = server.client();
+    let exec_after = |c: &mut Client, other: &mut Client, watched: &str, write: &[&str]| {
+        c.cmd(&["WATCH", watched]);
+        other.cmd(write);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["PING"]);
+        c.cmd(&["EXEC"])
+    };
+    let ran = Reply::Array(vec![Reply::Simple("PONG".into())]);
+    c.cmd(&["SADD", "src{t}", "a", "b"]);
+    c.cmd(&["SADD", "dst{t}", "a"]);
+    assert_eq!(exec_after(&mut c, &mut other, "src{t}", &["SUNIONSTORE", "out{t}", "src{t}"]), ran);
+    assert_eq!(exec_after(&mut c, &mut other, "out{t}", &["SUNIONSTORE", "out{t}", "src{t}"]), Reply::Null);
+    assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "a"]), ran);
+    assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "b"]), Reply::Null);
+    assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["COPY", "dst{t}", "copy{t}"]), ran);
+}
+
+#[test]
+fn blocking_command_inside_multi_does_not_block_and_push_wakes_after_exec() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut c = server.client();
+    c.cmd(&["MULTI"]);
+    c.cmd(&["BLPOP", "empty", "0"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Null]));
+    let mut waiter = server.client();
+    waiter.send(&["BLPOP", "l", "5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    c.cmd(&["MULTI"]);
+    c.cmd(&["LPUSH", "l", "a"]);
+    c.cmd(&["DEL", "l"]);
+    c.cmd(&["SET", "l", "string"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["DEL", "l"]);
+    c.cmd(&["LPUSH", "l", "b"]);
+    // The waiter was not woken by the transaction (the key ended up a string) but by the push.
+    assert_eq!(waiter.read(), Reply::Array(vec![Reply::bulk("l"), Reply::bulk("b")]));
+}

@@ -1,0 +1,186 @@
+//! Test support: start a real redoxide-server on a free 127.0.0.1 port, talk raw RESP to it,
+//! and kill it by pid when the test ends.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it; we release it just before use).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("redoxide-test-{}-{}", std::process::id(), port));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(env!("CARGO_BIN_EXE_redoxide-server"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redoxide-server");
+        let server = Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redoxide-server did not start on port {port}");
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+/// A reply, with RESP3 types kept apart.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Null,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Double(String),
+    Bool(bool),
+    Verbatim(String, Vec<u8>),
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    pub fn bulk(s: &str) -> Reply {
+        Reply::Bulk(s.as_bytes().to_vec())
+    }
+}
+
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Client { reader: BufReader::new(stream.try_clone().expect("clone")), writer: stream }
+    }
+
+    pub fn encode(args: &[&str]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let bytes = Client::encode(args);
+        self.send_raw(&bytes);
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Reply {
+        self.send(args);
+        self.read()
+    }
+
+    pub fn set_read_timeout(&mut self, d: Duration) {
+        self.writer.set_read_timeout(Some(d)).expect("timeout");
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read line");
+        assert!(line.ends_with("\r\n"), "bad line {line:?}");
+        line.truncate(line.len() - 2);
+        line
+    }
+
+    /// True if the server closed the connection (read returns EOF).
+    pub fn is_closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0))
+    }
+
+    pub fn read(&mut self) -> Reply {
+        let line = self.line();
+        let (kind, rest) = line.split_at(1);
+        let n = || rest.parse::<i64>().expect("length");
+        match kind {
+            "+" => Reply::Simple(rest.to_string()),
+            "-" => Reply::Error(rest.to_string()),
+            ":" => Reply::Int(n()),
+            "$" => {
+                if n() < 0 {
+                    return Reply::Null;
+                }
+                let mut buf = vec![0u8; n() as usize + 2];
+                self.reader.read_exact(&mut buf).expect("bulk");
+                buf.truncate(buf.len() - 2);
+                Reply::Bulk(buf)
+            }
+            "=" => {
+                let mut buf = vec![0u8; n() as usize + 2];
+                self.reader.read_exact(&mut buf).expect("verbatim");
+                buf.truncate(buf.len() - 2);
+                let text = buf.split_off(4);
+                Reply::Verbatim(String::from_utf8_lossy(&buf[..3]).into_owned(), text)
+            }
+            "*" | ">" | "~" => {
+                if n() < 0 {
+                    return Reply::Null;
+                }
+                let items = (0..n()).map(|_| self.read()).collect();
+                match kind {
+                    "*" => Reply::Array(items),
+                    ">" => Reply::Push(items),
+                    _ => Reply::Set(items),
+                }
+            }
+            "%" => Reply::Map((0..n()).map(|_| (self.read(), self.read())).collect()),
+            "_" => Reply::Null,
+            "," => Reply::Double(rest.to_string()),
+            "#" => Reply::Bool(rest == "t"),
+            other => panic!("unknown reply type {other}"),
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The properties the fuzz targets check on `resp`'s request parsing, for any input bytes.
+//!
+//! Each `check_*` function panics (which libFuzzer records as a crash, with the input saved under
+//! `fuzz/artifacts/`) when a property fails. They are plain functions so a crashing input can also
+//! be replayed from a unit test. They never touch the network or the disk.
+
+use resp::{parse_request, split_args, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
+
+/// `proto-max-bulk-len` values worth exploring: tiny ones make the limit checks reachable from
+/// short inputs, huge ones exercise the span-size guard.
+const MAX_BULK_LEN_CHOICES: [i64; 8] = [0, 1, 3, 16, 16384, 512 * 1024 * 1024, u32::MAX as i64, i64::MAX];
+
+/// Below this length every split point is tried; above it, a sample (the check is quadratic).
+const ALL_SPLITS_UP_TO: usize = 300;
+const SAMPLED_SPLITS: usize = 96;
+
+/// Input layout: byte 0 picks the limits, byte 1 seeds the split points, the rest is what a
+/// client sent. Parses request after request, as a connection would, checking each result.
+pub fn check_parse_request(data: &[u8]) {
+    let [control, split_seed, ref buf @ ..] = *data else {
+        return;
+    };
+    let limits =
+        Limits { unauthenticated: control & 1 != 0, max_bulk_len: MAX_BULK_LEN_CHOICES[(control >> 1) as usize & 7] };
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    // Bounded: each iteration consumes at least one byte or stops.
+    while pos <= buf.len() {
+        let seg = &buf[pos..];
+        let result = parse_request(seg, &limits, &mut spans);
+        check_result(seg, &limits, &result, &spans);
+        check_splits(seg, &limits, &result, &spans, split_seed);
+        match result {
+            Ok(Parsed::Multibulk { consumed })
+            | Ok(Parsed::Inline { consumed, .. })
+            | Ok(Parsed::Skip { consumed }) => pos += consumed,
+            Ok(Parsed::Incomplete { .. }) | Err(_) => break,
+        }
+    }
+}
+
+/// Properties of one result on its own, plus feeding its output back through the parser.
+fn check_result(seg: &[u8], limits: &Limits, result: &Result<Parsed, ParseError>, spans: &[ArgSpan]) {
+    match result {
+        Ok(Parsed::Multibulk { consumed }) => {
+            let consumed = *consumed;
+            assert!(consumed > 0 && consumed <= seg.len(), "consumed {consumed} of {}", seg.len());
+            assert_eq!(seg[0], b'*');
+            assert!(!spans.is_empty(), "a multibulk command has at least one argument");
+            for span in spans {
+                let end = span.start as u64 + span.len as u64;
+                assert!(end <= consumed as u64, "span {span:?} beyond consumed {consumed}");
+                assert!(span.len as i64 <= limits.max_bulk_len, "span {span:?} over proto-max-bulk-len");
+                if limits.unauthenticated {
+                    assert!(span.len <= 16384, "unauthenticated bulk of {} bytes", span.len);
+                }
+            }
+            if limits.unauthenticated {
+                assert!(spans.len() <= 10, "unauthenticated multibulk of {} arguments", spans.len());
+            }
+            let args: Vec<Vec<u8>> = spans.iter().map(|s| s.of(seg).to_vec()).collect();
+            let encoded = encode_multibulk(&args);
+            assert_eq!(reparse_multibulk(&encoded, limits), Ok(args), "canonical re-encoding parses differently");
+        }
+        Ok(Parsed::Inline { consumed, args }) => {
+            let consumed = *consumed;
+            assert!(consumed > 0 && consumed <= seg.len(), "consumed {consumed} of {}", seg.len());
+            assert_ne!(seg[0], b'*');
+            assert_eq!(seg[consumed - 1], b'\n');
+            assert!(!seg[..consumed - 1].contains(&b'\n'), "inline request went past its first newline");
+            assert!(!args.is_empty(), "an empty inline line must be a Skip");
+            assert!(spans.is_empty(), "inline arguments are owned, not spans");
+            let line = seg[..consumed - 1].strip_suffix(b"\r").unwrap_or(&seg[..consumed - 1]);
+            assert_eq!(split_args(line).as_ref(), Some(args));
+            // The same arguments sent as multibulk parse back to themselves when the limits allow.
+            let encoded = encode_multibulk(args);
+            let fits = !limits.unauthenticated || (args.len() <= 10 && args.iter().all(|a| a.len() <= 16384));
+            if fits && args.iter().all(|a| a.len() as i64 <= limits.max_bulk_len) {
+                assert_eq!(reparse_multibulk(&encoded, limits), Ok(args.clone()));
+            } else {
+                assert!(reparse_multibulk(&encoded, limits).is_err(), "limits not enforced");
+            }
+            // And re-quoted as an inline request they parse back to themselves.
+            let mut line = quote_line(args, 0);
+            line.extend_from_slice(b"\r\n");
+            let mut spans = Vec::new();
+            match parse_request(&line, limits, &mut spans) {
+                Ok(Parsed::Inline { consumed, args: again }) => {
+                    assert_eq!(consumed, line.len());
+                    assert_eq!(&again, args);
+                }
+                other => panic!("re-quoted inline request {:?} parsed as {other:?}", String::from_utf8_lossy(&line)),
+            }
+        }
+        Ok(Parsed::Skip { consumed }) => {
+            let consumed = *consumed;
+            assert!(consumed > 0 && consumed <= seg.len(), "consumed {consumed} of {}", seg.len());
+            if seg[0] != b'*' {
+                assert_eq!(seg[consumed - 1], b'\n');
+                let line = seg[..consumed - 1].strip_suffix(b"\r").unwrap_or(&seg[..consumed - 1]);
+                assert_eq!(split_args(line), Some(Vec::new()), "skipped a line that has arguments");
+            }
+        }
+        Ok(Parsed::Incomplete { min_total }) => {
+            assert!(*min_total > seg.len(), "Incomplete asks for {min_total} bytes but {} are buffered", seg.len());
+        }
+        Err(e) => assert!(e.reply_text().starts_with("ERR Protocol error: ")),
+    }
+}
+
+fn is_too_big(e: &ParseError) -> bool {
+    matches!(e, ParseError::TooBigMultibulkCount | ParseError::TooBigBulkCount | ParseError::TooBigInline)
+}
+
+/// Parsing any prefix of `seg` must agree with parsing `seg` whole: a prefix holding the whole
+/// first command gives the same result; a shorter one is `Incomplete` with a bound that is not
+/// past where the command really ends. A "too big" error may come early, as in Redis, where it
+/// depends on how the bytes were split into reads.
+fn check_splits(seg: &[u8], limits: &Limits, whole: &Result<Parsed, ParseError>, whole_spans: &[ArgSpan], seed: u8) {
+    let complete_at = match whole {
+        Ok(Parsed::Multibulk { consumed }) | Ok(Parsed::Inline { consumed, .. }) | Ok(Parsed::Skip { consumed }) => {
+            Some(*consumed)
+        }
+        _ => None,
+    };
+    let mut spans = Vec::new();
+    let mut check = |k: usize| {
+        let prefix = &seg[..k];
+        let part = parse_request(prefix, limits, &mut spans);
+        if let Some(c) = complete_at {
+            if k >= c {
+                assert_eq!(&part, whole, "prefix of {k} bytes holds the whole command");
+                assert_eq!(spans.as_slice(), whole_spans);
+                return;
+            }
+        }
+        match &part {
+            Ok(Parsed::Incomplete { min_total }) => {
+                assert!(*min_total > k, "prefix {k}: Incomplete asks for only {min_total}");
+                if let Some(c) = complete_at {
+                    assert!(*min_total <= c, "prefix {k}: asks for {min_total} but the command ends at {c}");
+                }
+            }
+            Err(e) if is_too_big(e) && k > INLINE_MAX_SIZE => {}
+            Err(e) => assert_eq!(Err::<&Parsed, _>(e), whole.as_ref(), "prefix {k} fails differently"),
+            Ok(other) => panic!("prefix {k} of an unfinished command parsed as {other:?}; whole: {whole:?}"),
+        }
+    };
+    if seg.len() <= ALL_SPLITS_UP_TO {
+        (0..=seg.len()).for_each(&mut check);
+        return;
+    }
+    (0..=ALL_SPLITS_UP_TO).for_each(&mut check);
+    let mut state = u64::from(seed) << 32 | seg.len() as u64 | 1;
+    for _ in 0..SAMPLED_SPLITS {
+        // xorshift64: cheap, deterministic per input.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        check((state % (seg.len() as u64 + 1)) as usize);
+    }
+    if let Some(c) = complete_at {
+        for k in [c - 1, c, c + 1] {
+            if k <= seg.len() {
+                check(k);
+            }
+        }
+    }
+}
+
+/// Properties of `split_args` for any line; byte 0 picks the quoting style of the round trip.
+pub fn check_split_args(data: &[u8]) {
+    let [style, ref line @ ..] = *data else {
+        return;
+    };
+    let Some(args) = split_args(line) else {
+        return check_inline_agrees(line, None);
+    };
+    let quoted = quote_line(&args, style);
+    assert_eq!(split_args(&quoted).as_ref(), Some(&args), "quoted as {:?}", String::from_utf8_lossy(&quoted));
+    check_inline_agrees(line, Some(args));
+}
+
+/// An inline request is the line split by `split_args`, when the line is one request.
+fn check_inline_agrees(line: &[u8], split: Option<Vec<Vec<u8>>>) {
+    if line.first() == Some(&b'*')
+        || line.contains(&b'\n')
+        || line.last() == Some(&b'\r')
+        || line.len() > INLINE_MAX_SIZE
+    {
+        return;
+    }
+    let mut request = line.to_vec();
+    request.push(b'\n');
+    let consumed = request.len();
+    let mut spans = Vec::new();
+    if line.contains(&0) {
+        // As in Redis, the newline search stops at a NUL: the request never looks complete.
+        let got = parse_request(&request, &Limits::default(), &mut spans);
+        assert!(matches!(got, Ok(Parsed::Incomplete { .. })), "NUL line parsed as {got:?}");
+        return;
+    }
+    let expected = match split {
+        None => Err(ParseError::UnbalancedQuotes),
+        Some(args) if args.is_empty() => Ok(Parsed::Skip { consumed }),
+        Some(args) => Ok(Parsed::Inline { consumed, args }),
+    };
+    assert_eq!(parse_request(&request, &Limits::default(), &mut spans), expected);
+}
+
+/// The canonical multibulk encoding of `args`.
+pub fn encode_multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Parses a buffer that must hold exactly one multibulk command and returns its arguments.
+fn reparse_multibulk(buf: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, String> {
+    let mut spans = Vec::new();
+    match parse_request(buf, limits, &mut spans) {
+        Ok(Parsed::Multibulk { consumed }) if consumed == buf.len() => {
+            Ok(spans.iter().map(|s| s.of(buf).to_vec()).collect())
+        }
+        other => Err(format!("{other:?}")),
+    }
+}
+
+/// Quotes arguments so `split_args` gives them back. `style` picks, per argument, among the forms
+/// that can carry it: bare, single-quoted, or double-quoted with escapes (which carries anything).
+pub fn quote_line(args: &[Vec<u8>], style: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let choice = style.rotate_left(i as u32 * 3) % 3;
+        if choice == 0 && can_be_bare(arg, i == 0) {
+            out.extend_from_slice(arg);
+        } else if choice == 1 && can_be_single_quoted(arg) {
+            out.push(b'\'');
+            for &b in arg {
+                if b == b'\'' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'\'');
+        } else {
+            quote_double(arg, &mut out);
+        }
+    }
+    out
+}
+
+fn can_be_bare(arg: &[u8], first: bool) -> bool {
+    !arg.is_empty()
+        && (!first || arg[0] != b'*')
+        && arg.iter().all(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0 | 0x0b | 0x0c | b'"' | b'\''))
+}
+
+/// Inside single quotes only `\'` is an escape, so a trailing backslash would swallow the closing
+/// quote; a newline would end the request line; a raw NUL is left to `\x00` in double quotes,
+/// since Redis's splitter stops at a NUL.
+fn can_be_single_quoted(arg: &[u8]) -> bool {
+    arg.last() != Some(&b'\\') && !arg.contains(&b'\n') && !arg.contains(&0)
+}
+
+fn quote_double(arg: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in arg {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_inputs_pass() {
+        check_parse_request(b"\x00\x07*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nPING\r\n\r\n*0\r\n*1\r\n$4\r\nPI");
+        check_parse_request(b"\x01\x00set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n");
+        check_split_args(b"\x05set \"a b\" 'c\\'d' \"\\x41\\n\" plain");
+    }
+
+    #[test]
+    fn quote_line_round_trips_awkward_arguments() {
+        let args: Vec<Vec<u8>> = vec![b"*x".to_vec(), b"".to_vec(), b"a'b\\".to_vec(), vec![0, 0xff, b'\n', b'"']];
+        for style in 0..=255u8 {
+            assert_eq!(split_args(&quote_line(&args, style)), Some(args.clone()), "style {style}");
+        }
+    }
+}

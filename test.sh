@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Runs every test of the project, in order, stopping at the first step that fails:
+#   deps          Debian packages the compat tests need (compat/install-deps.sh; skipped when all are there)
+#   build         cargo build --release
+#   unit          cargo test --workspace (debug: compiling the tests with the release profile's LTO took 7 min
+#                 on 2 busy cores against 1 min in debug, and they run in 30 s either way)
+#   fmt           cargo fmt --all --check
+#   clippy        cargo clippy --workspace --all-targets -- -D warnings
+#   differential  compat/differential/selftest.py, then run.py: replies compared byte for byte with Debian's
+#                 redis-server
+#   redis-py      compat/pyclient/run.sh: redis-py 8 (RESP3 and RESP2) against the server
+#   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
+#   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
+#                 compat/tcl/passing.txt stops passing
+# Each step prints a banner and its time; the last line is `N passed, M failed` over steps.
+#
+# Usage: ./test.sh [--only STEP]... [--skip STEP]...
+# Env:
+#   SERVER_BIN    server under test for the compat steps (default target/release/redoxide-server); e.g.
+#                 SERVER_BIN=/usr/bin/redis-server ./test.sh --skip unit checks the compat tooling itself
+#   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
+#   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli tcl)
+only=()
+skip=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --only) only+=("$2"); shift ;;
+    --skip) skip+=("$2"); shift ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "test.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+for s in "${only[@]}" "${skip[@]}"; do
+    if [[ ! " ${all_steps[*]} " == *" $s "* ]]; then
+        echo "test.sh: unknown step '$s' (steps: ${all_steps[*]})" >&2
+        exit 2
+    fi
+done
+
+server_bin="${SERVER_BIN:-$root/target/release/redoxide-server}"
+diff_seeds="${DIFF_SEEDS:-5}"
+diff_ops="${DIFF_OPS:-500}"
+diff_groups="${DIFF_GROUPS:-}"
+
+wanted() {
+    local step="$1" s
+    for s in "${skip[@]}"; do [[ "$s" == "$step" ]] && return 1; done
+    [[ ${#only[@]} -eq 0 ]] && return 0
+    for s in "${only[@]}"; do [[ "$s" == "$step" ]] && return 0; done
+    return 1
+}
+
+need_server() {
+    if [[ ! -x "$server_bin" ]]; then
+        echo "test.sh: server binary $server_bin does not exist (did the build step run? set SERVER_BIN to test another)"
+        return 1
+    fi
+}
+
+step_deps() { bash compat/install-deps.sh; }
+step_build() { cargo build --release --workspace; }
+step_unit() { cargo test --workspace; }
+step_fmt() { cargo fmt --all --check; }
+step_clippy() { cargo clippy --workspace --all-targets -- -D warnings; }
+step_differential() {
+    need_server
+    local args=(--server "$server_bin" --seeds "$diff_seeds" --ops "$diff_ops")
+    [[ -n "$diff_groups" ]] && args+=(--groups "$diff_groups")
+    timeout 300 python3 compat/differential/selftest.py
+    timeout 600 python3 compat/differential/run.py "${args[@]}"
+}
+step_redis-py() {
+    need_server
+    bash compat/pyclient/run.sh "$server_bin"
+}
+step_redis-cli() {
+    need_server
+    timeout 300 bash compat/pyclient/cli_smoke.sh "$server_bin"
+}
+step_tcl() {
+    need_server
+    timeout 300 python3 compat/tcl/selftest.py
+    bash compat/tcl/run.sh --check "$server_bin"
+}
+
+passed=0
+failed=0
+started=$SECONDS
+summary() {
+    echo
+    echo "test.sh: $((SECONDS - started))s in all"
+    echo "$passed passed, $failed failed"
+}
+trap 'echo; echo "test.sh: interrupted"; summary; exit 130' INT TERM
+
+for step in "${all_steps[@]}"; do
+    wanted "$step" || continue
+    echo
+    echo "==================== $step ===================="
+    t0=$SECONDS
+    # A subshell with errexit on, outside any `||`, so that the first failing command ends the step.
+    set +e
+    (
+        set -e
+        "step_$step"
+    )
+    rc=$?
+    set -e
+    if [[ $rc -ne 0 ]]; then
+        failed=$((failed + 1))
+        echo "==================== $step: FAILED (exit $rc, $((SECONDS - t0))s) ===================="
+        echo "test.sh: stopping at the first failed step ($step); the output above says why"
+        summary
+        exit 1
+    fi
+    passed=$((passed + 1))
+    echo "==================== $step: ok ($((SECONDS - t0))s) ===================="
+done
+summary
