@@ -12,6 +12,8 @@
 #   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
+#   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
+#                 instrumentation (as cargo-fuzz does, without needing it installed) and run for FUZZ_SECONDS
 # Each step prints a banner and its time; the last line is `N passed, M failed` over steps.
 #
 # Usage: ./test.sh [--only STEP]... [--skip STEP]...
@@ -20,12 +22,13 @@
 #                 SERVER_BIN=/usr/bin/redis-server ./test.sh --skip unit checks the compat tooling itself
 #   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
 #   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
+#   FUZZ_SECONDS  how long each fuzz target runs (default 30)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli tcl)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -88,6 +91,25 @@ step_tcl() {
     need_server
     timeout 300 python3 compat/tcl/selftest.py
     bash compat/tcl/run.sh --check "$server_bin"
+}
+
+step_fuzz() {
+    local host flags target
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    (cd fuzz && cargo test --lib)
+    # cargo-fuzz's instrumentation flags; --target keeps them off build scripts, as cargo-fuzz does.
+    flags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
+    flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
+    flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
+    (cd fuzz && RUSTFLAGS="$flags" cargo build --release --target "$host" --target-dir target/cov --bins)
+    for target in parse_request split_args; do
+        mkdir -p "fuzz/corpus/$target" fuzz/artifacts
+        echo "fuzz: $target for ${FUZZ_SECONDS:-30}s"
+        timeout $((${FUZZ_SECONDS:-30} + 60)) "fuzz/target/cov/$host/release/$target" \
+            -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=5 \
+            -artifact_prefix="fuzz/artifacts/" "fuzz/corpus/$target" 2>&1 | tail -n 3
+        [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz: $target found a failing input (see fuzz/artifacts/)"; return 1; }
+    done
 }
 
 passed=0

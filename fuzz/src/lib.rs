@@ -29,6 +29,7 @@ pub fn check_parse_request(data: &[u8]) {
         let seg = &buf[pos..];
         let result = parse_request(seg, &limits, &mut spans);
         check_result(seg, &limits, &result, &spans);
+        check_peek_agrees(seg, &result, &spans);
         check_splits(seg, &limits, &result, &spans, split_seed);
         match result {
             Ok(Parsed::Multibulk { consumed })
@@ -36,6 +37,22 @@ pub fn check_parse_request(data: &[u8]) {
             | Ok(Parsed::Skip { consumed }) => pos += consumed,
             Ok(Parsed::Incomplete { .. }) | Err(_) => break,
         }
+    }
+}
+
+/// `peek_request` (the prefetch hint) never panics, never claims more bytes than are buffered,
+/// and when the real parser accepts the same request as a multibulk, agrees with it on the
+/// request's length and on where its second argument is.
+fn check_peek_agrees(seg: &[u8], result: &Result<Parsed, ParseError>, spans: &[ArgSpan]) {
+    let Some(peeked) = resp::peek_request(seg) else { return };
+    assert!(peeked.len <= seg.len(), "peek claims {} of {} bytes", peeked.len, seg.len());
+    if let Some((off, len)) = peeked.second_arg {
+        assert!(off + len <= peeked.len);
+    }
+    if let Ok(Parsed::Multibulk { consumed }) = result {
+        assert_eq!(peeked.len, *consumed, "peek and parse disagree on the request's length");
+        let second = spans.get(1).map(|s| s.of(seg));
+        assert_eq!(peeked.second_arg.map(|(off, len)| &seg[off..off + len]), second);
     }
 }
 

@@ -4,7 +4,10 @@
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::meta::{self, CommandMeta};
-use std::collections::HashMap;
+// hashbrown's default hasher (foldhash) rather than std's SipHash: the registry is looked up once
+// per request, and its keys are a fixed set of command names no client can add to, so SipHash's
+// flooding resistance buys nothing here.
+use hashbrown::HashMap;
 
 /// A data command's implementation.
 pub type Handler = fn(&mut Ctx<'_, '_>, &[&[u8]]);
@@ -112,15 +115,7 @@ impl Registry {
 
     /// Finds a top-level command by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&Entry> {
-        let mut buf = [0u8; 32];
-        if name.len() <= buf.len() {
-            let lower = &mut buf[..name.len()];
-            lower.copy_from_slice(name);
-            lower.make_ascii_lowercase();
-            self.commands.get(&lower[..])
-        } else {
-            self.commands.get(&name.to_ascii_lowercase())
-        }
+        get_lowercase(&self.commands, name)
     }
 
     /// The command or subcommand a request names, without checking its arity: what Redis
@@ -128,7 +123,7 @@ impl Registry {
     pub fn resolve(&self, args: &[&[u8]]) -> Option<&Entry> {
         let base = self.get(args.first()?)?;
         if !base.meta.subcommands.is_empty() && args.len() >= 2 {
-            base.subcommands.get(&args[1].to_ascii_lowercase())
+            get_lowercase(&base.subcommands, args[1])
         } else {
             Some(base)
         }
@@ -141,7 +136,7 @@ impl Registry {
             return Err(LookupError::Reply(errors::unknown_command(args)));
         };
         let entry = if !base.meta.subcommands.is_empty() && args.len() >= 2 {
-            match base.subcommands.get(&args[1].to_ascii_lowercase()) {
+            match get_lowercase(&base.subcommands, args[1]) {
                 Some(sub) => sub,
                 None => return Err(LookupError::Reply(errors::unknown_subcommand(args[0], args[1]))),
             }
@@ -154,6 +149,21 @@ impl Registry {
             return Err(LookupError::Reply(errors::wrong_arity(&entry.meta.name).into()));
         }
         Ok(entry)
+    }
+}
+
+/// Looks `name` up case-insensitively in a map keyed by lowercase names, without allocating for
+/// any name short enough to be a command (the longest Redis command name has 27 bytes; a longer
+/// one is lowercased on the heap and simply not found).
+fn get_lowercase<'m>(map: &'m HashMap<Vec<u8>, Entry>, name: &[u8]) -> Option<&'m Entry> {
+    let mut buf = [0u8; 32];
+    if name.len() <= buf.len() {
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        map.get(&lower[..])
+    } else {
+        map.get(&name.to_ascii_lowercase())
     }
 }
 

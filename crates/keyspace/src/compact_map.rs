@@ -159,6 +159,39 @@ impl CompactMap {
         self.segments.len() * (std::mem::size_of::<Segment>() + std::mem::size_of::<Buckets>())
     }
 
+    /// Prefetch hint, step 1 of 2: starts loading the directory entry (fingerprints and bucket
+    /// pointer) of the segment where `key` would be. Reads only this map's header.
+    #[inline]
+    pub fn prefetch_segment(&self, key: &[u8]) {
+        let cap = self.capacity();
+        if cap > 0 {
+            let b = home_bucket(self.hash(key), cap);
+            crate::prefetch_read(&self.segments[b / SEGMENT_BUCKETS] as *const Segment as *const i8);
+        }
+    }
+
+    /// Prefetch hint, step 2 of 2: starts loading the bucket where `key` would be. Reads the
+    /// segment's directory entry, so it pays off once [`CompactMap::prefetch_segment`] brought
+    /// that in.
+    #[inline]
+    pub fn prefetch_bucket(&self, key: &[u8]) {
+        let cap = self.capacity();
+        if cap > 0 {
+            let b = home_bucket(self.hash(key), cap);
+            let bucket = &self.segments[b / SEGMENT_BUCKETS].buckets[b % SEGMENT_BUCKETS];
+            crate::prefetch_read(bucket as *const Option<(Sds, Value)> as *const i8);
+        }
+    }
+
+    /// Prefetch hint, after [`CompactMap::prefetch_bucket`]: if `key` is here and its value is a
+    /// string kept out of line, starts loading the string's bytes.
+    #[inline]
+    pub fn prefetch_value(&self, key: &[u8]) {
+        if let Some(Value::Str(crate::StrValue::Raw(s))) = self.get(key) {
+            crate::prefetch_read(s.as_bytes().as_ptr() as *const i8);
+        }
+    }
+
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Value> {
         let i = self.find(self.hash(key), key)?;

@@ -1,6 +1,8 @@
 //! One hash slot's keys: the entries, their expiry times, and lazy expiry on access.
 
 use crate::value::{FastMap, Value};
+#[cfg(doc)]
+use crate::Db;
 use crate::{CompactMap, Sds};
 
 /// The keys of one slot of one database. Always used under that slot's lock.
@@ -9,12 +11,67 @@ pub struct SlotTable {
     entries: CompactMap,
     /// Absolute expiry in Unix milliseconds, only for keys that have one (most keys don't, so a
     /// separate map costs nothing for them; a field in every entry would).
-    expires: FastMap<Sds, i64>,
+    expires: Expires,
     /// Keys removed here because their time had come (for INFO `expired_keys`).
     pub expired_count: u64,
 }
 
+/// The expiry times of one slot's keys: no map at all while none has one. Most slots never hold
+/// a key with a TTL, and keeping this field one pointer wide is what lets a slot's lock and
+/// table header share a single cache line (see `Db`), the first line every command touches.
+#[derive(Default, Debug)]
+struct Expires(Option<Box<FastMap<Sds, i64>>>);
+
+impl Expires {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|m| m.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |m| m.len())
+    }
+
+    #[inline]
+    fn get(&self, key: &[u8]) -> Option<&i64> {
+        self.0.as_ref()?.get(key)
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<i64> {
+        let map = self.0.as_mut()?;
+        let removed = map.remove(key);
+        if map.is_empty() {
+            self.0 = None;
+        }
+        removed
+    }
+
+    fn insert(&mut self, key: Sds, at_ms: i64) {
+        self.0.get_or_insert_with(Default::default).insert(key, at_ms);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Sds, &i64)> {
+        self.0.iter().flat_map(|m| m.iter())
+    }
+}
+
 impl SlotTable {
+    /// Prefetch hint for a key a command will soon look up: see [`Db::prefetch`].
+    #[inline]
+    pub fn prefetch_segment(&self, key: &[u8]) {
+        self.entries.prefetch_segment(key);
+    }
+
+    #[inline]
+    pub fn prefetch_bucket(&self, key: &[u8]) {
+        self.entries.prefetch_bucket(key);
+    }
+
+    #[inline]
+    pub fn prefetch_value(&self, key: &[u8]) {
+        self.entries.prefetch_value(key);
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -148,7 +205,7 @@ impl SlotTable {
     /// Removes every key.
     pub fn clear(&mut self) {
         self.entries = CompactMap::default();
-        self.expires = FastMap::default();
+        self.expires = Expires::default();
     }
 
     /// Moves all content out, leaving the table empty (SWAPDB, FLUSHALL ASYNC).

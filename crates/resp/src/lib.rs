@@ -10,5 +10,7 @@ mod parse;
 mod reply;
 
 pub use float::{format_double, format_long_double};
-pub use parse::{parse_request, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
+pub use parse::{
+    parse_request, peek_request, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed, Peeked, INLINE_MAX_SIZE,
+};
 pub use reply::ReplyBuf;

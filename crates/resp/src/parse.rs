@@ -208,6 +208,60 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// A complete multibulk request found by [`peek_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peeked {
+    /// Bytes the request takes.
+    pub len: usize,
+    /// Where its second argument (the first key, for most commands) lies, if it has one.
+    pub second_arg: Option<(usize, usize)>,
+}
+
+/// Looks at the multibulk request at the start of `buf` without parsing it: its length and where
+/// its second argument is, if the whole request is buffered; `None` for anything else (an inline
+/// request, a malformed or incomplete one). Only a hint, for prefetching the memory requests
+/// will touch before they run: it applies no limits, and every request is parsed properly
+/// before it is executed.
+pub fn peek_request(buf: &[u8]) -> Option<Peeked> {
+    /// Reads `<prefix><digits>\r\n` at `at`; returns the number and where the line ends.
+    fn header(buf: &[u8], at: usize, prefix: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != prefix {
+            return None;
+        }
+        let mut n: usize = 0;
+        let mut i = at + 1;
+        loop {
+            let b = *buf.get(i)?;
+            if b == b'\r' {
+                break;
+            }
+            if !b.is_ascii_digit() || i - at > 10 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add((b - b'0') as usize)?;
+            i += 1;
+        }
+        if i == at + 1 || *buf.get(i + 1)? != b'\n' {
+            return None;
+        }
+        Some((n, i + 2))
+    }
+    let (argc, mut at) = header(buf, 0, b'*')?;
+    let mut second_arg = None;
+    for i in 0..argc {
+        let (len, start) = header(buf, at, b'$')?;
+        let end = start.checked_add(len)?;
+        if buf.get(end..end.checked_add(2)?)? != b"\r\n" {
+            return None;
+        }
+        if i == 1 {
+            second_arg = Some((start, len));
+        }
+        at = end + 2;
+    }
+    Some(Peeked { len: at, second_arg })
+}
+
 /// Splits a line into arguments with the rules of Redis's `sdssplitargs`: whitespace separates,
 /// `"..."` supports `\n \r \t \b \a \\ \" \xHH` escapes, `'...'` supports only `\'`, and a closing
 /// quote must be followed by whitespace or the end. Returns `None` on unbalanced quotes.
@@ -336,6 +390,25 @@ pub fn string2ll(s: &[u8]) -> Option<i64> {
             return None;
         }
         Some(v as i64)
+    }
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::*;
+
+    #[test]
+    fn peek_request_measures_complete_multibulk_requests_only() {
+        let get = b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n";
+        assert_eq!(peek_request(get), Some(Peeked { len: get.len(), second_arg: Some((17, 3)) }));
+        let two = [&get[..], b"*1\r\n$4\r\nPING\r\n"].concat();
+        assert_eq!(peek_request(&two).map(|p| p.len), Some(get.len()));
+        assert_eq!(peek_request(&two[get.len()..]), Some(Peeked { len: 14, second_arg: None }));
+        assert_eq!(peek_request(&get[..get.len() - 1]), None);
+        assert_eq!(peek_request(b"*2\r\n$3\r\nGET\r\n$3\r\nkeyXX"), None);
+        assert_eq!(peek_request(b"GET key\r\n"), None);
+        assert_eq!(peek_request(b"*2\r\n$99999999999999999999\r\n"), None);
+        assert_eq!(peek_request(b""), None);
     }
 }
 

@@ -8,6 +8,37 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{Client, Reply, Server};
 
+/// A client that sends requests and closes its side at once (data and FIN may reach the server
+/// together, in one readiness event) gets its replies, and the server then closes too: the
+/// worker's short-read shortcut must not leave such a connection open forever.
+#[test]
+fn requests_followed_by_end_of_stream_are_answered_and_the_connection_closed() {
+    let server = Server::start(&["--io-threads", "1"]);
+    let mut admin = server.client();
+    for round in 0..20 {
+        let mut c = server.client();
+        let pipeline: Vec<u8> = (0..8).flat_map(|i| Client::encode(&["SET", &format!("k{round}:{i}"), "v"])).collect();
+        c.send_raw(&pipeline);
+        c.shutdown_write();
+        for _ in 0..8 {
+            assert_eq!(c.read(), Reply::Simple("OK".into()));
+        }
+        c.set_read_timeout(Duration::from_secs(5));
+        assert!(c.is_closed(), "round {round}: the server kept a half-closed connection open");
+    }
+    // Only the admin connection is left.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Reply::Bulk(list) = admin.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST is a bulk string") };
+        if String::from_utf8_lossy(&list).lines().count() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "connections left open: {}", String::from_utf8_lossy(&list));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(admin.cmd(&["DBSIZE"]), Reply::Int(160));
+}
+
 #[test]
 fn inline_and_pipelined_requests() {
     let server = Server::start(&[]);

@@ -123,6 +123,11 @@ impl Client {
         self.read()
     }
 
+    /// Closes the sending half: the server sees everything sent so far, then end-of-stream.
+    pub fn shutdown_write(&mut self) {
+        self.writer.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    }
+
     pub fn set_read_timeout(&mut self, d: Duration) {
         self.writer.set_read_timeout(Some(d)).expect("timeout");
     }
