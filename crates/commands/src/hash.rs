@@ -14,9 +14,8 @@ use crate::generic::{parse_scan_options, scan_by_hash, scan_cursor_parse, string
 use crate::long_double::{self, F80};
 use crate::registry::{Kind, Registry};
 use crate::set::{random_index, sample_distinct, RANGE_LONG};
-use keyspace::value::FastMap;
+use keyspace::value::HashFields;
 use keyspace::{Sds, SlotTable, Value};
-use rand::Rng;
 use resp::ReplyBuf;
 
 const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
@@ -24,7 +23,7 @@ const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
 const INCR_NAN_OR_INFINITY: &str = "ERR value is NaN or Infinity";
 const OUT_OF_RANGE_PLAIN: &str = "ERR value is out of range";
 
-type HashMap = FastMap<Sds, Sds>;
+type HashMap = HashFields;
 
 pub fn register(r: &mut Registry) {
     r.add("hdel", Kind::Data(hdel));
@@ -225,7 +224,7 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(Value::Hash(h)) => {
             let mut deleted = 0;
             for field in &args[2..] {
-                if h.remove(*field).is_some() {
+                if h.swap_remove(*field).is_some() {
                     deleted += 1;
                     if h.is_empty() {
                         break;
@@ -316,8 +315,8 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut rng = rand::rng();
     with_hash(ctx, args[1], |h, out| match h {
         None => out.null(),
-        Some(h) => match h.keys().nth(random_index(&mut rng, h.len())) {
-            Some(f) => out.bulk(f),
+        Some(h) => match h.get_index(random_index(&mut rng, h.len())) {
+            Some((f, _)) => out.bulk(f),
             None => out.null(),
         },
     });
@@ -347,7 +346,7 @@ fn hrandfield_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let Some(h) = h.filter(|_| count != 0) else {
             return out.array(0);
         };
-        let entries: Vec<(&Sds, &Sds)> = h.iter().collect();
+        // Fields are reached by index (O(1)); only a reply of the whole hash walks it.
         let resp3 = out.is_resp3();
         let header = |out: &mut ReplyBuf, n: usize| {
             if withvalues && !resp3 {
@@ -372,18 +371,20 @@ fn hrandfield_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             let picks = count.unsigned_abs() as usize;
             header(out, picks);
             for _ in 0..picks {
-                emit(out, entries[rng.random_range(0..entries.len())]);
+                if let Some(e) = h.get_index(random_index(&mut rng, h.len())) {
+                    emit(out, e);
+                }
             }
-        } else if count as u64 >= entries.len() as u64 {
-            header(out, entries.len());
-            for e in entries {
+        } else if count as u64 >= h.len() as u64 {
+            header(out, h.len());
+            for e in h.iter() {
                 emit(out, e);
             }
         } else {
-            let picked = sample_distinct(&mut rng, entries.len(), count as usize);
+            let picked = sample_distinct(&mut rng, h.len(), count as usize);
             header(out, picked.len());
-            for i in picked {
-                emit(out, entries[i]);
+            for e in picked.into_iter().filter_map(|i| h.get_index(i)) {
+                emit(out, e);
             }
         }
     });

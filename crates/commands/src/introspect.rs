@@ -27,7 +27,7 @@ use crate::args::{eq_ic, parse_i64};
 use crate::ctx::{Ctx, DataConfig};
 use crate::errors;
 use crate::registry::{Kind, Registry};
-use keyspace::value::{FastMap, FastSet};
+use keyspace::value::{HashFields, SetMembers};
 use keyspace::{key_hash_slot, LockSet, Sds, SlotTable, StrValue, Value, ZSetValue, SLOT_COUNT};
 use std::ops::DerefMut;
 
@@ -307,12 +307,12 @@ pub(crate) fn value_bytes(value: &Value, samples: usize) -> usize {
             box_of::<std::collections::VecDeque<Sds>>() + table + sampled(l.iter().map(sds_heap), samples, l.len())
         }
         Value::Hash(h) => {
-            box_of::<FastMap<Sds, Sds>>()
+            box_of::<HashFields>()
                 + hashbrown_bytes::<(Sds, Sds)>(h.capacity())
                 + sampled(h.iter().map(|(f, v)| sds_heap(f) + sds_heap(v)), samples, h.len())
         }
         Value::Set(s) => {
-            box_of::<FastSet<Sds>>()
+            box_of::<SetMembers>()
                 + hashbrown_bytes::<Sds>(s.capacity())
                 + sampled(s.iter().map(sds_heap), samples, s.len())
         }
@@ -587,7 +587,7 @@ mod tests {
         assert_eq!(hashbrown_bytes::<Sds>(7), alloc_size(8 * 24 + 8 + 16));
         assert_eq!(hashbrown_bytes::<Sds>(14), alloc_size(16 * 24 + 16 + 16));
         assert_eq!(hashbrown_bytes::<Sds>(28), alloc_size(32 * 24 + 32 + 16));
-        let mut s: FastSet<Sds> = FastSet::default();
+        let mut s: SetMembers = SetMembers::default();
         for i in 0..100 {
             s.insert(Sds::new(format!("{i}").as_bytes()));
             let cap = s.capacity();

@@ -17,7 +17,7 @@ use crate::ctx::Ctx;
 use crate::errors;
 use crate::generic::{parse_scan_options, scan_by_hash, scan_cursor_parse, string_match};
 use crate::registry::{Kind, Registry};
-use keyspace::value::FastSet;
+use keyspace::value::SetMembers;
 use keyspace::{Sds, SlotTable, Value};
 use rand::Rng;
 use resp::ReplyBuf;
@@ -29,7 +29,7 @@ const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
 const TOO_MANY_NUMKEYS: &str = "ERR Number of keys can't be greater than number of args";
 const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
-type Members = FastSet<Sds>;
+type Members = SetMembers;
 
 pub fn register(r: &mut Registry) {
     r.add("sadd", Kind::Data(sadd));
@@ -181,7 +181,7 @@ fn srem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(Value::Set(s)) => {
             let mut removed = 0;
             for m in &args[2..] {
-                if s.remove(*m) {
+                if s.swap_remove(*m) {
                     removed += 1;
                     if s.is_empty() {
                         break;
@@ -246,7 +246,7 @@ fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     let t = ctx.locks.table(ctx.ks, ctx.db, src);
     if let Some(Value::Set(s)) = t.get_mut(src, now) {
-        s.remove(member);
+        s.swap_remove(member);
         if s.is_empty() {
             t.remove(src, now);
         }
@@ -276,10 +276,9 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         None => return ctx.out.null(),
         Some(Value::Set(s)) => {
             let i = random_index(&mut rand::rng(), s.len());
-            let Some(m) = s.iter().nth(i).cloned() else {
+            let Some(m) = s.swap_remove_index(i) else {
                 return ctx.out.null();
             };
-            s.remove(&m);
             (m, s.is_empty())
         }
         Some(_) => return ctx.out.error(errors::WRONGTYPE),
@@ -310,18 +309,19 @@ fn spop_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     if count >= s.len() as u64 {
         // Everything goes: reply with the whole set and delete the key.
-        let all: Vec<Sds> = s.drain().collect();
+        let all: Vec<Sds> = s.drain(..).collect();
         t.remove(args[1], now);
         ctx.dirty(all.len() as u64);
         return reply_members(ctx.out, all, true, max_intset);
     }
-    let members: Vec<&Sds> = s.iter().collect();
-    let mut picked: Vec<Sds> = sample_distinct(&mut rand::rng(), members.len(), count as usize)
-        .into_iter()
-        .map(|i| members[i].clone())
-        .collect();
-    for m in &picked {
-        s.remove(m);
+    // O(count), as Redis: each pop takes a random index of what is left (count < len here).
+    let mut rng = rand::rng();
+    let mut picked: Vec<Sds> = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let i = random_index(&mut rng, s.len());
+        if let Some(m) = s.swap_remove_index(i) {
+            picked.push(m);
+        }
     }
     // When few members stay, Redis picks those and replies with the rest in the set's own
     // order (numeric for an intset); otherwise it pops one by one, in random order.
@@ -344,7 +344,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         _ => return ctx.out.error(errors::SYNTAX),
     }
     let mut rng = rand::rng();
-    with_set(ctx, args[1], |s, out, _| match s.and_then(|s| s.iter().nth(random_index(&mut rng, s.len()))) {
+    with_set(ctx, args[1], |s, out, _| match s.and_then(|s| s.get_index(random_index(&mut rng, s.len()))) {
         Some(m) => out.bulk(m),
         None => out.null(),
     });
@@ -364,21 +364,23 @@ fn srandmember_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let Some(s) = s.filter(|_| count != 0) else {
             return out.array(0);
         };
-        let members: Vec<&Sds> = s.iter().collect();
+        // Members are reached by index (O(1)), so only a reply of the whole set walks it.
         if count < 0 {
             // Written pick by pick, so a huge count needs no memory up front.
             let picks = count.unsigned_abs() as usize;
             out.array(picks);
             for _ in 0..picks {
-                out.bulk(members[rng.random_range(0..members.len())]);
+                if let Some(m) = s.get_index(random_index(&mut rng, s.len())) {
+                    out.bulk(m);
+                }
             }
-        } else if count as u64 >= members.len() as u64 {
-            reply_members(out, members, false, max_intset);
+        } else if count as u64 >= s.len() as u64 {
+            reply_members(out, s.iter().collect(), false, max_intset);
         } else {
-            let picked = sample_distinct(&mut rng, members.len(), count as usize);
+            let picked = sample_distinct(&mut rng, s.len(), count as usize);
             out.array(picked.len());
-            for i in picked {
-                out.bulk(members[i]);
+            for m in picked.into_iter().filter_map(|i| s.get_index(i)) {
+                out.bulk(m);
             }
         }
     });
@@ -538,7 +540,7 @@ fn combine(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], op: Combine) -> Result<Members
                 // Walk whichever side is smaller.
                 if s.len() < result.len() {
                     for m in s.iter() {
-                        result.remove(m);
+                        result.swap_remove(m);
                     }
                 } else {
                     result.retain(|m| !s.contains(m));

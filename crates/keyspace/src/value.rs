@@ -9,7 +9,14 @@ use foldhash::fast::RandomState;
 use std::collections::{BTreeSet, VecDeque};
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, RandomState>;
-pub type FastSet<K> = hashbrown::HashSet<K, RandomState>;
+
+/// A set's members, and a hash's fields. Insertion-indexed tables rather than plain hash sets,
+/// because SPOP, SRANDMEMBER and HRANDFIELD must pick random elements in O(1) as Redis does
+/// (a plain `HashSet` can only reach its i-th element by iterating: SPOP on a 600 000-member
+/// set took milliseconds). Removal is `swap_remove`, O(1), which is fine since sets and hashes
+/// have no order to keep. The price is an index word and a cached hash per element.
+pub type SetMembers = indexmap::IndexSet<Sds, RandomState>;
+pub type HashFields = indexmap::IndexMap<Sds, Sds, RandomState>;
 
 /// A string value: kept as an integer when it is the canonical form of one (as Redis's `int`
 /// encoding), otherwise as bytes.
@@ -47,8 +54,8 @@ pub struct ZSetValue {
 pub enum Value {
     Str(StrValue),
     List(Box<VecDeque<Sds>>),
-    Hash(Box<FastMap<Sds, Sds>>),
-    Set(Box<FastSet<Sds>>),
+    Hash(Box<HashFields>),
+    Set(Box<SetMembers>),
     ZSet(Box<ZSetValue>),
 }
 
