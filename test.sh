@@ -7,7 +7,7 @@
 #   fmt           cargo fmt --all --check
 #   clippy        cargo clippy --workspace --all-targets -- -D warnings
 #   differential  compat/differential/selftest.py, then run.py: replies compared byte for byte with Debian's
-#                 redis-server
+#                 redis-server; then crossrestore.py: DUMP on one implementation, RESTORE on the other
 #   redis-py      compat/pyclient/run.sh: redis-py 8 (RESP3 and RESP2) against the server
 #   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
@@ -78,6 +78,7 @@ step_differential() {
     [[ -n "$diff_groups" ]] && args+=(--groups "$diff_groups")
     timeout 300 python3 compat/differential/selftest.py
     timeout 600 python3 compat/differential/run.py "${args[@]}"
+    timeout 300 python3 compat/differential/crossrestore.py --server "$server_bin" --seeds 3
 }
 step_redis-py() {
     need_server
@@ -102,7 +103,7 @@ step_fuzz() {
     flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
     flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
     (cd fuzz && RUSTFLAGS="$flags" cargo build --release --target "$host" --target-dir target/cov --bins)
-    for target in parse_request split_args; do
+    for target in parse_request split_args restore_payload; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         echo "fuzz: $target for ${FUZZ_SECONDS:-30}s"
         timeout $((${FUZZ_SECONDS:-30} + 60)) "fuzz/target/cov/$host/release/$target" \

@@ -4,6 +4,8 @@
 //! `fuzz/artifacts/`) when a property fails. They are plain functions so a crashing input can also
 //! be replayed from a unit test. They never touch the network or the disk.
 
+pub mod restore;
+
 use resp::{parse_request, split_args, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
 
 /// `proto-max-bulk-len` values worth exploring: tiny ones make the limit checks reachable from

@@ -17,6 +17,10 @@ pub struct DataConfig {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `rdbcompression`: DUMP payloads compress long strings with LZF.
+    pub rdb_compression: bool,
+    /// `rdbchecksum`: RESTORE verifies the payload's CRC64.
+    pub rdb_checksum: bool,
 }
 
 impl Default for DataConfig {
@@ -32,6 +36,8 @@ impl Default for DataConfig {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            rdb_compression: true,
+            rdb_checksum: true,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod tree;
 
 mod bitops;
+mod dump;
 mod generic;
 mod hash;
 mod introspect;
@@ -33,6 +34,7 @@ pub use tree::Tree;
 fn register_all(r: &mut Registry) {
     string::register(r);
     bitops::register(r);
+    dump::register(r);
     generic::register(r);
     hash::register(r);
     introspect::register(r);

@@ -37,8 +37,11 @@ impl PartialOrd for Score {
     }
 }
 impl Ord for Score {
+    /// Redis compares scores with `<` and `==`, so -0 and 0 tie (and the member decides);
+    /// `total_cmp` alone would order -0 first. NaN never gets here; `total_cmp` keeps the
+    /// order total even if it did.
     fn cmp(&self, other: &Score) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+        self.0.partial_cmp(&other.0).unwrap_or_else(|| self.0.total_cmp(&other.0))
     }
 }
 
@@ -148,6 +151,16 @@ fn parse_canonical_i64(s: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn scores_compare_as_redis_does() {
+        use super::Score;
+        use std::cmp::Ordering;
+        assert_eq!(Score(-0.0).cmp(&Score(0.0)), Ordering::Equal, "-0 and 0 tie; the member decides");
+        assert_eq!(Score(-1.0).cmp(&Score(0.0)), Ordering::Less);
+        assert_eq!(Score(f64::INFINITY).cmp(&Score(1e308)), Ordering::Greater);
+    }
+
     use super::*;
 
     #[test]

@@ -2258,6 +2258,8 @@ impl Config {
             set_max_intset_entries: self.num("set-max-intset-entries"),
             zset_max_listpack_entries: self.num("zset-max-listpack-entries"),
             zset_max_listpack_value: self.num("zset-max-listpack-value"),
+            rdb_compression: self.get_bool("rdbcompression").unwrap_or(true),
+            rdb_checksum: self.get_bool("rdbchecksum").unwrap_or(true),
             ..commands::DataConfig::default()
         }
     }

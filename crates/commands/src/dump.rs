@@ -1,0 +1,116 @@
+//! DUMP and RESTORE: a key's value as Redis's serialized payload (RDB object encoding, RDB
+//! version, CRC64) and back, so values move between redoxide and redis-server.
+//!
+//! The byte formats live in the `persist` crate; this module only applies Redis's command
+//! semantics (the order of its checks, BUSYKEY, TTLs, REPLACE/ABSTTL/IDLETIME/FREQ). It never
+//! touches sockets, clocks or files.
+
+use crate::args::{eq_ic, parse_i64};
+use crate::ctx::Ctx;
+use crate::errors;
+use crate::registry::{Kind, Registry};
+
+pub fn register(r: &mut Registry) {
+    r.add("dump", Kind::Data(dump));
+    r.add("restore", Kind::Data(restore));
+}
+
+/// The settings that decide payload encodings, from the server's configuration.
+fn encode_limits(ctx: &Ctx<'_, '_>) -> persist::EncodeLimits {
+    let c = ctx.config;
+    persist::EncodeLimits {
+        compress: c.rdb_compression,
+        list_max_listpack_size: c.list_max_listpack_size,
+        hash_max_listpack_entries: c.hash_max_listpack_entries,
+        hash_max_listpack_value: c.hash_max_listpack_value,
+        set_max_intset_entries: c.set_max_intset_entries,
+        zset_max_listpack_entries: c.zset_max_listpack_entries,
+        zset_max_listpack_value: c.zset_max_listpack_value,
+    }
+}
+
+/// DUMP key
+fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let limits = encode_limits(ctx);
+    let now = ctx.now_ms;
+    let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
+    match t.get(args[1], now) {
+        Some(value) => {
+            let payload = persist::dump_payload(value, &limits);
+            ctx.out.bulk(&payload);
+        }
+        None => ctx.out.null(),
+    }
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency], checking
+/// in Redis's order: options, an existing key, the TTL, the payload's footer, its contents.
+fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle_given, mut freq_given) = (false, false);
+    let mut j = 4;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        let a = args[j];
+        if eq_ic(a, "replace") {
+            replace = true;
+        } else if eq_ic(a, "absttl") {
+            absttl = true;
+        } else if eq_ic(a, "idletime") && more >= 1 && !freq_given {
+            match parse_i64(args[j + 1]) {
+                None => return ctx.out.error(errors::NOT_INTEGER),
+                Some(v) if v < 0 => return ctx.out.error("ERR Invalid IDLETIME value, must be >= 0"),
+                Some(_) => {}
+            }
+            idle_given = true;
+            j += 1;
+        } else if eq_ic(a, "freq") && more >= 1 && !idle_given {
+            match parse_i64(args[j + 1]) {
+                None => return ctx.out.error(errors::NOT_INTEGER),
+                Some(v) if !(0..=255).contains(&v) => {
+                    return ctx.out.error("ERR Invalid FREQ value, must be >= 0 and <= 255")
+                }
+                Some(_) => {}
+            }
+            freq_given = true;
+            j += 1;
+        } else {
+            return ctx.out.error(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let (key, now) = (args[1], ctx.now_ms);
+    let check_crc = ctx.config.rdb_checksum;
+    let t = ctx.locks.table(ctx.ks, ctx.db, key);
+    if !replace && t.contains(key, now) {
+        return ctx.out.error("BUSYKEY Target key name already exists.");
+    }
+    let mut ttl = match parse_i64(args[2]) {
+        None => return ctx.out.error(errors::NOT_INTEGER),
+        Some(v) if v < 0 => return ctx.out.error("ERR Invalid TTL value, must be >= 0"),
+        Some(v) => v,
+    };
+    if persist::verify_dump_payload(args[3], check_crc).is_none() {
+        return ctx.out.error("ERR DUMP payload version or checksum are wrong");
+    }
+    let Ok(value) = persist::restore_payload(args[3]) else {
+        return ctx.out.error("ERR Bad data format");
+    };
+    let deleted = replace && t.remove(key, now).is_some();
+    if ttl > 0 && !absttl {
+        ttl = ttl.saturating_add(now);
+    }
+    // A TTL already in the past: the key is not created (an old one replaced is still gone).
+    if ttl > 0 && ttl <= now {
+        if deleted {
+            ctx.dirty(1);
+        }
+        return ctx.out.ok();
+    }
+    t.set(key, value);
+    if ttl > 0 {
+        t.set_expire(key, ttl);
+    }
+    ctx.out.ok();
+    ctx.dirty(1);
+}

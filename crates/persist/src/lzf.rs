@@ -1,0 +1,166 @@
+//! LZF, the compression Redis applies to long strings in RDB files and DUMP payloads.
+//!
+//! The format: a control byte below 32 starts a run of `ctrl + 1` literal bytes; otherwise its
+//! top three bits hold a length (7 means "add the next byte") and the low five bits the high
+//! part of a back-reference distance whose low byte follows; `length + 2` bytes are copied from
+//! `distance + 1` bytes back. Any compressor's output is valid input to Redis's decompressor, so
+//! ours need not produce Redis's bytes, only valid ones.
+
+use crate::FormatError;
+
+/// Longest back-reference: 7 + 255 + 2 bytes.
+const MAX_MATCH: usize = 264;
+/// Farthest back-reference: the 13-bit distance field plus one.
+const MAX_DISTANCE: usize = 8192;
+const HASH_BITS: u32 = 14;
+
+/// Compresses `input`; `None` unless the result is at most `max_len` bytes (Redis stores a
+/// string compressed only if that saves at least 4 bytes, and passes `len - 4` here).
+pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
+    let n = input.len();
+    let mut out: Vec<u8> = Vec::with_capacity(max_len.min(n + n / 32 + 1));
+    // Position + 1 of the last place each 3-byte prefix was seen (0: never).
+    let mut last_seen = vec![0u32; 1 << HASH_BITS];
+    let mut literal_start = 0;
+    let mut i = 0;
+    while i + 2 < n {
+        let h = hash3(input[i], input[i + 1], input[i + 2]);
+        let candidate = last_seen[h] as usize;
+        last_seen[h] = (i + 1) as u32;
+        if candidate > 0 {
+            let r = candidate - 1;
+            let distance = i - r;
+            if distance <= MAX_DISTANCE && input[r..r + 3] == input[i..i + 3] {
+                let max_match = MAX_MATCH.min(n - i);
+                let mut len = 3;
+                while len < max_match && input[r + len] == input[i + len] {
+                    len += 1;
+                }
+                push_literals(&mut out, &input[literal_start..i]);
+                let field = len - 2;
+                let off = distance - 1;
+                if field < 7 {
+                    out.push(((field as u8) << 5) | (off >> 8) as u8);
+                } else {
+                    out.push((7 << 5) | (off >> 8) as u8);
+                    out.push((field - 7) as u8);
+                }
+                out.push(off as u8);
+                i += len;
+                literal_start = i;
+                if out.len() > max_len {
+                    return None;
+                }
+                continue;
+            }
+        }
+        i += 1;
+    }
+    push_literals(&mut out, &input[literal_start..]);
+    (out.len() <= max_len).then_some(out)
+}
+
+fn push_literals(out: &mut Vec<u8>, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let run = bytes.len().min(32);
+        out.push((run - 1) as u8);
+        out.extend_from_slice(&bytes[..run]);
+        bytes = &bytes[run..];
+    }
+}
+
+#[inline]
+fn hash3(a: u8, b: u8, c: u8) -> usize {
+    let v = (a as u32) << 16 | (b as u32) << 8 | c as u32;
+    (v.wrapping_mul(2654435761) >> (32 - HASH_BITS)) as usize
+}
+
+/// Decompresses `input`, which must expand to exactly `out_len` bytes. `out_len` comes from
+/// the same untrusted bytes, so it is checked against the most `input` could expand to before
+/// anything is allocated.
+pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, FormatError> {
+    // Each 3 input bytes can produce at most MAX_MATCH output bytes.
+    if out_len > input.len().saturating_mul(MAX_MATCH / 3 + 1) {
+        return Err(FormatError::Malformed("lzf length"));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(out_len);
+    let mut i = 0;
+    while i < input.len() {
+        let ctrl = input[i] as usize;
+        i += 1;
+        if ctrl < 32 {
+            let run = ctrl + 1;
+            let lit = input.get(i..i + run).ok_or(FormatError::Truncated)?;
+            if out.len() + run > out_len {
+                return Err(FormatError::Malformed("lzf overrun"));
+            }
+            out.extend_from_slice(lit);
+            i += run;
+        } else {
+            let mut len = ctrl >> 5;
+            if len == 7 {
+                len += *input.get(i).ok_or(FormatError::Truncated)? as usize;
+                i += 1;
+            }
+            len += 2;
+            let low = *input.get(i).ok_or(FormatError::Truncated)? as usize;
+            i += 1;
+            let distance = ((ctrl & 0x1f) << 8) + low + 1;
+            if distance > out.len() || out.len() + len > out_len {
+                return Err(FormatError::Malformed("lzf back-reference"));
+            }
+            let from = out.len() - distance;
+            // Byte by byte: the source may overlap what this copy writes (runs).
+            for k in 0..len {
+                let b = out[from + k];
+                out.push(b);
+            }
+        }
+    }
+    if out.len() != out_len {
+        return Err(FormatError::Malformed("lzf length"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn repetitive_input_compresses_and_round_trips() {
+        let input = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabc-xyzxyzxyzxyz".repeat(20);
+        let c = compress(&input, input.len() - 4).expect("compressible");
+        assert!(c.len() < input.len() / 4);
+        assert_eq!(decompress(&c, input.len()).unwrap(), input);
+    }
+
+    #[test]
+    fn incompressible_input_is_refused() {
+        let input: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        assert_eq!(compress(&input, input.len() - 4), None);
+    }
+
+    #[test]
+    fn hostile_input_is_an_error() {
+        assert!(decompress(&[0x20, 0x00], 3).is_err(), "reference before the start");
+        assert!(decompress(&[0x05, b'a'], 6).is_err(), "truncated literal");
+        assert!(decompress(&[0x00, b'a'], 1 << 40).is_err(), "absurd length");
+        assert!(decompress(&[0x00, b'a'], 2).is_err(), "short output");
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(input in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..3000)) {
+            if let Some(c) = compress(&input, input.len()) {
+                prop_assert_eq!(decompress(&c, input.len()).unwrap(), input);
+            }
+        }
+
+        #[test]
+        fn decompress_never_panics(input in proptest::collection::vec(any::<u8>(), 0..200), len in 0usize..5000) {
+            let _ = decompress(&input, len);
+        }
+    }
+}
