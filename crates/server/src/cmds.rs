@@ -365,6 +365,7 @@ impl Env {
                 }
                 let dbs: Vec<usize> =
                     if id == FLUSHALL { (0..shared.ks.db_count()).collect() } else { vec![c.db as usize] };
+                self.touch_watched_keys_that_exist(&dbs, now);
                 let mut removed = 0u64;
                 for d in dbs {
                     if let Some(db) = shared.ks.db_if_used(d) {
@@ -695,6 +696,25 @@ impl Env {
             text.push('\n');
         }
         c.out.verbatim("txt", text.as_bytes());
+    }
+
+    /// Before a flush: ends the WATCH of every client watching a key that exists in one of
+    /// `dbs` (Redis's `touchAllWatchedKeysInDb`; a watched key that does not exist is not
+    /// changed by the flush, so its watch survives).
+    fn touch_watched_keys_that_exist(&self, dbs: &[usize], now: i64) {
+        let shared = self.shared;
+        if shared.watch_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let watched: Vec<(u32, keyspace::Sds)> =
+            shared.watches.lock().keys().filter(|(d, _)| dbs.contains(&(*d as usize))).cloned().collect();
+        for (d, key) in watched {
+            let Some(db) = shared.ks.db_if_used(d as usize) else { continue };
+            let exists = db.lock_slot(keyspace::key_hash_slot(key.as_bytes())).contains(key.as_bytes(), now);
+            if exists {
+                shared.touch_keys(d, std::iter::once(key.as_bytes()));
+            }
+        }
     }
 
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command as if it timed

@@ -376,6 +376,9 @@ fn watch_ignores_keys_a_command_only_read_or_left_unchanged() {
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "a"]), ran);
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "b"]), Reply::Null);
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["COPY", "dst{t}", "copy{t}"]), ran);
+    // A flush ends the watch on a key it removed, not on one that did not exist.
+    assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["FLUSHALL"]), Reply::Null);
+    assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["FLUSHDB"]), ran);
 }
 
 #[test]
