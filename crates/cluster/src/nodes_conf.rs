@@ -68,6 +68,10 @@ pub enum SlotEntry {
 /// corrupted cluster config file" (or panics, for an unknown flag) in each of these cases.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum NodesConfError {
+    /// A zero-length file. Not corrupt: Redis takes a missing or empty file to mean "start as a
+    /// new node and write the file", which is the caller's decision, so it gets its own variant.
+    #[error("the cluster config file is empty")]
+    Empty,
     #[error("line {line}: {reason}")]
     Line { line: usize, reason: String },
     #[error("no node line has the `myself` flag")]
@@ -77,12 +81,14 @@ pub enum NodesConfError {
 }
 
 impl NodesConf {
-    /// Parses a whole file. An empty text is a valid file with no nodes: Redis treats a missing
-    /// or empty file as "new node", and that decision is the caller's (`NoMyself` only applies
-    /// when the file has content).
+    /// Parses a whole file. A parsed config always has exactly one `myself` node, as Redis
+    /// requires. Only a zero-length text is `Empty`; blank lines alone are `NoMyself` (Redis
+    /// calls that file corrupted).
     pub fn parse(text: &str) -> Result<NodesConf, NodesConfError> {
+        if text.is_empty() {
+            return Err(NodesConfError::Empty);
+        }
         let mut conf = NodesConf::default();
-        let mut saw_content = false;
         let mut myself_seen = false;
         for (index, line) in text.lines().enumerate() {
             let line_no = index + 1;
@@ -91,7 +97,6 @@ impl NodesConf {
             // quotes into this file, so splitting on whitespace reads every file Redis writes.
             let fields: Vec<&str> = line.split_ascii_whitespace().collect();
             let Some(&first) = fields.first() else { continue };
-            saw_content = true;
             if first.eq_ignore_ascii_case("vars") {
                 parse_vars(&fields[1..], &mut conf).map_err(err)?;
                 continue;
@@ -105,7 +110,7 @@ impl NodesConf {
             }
             conf.nodes.push(node);
         }
-        if saw_content && !myself_seen {
+        if !myself_seen {
             return Err(NodesConfError::NoMyself);
         }
         Ok(conf)
@@ -315,7 +320,11 @@ vars currentEpoch 6 lastVoteEpoch 0
         assert_eq!(node.flags, NodeFlags::MYSELF);
         assert_eq!(node.slots, vec![SlotEntry::Range { first: 7, last: 3 }]);
         assert_eq!((conf.current_epoch, conf.last_vote_epoch), (4, 2));
-        assert_eq!(NodesConf::parse("").unwrap(), NodesConf::default());
+        assert_eq!(NodesConf::parse(""), Err(NodesConfError::Empty));
+        assert_eq!(NodesConf::parse("\n\n"), Err(NodesConfError::NoMyself));
+        // A file of only `vars` has no node to be: Redis calls it corrupted, and so do we. (The
+        // fuzzer found that an earlier version read "" as a config it then wrote as such a file.)
+        assert_eq!(NodesConf::parse("vars currentEpoch 0 lastVoteEpoch 0\n"), Err(NodesConfError::NoMyself));
     }
 
     #[test]
