@@ -207,8 +207,9 @@ pub enum Body {
         module_type: u8,
         payload: Vec<u8>,
     },
-    /// A type Redis 7.0 does not know. Redis accepts it (as "well formed") and ignores it; we keep
-    /// the bytes after the header so the caller can do the same.
+    /// A type Redis 7.0 does not know (`msg_type` 11 or more; a smaller one would encode as a
+    /// known type). Redis accepts it as "well formed" and ignores it; we keep the bytes after the
+    /// header so the caller can do the same.
     Unknown {
         msg_type: u16,
         data: Vec<u8>,
@@ -751,6 +752,11 @@ mod tests {
         let mut again = msg.clone();
         again.header.mflags[0] = mflag0::EXT_DATA;
         assert_eq!(decode(&bytes).unwrap(), again);
+        // A hostname of a multiple of 8 bytes needs a whole word more for its NUL.
+        let ping = PingBody { gossip: vec![], extensions: vec![PingExt::Hostname(b"node-a.x".to_vec())] };
+        let bytes = encode(&Message { header: header(), body: Body::Ping(ping) }).unwrap();
+        assert_eq!(&bytes[HEADER_LEN..HEADER_LEN + 4], &24u32.to_be_bytes());
+        assert_eq!(&bytes[HEADER_LEN + 8..], b"node-a.x\0\0\0\0\0\0\0\0");
     }
 
     #[test]
