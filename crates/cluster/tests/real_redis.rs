@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cluster::bus::{self, Body, PingExt};
 use cluster::nodes_conf::SlotEntry;
-use cluster::{NodeFlags, NodesConf};
+use cluster::{ClusterState, NodeFlags, NodesConf};
 
 fn fixtures(dir: &str, ext: &str) -> Vec<(String, Vec<u8>)> {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", dir].iter().collect();
@@ -115,4 +115,39 @@ fn nodes_conf_written_by_redis_parses_and_writes_back_identically() {
         }
     }
     assert!(saw_migrating && saw_importing && saw_hostname);
+}
+
+#[test]
+fn nodes_conf_written_by_redis_loads_into_state_and_saves_the_same_topology() {
+    for (name, bytes) in fixtures("nodes_conf", "conf") {
+        let conf = NodesConf::parse(&String::from_utf8(bytes).unwrap()).unwrap();
+        let state = ClusterState::from_nodes_conf(&conf, 42).unwrap();
+        assert_eq!(state.myself, conf.myself().unwrap().name, "{name}");
+        let saved = state.to_nodes_conf();
+        // Same nodes, addresses, flags, masters, epochs and slot entries; only the order of the
+        // lines, the ping/pong times (now "now") and the link column (no links yet) may differ.
+        let key = |c: &NodesConf| {
+            let mut lines: Vec<_> = c
+                .nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n.name,
+                        n.ip.clone(),
+                        n.port,
+                        n.cport,
+                        n.hostname.clone(),
+                        n.flags,
+                        n.master,
+                        n.config_epoch,
+                        n.slots.clone(),
+                    )
+                })
+                .collect();
+            lines.sort_by_key(|l| l.0);
+            lines
+        };
+        assert_eq!(key(&saved), key(&conf), "{name}");
+        assert_eq!((saved.current_epoch, saved.last_vote_epoch), (conf.current_epoch, conf.last_vote_epoch));
+    }
 }
