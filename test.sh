@@ -95,7 +95,7 @@ step_tcl() {
 }
 
 step_fuzz() {
-    local host flags target
+    local host flags target extra f
     host="$(rustc -vV | sed -n 's/^host: //p')"
     (cd fuzz && cargo test --lib)
     # cargo-fuzz's instrumentation flags; --target keeps them off build scripts, as cargo-fuzz does.
@@ -103,10 +103,21 @@ step_fuzz() {
     flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"
     flags+=" -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
     (cd fuzz && RUSTFLAGS="$flags" cargo build --release --target "$host" --target-dir target/cov --bins)
-    for target in parse_request split_args restore_payload; do
+    # Seeds for the cluster targets: packets and nodes.conf files captured from a real Redis 7.0.15
+    # (byte 0 of a cluster_bus input is its control byte: 0 = as captured, 1 = length fixed up).
+    mkdir -p fuzz/corpus/cluster_bus fuzz/corpus/nodes_conf
+    for f in crates/cluster/tests/fixtures/bus/*.bin; do
+        { printf '\x00'; cat "$f"; } >"fuzz/corpus/cluster_bus/seed0-$(basename "$f")"
+        { printf '\x01'; cat "$f"; } >"fuzz/corpus/cluster_bus/seed1-$(basename "$f")"
+    done
+    cp crates/cluster/tests/fixtures/nodes_conf/*.conf fuzz/corpus/nodes_conf/
+    for target in parse_request split_args restore_payload cluster_bus nodes_conf; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
+        extra=()
+        # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.
+        [[ $target == cluster_bus ]] && extra=(-max_len=8192)
         echo "fuzz: $target for ${FUZZ_SECONDS:-30}s"
-        timeout $((${FUZZ_SECONDS:-30} + 60)) "fuzz/target/cov/$host/release/$target" \
+        timeout $((${FUZZ_SECONDS:-30} + 60)) "fuzz/target/cov/$host/release/$target" "${extra[@]}" \
             -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=5 \
             -artifact_prefix="fuzz/artifacts/" "fuzz/corpus/$target" 2>&1 | tail -n 3
         [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz: $target found a failing input (see fuzz/artifacts/)"; return 1; }
