@@ -22,7 +22,7 @@
 #                 SERVER_BIN=/usr/bin/redis-server ./test.sh --skip unit checks the compat tooling itself
 #   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
 #   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
-#   FUZZ_SECONDS  how long each fuzz target runs (default 30)
+#   FUZZ_SECONDS  how long each fuzz target runs (default 20)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -111,14 +111,16 @@ step_fuzz() {
         { printf '\x01'; cat "$f"; } >"fuzz/corpus/cluster_bus/seed1-$(basename "$f")"
     done
     cp crates/cluster/tests/fixtures/nodes_conf/*.conf fuzz/corpus/nodes_conf/
-    for target in parse_request split_args restore_payload cluster_bus nodes_conf; do
+    mkdir -p fuzz/corpus/rdb_file
+    cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
+    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.
         [[ $target == cluster_bus ]] && extra=(-max_len=8192)
-        echo "fuzz: $target for ${FUZZ_SECONDS:-30}s"
-        timeout $((${FUZZ_SECONDS:-30} + 60)) "fuzz/target/cov/$host/release/$target" "${extra[@]}" \
-            -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=5 \
+        echo "fuzz: $target for ${FUZZ_SECONDS:-20}s"
+        timeout $((${FUZZ_SECONDS:-20} + 60)) "fuzz/target/cov/$host/release/$target" "${extra[@]}" \
+            -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=5 \
             -artifact_prefix="fuzz/artifacts/" "fuzz/corpus/$target" 2>&1 | tail -n 3
         [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz: $target found a failing input (see fuzz/artifacts/)"; return 1; }
     done

@@ -11,6 +11,7 @@ mod intset;
 mod listpack;
 mod lzf;
 mod object;
+pub mod rdb;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

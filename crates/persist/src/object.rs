@@ -57,7 +57,7 @@ impl Default for EncodeLimits {
 
 // ---- writing ----
 
-fn write_len(out: &mut Vec<u8>, len: u64) {
+pub(crate) fn write_len(out: &mut Vec<u8>, len: u64) {
     if len < 64 {
         out.push(len as u8);
     } else if len < 16384 {
@@ -90,7 +90,7 @@ fn write_int_encoded(out: &mut Vec<u8>, v: i64) -> bool {
 
 /// `rdbSaveRawString`: short canonical integers integer-encoded, long strings LZF-compressed
 /// when that saves at least 4 bytes, everything else length-prefixed.
-fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
     if s.len() <= 11 {
         if let Some(v) = resp::string2ll(s) {
             if write_int_encoded(out, v) {
@@ -260,6 +260,36 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn skip(&mut self, n: usize) -> Result<(), FormatError> {
+        self.take(n).map(|_| ())
+    }
+
+    pub fn peek_u8(&self) -> Result<u8, FormatError> {
+        self.buf.get(self.pos).copied().ok_or(FormatError::Truncated)
+    }
+
+    pub fn take_bytes(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
+        self.take(n)
+    }
+
+    /// A string in any of its encodings, as bytes.
+    pub fn string_bytes(&mut self) -> Result<Vec<u8>, FormatError> {
+        self.string()
+    }
+
+    /// A plain length that is a number, not a count of following items (a database index,
+    /// a size hint), so it is not bounded by the bytes left.
+    pub fn plain_len(&mut self) -> Result<u64, FormatError> {
+        match self.len_field()? {
+            Len::Plain(n) => Ok(n),
+            Len::Encoded(_) => Err(FormatError::Malformed("length")),
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
         let end = self.pos.checked_add(n).ok_or(FormatError::Truncated)?;
         let s = self.buf.get(self.pos..end).ok_or(FormatError::Truncated)?;
@@ -378,6 +408,11 @@ fn non_empty(v: Value, len: usize) -> Result<Value, FormatError> {
 /// empty collections are errors, as Redis reports them.
 pub fn decode_object(r: &mut Reader<'_>) -> Result<Value, FormatError> {
     let t = r.u8()?;
+    decode_body(t, r)
+}
+
+/// The encoding of an object of type `t` (its type byte already read).
+pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
     let value = match t {
         TYPE_STRING => Value::Str(StrValue::from_bytes(&r.string()?)),
         TYPE_LIST_QUICKLIST_2 => {
