@@ -166,7 +166,10 @@ impl<'a> LockSet<'a> {
                 continue;
             }
             last = Some((db, slot));
-            if self.position(db, slot).is_none() {
+            // Only the locks held before this call can repeat a wanted one (`wanted` is
+            // deduplicated): searching the ones added here too made locking every slot
+            // (SAVE, FLUSHALL in a transaction) quadratic.
+            if self.position_in(db, slot, before).is_none() {
                 let guard = ks.db(db as usize).lock_slot(slot);
                 self.guards.push((db, slot, guard));
             }
@@ -186,10 +189,17 @@ impl<'a> LockSet<'a> {
 
     #[inline]
     fn position(&self, db: u32, slot: u16) -> Option<usize> {
-        if let Ok(i) = self.guards[..self.sorted].binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, slot))) {
+        self.position_in(db, slot, self.guards.len())
+    }
+
+    /// Where (db, slot) is among the first `len` guards.
+    #[inline]
+    fn position_in(&self, db: u32, slot: u16, len: usize) -> Option<usize> {
+        let sorted = self.sorted.min(len);
+        if let Ok(i) = self.guards[..sorted].binary_search_by(|(d, s, _)| (*d, *s).cmp(&(db, slot))) {
             return Some(i);
         }
-        self.guards[self.sorted..].iter().position(|(d, s, _)| *d == db && *s == slot).map(|i| i + self.sorted)
+        self.guards[sorted..len].iter().position(|(d, s, _)| *d == db && *s == slot).map(|i| i + sorted)
     }
 
     /// The table holding `key` in database `db`, locking it if the caller did not ask for it.

@@ -49,6 +49,7 @@ pub const FLUSHDB: u16 = 53;
 pub const TIME: u16 = 54;
 pub const SHUTDOWN: u16 = 55;
 pub const LASTSAVE: u16 = 56;
+pub const SAVE: u16 = 57;
 pub const MULTI: u16 = 60;
 pub const EXEC: u16 = 61;
 pub const DISCARD: u16 = 62;
@@ -102,6 +103,7 @@ pub fn register(r: &mut Registry) {
         ("time", TIME),
         ("shutdown", SHUTDOWN),
         ("lastsave", LASTSAVE),
+        ("save", SAVE),
         ("multi", MULTI),
         ("exec", EXEC),
         ("discard", DISCARD),
@@ -386,7 +388,16 @@ impl Env {
                 c.out.bulk((us / 1_000_000).to_string().as_bytes());
                 c.out.bulk((us % 1_000_000).to_string().as_bytes());
             }
-            LASTSAVE => c.out.int(shared.lastsave_s),
+            LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
+            SAVE => {
+                if shared.persist.lock().saving {
+                    c.out.error("ERR Background save already in progress");
+                } else if crate::persistence::save(shared).is_ok() {
+                    c.out.ok();
+                } else {
+                    c.out.error("ERR");
+                }
+            }
             SHUTDOWN => {
                 for a in &args[1..] {
                     if !["nosave", "save", "now", "force", "abort"].iter().any(|k| eq_ic(a, k)) {
@@ -398,7 +409,12 @@ impl Env {
                     c.out.error("ERR No shutdown in progress.");
                     return;
                 }
+                let has = |k: &str| args[1..].iter().any(|a| eq_ic(a, k));
                 notice!("User requested shutdown...");
+                if !crate::persistence::save_for_shutdown(shared, has("save"), has("nosave")) && !has("force") {
+                    c.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+                    return;
+                }
                 crate::request_shutdown(shared);
                 c.close_after_write = true;
             }

@@ -2212,6 +2212,17 @@ impl Config {
         enum_name(MAXMEMORY_POLICY, self.enum_of("maxmemory-policy"), false)
     }
 
+    /// Where the RDB file lives: `dir`/`dbfilename`.
+    pub fn rdb_path(&self) -> std::path::PathBuf {
+        let name = self.str_value("dbfilename").unwrap_or_else(|| b"dump.rdb".to_vec());
+        self.cwd.join(String::from_utf8_lossy(&name).as_ref())
+    }
+
+    /// `appendonly`.
+    pub fn appendonly(&self) -> bool {
+        self.flag("appendonly")
+    }
+
     /// `save` rules: (seconds, changes).
     pub fn save_params(&self) -> Vec<(i64, i64)> {
         match self.value_of("save") {

@@ -10,6 +10,7 @@ mod cmds;
 mod config;
 mod info;
 mod log;
+mod persistence;
 mod shared;
 mod worker;
 
@@ -195,10 +196,16 @@ fn run(config: Config) -> anyhow::Result<()> {
         run_id: random_hex_id(),
         tcp_port: port,
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-        lastsave_s: now_ms() / 1000,
+        lastsave_s: (now_ms() / 1000).into(),
+        persist: persistence::new_state(),
         stat_reset_ms: now_ms().into(),
     }));
 
+    // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
+    // whole stops start-up rather than let the server run with part of it.
+    if !shared.config.read().appendonly() {
+        persistence::load_at_startup(shared)?;
+    }
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for id in 0..threads {
@@ -221,10 +228,15 @@ fn run(config: Config) -> anyhow::Result<()> {
     match signals {
         Ok(mut signals) => {
             std::thread::Builder::new().name("signals".into()).spawn(move || {
-                if let Some(sig) = signals.forever().next() {
+                for sig in signals.forever() {
                     let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
                     warning!("Received {name} scheduling shutdown...");
-                    request_shutdown(shared);
+                    // As Redis: if the final save fails, the server keeps running rather than
+                    // exit and lose the data it was asked to keep.
+                    if persistence::save_for_shutdown(shared, false, false) {
+                        request_shutdown(shared);
+                        break;
+                    }
                 }
             })?;
         }

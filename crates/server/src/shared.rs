@@ -253,7 +253,9 @@ pub struct Shared {
     pub run_id: String,
     pub tcp_port: u16,
     pub executable: String,
-    pub lastsave_s: i64,
+    pub lastsave_s: AtomicI64,
+    /// SAVE bookkeeping and the last load's counts (INFO persistence).
+    pub persist: parking_lot::Mutex<crate::persistence::PersistState>,
     pub stat_reset_ms: AtomicI64,
 }
 

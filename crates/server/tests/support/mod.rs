@@ -13,13 +13,17 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// False for a directory the test handed in (it outlives the server, e.g. for a restart).
+    owns_dir: bool,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -33,6 +37,28 @@ impl Server {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("redoxide-test-{}-{}", std::process::id(), port));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        Server::launch(port, dir, true, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts a server whose `dir` is `dir` (kept when the server ends), or says why it could
+    /// not: it exited (with its status) or never listened.
+    pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> Result<Server, String> {
+        Server::launch(free_port(), dir.to_path_buf(), false, extra)
+    }
+
+    /// Waits (bounded) for the process to exit by itself; its status, or None if still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn launch(port: u16, dir: PathBuf, owns_dir: bool, extra: &[&str]) -> Result<Server, String> {
         let mut args: Vec<String> = vec![
             "--port".into(),
             port.to_string(),
@@ -48,15 +74,18 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn redoxide-server");
-        let server = Server { child, port, dir };
+        let mut server = Server { child, port, dir, owns_dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("redoxide-server exited during start-up: {status}"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redoxide-server did not start on port {port}");
+        Err(format!("redoxide-server did not start on port {port}"))
     }
 
     pub fn client(&self) -> Client {
