@@ -17,6 +17,8 @@ pub struct DataConfig {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// Largest sparse HyperLogLog (header included) before it is promoted to dense.
+    pub hll_sparse_max_bytes: i64,
 }
 
 impl Default for DataConfig {
@@ -32,6 +34,7 @@ impl Default for DataConfig {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod tree;
 mod bitops;
 mod generic;
 mod hash;
+pub mod hll;
 mod introspect;
 mod list;
 mod long_double;
@@ -35,6 +36,7 @@ fn register_all(r: &mut Registry) {
     bitops::register(r);
     generic::register(r);
     hash::register(r);
+    hll::register(r);
     introspect::register(r);
     list::register(r);
     set::register(r);

@@ -402,7 +402,7 @@ static DEFS: &[Def] = &[
     unsigned("hash-max-listpack-value", 0, 0, LONG_MAX, 64, Memory).alias("hash-max-ziplist-value").now(),
     unsigned("stream-node-max-bytes", 0, 0, LONG_MAX, 4096, Memory),
     unsigned("zset-max-listpack-value", 0, 0, LONG_MAX, 64, Memory).alias("zset-max-ziplist-value").now(),
-    unsigned("hll-sparse-max-bytes", 0, 0, LONG_MAX, 3000, Memory),
+    unsigned("hll-sparse-max-bytes", 0, 0, LONG_MAX, 3000, Memory).now(),
     unsigned("tracking-table-max-keys", 0, 0, LONG_MAX, 1_000_000, Int),
     unsigned("client-query-buffer-limit", 0, MB, LONG_MAX, 1024 * MB, Memory).now(),
     // ssize_t.
@@ -2258,6 +2258,7 @@ impl Config {
             set_max_intset_entries: self.num("set-max-intset-entries"),
             zset_max_listpack_entries: self.num("zset-max-listpack-entries"),
             zset_max_listpack_value: self.num("zset-max-listpack-value"),
+            hll_sparse_max_bytes: self.num("hll-sparse-max-bytes"),
             ..commands::DataConfig::default()
         }
     }
@@ -3541,6 +3542,7 @@ zset-max-ziplist-value=64
             "set-max-intset-entries",
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
+            "hll-sparse-max-bytes",
             "tls-port",
             "maxmemory",
         ] {
