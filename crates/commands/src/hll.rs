@@ -15,6 +15,12 @@
 //! would run past register 16384 makes the value corrupted, so trailing opcodes after a full
 //! cover are an error (upstream 7.0.15 without the fix ignored trailing ZERO runs).
 //!
+//! Known divergence: when a corrupted sparse value ends in the first byte of an XZERO and a
+//! PFADD splits that opcode, Redis writes one byte of the new sequence just past the string's
+//! new end (over its NUL terminator) and later reads of the cut opcode see that byte. We keep
+//! no bytes beyond a value, so we always read 0 there. Only values written by SET/APPEND/
+//! SETRANGE can reach this; PFADD/PFMERGE never produce them.
+//!
 //! It must never read outside a value's bytes: a client can store any string that starts with
 //! "HYLL" (SET, APPEND, SETRANGE), so every opcode and register read is bounds-checked, and the
 //! only byte "past the end" ever read is the implicit NUL that Redis's sds strings carry (read

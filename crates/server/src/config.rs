@@ -3488,6 +3488,16 @@ zset-max-ziplist-value=64
     }
 
     #[test]
+    fn hll_sparse_max_bytes_reaches_data_config_at_runtime() {
+        let mut c = load(&[]);
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 3000);
+        set(&mut c, &["hll-sparse-max-bytes", "1kb"]).expect("CONFIG SET");
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 1024);
+        assert!(set(&mut c, &["hll-sparse-max-bytes", "-1"]).is_err());
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 1024);
+    }
+
+    #[test]
     fn data_config_and_typed_getters() {
         let c = load(&[
             "--hash-max-ziplist-entries",
@@ -3512,6 +3522,7 @@ zset-max-ziplist-value=64
         );
         assert_eq!(d.hash_max_listpack_value, 64);
         assert_eq!(d.set_max_intset_entries, 512);
+        assert_eq!(d.hll_sparse_max_bytes, 3000);
         assert_eq!(c.enable_debug_command(), ProtectedAction::Local);
         assert!(c.enable_debug_command().allows(true) && !c.enable_debug_command().allows(false));
         assert_eq!(c.unixsocket().as_deref(), Some("/tmp/x.sock"));
