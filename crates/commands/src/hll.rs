@@ -899,8 +899,10 @@ fn pfdebug(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
                     return ctx.out.error(e.text());
                 }
             }
-            // The encoding change is a write (Redis propagates it).
+            // The encoding change is a write (Redis propagates it), but Redis does not signal
+            // the key as modified, so a WATCH on it stays valid.
             ctx.effects.dirty += 1;
+            ctx.effects.unmodified_key_args |= 1 << 2;
         }
         if sub_is("todense") {
             return ctx.out.int(converted as i64);

@@ -24,6 +24,8 @@ struct Harness {
     ks: Keyspace,
     config: DataConfig,
     dirty: u64,
+    /// `Effects::unmodified_key_args` of the last command.
+    unmodified: u64,
 }
 
 impl Harness {
@@ -33,7 +35,7 @@ impl Harness {
 
     fn with_sparse_max(hll_sparse_max_bytes: i64) -> Self {
         let config = DataConfig { hll_sparse_max_bytes, ..DataConfig::default() };
-        Harness { registry: Registry::with_data_commands(), ks: Keyspace::new(16), config, dirty: 0 }
+        Harness { registry: Registry::with_data_commands(), ks: Keyspace::new(16), config, dirty: 0, unmodified: 0 }
     }
 
     fn run(&mut self, args: &[&[u8]]) -> Vec<u8> {
@@ -59,6 +61,7 @@ impl Harness {
         };
         handler(&mut ctx, args);
         self.dirty += effects.dirty;
+        self.unmodified = effects.unmodified_key_args;
         out.buf
     }
 
@@ -213,7 +216,11 @@ fn dirty_counts_follow_redis() {
     assert_eq!(h.dirty, 4);
     h.run(&[b"PFMERGE", b"d", b"k"]);
     assert_eq!(h.dirty, 5);
+    assert_eq!(h.unmodified, 0, "PFMERGE signals its destination");
     h.run(&[b"PFDEBUG", b"TODENSE", b"d"]);
+    // Redis counts the conversion as a change but does not signal the key: a WATCH on it
+    // survives (checked against redis-server with WATCH / PFDEBUG TODENSE / EXEC).
+    assert_eq!(h.unmodified, 1 << 2);
     h.run(&[b"PFDEBUG", b"TODENSE", b"d"]);
     assert_eq!(h.dirty, 6);
 }
