@@ -13,7 +13,7 @@
 //! The reference is the redis-server Debian ships as 7.0.15, which carries the CVE-2025-32023
 //! fix: whenever an opcode stream is read whole (count, merge, sparse → dense) any opcode that
 //! would run past register 16384 makes the value corrupted, so trailing opcodes after a full
-//! cover are an error (upstream 7.0.15 without the fix ignored trailing ZERO runs).
+//! cover are an error (upstream 7.0.15 without the fix accepted trailing VAL opcodes there).
 //!
 //! Known divergence: when a corrupted sparse value ends in the first byte of an XZERO and a
 //! PFADD splits that opcode, Redis writes one byte of the new sequence just past the string's

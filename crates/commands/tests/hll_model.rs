@@ -132,6 +132,15 @@ fn replies_and_stored_bytes_match_redis() {
         (&[b"EXISTS", b"bad2"], b":0\x0d\x0a"),
         (&[b"LPUSH", b"l", b"x"], b":1\x0d\x0a"),
         (&[b"PFADD", b"l", b"x"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\x0d\x0a"),
+        // A VAL after a full cover: corrupted for every whole-stream read (Debian's build has the
+        // CVE-2025-32023 fix), while PFADD edits the covered part and keeps the tail.
+        (&[b"SET", b"tv", b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x7f\xff\x84"], b"+OK\x0d\x0a"),
+        (&[b"PFCOUNT", b"tv"], b"-INVALIDOBJ Corrupted HLL object detected\x0d\x0a"),
+        (&[b"PFCOUNT", b"tv", b"tv"], b"-INVALIDOBJ Corrupted HLL object detected\x0d\x0a"),
+        (&[b"PFDEBUG", b"TODENSE", b"tv"], b"-INVALIDOBJ Corrupted HLL object detected\x0d\x0a"),
+        (&[b"PFMERGE", b"tv2", b"tv"], b"-INVALIDOBJ Corrupted HLL object detected\x0d\x0a"),
+        (&[b"PFADD", b"tv", b"a"], b":1\x0d\x0a"),
+        (&[b"GET", b"tv"], b"$22\x0d\x0aHYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80q\xa6\x84NW\x84\x0d\x0a"),
         (&[b"SET", b"i", b"12345"], b"+OK\x0d\x0a"),
         (&[b"PFCOUNT", b"i"], b"-WRONGTYPE Key is not a valid HyperLogLog string value.\x0d\x0a"),
     ];
