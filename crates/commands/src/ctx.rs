@@ -21,6 +21,8 @@ pub struct DataConfig {
     pub rdb_compression: bool,
     /// `rdbchecksum`: RESTORE verifies the payload's CRC64.
     pub rdb_checksum: bool,
+    /// Largest sparse HyperLogLog (header included) before it is promoted to dense.
+    pub hll_sparse_max_bytes: i64,
 }
 
 impl Default for DataConfig {
@@ -38,6 +40,7 @@ impl Default for DataConfig {
             zset_max_listpack_value: 64,
             rdb_compression: true,
             rdb_checksum: true,
+            hll_sparse_max_bytes: 3000,
         }
     }
 }

@@ -17,6 +17,7 @@ mod bitops;
 mod dump;
 mod generic;
 mod hash;
+pub mod hll;
 mod introspect;
 mod list;
 mod long_double;
@@ -37,6 +38,7 @@ fn register_all(r: &mut Registry) {
     dump::register(r);
     generic::register(r);
     hash::register(r);
+    hll::register(r);
     introspect::register(r);
     list::register(r);
     set::register(r);

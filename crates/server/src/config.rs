@@ -402,7 +402,7 @@ static DEFS: &[Def] = &[
     unsigned("hash-max-listpack-value", 0, 0, LONG_MAX, 64, Memory).alias("hash-max-ziplist-value").now(),
     unsigned("stream-node-max-bytes", 0, 0, LONG_MAX, 4096, Memory),
     unsigned("zset-max-listpack-value", 0, 0, LONG_MAX, 64, Memory).alias("zset-max-ziplist-value").now(),
-    unsigned("hll-sparse-max-bytes", 0, 0, LONG_MAX, 3000, Memory),
+    unsigned("hll-sparse-max-bytes", 0, 0, LONG_MAX, 3000, Memory).now(),
     unsigned("tracking-table-max-keys", 0, 0, LONG_MAX, 1_000_000, Int),
     unsigned("client-query-buffer-limit", 0, MB, LONG_MAX, 1024 * MB, Memory).now(),
     // ssize_t.
@@ -2271,6 +2271,7 @@ impl Config {
             zset_max_listpack_value: self.num("zset-max-listpack-value"),
             rdb_compression: self.get_bool("rdbcompression").unwrap_or(true),
             rdb_checksum: self.get_bool("rdbchecksum").unwrap_or(true),
+            hll_sparse_max_bytes: self.num("hll-sparse-max-bytes"),
             ..commands::DataConfig::default()
         }
     }
@@ -3500,6 +3501,16 @@ zset-max-ziplist-value=64
     }
 
     #[test]
+    fn hll_sparse_max_bytes_reaches_data_config_at_runtime() {
+        let mut c = load(&[]);
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 3000);
+        set(&mut c, &["hll-sparse-max-bytes", "1kb"]).expect("CONFIG SET");
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 1024);
+        assert!(set(&mut c, &["hll-sparse-max-bytes", "-1"]).is_err());
+        assert_eq!(c.data_config().hll_sparse_max_bytes, 1024);
+    }
+
+    #[test]
     fn data_config_and_typed_getters() {
         let c = load(&[
             "--hash-max-ziplist-entries",
@@ -3524,6 +3535,7 @@ zset-max-ziplist-value=64
         );
         assert_eq!(d.hash_max_listpack_value, 64);
         assert_eq!(d.set_max_intset_entries, 512);
+        assert_eq!(d.hll_sparse_max_bytes, 3000);
         assert_eq!(c.enable_debug_command(), ProtectedAction::Local);
         assert!(c.enable_debug_command().allows(true) && !c.enable_debug_command().allows(false));
         assert_eq!(c.unixsocket().as_deref(), Some("/tmp/x.sock"));
@@ -3554,6 +3566,7 @@ zset-max-ziplist-value=64
             "set-max-intset-entries",
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
+            "hll-sparse-max-bytes",
             "tls-port",
             "maxmemory",
         ] {
