@@ -18,8 +18,9 @@ pub use slot::{key_hash_slot, SLOT_COUNT};
 pub use table::SlotTable;
 pub use value::{Score, StrValue, Value, ZSetValue};
 
-use parking_lot::{Mutex, MutexGuard};
-use std::sync::OnceLock;
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// One slot's lock and table header, alone in one cache line: a command's first memory access
 /// is this line, so it must not share it with a neighbouring slot (false sharing between
@@ -27,21 +28,43 @@ use std::sync::OnceLock;
 #[repr(align(64))]
 struct SlotCell(Mutex<SlotTable>);
 
+/// Told about each slot the first time it is locked while a snapshot runs, before whoever
+/// locked it can change it: the forkless snapshot serializes the slot there, so the snapshot
+/// holds every slot exactly as it was when the snapshot began (see `Keyspace::start_snapshot`).
+/// Implementations must be cheap when the slot was already seen, and must not lock slots.
+pub trait SnapshotHook: Send + Sync {
+    fn on_first_lock(&self, db: u32, slot: u16, table: &SlotTable);
+}
+
+/// Shared by every database of a keyspace: whether a snapshot runs, and its hook. Checking
+/// `active` is the only cost a slot lock pays when no snapshot runs.
+#[derive(Default)]
+struct SnapshotCell {
+    active: AtomicBool,
+    hook: RwLock<Option<Arc<dyn SnapshotHook>>>,
+}
+
 /// One database: a table per hash slot.
 pub struct Db {
     slots: Box<[SlotCell]>,
-}
-
-impl Default for Db {
-    fn default() -> Self {
-        Db { slots: (0..SLOT_COUNT).map(|_| SlotCell(Mutex::new(SlotTable::default()))).collect() }
-    }
+    index: u32,
+    snapshot: Arc<SnapshotCell>,
 }
 
 impl Db {
+    fn new(index: u32, snapshot: Arc<SnapshotCell>) -> Db {
+        Db { slots: (0..SLOT_COUNT).map(|_| SlotCell(Mutex::new(SlotTable::default()))).collect(), index, snapshot }
+    }
+
     #[inline]
     pub fn lock_slot(&self, slot: u16) -> MutexGuard<'_, SlotTable> {
-        self.slots[slot as usize].0.lock()
+        let guard = self.slots[slot as usize].0.lock();
+        if self.snapshot.active.load(Ordering::Acquire) {
+            if let Some(hook) = self.snapshot.hook.read().as_ref() {
+                hook.on_first_lock(self.index, slot, &guard);
+            }
+        }
+        guard
     }
 
     /// Asks the CPU to start loading what a lookup of `key` in `slot` will touch, one level of
@@ -110,14 +133,36 @@ pub(crate) fn prefetch_read(p: *const i8) {
 /// an idle server does not pay for 16 × 16384 slot tables.
 pub struct Keyspace {
     dbs: Box<[OnceLock<Db>]>,
+    snapshot: Arc<SnapshotCell>,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let dbs: Box<[OnceLock<Db>]> = (0..databases.max(1)).map(|_| OnceLock::new()).collect();
-        let ks = Keyspace { dbs };
+        let ks = Keyspace { dbs, snapshot: Arc::default() };
         ks.db(0);
         ks
+    }
+
+    /// Starts a snapshot: from now on, the first lock of each slot calls `hook` with the slot
+    /// as it is before the locker changes it. A lock taken before this call and still held may
+    /// change its slot afterwards; the snapshot then sees that change, as if it happened before
+    /// the snapshot began (which the client that made it cannot tell apart). Returns false if
+    /// a snapshot already runs.
+    pub fn start_snapshot(&self, hook: Arc<dyn SnapshotHook>) -> bool {
+        let mut slot = self.snapshot.hook.write();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(hook);
+        self.snapshot.active.store(true, Ordering::Release);
+        true
+    }
+
+    /// Ends the snapshot; slot locks stop calling the hook.
+    pub fn end_snapshot(&self) {
+        self.snapshot.active.store(false, Ordering::Release);
+        *self.snapshot.hook.write() = None;
     }
 
     pub fn db_count(&self) -> usize {
@@ -127,7 +172,7 @@ impl Keyspace {
     /// Database `index`, created if needed. Callers validate `index` against [`Keyspace::db_count`].
     #[inline]
     pub fn db(&self, index: usize) -> &Db {
-        self.dbs[index].get_or_init(Db::default)
+        self.dbs[index].get_or_init(|| Db::new(index as u32, self.snapshot.clone()))
     }
 
     /// Database `index` if it was ever used.

@@ -61,19 +61,22 @@ impl RdbWriter {
         crate::object::write_len(&mut self.buf, keys_with_expiry);
     }
 
+    /// Starts database `db` without size hints (a snapshot taken slot by slot does not know
+    /// the sizes up front; the hints are optional for Redis's loader).
+    pub fn select(&mut self, db: u64) {
+        self.buf.push(OP_SELECTDB);
+        crate::object::write_len(&mut self.buf, db);
+    }
+
     /// One key of the current database, with its absolute expiry in Unix ms if it has one.
     pub fn key(&mut self, key: &[u8], value: &Value, expire_at_ms: Option<i64>) {
-        if let Some(at) = expire_at_ms {
-            self.buf.push(OP_EXPIRETIME_MS);
-            self.buf.extend_from_slice(&at.to_le_bytes());
-        }
-        // The type byte comes first, then the key, then the encoding: encode the object into
-        // place, then move the key in after its type byte.
-        let start = self.buf.len();
-        encode_object(value, &self.limits, &mut self.buf);
-        let object = self.buf.split_off(start + 1);
-        crate::object::write_string(&mut self.buf, key, &self.limits);
-        self.buf.extend_from_slice(&object);
+        encode_key_entry(&mut self.buf, key, value, expire_at_ms, &self.limits);
+    }
+
+    /// Key entries encoded earlier with [`encode_key_entry`] (a snapshot serializes slots as
+    /// their first writer reaches them, and writes them out in order later).
+    pub fn append_encoded(&mut self, entries: &[u8]) {
+        self.buf.extend_from_slice(entries);
     }
 
     /// Bytes written since the last call, to be appended to the file; the checksum has seen them.
@@ -90,6 +93,28 @@ impl RdbWriter {
         self.buf.extend_from_slice(&crc.to_le_bytes());
         self.buf
     }
+}
+
+/// Appends one key entry as an RDB file holds it: the optional expiry, the type byte, the key,
+/// the object's encoding.
+pub fn encode_key_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: &Value,
+    expire_at_ms: Option<i64>,
+    limits: &EncodeLimits,
+) {
+    if let Some(at) = expire_at_ms {
+        out.push(OP_EXPIRETIME_MS);
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    // The type byte comes first, then the key, then the encoding: encode the object into
+    // place, then move the key in after its type byte.
+    let start = out.len();
+    encode_object(value, limits, out);
+    let object = out.split_off(start + 1);
+    crate::object::write_string(out, key, limits);
+    out.extend_from_slice(&object);
 }
 
 /// One item of an RDB file, in file order.

@@ -50,6 +50,7 @@ pub const TIME: u16 = 54;
 pub const SHUTDOWN: u16 = 55;
 pub const LASTSAVE: u16 = 56;
 pub const SAVE: u16 = 57;
+pub const BGSAVE: u16 = 58;
 pub const MULTI: u16 = 60;
 pub const EXEC: u16 = 61;
 pub const DISCARD: u16 = 62;
@@ -104,6 +105,7 @@ pub fn register(r: &mut Registry) {
         ("shutdown", SHUTDOWN),
         ("lastsave", LASTSAVE),
         ("save", SAVE),
+        ("bgsave", BGSAVE),
         ("multi", MULTI),
         ("exec", EXEC),
         ("discard", DISCARD),
@@ -389,6 +391,24 @@ impl Env {
                 c.out.bulk((us % 1_000_000).to_string().as_bytes());
             }
             LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
+            BGSAVE => {
+                let schedule = match args.get(1) {
+                    None => false,
+                    Some(a) if eq_ic(a, "schedule") && args.len() == 2 => true,
+                    Some(_) => {
+                        c.out.error(errors::SYNTAX);
+                        return;
+                    }
+                };
+                match crate::persistence::bgsave(shared) {
+                    Ok(()) => c.out.simple("Background saving started"),
+                    Err(_) if schedule => {
+                        shared.persist.lock().bgsave_scheduled = true;
+                        c.out.simple("Background saving scheduled");
+                    }
+                    Err(e) => c.out.error(e),
+                }
+            }
             SAVE => {
                 if shared.persist.lock().saving {
                     c.out.error("ERR Background save already in progress");

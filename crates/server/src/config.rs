@@ -2218,6 +2218,16 @@ impl Config {
         self.cwd.join(String::from_utf8_lossy(&name).as_ref())
     }
 
+    /// `rdb-key-save-delay`: microseconds BGSAVE waits per key (Redis's test hook for slow saves).
+    pub fn rdb_key_save_delay_us(&self) -> i64 {
+        self.num("rdb-key-save-delay")
+    }
+
+    /// `stop-writes-on-bgsave-error`.
+    pub fn stop_writes_on_bgsave_error(&self) -> bool {
+        self.flag("stop-writes-on-bgsave-error")
+    }
+
     /// `appendonly`.
     pub fn appendonly(&self) -> bool {
         self.flag("appendonly")

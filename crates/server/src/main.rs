@@ -198,6 +198,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         lastsave_s: (now_ms() / 1000).into(),
         persist: persistence::new_state(),
+        write_error: false.into(),
         stat_reset_ms: now_ms().into(),
     }));
 

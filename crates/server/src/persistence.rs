@@ -3,37 +3,91 @@
 //!
 //! SAVE takes a point-in-time snapshot by holding every slot lock of every database while it
 //! writes, which blocks all clients for the duration, exactly as Redis's SAVE blocks its server.
-//! BGSAVE (a forkless snapshot that marks slots and serializes a slot before its first write)
-//! is not built yet. Files are written to a temporary file, fsynced, renamed over the target
-//! and the directory fsynced, so a crash leaves either the old file or the new one, never a
-//! torn one. This module never runs on the request hot path.
+//!
+//! BGSAVE takes the same point-in-time snapshot without fork() and without blocking: it starts
+//! a keyspace snapshot ([`keyspace::SnapshotHook`]), after which the first lock of every slot,
+//! by anyone, serializes that slot before the locker can change it. A background thread then
+//! locks the slots in order (serializing those nobody touched yet) and writes the parts out.
+//! Memory grows only by the serialized copies of slots written to before the thread reached
+//! them, never by a copy of the whole dataset as fork's copy-on-write can.
+//!
+//! Files are written to a temporary file, fsynced, renamed over the target and the directory
+//! fsynced, so a crash leaves either the old file or the new one, never a torn one. This module
+//! never runs on the request hot path, except the hook, which serializes one slot, once.
 
 use crate::shared::{now_ms, Shared};
 use crate::{notice, warning};
-use keyspace::{key_hash_slot, LockSet, SLOT_COUNT};
+use keyspace::{key_hash_slot, LockSet, SlotTable, SnapshotHook, SLOT_COUNT};
 use parking_lot::Mutex;
-use persist::rdb::{RdbItem, RdbReader, RdbWriter};
+use persist::rdb::{encode_key_entry, RdbItem, RdbReader, RdbWriter};
 use persist::EncodeLimits;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// What INFO persistence reports about saves and the last load.
 #[derive(Debug, Default)]
 pub struct PersistState {
     pub saving: bool,
+    /// Unix ms when the BGSAVE under way began.
+    pub bgsave_started_ms: Option<i64>,
+    pub last_bgsave_secs: i64,
     pub last_save_ok: bool,
+    /// Unix seconds of the last failed save attempt (save points retry after 5 s, as Redis).
+    pub last_failed_s: i64,
     pub rdb_saves: u64,
+    /// BGSAVE SCHEDULE arrived while a save ran: start one when it ends.
+    pub bgsave_scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
 }
 
 pub fn new_state() -> Mutex<PersistState> {
-    Mutex::new(PersistState { last_save_ok: true, ..Default::default() })
+    Mutex::new(PersistState { last_save_ok: true, last_bgsave_secs: -1, ..Default::default() })
 }
 
-/// Redis's `rdbSave`: writes every database to `dir`/`dbfilename`. On success resets the
-/// change counter and LASTSAVE; on failure logs why, as Redis does, and returns the error.
+fn encode_limits(shared: &Shared) -> (EncodeLimits, bool) {
+    let cfg = shared.config.read();
+    let data = cfg.data_config();
+    let limits = EncodeLimits {
+        compress: data.rdb_compression,
+        list_max_listpack_size: data.list_max_listpack_size,
+        hash_max_listpack_entries: data.hash_max_listpack_entries,
+        hash_max_listpack_value: data.hash_max_listpack_value,
+        set_max_intset_entries: data.set_max_intset_entries,
+        zset_max_listpack_entries: data.zset_max_listpack_entries,
+        zset_max_listpack_value: data.zset_max_listpack_value,
+    };
+    (limits, data.rdb_checksum)
+}
+
+/// Records the outcome of a save (SAVE or BGSAVE) as Redis does: the change counter loses the
+/// changes the snapshot holds, LASTSAVE moves, and a failure blocks writes if
+/// stop-writes-on-bgsave-error says so.
+fn finish_save(shared: &Shared, ok: bool, dirty_at_start: u64) {
+    let now = now_ms();
+    let mut st = shared.persist.lock();
+    st.saving = false;
+    st.last_save_ok = ok;
+    if let Some(started) = st.bgsave_started_ms.take() {
+        st.last_bgsave_secs = (now - started) / 1000;
+    }
+    if ok {
+        st.rdb_saves += 1;
+        shared.stats.dirty.fetch_sub(dirty_at_start, Ordering::Relaxed);
+        shared.lastsave_s.store(now / 1000, Ordering::Relaxed);
+    } else {
+        st.last_failed_s = now / 1000;
+    }
+    let block = !ok && shared.config.read().stop_writes_on_bgsave_error();
+    shared.write_error.store(block, Ordering::Relaxed);
+}
+
+/// Redis's `rdbSave`: writes every database to `dir`/`dbfilename` with every slot locked. On
+/// success resets the change counter and LASTSAVE; on failure logs why and returns the error.
 pub fn save(shared: &Shared) -> std::io::Result<()> {
     {
         let mut st = shared.persist.lock();
@@ -42,35 +96,194 @@ pub fn save(shared: &Shared) -> std::io::Result<()> {
         }
         st.saving = true;
     }
-    let (path, limits, checksum) = {
-        let cfg = shared.config.read();
-        let data = cfg.data_config();
-        let limits = EncodeLimits {
-            compress: data.rdb_compression,
-            list_max_listpack_size: data.list_max_listpack_size,
-            hash_max_listpack_entries: data.hash_max_listpack_entries,
-            hash_max_listpack_value: data.hash_max_listpack_value,
-            set_max_intset_entries: data.set_max_intset_entries,
-            zset_max_listpack_entries: data.zset_max_listpack_entries,
-            zset_max_listpack_value: data.zset_max_listpack_value,
-        };
-        (cfg.rdb_path(), limits, data.rdb_checksum)
-    };
+    let (limits, checksum) = encode_limits(shared);
+    let path = shared.config.read().rdb_path();
     let dirty_before = shared.stats.dirty.load(Ordering::Relaxed);
     let result = write_snapshot(shared, &path, limits, checksum);
-    let mut st = shared.persist.lock();
-    st.saving = false;
-    st.last_save_ok = result.is_ok();
     match &result {
-        Ok(keys) => {
-            st.rdb_saves += 1;
-            shared.stats.dirty.fetch_sub(dirty_before, Ordering::Relaxed);
-            shared.lastsave_s.store(now_ms() / 1000, Ordering::Relaxed);
-            notice!("DB saved on disk ({keys} keys)");
-        }
-        Err(e) => warning!("Failed opening the temp RDB file {} (in server root dir): {e}", path.display()),
+        Ok(keys) => notice!("DB saved on disk ({keys} keys)"),
+        Err(e) => warning!("Failed saving the RDB file {}: {e}", path.display()),
     }
+    finish_save(shared, result.is_ok(), dirty_before);
     result.map(|_| ())
+}
+
+/// The forkless snapshot's state: which slots are serialized, and the parts serialized by the
+/// first lockers that the writer thread has not written out yet.
+struct SlotSnapshot {
+    databases: usize,
+    taken: Box<[AtomicBool]>,
+    parts: Mutex<HashMap<usize, (Vec<u8>, u64)>>,
+    limits: EncodeLimits,
+    now_ms: i64,
+}
+
+impl SlotSnapshot {
+    fn index(&self, db: u32, slot: u16) -> Option<usize> {
+        ((db as usize) < self.databases).then(|| db as usize * SLOT_COUNT + slot as usize)
+    }
+}
+
+impl SnapshotHook for SlotSnapshot {
+    fn on_first_lock(&self, db: u32, slot: u16, table: &SlotTable) {
+        let Some(i) = self.index(db, slot) else { return };
+        if self.taken[i].swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut bytes = Vec::new();
+        let mut keys = 0u64;
+        for (key, value) in table.iter() {
+            let expire = table.expire_at(key.as_bytes());
+            if expire.is_some_and(|at| at <= self.now_ms) {
+                continue;
+            }
+            encode_key_entry(&mut bytes, key.as_bytes(), value, expire, &self.limits);
+            keys += 1;
+        }
+        if keys > 0 {
+            self.parts.lock().insert(i, (bytes, keys));
+        }
+    }
+}
+
+/// Redis's `rdbSaveBackground`: starts a forkless snapshot and a thread that writes it.
+/// Err with Redis's reply text if one is already running.
+pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
+    let now = now_ms();
+    {
+        let mut st = shared.persist.lock();
+        if st.saving {
+            return Err("ERR Background save already in progress");
+        }
+        st.saving = true;
+        st.bgsave_started_ms = Some(now);
+    }
+    let (limits, checksum) = encode_limits(shared);
+    let databases = shared.ks.db_count();
+    let snapshot = Arc::new(SlotSnapshot {
+        databases,
+        taken: (0..databases * SLOT_COUNT).map(|_| AtomicBool::new(false)).collect(),
+        parts: Mutex::new(HashMap::new()),
+        limits,
+        now_ms: now,
+    });
+    let used: Vec<u32> = (0..databases).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
+    let dirty_at_start = shared.stats.dirty.load(Ordering::Relaxed);
+    if !shared.ks.start_snapshot(snapshot.clone()) {
+        shared.persist.lock().saving = false;
+        return Err("ERR Background save already in progress");
+    }
+    let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
+        let path = shared.config.read().rdb_path();
+        let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
+        let result = write_background_snapshot(shared, &snapshot, &used, &path, checksum, delay_us);
+        shared.ks.end_snapshot();
+        match &result {
+            Ok(keys) => {
+                notice!("DB saved on disk ({keys} keys)");
+                notice!("Background saving terminated with success");
+            }
+            Err(e) => warning!("Background saving error: {e}"),
+        }
+        finish_save(shared, result.is_ok(), dirty_at_start);
+    });
+    if spawned.is_err() {
+        shared.ks.end_snapshot();
+        finish_save(shared, false, 0);
+        return Err("ERR");
+    }
+    notice!("Background saving started");
+    Ok(())
+}
+
+/// Locks every slot of the databases in use in order (which serializes the slots nobody
+/// touched yet) and writes the parts out as an RDB file.
+fn write_background_snapshot(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    used: &[u32],
+    path: &Path,
+    checksum: bool,
+    delay_us: u64,
+) -> std::io::Result<u64> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = dir.join(format!("temp-bgsave-{}.rdb", std::process::id()));
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
+    let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
+    write_aux(&mut w, snapshot.now_ms);
+    let mut keys = 0u64;
+    for &d in used {
+        let mut selected = false;
+        for s in 0..SLOT_COUNT as u16 {
+            drop(shared.ks.db(d as usize).lock_slot(s));
+            let Some(i) = snapshot.index(d, s) else { continue };
+            let Some((bytes, n)) = snapshot.parts.lock().remove(&i) else { continue };
+            if !selected {
+                w.select(d as u64);
+                selected = true;
+            }
+            w.append_encoded(&bytes);
+            out.write_all(&w.take_bytes())?;
+            keys += n;
+            if delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(delay_us.saturating_mul(n)));
+            }
+        }
+    }
+    out.write_all(&w.finish())?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(keys)
+}
+
+fn write_aux(w: &mut RdbWriter, now_ms: i64) {
+    w.aux(b"redis-ver", crate::info::REDIS_VERSION.as_bytes());
+    w.aux(b"redis-bits", b"64");
+    w.aux(b"ctime", (now_ms / 1000).to_string().as_bytes());
+    w.aux(b"used-mem", b"0");
+    w.aux(b"aof-base", b"0");
+}
+
+/// Redis's save points (`save <seconds> <changes>`), checked from a worker's timer: starts a
+/// BGSAVE when enough changes are older than their time, retrying a failed one after 5 s.
+pub fn cron(shared: &'static Shared, now_ms: i64) {
+    let scheduled = {
+        let mut st = shared.persist.lock();
+        let go = st.bgsave_scheduled && !st.saving;
+        if go {
+            st.bgsave_scheduled = false;
+        }
+        go
+    };
+    if scheduled {
+        let _ = bgsave(shared);
+        return;
+    }
+    let params = shared.config.read().save_params();
+    if params.is_empty() {
+        return;
+    }
+    let (due, failed_recently) = {
+        let st = shared.persist.lock();
+        if st.saving {
+            return;
+        }
+        let now_s = now_ms / 1000;
+        let since_save = now_s - shared.lastsave_s.load(Ordering::Relaxed);
+        let dirty = shared.stats.dirty.load(Ordering::Relaxed) as i64;
+        let due = params.iter().find(|&&(secs, changes)| dirty >= changes && since_save >= secs).copied();
+        (due, !st.last_save_ok && now_s - st.last_failed_s < 5)
+    };
+    if let Some((secs, changes)) = due {
+        if failed_recently {
+            return;
+        }
+        notice!("{changes} changes in {secs} seconds. Saving...");
+        let _ = bgsave(shared);
+    }
 }
 
 /// Writes the snapshot with every slot locked; returns how many keys it holds.
@@ -81,11 +294,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let now = now_ms();
     let mut w = RdbWriter::new(limits, checksum);
-    w.aux(b"redis-ver", crate::info::REDIS_VERSION.as_bytes());
-    w.aux(b"redis-bits", b"64");
-    w.aux(b"ctime", (now / 1000).to_string().as_bytes());
-    w.aux(b"used-mem", b"0");
-    w.aux(b"aof-base", b"0");
+    write_aux(&mut w, now);
     let used: Vec<u32> =
         (0..shared.ks.db_count()).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
     let mut wanted: Vec<(u32, u16)> = used.iter().flat_map(|&d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
@@ -202,6 +411,11 @@ pub fn save_for_shutdown(shared: &Shared, force_save: bool, no_save: bool) -> bo
     let configured = !shared.config.read().save_params().is_empty();
     if no_save || !(configured || force_save) {
         return true;
+    }
+    // A BGSAVE under way is waited for (Redis kills its child instead): its file is then
+    // replaced by the final one.
+    while shared.persist.lock().saving {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     notice!("Saving the final RDB snapshot before exiting.");
     match save(shared) {

@@ -256,6 +256,8 @@ pub struct Shared {
     pub lastsave_s: AtomicI64,
     /// SAVE bookkeeping and the last load's counts (INFO persistence).
     pub persist: parking_lot::Mutex<crate::persistence::PersistState>,
+    /// The last save failed and stop-writes-on-bgsave-error is on: writes get -MISCONF.
+    pub write_error: AtomicBool,
     pub stat_reset_ms: AtomicI64,
 }
 

@@ -29,6 +29,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// will not report the rest again, so a connection cut off here is revisited on the next loop
 /// iteration (see `Worker::pending_reads`).
 const MAX_READS_PER_EVENT: usize = 64;
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 /// How many buffered requests `scan_ahead` looks at: enough for any pipeline depth to reach its
 /// steady state, few enough that a huge pipeline is not scanned twice.
 const LOOKAHEAD_MAX: usize = 256;
@@ -557,6 +558,9 @@ impl Worker {
             }
         }
         self.active_expire(now);
+        if self.env.id == 0 {
+            crate::persistence::cron(self.env.shared, now);
+        }
     }
 
     /// Blocked clients whose deadline passed get their timeout reply; paused clients resume
@@ -812,6 +816,19 @@ impl Env {
                 return Exec::Done;
             }
             c.authenticated = true;
+        }
+        // Redis's stop-writes-on-bgsave-error: after a failed save, writes (and PING) are refused
+        // until a save succeeds, so a client cannot believe data is safe that is not.
+        if shared.write_error.load(Ordering::Relaxed)
+            && (entry.meta.has(flag::WRITE) || entry.meta.name == "ping")
+            && shared.config.read().stop_writes_on_bgsave_error()
+        {
+            c.out.error(MISCONF);
+            self.stats.rejected_calls.add(1);
+            self.count_rejected(entry);
+            c.multi_aborted |= c.multi.is_some();
+            self.after_command(c, before);
+            return Exec::Done;
         }
         if c.multi.is_some() && !crate::cmds::runs_inside_multi(entry) {
             if entry.meta.has(flag::NO_MULTI) {

@@ -125,3 +125,101 @@ fn a_damaged_file_stops_startup() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn persistence_field(c: &mut support::Client, name: &str) -> String {
+    let Reply::Bulk(info) = c.cmd(&["INFO", "persistence"]) else { panic!("INFO") };
+    let info = String::from_utf8_lossy(&info).to_string();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string)).unwrap_or_default()
+}
+
+fn wait_bgsave_done(c: &mut support::Client) {
+    for _ in 0..600 {
+        if persistence_field(c, "rdb_bgsave_in_progress") == "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("BGSAVE did not finish within 30 s");
+}
+
+/// BGSAVE is a point-in-time snapshot without blocking: writes and a FLUSHALL issued while it
+/// runs (slowed down with rdb-key-save-delay) are served at once and are not in the file.
+#[test]
+fn bgsave_saves_the_data_as_it_was_when_it_started() {
+    let dir = temp_dir("bgsave");
+    {
+        let server = Server::start_in(&dir, &["--save", ""]).expect("start");
+        let mut c = server.client();
+        let mut pipeline = Vec::new();
+        for i in 0..20_000 {
+            pipeline.extend(support::Client::encode(&["SET", &format!("key:{i}"), "before"]));
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..20_000 {
+            assert_eq!(c.read(), Reply::Simple("OK".into()));
+        }
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "50"]);
+        assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("Background saving started".into()));
+        assert_eq!(c.cmd(&["BGSAVE"]), Reply::Error("ERR Background save already in progress".into()));
+        assert_eq!(c.cmd(&["SET", "key:7", "after"]), Reply::Simple("OK".into()));
+        assert_eq!(c.cmd(&["SET", "new", "after"]), Reply::Simple("OK".into()));
+        assert_eq!(persistence_field(&mut c, "rdb_bgsave_in_progress"), "1", "still saving while we wrote");
+        c.cmd(&["FLUSHALL"]);
+        wait_bgsave_done(&mut c);
+        assert_eq!(persistence_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    }
+    let server = Server::start_in(&dir, &["--save", ""]).expect("restart");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(20_000));
+    assert_eq!(c.cmd(&["GET", "key:7"]), Reply::bulk("before"));
+    assert_eq!(c.cmd(&["EXISTS", "new"]), Reply::Int(0));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A save that fails blocks writes with Redis's -MISCONF until a save succeeds.
+#[test]
+fn a_failed_save_stops_writes_until_a_save_succeeds() {
+    let dir = temp_dir("misconf");
+    let server = Server::start_in(&dir, &["--save", ""]).expect("start");
+    let mut c = server.client();
+    c.cmd(&["SET", "k", "v"]);
+    std::fs::remove_dir_all(&dir).expect("remove the data directory");
+    assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("Background saving started".into()));
+    wait_bgsave_done(&mut c);
+    assert_eq!(persistence_field(&mut c, "rdb_last_bgsave_status"), "err");
+    let Reply::Error(e) = c.cmd(&["SET", "k", "w"]) else { panic!("a write went through after a failed save") };
+    assert!(e.starts_with("MISCONF Redis is configured to save RDB snapshots"), "{e}");
+    assert!(matches!(c.cmd(&["PING"]), Reply::Error(e) if e.starts_with("MISCONF")));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("v"), "reads still work");
+    std::fs::create_dir_all(&dir).expect("recreate");
+    assert_eq!(c.cmd(&["SAVE"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["SET", "k", "w"]), Reply::Simple("OK".into()));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `save <seconds> <changes>` starts a BGSAVE by itself once enough changes are old enough.
+#[test]
+fn save_points_trigger_a_background_save() {
+    let dir = temp_dir("savepoints");
+    let server = Server::start_in(&dir, &["--save", "1 2"]).expect("start");
+    let mut c = server.client();
+    c.cmd(&["SET", "a", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(persistence_field(&mut c, "rdb_saves"), "0", "one change is below the save point");
+    c.cmd(&["SET", "b", "2"]);
+    let mut saved = false;
+    for _ in 0..100 {
+        if persistence_field(&mut c, "rdb_saves") == "1" {
+            saved = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(saved, "no background save within 5 s of the second change");
+    assert_eq!(persistence_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert!(dir.join("dump.rdb").exists());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
