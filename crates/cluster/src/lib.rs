@@ -13,11 +13,13 @@
 //! whole cluster run in one deterministic process under test (see `shared/DESIGN.md`, Cluster).
 
 pub mod bus;
+pub mod machine;
 pub mod nodes_conf;
 pub mod state;
 pub mod types;
 
 pub use bus::{decode, encode, frame, BusError, Framing, Message};
+pub use machine::{Action, Command, CommandError, Config, LinkAddrs, LinkId, Machine};
 pub use nodes_conf::{NodesConf, NodesConfError};
 pub use state::{ClusterState, Node};
 pub use types::{NodeFlags, NodeName, SlotBitmap, CLUSTER_SLOTS};
