@@ -428,7 +428,11 @@ impl Machine {
     pub fn handle_command(&mut self, cmd: Command, now_ms: u64) -> Result<Vec<Action>, CommandError> {
         match cmd {
             Command::Meet { ip, port, cport } => {
-                let cport = cport.unwrap_or_else(|| port.wrapping_add(10_000));
+                // The bus port defaults to the client port + 10000 (`CLUSTER_PORT_INCR`).
+                let cport = match cport.or_else(|| port.checked_add(10_000)) {
+                    Some(cport) => cport,
+                    None => return Err(CommandError::InvalidAddress { ip, port }),
+                };
                 self.cluster_start_handshake(&ip, port, cport, now_ms)?;
             }
             Command::AddSlots(slots) => {

@@ -350,38 +350,37 @@ impl Sim {
         for &a in &self.live() {
             let m = &self.nodes[a].machine;
             if m.state.nodes.len() != n {
-                return Err(self.fail(format!(
+                return Err(format!(
                     "{what}: node {a} knows {} nodes, not {n}: {:?}",
                     m.state.nodes.len(),
                     m.state.nodes.values().map(|x| x.flags).collect::<Vec<_>>()
-                )));
+                ));
             }
             for b in 0..n {
                 let nb = self.name(b);
                 let Some(view) = m.state.nodes.get(&nb) else {
-                    return Err(self.fail(format!("{what}: node {a} does not know node {b}")));
+                    return Err(format!("{what}: node {a} does not know node {b}"));
                 };
                 let own = &self.nodes[b].machine.state.nodes[&nb];
                 let bad = [NodeFlags::PFAIL, NodeFlags::FAIL, NodeFlags::HANDSHAKE, NodeFlags::NOADDR];
                 if bad.iter().any(|f| view.flags.contains(*f)) || !view.flags.contains(NodeFlags::MASTER) {
-                    return Err(self.fail(format!("{what}: node {a} sees node {b} with flags {:?}", view.flags)));
+                    return Err(format!("{what}: node {a} sees node {b} with flags {:?}", view.flags));
                 }
                 if a != b && (view.ip != self.nodes[b].ip || view.port != 7000 || view.cport != 17000) {
-                    return Err(self
-                        .fail(format!("{what}: node {a} sees node {b} at {}:{}@{}", view.ip, view.port, view.cport)));
+                    return Err(format!("{what}: node {a} sees node {b} at {}:{}@{}", view.ip, view.port, view.cport));
                 }
                 if view.config_epoch != own.config_epoch {
-                    return Err(self.fail(format!(
+                    return Err(format!(
                         "{what}: node {a} sees node {b} at configEpoch {}, it has {}",
                         view.config_epoch, own.config_epoch
-                    )));
+                    ));
                 }
             }
             if m.state.slot_owner != self.nodes[0].machine.state.slot_owner {
-                return Err(self.fail(format!("{what}: node {a} disagrees with node 0 on slot owners")));
+                return Err(format!("{what}: node {a} disagrees with node 0 on slot owners"));
             }
             if !m.cluster_ok() {
-                return Err(self.fail(format!("{what}: node {a} reports cluster_state fail")));
+                return Err(format!("{what}: node {a} reports cluster_state fail"));
             }
         }
         let mut epochs: Vec<u64> =
@@ -389,7 +388,7 @@ impl Sim {
         epochs.sort_unstable();
         epochs.dedup();
         if epochs.len() != n {
-            return Err(self.fail(format!("{what}: configEpochs not distinct: {epochs:?}")));
+            return Err(format!("{what}: configEpochs not distinct: {epochs:?}"));
         }
         Ok(())
     }
