@@ -41,6 +41,10 @@ pub const MIN_REJOIN_DELAY_MS: u64 = 500;
 pub const MAX_REJOIN_DELAY_MS: u64 = 5000;
 /// `clusterCron` runs every 100 ms; callers should call `tick` at this period.
 pub const CRON_PERIOD_MS: u64 = 100;
+/// Bound on the node table. Redis has none, so one known peer could make it grow without end by
+/// gossiping invented names; 10,000 is ten times the cluster size Redis documents as its limit.
+/// Past it, new nodes (MEET, gossip, CLUSTER MEET) are ignored.
+pub const MAX_KNOWN_NODES: usize = 10_000;
 /// Gossip may move a node's `pong_received` at most this far into our future.
 const GOSSIP_PONG_FUTURE_TOLERANCE_MS: u64 = 500;
 
@@ -125,6 +129,9 @@ pub enum CommandError {
     EpochWithPeers,
     #[error("ERR Node config epoch is already non-zero")]
     EpochNonZero,
+    /// Ours: Redis has no bound on the node table (see `MAX_KNOWN_NODES`).
+    #[error("ERR Too many known nodes")]
+    TooManyNodes,
 }
 
 /// Runtime data Redis keeps in `clusterNode` that nodes.conf does not carry.
@@ -338,9 +345,14 @@ impl Machine {
 
     // ---- node table --------------------------------------------------------------------------
 
-    fn add_node(&mut self, name: NodeName, node: crate::state::Node, now_ms: u64) {
+    /// `clusterAddNode`; false (nothing added) when the table is at `MAX_KNOWN_NODES`.
+    fn add_node(&mut self, name: NodeName, node: crate::state::Node, now_ms: u64) -> bool {
+        if self.state.nodes.len() >= MAX_KNOWN_NODES {
+            return false;
+        }
         self.state.nodes.insert(name, node);
         self.runtime.insert(name, NodeRuntime { ctime_ms: now_ms, ..Default::default() });
+        true
     }
 
     /// `clusterDelNode`: forget the node, its slots, its link and the reports it made.
@@ -495,7 +507,9 @@ impl Machine {
             flags: NodeFlags::HANDSHAKE.union(NodeFlags::MEET),
             ..Default::default()
         };
-        self.add_node(name, node, now_ms);
+        if !self.add_node(name, node, now_ms) {
+            return Err(CommandError::TooManyNodes);
+        }
         Ok(())
     }
 
@@ -816,8 +830,9 @@ impl Machine {
                 flags: NodeFlags::HANDSHAKE,
                 ..Default::default()
             };
-            self.add_node(name, node, now_ms);
-            self.do_before_sleep(true, false, false);
+            if self.add_node(name, node, now_ms) {
+                self.do_before_sleep(true, false, false);
+            }
             // Trusted because it is a MEET: with no known sender this only refreshes pong times.
             self.cluster_process_gossip_section(link, msg, &ping.gossip, now_ms);
         }
@@ -1084,7 +1099,8 @@ impl Machine {
                     flags,
                     ..Default::default()
                 };
-                self.add_node(g.node, node, now_ms);
+                // At the bound the entry is ignored, as a NOADDR one is.
+                let _added = self.add_node(g.node, node, now_ms);
             }
         }
     }

@@ -482,3 +482,95 @@ fn cluster_state_waits_for_the_writable_delay_and_fails_in_a_minority() {
     assert!(flags(&m, 'b').contains(NodeFlags::PFAIL) && flags(&m, 'c').contains(NodeFlags::PFAIL));
     assert!(!m.cluster_ok());
 }
+
+#[test]
+fn handshake_nodes_expire_after_the_node_timeout_or_one_second() {
+    let mut m = Machine::fresh(Config { node_timeout_ms: 500, ..config() }, 1, NOW_MS);
+    m.handle_command(Command::Meet { ip: "10.0.0.9".into(), port: 7000, cport: Some(17000) }, NOW_MS).unwrap();
+    m.tick(NOW_MS + 1000);
+    assert_eq!(m.state.nodes.len(), 2, "kept for max(node_timeout, 1000 ms)");
+    let actions = m.tick(NOW_MS + 1001);
+    assert_eq!(m.state.nodes.len(), 1);
+    assert!(actions.iter().any(|a| matches!(a, Action::Close { .. })), "its link goes with it");
+}
+
+#[test]
+fn a_different_name_on_our_link_means_the_address_is_gone() {
+    let mut m = machine();
+    let links = connect_all(&mut m, NOW_MS);
+    let link = link_of(&links, name('c'));
+    let actions =
+        m.handle_message(LinkId::Out(link), &addrs("10.0.0.3", "y"), &pong(header(name('x'), 0, 0..0), vec![]), NOW_MS);
+    let c = &m.state.nodes[&name('c')];
+    assert!(c.flags.contains(NodeFlags::NOADDR));
+    assert_eq!((c.ip.as_str(), c.port, c.cport), ("", 0, 0));
+    assert!(actions.contains(&Action::Close { link }));
+    assert!(!m.state.nodes.contains_key(&name('x')));
+}
+
+#[test]
+fn gossiped_pong_times_are_adopted_only_when_healthy_newer_and_not_in_the_future() {
+    let mut m = machine();
+    let entry = |pong_s: u64, flags| GossipEntry {
+        pong_received_s: pong_s as u32,
+        ..gossip(name('c'), "10.0.0.3", NodeFlags::MASTER.union(flags))
+    };
+    let now = NOW_MS + 10_000;
+    let send = |m: &mut Machine, g| {
+        m.handle_message(LinkId::In(1), &addrs("10.0.0.2", "10.0.0.1"), &ping(b_header(), vec![g]), now);
+    };
+    // Up to 500 ms ahead of our clock is tolerated; further is not.
+    send(&mut m, entry(now / 1000 + 1, NodeFlags::empty()));
+    assert_eq!(m.state.nodes[&name('c')].pong_received_ms, 0);
+    send(&mut m, entry(now / 1000, NodeFlags::empty()));
+    assert_eq!(m.state.nodes[&name('c')].pong_received_ms, now);
+    // A PFAIL entry is a failure report, not a pong time.
+    send(&mut m, entry(now / 1000 - 1, NodeFlags::PFAIL));
+    assert_eq!(m.state.nodes[&name('c')].pong_received_ms, now);
+    assert_eq!(m.failure_report_count(&name('c'), now), 1);
+}
+
+#[test]
+fn a_failing_node_seen_healthy_elsewhere_takes_the_gossiped_address() {
+    let mut m = machine();
+    let links = connect_all(&mut m, NOW_MS);
+    let fail = Message { header: b_header(), body: Body::Fail { node: name('c') } };
+    m.handle_message(LinkId::In(1), &addrs("10.0.0.2", "10.0.0.1"), &fail, NOW_MS);
+    let g = vec![gossip(name('c'), "10.0.0.33", NodeFlags::MASTER)];
+    let actions = m.handle_message(LinkId::In(1), &addrs("10.0.0.2", "10.0.0.1"), &ping(b_header(), g), NOW_MS);
+    assert_eq!(m.state.nodes[&name('c')].ip, "10.0.0.33");
+    assert!(actions.contains(&Action::Close { link: link_of(&links, name('c')) }), "reconnect to the new address");
+}
+
+#[test]
+fn gossip_cannot_grow_the_node_table_past_its_bound() {
+    let mut m = machine();
+    let max = cluster::machine::MAX_KNOWN_NODES;
+    let mut i = 0u64;
+    while m.state.nodes.len() < max + 10 && i < (max as u64) * 2 {
+        let g: Vec<GossipEntry> = (0..1000)
+            .map(|j| gossip(NodeName::parse(&format!("{:040}", i * 1000 + j)).unwrap(), "10.9.0.1", NodeFlags::MASTER))
+            .collect();
+        let before = m.state.nodes.len();
+        m.handle_message(LinkId::In(1), &addrs("10.0.0.2", "10.0.0.1"), &ping(b_header(), g), NOW_MS);
+        i += 1;
+        if m.state.nodes.len() == before {
+            break;
+        }
+    }
+    assert_eq!(m.state.nodes.len(), max);
+    assert_eq!(
+        m.handle_command(Command::Meet { ip: "10.0.0.9".into(), port: 7000, cport: None }, NOW_MS),
+        Err(cluster::machine::CommandError::TooManyNodes)
+    );
+}
+
+#[test]
+fn meet_rejects_bad_addresses() {
+    let mut m = Machine::fresh(config(), 1, NOW_MS);
+    for (ip, port) in [("not-an-ip", 7000), ("10.0.0.1", 0), ("10.0.0.1", 60_000)] {
+        let result = m.handle_command(Command::Meet { ip: ip.into(), port, cport: None }, NOW_MS);
+        assert!(matches!(result, Err(cluster::machine::CommandError::InvalidAddress { .. })), "{ip}:{port}");
+    }
+    assert_eq!(m.state.nodes.len(), 1);
+}

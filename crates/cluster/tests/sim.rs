@@ -21,7 +21,7 @@ use cluster::{decode, encode, Message, NodeFlags, NodeName};
 const EPOCH_MS: u64 = 1_700_000_000_000;
 /// Slack for tick granularity (100 ms), network delay and reconnects, added to Redis's bounds.
 const SLACK_MS: u64 = 1_000;
-const DEFAULT_SEEDS: u64 = 60;
+const DEFAULT_SEEDS: u64 = 100;
 /// Bound on simulated events per seed: a run that does not finish is a bug, not a hang.
 const MAX_EVENTS: u64 = 2_000_000;
 /// Bound on messages held for a frozen node (peers ping at most once per link per interval).
@@ -90,6 +90,9 @@ struct Sim {
     seq: u64,
     steps: u64,
     messages: u64,
+    /// (viewer, subject, until_ms): the viewer must keep the subject, a master with slots, in
+    /// FAIL until then (Redis undoes such a FAIL only 2 × node_timeout after marking it).
+    fail_floors: Vec<(usize, usize, u64)>,
 }
 
 type SimResult<T> = Result<T, String>;
@@ -131,6 +134,7 @@ impl Sim {
             seq: 0,
             steps: 0,
             messages: 0,
+            fail_floors: Vec::new(),
         };
         for node in 0..n {
             // Staggered cron phases, as real servers' timers are.
@@ -250,6 +254,7 @@ impl Sim {
             let Some(event) = self.payloads.remove(&id) else { continue };
             if let Some(node) = self.step(event)? {
                 self.check_epochs(node)?;
+                self.check_fail_floors(node)?;
             }
         }
         self.now_ms = until_ms;
@@ -330,6 +335,18 @@ impl Sim {
         node.last_current_epoch = current;
         for (name, n) in &node.machine.state.nodes {
             node.last_config_epochs.insert(*name, n.config_epoch);
+        }
+        Ok(())
+    }
+
+    fn check_fail_floors(&self, viewer: usize) -> SimResult<()> {
+        for &(v, subject, until_ms) in &self.fail_floors {
+            if v == viewer && self.now_ms <= until_ms && !self.flags_of(v, subject).contains(NodeFlags::FAIL) {
+                return Err(self.fail(format!(
+                    "node {v} cleared FAIL of node {subject} {} ms before 2 x node_timeout had passed",
+                    until_ms - self.now_ms
+                )));
+            }
         }
         Ok(())
     }
@@ -526,6 +543,12 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
                 .map(|&a| sim.nodes[a].machine.state.nodes[&sim.name(k)].fail_time_ms)
                 .max()
                 .unwrap_or(t1);
+            sim.fail_floors = sim
+                .live()
+                .into_iter()
+                .filter(|&a| a != k)
+                .map(|a| (a, k, sim.nodes[a].machine.state.nodes[&sim.name(k)].fail_time_ms + 2 * nt))
+                .collect();
             let clear_by = t1.max(last_fail_ms + 2 * nt) + nt / 2 + 2 * SLACK_MS + drop_slack_ms;
             sim.expect_by(clear_by, "FAIL cleared after return", |s| {
                 (0..s.nodes.len())
@@ -546,6 +569,7 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
                         )
                     })
             })?;
+            sim.fail_floors.clear();
             let rejoin_ms = nt.clamp(500, 5000);
             sim.expect_by(clear_by + rejoin_ms + nt + 2 * SLACK_MS, "converged after return", |s| {
                 s.check_converged("after return").err()
