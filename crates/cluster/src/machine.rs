@@ -532,6 +532,9 @@ impl Machine {
                 }
                 node.flags.remove(NodeFlags::MEET);
             }
+        } else {
+            // Its node was deleted (handshake expired) while connecting: nobody will use it.
+            self.actions.push(Action::Close { link });
         }
         self.take_actions(now_ms)
     }

@@ -574,3 +574,17 @@ fn meet_rejects_bad_addresses() {
     }
     assert_eq!(m.state.nodes.len(), 1);
 }
+
+#[test]
+fn a_link_that_connects_after_its_node_is_gone_is_closed() {
+    let mut m = Machine::fresh(config(), 1, NOW_MS);
+    m.handle_command(Command::Meet { ip: "10.0.0.9".into(), port: 7000, cport: None }, NOW_MS).unwrap();
+    let link = match &m.tick(NOW_MS)[..] {
+        [Action::Connect { link, .. }] => *link,
+        other => panic!("expected a connect, got {other:?}"),
+    };
+    // Handshakes last max(node_timeout, 1 s) = 2 s here.
+    m.tick(NOW_MS + TIMEOUT_MS + 1);
+    assert_eq!(m.state.nodes.len(), 1, "the handshake expired");
+    assert_eq!(m.link_connected(link, NOW_MS + TIMEOUT_MS + 2), vec![Action::Close { link }]);
+}
