@@ -89,7 +89,8 @@ pub enum Action {
     Connect { link: u64, ip: String, cport: u16 },
     /// Close outbound link `link` (do not report `link_closed` for it).
     Close { link: u64 },
-    /// Write `msg` on `link`. A send on a link that is gone is dropped silently.
+    /// Write `msg` on `link`. On an outbound link still connecting, queue it until the connect
+    /// completes (Redis's link send queue); a send on a link that is gone is dropped silently.
     Send { link: LinkId, msg: Box<Message> },
     /// Write nodes.conf (`to_nodes_conf`), fsyncing it when asked, before replying to anyone.
     SaveConfig { fsync: bool },
@@ -1213,8 +1214,8 @@ impl Machine {
             for _ in 0..5 {
                 let Some(&name) = names.get(self.rng.below(names.len() as u64) as usize) else { break };
                 let Some(node) = self.state.nodes.get(&name) else { continue };
-                let connected = node.link_connected;
-                if !connected
+                let has_link = self.runtime.get(&name).is_some_and(|rt| rt.link.is_some());
+                if !has_link
                     || node.ping_sent_ms != 0
                     || node.flags.contains(NodeFlags::MYSELF)
                     || node.flags.contains(NodeFlags::HANDSHAKE)
@@ -1241,12 +1242,23 @@ impl Machine {
             {
                 continue;
             }
-            let (ping_sent_ms, pong_received_ms, connected) =
-                (node.ping_sent_ms, node.pong_received_ms, node.link_connected);
+            let (ping_sent_ms, pong_received_ms) = (node.ping_sent_ms, node.pong_received_ms);
             let Some(rt) = self.runtime.get(name) else { continue };
             let link = rt.link;
             let ping_delay_ms = now_ms.saturating_sub(ping_sent_ms);
             let data_delay_ms = now_ms.saturating_sub(rt.data_received_ms);
+            // A connect still pending after a node timeout is abandoned and retried. Redis has
+            // no such rule: it leaves the connect to the kernel's SYN retries (up to ~2 min),
+            // and the rule below never fires while the peer's own link keeps `data_received`
+            // fresh, so after a partition heals a master could stay FAIL in our view until the
+            // kernel's next SYN. Peers cannot tell the difference except that we heal sooner.
+            if let Some(l) = link {
+                let connected = self.state.nodes.get(name).is_some_and(|n| n.link_connected);
+                if !connected && now_ms.saturating_sub(l.ctime_ms) > timeout_ms {
+                    self.free_link(name);
+                }
+            }
+            let link = self.runtime.get(name).and_then(|rt| rt.link);
             // A link that pinged and heard nothing for half a timeout is probably dead
             // (a peer that lost our connection without a reset): reconnect.
             if let Some(l) = link {
@@ -1259,7 +1271,11 @@ impl Machine {
                 }
             }
             let link = self.runtime.get(name).and_then(|rt| rt.link);
-            if let (Some(l), true) = (link, connected) {
+            // A link still connecting counts, as in Redis (its `node->link` is set when the
+            // connect starts): the ping waits in the server's queue, and its time starts the
+            // failure clock even if the connect hangs. (Rejected: pinging only connected links,
+            // which left a node behind a black-holing partition unsuspected forever.)
+            if let Some(l) = link {
                 if ping_sent_ms == 0 && now_ms.saturating_sub(pong_received_ms) > timeout_ms / 2 {
                     self.send_ping(LinkId::Out(l.id), Some(*name), PingKind::Ping, now_ms);
                     continue;

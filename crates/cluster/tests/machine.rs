@@ -588,3 +588,23 @@ fn a_link_that_connects_after_its_node_is_gone_is_closed() {
     assert_eq!(m.state.nodes.len(), 1, "the handshake expired");
     assert_eq!(m.link_connected(link, NOW_MS + TIMEOUT_MS + 2), vec![Action::Close { link }]);
 }
+
+#[test]
+fn a_connect_that_never_completes_still_times_the_node_out() {
+    // Redis sets a node's link when the connect starts and queues pings on it, so a connect that
+    // hangs (a partition drops the SYNs) still starts the failure clock.
+    let mut m = machine();
+    let actions = m.tick(NOW_MS);
+    assert_eq!(actions.iter().filter(|a| matches!(a, Action::Connect { .. })).count(), 3);
+    let pings = sends(&actions).len();
+    assert_eq!(pings, 3, "pings are queued on the connecting links: {actions:?}");
+    assert_eq!(m.state.nodes[&name('c')].ping_sent_ms, NOW_MS);
+    let actions = m.tick(NOW_MS + TIMEOUT_MS + 1);
+    assert!(flags(&m, 'c').contains(NodeFlags::PFAIL));
+    // Ours, not Redis's: a connect pending for over node_timeout is abandoned and retried.
+    let closed = actions.iter().filter(|a| matches!(a, Action::Close { .. })).count();
+    assert_eq!(closed, 3, "{actions:?}");
+    let actions = m.tick(NOW_MS + TIMEOUT_MS + 101);
+    assert_eq!(actions.iter().filter(|a| matches!(a, Action::Connect { .. })).count(), 3);
+    assert_eq!(m.state.nodes[&name('c')].ping_sent_ms, NOW_MS, "the first unanswered ping keeps its time");
+}

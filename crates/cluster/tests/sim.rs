@@ -183,8 +183,9 @@ impl Sim {
                             // A frozen peer's kernel still accepts: the connect succeeds.
                             self.schedule(self.now_ms + delay_ms, Event::Connected { node, link });
                         }
-                        // Across a partition a connect times out; to nobody it is refused.
-                        Some(_) => self.schedule(self.now_ms + 1000, Event::ConnectFailed { node, link }),
+                        // Across a partition the SYNs vanish and the connect hangs: only the
+                        // machine's own link timeout ends it. To nobody it is refused.
+                        Some(_) => {}
                         None => self.schedule(self.now_ms + delay_ms, Event::ConnectFailed { node, link }),
                     }
                 }
@@ -397,7 +398,14 @@ impl Sim {
                 let own = &self.nodes[b].machine.state.nodes[&nb];
                 let bad = [NodeFlags::PFAIL, NodeFlags::FAIL, NodeFlags::HANDSHAKE, NodeFlags::NOADDR];
                 if bad.iter().any(|f| view.flags.contains(*f)) || !view.flags.contains(NodeFlags::MASTER) {
-                    return Err(format!("{what}: node {a} sees node {b} with flags {:?}", view.flags));
+                    return Err(format!(
+                        "{what}: node {a} sees node {b} with flags {:?} (ping_sent t+{}, pong t+{}, fail_time t+{}, connected {})",
+                        view.flags,
+                        view.ping_sent_ms.saturating_sub(EPOCH_MS),
+                        view.pong_received_ms.saturating_sub(EPOCH_MS),
+                        view.fail_time_ms.saturating_sub(EPOCH_MS),
+                        view.link_connected
+                    ));
                 }
                 if a != b && (view.ip != self.nodes[b].ip || view.port != 7000 || view.cport != 17000) {
                     return Err(format!("{what}: node {a} sees node {b} at {}:{}@{}", view.ip, view.port, view.cport));
@@ -630,6 +638,9 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
             }
             sim.net.group = vec![0; n];
             let t1 = sim.now_ms;
+            if trace {
+                println!("  healed at t+{}", t1 - EPOCH_MS);
+            }
             let last_fail_ms = (0..n)
                 .flat_map(|a| (0..n).map(move |b| (a, b)))
                 .map(|(a, b)| sim.nodes[a].machine.state.nodes.get(&sim.name(b)).map_or(0, |x| x.fail_time_ms))
