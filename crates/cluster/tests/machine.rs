@@ -608,3 +608,35 @@ fn a_connect_that_never_completes_still_times_the_node_out() {
     assert_eq!(actions.iter().filter(|a| matches!(a, Action::Connect { .. })).count(), 3);
     assert_eq!(m.state.nodes[&name('c')].ping_sent_ms, NOW_MS, "the first unanswered ping keeps its time");
 }
+
+#[test]
+fn a_master_back_from_a_minority_waits_the_rejoin_delay() {
+    let mut m = machine();
+    let links = connect_all(&mut m, NOW_MS);
+    let answer_all = |m: &mut Machine, links: &[(NodeName, u64)], now_ms| {
+        for (node, link) in links {
+            let hdr = header(*node, m.state.nodes[node].config_epoch, 0..0);
+            m.handle_message(LinkId::Out(*link), &addrs("x", "y"), &pong(hdr, vec![]), now_ms);
+        }
+    };
+    answer_all(&mut m, &links, NOW_MS + 10);
+    m.tick(NOW_MS + 2100);
+    assert!(m.cluster_ok());
+    // Pings go out at +2100 (pong older than node_timeout/2) and nobody answers.
+    let t_minority = NOW_MS + 2100 + TIMEOUT_MS + 1;
+    m.tick(t_minority);
+    assert!(flags(&m, 'b').contains(NodeFlags::PFAIL) && !m.cluster_ok());
+    // That tick also dropped the silent links; the next reconnects, and everyone answers.
+    // a stays fail for the rejoin delay (node_timeout clamped to
+    // 500..5000 ms) counted from the last time it found itself in the minority.
+    let links = connect_all(&mut m, t_minority + 5);
+    assert_eq!(links.len(), 3);
+    answer_all(&mut m, &links, t_minority + 10);
+    assert!(!flags(&m, 'b').contains(NodeFlags::PFAIL));
+    // The reconnecting tick at +5 was the last one in the minority.
+    let last_minority = t_minority + 5;
+    m.tick(last_minority + TIMEOUT_MS - 1);
+    assert!(!m.cluster_ok());
+    let actions = m.tick(last_minority + TIMEOUT_MS + 1);
+    assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
+}

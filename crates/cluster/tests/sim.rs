@@ -99,13 +99,13 @@ struct Sim {
 type SimResult<T> = Result<T, String>;
 
 impl Sim {
-    fn new(seed: u64, n: usize, node_timeout_ms: u64) -> Sim {
+    fn new(seed: u64, n: usize, node_timeout_ms: u64, require_full_coverage: bool) -> Sim {
         let mut rng = Rng::new(seed);
         let nodes = (0..n)
             .map(|i| {
                 let config = Config {
                     node_timeout_ms,
-                    require_full_coverage: true,
+                    require_full_coverage,
                     announce_ip: None,
                     port: 7000,
                     cport: 17000,
@@ -478,7 +478,10 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
     let n = 3 + setup.below(4) as usize;
     let node_timeout_ms = [1000, 2000, 3000][setup.below(3) as usize];
     let distinct_epochs = setup.below(2) == 0;
-    let mut sim = Sim::new(seed, n, node_timeout_ms);
+    // Without full coverage a cluster stays ok with a master down, as long as a majority of
+    // masters is reachable.
+    let full_coverage = setup.below(3) != 0;
+    let mut sim = Sim::new(seed, n, node_timeout_ms, full_coverage);
     let nt = node_timeout_ms;
 
     // Slots split evenly; epochs either set as redis-cli does (1..N) or left at 0, so that the
@@ -554,10 +557,17 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
                     .find(|&a| !s.flags_of(a, k).contains(NodeFlags::FAIL))
                     .map(|a| format!("node {a} sees node {k} as {:?}", s.flags_of(a, k)))
             })?;
-            // Its slots are uncovered: with full coverage required, everyone reports fail.
-            sim.expect_by(failed_at + SLACK_MS, "cluster fail while a master is FAIL", |s| {
-                s.live().into_iter().find(|&a| s.nodes[a].machine.cluster_ok()).map(|a| format!("node {a} still ok"))
-            })?;
+            if full_coverage {
+                // Its slots are uncovered: everyone reports fail.
+                sim.expect_by(failed_at + SLACK_MS, "cluster fail while a master is FAIL", |s| {
+                    s.live()
+                        .into_iter()
+                        .find(|&a| s.nodes[a].machine.cluster_ok())
+                        .map(|a| format!("node {a} still ok"))
+                })?;
+            } else if let Some(a) = sim.live().into_iter().find(|&a| !sim.nodes[a].machine.cluster_ok()) {
+                return Err(sim.fail(format!("node {a} reports fail with a majority of masters reachable")));
+            }
             let down_ms = setup.below(3 * nt);
             sim.run_until(sim.now_ms + down_ms)?;
             let t1 = sim.now_ms;
@@ -634,6 +644,11 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
                 sim.run_until(sim.now_ms + CRON_PERIOD_MS)?;
                 if let Some(a) = side.iter().find(|&&a| sim.nodes[a].machine.cluster_ok()) {
                     return Err(sim.fail(format!("node {a} in the minority reports ok while partitioned")));
+                }
+                // The majority keeps a quorum of masters: without full coverage it stays ok.
+                let majority_down = (0..n).find(|&a| !side.contains(&a) && !sim.nodes[a].machine.cluster_ok());
+                if let (false, Some(a)) = (full_coverage, majority_down) {
+                    return Err(sim.fail(format!("node {a} in the majority reports fail")));
                 }
             }
             sim.net.group = vec![0; n];
