@@ -21,7 +21,7 @@ use cluster::{decode, encode, Message, NodeFlags, NodeName};
 const EPOCH_MS: u64 = 1_700_000_000_000;
 /// Slack for tick granularity (100 ms), network delay and reconnects, added to Redis's bounds.
 const SLACK_MS: u64 = 1_000;
-const DEFAULT_SEEDS: u64 = 100;
+const DEFAULT_SEEDS: u64 = 70;
 /// Bound on simulated events per seed: a run that does not finish is a bug, not a hang.
 const MAX_EVENTS: u64 = 2_000_000;
 /// Bound on messages held for a frozen node (peers ping at most once per link per interval).
