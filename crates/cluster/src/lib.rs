@@ -3,21 +3,24 @@
 //! This crate owns the exact bytes of the cluster bus (`bus`: every Redis 7.0 message type, the
 //! 2256-byte header, gossip entries, ping extensions, the framing rule for a buffered stream) and
 //! the exact text of `nodes.conf` (`nodes_conf`), so that redoxide nodes and real `redis-server`
-//! 7.0 nodes can form one cluster and read each other's files. The cluster state machine (nodes,
-//! slots, epochs, failure detection, elections) will live here too: `state` has its data so far
+//! 7.0 nodes can form one cluster and read each other's files. `state` holds what a node knows
 //! (node table, slot owners, epochs, open migrations, loaded from and saved to nodes.conf as
-//! Redis does), `types` the vocabulary everything shares.
+//! Redis does), `machine` is the cluster state machine over it (joining, gossip, failure
+//! detection, cluster state, slot ownership by configEpoch; elections not yet), and `types` the
+//! vocabulary everything shares.
 //!
-//! It must never perform I/O, read a clock, or draw random numbers: callers pass bytes in and get
-//! bytes or values out, and later "now" and a seeded RNG will be inputs too. That is what lets a
+//! It must never perform I/O, read a clock, or draw random numbers: callers pass bytes, "now"
+//! and an RNG seed in, and get bytes, values or `machine::Action`s out. That is what lets a
 //! whole cluster run in one deterministic process under test (see `shared/DESIGN.md`, Cluster).
 
 pub mod bus;
+pub mod machine;
 pub mod nodes_conf;
 pub mod state;
 pub mod types;
 
 pub use bus::{decode, encode, frame, BusError, Framing, Message};
+pub use machine::{Action, Command, CommandError, Config, LinkAddrs, LinkId, Machine};
 pub use nodes_conf::{NodesConf, NodesConfError};
 pub use state::{ClusterState, Node};
 pub use types::{NodeFlags, NodeName, SlotBitmap, CLUSTER_SLOTS};

@@ -2,8 +2,8 @@
 //! epochs, and open slot migrations, with loading from and saving to `nodes.conf` as Redis 7.0
 //! does it (`clusterLoadConfig` / `clusterSaveConfig`).
 //!
-//! No behaviour beyond that yet: message handling, failure detection and elections will be
-//! added with the tests that pin them (the simulator of `shared/DESIGN.md`).
+//! Behaviour (message handling, failure detection) lives in `machine`, which owns a
+//! `ClusterState` and keeps the runtime data nodes.conf does not carry (links, failure reports).
 
 use std::collections::BTreeMap;
 
