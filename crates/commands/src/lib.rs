@@ -25,6 +25,7 @@ mod string;
 mod zset;
 
 pub use ctx::{BlockRequest, Ctx, DataConfig, Effects};
+pub use generic::string_match;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};
 pub use tree::Tree;

@@ -10,6 +10,7 @@ mod cmds;
 mod config;
 mod info;
 mod log;
+mod pubsub;
 mod shared;
 mod worker;
 
@@ -183,6 +184,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         clients: Mutex::new(Default::default()),
         next_client_id: 1.into(),
         blocking: Default::default(),
+        pubsub: Default::default(),
         blocked_count: 0.into(),
         watches: Mutex::new(Default::default()),
         watch_count: 0.into(),

@@ -134,6 +134,16 @@ pub struct ClientShared {
     pub watch_dirty: AtomicBool,
     /// In MULTI (for CLIENT LIST's `multi=` field: queued commands, or -1).
     pub multi_len: AtomicI64,
+    /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
+    /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
+    pub subs: [AtomicU32; 3],
+}
+
+impl ClientShared {
+    /// True while the client holds a subscription (Redis's CLIENT_PUBSUB flag).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)
+    }
 }
 
 /// Messages one worker sends another.
@@ -144,6 +154,8 @@ pub enum Msg {
     Unblocked { client_id: u64, reply: Vec<u8> },
     /// Look at kill flags (CLIENT KILL) and pause state now.
     Poke,
+    /// Pub/sub messages for subscribers of the receiving worker, in publication order.
+    Deliver(Vec<crate::pubsub::Delivery>),
 }
 
 pub struct WorkerHandle {
@@ -243,6 +255,8 @@ pub struct Shared {
     pub watches: Mutex<HashMap<(u32, Sds), Vec<u64>>>,
     /// Number of (client, key) watch registrations, checked without the lock by writers.
     pub watch_count: AtomicUsize,
+    /// Pub/sub subscriptions of every client.
+    pub pubsub: crate::pubsub::Registry,
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub shutdown: AtomicBool,
     pub pause: Mutex<Pause>,

@@ -105,6 +105,9 @@ pub struct Conn {
     pub multi_aborted: bool,
     /// WATCHed keys: (db, key, expiry time at WATCH if the key had one).
     pub watched: Vec<(u32, Sds, Option<i64>)>,
+    /// Pub/sub subscriptions; `None` while the client holds none (nearly always), so the
+    /// per-request check for the RESP2 subscribed context is one test of a pointer.
+    pub subs: Option<Box<crate::pubsub::Subs>>,
 }
 
 impl Conn {
@@ -149,6 +152,15 @@ pub struct Env {
     /// Per complete request buffered at the start of a batch: where its first key lies in the
     /// read buffer and its slot (`scan_ahead`).
     lookahead: Vec<Option<(usize, usize, u16)>>,
+    /// Pub/sub deliveries queued by this worker's publishers, indexed by the receiving worker;
+    /// flushed once per event-loop iteration (`pubsub` module).
+    pub outbox: Vec<Vec<crate::pubsub::Delivery>>,
+    /// The pubsub class of `client-output-buffer-limit`, cached and refreshed each tick.
+    pub obuf_limit_pubsub: crate::config::OutputBufferLimit,
+    /// True while EXEC runs a queued server command (Redis's deny-blocking rule for SSUBSCRIBE).
+    pub in_exec: bool,
+    /// Set by a command that wrote pub/sub pushes into its client's buffer: where they end.
+    pub pushed_until: Option<usize>,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -220,6 +232,10 @@ impl Worker {
                 slot_buf: Vec::new(),
                 clock: BatchClock::new(),
                 lookahead: Vec::with_capacity(LOOKAHEAD_MAX),
+                outbox: Vec::new(),
+                obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
+                in_exec: false,
+                pushed_until: None,
             },
             poll,
             conns: Vec::new(),
@@ -278,6 +294,7 @@ impl Worker {
                 self.on_readable(idx);
             }
             self.tick();
+            self.flush_outbox();
         }
         let ids: Vec<usize> = (0..self.conns.len()).collect();
         for i in ids {
@@ -366,6 +383,7 @@ impl Worker {
             no_evict: false.into(),
             watch_dirty: false.into(),
             multi_len: (-1).into(),
+            subs: Default::default(),
             unix,
             qbuf: 0.into(),
             obuf: 0.into(),
@@ -419,6 +437,7 @@ impl Worker {
             multi: None,
             multi_aborted: false,
             watched: Vec::new(),
+            subs: None,
         });
         Some(idx)
     }
@@ -451,9 +470,58 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
+                Msg::Deliver(batch) => self.deliver(batch),
             }
         }
         self.check_kills();
+    }
+
+    /// Sends the pub/sub deliveries this worker's commands queued: other workers' through their
+    /// inboxes, ours straight into the subscribers' buffers.
+    fn flush_outbox(&mut self) {
+        // Bounded: delivering writes no new deliveries, so one round empties the outbox.
+        let local = self.env.flush_outbox();
+        if !local.is_empty() {
+            self.deliver(local);
+        }
+    }
+
+    /// Writes deliveries to this worker's subscribers, then enforces the pubsub output buffer
+    /// limit and writes once per touched connection.
+    fn deliver(&mut self, batch: Vec<crate::pubsub::Delivery>) {
+        let mut touched: Vec<usize> = Vec::new();
+        for d in &batch {
+            let Some(&idx) = self.by_client.get(&d.client_id) else {
+                continue;
+            };
+            if let Some(c) = self.conns[idx].as_mut() {
+                if crate::pubsub::still_subscribed(c, d) {
+                    crate::pubsub::write_delivery(c, d);
+                    if touched.last() != Some(&idx) {
+                        touched.push(idx);
+                    }
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let now = now_ms();
+        for idx in touched {
+            let close = match self.conns[idx].as_mut() {
+                Some(c) => {
+                    let pending = c.out.len() - c.wpos;
+                    let limit = self.env.obuf_limit_pubsub;
+                    crate::pubsub::check_output_limit(c, pending, &limit, now) == crate::pubsub::ObufVerdict::Close
+                }
+                None => false,
+            };
+            if close {
+                warning!("Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                self.close(idx);
+            } else {
+                self.finish(idx);
+            }
+        }
     }
 
     fn check_kills(&mut self) {
@@ -526,6 +594,7 @@ impl Worker {
             self.env.parked = self.env.parked.saturating_sub(1);
         }
         self.env.unwatch_all(&mut c);
+        self.env.unsubscribe_all(&mut c);
         self.env.shared.clients.lock().remove(&c.info.id);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
@@ -544,6 +613,7 @@ impl Worker {
         self.last_tick_ms = now;
         self.env.data_config = self.env.shared.data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
+        self.env.obuf_limit_pubsub = self.env.shared.config.read().client_output_buffer_limits()[2];
         self.check_kills();
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
         if timeout_s > 0 {
@@ -813,6 +883,17 @@ impl Env {
             }
             c.authenticated = true;
         }
+        if c.subs.is_some() && !c.resp3() && !crate::pubsub::allowed_while_subscribed(&entry.meta.name) {
+            c.out.error(&format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                entry.meta.name
+            ));
+            self.stats.rejected_calls.add(1);
+            self.count_rejected(entry);
+            c.multi_aborted |= c.multi.is_some();
+            self.after_command(c, before);
+            return Exec::Done;
+        }
         if c.multi.is_some() && !crate::cmds::runs_inside_multi(entry) {
             if entry.meta.has(flag::NO_MULTI) {
                 c.out.error("ERR Command not allowed inside a transaction");
@@ -867,8 +948,13 @@ impl Env {
         entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE)
     }
 
-    /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP.
+    /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP. Pub/sub pushes
+    /// the command wrote (`pushed_until`) survive REPLY OFF|SKIP, as Redis's CLIENT_PUSHING.
     fn after_command(&mut self, c: &mut Conn, before: usize) {
+        let before = match self.pushed_until.take() {
+            Some(end) if end > before && end <= c.out.len() => end,
+            _ => before,
+        };
         if c.out.len() > before && c.out.buf[before] == b'-' {
             let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
             self.stats.count_error(&c.out.buf[before + 1..end]);
