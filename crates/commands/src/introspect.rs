@@ -426,6 +426,8 @@ fn move_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         dst.set_expire(key, at);
     }
     ctx.dirty(1);
+    ctx.notify_in(src_db, crate::notify::NOTIFY_GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, crate::notify::NOTIFY_GENERIC, "move_to", key);
     if wake {
         ctx.signal_ready_in(dst_db, key);
     }

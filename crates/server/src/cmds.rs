@@ -395,7 +395,7 @@ impl Env {
                 match result {
                     Ok(_) => {
                         shared.refresh_from_config();
-                        self.data_config = shared.data_config();
+                        self.refresh_data_config();
                         c.out.ok();
                     }
                     Err(text) => c.out.error(&text),

@@ -408,6 +408,27 @@ impl Env {
         receivers
     }
 
+    /// Publishes keyspace events a command reported (their classes were checked when they were
+    /// reported): `__keyspace@<db>__:<key>` carrying the event name if `K` is on, and
+    /// `__keyevent@<db>__:<event>` carrying the key if `E` is on, in that order, as Redis.
+    pub fn publish_notifications(&mut self, notes: &[commands::Notification]) {
+        let flags = self.data_config.notify_keyspace_events;
+        let mut channel: Vec<u8> = Vec::new();
+        for n in notes {
+            if flags & commands::notify::NOTIFY_KEYSPACE != 0 {
+                channel.clear();
+                channel.extend_from_slice(format!("__keyspace@{}__:", n.db).as_bytes());
+                channel.extend_from_slice(n.key.as_bytes());
+                self.publish(None, false, &channel, n.event.as_bytes());
+            }
+            if flags & commands::notify::NOTIFY_KEYEVENT != 0 {
+                channel.clear();
+                channel.extend_from_slice(format!("__keyevent@{}__:{}", n.db, n.event).as_bytes());
+                self.publish(None, false, &channel, n.key.as_bytes());
+            }
+        }
+    }
+
     /// Hands the outbox to the target workers: one message per worker. Deliveries for this
     /// worker's own clients are returned for the caller to write.
     pub fn flush_outbox(&mut self) -> Vec<Delivery> {

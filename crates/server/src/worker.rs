@@ -611,7 +611,7 @@ impl Worker {
             return;
         }
         self.last_tick_ms = now;
-        self.env.data_config = self.env.shared.data_config();
+        self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.env.obuf_limit_pubsub = self.env.shared.config.read().client_output_buffer_limits()[2];
         self.check_kills();
@@ -670,6 +670,14 @@ impl Worker {
                 if let Some(d) = shared.ks.db_if_used(db) {
                     let removed = d.lock_slot(slot as u16).expire_some(now, budget_keys);
                     budget_keys = budget_keys.saturating_sub(removed);
+                    if removed > 0
+                        && self.env.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0
+                    {
+                        self.env.effects.clear();
+                        self.env.note_expired(db as u32, 0);
+                        let notes = std::mem::take(&mut self.env.effects.notifications);
+                        self.env.publish_notifications(&notes);
+                    }
                 }
             }
         }
@@ -1005,7 +1013,34 @@ impl Env {
             may_block,
         };
         handler(&mut ctx, args);
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
+            ctx.note_new_keys();
+        }
         self.locks.clear();
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
+            self.note_expired(db, 0);
+        }
+    }
+
+    /// Turns the keys this thread expired (lazily, while a command looked them up, or actively)
+    /// into `expired` events of database `db`, inserted at `at` in the command's events: a lazy
+    /// expiry happens when the key is looked up, before the command's own events.
+    pub fn note_expired(&mut self, db: u32, at: usize) {
+        let keys = keyspace::take_expired_log();
+        if keys.is_empty() {
+            return;
+        }
+        let at = at.min(self.effects.notifications.len());
+        let notes = keys.into_iter().map(|key| commands::Notification { db, event: "expired", key });
+        self.effects.notifications.splice(at..at, notes);
+    }
+
+    /// Re-reads the settings commands consult (after CONFIG SET, and every tick).
+    pub fn refresh_data_config(&mut self) {
+        self.data_config = self.shared.data_config();
+        let flags = self.data_config.notify_keyspace_events;
+        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
+        keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
     }
 
     fn run_data(&mut self, c: &mut Conn, entry: &Entry, handler: commands::Handler, args: &[&[u8]], now: i64) {
@@ -1063,6 +1098,7 @@ impl Env {
         now: i64,
     ) {
         let dirty_before = self.effects.dirty;
+        let notes_before = self.effects.notifications.len();
         self.effects.unmodified_key_args = 0;
         let shared = self.shared;
         {
@@ -1077,6 +1113,12 @@ impl Env {
                 may_block: false,
             };
             handler(&mut ctx, args);
+            if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
+                ctx.note_new_keys();
+            }
+        }
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
+            self.note_expired(c.db, notes_before);
         }
         if self.effects.dirty > dirty_before && shared.watch_count.load(Ordering::SeqCst) > 0 {
             self.compute_keys(entry, args);
@@ -1141,6 +1183,10 @@ impl Env {
     fn apply_effects(&mut self) {
         if self.effects.dirty > 0 {
             self.shared.stats.dirty.fetch_add(self.effects.dirty, Ordering::Relaxed);
+        }
+        if !self.effects.notifications.is_empty() {
+            let notes = std::mem::take(&mut self.effects.notifications);
+            self.publish_notifications(&notes);
         }
         if !self.effects.ready_keys.is_empty() {
             let ready: VecDeque<(u32, Sds)> = self.effects.ready_keys.drain(..).collect();
@@ -1238,6 +1284,9 @@ impl Env {
                 reg.remove(client_id);
                 shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
                 queue.extend(effects.ready_keys);
+                // Lock order: the blocking registry may be held while the pub/sub registry is
+                // taken (never the other way round).
+                self.publish_notifications(&effects.notifications);
                 if let Some(h) = shared.workers().get(worker) {
                     h.send(Msg::Unblocked { client_id, reply: out.buf });
                 }
