@@ -149,7 +149,11 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// Reports the keys created since the last report as `new` events (Redis fires them when a
     /// key is added, before the command's own event).
     pub fn note_new_keys(&mut self) {
-        let db = self.db;
+        self.note_new_keys_in(self.db);
+    }
+
+    /// As [`Ctx::note_new_keys`], for keys created in database `db` (MOVE, COPY ... DB).
+    pub fn note_new_keys_in(&mut self, db: u32) {
         for key in keyspace::take_new_log() {
             self.effects.notifications.push(Notification { db, event: "new", key });
         }
@@ -160,7 +164,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
     pub fn notify_in(&mut self, db: u32, class: u32, event: &'static str, key: &[u8]) {
         let flags = self.config.notify_keyspace_events;
         if flags & crate::notify::NOTIFY_NEW != 0 {
-            self.note_new_keys();
+            self.note_new_keys_in(db);
         }
         if flags & class != 0 {
             self.effects.notifications.push(Notification { db, event, key: Sds::new(key) });

@@ -484,11 +484,10 @@ fn mset_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) {
     }
     for pair in args[1..].chunks_exact(2) {
         ctx.locks.table(ctx.ks, ctx.db, pair[0]).set(pair[0], Value::string(pair[1]));
-    }
-    ctx.effects.dirty += (args.len() as u64 - 1) / 2;
-    for pair in args[1..].chunks_exact(2) {
+        // Per key, right after it is stored: its `new` event, then its `set`, as Redis orders them.
         ctx.notify(NOTIFY_STRING, "set", pair[0]);
     }
+    ctx.effects.dirty += (args.len() as u64 - 1) / 2;
     if nx {
         ctx.out.int(1);
     } else {

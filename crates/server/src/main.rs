@@ -199,6 +199,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         lastsave_s: now_ms() / 1000,
         stat_reset_ms: now_ms().into(),
+        config_epoch: 0.into(),
     }));
 
     let mut workers = Vec::with_capacity(threads);

@@ -269,6 +269,11 @@ pub struct Shared {
     pub executable: String,
     pub lastsave_s: i64,
     pub stat_reset_ms: AtomicI64,
+    /// Bumped by every CONFIG SET. Workers compare it with their copy once per batch of
+    /// requests and re-read the settings they cache, so a setting changed through one
+    /// connection (notify-keyspace-events above all) holds for the very next command of any
+    /// connection. Re-reading on a timer alone left a window of up to one tick.
+    pub config_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -334,5 +339,6 @@ impl Shared {
         let cfg = self.config.read();
         *self.data_config.write() = Arc::new(cfg.data_config());
         *self.requirepass.write() = cfg.requirepass();
+        self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }

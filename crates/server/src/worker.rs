@@ -161,6 +161,8 @@ pub struct Env {
     pub in_exec: bool,
     /// Set by a command that wrote pub/sub pushes into its client's buffer: where they end.
     pub pushed_until: Option<usize>,
+    /// The `Shared::config_epoch` the cached settings were read at.
+    config_epoch: u64,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -236,6 +238,7 @@ impl Worker {
                 obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
                 in_exec: false,
                 pushed_until: None,
+                config_epoch: 0,
             },
             poll,
             conns: Vec::new(),
@@ -613,7 +616,6 @@ impl Worker {
         self.last_tick_ms = now;
         self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
-        self.env.obuf_limit_pubsub = self.env.shared.config.read().client_output_buffer_limits()[2];
         self.check_kills();
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
         if timeout_s > 0 {
@@ -766,6 +768,10 @@ impl Env {
     /// blocks, is paused or must be closed.
     pub fn process_input(&mut self, c: &mut Conn) {
         self.clock.begin_batch();
+        // One load per batch (not per request) of a line that is written only by CONFIG SET.
+        if self.shared.config_epoch.load(Ordering::Acquire) != self.config_epoch {
+            self.refresh_data_config();
+        }
         let rbuf = std::mem::take(&mut c.rbuf);
         let mut spans = std::mem::take(&mut c.spans);
         self.scan_ahead(&rbuf[..c.filled], c.rstart);
@@ -1037,7 +1043,9 @@ impl Env {
 
     /// Re-reads the settings commands consult (after CONFIG SET, and every tick).
     pub fn refresh_data_config(&mut self) {
+        self.config_epoch = self.shared.config_epoch.load(Ordering::Acquire);
         self.data_config = self.shared.data_config();
+        self.obuf_limit_pubsub = self.shared.config.read().client_output_buffer_limits()[2];
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
