@@ -198,20 +198,32 @@ pub enum ObufVerdict {
 /// Applies the pubsub class's `client-output-buffer-limit` to a subscribed client: over the
 /// hard limit closes it at once; over the soft limit for longer than its seconds closes it too.
 pub fn check_output_limit(c: &mut Conn, pending_bytes: usize, limit: &OutputBufferLimit, now_ms: i64) -> ObufVerdict {
-    let Some(subs) = c.subs.as_mut() else {
-        return ObufVerdict::Keep;
-    };
+    match c.subs.as_mut() {
+        Some(subs) => output_limit_verdict(&mut subs.soft_limit_since_ms, pending_bytes, limit, now_ms),
+        None => ObufVerdict::Keep,
+    }
+}
+
+/// The limit rule itself (Redis's `checkClientOutputBufferLimits`): `soft_since_ms` remembers
+/// when the buffer first went over the soft limit and is cleared once it is back under.
+fn output_limit_verdict(
+    soft_since_ms: &mut Option<i64>,
+    pending_bytes: usize,
+    limit: &OutputBufferLimit,
+    now_ms: i64,
+) -> ObufVerdict {
     let used = pending_bytes as u64;
     if limit.hard_bytes > 0 && used >= limit.hard_bytes {
         return ObufVerdict::Close;
     }
     if limit.soft_bytes > 0 && used >= limit.soft_bytes {
-        let since = *subs.soft_limit_since_ms.get_or_insert(now_ms);
-        if (now_ms - since) / 1000 >= limit.soft_seconds {
+        let since = *soft_since_ms.get_or_insert(now_ms);
+        // Redis closes once more than the soft limit's seconds have passed, not at exactly that.
+        if (now_ms - since) / 1000 > limit.soft_seconds {
             return ObufVerdict::Close;
         }
     } else {
-        subs.soft_limit_since_ms = None;
+        *soft_since_ms = None;
     }
     ObufVerdict::Keep
 }
@@ -478,6 +490,67 @@ impl Env {
             drop(reg);
             let name = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
             c.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{name}'. Try PUBSUB HELP."));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: OutputBufferLimit = OutputBufferLimit { hard_bytes: 1000, soft_bytes: 100, soft_seconds: 2 };
+
+    #[test]
+    fn hard_limit_closes_at_once() {
+        let mut since = None;
+        assert_eq!(output_limit_verdict(&mut since, 999, &LIMIT, 0), ObufVerdict::Keep);
+        assert_eq!(output_limit_verdict(&mut since, 1000, &LIMIT, 0), ObufVerdict::Close);
+    }
+
+    #[test]
+    fn soft_limit_closes_only_after_its_seconds_over_it() {
+        let mut since = None;
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 10_000), ObufVerdict::Keep);
+        assert_eq!(since, Some(10_000));
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 12_999), ObufVerdict::Keep);
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 13_000), ObufVerdict::Close);
+    }
+
+    #[test]
+    fn dropping_under_the_soft_limit_restarts_its_clock() {
+        let mut since = None;
+        output_limit_verdict(&mut since, 150, &LIMIT, 0);
+        assert_eq!(output_limit_verdict(&mut since, 50, &LIMIT, 1_500), ObufVerdict::Keep);
+        assert_eq!(since, None);
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 2_500), ObufVerdict::Keep);
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 5_499), ObufVerdict::Keep);
+        assert_eq!(output_limit_verdict(&mut since, 150, &LIMIT, 5_500), ObufVerdict::Close);
+    }
+
+    #[test]
+    fn zero_limits_never_close() {
+        let off = OutputBufferLimit { hard_bytes: 0, soft_bytes: 0, soft_seconds: 0 };
+        let mut since = None;
+        assert_eq!(output_limit_verdict(&mut since, usize::MAX, &off, 0), ObufVerdict::Keep);
+    }
+
+    #[test]
+    fn only_pubsub_commands_are_allowed_in_the_resp2_subscribed_context() {
+        for ok in [
+            "ping",
+            "subscribe",
+            "ssubscribe",
+            "unsubscribe",
+            "sunsubscribe",
+            "psubscribe",
+            "punsubscribe",
+            "quit",
+            "reset",
+        ] {
+            assert!(allowed_while_subscribed(ok), "{ok}");
+        }
+        for no in ["get", "publish", "client|id", "hello", "pubsub|numsub"] {
+            assert!(!allowed_while_subscribed(no), "{no}");
         }
     }
 }
