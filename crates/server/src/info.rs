@@ -106,21 +106,22 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     };
     let age = (now_ms - cl.created_ms).max(0) / 1000;
     let idle = (now_ms - cl.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
+    // In Redis's order (`catClientInfoString`): P x b ... U r e.
     let mut flags = String::new();
-    if cl.blocked.load(Ordering::Relaxed) {
-        flags.push('b');
+    if cl.is_pubsub() {
+        flags.push('P');
     }
     if cl.multi_len.load(Ordering::Relaxed) >= 0 {
         flags.push('x');
     }
-    if cl.no_evict.load(Ordering::Relaxed) {
-        flags.push('e');
-    }
-    if cl.is_pubsub() {
-        flags.push('P');
+    if cl.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
     }
     if cl.unix {
         flags.push('U');
+    }
+    if cl.no_evict.load(Ordering::Relaxed) {
+        flags.push('e');
     }
     if flags.is_empty() {
         flags.push('N');

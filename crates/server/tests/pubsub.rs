@@ -154,12 +154,22 @@ fn introspection_counts_flags_and_kill_by_type() {
     assert!(list.lines().any(|l| l.contains("flags=P ") && l.contains("sub=2 psub=0 ssub=0")), "{list}");
     assert!(list.lines().any(|l| l.contains("flags=P ") && l.contains("sub=0 psub=1 ssub=1")), "{list}");
     assert!(list.lines().any(|l| l.contains("flags=N ") && l.contains("sub=0 psub=0 ssub=0")), "{list}");
+    // Flags in Redis's order: P before x.
+    let mut s3 = resp3(&server);
+    s3.send(&["SUBSCRIBE", "c3"]);
+    s3.read();
+    assert_eq!(s3.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    let list = client_list(&mut admin);
+    assert!(list.lines().any(|l| l.contains("flags=Px ") && l.contains("sub=1 psub=0 ssub=0")), "{list}");
     let Reply::Bulk(only) = admin.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]) else { panic!() };
-    assert_eq!(String::from_utf8_lossy(&only).lines().count(), 2);
-    assert_eq!(admin.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]), Reply::Int(2));
+    assert_eq!(String::from_utf8_lossy(&only).lines().count(), 3);
+    let Reply::Bulk(normal) = admin.cmd(&["CLIENT", "LIST", "TYPE", "normal"]) else { panic!() };
+    assert_eq!(String::from_utf8_lossy(&normal).lines().count(), 1, "only the admin connection is normal");
+    assert_eq!(admin.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]), Reply::Int(3));
     s1.set_read_timeout(Duration::from_secs(5));
     s2.set_read_timeout(Duration::from_secs(5));
-    assert!(s1.is_closed() && s2.is_closed());
+    s3.set_read_timeout(Duration::from_secs(5));
+    assert!(s1.is_closed() && s2.is_closed() && s3.is_closed());
     let deadline = Instant::now() + Duration::from_secs(5);
     while admin.cmd(&["PUBSUB", "NUMPAT"]) != Reply::Int(0) || admin.cmd(&["PUBLISH", "c1", "x"]) != Reply::Int(0) {
         assert!(Instant::now() < deadline, "killed subscribers still registered");
