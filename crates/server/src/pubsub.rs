@@ -22,6 +22,11 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// A batch for another worker is handed over once it holds this many deliveries, without
+/// waiting for the end of the loop iteration: bounds the outbox when one read brings a long
+/// pipeline of PUBLISHes, while still amortising the inbox lock and wake-up over many messages.
+const OUTBOX_BATCH_MAX: usize = 4096;
+
 /// The three kinds of subscription a client can hold.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SubKind {
@@ -398,6 +403,11 @@ impl Env {
                         self.outbox.resize_with(worker + 1, Vec::new);
                     }
                     self.outbox[worker].push(d);
+                    if worker != self.id && self.outbox[worker].len() >= OUTBOX_BATCH_MAX {
+                        if let Some(h) = self.shared.workers().get(worker) {
+                            h.send(Msg::Deliver(std::mem::take(&mut self.outbox[worker])));
+                        }
+                    }
                 }
             }
         };
