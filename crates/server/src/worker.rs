@@ -672,13 +672,8 @@ impl Worker {
                 if let Some(d) = shared.ks.db_if_used(db) {
                     let removed = d.lock_slot(slot as u16).expire_some(now, budget_keys);
                     budget_keys = budget_keys.saturating_sub(removed);
-                    if removed > 0
-                        && self.env.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0
-                    {
-                        self.env.effects.clear();
-                        self.env.note_expired(db as u32, 0);
-                        let notes = std::mem::take(&mut self.env.effects.notifications);
-                        self.env.publish_notifications(&notes);
+                    if removed > 0 {
+                        self.env.publish_expired_log(db as u32);
                     }
                 }
             }
@@ -1041,6 +1036,21 @@ impl Env {
         self.effects.notifications.splice(at..at, notes);
     }
 
+    /// Publishes the keys this thread expired outside any command (active expiry, a blocked
+    /// client's ready key) as `expired` events of database `db`.
+    pub fn publish_expired_log(&mut self, db: u32) {
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
+            return;
+        }
+        let notes: Vec<commands::Notification> = keyspace::take_expired_log()
+            .into_iter()
+            .map(|key| commands::Notification { db, event: "expired", key })
+            .collect();
+        if !notes.is_empty() {
+            self.publish_notifications(&notes);
+        }
+    }
+
     /// Re-reads the settings commands consult (after CONFIG SET, and every tick).
     pub fn refresh_data_config(&mut self) {
         self.config_epoch = self.shared.config_epoch.load(Ordering::Acquire);
@@ -1264,6 +1274,9 @@ impl Env {
                         }
                     })
                 };
+                // The look-up may have expired the key: that is an `expired` event of `db`, not
+                // of whichever command runs next on this thread.
+                self.publish_expired_log(db);
                 if !has_type {
                     break;
                 }
