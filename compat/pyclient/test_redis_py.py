@@ -246,6 +246,77 @@ def decoded_strings(r, proto):
         d.close()
 
 
+def _get_message(p, timeout_s=5.0):
+    """The next pub/sub message (not a subscribe confirmation), waiting up to timeout_s."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = p.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if m is not None:
+            return m
+    raise AssertionError("no pub/sub message within %.1fs" % timeout_s)
+
+
+@check
+def pubsub(r, proto):
+    p = r.pubsub()
+    try:
+        p.subscribe("ps:news")
+        p.psubscribe("ps:n*")
+        first = p.get_message(timeout=5)
+        expect(first, {"type": "subscribe", "pattern": None, "channel": b"ps:news", "data": 1}, "subscribe confirmation")
+        second = p.get_message(timeout=5)
+        expect(second, {"type": "psubscribe", "pattern": None, "channel": b"ps:n*", "data": 2},
+               "psubscribe confirmation")
+        expect(r.publish("ps:news", "hello"), 2, "PUBLISH receivers")
+        expect(_get_message(p), {"type": "message", "pattern": None, "channel": b"ps:news", "data": b"hello"}, "message")
+        expect(_get_message(p), {"type": "pmessage", "pattern": b"ps:n*", "channel": b"ps:news", "data": b"hello"},
+               "pmessage")
+        expect(r.pubsub_numsub("ps:news", "ps:none"), [(b"ps:news", 1), (b"ps:none", 0)], "PUBSUB NUMSUB")
+        expect(r.pubsub_numpat(), 1, "PUBSUB NUMPAT")
+        expect(r.pubsub_channels("ps:*"), [b"ps:news"], "PUBSUB CHANNELS")
+        # A handler is called instead of get_message returning the message.
+        seen = []
+        p.subscribe(**{"ps:handled": lambda m: seen.append(m["data"])})
+        expect(r.publish("ps:handled", "cb"), 1, "PUBLISH to a handled channel")
+        import time
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            p.get_message(timeout=0.2)
+        expect(seen, [b"cb"], "handler saw the message")
+        p.unsubscribe()
+        p.punsubscribe()
+        deadline = time.monotonic() + 5
+        while p.subscribed and time.monotonic() < deadline:
+            p.get_message(timeout=0.2)
+        expect(p.subscribed, False, "unsubscribed from everything")
+        expect(r.publish("ps:news", "gone"), 0, "PUBLISH after unsubscribe")
+    finally:
+        p.close()
+
+
+@check
+def keyspace_notifications(r, proto):
+    expect(r.config_set("notify-keyspace-events", "KEA"), True, "CONFIG SET notify-keyspace-events")
+    expect(r.config_get("notify-keyspace-events"), {"notify-keyspace-events": "AKE"}, "CONFIG GET")
+    p = r.pubsub(ignore_subscribe_messages=True)
+    try:
+        p.psubscribe("__keyevent@*__:*")
+        p.get_message(timeout=5)
+        r.set("ksn:k", "v")
+        expect(_get_message(p), {"type": "pmessage", "pattern": b"__keyevent@*__:*",
+                                 "channel": b"__keyevent@0__:set", "data": b"ksn:k"}, "set event")
+        r.expire("ksn:k", 100)
+        expect(_get_message(p)["channel"], b"__keyevent@0__:expire", "expire event")
+        r.delete("ksn:k")
+        expect(_get_message(p)["channel"], b"__keyevent@0__:del", "del event")
+        r.zadd("ksn:z", {"a": 1})
+        expect(_get_message(p)["channel"], b"__keyevent@0__:zadd", "zadd event")
+    finally:
+        r.config_set("notify-keyspace-events", "")
+        p.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", required=True, help="server binary")

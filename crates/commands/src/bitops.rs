@@ -255,6 +255,7 @@ fn setbit(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     };
     if changed {
         ctx.dirty(1);
+        ctx.notify(crate::notify::NOTIFY_STRING, "setbit", key);
     }
     ctx.out.int(was as i64);
 }
@@ -468,8 +469,10 @@ fn bitop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if len > 0 {
         t.set(dest, Value::Str(StrValue::Raw(Sds::from(result))));
         ctx.dirty(1);
+        ctx.notify(crate::notify::NOTIFY_STRING, "set", dest);
     } else if t.remove(dest, now).is_some() {
         ctx.dirty(1);
+        ctx.notify(crate::notify::NOTIFY_GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
 }
@@ -786,6 +789,9 @@ fn bitfield_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], read_only: bool) {
         }
     };
     ctx.dirty(changes);
+    if changes > 0 {
+        ctx.notify(crate::notify::NOTIFY_STRING, "setbit", key);
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct DataConfig {
     pub rdb_checksum: bool,
     /// Largest sparse HyperLogLog (header included) before it is promoted to dense.
     pub hll_sparse_max_bytes: i64,
+    /// `notify-keyspace-events` (NOTIFY_* bits); 0 turns keyspace notifications off.
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for DataConfig {
@@ -41,6 +43,7 @@ impl Default for DataConfig {
             rdb_compression: true,
             rdb_checksum: true,
             hll_sparse_max_bytes: 3000,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -67,6 +70,16 @@ pub struct Effects {
     /// Bit i set: argument i is a key the command may write but this time left unchanged, so
     /// WATCH on it must not fire (SMOVE of a member the destination already has).
     pub unmodified_key_args: u64,
+    /// Keyspace events the command fired, in order, for the classes that are enabled.
+    pub notifications: Vec<Notification>,
+}
+
+/// One keyspace event: `event` happened to `key` of database `db`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub db: u32,
+    pub event: &'static str,
+    pub key: Sds,
 }
 
 impl Effects {
@@ -75,6 +88,7 @@ impl Effects {
         self.block = None;
         self.ready_keys.clear();
         self.unmodified_key_args = 0;
+        self.notifications.clear();
     }
 }
 
@@ -122,6 +136,48 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// commands that put values into a database other than the client's (MOVE, SWAPDB).
     pub fn signal_ready_in(&mut self, db: u32, key: &[u8]) {
         self.effects.ready_keys.push((db, Sds::new(key)));
+    }
+
+    /// Reports keyspace event `event` of class `class` (a `notify::NOTIFY_*` bit) on `key` of the
+    /// current database. With notifications off (the default) this is one test of a cached
+    /// config word, so the commands' hot paths pay nothing for it.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.config.notify_keyspace_events;
+        if flags == 0 {
+            return;
+        }
+        if flags & crate::notify::NOTIFY_NEW != 0 {
+            self.note_new_keys();
+        }
+        if flags & class != 0 {
+            self.effects.notifications.push(Notification { db: self.db, event, key: Sds::new(key) });
+        }
+    }
+
+    /// Reports the keys created since the last report as `new` events (Redis fires them when a
+    /// key is added, before the command's own event).
+    pub fn note_new_keys(&mut self) {
+        self.note_new_keys_in(self.db);
+    }
+
+    /// As [`Ctx::note_new_keys`], for keys created in database `db` (MOVE, COPY ... DB).
+    pub fn note_new_keys_in(&mut self, db: u32) {
+        for key in keyspace::take_new_log() {
+            self.effects.notifications.push(Notification { db, event: "new", key });
+        }
+    }
+
+    /// As [`Ctx::notify`], for a key of database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: u32, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.config.notify_keyspace_events;
+        if flags & crate::notify::NOTIFY_NEW != 0 {
+            self.note_new_keys_in(db);
+        }
+        if flags & class != 0 {
+            self.effects.notifications.push(Notification { db, event, key: Sds::new(key) });
+        }
     }
 
     pub fn error(&mut self, msg: &str) {

@@ -8,6 +8,7 @@
 use crate::args::{eq_ic, parse_i64};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::notify::NOTIFY_GENERIC;
 use crate::registry::{Kind, Registry};
 
 pub fn register(r: &mut Registry) {
@@ -104,6 +105,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if ttl > 0 && ttl <= now {
         if deleted {
             ctx.dirty(1);
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         return ctx.out.ok();
     }
@@ -113,4 +115,5 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.ok();
     ctx.dirty(1);
+    ctx.notify(NOTIFY_GENERIC, "restore", key);
 }

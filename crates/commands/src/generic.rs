@@ -12,6 +12,7 @@
 use crate::args::{eq_ic, parse_i64};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::notify::NOTIFY_GENERIC;
 use crate::registry::{Kind, Registry};
 use keyspace::{key_hash_slot, Keyspace, LockSet, SlotTable, Value, SLOT_COUNT};
 use resp::ReplyBuf;
@@ -564,6 +565,7 @@ fn delete_keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     for key in &args[1..] {
         if ctx.locks.table(ctx.ks, ctx.db, key).remove(key, now).is_some() {
             deleted += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
     }
     ctx.effects.dirty += deleted;
@@ -702,12 +704,16 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base_ms: i64, seconds: 
     if refused {
         return ctx.out.int(0);
     }
-    if when <= now {
+    // A time already past deletes the key, and says so with a `del` event (Redis 7.0).
+    let event = if when <= now {
         t.remove(key, now);
+        "del"
     } else {
         t.set_expire(key, when);
-    }
+        "expire"
+    };
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_GENERIC, event, key);
     ctx.out.int(1);
 }
 
@@ -752,6 +758,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
     if t.contains(args[1], ctx.now_ms) && t.persist(args[1]) {
         ctx.effects.dirty += 1;
+        ctx.notify(NOTIFY_GENERIC, "persist", args[1]);
         ctx.out.int(1);
     } else {
         ctx.out.int(0);
@@ -808,6 +815,8 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) {
         td.set_expire(dst, at);
     }
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_GENERIC, "rename_from", src);
+    ctx.notify(NOTIFY_GENERIC, "rename_to", dst);
     if wake {
         ctx.signal_ready(dst);
     }
@@ -866,6 +875,7 @@ fn copy(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         td.set_expire(dst, at);
     }
     ctx.effects.dirty += 1;
+    ctx.notify_in(dst_db, NOTIFY_GENERIC, "copy_to", dst);
     if wake {
         ctx.effects.ready_keys.push((dst_db, keyspace::Sds::new(dst)));
     }

@@ -12,6 +12,7 @@ use crate::ctx::Ctx;
 use crate::errors;
 use crate::generic::{parse_scan_options, scan_by_hash, scan_cursor_parse, string_match};
 use crate::long_double::{self, F80};
+use crate::notify::{NOTIFY_GENERIC, NOTIFY_HASH};
 use crate::registry::{Kind, Registry};
 use crate::set::{random_index, sample_distinct, RANGE_LONG};
 use keyspace::value::HashFields;
@@ -126,6 +127,7 @@ fn set_fields(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], name: &str) -> Option<usize
     }
     // Redis counts every pair written, updates included.
     ctx.dirty(((args.len() - 2) / 2) as u64);
+    ctx.notify(NOTIFY_HASH, "hset", args[1]);
     Some(created)
 }
 
@@ -143,6 +145,7 @@ fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.int(1);
     ctx.dirty(1);
+    ctx.notify(NOTIFY_HASH, "hset", args[1]);
 }
 
 /// HGET key field
@@ -240,6 +243,12 @@ fn hdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.int(deleted);
     ctx.dirty(deleted as u64);
+    if deleted > 0 {
+        ctx.notify(NOTIFY_HASH, "hdel", args[1]);
+        if now_empty {
+            ctx.notify(NOTIFY_GENERIC, "del", args[1]);
+        }
+    }
 }
 
 /// HINCRBY key field increment
@@ -267,6 +276,7 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     h.insert(Sds::new(args[2]), Sds::new(result.to_string().as_bytes()));
     ctx.out.int(result);
     ctx.dirty(1);
+    ctx.notify(NOTIFY_HASH, "hincrby", args[1]);
 }
 
 /// HINCRBYFLOAT key field increment: computed in 80-bit extended precision and printed as
@@ -305,6 +315,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     h.insert(Sds::new(args[2]), Sds::new(text.as_bytes()));
     ctx.out.bulk(text.as_bytes());
     ctx.dirty(1);
+    ctx.notify(NOTIFY_HASH, "hincrbyfloat", args[1]);
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]

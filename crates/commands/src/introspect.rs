@@ -426,6 +426,12 @@ fn move_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         dst.set_expire(key, at);
     }
     ctx.dirty(1);
+    if ctx.config.notify_keyspace_events & crate::notify::NOTIFY_NEW != 0 {
+        // The key was created in the destination database.
+        ctx.note_new_keys_in(dst_db);
+    }
+    ctx.notify_in(src_db, crate::notify::NOTIFY_GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, crate::notify::NOTIFY_GENERIC, "move_to", key);
     if wake {
         ctx.signal_ready_in(dst_db, key);
     }

@@ -10,6 +10,7 @@ pub mod args;
 pub mod ctx;
 pub mod errors;
 pub mod meta;
+pub mod notify;
 pub mod registry;
 pub mod tree;
 
@@ -26,7 +27,8 @@ mod sort;
 mod string;
 mod zset;
 
-pub use ctx::{BlockRequest, Ctx, DataConfig, Effects};
+pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification};
+pub use generic::string_match;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};
 pub use tree::Tree;

@@ -23,6 +23,7 @@
 use crate::args::{eq_ic, parse_i64};
 use crate::ctx::{BlockRequest, Ctx};
 use crate::errors;
+use crate::notify::{NOTIFY_GENERIC, NOTIFY_LIST};
 use crate::registry::{Kind, Registry};
 use keyspace::{Sds, SlotTable, Value};
 use resp::ReplyBuf;
@@ -553,7 +554,23 @@ fn push_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], end: End, only_if_exists:
     let len = list.len() as i64;
     ctx.out.int(len);
     ctx.dirty(args.len() as u64 - 2);
+    ctx.notify(NOTIFY_LIST, push_event(end), key);
     ctx.signal_ready(key);
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The events of a pop: `lpop`/`rpop`, then `del` if it emptied the list.
+fn notify_pop(ctx: &mut Ctx<'_, '_>, key: &[u8], end: End, emptied: bool) {
+    ctx.notify(NOTIFY_LIST, if end == End::Left { "lpop" } else { "rpop" }, key);
+    if emptied {
+        ctx.notify(NOTIFY_GENERIC, "del", key);
+    }
 }
 
 fn lpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
@@ -596,6 +613,7 @@ fn linsert(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let len = list.len() as i64;
     ctx.out.int(len);
     ctx.dirty(1);
+    ctx.notify(NOTIFY_LIST, "linsert", key);
     ctx.signal_ready(key);
 }
 
@@ -759,6 +777,7 @@ fn lset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     list[i as usize] = Sds::new(args[3]);
     ctx.out.ok();
     ctx.dirty(1);
+    ctx.notify(NOTIFY_LIST, "lset", args[1]);
 }
 
 /// LPOP/RPOP key [count]
@@ -784,9 +803,11 @@ fn pop_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], end: End) {
         return ctx.out.array(0);
     }
     let popped = pop_many(list, end, usize::try_from(count).unwrap_or(usize::MAX));
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         t.remove(key, now);
     }
+    notify_pop(ctx, key, end, emptied);
     if has_count {
         ctx.out.array(popped.len());
     }
@@ -823,8 +844,13 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     };
     list.drain(..ltrim);
     list.truncate(list.len() - rtrim);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         t.remove(key, now);
+    }
+    ctx.notify(NOTIFY_LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(NOTIFY_GENERIC, "del", key);
     }
     ctx.dirty((ltrim + rtrim) as u64);
     ctx.out.ok();
@@ -870,10 +896,17 @@ fn lrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         });
         doomed.len()
     };
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         t.remove(key, now);
     }
     ctx.dirty(removed as u64);
+    if removed > 0 {
+        ctx.notify(NOTIFY_LIST, "lrem", key);
+        if emptied {
+            ctx.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
     ctx.out.int(removed as i64);
 }
 
@@ -912,10 +945,14 @@ fn lmove_generic(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from: End, to: E
         push(l, to, value);
     }
     let t = ctx.locks.table(ctx.ks, ctx.db, src);
-    if matches!(list_ref(t, src, now), Ok(Some(l)) if l.is_empty()) {
+    let emptied = matches!(list_ref(t, src, now), Ok(Some(l)) if l.is_empty());
+    if emptied {
         t.remove(src, now);
     }
     ctx.dirty(1);
+    // Redis reports the push to the destination before the pop from the source.
+    ctx.notify(NOTIFY_LIST, push_event(to), dst);
+    notify_pop(ctx, src, from, emptied);
     ctx.signal_ready(dst);
 }
 
@@ -994,9 +1031,11 @@ fn serve_first(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End, count: Option<i6
         };
         let n = count.map_or(1, |c| usize::try_from(c).unwrap_or(usize::MAX));
         let popped = pop_many(list, end, n);
-        if list.is_empty() {
+        let emptied = list.is_empty();
+        if emptied {
             t.remove(key, now);
         }
+        notify_pop(ctx, key, end, emptied);
         ctx.out.array(2);
         ctx.out.bulk(key);
         if count.is_some() {

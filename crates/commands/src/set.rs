@@ -16,6 +16,7 @@ use crate::args::{eq_ic, parse_i64};
 use crate::ctx::Ctx;
 use crate::errors;
 use crate::generic::{parse_scan_options, scan_by_hash, scan_cursor_parse, string_match};
+use crate::notify::{NOTIFY_GENERIC, NOTIFY_SET};
 use crate::registry::{Kind, Registry};
 use keyspace::value::SetMembers;
 use keyspace::{Sds, SlotTable, Value};
@@ -141,17 +142,19 @@ fn reply_members<T: AsRef<[u8]>>(out: &mut ReplyBuf, mut members: Vec<T>, as_set
 
 /// Replaces `dest` with `members`, or deletes it if `members` is empty, as the STORE
 /// commands do; replies with the cardinality.
-fn store(ctx: &mut Ctx<'_, '_>, dest: &[u8], members: Members) {
+fn store(ctx: &mut Ctx<'_, '_>, dest: &[u8], members: Members, event: &'static str) {
     let now = ctx.now_ms;
     let t = ctx.locks.table(ctx.ks, ctx.db, dest);
     let len = members.len();
     if len == 0 {
         if t.remove(dest, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(NOTIFY_GENERIC, "del", dest);
         }
     } else {
         t.set(dest, Value::Set(Box::new(members)));
         ctx.dirty(1);
+        ctx.notify(NOTIFY_SET, event, dest);
     }
     ctx.out.int(len as i64);
 }
@@ -170,6 +173,9 @@ fn sadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let added = args[2..].iter().filter(|m| s.insert(Sds::new(m))).count();
     ctx.out.int(added as i64);
     ctx.dirty(added as u64);
+    if added > 0 {
+        ctx.notify(NOTIFY_SET, "sadd", args[1]);
+    }
 }
 
 /// SREM key member [member ...]: deletes the key when its last member goes.
@@ -197,6 +203,12 @@ fn srem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.int(removed);
     ctx.dirty(removed as u64);
+    if removed > 0 {
+        ctx.notify(NOTIFY_SET, "srem", args[1]);
+        if now_empty {
+            ctx.notify(NOTIFY_GENERIC, "del", args[1]);
+        }
+    }
 }
 
 /// SCARD key
@@ -245,14 +257,23 @@ fn smove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         return ctx.out.int(in_src as i64);
     }
     let t = ctx.locks.table(ctx.ks, ctx.db, src);
+    let mut src_emptied = false;
     if let Some(Value::Set(s)) = t.get_mut(src, now) {
         s.swap_remove(member);
         if s.is_empty() {
             t.remove(src, now);
+            src_emptied = true;
         }
+    }
+    ctx.notify(NOTIFY_SET, "srem", src);
+    if src_emptied {
+        ctx.notify(NOTIFY_GENERIC, "del", src);
     }
     let t = ctx.locks.table(ctx.ks, ctx.db, dst);
     let added = write_set(t, dst, now).is_ok_and(|d| d.insert(Sds::new(member)));
+    if added {
+        ctx.notify(NOTIFY_SET, "sadd", dst);
+    }
     ctx.out.int(1);
     // As Redis: the destination counts as modified only if the member was new there.
     if added {
@@ -288,6 +309,10 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.bulk(&popped);
     ctx.dirty(1);
+    ctx.notify(NOTIFY_SET, "spop", args[1]);
+    if now_empty {
+        ctx.notify(NOTIFY_GENERIC, "del", args[1]);
+    }
 }
 
 /// SPOP key count: up to `count` distinct members, removed; a RESP3 set.
@@ -312,6 +337,8 @@ fn spop_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let all: Vec<Sds> = s.drain(..).collect();
         t.remove(args[1], now);
         ctx.dirty(all.len() as u64);
+        ctx.notify(NOTIFY_SET, "spop", args[1]);
+        ctx.notify(NOTIFY_GENERIC, "del", args[1]);
         return reply_members(ctx.out, all, true, max_intset);
     }
     // O(count), as Redis: each pop takes a random index of what is left (count < len here).
@@ -334,6 +361,7 @@ fn spop_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.out.bulk(m);
     }
     ctx.dirty(picked.len() as u64);
+    ctx.notify(NOTIFY_SET, "spop", args[1]);
 }
 
 /// SRANDMEMBER key [count]
@@ -476,7 +504,7 @@ fn sinter(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// SINTERSTORE destination key [key ...]
 fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Ok(members) = intersect(ctx, &args[2..], 0) {
-        store(ctx, args[1], members.into_iter().collect());
+        store(ctx, args[1], members.into_iter().collect(), "sinterstore");
     }
 }
 
@@ -564,7 +592,7 @@ fn sunion(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// SUNIONSTORE destination key [key ...]
 fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Ok(members) = combine(ctx, &args[2..], Combine::Union) {
-        store(ctx, args[1], members);
+        store(ctx, args[1], members, "sunionstore");
     }
 }
 
@@ -578,6 +606,6 @@ fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// SDIFFSTORE destination key [key ...]
 fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if let Ok(members) = combine(ctx, &args[2..], Combine::Diff) {
-        store(ctx, args[1], members);
+        store(ctx, args[1], members, "sdiffstore");
     }
 }

@@ -749,6 +749,7 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) {
             if output_len > 0 {
                 table.set(dst, Value::List(Box::new(list)));
                 ctx.dirty(output_len as u64);
+                ctx.notify(crate::notify::NOTIFY_LIST, "sortstore", dst);
                 ctx.signal_ready(dst);
             } else {
                 // Redis deletes the destination without checking its expiry: an expired
@@ -756,6 +757,7 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) {
                 let expired = table.is_expired(dst, now_ms);
                 if table.remove(dst, now_ms).is_some() || expired {
                     ctx.dirty(1);
+                    ctx.notify(crate::notify::NOTIFY_GENERIC, "del", dst);
                 }
             }
             ctx.out.int(output_len as i64);

@@ -9,6 +9,7 @@
 use crate::args::{eq_ic, parse_i64};
 use crate::ctx::Ctx;
 use crate::errors;
+use crate::notify::{NOTIFY_GENERIC, NOTIFY_STRING};
 use crate::registry::{Kind, Registry};
 use keyspace::{Sds, SlotTable, StrValue, Value};
 use resp::ReplyBuf;
@@ -274,6 +275,7 @@ fn set(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
         t.set(args[1], Value::string(args[2]));
         ctx.effects.dirty += 1;
+        ctx.notify(NOTIFY_STRING, "set", args[1]);
         ctx.out.ok();
         return;
     }
@@ -328,6 +330,10 @@ fn set_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], value: &[u8], o: &StringOption
         t.set_expire(key, ms);
     }
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "set", key);
+    if expire_at_ms.is_some() {
+        ctx.notify(NOTIFY_GENERIC, "expire", key);
+    }
     if !o.get {
         if replies.set_int {
             ctx.out.int(1);
@@ -396,14 +402,17 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some((unit, ms)) if !unit.is_relative() && ms <= now => {
             t.remove(key, now);
             ctx.effects.dirty += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         Some((_, ms)) => {
             t.set_expire(key, ms);
             ctx.effects.dirty += 1;
+            ctx.notify(NOTIFY_GENERIC, "expire", key);
         }
         None => {
             if o.persist && t.persist(key) {
                 ctx.effects.dirty += 1;
+                ctx.notify(NOTIFY_GENERIC, "persist", key);
             }
         }
     }
@@ -421,6 +430,7 @@ fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             reply_str(ctx.out, s);
             t.remove(key, now);
             ctx.effects.dirty += 1;
+            ctx.notify(NOTIFY_GENERIC, "del", key);
         }
     }
 }
@@ -433,6 +443,7 @@ fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
     t.set(args[1], Value::string(args[2]));
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "set", args[1]);
 }
 
 /// MGET key [key ...]: null for missing keys and for keys of another type.
@@ -473,6 +484,8 @@ fn mset_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], nx: bool) {
     }
     for pair in args[1..].chunks_exact(2) {
         ctx.locks.table(ctx.ks, ctx.db, pair[0]).set(pair[0], Value::string(pair[1]));
+        // Per key, right after it is stored: its `new` event, then its `set`, as Redis orders them.
+        ctx.notify(NOTIFY_STRING, "set", pair[0]);
     }
     ctx.effects.dirty += (args.len() as u64 - 1) / 2;
     if nx {
@@ -535,6 +548,7 @@ fn incr_decr(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) {
         None => t.set(key, Value::Str(StrValue::Int(value))),
     }
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrby", key);
     ctx.out.int(value);
 }
 
@@ -568,6 +582,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         None => t.set(key, new),
     }
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
 }
 
@@ -599,6 +614,7 @@ fn append(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(_) => return ctx.out.error(errors::WRONGTYPE),
     };
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "append", key);
     ctx.out.int(total as i64);
 }
 
@@ -660,6 +676,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(_) => return ctx.out.error(errors::WRONGTYPE),
     };
     ctx.effects.dirty += 1;
+    ctx.notify(NOTIFY_STRING, "setrange", key);
     ctx.out.int(new_len as i64);
 }
 

@@ -26,6 +26,7 @@ use crate::list::{
     block_or_deny, deny_null_array, is_c_space, long_or_reply, normalize_range, parse_c_number, parse_mpop,
     positive_long_or_reply, range_long_or_reply, timeout_or_reply, NumKind, WrongType,
 };
+use crate::notify::{NOTIFY_GENERIC, NOTIFY_ZSET};
 use crate::registry::{Kind, Registry};
 use keyspace::value::FastMap;
 use keyspace::{Score, Sds, SlotTable, Value, ZSetValue};
@@ -148,7 +149,7 @@ fn zset_mut<'t>(t: &'t mut SlotTable, key: &[u8], now_ms: i64) -> Result<Option<
 /// Stores a computed sorted set at `dst` as Redis's `setKey` does (replacing any value and its
 /// TTL), or deletes `dst` when the result is empty. Replies the result's size and accounts the
 /// change; signals `dst` when it now has members.
-fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: ZSetValue) {
+fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: ZSetValue, event: &'static str) {
     let now = ctx.now_ms;
     let len = result.scores.len();
     let t = ctx.locks.table(ctx.ks, ctx.db, dst);
@@ -156,12 +157,14 @@ fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: ZSetValue) {
         t.set(dst, Value::ZSet(Box::new(result)));
         ctx.out.int(len as i64);
         ctx.dirty(1);
+        ctx.notify(NOTIFY_ZSET, event, dst);
         ctx.signal_ready(dst);
     } else {
         let existed = t.remove(dst, now).is_some();
         ctx.out.int(0);
         if existed {
             ctx.dirty(1);
+            ctx.notify(NOTIFY_GENERIC, "del", dst);
         }
     }
 }
@@ -629,6 +632,9 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], incr_preset: bool) {
         ctx.out.error("ERR resulting score is not a number (NaN)");
     } else {
         ctx.dirty(added + updated);
+        if added + updated > 0 {
+            ctx.notify(NOTIFY_ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+        }
         if f.incr {
             if processed > 0 {
                 ctx.out.double(last_score);
@@ -771,10 +777,17 @@ fn zrem(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             break;
         }
     }
-    if z.scores.is_empty() {
+    let emptied = z.scores.is_empty();
+    if emptied {
         t.remove(key, now);
     }
     ctx.dirty(deleted);
+    if deleted > 0 {
+        ctx.notify(NOTIFY_ZSET, "zrem", key);
+        if emptied {
+            ctx.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
     ctx.out.int(deleted as i64);
 }
 
@@ -818,10 +831,22 @@ fn zremrange_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], kind: u8) {
     for m in &doomed {
         zs_remove(z, m);
     }
-    if z.scores.is_empty() {
+    let emptied = z.scores.is_empty();
+    if emptied {
         t.remove(key, now);
     }
     ctx.dirty(doomed.len() as u64);
+    if !doomed.is_empty() {
+        let event = match kind {
+            b'r' => "zremrangebyrank",
+            b's' => "zremrangebyscore",
+            _ => "zremrangebylex",
+        };
+        ctx.notify(NOTIFY_ZSET, event, key);
+        if emptied {
+            ctx.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
     ctx.out.int(doomed.len() as i64);
 }
 
@@ -936,7 +961,7 @@ fn zrange_generic(
         Err(WrongType) => return ctx.out.error(errors::WRONGTYPE),
         Ok(None) => {
             return match dst {
-                Some(dst) => store_result(ctx, dst, ZSetValue::default()),
+                Some(dst) => store_result(ctx, dst, ZSetValue::default(), "zrangestore"),
                 None => ctx.out.array(0),
             };
         }
@@ -978,7 +1003,7 @@ fn zrange_generic(
         None => reply_members(ctx.out, picked.len(), picked.iter().map(|(s, m)| (m.as_bytes(), s.0)), withscores),
         Some(dst) => {
             let result = zs_from(picked.iter().map(|(s, m)| (m.as_bytes(), s.0)));
-            store_result(ctx, dst, result)
+            store_result(ctx, dst, result, "zrangestore")
         }
     }
 }
@@ -1064,7 +1089,7 @@ struct Source {
 fn set_op_generic(
     ctx: &mut Ctx<'_, '_>,
     args: &[&[u8]],
-    name: &str,
+    name: &'static str,
     dst: Option<&[u8]>,
     numkeys_idx: usize,
     op: SetOp,
@@ -1209,7 +1234,7 @@ fn set_op_generic(
     match dst {
         Some(dst) => {
             let z = zs_from(result.iter().map(|(m, s)| (m.as_bytes(), *s)));
-            store_result(ctx, dst, z)
+            store_result(ctx, dst, z, name)
         }
         None => {
             // Ordered with -0 equal to 0, but replied as computed: Redis replies from a skiplist
@@ -1337,10 +1362,17 @@ fn zpop_generic(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: PopEnd, count: i64, 
         ctx.out.bulk(&member);
         ctx.out.double(score.0);
     }
-    if z.scores.is_empty() {
+    let emptied = z.scores.is_empty();
+    if emptied {
         t.remove(key, now);
     }
     ctx.dirty(n as u64);
+    if n > 0 {
+        ctx.notify(NOTIFY_ZSET, if matches!(end, PopEnd::Min) { "zpopmin" } else { "zpopmax" }, key);
+        if emptied {
+            ctx.notify(NOTIFY_GENERIC, "del", key);
+        }
+    }
 }
 
 /// ZPOPMIN/ZPOPMAX key [count]

@@ -95,6 +95,7 @@ impl SlotTable {
                 self.expires.remove(key);
                 self.entries.remove(key);
                 self.expired_count += 1;
+                log_expired(key);
                 true
             }
             _ => false,
@@ -125,17 +126,22 @@ impl SlotTable {
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        self.entries.upsert(key, value);
+        if self.entries.upsert(key, value).is_none() {
+            log_new(key);
+        }
     }
 
     /// Stores `value` under `key`, keeping an existing expiry (used for in-place updates that
     /// replace the whole value, e.g. SET KEEPTTL).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
-        self.entries.upsert(key, value);
+        if self.entries.upsert(key, value).is_none() {
+            log_new(key);
+        }
     }
 
     /// Inserts an entry for a key known to be absent, returning its value slot.
     pub fn insert_new(&mut self, key: &[u8], value: Value) -> &mut Value {
+        log_new(key);
         self.entries.insert_new(Sds::new(key), value)
     }
 
@@ -197,6 +203,7 @@ impl SlotTable {
         for k in &dead {
             self.expires.remove(k.as_bytes());
             self.entries.remove(k.as_bytes());
+            log_expired(k.as_bytes());
         }
         self.expired_count += dead.len() as u64;
         dead.len()
@@ -240,4 +247,71 @@ mod tests {
         t.set(b"k", Value::string(b"x"));
         assert_eq!(t.expire_at(b"k"), None);
     }
+}
+
+thread_local! {
+    /// Keys expired by this thread since the log was last taken, while logging is on (keyspace
+    /// notifications of class `x`). A thread-local rather than a field of the table: the table
+    /// header must stay within its cache line, and only the rare expiring access touches this.
+    static EXPIRED_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Bound on logged keys between two takes: a mass expiry beyond it is still carried out, but
+/// only the first keys get an `expired` event.
+const EXPIRED_LOG_MAX: usize = 100_000;
+
+fn log_expired(key: &[u8]) {
+    EXPIRED_LOG.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            if v.len() < EXPIRED_LOG_MAX {
+                v.push(Sds::new(key));
+            }
+        }
+    });
+}
+
+/// Turns logging of expired keys on or off for the calling thread.
+pub fn set_expired_log(on: bool) {
+    EXPIRED_LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        if on != l.is_some() {
+            *l = if on { Some(Vec::new()) } else { None };
+        }
+    });
+}
+
+/// Takes the keys the calling thread expired since the last take (empty while logging is off).
+pub fn take_expired_log() -> Vec<Sds> {
+    EXPIRED_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+}
+
+thread_local! {
+    /// Keys this thread added to a database since the log was last taken, while logging is on
+    /// (keyspace notifications of class `n`). Touched only when a key is created.
+    static NEW_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn log_new(key: &[u8]) {
+    NEW_LOG.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            if v.len() < EXPIRED_LOG_MAX {
+                v.push(Sds::new(key));
+            }
+        }
+    });
+}
+
+/// Turns logging of created keys on or off for the calling thread.
+pub fn set_new_log(on: bool) {
+    NEW_LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        if on != l.is_some() {
+            *l = if on { Some(Vec::new()) } else { None };
+        }
+    });
+}
+
+/// Takes the keys the calling thread created since the last take (empty while logging is off).
+pub fn take_new_log() -> Vec<Sds> {
+    NEW_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
 }

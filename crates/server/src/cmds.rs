@@ -2,6 +2,7 @@
 //! SELECT, CLIENT ...), COMMAND, CONFIG, INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN.
 //! Replies and errors follow Redis 7.0.15 word for word.
 
+use crate::pubsub::SubKind;
 use crate::shared::{now_us, Msg};
 use crate::worker::{Conn, Env, ReplyMode};
 use crate::{info, notice};
@@ -56,6 +57,15 @@ pub const EXEC: u16 = 61;
 pub const DISCARD: u16 = 62;
 pub const WATCH: u16 = 63;
 pub const UNWATCH: u16 = 64;
+pub const SUBSCRIBE: u16 = 70;
+pub const UNSUBSCRIBE: u16 = 71;
+pub const PSUBSCRIBE: u16 = 72;
+pub const PUNSUBSCRIBE: u16 = 73;
+pub const SSUBSCRIBE: u16 = 74;
+pub const SUNSUBSCRIBE: u16 = 75;
+pub const PUBLISH: u16 = 76;
+pub const SPUBLISH: u16 = 77;
+pub const PUBSUB: u16 = 78;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -111,9 +121,46 @@ pub fn register(r: &mut Registry) {
         ("discard", DISCARD),
         ("watch", WATCH),
         ("unwatch", UNWATCH),
+        ("subscribe", SUBSCRIBE),
+        ("unsubscribe", UNSUBSCRIBE),
+        ("psubscribe", PSUBSCRIBE),
+        ("punsubscribe", PUNSUBSCRIBE),
+        ("ssubscribe", SSUBSCRIBE),
+        ("sunsubscribe", SUNSUBSCRIBE),
+        ("publish", PUBLISH),
+        ("spublish", SPUBLISH),
+        ("pubsub|channels", PUBSUB),
+        ("pubsub|numsub", PUBSUB),
+        ("pubsub|numpat", PUBSUB),
+        ("pubsub|shardchannels", PUBSUB),
+        ("pubsub|shardnumsub", PUBSUB),
+        ("pubsub|help", PUBSUB),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
+    }
+}
+
+/// Redis's client classes (`getClientType`): replication links aside, a client holding a
+/// subscription is `pubsub`, any other `normal`.
+fn client_type(cl: &crate::shared::ClientShared) -> &'static str {
+    if cl.is_pubsub() {
+        "pubsub"
+    } else {
+        "normal"
+    }
+}
+
+/// The class a CLIENT LIST/KILL TYPE argument names (already checked to be one of them).
+fn client_type_name(t: &[u8]) -> &'static str {
+    if eq_ic(t, "pubsub") {
+        "pubsub"
+    } else if eq_ic(t, "normal") {
+        "normal"
+    } else if eq_ic(t, "master") {
+        "master"
+    } else {
+        "slave"
     }
 }
 
@@ -132,12 +179,43 @@ fn valid_client_name(name: &[u8]) -> bool {
 impl Env {
     pub fn server_command(&mut self, c: &mut Conn, entry: &Entry, id: u16, args: &[&[u8]], now: i64) {
         let shared = self.shared;
+        let in_exec = self.in_exec;
         match id {
+            // A RESP2 client in the subscribed context gets PING's answer in the shape of a
+            // pub/sub message, so it can tell it from the messages around it.
+            PING if c.subs.is_some() && !c.resp3() => match args.len() {
+                1 | 2 => {
+                    c.out.array(2);
+                    c.out.bulk(b"pong");
+                    c.out.bulk(args.get(1).copied().unwrap_or(b""));
+                }
+                _ => c.out.error(&errors::wrong_arity("ping")),
+            },
             PING => match args.len() {
                 1 => c.out.simple("PONG"),
                 2 => c.out.bulk(args[1]),
                 _ => c.out.error(&errors::wrong_arity("ping")),
             },
+            SUBSCRIBE => self.subscribe(c, SubKind::Channel, &args[1..]),
+            PSUBSCRIBE => self.subscribe(c, SubKind::Pattern, &args[1..]),
+            SSUBSCRIBE => {
+                // Redis refuses SSUBSCRIBE to a client that expects one reply per command, and
+                // counts a transaction's client as one (unlike SUBSCRIBE, kept for backward
+                // compatibility).
+                if in_exec {
+                    c.out.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+                } else {
+                    self.subscribe(c, SubKind::Shard, &args[1..])
+                }
+            }
+            UNSUBSCRIBE => self.unsubscribe(c, SubKind::Channel, &args[1..], true),
+            PUNSUBSCRIBE => self.unsubscribe(c, SubKind::Pattern, &args[1..], true),
+            SUNSUBSCRIBE => self.unsubscribe(c, SubKind::Shard, &args[1..], true),
+            PUBLISH | SPUBLISH => {
+                let n = self.publish(Some(&mut *c), id == SPUBLISH, args[1], args[2]);
+                c.out.int(n as i64);
+            }
+            PUBSUB => self.pubsub_command(c, args),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();
@@ -156,6 +234,7 @@ impl Env {
             AUTH => self.auth(c, args),
             HELLO => self.hello(c, args),
             RESET => {
+                self.unsubscribe_all(c);
                 c.multi = None;
                 c.multi_aborted = false;
                 c.info.multi_len.store(-1, Ordering::Relaxed);
@@ -320,7 +399,7 @@ impl Env {
                 match result {
                     Ok(_) => {
                         shared.refresh_from_config();
-                        self.data_config = shared.data_config();
+                        self.refresh_data_config();
                         c.out.ok();
                     }
                     Err(text) => c.out.error(&text),
@@ -565,7 +644,11 @@ impl Env {
             self.stats.commands.add(1);
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
-                Kind::Server(id) => self.server_command(c, entry, id, &args, now),
+                Kind::Server(id) => {
+                    self.in_exec = true;
+                    self.server_command(c, entry, id, &args, now);
+                    self.in_exec = false;
+                }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
             }
         }
@@ -689,6 +772,7 @@ impl Env {
     fn client_list(&mut self, c: &mut Conn, args: &[&[u8]], now: i64) {
         let shared = self.shared;
         let mut ids: Option<Vec<u64>> = None;
+        let mut ctype: Option<&'static str> = None;
         let mut i = 2;
         while i < args.len() {
             if eq_ic(args[i], "type") && i + 1 < args.len() {
@@ -697,9 +781,7 @@ impl Env {
                     c.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(t)));
                     return;
                 }
-                if !eq_ic(t, "normal") {
-                    ids = Some(Vec::new());
-                }
+                ctype = Some(client_type_name(t));
                 i += 2;
             } else if eq_ic(args[i], "id") && i + 1 < args.len() {
                 let mut list = Vec::new();
@@ -727,6 +809,9 @@ impl Env {
                 if !ids.contains(&cl.id) {
                     continue;
                 }
+            }
+            if ctype.is_some_and(|t| t != client_type(&cl)) {
+                continue;
             }
             text.push_str(&info::client_line(shared, &cl, now));
             text.push('\n');
@@ -872,7 +957,7 @@ impl Env {
             if id.is_some_and(|i| i != cl.id)
                 || addr.as_ref().is_some_and(|a| *a != cl.addr)
                 || laddr.as_ref().is_some_and(|a| *a != cl.laddr)
-                || ctype.as_ref().is_some_and(|t| t != "normal")
+                || ctype.as_ref().is_some_and(|t| client_type_name(t.as_bytes()) != client_type(&cl))
                 || user.as_ref().is_some_and(|u| u.as_slice() != b"default")
                 || (skipme && cl.id == c.info.id)
             {

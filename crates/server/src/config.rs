@@ -490,32 +490,8 @@ const SAVE_DEFAULTS: [(i64, i64); 3] = [(3600, 1), (300, 100), (60, 10000)];
 const DEFAULT_BIND: [&str; 2] = ["*", "-::*"];
 const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 99.0, 99.9];
 
-// Keyspace notification classes (Redis's NOTIFY_* bits).
-const NOTIFY_KEYSPACE: u32 = 1 << 0;
-const NOTIFY_KEYEVENT: u32 = 1 << 1;
-const NOTIFY_GENERIC: u32 = 1 << 2;
-const NOTIFY_STRING: u32 = 1 << 3;
-const NOTIFY_LIST: u32 = 1 << 4;
-const NOTIFY_SET: u32 = 1 << 5;
-const NOTIFY_HASH: u32 = 1 << 6;
-const NOTIFY_ZSET: u32 = 1 << 7;
-const NOTIFY_EXPIRED: u32 = 1 << 8;
-const NOTIFY_EVICTED: u32 = 1 << 9;
-const NOTIFY_STREAM: u32 = 1 << 10;
-const NOTIFY_KEY_MISS: u32 = 1 << 11;
-const NOTIFY_MODULE: u32 = 1 << 13;
-const NOTIFY_NEW: u32 = 1 << 14;
-/// 'A': every class but key-miss and new-key.
-const NOTIFY_ALL: u32 = NOTIFY_GENERIC
-    | NOTIFY_STRING
-    | NOTIFY_LIST
-    | NOTIFY_SET
-    | NOTIFY_HASH
-    | NOTIFY_ZSET
-    | NOTIFY_EXPIRED
-    | NOTIFY_EVICTED
-    | NOTIFY_STREAM
-    | NOTIFY_MODULE;
+// Keyspace notification classes: Redis's NOTIFY_* bits, shared with the commands that fire them.
+use commands::notify::*;
 
 /// A directive's current value.
 #[derive(Clone, Debug, PartialEq)]
@@ -2282,6 +2258,7 @@ impl Config {
             rdb_compression: self.get_bool("rdbcompression").unwrap_or(true),
             rdb_checksum: self.get_bool("rdbchecksum").unwrap_or(true),
             hll_sparse_max_bytes: self.num("hll-sparse-max-bytes"),
+            notify_keyspace_events: self.notify_keyspace_events(),
             ..commands::DataConfig::default()
         }
     }

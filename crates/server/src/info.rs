@@ -106,18 +106,22 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     };
     let age = (now_ms - cl.created_ms).max(0) / 1000;
     let idle = (now_ms - cl.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
+    // In Redis's order (`catClientInfoString`): P x b ... U r e.
     let mut flags = String::new();
-    if cl.blocked.load(Ordering::Relaxed) {
-        flags.push('b');
+    if cl.is_pubsub() {
+        flags.push('P');
     }
     if cl.multi_len.load(Ordering::Relaxed) >= 0 {
         flags.push('x');
     }
-    if cl.no_evict.load(Ordering::Relaxed) {
-        flags.push('e');
+    if cl.blocked.load(Ordering::Relaxed) {
+        flags.push('b');
     }
     if cl.unix {
         flags.push('U');
+    }
+    if cl.no_evict.load(Ordering::Relaxed) {
+        flags.push('e');
     }
     if flags.is_empty() {
         flags.push('N');
@@ -125,7 +129,7 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     let qbuf = cl.qbuf.load(Ordering::Relaxed);
     let obl = cl.obuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -135,6 +139,9 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         idle,
         flags,
         cl.db.load(Ordering::Relaxed),
+        cl.subs[0].load(Ordering::Relaxed),
+        cl.subs[1].load(Ordering::Relaxed),
+        cl.subs[2].load(Ordering::Relaxed),
         cl.multi_len.load(Ordering::Relaxed),
         qbuf,
         16384u64.saturating_sub(qbuf),
@@ -321,9 +328,10 @@ fn render_section(
         }
         "stats" => {
             let expired: u64 = shared.stats.expired_keys.load(Ordering::Relaxed) + expired;
+            let ps = shared.pubsub.counts();
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
                 shared.sum_stat(|s| &s.connections),
                 shared.sum_stat(|s| &s.commands),
                 shared.sum_stat(|s| &s.net_input_bytes),
@@ -332,6 +340,9 @@ fn render_section(
                 expired,
                 shared.sum_stat(|s| &s.keyspace_hits),
                 shared.sum_stat(|s| &s.keyspace_misses),
+                ps.0,
+                ps.1,
+                ps.2,
                 shared.sum_stat(|s| &s.error_replies),
             );
         }

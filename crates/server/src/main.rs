@@ -11,6 +11,7 @@ mod config;
 mod info;
 mod log;
 mod persistence;
+mod pubsub;
 mod shared;
 mod worker;
 
@@ -184,6 +185,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         clients: Mutex::new(Default::default()),
         next_client_id: 1.into(),
         blocking: Default::default(),
+        pubsub: Default::default(),
         blocked_count: 0.into(),
         watches: Mutex::new(Default::default()),
         watch_count: 0.into(),
@@ -200,6 +202,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         persist: persistence::new_state(),
         write_error: false.into(),
         stat_reset_ms: now_ms().into(),
+        config_epoch: 0.into(),
     }));
 
     // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read

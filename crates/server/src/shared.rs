@@ -134,6 +134,16 @@ pub struct ClientShared {
     pub watch_dirty: AtomicBool,
     /// In MULTI (for CLIENT LIST's `multi=` field: queued commands, or -1).
     pub multi_len: AtomicI64,
+    /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
+    /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
+    pub subs: [AtomicU32; 3],
+}
+
+impl ClientShared {
+    /// True while the client holds a subscription (Redis's CLIENT_PUBSUB flag).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)
+    }
 }
 
 /// Messages one worker sends another.
@@ -144,6 +154,8 @@ pub enum Msg {
     Unblocked { client_id: u64, reply: Vec<u8> },
     /// Look at kill flags (CLIENT KILL) and pause state now.
     Poke,
+    /// Pub/sub messages for subscribers of the receiving worker, in publication order.
+    Deliver(Vec<crate::pubsub::Delivery>),
 }
 
 pub struct WorkerHandle {
@@ -243,6 +255,8 @@ pub struct Shared {
     pub watches: Mutex<HashMap<(u32, Sds), Vec<u64>>>,
     /// Number of (client, key) watch registrations, checked without the lock by writers.
     pub watch_count: AtomicUsize,
+    /// Pub/sub subscriptions of every client.
+    pub pubsub: crate::pubsub::Registry,
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub shutdown: AtomicBool,
     pub pause: Mutex<Pause>,
@@ -259,6 +273,11 @@ pub struct Shared {
     /// The last save failed and stop-writes-on-bgsave-error is on: writes get -MISCONF.
     pub write_error: AtomicBool,
     pub stat_reset_ms: AtomicI64,
+    /// Bumped by every CONFIG SET. Workers compare it with their copy once per batch of
+    /// requests and re-read the settings they cache, so a setting changed through one
+    /// connection (notify-keyspace-events above all) holds for the very next command of any
+    /// connection. Re-reading on a timer alone left a window of up to one tick.
+    pub config_epoch: AtomicU64,
 }
 
 impl Shared {
@@ -324,5 +343,6 @@ impl Shared {
         let cfg = self.config.read();
         *self.data_config.write() = Arc::new(cfg.data_config());
         *self.requirepass.write() = cfg.requirepass();
+        self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }

@@ -106,6 +106,9 @@ pub struct Conn {
     pub multi_aborted: bool,
     /// WATCHed keys: (db, key, expiry time at WATCH if the key had one).
     pub watched: Vec<(u32, Sds, Option<i64>)>,
+    /// Pub/sub subscriptions; `None` while the client holds none (nearly always), so the
+    /// per-request check for the RESP2 subscribed context is one test of a pointer.
+    pub subs: Option<Box<crate::pubsub::Subs>>,
 }
 
 impl Conn {
@@ -150,6 +153,17 @@ pub struct Env {
     /// Per complete request buffered at the start of a batch: where its first key lies in the
     /// read buffer and its slot (`scan_ahead`).
     lookahead: Vec<Option<(usize, usize, u16)>>,
+    /// Pub/sub deliveries queued by this worker's publishers, indexed by the receiving worker;
+    /// flushed once per event-loop iteration (`pubsub` module).
+    pub outbox: Vec<Vec<crate::pubsub::Delivery>>,
+    /// The pubsub class of `client-output-buffer-limit`, cached and refreshed each tick.
+    pub obuf_limit_pubsub: crate::config::OutputBufferLimit,
+    /// True while EXEC runs a queued server command (Redis's deny-blocking rule for SSUBSCRIBE).
+    pub in_exec: bool,
+    /// Set by a command that wrote pub/sub pushes into its client's buffer: where they end.
+    pub pushed_until: Option<usize>,
+    /// The `Shared::config_epoch` the cached settings were read at.
+    config_epoch: u64,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -221,6 +235,11 @@ impl Worker {
                 slot_buf: Vec::new(),
                 clock: BatchClock::new(),
                 lookahead: Vec::with_capacity(LOOKAHEAD_MAX),
+                outbox: Vec::new(),
+                obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
+                in_exec: false,
+                pushed_until: None,
+                config_epoch: 0,
             },
             poll,
             conns: Vec::new(),
@@ -279,6 +298,7 @@ impl Worker {
                 self.on_readable(idx);
             }
             self.tick();
+            self.flush_outbox();
         }
         let ids: Vec<usize> = (0..self.conns.len()).collect();
         for i in ids {
@@ -367,6 +387,7 @@ impl Worker {
             no_evict: false.into(),
             watch_dirty: false.into(),
             multi_len: (-1).into(),
+            subs: Default::default(),
             unix,
             qbuf: 0.into(),
             obuf: 0.into(),
@@ -420,6 +441,7 @@ impl Worker {
             multi: None,
             multi_aborted: false,
             watched: Vec::new(),
+            subs: None,
         });
         Some(idx)
     }
@@ -452,9 +474,58 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
+                Msg::Deliver(batch) => self.deliver(batch),
             }
         }
         self.check_kills();
+    }
+
+    /// Sends the pub/sub deliveries this worker's commands queued: other workers' through their
+    /// inboxes, ours straight into the subscribers' buffers.
+    fn flush_outbox(&mut self) {
+        // Bounded: delivering writes no new deliveries, so one round empties the outbox.
+        let local = self.env.flush_outbox();
+        if !local.is_empty() {
+            self.deliver(local);
+        }
+    }
+
+    /// Writes deliveries to this worker's subscribers, then enforces the pubsub output buffer
+    /// limit and writes once per touched connection.
+    fn deliver(&mut self, batch: Vec<crate::pubsub::Delivery>) {
+        let mut touched: Vec<usize> = Vec::new();
+        for d in &batch {
+            let Some(&idx) = self.by_client.get(&d.client_id) else {
+                continue;
+            };
+            if let Some(c) = self.conns[idx].as_mut() {
+                if crate::pubsub::still_subscribed(c, d) {
+                    crate::pubsub::write_delivery(c, d);
+                    if touched.last() != Some(&idx) {
+                        touched.push(idx);
+                    }
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let now = now_ms();
+        for idx in touched {
+            let close = match self.conns[idx].as_mut() {
+                Some(c) => {
+                    let pending = c.out.len() - c.wpos;
+                    let limit = self.env.obuf_limit_pubsub;
+                    crate::pubsub::check_output_limit(c, pending, &limit, now) == crate::pubsub::ObufVerdict::Close
+                }
+                None => false,
+            };
+            if close {
+                warning!("Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+                self.close(idx);
+            } else {
+                self.finish(idx);
+            }
+        }
     }
 
     fn check_kills(&mut self) {
@@ -527,6 +598,7 @@ impl Worker {
             self.env.parked = self.env.parked.saturating_sub(1);
         }
         self.env.unwatch_all(&mut c);
+        self.env.unsubscribe_all(&mut c);
         self.env.shared.clients.lock().remove(&c.info.id);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
@@ -543,7 +615,7 @@ impl Worker {
             return;
         }
         self.last_tick_ms = now;
-        self.env.data_config = self.env.shared.data_config();
+        self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.check_kills();
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
@@ -604,6 +676,9 @@ impl Worker {
                 if let Some(d) = shared.ks.db_if_used(db) {
                     let removed = d.lock_slot(slot as u16).expire_some(now, budget_keys);
                     budget_keys = budget_keys.saturating_sub(removed);
+                    if removed > 0 {
+                        self.env.publish_expired_log(db as u32);
+                    }
                 }
             }
         }
@@ -692,6 +767,10 @@ impl Env {
     /// blocks, is paused or must be closed.
     pub fn process_input(&mut self, c: &mut Conn) {
         self.clock.begin_batch();
+        // One load per batch (not per request) of a line that is written only by CONFIG SET.
+        if self.shared.config_epoch.load(Ordering::Acquire) != self.config_epoch {
+            self.refresh_data_config();
+        }
         let rbuf = std::mem::take(&mut c.rbuf);
         let mut spans = std::mem::take(&mut c.spans);
         self.scan_ahead(&rbuf[..c.filled], c.rstart);
@@ -817,13 +896,25 @@ impl Env {
             }
             c.authenticated = true;
         }
-        // Redis's stop-writes-on-bgsave-error: after a failed save, writes (and PING) are refused
-        // until a save succeeds, so a client cannot believe data is safe that is not.
-        if shared.write_error.load(Ordering::Relaxed)
+        // Checked in Redis's processCommand order: after a failed save, writes (and PING) are
+        // refused until a save succeeds (stop-writes-on-bgsave-error), so no client believes
+        // data is safe that is not; then a RESP2 client in subscribed mode may run only a few
+        // commands.
+        let rejection: Option<String> = if shared.write_error.load(Ordering::Relaxed)
             && (entry.meta.has(flag::WRITE) || entry.meta.name == "ping")
             && shared.config.read().stop_writes_on_bgsave_error()
         {
-            c.out.error(MISCONF);
+            Some(MISCONF.to_string())
+        } else if c.subs.is_some() && !c.resp3() && !crate::pubsub::allowed_while_subscribed(&entry.meta.name) {
+            Some(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                entry.meta.name
+            ))
+        } else {
+            None
+        };
+        if let Some(text) = rejection {
+            c.out.error(&text);
             self.stats.rejected_calls.add(1);
             self.count_rejected(entry);
             c.multi_aborted |= c.multi.is_some();
@@ -884,8 +975,13 @@ impl Env {
         entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE)
     }
 
-    /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP.
+    /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP. Pub/sub pushes
+    /// the command wrote (`pushed_until`) survive REPLY OFF|SKIP, as Redis's CLIENT_PUSHING.
     fn after_command(&mut self, c: &mut Conn, before: usize) {
+        let before = match self.pushed_until.take() {
+            Some(end) if end > before && end <= c.out.len() => end,
+            _ => before,
+        };
         if c.out.len() > before && c.out.buf[before] == b'-' {
             let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
             self.stats.count_error(&c.out.buf[before + 1..end]);
@@ -936,7 +1032,51 @@ impl Env {
             may_block,
         };
         handler(&mut ctx, args);
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
+            ctx.note_new_keys();
+        }
         self.locks.clear();
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
+            self.note_expired(db, 0);
+        }
+    }
+
+    /// Turns the keys this thread expired (lazily, while a command looked them up, or actively)
+    /// into `expired` events of database `db`, inserted at `at` in the command's events: a lazy
+    /// expiry happens when the key is looked up, before the command's own events.
+    pub fn note_expired(&mut self, db: u32, at: usize) {
+        let keys = keyspace::take_expired_log();
+        if keys.is_empty() {
+            return;
+        }
+        let at = at.min(self.effects.notifications.len());
+        let notes = keys.into_iter().map(|key| commands::Notification { db, event: "expired", key });
+        self.effects.notifications.splice(at..at, notes);
+    }
+
+    /// Publishes the keys this thread expired outside any command (active expiry, a blocked
+    /// client's ready key) as `expired` events of database `db`.
+    pub fn publish_expired_log(&mut self, db: u32) {
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
+            return;
+        }
+        let notes: Vec<commands::Notification> = keyspace::take_expired_log()
+            .into_iter()
+            .map(|key| commands::Notification { db, event: "expired", key })
+            .collect();
+        if !notes.is_empty() {
+            self.publish_notifications(&notes);
+        }
+    }
+
+    /// Re-reads the settings commands consult (after CONFIG SET, and every tick).
+    pub fn refresh_data_config(&mut self) {
+        self.config_epoch = self.shared.config_epoch.load(Ordering::Acquire);
+        self.data_config = self.shared.data_config();
+        self.obuf_limit_pubsub = self.shared.config.read().client_output_buffer_limits()[2];
+        let flags = self.data_config.notify_keyspace_events;
+        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
+        keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
     }
 
     fn run_data(&mut self, c: &mut Conn, entry: &Entry, handler: commands::Handler, args: &[&[u8]], now: i64) {
@@ -994,6 +1134,7 @@ impl Env {
         now: i64,
     ) {
         let dirty_before = self.effects.dirty;
+        let notes_before = self.effects.notifications.len();
         self.effects.unmodified_key_args = 0;
         let shared = self.shared;
         {
@@ -1008,6 +1149,12 @@ impl Env {
                 may_block: false,
             };
             handler(&mut ctx, args);
+            if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
+                ctx.note_new_keys();
+            }
+        }
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
+            self.note_expired(c.db, notes_before);
         }
         if self.effects.dirty > dirty_before && shared.watch_count.load(Ordering::SeqCst) > 0 {
             self.compute_keys(entry, args);
@@ -1072,6 +1219,10 @@ impl Env {
     fn apply_effects(&mut self) {
         if self.effects.dirty > 0 {
             self.shared.stats.dirty.fetch_add(self.effects.dirty, Ordering::Relaxed);
+        }
+        if !self.effects.notifications.is_empty() {
+            let notes = std::mem::take(&mut self.effects.notifications);
+            self.publish_notifications(&notes);
         }
         if !self.effects.ready_keys.is_empty() {
             let ready: VecDeque<(u32, Sds)> = self.effects.ready_keys.drain(..).collect();
@@ -1141,6 +1292,9 @@ impl Env {
                         }
                     })
                 };
+                // The look-up may have expired the key: that is an `expired` event of `db`, not
+                // of whichever command runs next on this thread.
+                self.publish_expired_log(db);
                 if !has_type {
                     break;
                 }
@@ -1169,6 +1323,9 @@ impl Env {
                 reg.remove(client_id);
                 shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
                 queue.extend(effects.ready_keys);
+                // Lock order: the blocking registry may be held while the pub/sub registry is
+                // taken (never the other way round).
+                self.publish_notifications(&effects.notifications);
                 if let Some(h) = shared.workers().get(worker) {
                     h.send(Msg::Unblocked { client_id, reply: out.buf });
                 }
