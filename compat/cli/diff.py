@@ -133,6 +133,11 @@ CASES = [
     (["-n", "3", "--no-raw", "dbsize"], None),
     (["-n", "99", "ping"], None),
     (["-u", "redis://127.0.0.1:{port}/3", "get", "in3"], None),
+    (["-u", "redis://127.0.0.1:{port}", "--no-raw", "dbsize"], None),
+    (["-u", "redis://:pw%41@127.0.0.1:{port}/1", "ping"], None),
+    (["-u", "REDIS://bob:pw@127.0.0.1:{port}", "ping"], None),
+    (["-u", "http://127.0.0.1:{port}", "ping"], None),
+    (["-u", "redis://%zz@127.0.0.1:{port}", "ping"], None),
     (["-r", "3", "incr", "num"], None),
     (["-r", "3", "--no-raw", "incr", "num"], None),
     (["-r", "2", "-i", "0.05", "ping"], None),
@@ -292,20 +297,26 @@ def cluster_cases(cli, oracle, workdir, failures):
             a.cmd(["CLUSTER", "SETSLOT", str(mig_slot), "IMPORTING", b_id])
             b.cmd(["CLUSTER", "SETSLOT", str(mig_slot), "MIGRATING", a_id])
             ask_port = b.port
+        # (arguments, stdin, what redis-cli's stdout must start with: proof that the case redirects)
         cases = [
-            (["-c", "-p", str(a.port), "set", "foo", "bar"], None, ["DEL", "foo"]),
-            (["-c", "-p", str(a.port), "--no-raw", "set", "foo", "bar"], None, ["DEL", "foo"]),
-            (["-p", str(a.port), "set", "foo", "bar"], None, ["DEL", "foo"]),
-            (["-c", "-p", str(a.port)], b"set foo bar\nget foo\n", ["DEL", "foo"]),
-            (["-c", "-p", str(ask_port), "set", "{mig}x", "v"], None, None),
-            (["-c", "-p", str(ask_port), "--no-raw", "get", "{mig}x"], None, None),
+            (["-c", "-p", str(a.port), "set", "foo", "bar"], None, b"OK\n"),
+            (["-c", "-p", str(a.port), "--no-raw", "set", "foo", "bar"], None, b"OK\n"),
+            (["-p", str(a.port), "set", "foo", "bar"], None, b"MOVED 12182 127.0.0.1:%d" % b.port),
+            (["-c", "-p", str(a.port)], b"set foo bar\nget foo\n", b"-> Redirected to slot [12182]"),
+            (["-c", "-p", str(ask_port), "set", "{mig}x", "v"], None, b"OK\n"),
+            (["-c", "-p", str(ask_port), "--no-raw", "get", "{mig}x"], None, b"(nil)\n"),
+            (["-p", str(ask_port), "get", "{mig}x"], None, b"ASK %d" % mig_slot),
         ]
-        for args, stdin, cleanup in cases:
+        for args, stdin, expect in cases:
             results = []
             for binary in (oracle, cli):
                 for n in (a, b):
                     n.cmd(["FLUSHALL"])
                 results.append(run(binary, args, stdin))
+            if not results[0][0].startswith(expect):
+                failures.append("cluster setup: %r" % args)
+                print("FAIL cluster setup: redis-cli %r printed %r, expected %r first" % (args, results[0][0], expect))
+                continue
             if compare("cluster: %r stdin=%r" % (args[2:], stdin), results[0], results[1], failures):
                 passed += 1
     finally:

@@ -62,66 +62,70 @@ fn atof(s: &str) -> f64 {
     (1..=t.len()).rev().find_map(|n| t.get(..n).and_then(|p| p.parse::<f64>().ok())).unwrap_or(0.0)
 }
 
-/// Percent-decoding of a URI part, as redis-cli's `percentDecode`.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+/// Percent-decoding of a URI part, as redis-cli's `percentDecode` (hex digits in either case).
+fn percent_decode(s: &[u8]) -> Result<String, OptionsError> {
+    let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+    while i < s.len() {
+        if s[i] == b'%' {
+            let (Some(h), Some(l)) = (s.get(i + 1), s.get(i + 2)) else {
+                return Err(OptionsError("Incomplete URI encoding".into()));
+            };
+            let hex = |c: u8| (c as char).to_ascii_lowercase().to_digit(16);
+            let (Some(h), Some(l)) = (hex(*h), hex(*l)) else {
+                return Err(OptionsError("Illegal character in URI encoding".into()));
+            };
+            out.push((h * 16 + l) as u8);
             i += 3;
         } else {
-            out.push(b[i]);
+            out.push(s[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// `-u redis://[[user]:pass@]host[:port][/db]`.
+/// `-u redis://[[user:]pass@][host[:port]][/db]`, read as redis-cli's `parseRedisUri` reads it:
+/// the first `@` ends the user info, the first `:` after the user info starts the port.
 fn parse_uri(uri: &str, o: &mut Options) -> Result<(), OptionsError> {
-    let Some(rest) = uri.strip_prefix("redis://") else {
-        let msg = if uri.starts_with("rediss://") {
-            "Invalid URI scheme: rediss:// is not supported (no TLS in redoxide-cli yet)"
-        } else {
-            "Invalid URI scheme"
-        };
-        return Err(OptionsError(msg.into()));
-    };
-    let (creds, hostpart) = match rest.rfind('@') {
-        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-        None => (None, rest),
-    };
-    if let Some(c) = creds {
-        let bad = || OptionsError("Invalid URI".into());
-        match c.split_once(':') {
-            Some((u, p)) => {
-                if !u.is_empty() {
-                    o.user = Some(percent_decode(u).ok_or_else(bad)?);
-                }
-                o.auth = Some(percent_decode(p).ok_or_else(bad)?);
+    let b = uri.as_bytes();
+    let has_prefix = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    if has_prefix("rediss://") {
+        return Err(OptionsError("rediss:// is only supported when redis-cli is compiled with OpenSSL".into()));
+    }
+    if !has_prefix("redis://") {
+        return Err(OptionsError("Invalid URI scheme".into()));
+    }
+    let mut rest = &b["redis://".len()..];
+    if let Some(at) = rest.iter().position(|&c| c == b'@') {
+        let info = &rest[..at];
+        let pass = match info.iter().position(|&c| c == b':') {
+            Some(colon) => {
+                o.user = Some(percent_decode(&info[..colon])?);
+                &info[colon + 1..]
             }
-            None => o.auth = Some(percent_decode(c).ok_or_else(bad)?),
+            None => info,
+        };
+        o.auth = Some(percent_decode(pass)?);
+        rest = &rest[at + 1..];
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let path = rest.iter().position(|&c| c == b'/');
+    if rest[0] != b'/' {
+        let mut host_end = path.unwrap_or(rest.len());
+        if let Some(colon) = rest.iter().position(|&c| c == b':') {
+            o.port = atoi(&String::from_utf8_lossy(&rest[colon + 1..])) as u16;
+            host_end = colon;
         }
+        o.host = String::from_utf8_lossy(&rest[..host_end]).into_owned();
     }
-    let (hostport, db) = match hostpart.split_once('/') {
-        Some((h, d)) => (h, Some(d)),
-        None => (hostpart, None),
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (hostport, None),
-    };
-    if !host.is_empty() {
-        o.host = host.to_string();
-    }
-    if let Some(p) = port {
-        o.port = atoi(p) as u16;
-    }
-    if let Some(d) = db.filter(|d| !d.is_empty()) {
-        o.dbnum = atoi(d);
+    if let Some(p) = path {
+        let db = &rest[p + 1..];
+        if !db.is_empty() {
+            o.dbnum = atoi(&String::from_utf8_lossy(db));
+        }
     }
     Ok(())
 }
@@ -238,7 +242,10 @@ mod tests {
         assert_eq!(o.user.as_deref(), Some("bob"));
         assert_eq!(o.auth.as_deref(), Some("s@cret"));
         assert_eq!((o.host.as_str(), o.port, o.dbnum), ("10.0.0.1", 7001, 4));
-        assert!(parse(&args("-u http://x"), false).is_err());
+        assert_eq!(parse(&args("-u http://x"), false).unwrap_err().0, "Invalid URI scheme");
+        assert_eq!(parse(&args("-u redis://%4g@h"), false).unwrap_err().0, "Illegal character in URI encoding");
+        let o = parse(&args("-u REDIS://pw@/2"), false).unwrap();
+        assert_eq!((o.user, o.auth.as_deref(), o.host.as_str(), o.dbnum), (None, Some("pw"), "127.0.0.1", 2));
     }
 
     #[test]
