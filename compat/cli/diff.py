@@ -256,6 +256,31 @@ def run(binary, args, stdin, env=None):
     return p.stdout, p.stderr, p.returncode
 
 
+def run_on_pty(binary, args, env, stdin=None):
+    """Runs with stdout on a pseudo-terminal, so the CLI picks its tty format (and shows pushes) by
+    itself; stderr and stdin stay pipes. Returns what the terminal received (the pty turns \\n into
+    \\r\\n for both CLIs alike)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([binary] + args, stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    p.stdin.write(stdin or b"")
+    p.stdin.close()
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    err = p.stderr.read()
+    p.stderr.close()
+    return out, err, p.wait(timeout=30)
+
+
 def compare(name, oracle, ours, failures):
     if oracle == ours:
         return True
@@ -370,6 +395,21 @@ def main():
                 server.cmd(["SELECT", "0"])
                 results.append(run(binary, full, None, dict(env, FAKETTY="1")))
             if compare("FAKETTY %r" % args, results[0], results[1], failures):
+                passed += 1
+        # A real terminal on stdout: the default format must be the tty one, with no option given.
+        # The last one also prints RESP3 pushes (client-side caching invalidations), as only a tty does.
+        for args, stdin in ((["lrange", "list", "0", "-1"], None), (["-3", "hgetall", "hash"], None),
+                            (["get", "bin"], None), (["--raw", "get", "bin"], None),
+                            (["-3"], b"client tracking on\nget str\nset str x\nget str\n"),
+                            (["-3", "--raw"], b"client tracking on\nget str\nset str x\nget str\n")):
+            full = ["-p", str(server.port)] + args
+            results = []
+            for binary in (opts.oracle, opts.cli):
+                for argv in FIXTURE:
+                    server.cmd(argv)
+                server.cmd(["SELECT", "0"])
+                results.append(run_on_pty(binary, full, env, stdin))
+            if compare("pty %r stdin=%r" % (args, stdin), results[0], results[1], failures):
                 passed += 1
         if opts.cluster:
             passed += cluster_cases(opts.cli, opts.oracle, workdir, failures)
