@@ -43,6 +43,8 @@ CASES = [
     # every reply shape, default mode (stdout is a pipe: raw)
     (["ping"], None),
     (["echo", "hi there"], None),
+    (["echo", b"\xff\xfe bin\x01"], None),
+    (["--no-raw", "set", "k\u00e9y", b"\xc3\xa9\x01\xff"], None),
     (["get", "str"], None),
     (["get", "missing"], None),
     (["get", "bin"], None),
@@ -371,11 +373,11 @@ def main():
         # A port nobody listens on, for the connection-refused cases.
         dead_port = str(free_port())
         for args, stdin in CASES:
-            if opts.k and opts.k not in " ".join(args):
+            if opts.k and opts.k not in " ".join(a if isinstance(a, str) else a.decode("latin-1") for a in args):
                 continue
             if stdin == "NOPORT":
                 stdin = None
-            full = ["-h", "127.0.0.1", "-p", str(server.port)] + [a.replace("{port}", str(server.port)) for a in args]
+            full = ["-h", "127.0.0.1", "-p", str(server.port)] + [a.replace("{port}", str(server.port)) if isinstance(a, str) else a for a in args]
             full = [dead_port if a == "1" and full[i - 1] == "-p" else a for i, a in enumerate(full)]
             results = []
             for binary in (opts.oracle, opts.cli):

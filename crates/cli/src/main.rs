@@ -10,11 +10,15 @@ use cli::format::{self, Mode};
 use cli::options::{self, Options};
 use cli::reply::Reply;
 use std::io::{BufRead, IsTerminal, Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let argv: Vec<String> = std::env::args().collect();
+    // Arguments are bytes (a value may be any binary string); `env::args` would panic on non-UTF-8.
+    // Options are matched on a lossy copy; the command's words are passed on as the raw bytes.
+    let argv_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<String> = argv_os.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     // redis-cli honours FAKETTY to force the tty format when stdout is not a terminal.
     let stdout_tty = std::io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
     let mut o = match options::parse(&argv, stdout_tty) {
@@ -41,7 +45,7 @@ fn main() {
             o.auth = Some(pass);
         }
     }
-    let words: Vec<Vec<u8>> = argv[o.first_arg..].iter().map(|s| s.clone().into_bytes()).collect();
+    let words: Vec<Vec<u8>> = argv_os[o.first_arg..].iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut cli = Cli::new(o);
     cli.push_output = stdout_tty;
     if cli.o.pipe {
