@@ -36,6 +36,7 @@ FIXTURE = [
     ["ZADD", "zset", "1.5", "one", "2", "two", "3.25", "three"],
     ["SELECT", "3"],
     ["SET", "in3", "db three"],
+    ["CONFIG", "RESETSTAT"],
 ]
 
 # (arguments after -h/-p, stdin bytes or None)
@@ -149,6 +150,12 @@ CASES = [
     (["-e", "incr", "num"], None),
     (["-x", "set", "fromstdin"], b"line one\nline two\n"),
     (["-x", "--no-raw", "append", "str"], b" world"),
+    (["-X", "TAG", "set", "TAG", "v"], b"from stdin"),
+    (["-X", "TAG", "set", "k", "v"], b"from stdin"),
+    (["-x", "-X", "TAG", "set", "k"], b"v"),
+    (["--quoted-input", "set", '"a\\x00b"', "'c d'"], None),
+    (["--quoted-input", "--no-raw", "get", '"a\\x00b"'], None),
+    (["--quoted-input", "get", '"unbalanced'], None),
     # stdin mode
     (["--no-raw"], b'set a 1\nget a\nincr str\n\nbad "quote\nlrange list 0 2\n3 incr a\nget "sp ace"\nhgetall hash\n'),
     ([], b"set a 1\nget a\nincr str\nlrange list 0 2\nmget a missing\n"),
@@ -158,6 +165,8 @@ CASES = [
     ([], b"get str\nquit\nget str\n"),
     ([], b"0 ping\n-1 ping\n"),
     ([], b"ping"),
+    # shows that the stdin mode sends COMMAND DOCS first, as redis-cli's prompt does to load its help
+    (["--no-raw"], b"ping\ninfo commandstats\n"),
     # option and connection errors
     (["--nosuch", "ping"], None),
     (["-a", "secret", "ping"], None),
@@ -188,9 +197,13 @@ def free_port():
 CLIENT_ID = re.compile(rb'(\bid(?:\n| |" => \(integer\) ))\d+')
 
 
+# Command durations in INFO commandstats differ from run to run.
+USEC = re.compile(rb"usec(_per_call)?=[0-9.]+")
+
+
 def normalize(result):
     out, err, rc = result
-    return CLIENT_ID.sub(rb"\1<id>", out), err, rc
+    return USEC.sub(rb"usec\1=<t>", CLIENT_ID.sub(rb"\1<id>", out)), err, rc
 
 
 def encode(argv):

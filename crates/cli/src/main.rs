@@ -81,6 +81,8 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   -n <db>            Database number.
   -2, -3             Start session in RESP2 / RESP3 protocol mode.
   -x                 Read last argument from STDIN.
+  -X <tag>           Read <tag> argument from STDIN.
+  --quoted-input     Force input to be handled as quoted strings.
   -d <delimiter>     Delimiter between response bulks for raw formatting (default: \\n).
   -D <delimiter>     Delimiter between responses for raw formatting (default: \\n).
   -c                 Enable cluster mode (follow -ASK and -MOVED redirections).
@@ -223,10 +225,33 @@ impl Cli {
 
     /// One-shot mode (`noninteractive`): the command from argv, `-x` appending stdin as its last argument.
     fn one_shot(&mut self, mut words: Vec<Vec<u8>>) -> i32 {
-        if self.o.stdin_lastarg {
+        if self.o.quoted_input {
+            // Each argument must unquote to exactly one word (redis-cli's unquoteCString).
+            let unquoted: Option<Vec<Vec<u8>>> =
+                words.iter().map(|w| resp::split_args(w).filter(|v| v.len() == 1).and_then(|mut v| v.pop())).collect();
+            match unquoted {
+                Some(u) => words = u,
+                None => {
+                    println!("Invalid quoted string");
+                    return 1;
+                }
+            }
+        }
+        let read_stdin = || {
             let mut all = Vec::new();
             let _ = std::io::stdin().read_to_end(&mut all);
-            words.push(all);
+            all
+        };
+        if self.o.stdin_lastarg {
+            words.push(read_stdin());
+        } else if let Some(tag) = self.o.stdin_tag.clone() {
+            match words.iter().position(|w| *w == tag) {
+                Some(i) => words[i] = read_stdin(),
+                None => {
+                    eprintln!("Using -X option but stdin tag not match.");
+                    return 1;
+                }
+            }
         }
         let repeat = self.o.repeat;
         if self.issue_command_repeat(&words, repeat).is_ok() {
@@ -240,6 +265,14 @@ impl Cli {
     fn stdin_mode(&mut self) {
         self.interactive = true;
         let _ = self.connect(false);
+        // redis-cli's prompt loads its help from the server (cliInitHelp) before the first line:
+        // a quiet second connection attempt, then COMMAND DOCS. Sent here too, so the server sees
+        // the same commands (COMMANDSTATS, MONITOR) as with redis-cli.
+        if self.conn.is_some() || self.connect(true).is_ok() {
+            if let Some(conn) = self.conn.as_mut() {
+                let _ = conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]);
+            }
+        }
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let mut line = Vec::new();

@@ -20,6 +20,10 @@ pub struct Options {
     pub resp3: bool,
     pub resp2: bool,
     pub stdin_lastarg: bool,
+    /// `-X tag`: the argument equal to `tag` is replaced by stdin.
+    pub stdin_tag: Option<Vec<u8>>,
+    /// `--quoted-input`: each argument is unquoted as a redis-cli line word (`"a\x00b"`).
+    pub quoted_input: bool,
     pub set_errcode: bool,
     pub cluster_mode: bool,
     pub no_auth_warning: bool,
@@ -144,6 +148,8 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
         resp3: false,
         resp2: false,
         stdin_lastarg: false,
+        stdin_tag: None,
+        quoted_input: false,
         set_errcode: false,
         cluster_mode: false,
         no_auth_warning: false,
@@ -191,6 +197,8 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             "--no-raw" => o.mode = Mode::Tty,
             "--csv" => o.mode = Mode::Csv,
             "-x" => o.stdin_lastarg = true,
+            "-X" if has_value => o.stdin_tag = Some(value().into_bytes()),
+            "--quoted-input" => o.quoted_input = true,
             "-e" => o.set_errcode = true,
             "-c" => o.cluster_mode = true,
             "-2" => o.resp2 = true,
@@ -208,6 +216,9 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
     }
     if o.resp2 && o.resp3 {
         return Err(OptionsError("Options -2 and -3 are mutually exclusive.".into()));
+    }
+    if o.stdin_lastarg && o.stdin_tag.is_some() {
+        return Err(OptionsError("Options -x and -X are mutually exclusive.".into()));
     }
     Ok(o)
 }

@@ -88,11 +88,14 @@ fn connection_refused() {
 
 #[test]
 fn stdin_mode_splits_lines_like_redis_cli() {
-    let (port, h) = fake_server(vec![b"+OK\r\n", b"$2\r\na\"\r\n"]);
+    // The first request is COMMAND DOCS, which redis-cli's prompt sends to load its help.
+    let (port, h) = fake_server(vec![b"*0\r\n", b"+OK\r\n", b"$2\r\na\"\r\n"]);
     let p = port.to_string();
     let got = run(&["-p", &p, "--no-raw"], b"set k \"a\\\"\"\nbad \"x\nget k\n");
     assert_eq!(got, ("OK\nInvalid argument(s)\n\"a\\\"\"\n".into(), String::new(), 0));
-    assert_eq!(h.join().expect("server"), b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$2\r\na\"\r\n*2\r\n$3\r\nget\r\n$1\r\nk\r\n");
+    let seen = h.join().expect("server");
+    assert_eq!(seen[..27], b"*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n"[..]);
+    assert_eq!(seen[27..], b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$2\r\na\"\r\n*2\r\n$3\r\nget\r\n$1\r\nk\r\n"[..]);
 }
 
 #[test]
