@@ -296,6 +296,24 @@ def run_on_pty(binary, args, env, stdin=None):
     return out, err, p.wait(timeout=30)
 
 
+def run_streaming(binary, args, server, feed):
+    """Starts a SUBSCRIBE, lets `feed` act on the server through the fixture connection once the
+    client is subscribed, then kills the subscriber server-side; returns stdout, stderr, exit code."""
+    p = subprocess.Popen([binary] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 10
+    while b"sub=1" not in server.cmd(["CLIENT", "LIST", "TYPE", "pubsub"]):
+        if time.time() > deadline:
+            p.kill()
+            p.wait(timeout=10)
+            raise RuntimeError("%s did not subscribe" % binary)
+        time.sleep(0.02)
+    feed(server)
+    time.sleep(0.2)
+    server.cmd(["CLIENT", "KILL", "TYPE", "pubsub"])
+    out, err = p.communicate(timeout=30)
+    return out, err, p.returncode
+
+
 def compare(name, oracle, ours, failures):
     if oracle == ours:
         return True
@@ -410,6 +428,24 @@ def main():
                 server.cmd(["SELECT", "0"])
                 results.append(run(binary, full, None, dict(env, FAKETTY="1")))
             if compare("FAKETTY %r" % args, results[0], results[1], failures):
+                passed += 1
+        # Streaming: SUBSCRIBE prints every message until the connection is killed.
+        def publish(srv):
+            srv.cmd(["PUBLISH", "ch", "hello"])
+            srv.cmd(["PUBLISH", "ch", b"bin\x00\xff"])
+        streaming = (["subscribe", "ch"], ["--no-raw", "subscribe", "ch"], ["-3", "--no-raw", "subscribe", "ch"],
+                     ["--csv", "subscribe", "ch"])
+        if server.cmd(["PUBLISH", "probe", "x"]).startswith(b"-"):
+            print("cli-diff: skipping the %d SUBSCRIBE cases: this server has no pub/sub" % len(streaming))
+            streaming = ()
+        for args in streaming:
+            full = ["-p", str(server.port)] + args
+            results = [run_streaming(binary, full, server, publish) for binary in (opts.oracle, opts.cli)]
+            if b"hello" not in results[0][0]:
+                failures.append("streaming setup %r" % args)
+                print("FAIL streaming setup: redis-cli printed %r" % (results[0],))
+                continue
+            if compare("streaming %r" % args, results[0], results[1], failures):
                 passed += 1
         # A real terminal on stdout: the default format must be the tty one, with no option given.
         # The last one also prints RESP3 pushes (client-side caching invalidations), as only a tty does.

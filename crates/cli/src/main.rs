@@ -380,6 +380,37 @@ impl Cli {
             if left > 0 {
                 left -= 1;
             }
+            if is("monitor") || is("subscribe") || is("psubscribe") || is("ssubscribe") {
+                // Streaming commands: every later reply is printed until an error reply ends the
+                // stream (or the connection does, which exits as any read failure does).
+                let monitor = is("monitor");
+                let Some(conn) = self.conn.as_mut() else { return Err(()) };
+                if conn.send(argv).is_err() {
+                    return Err(());
+                }
+                if !monitor && self.o.mode != Mode::Raw {
+                    println!("Reading messages... (press Ctrl-C to quit)");
+                }
+                loop {
+                    let Some(conn) = self.conn.as_mut() else { return Err(()) };
+                    // Pushes are read as replies here: redis-cli unsets its push handler meanwhile.
+                    let reply = match conn.read_reply() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("Error: {e}");
+                            exit(1);
+                        }
+                    };
+                    self.handle_reply(&reply, verbatim);
+                    if reply.is_error() {
+                        break;
+                    }
+                }
+                if monitor {
+                    return Ok(());
+                }
+                continue;
+            }
             let result = self.read_command_reply(argv);
             let reply = match result {
                 Ok(r) => r,
