@@ -120,3 +120,14 @@ fn unknown_option_and_reply_type() {
     let p = port.to_string();
     assert_eq!(run(&["-p", &p, "x"], b""), (String::new(), "Unknown reply type: 13\n".into(), 1));
 }
+
+#[test]
+fn monitor_prints_until_an_error_reply() {
+    // The fake server sends the whole stream at once after reading MONITOR.
+    let (port, _h) = fake_server(vec![b"+OK\r\n+1700000000.123456 [0 127.0.0.1:5] \"ping\"\r\n-ERR stop\r\n"]);
+    let p = port.to_string();
+    assert_eq!(
+        run(&["-p", &p, "monitor"], b""),
+        ("OK\n1700000000.123456 [0 127.0.0.1:5] \"ping\"\nERR stop\n\n".into(), String::new(), 0)
+    );
+}
