@@ -175,6 +175,9 @@ CASES = [
     (["-2", "-3", "ping"], None),
     (["-p"], None),
     (["-h", "127.0.0.1", "-p", "1", "ping"], "NOPORT"),
+    (["-s", "{sock}", "--no-raw", "lrange", "list", "0", "2"], None),
+    (["-s", "/nonexistent/redis.sock", "ping"], None),
+    (["-s", "{sock}", "-c", "ping"], None),
     (["-h", "127.0.0.1", "-p", "1"], b"ping\n"),
     # --pipe
     (["--pipe"], b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$1\r\n1\r\n*2\r\n$4\r\nINCR\r\n$3\r\nstr\r\nPING\r\n"),
@@ -237,6 +240,10 @@ class Server:
                 "--dir", workdir]
         if os.path.basename(binary) == "redis-server":
             args += ["--enable-debug-command", "yes"]
+        # A unix socket too, for -s (a server that does not support it fails those cases).
+        self.unixsocket = os.path.join(workdir, "redis-%d.sock" % self.port)
+        if not extra:
+            args += ["--unixsocket", self.unixsocket]
         args += list(extra)
         self.log = open(os.path.join(workdir, "server-%d.log" % self.port), "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -408,7 +415,8 @@ def main():
                 continue
             if stdin == "NOPORT":
                 stdin = None
-            full = ["-h", "127.0.0.1", "-p", str(server.port)] + [a.replace("{port}", str(server.port)) if isinstance(a, str) else a for a in args]
+            full = ["-h", "127.0.0.1", "-p", str(server.port)] + [a.replace("{port}", str(server.port)).replace("{sock}", server.unixsocket) if isinstance(a, str) else a
+                    for a in args]
             full = [dead_port if a == "1" and full[i - 1] == "-p" else a for i, a in enumerate(full)]
             results = []
             for binary in (opts.oracle, opts.cli):

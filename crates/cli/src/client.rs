@@ -8,6 +8,8 @@
 use crate::reply::{parse_reply, ProtocolError, Reply};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -37,8 +39,55 @@ pub fn os_error_text(e: &std::io::Error) -> String {
 /// Upper bound on one reply kept in memory, well above Redis's 512 MB proto-max-bulk-len default.
 const MAX_REPLY_BYTES: usize = 1 << 30;
 
+/// The socket under a connection: TCP, or a unix socket (`-s`).
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub fn try_clone(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
 }
 
@@ -53,12 +102,20 @@ impl Connection {
                 Ok(stream) => {
                     // Commands are small and we always wait for the reply: Nagle would only add latency.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Connection { stream, buf: Vec::new() });
+                    return Ok(Connection { stream: Stream::Tcp(stream), buf: Vec::new() });
                 }
                 Err(e) => last = ClientError::Connect(os_error_text(&e)),
             }
         }
         Err(last)
+    }
+
+    /// Connects to a unix socket (redis-cli's `-s`).
+    pub fn connect_unix(path: &str) -> Result<Self, ClientError> {
+        match UnixStream::connect(path) {
+            Ok(s) => Ok(Connection { stream: Stream::Unix(s), buf: Vec::new() }),
+            Err(e) => Err(ClientError::Connect(os_error_text(&e))),
+        }
     }
 
     /// Encodes `argv` as a RESP multibulk request (what hiredis's `redisAppendCommandArgv` sends).
@@ -128,7 +185,7 @@ impl Connection {
         self.read_reply()
     }
 
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &Stream {
         &self.stream
     }
 }

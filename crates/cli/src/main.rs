@@ -71,6 +71,7 @@ fn main() {
 const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   -h <hostname>      Server hostname (default: 127.0.0.1).
   -p <port>          Server port (default: 6379).
+  -s <socket>        Server socket (overrides hostname and port).
   -a <password>      Password to use when connecting to the server.
   --user <username>  Used to send ACL style 'AUTH username pass'. Needs -a.
   --pass <password>  Alias of -a for consistency with the new --user option.
@@ -140,11 +141,20 @@ impl Cli {
     fn connect(&mut self, quiet: bool) -> Result<(), ()> {
         self.conn = None;
         self.dbnum = 0;
-        let mut conn = match Connection::connect(&self.o.host, self.o.port) {
+        // A redirection in cluster mode always goes over TCP (and -c excludes -s anyway).
+        let socket = self.o.socket.clone().filter(|_| !(self.o.cluster_mode && self.reissue));
+        let connected = match &socket {
+            Some(path) => Connection::connect_unix(path),
+            None => Connection::connect(&self.o.host, self.o.port),
+        };
+        let mut conn = match connected {
             Ok(c) => c,
             Err(e) => {
                 if !quiet {
-                    eprintln!("Could not connect to Redis at {}:{}: {}", self.o.host, self.o.port, e);
+                    match &socket {
+                        Some(path) => eprintln!("Could not connect to Redis at {path}: {e}"),
+                        None => eprintln!("Could not connect to Redis at {}:{}: {}", self.o.host, self.o.port, e),
+                    }
                 }
                 return Err(());
             }

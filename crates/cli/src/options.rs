@@ -11,6 +11,8 @@ use crate::format::Mode;
 pub struct Options {
     pub host: String,
     pub port: u16,
+    /// `-s path`: a unix socket instead of host:port.
+    pub socket: Option<String>,
     pub user: Option<String>,
     pub auth: Option<String>,
     pub dbnum: i64,
@@ -139,6 +141,7 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
     let mut o = Options {
         host: "127.0.0.1".into(),
         port: 6379,
+        socket: None,
         user: None,
         auth: None,
         dbnum: 0,
@@ -180,6 +183,7 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
                 return Ok(o);
             }
             "-p" if has_value => o.port = atoi(&value()) as u16,
+            "-s" if has_value => o.socket = Some(value()),
             "-r" if has_value => o.repeat = atoi(&value()),
             "-i" if has_value => o.interval_us = (atof(&value()) * 1_000_000.0).max(0.0) as u64,
             "-n" if has_value => o.dbnum = atoi(&value()),
@@ -213,6 +217,9 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             }
         }
         i += 1;
+    }
+    if o.socket.is_some() && o.cluster_mode {
+        return Err(OptionsError("Options -c and -s are mutually exclusive.".into()));
     }
     if o.resp2 && o.resp3 {
         return Err(OptionsError("Options -2 and -3 are mutually exclusive.".into()));
