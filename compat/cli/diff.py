@@ -337,8 +337,12 @@ def cluster_cases(cli, oracle, workdir, failures):
     """Two cluster-enabled redis-servers splitting the slots: -c must follow MOVED, and ASK with ASKING."""
     a = Server("/usr/bin/redis-server", workdir, ["--cluster-enabled", "yes",
                                                   "--cluster-config-file", "a-%d.conf" % os.getpid()])
-    b = Server("/usr/bin/redis-server", workdir, ["--cluster-enabled", "yes",
-                                                  "--cluster-config-file", "b-%d.conf" % os.getpid()])
+    try:
+        b = Server("/usr/bin/redis-server", workdir, ["--cluster-enabled", "yes",
+                                                      "--cluster-config-file", "b-%d.conf" % os.getpid()])
+    except Exception:
+        a.stop()  # b stopped itself; a must not outlive the script
+        raise
     passed = 0
     try:
         a.cmd(["CLUSTER", "ADDSLOTSRANGE", "0", "8191"])
