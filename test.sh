@@ -10,6 +10,8 @@
 #                 redis-server; then crossrestore.py: DUMP on one implementation, RESTORE on the other
 #   redis-py      compat/pyclient/run.sh: redis-py 8 (RESP3 and RESP2) against the server
 #   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
+#   cli           compat/cli/diff.py: redoxide-cli against Debian's redis-cli, same commands, stdout/stderr/exit
+#                 compared byte for byte; on Debian's redis-server (with -c on a two-node cluster), then on ours
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
@@ -28,7 +30,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli tcl fuzz)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -87,6 +89,15 @@ step_redis-py() {
 step_redis-cli() {
     need_server
     timeout 300 bash compat/pyclient/cli_smoke.sh "$server_bin"
+}
+step_cli() {
+    need_server
+    if [[ ! -x target/release/redoxide-cli ]]; then
+        echo "test.sh: target/release/redoxide-cli does not exist (did the build step run?)"
+        return 1
+    fi
+    timeout 600 python3 compat/cli/diff.py --cluster
+    timeout 600 python3 compat/cli/diff.py --server "$server_bin"
 }
 step_tcl() {
     need_server

@@ -1,0 +1,20 @@
+//! The library half of `redoxide-cli`, our drop-in for Redis 7.0.15's `redis-cli`.
+//!
+//! It owns: the client side of the wire (`reply`: RESP2/RESP3 replies read into a typed [`Reply`],
+//! with hiredis's error texts; `client`: a blocking TCP connection that sends a command and reads its
+//! reply), the output formats of redis-cli (`format`: pure functions from a reply to the exact bytes
+//! redis-cli prints in its tty, raw and CSV modes) and the command line (`options`). The binary
+//! (`main.rs`) wires these to stdin/stdout; the later `--cluster` manager is meant to reuse `client`.
+//!
+//! It must never: panic on anything a server sends (a malformed reply is a typed error), print from
+//! the library (only the binary writes to stdout/stderr, so output stays testable), or encode requests
+//! or format numbers with a second codec of its own (requests are plain multibulk; `resp` owns the
+//! server-side encoder and `split_args`).
+
+pub mod client;
+pub mod format;
+pub mod options;
+pub mod reply;
+
+pub use client::{ClientError, Connection};
+pub use reply::{parse_reply, ProtocolError, Reply};

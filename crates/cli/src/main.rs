@@ -1,0 +1,633 @@
+//! `redoxide-cli`: the drop-in for Redis 7.0.15's `redis-cli`, one-shot, stdin and `--pipe` modes.
+//!
+//! This file owns the process: options, the connection life cycle (AUTH, SELECT, HELLO 3, reconnects,
+//! cluster redirections) and what goes to stdout/stderr and the exit code, each as redis-cli does it.
+//! It must never format a reply itself (that is `cli::format`, pure and unit-tested) nor speak RESP
+//! itself (that is `cli::client` / `cli::reply`).
+
+use cli::client::{ClientError, Connection};
+use cli::format::{self, Mode};
+use cli::options::{self, Options};
+use cli::reply::Reply;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::process::exit;
+use std::time::{Duration, Instant};
+
+fn main() {
+    // Arguments are bytes (a value may be any binary string); `env::args` would panic on non-UTF-8.
+    // Options are matched on a lossy copy; the command's words are passed on as the raw bytes.
+    let argv_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv: Vec<String> = argv_os.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    // redis-cli honours FAKETTY to force the tty format when stdout is not a terminal.
+    let stdout_tty = std::io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
+    let mut o = match options::parse(&argv, stdout_tty) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{}", e.0);
+            exit(1);
+        }
+    };
+    if o.version {
+        println!("redis-cli 7.0.15 (redoxide-cli {})", env!("CARGO_PKG_VERSION"));
+        exit(0);
+    }
+    if o.help {
+        print!("{}", USAGE);
+        exit(0);
+    }
+    if !o.no_auth_warning && o.auth.is_some() {
+        eprintln!("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
+    }
+    // parseEnv: REDISCLI_AUTH supplies the password when none was given, without the warning.
+    if o.auth.is_none() {
+        if let Ok(pass) = std::env::var("REDISCLI_AUTH") {
+            o.auth = Some(pass);
+        }
+    }
+    let words: Vec<Vec<u8>> = argv_os[o.first_arg..].iter().map(|a| a.as_bytes().to_vec()).collect();
+    let mut cli = Cli::new(o);
+    cli.push_output = stdout_tty;
+    if cli.o.pipe {
+        if cli.connect(false).is_err() {
+            exit(1);
+        }
+        exit(cli.pipe_mode());
+    }
+    if words.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "redoxide-cli: the interactive prompt is not built yet; give a command or pipe commands on stdin"
+            );
+            exit(1);
+        }
+        cli.stdin_mode();
+        exit(0);
+    }
+    let _ = cli.connect(true);
+    exit(cli.one_shot(words));
+}
+
+const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
+  -h <hostname>      Server hostname (default: 127.0.0.1).
+  -p <port>          Server port (default: 6379).
+  -s <socket>        Server socket (overrides hostname and port).
+  -a <password>      Password to use when connecting to the server.
+  --user <username>  Used to send ACL style 'AUTH username pass'. Needs -a.
+  --pass <password>  Alias of -a for consistency with the new --user option.
+  --no-auth-warning  Don't show warning message when using password on command line interface.
+  -u <uri>           Server URI: redis://[[user]:pass@]host[:port][/db].
+  -r <repeat>        Execute specified command N times (negative: forever).
+  -i <interval>      When -r is used, waits <interval> seconds per command.
+  -n <db>            Database number.
+  -2, -3             Start session in RESP2 / RESP3 protocol mode.
+  -x                 Read last argument from STDIN.
+  -X <tag>           Read <tag> argument from STDIN.
+  --quoted-input     Force input to be handled as quoted strings.
+  -d <delimiter>     Delimiter between response bulks for raw formatting (default: \\n).
+  -D <delimiter>     Delimiter between responses for raw formatting (default: \\n).
+  -c                 Enable cluster mode (follow -ASK and -MOVED redirections).
+  -e                 Return exit error code when command execution fails.
+  --raw, --no-raw    Use raw formatting for replies / force formatted output.
+  --csv              Output in CSV format.
+  --pipe             Transfer raw Redis protocol from stdin to server.
+  --pipe-timeout <n> In --pipe mode, abort after n seconds without a reply (default 30, 0: never).
+  --help, -v         This help; the version.
+";
+
+struct Cli {
+    o: Options,
+    conn: Option<Connection>,
+    /// The database the connection is in, and the one the user asked for (`-n`, SELECT).
+    dbnum: i64,
+    input_dbnum: i64,
+    /// Set by a MOVED/ASK reply in cluster mode: reconnect to `o.host:o.port` and send again.
+    reissue: bool,
+    send_asking: bool,
+    interactive: bool,
+    shutdown: bool,
+    /// Print RESP3 push messages that arrive before a reply (redis-cli: only when stdout is a tty).
+    push_output: bool,
+    /// Why the last connection broke, for redis-cli's `Error: <errstr>` line.
+    last_err: Option<String>,
+}
+
+fn err_text(r: &Reply) -> String {
+    match r {
+        Reply::Error(s) => String::from_utf8_lossy(s).into_owned(),
+        _ => String::new(),
+    }
+}
+
+impl Cli {
+    fn new(o: Options) -> Self {
+        let input_dbnum = o.dbnum;
+        Cli {
+            o,
+            conn: None,
+            dbnum: 0,
+            input_dbnum,
+            reissue: false,
+            send_asking: false,
+            interactive: false,
+            shutdown: false,
+            push_output: false,
+            last_err: None,
+        }
+    }
+
+    /// `cliConnect(CC_FORCE)`: a fresh connection, then AUTH, SELECT and HELLO 3 as configured.
+    /// `quiet` hides the "Could not connect" line (one-shot mode connects quietly first, then loudly).
+    fn connect(&mut self, quiet: bool) -> Result<(), ()> {
+        self.conn = None;
+        self.dbnum = 0;
+        // A redirection in cluster mode always goes over TCP (and -c excludes -s anyway).
+        let socket = self.o.socket.clone().filter(|_| !(self.o.cluster_mode && self.reissue));
+        let connected = match &socket {
+            Some(path) => Connection::connect_unix(path),
+            None => Connection::connect(&self.o.host, self.o.port),
+        };
+        let mut conn = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                if !quiet {
+                    match &socket {
+                        Some(path) => eprintln!("Could not connect to Redis at {path}: {e}"),
+                        None => eprintln!("Could not connect to Redis at {}:{}: {}", self.o.host, self.o.port, e),
+                    }
+                }
+                return Err(());
+            }
+        };
+        if let Some(pass) = self.o.auth.clone() {
+            let mut argv = vec![b"AUTH".to_vec()];
+            if let Some(u) = &self.o.user {
+                argv.push(u.clone().into_bytes());
+            }
+            argv.push(pass.into_bytes());
+            match conn.command(&argv) {
+                Err(_) => {
+                    eprint!("\nI/O error\n");
+                    return Err(());
+                }
+                Ok(r) if r.is_error() => {
+                    eprintln!("AUTH failed: {}", err_text(&r));
+                    // redis-cli keeps the connection it could not authenticate; its context has no
+                    // error text, hence the later bare "Error: " line.
+                    self.conn = Some(conn);
+                    self.last_err = Some(String::new());
+                    return Err(());
+                }
+                Ok(_) => {}
+            }
+        }
+        self.conn = Some(conn);
+        if self.select().is_err() {
+            self.last_err = Some(String::new());
+            return Err(());
+        }
+        if self.o.resp3 && !self.o.resp2 {
+            let Some(conn) = self.conn.as_mut() else { return Err(()) };
+            match conn.command(&[b"HELLO".to_vec(), b"3".to_vec()]) {
+                Err(_) => {
+                    eprint!("\nI/O error\n");
+                    return Err(());
+                }
+                Ok(r) if r.is_error() => {
+                    eprintln!("HELLO 3 failed: {}", err_text(&r));
+                    self.last_err = Some(String::new());
+                    return Err(());
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `cliSelect`: moves the connection to the requested database if it is not there.
+    fn select(&mut self) -> Result<(), ()> {
+        if self.input_dbnum == self.dbnum {
+            return Ok(());
+        }
+        let Some(conn) = self.conn.as_mut() else { return Err(()) };
+        match conn.command(&[b"SELECT".to_vec(), self.input_dbnum.to_string().into_bytes()]) {
+            Err(_) => {
+                eprint!("\nI/O error\n");
+                Err(())
+            }
+            Ok(r) if r.is_error() => {
+                eprintln!("SELECT {} failed: {}", self.input_dbnum, err_text(&r));
+                Err(())
+            }
+            Ok(_) => {
+                self.dbnum = self.input_dbnum;
+                Ok(())
+            }
+        }
+    }
+
+    /// `cliPrintContextError`: only when a connection object exists, as in redis-cli.
+    fn print_context_error(&self) {
+        if self.conn.is_some() {
+            eprintln!("Error: {}", self.last_err.as_deref().unwrap_or(""));
+        }
+    }
+
+    /// One-shot mode (`noninteractive`): the command from argv, `-x` appending stdin as its last argument.
+    fn one_shot(&mut self, mut words: Vec<Vec<u8>>) -> i32 {
+        if self.o.quoted_input {
+            // Each argument must unquote to exactly one word (redis-cli's unquoteCString).
+            let unquoted: Option<Vec<Vec<u8>>> =
+                words.iter().map(|w| resp::split_args(w).filter(|v| v.len() == 1).and_then(|mut v| v.pop())).collect();
+            match unquoted {
+                Some(u) => words = u,
+                None => {
+                    println!("Invalid quoted string");
+                    return 1;
+                }
+            }
+        }
+        let read_stdin = || {
+            let mut all = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut all);
+            all
+        };
+        if self.o.stdin_lastarg {
+            words.push(read_stdin());
+        } else if let Some(tag) = self.o.stdin_tag.clone() {
+            match words.iter().position(|w| *w == tag) {
+                Some(i) => words[i] = read_stdin(),
+                None => {
+                    eprintln!("Using -X option but stdin tag not match.");
+                    return 1;
+                }
+            }
+        }
+        let repeat = self.o.repeat;
+        if self.issue_command_repeat(&words, repeat).is_ok() {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Commands read from stdin, one per line split as redis-cli splits them (`repl` without a tty).
+    fn stdin_mode(&mut self) {
+        self.interactive = true;
+        let _ = self.connect(false);
+        // redis-cli's prompt loads its help from the server (cliInitHelp) before the first line:
+        // a quiet second connection attempt, then COMMAND DOCS. Sent here too, so the server sees
+        // the same commands (COMMANDSTATS, MONITOR) as with redis-cli.
+        if self.conn.is_some() || self.connect(true).is_ok() {
+            if let Some(conn) = self.conn.as_mut() {
+                let _ = conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]);
+            }
+        }
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if line.is_empty() {
+                continue;
+            }
+            let Some(argv) = resp::split_args(&line) else {
+                println!("Invalid argument(s)");
+                continue;
+            };
+            if argv.is_empty() {
+                continue;
+            }
+            // A leading number repeats the command: "3 incr x".
+            let mut repeat = 1;
+            let mut skip = 0;
+            if argv.len() > 1 {
+                if let Some(n) = std::str::from_utf8(&argv[0]).ok().and_then(strtol_whole) {
+                    if n <= 0 {
+                        println!("Invalid redis-cli repeat command option value.");
+                        continue;
+                    }
+                    repeat = n;
+                    skip = 1;
+                }
+            }
+            let first = &argv[0];
+            if first.eq_ignore_ascii_case(b"quit") || first.eq_ignore_ascii_case(b"exit") {
+                exit(0);
+            }
+            if argv.len() == 3 && first.eq_ignore_ascii_case(b"connect") {
+                self.o.host = String::from_utf8_lossy(&argv[1]).into_owned();
+                self.o.port = options::atoi(&String::from_utf8_lossy(&argv[2])) as u16;
+                let _ = self.connect(false);
+                continue;
+            }
+            let started = Instant::now();
+            let _ = self.issue_command_repeat(&argv[skip..], repeat);
+            let elapsed = started.elapsed();
+            if elapsed >= Duration::from_millis(500) && self.o.mode == Mode::Tty {
+                println!("({:.2}s)", elapsed.as_secs_f64());
+            }
+        }
+    }
+
+    /// `issueCommandRepeat`: (re)connects when needed, sends ASKING after an ASK, and sends the
+    /// command again after a redirection in cluster mode.
+    fn issue_command_repeat(&mut self, argv: &[Vec<u8>], repeat: i64) -> Result<(), ()> {
+        loop {
+            if (self.reissue || self.conn.is_none()) && self.connect(false).is_err() {
+                self.print_context_error();
+                self.reissue = false;
+                return Err(());
+            }
+            self.reissue = false;
+            if self.send_asking {
+                self.send_asking = false;
+                let Some(conn) = self.conn.as_mut() else { return Err(()) };
+                match conn.command(&[b"ASKING".to_vec()]) {
+                    Err(_) => {
+                        eprint!("\nI/O error\n");
+                        self.print_context_error();
+                        return Err(());
+                    }
+                    Ok(r) if r.is_error() => {
+                        eprintln!("ASKING failed: {}", err_text(&r));
+                        self.print_context_error();
+                        return Err(());
+                    }
+                    Ok(_) => {}
+                }
+            }
+            if self.send_command(argv, repeat).is_err() {
+                self.print_context_error();
+                self.conn = None;
+                return Err(());
+            }
+            if self.o.cluster_mode && self.reissue {
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    /// `cliSendCommand`: sends `argv` `repeat` times (forever when negative), printing each reply.
+    fn send_command(&mut self, argv: &[Vec<u8>], repeat: i64) -> Result<(), ()> {
+        let Some(first) = argv.first() else { return Ok(()) };
+        let verbatim = format::prints_verbatim(argv);
+        if first.eq_ignore_ascii_case(b"shutdown") {
+            self.shutdown = true;
+        }
+        let is = |s: &str| first.eq_ignore_ascii_case(s.as_bytes());
+        let mut left = repeat;
+        // A negative repeat count means forever (with -i, a poor man's watch).
+        while left != 0 {
+            if left > 0 {
+                left -= 1;
+            }
+            if is("monitor") || is("subscribe") || is("psubscribe") || is("ssubscribe") {
+                // Streaming commands: every later reply is printed until an error reply ends the
+                // stream (or the connection does, which exits as any read failure does).
+                let monitor = is("monitor");
+                let Some(conn) = self.conn.as_mut() else { return Err(()) };
+                if conn.send(argv).is_err() {
+                    return Err(());
+                }
+                if !monitor && self.o.mode != Mode::Raw {
+                    println!("Reading messages... (press Ctrl-C to quit)");
+                }
+                loop {
+                    let Some(conn) = self.conn.as_mut() else { return Err(()) };
+                    // Pushes are read as replies here: redis-cli unsets its push handler meanwhile.
+                    let reply = match conn.read_reply() {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("Error: {e}");
+                            exit(1);
+                        }
+                    };
+                    self.handle_reply(&reply, verbatim);
+                    if reply.is_error() {
+                        break;
+                    }
+                }
+                if monitor {
+                    return Ok(());
+                }
+                continue;
+            }
+            let result = self.read_command_reply(argv);
+            let reply = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    if self.shutdown {
+                        self.conn = None;
+                        return Ok(());
+                    }
+                    if self.interactive && matches!(e, ClientError::Eof | ClientError::Io(_)) {
+                        self.last_err = Some(e.to_string());
+                        return Err(());
+                    }
+                    eprintln!("Error: {e}");
+                    exit(1);
+                }
+            };
+            self.handle_reply(&reply, verbatim);
+            let ok = !reply.is_error();
+            if is("select") && argv.len() == 2 && ok {
+                let n = options::atoi(&String::from_utf8_lossy(&argv[1]));
+                self.input_dbnum = n;
+                self.dbnum = n;
+            } else if is("auth") && (argv.len() == 2 || argv.len() == 3) {
+                let _ = self.select();
+            } else if is("reset") && argv.len() == 1 && ok {
+                self.dbnum = 0;
+                self.input_dbnum = 0;
+                self.o.resp3 = false;
+            }
+            if self.reissue {
+                break;
+            }
+            if self.o.interval_us > 0 {
+                std::thread::sleep(Duration::from_micros(self.o.interval_us));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `argv` and reads its reply, printing or dropping the push messages that come first
+    /// (hiredis hands those to redis-cli's push handler, or frees them when it has none).
+    fn read_command_reply(&mut self, argv: &[Vec<u8>]) -> Result<Reply, ClientError> {
+        let Some(conn) = self.conn.as_mut() else { return Err(ClientError::Eof) };
+        conn.send(argv)?;
+        loop {
+            let r = conn.read_reply()?;
+            let Reply::Push(_) = r else { return Ok(r) };
+            if self.push_output {
+                let text = match format::invalidate_tty(&r).filter(|_| self.o.mode == Mode::Tty) {
+                    Some(t) => Ok(t),
+                    None => format::format_reply(&r, self.o.mode, false, &self.o.mb_delim, &self.o.cmd_delim),
+                };
+                if let Ok(bytes) = text {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(&bytes);
+                    let _ = out.flush();
+                }
+            }
+        }
+    }
+
+    /// `cliReadReply` after the read: cluster redirections, `-e`, and printing.
+    fn handle_reply(&mut self, reply: &Reply, verbatim: bool) {
+        if let Reply::Error(e) = reply {
+            if self.o.cluster_mode && (e.starts_with(b"MOVED ") || e.starts_with(b"ASK ")) {
+                if let Some((slot, host, port)) = parse_redirect(e) {
+                    if self.interactive {
+                        println!("-> Redirected to slot [{slot}] located at {host}:{port}");
+                    }
+                    self.o.host = host;
+                    self.o.port = port;
+                    self.reissue = true;
+                    self.send_asking = e.starts_with(b"ASK ");
+                    return;
+                }
+            }
+            if !self.interactive && self.o.set_errcode {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(e);
+                let _ = err.write_all(b"\n");
+                exit(1);
+            }
+        }
+        match format::format_reply(reply, self.o.mode, verbatim, &self.o.mb_delim, &self.o.cmd_delim) {
+            Ok(bytes) => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit(1);
+            }
+        }
+    }
+
+    /// `--pipe`: stdin's raw protocol to the server, then an ECHO of a random marker; replies are
+    /// counted (errors printed to stderr) until the marker comes back.
+    fn pipe_mode(&mut self) -> i32 {
+        let Some(conn) = self.conn.as_mut() else { return 1 };
+        let mut data = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut data) {
+            eprintln!("Error reading from stdin: {}", cli::client::os_error_text(&e));
+            return 1;
+        }
+        let magic = pipe_magic();
+        // A writer thread would let a huge input stream while replies are read; with the whole
+        // input in memory, writing it from a second handle of the socket does the same job.
+        let Ok(mut writer) = conn.stream().try_clone() else { return 1 };
+        let mut tail = b"\r\n*2\r\n$4\r\nECHO\r\n$20\r\n".to_vec();
+        tail.extend_from_slice(&magic);
+        tail.extend_from_slice(b"\r\n");
+        let handle = std::thread::spawn(move || -> std::io::Result<()> {
+            writer.write_all(&data)?;
+            writer.write_all(&tail)
+        });
+        let (mut errors, mut replies) = (0u64, 0u64);
+        let mut announced = false;
+        let timeout = self.o.pipe_timeout_s;
+        let _ = conn.stream().set_read_timeout(Some(Duration::from_secs(1)));
+        let mut last_read = Instant::now();
+        loop {
+            if !announced && handle.is_finished() {
+                announced = true;
+                println!("All data transferred. Waiting for the last reply...");
+            }
+            match conn.try_reply() {
+                Ok(Some(r)) => {
+                    last_read = Instant::now();
+                    match &r {
+                        Reply::Error(e) => {
+                            eprintln!("{}", String::from_utf8_lossy(e));
+                            errors += 1;
+                        }
+                        Reply::Bulk(b) if b.as_slice() == magic.as_slice() => {
+                            if !announced {
+                                println!("All data transferred. Waiting for the last reply...");
+                            }
+                            println!("Last reply received from server.");
+                            break;
+                        }
+                        _ => {}
+                    }
+                    replies += 1;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    eprintln!("Error reading replies from server");
+                    return 1;
+                }
+            }
+            match conn.fill() {
+                Ok(()) => {}
+                Err(ClientError::Io(_)) if timeout == 0 || last_read.elapsed() < Duration::from_secs(timeout) => {}
+                Err(ClientError::Io(_)) => {
+                    eprintln!("No replies for {timeout} seconds: exiting.");
+                    errors += 1;
+                    break;
+                }
+                Err(_) => {
+                    eprintln!("Error reading replies from server");
+                    return 1;
+                }
+            }
+        }
+        println!("errors: {errors}, replies: {replies}");
+        if errors > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// `strtol(s, &end, 10)` with `*end == '\0'`: the whole word is a number.
+fn strtol_whole(s: &str) -> Option<i64> {
+    let t = s.trim_start();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<i64>().ok()
+}
+
+/// `MOVED 3999 127.0.0.1:6381` / `ASK ...` → (slot, host, port).
+fn parse_redirect(e: &[u8]) -> Option<(i64, String, u16)> {
+    let text = std::str::from_utf8(e).ok()?;
+    let mut parts = text.split(' ');
+    parts.next()?;
+    let slot = options::atoi(parts.next()?);
+    let addr = parts.next()?;
+    let (host, port) = addr.rsplit_once(':')?;
+    Some((slot, host.to_string(), options::atoi(port) as u16))
+}
+
+/// 20 bytes the server will echo back; distinct per run so stale input cannot fake the end.
+fn pipe_magic() -> [u8; 20] {
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        ^ u128::from(std::process::id());
+    let mut x = seed as u64 | 1;
+    let mut out = [0u8; 20];
+    for b in out.iter_mut() {
+        // xorshift64: enough to make a collision with user data implausible; not security.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = b"0123456789abcdef"[(x & 15) as usize];
+    }
+    out
+}
