@@ -52,6 +52,7 @@ pub const SHUTDOWN: u16 = 55;
 pub const LASTSAVE: u16 = 56;
 pub const SAVE: u16 = 57;
 pub const BGSAVE: u16 = 58;
+pub const DEBUG: u16 = 59;
 pub const MULTI: u16 = 60;
 pub const EXEC: u16 = 61;
 pub const DISCARD: u16 = 62;
@@ -116,6 +117,7 @@ pub fn register(r: &mut Registry) {
         ("lastsave", LASTSAVE),
         ("save", SAVE),
         ("bgsave", BGSAVE),
+        ("debug", DEBUG),
         ("multi", MULTI),
         ("exec", EXEC),
         ("discard", DISCARD),
@@ -470,6 +472,7 @@ impl Env {
                 c.out.bulk((us % 1_000_000).to_string().as_bytes());
             }
             LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
+            DEBUG => self.debug_command(c, args, now),
             BGSAVE => {
                 let schedule = match args.get(1) {
                     None => false,

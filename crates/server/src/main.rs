@@ -8,6 +8,7 @@
 
 mod cmds;
 mod config;
+mod debug;
 mod info;
 mod log;
 mod persistence;
@@ -201,6 +202,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         lastsave_s: (now_ms() / 1000).into(),
         persist: persistence::new_state(),
         write_error: false.into(),
+        active_expire_enabled: true.into(),
         stat_reset_ms: now_ms().into(),
         config_epoch: 0.into(),
     }));

@@ -341,10 +341,18 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
 /// whose expiry has passed are dropped, as a master does. A file that cannot be read whole is
 /// an error: the caller stops start-up rather than run with part of the data.
 pub fn load_at_startup(shared: &Shared) -> anyhow::Result<()> {
+    match std::fs::metadata(shared.config.read().rdb_path()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        _ => load_file(shared, false),
+    }
+}
+
+/// Loads the RDB file into the keyspace. With `merge`, a key already present is replaced
+/// (DEBUG RELOAD MERGE); without it, a key seen twice is an error, as in Redis.
+pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
     let path = shared.config.read().rdb_path();
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => anyhow::bail!("Fatal error loading the DB: {e}. Exiting."),
     };
     let started = std::time::Instant::now();
@@ -386,7 +394,7 @@ pub fn load_at_startup(shared: &Shared) -> anyhow::Result<()> {
                     continue;
                 }
                 let mut t = shared.ks.db(db).lock_slot(key_hash_slot(&key));
-                if t.contains(&key, now) {
+                if !merge && t.contains(&key, now) {
                     anyhow::bail!("RDB has duplicated key '{}' in DB {db}", String::from_utf8_lossy(&key));
                 }
                 t.set(&key, value);

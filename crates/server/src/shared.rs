@@ -272,6 +272,8 @@ pub struct Shared {
     pub persist: parking_lot::Mutex<crate::persistence::PersistState>,
     /// The last save failed and stop-writes-on-bgsave-error is on: writes get -MISCONF.
     pub write_error: AtomicBool,
+    /// DEBUG SET-ACTIVE-EXPIRE: false stops the background expiry cycle.
+    pub active_expire_enabled: AtomicBool,
     pub stat_reset_ms: AtomicI64,
     /// Bumped by every CONFIG SET. Workers compare it with their copy once per batch of
     /// requests and re-read the settings they cache, so a setting changed through one

@@ -665,6 +665,9 @@ impl Worker {
     /// budget per tick so a mass expiry cannot stall the loop.
     fn active_expire(&mut self, now: i64) {
         let shared = self.env.shared;
+        if !shared.active_expire_enabled.load(Ordering::Relaxed) {
+            return;
+        }
         let workers = shared.workers().len().max(1);
         let mut budget_keys = 2000usize;
         let mut slots_visited = 0;

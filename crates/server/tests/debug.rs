@@ -1,0 +1,64 @@
+//! DEBUG, black box: gated by enable-debug-command, DIGEST equal for equal datasets whatever
+//! the order they were built in, RELOAD keeps the data, SET-ACTIVE-EXPIRE 0 stops background
+//! expiry, POPULATE fills keys.
+
+mod support;
+
+use std::time::Duration;
+use support::{Reply, Server};
+
+fn digest(c: &mut support::Client) -> String {
+    match c.cmd(&["DEBUG", "DIGEST"]) {
+        Reply::Simple(s) => s,
+        other => panic!("DEBUG DIGEST answered {other:?}"),
+    }
+}
+
+#[test]
+fn debug_is_refused_unless_enabled() {
+    let server = Server::start(&["--enable-debug-command", "no"]);
+    let Reply::Error(e) = server.client().cmd(&["DEBUG", "DIGEST"]) else { panic!("DEBUG ran while disabled") };
+    assert!(e.starts_with("ERR DEBUG command not allowed"), "{e}");
+}
+
+#[test]
+fn digest_reload_populate_and_active_expire() {
+    let a = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
+    let b = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    assert_eq!(digest(&mut ca), "0".repeat(40), "an empty dataset digests to zeros");
+    // The same data, added in a different order on each server.
+    for (c, order) in [(&mut ca, ["x", "y", "z"]), (&mut cb, ["z", "x", "y"])] {
+        for m in order {
+            c.cmd(&["SADD", "s", m]);
+            c.cmd(&["HSET", "h", m, "v"]);
+        }
+        c.cmd(&["RPUSH", "l", "1", "2"]);
+    }
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+    assert_eq!(ca.cmd(&["DEBUG", "DIGEST-VALUE", "s"]), cb.cmd(&["DEBUG", "DIGEST-VALUE", "s"]));
+    cb.cmd(&["RPUSH", "l", "3"]);
+    assert_ne!(digest(&mut ca), digest(&mut cb), "different data, different digest");
+    // RELOAD: saved, emptied and loaded back, the digest is unchanged.
+    let before = digest(&mut ca);
+    assert_eq!(ca.cmd(&["DEBUG", "RELOAD"]), Reply::Simple("OK".into()));
+    assert_eq!(digest(&mut ca), before);
+    assert_eq!(ca.cmd(&["DEBUG", "POPULATE", "100", "p"]), Reply::Simple("OK".into()));
+    assert_eq!(ca.cmd(&["GET", "p:7"]), Reply::bulk("value:7"));
+    assert_eq!(ca.cmd(&["DBSIZE"]), Reply::Int(103));
+    // With active expiry off, an expired key nobody touches stays counted; back on, it goes.
+    assert_eq!(ca.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), Reply::Simple("OK".into()));
+    ca.cmd(&["SET", "gone", "v", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(ca.cmd(&["DBSIZE"]), Reply::Int(104));
+    ca.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    let mut gone = false;
+    for _ in 0..50 {
+        if ca.cmd(&["DBSIZE"]) == Reply::Int(103) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone, "active expiry did not resume");
+}
