@@ -23,6 +23,13 @@
 #                        (default 900)
 #   TCL_TAGS             harness --tags (default "-needs:debug -needs:repl")
 #   TCL_EXTRA_ARGS       more harness arguments, e.g. "--dump-logs" or "--only <test>"
+#   TCL_WORKERS          worker threads of every server the harness starts (`io-threads`; default 1). Redis's
+#                        tests assume that commands sent on different connections run in the order they were
+#                        sent (e.g. two BRPOPLPUSH on two connections, then an LPUSH on a third, must find both
+#                        blocked), which Redis's single execution thread gives them. With several workers the
+#                        LPUSH can run before a blocking command read by a busier worker, and such a test hangs
+#                        or fails now and then. That is ordering no client can observe through replies, not a
+#                        defect, so the suite runs with one worker; crates/server/tests exercise several.
 #   COMPAT_CACHE         cache directory for the downloaded suite (default compat/.cache, git-ignored)
 #
 # Why one harness per unit rather than one harness with --clients 2: the harness aborts the whole run (every unit)
@@ -94,6 +101,7 @@ stall_timeout="${TCL_STALL_TIMEOUT:-120}"
 total_timeout="${TCL_TOTAL_TIMEOUT:-900}"
 tags="${TCL_TAGS:--needs:debug -needs:repl}"
 read -r -a extra_args <<<"${TCL_EXTRA_ARGS:-}"
+extra_args+=(--config io-threads "${TCL_WORKERS:-1}")
 
 mkdir -p "$cache"
 cache="$(cd "$cache" && pwd)"
