@@ -206,9 +206,7 @@ fn write_background_snapshot(
     checksum: bool,
     delay_us: u64,
 ) -> std::io::Result<u64> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(format!("temp-bgsave-{}.rdb", std::process::id()));
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
+    let mut out = TempFile::create(path, "temp-bgsave")?;
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
     write_aux(&mut w, snapshot.now_ms);
     let mut keys = 0u64;
@@ -231,12 +229,40 @@ fn write_background_snapshot(
         }
     }
     out.write_all(&w.finish())?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temp, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
+    out.commit()?;
     Ok(keys)
+}
+
+/// A file written beside its target and moved over it only once complete and on disk: temp
+/// file, fsync, rename, fsync of the directory. A crash leaves the old file or the new one.
+struct TempFile {
+    out: std::io::BufWriter<std::fs::File>,
+    temp: std::path::PathBuf,
+    target: std::path::PathBuf,
+}
+
+impl TempFile {
+    fn create(target: &Path, prefix: &str) -> std::io::Result<TempFile> {
+        let temp = dir_of(target).join(format!("{prefix}-{}.rdb", std::process::id()));
+        let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
+        Ok(TempFile { out, temp, target: target.to_path_buf() })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
+    fn commit(self) -> std::io::Result<()> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.temp, &self.target)?;
+        std::fs::File::open(dir_of(&self.target))?.sync_all()
+    }
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 fn write_aux(w: &mut RdbWriter, now_ms: i64) {
@@ -288,10 +314,7 @@ pub fn cron(shared: &'static Shared, now_ms: i64) {
 
 /// Writes the snapshot with every slot locked; returns how many keys it holds.
 fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: bool) -> std::io::Result<u64> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
-    let file = std::fs::File::create(&temp)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut out = TempFile::create(path, "temp")?;
     let now = now_ms();
     let mut w = RdbWriter::new(limits, checksum);
     write_aux(&mut w, now);
@@ -329,11 +352,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     }
     drop(locks);
     out.write_all(&w.finish())?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temp, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
+    out.commit()?;
     Ok(keys)
 }
 
