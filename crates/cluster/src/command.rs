@@ -320,7 +320,7 @@ fn help() -> Reply {
     let mut lines = vec![Reply::Status("CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into())];
     lines.extend(HELP.iter().map(|l| Reply::Status((*l).to_string())));
     lines.push(Reply::Status("HELP".into()));
-    lines.push(Reply::Status("    Print this help.".into()));
+    lines.push(Reply::Status("    Prints this help.".into()));
     Reply::Array(lines)
 }
 

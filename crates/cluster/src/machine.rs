@@ -328,7 +328,8 @@ impl Machine {
             among_minority_since_ms: 0,
             cron_iteration: 0,
             pfail_nodes: 0,
-            cached_size: 0,
+            // clusterInit starts at 1; the first state update past the writable delay corrects it.
+            cached_size: 1,
             stats_sent: [0; MSG_TYPE_COUNT],
             stats_received: [0; MSG_TYPE_COUNT],
             blacklist: BTreeMap::new(),
