@@ -280,6 +280,8 @@ pub struct Shared {
     /// connection (notify-keyspace-events above all) holds for the very next command of any
     /// connection. Re-reading on a timer alone left a window of up to one tick.
     pub config_epoch: AtomicU64,
+    /// Cluster mode (`cluster-enabled yes`): the node, its bus and its routing.
+    pub cluster: Option<crate::cluster_node::ClusterNode>,
 }
 
 impl Shared {
