@@ -2186,6 +2186,7 @@ impl Config {
             config_file: text("cluster-config-file").unwrap_or_else(|| "nodes.conf".to_string()),
             preferred_endpoint_type: enum_name(ENDPOINT_TYPE, self.enum_of("cluster-preferred-endpoint-type"), false),
             link_sendbuf_limit_bytes: self.get_u64("cluster-link-sendbuf-limit").unwrap_or(0),
+            allow_replica_migration: self.flag("cluster-allow-replica-migration"),
         }
     }
 
@@ -2633,6 +2634,7 @@ pub struct ClusterSettings {
     pub config_file: String,
     pub preferred_endpoint_type: String,
     pub link_sendbuf_limit_bytes: u64,
+    pub allow_replica_migration: bool,
 }
 
 impl ClusterSettings {
@@ -2661,8 +2663,12 @@ impl ClusterSettings {
         }
     }
 
-    pub fn endpoint_type(&self) -> crate::cluster_node::routing::EndpointType {
-        crate::cluster_node::routing::EndpointType::from_config(&self.preferred_endpoint_type)
+    pub fn endpoint_type(&self) -> cluster::machine::EndpointType {
+        match self.preferred_endpoint_type.as_str() {
+            "hostname" => cluster::machine::EndpointType::Hostname,
+            "unknown-endpoint" => cluster::machine::EndpointType::UnknownEndpoint,
+            _ => cluster::machine::EndpointType::Ip,
+        }
     }
 }
 

@@ -347,6 +347,13 @@ impl Shared {
         let cfg = self.config.read();
         *self.data_config.write() = Arc::new(cfg.data_config());
         *self.requirepass.write() = cfg.requirepass();
+        let cluster_settings = self.cluster.as_ref().map(|_| cfg.cluster_settings());
+        // The machine and slot locks are taken after the config lock is released, so nothing
+        // waits on them while holding it.
+        drop(cfg);
+        if let (Some(node), Some(settings)) = (&self.cluster, cluster_settings) {
+            node.reconfigure(&self.ks, settings);
+        }
         self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }

@@ -287,7 +287,10 @@ impl Bus {
                 self.outbound.remove(&id);
                 self.link_failed(id)
             }
-            LinkId::In(_) => Vec::new(),
+            LinkId::In(id) => {
+                self.node.machine.lock().inbound_link_closed(id);
+                Vec::new()
+            }
         }
     }
 

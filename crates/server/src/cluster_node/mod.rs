@@ -72,7 +72,10 @@ fn machine_config(s: &ClusterSettings) -> MachineConfig {
         port: s.announced_port(),
         cport: s.announced_bus_port(),
         pport: 0,
-        ..MachineConfig::default()
+        hostname: s.announce_hostname.clone(),
+        preferred_endpoint_type: s.endpoint_type(),
+        tls_cluster: false,
+        allow_replica_migration: s.allow_replica_migration,
     }
 }
 
@@ -228,6 +231,19 @@ impl ClusterNode {
         *self.routing.write() = Arc::new(new);
         self.routing_epoch.fetch_add(1, Ordering::Release);
         drop(guards);
+    }
+
+    /// CONFIG SET changed a directive: the machine and the routing take the new cluster
+    /// settings (announced ports and hostname, node timeout, endpoint type ...).
+    pub fn reconfigure(&self, ks: &Keyspace, settings: ClusterSettings) {
+        if *self.settings.read() == settings {
+            return;
+        }
+        let config = machine_config(&settings);
+        *self.settings.write() = settings;
+        let mut m = self.machine.lock();
+        m.set_config(config);
+        self.publish_routing(ks, &m);
     }
 
     fn take_bus_inbox(&self) -> Vec<Action> {

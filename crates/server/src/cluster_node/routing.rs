@@ -8,31 +8,12 @@
 //! This module never locks, blocks or reads a clock: the caller supplies the key-existence test
 //! for slots that are being migrated.
 
-use cluster::machine::Machine;
+use cluster::machine::{EndpointType, Machine};
 use cluster::types::{NodeFlags, CLUSTER_SLOTS};
 use keyspace::key_hash_slot;
 
 /// No node (an unassigned slot, a stable slot, a master without master).
 pub const NONE: u16 = u16::MAX;
-
-/// `cluster-preferred-endpoint-type`: what MOVED/ASK and CLUSTER SLOTS name a node by.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum EndpointType {
-    #[default]
-    Ip,
-    Hostname,
-    Unknown,
-}
-
-impl EndpointType {
-    pub fn from_config(text: &str) -> EndpointType {
-        match text {
-            "hostname" => EndpointType::Hostname,
-            "unknown-endpoint" => EndpointType::Unknown,
-            _ => EndpointType::Ip,
-        }
-    }
-}
 
 /// One node as redirections name it: `getPreferredEndpoint(n)` and its client port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +54,7 @@ impl Routing {
                     Some(h) if !h.is_empty() => h.clone(),
                     _ => "?".to_string(),
                 },
-                EndpointType::Unknown => "?".to_string(),
+                EndpointType::UnknownEndpoint => "?".to_string(),
             };
             nodes.push(RouteNode { endpoint, port: node.port });
         }
