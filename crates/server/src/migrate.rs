@@ -140,6 +140,11 @@ enum IoFailure {
 static CACHE: LazyLock<Mutex<HashMap<Vec<u8>, Target>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 static JANITOR: Once = Once::new();
 
+/// Connections in the cache now (INFO's `migrate_cached_sockets`; one in use is not counted).
+pub fn cached_sockets() -> usize {
+    CACHE.lock().len()
+}
+
 /// A cached connection for `name`, if one was used within the idle TTL.
 fn take_cached(name: &[u8]) -> Option<Target> {
     let target = CACHE.lock().remove(name)?;
@@ -191,18 +196,51 @@ fn atoi(s: &[u8]) -> i64 {
     }
 }
 
-/// Opens a connection to `host:port` within `timeout` (each resolved address in turn).
+/// The port Redis ends up connecting to: `atoi` (as glibc's, `(int)strtol`), printed into a
+/// 6-byte buffer (so at most 5 characters survive), then handed to `getaddrinfo`, which takes a
+/// non-negative number modulo 65536 and rejects a negative one. "70000" is port 4464, as there.
+fn port_number(arg: &[u8]) -> Option<u16> {
+    let printed = (atoi(arg) as i32).to_string();
+    let kept = &printed[..printed.len().min(5)];
+    if kept.starts_with('-') {
+        return None;
+    }
+    kept.parse::<u32>().ok().map(|p| p as u16)
+}
+
+/// Opens a connection to `host:port` as Redis 7.0.15's `connBlockingConnect` does: a
+/// non-blocking connect to the first resolved address that does not fail at once, then a wait
+/// of at most `timeout` for it to complete, whose outcome is ignored. So a refused or
+/// unanswered connection is reported by the first write ("IOERR ... writing"), and only a name
+/// that does not resolve, a bad port or an immediate failure is "connecting". (`std`'s
+/// `connect_timeout` was rejected: it reports every failure here, which changes the error text.)
 fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Option<Target> {
     let host = std::str::from_utf8(host).ok()?;
-    let port = u16::try_from(atoi(port)).ok()?;
-    let addrs = (host, port).to_socket_addrs().ok()?;
-    for addr in addrs {
-        if let Ok(stream) = TcpStream::connect_timeout(&addr, timeout) {
-            let _ = stream.set_nodelay(true);
-            return Some(Target { stream, last_db: -1, last_use: Instant::now(), pending: Vec::new() });
+    let port = port_number(port)?;
+    let mut pending = (host, port).to_socket_addrs().ok()?.find_map(|a| mio::net::TcpStream::connect(a).ok())?;
+    wait_writable(&mut pending, timeout);
+    let stream = TcpStream::from(pending);
+    stream.set_nonblocking(false).ok()?;
+    let _ = stream.set_nodelay(true);
+    Some(Target { stream, last_db: -1, last_use: Instant::now(), pending: Vec::new() })
+}
+
+/// Waits up to `timeout` for a connecting socket to become writable (connected or failed).
+fn wait_writable(stream: &mut mio::net::TcpStream, timeout: Duration) {
+    let Ok(mut poll) = mio::Poll::new() else { return };
+    if poll.registry().register(stream, mio::Token(0), mio::Interest::WRITABLE).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut events = mio::Events::with_capacity(1);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match poll.poll(&mut events, Some(left)) {
+            Err(e) if e.kind() == ErrorKind::Interrupted && !left.is_zero() => continue,
+            _ => break,
         }
     }
-    None
+    let _ = poll.registry().deregister(stream);
 }
 
 fn classify(e: &std::io::Error) -> IoFailure {
@@ -546,5 +584,10 @@ mod tests {
         assert_eq!(atoi(b"abc"), 0);
         assert_eq!(atoi(b""), 0);
         assert_eq!(atoi(b"+7"), 7);
+        assert_eq!(port_number(b"6379"), Some(6379));
+        assert_eq!(port_number(b"70000"), Some(4464));
+        assert_eq!(port_number(b"123456"), Some(12345));
+        assert_eq!(port_number(b"x"), Some(0));
+        assert_eq!(port_number(b"-1"), None);
     }
 }
