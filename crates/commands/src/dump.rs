@@ -6,7 +6,7 @@
 //! touches sockets, clocks or files.
 
 use crate::args::{eq_ic, parse_i64};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, DataConfig};
 use crate::errors;
 use crate::notify::NOTIFY_GENERIC;
 use crate::registry::{Kind, Registry};
@@ -14,11 +14,14 @@ use crate::registry::{Kind, Registry};
 pub fn register(r: &mut Registry) {
     r.add("dump", Kind::Data(dump));
     r.add("restore", Kind::Data(restore));
+    // What MIGRATE sends in cluster mode; as a command it is RESTORE (its `asking` flag is the
+    // cluster's business).
+    r.add("restore-asking", Kind::Data(restore));
 }
 
-/// The settings that decide payload encodings, from the server's configuration.
-fn encode_limits(ctx: &Ctx<'_, '_>) -> persist::EncodeLimits {
-    let c = ctx.config;
+/// The settings that decide payload encodings, from the server's configuration (also what
+/// MIGRATE dumps with).
+pub fn encode_limits(c: &DataConfig) -> persist::EncodeLimits {
     persist::EncodeLimits {
         compress: c.rdb_compression,
         list_max_listpack_size: c.list_max_listpack_size,
@@ -32,7 +35,7 @@ fn encode_limits(ctx: &Ctx<'_, '_>) -> persist::EncodeLimits {
 
 /// DUMP key
 fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    let limits = encode_limits(ctx);
+    let limits = encode_limits(ctx.config);
     let now = ctx.now_ms;
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
     match t.get(args[1], now) {

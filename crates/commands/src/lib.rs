@@ -28,6 +28,7 @@ mod string;
 mod zset;
 
 pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification};
+pub use dump::encode_limits;
 pub use generic::string_match;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};

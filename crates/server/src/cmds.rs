@@ -67,6 +67,7 @@ pub const SUNSUBSCRIBE: u16 = 75;
 pub const PUBLISH: u16 = 76;
 pub const SPUBLISH: u16 = 77;
 pub const PUBSUB: u16 = 78;
+pub const MIGRATE: u16 = 80;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -137,6 +138,7 @@ pub fn register(r: &mut Registry) {
         ("pubsub|shardchannels", PUBSUB),
         ("pubsub|shardnumsub", PUBSUB),
         ("pubsub|help", PUBSUB),
+        ("migrate", MIGRATE),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -228,6 +230,7 @@ impl Env {
             crate::cluster_node::commands::CLUSTER..=crate::cluster_node::commands::READWRITE => {
                 crate::cluster_node::commands::run(self, c, id, args)
             }
+            MIGRATE => self.migrate(c, args),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();
@@ -629,6 +632,9 @@ impl Env {
                     if let Some(n) = parse_i64(args[1]).filter(|&n| n >= 0 && (n as usize) < shared.ks.db_count()) {
                         db = n as u32;
                     }
+                }
+                Kind::Server(MIGRATE) => {
+                    wanted.extend(crate::migrate::key_args(&args).iter().map(|k| (db, keyspace::key_hash_slot(k))))
                 }
                 Kind::Server(FLUSHDB | DBSIZE) => all_slots(&mut wanted, db),
                 Kind::Server(FLUSHALL | INFO) => {

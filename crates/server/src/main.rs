@@ -12,6 +12,7 @@ mod config;
 mod debug;
 mod info;
 mod log;
+mod migrate;
 mod persistence;
 mod pubsub;
 mod shared;

@@ -1317,6 +1317,12 @@ impl Env {
         self.effects.clear();
     }
 
+    /// The running command's (or transaction's) slot locks and effects, for a server command
+    /// that works on keys itself (MIGRATE).
+    pub fn locks_and_effects(&mut self) -> (&mut LockSet<'static>, &mut Effects) {
+        (&mut self.locks, &mut self.effects)
+    }
+
     /// Calls `f` with every slot table of `db`, using the transaction's lock where it holds one
     /// (locking again would deadlock on our own mutex) and locking each slot briefly otherwise.
     pub fn for_each_slot_table(&mut self, db: usize, mut f: impl FnMut(&mut keyspace::SlotTable)) {

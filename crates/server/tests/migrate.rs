@@ -1,0 +1,584 @@
+//! MIGRATE against real servers: redoxide → redoxide, redoxide → Debian's redis-server 7.0.15
+//! and redis-server → redoxide, for every value type; and the same request sequences run with
+//! redis-server as the source, whose replies ours must equal (errors, NOKEY, BUSYKEY, AUTH,
+//! unreachable or silent targets, a target restarted under a cached connection).
+//! Every server runs on a free 127.0.0.1 port and is killed by its pid when its guard drops.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::{free_port, Client, Reply, Server};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// Debian's redis-server, killed by pid on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Redis {
+    fn start(extra: &[&str]) -> Redis {
+        Redis::start_on(free_port(), extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Redis {
+        let dir = std::env::temp_dir().join(format!("redoxide-migrate-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.to_str().expect("utf-8 dir")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
+        let redis = Redis { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+}
+
+fn err(text: &str) -> Reply {
+    Reply::Error(text.into())
+}
+
+fn ok() -> Reply {
+    Reply::Simple("OK".into())
+}
+
+fn migrate(c: &mut Client, target: u16, key: &str, db: &str, timeout_ms: &str, extra: &[&str]) -> Reply {
+    let port = target.to_string();
+    let mut args = vec!["MIGRATE", "127.0.0.1", &port, key, db, timeout_ms];
+    args.extend_from_slice(extra);
+    c.cmd(&args)
+}
+
+fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
+    let body = match c.cmd(&["INFO", section]) {
+        Reply::Bulk(b) => b,
+        Reply::Verbatim(_, b) => b,
+        other => panic!("INFO replied {other:?}"),
+    };
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+        .trim()
+        .parse()
+        .expect("numeric INFO field")
+}
+
+fn items(r: Reply) -> Vec<Vec<u8>> {
+    match r {
+        Reply::Array(v) => v
+            .into_iter()
+            .map(|x| match x {
+                Reply::Bulk(b) => b,
+                other => panic!("expected bulk items, got {other:?}"),
+            })
+            .collect(),
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+/// A key's type and contents, in an order that does not depend on the server's encoding.
+fn contents(c: &mut Client, key: &str) -> (String, Vec<Vec<u8>>) {
+    let Reply::Simple(ty) = c.cmd(&["TYPE", key]) else { panic!("TYPE replies a status") };
+    let data = match ty.as_str() {
+        "none" => Vec::new(),
+        "string" => match c.cmd(&["GET", key]) {
+            Reply::Bulk(b) => vec![b],
+            other => panic!("GET replied {other:?}"),
+        },
+        "list" => items(c.cmd(&["LRANGE", key, "0", "-1"])),
+        "set" => {
+            let mut v = items(c.cmd(&["SMEMBERS", key]));
+            v.sort();
+            v
+        }
+        "hash" => {
+            let flat = items(c.cmd(&["HGETALL", key]));
+            let mut pairs: Vec<Vec<u8>> =
+                flat.chunks(2).map(|p| [p[0].as_slice(), b"=", p[1].as_slice()].concat()).collect();
+            pairs.sort();
+            pairs
+        }
+        "zset" => items(c.cmd(&["ZRANGE", key, "0", "-1", "WITHSCORES"])),
+        other => panic!("unexpected type {other}"),
+    };
+    (ty, data)
+}
+
+/// Letters from a small LCG: long values that LZF cannot shrink much.
+fn noise(len: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            char::from(b'a' + ((x >> 33) % 26) as u8)
+        })
+        .collect()
+}
+
+/// Creates keys of every type, small and large encodings, some with a TTL; returns their names.
+fn fill(c: &mut Client) -> Vec<String> {
+    let mut send = |args: &[&str]| {
+        let r = c.cmd(args);
+        assert!(!matches!(r, Reply::Error(_)), "{args:?} failed: {r:?}");
+    };
+    send(&["SET", "str", "hello"]);
+    send(&["SET", "int", "-1234567"]);
+    send(&["SET", "big:noise", &noise(200_000, 1)]);
+    send(&["SET", "big:zeros", &"0".repeat(150_000)]);
+    send(&["SET", "ttl:str", "soon"]);
+    send(&["PEXPIRE", "ttl:str", "100000"]);
+    send(&["PFADD", "hll", "a", "b", "c", "d"]);
+    send(&["RPUSH", "list", "a", "1", "", "b"]);
+    let long_items: Vec<String> = (0..1500).map(|i| format!("item-{i}-{}", noise(i % 90, i as u64))).collect();
+    for chunk in long_items.chunks(100) {
+        let mut args = vec!["RPUSH", "big:list"];
+        args.extend(chunk.iter().map(String::as_str));
+        send(&args);
+    }
+    send(&["SADD", "set:ints", "1", "2", "300", "-5"]);
+    send(&["SADD", "set:strs", "x", "y", "z"]);
+    let members: Vec<String> = (0..800).map(|i| format!("m{i}")).collect();
+    for chunk in members.chunks(100) {
+        let mut args = vec!["SADD", "big:set"];
+        args.extend(chunk.iter().map(String::as_str));
+        send(&args);
+    }
+    send(&["HSET", "hash", "f1", "v1", "f2", "2"]);
+    for chunk in members.chunks(50) {
+        let mut args = vec!["HSET", "big:hash"];
+        for m in chunk {
+            args.push(m);
+            args.push(m);
+        }
+        send(&args);
+    }
+    send(&["HSET", "ttl:hash", "a", "b"]);
+    send(&["PEXPIRE", "ttl:hash", "200000"]);
+    send(&["ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c"]);
+    let scored: Vec<(String, String)> =
+        (0..300).map(|i| (format!("{}", i as f64 * 1.25 - 7.0), format!("z{i}"))).collect();
+    for chunk in scored.chunks(50) {
+        let mut args = vec!["ZADD", "big:zset"];
+        for (s, m) in chunk {
+            args.push(s);
+            args.push(m);
+        }
+        send(&args);
+    }
+    [
+        "str",
+        "int",
+        "big:noise",
+        "big:zeros",
+        "ttl:str",
+        "hll",
+        "list",
+        "big:list",
+        "set:ints",
+        "set:strs",
+        "big:set",
+        "hash",
+        "big:hash",
+        "ttl:hash",
+        "zset",
+        "big:zset",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Moves every type from `src` to `dst` (the single-key form for half of them, the KEYS form
+/// for the rest, into database 2) and checks the target holds the same values and TTLs and
+/// the source holds nothing.
+fn migrate_every_type(src: u16, dst: u16) {
+    let mut s = Client::connect(src);
+    let mut d = Client::connect(dst);
+    let keys = fill(&mut s);
+    let before: Vec<_> = keys.iter().map(|k| contents(&mut s, k)).collect();
+    let (single, multi) = keys.split_at(keys.len() / 2);
+    for k in single {
+        assert_eq!(migrate(&mut s, dst, k, "2", "5000", &[]), ok(), "MIGRATE {k}");
+    }
+    let mut extra = vec!["KEYS"];
+    extra.extend(multi.iter().map(String::as_str));
+    assert_eq!(migrate(&mut s, dst, "", "2", "5000", &extra), ok());
+    assert_eq!(s.cmd(&["DBSIZE"]), Reply::Int(0), "the source still holds keys");
+    assert_eq!(d.cmd(&["SELECT", "2"]), ok());
+    for (k, want) in keys.iter().zip(&before) {
+        assert_eq!(&contents(&mut d, k), want, "{k} differs on the target");
+    }
+    for (k, limit) in [("ttl:str", 100_000), ("ttl:hash", 200_000)] {
+        let Reply::Int(ttl) = d.cmd(&["PTTL", k]) else { panic!("PTTL replies an integer") };
+        assert!(ttl > 0 && ttl <= limit, "{k}: TTL {ttl} not in (0, {limit}]");
+    }
+    assert_eq!(d.cmd(&["PTTL", "big:set"]), Reply::Int(-1));
+    // The target's copies survive a DUMP/RESTORE round trip there too (well-formed payloads).
+    let Reply::Bulk(payload) = d.cmd(&["DUMP", "big:zset"]) else { panic!("DUMP replies a bulk") };
+    assert!(!payload.is_empty());
+}
+
+#[test]
+fn every_type_redoxide_to_redoxide() {
+    let src = Server::start(&[]);
+    let dst = Server::start(&[]);
+    migrate_every_type(src.port, dst.port);
+}
+
+#[test]
+fn every_type_redoxide_to_redis() {
+    let src = Server::start(&[]);
+    let dst = Redis::start(&[]);
+    migrate_every_type(src.port, dst.port);
+}
+
+#[test]
+fn every_type_redis_to_redoxide() {
+    let src = Redis::start(&[]);
+    let dst = Server::start(&[]);
+    migrate_every_type(src.port, dst.port);
+}
+
+/// One request sequence covering argument errors, NOKEY, KEYS with missing keys, COPY, REPLACE,
+/// BUSYKEY, target errors and unreachable targets (a closed port is "writing" in Redis 7.0.15,
+/// a bad port or address "connecting"); returns every reply and the state it left.
+fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
+    let mut s = Client::connect(src);
+    let mut d = Client::connect(dst);
+    let mut log = Vec::new();
+    for args in [
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "NOPE"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "x", "10", "NOPE"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "x", "10"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "ten"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "9223372036854775808"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "AUTH"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "AUTH2", "user"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "KEYS", "a"],
+        vec!["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "COPY", "REPLACE", "bogus"],
+        vec!["MIGRATE", "127.0.0.1", "1", "", "0", "10", "KEYS"],
+        vec!["MIGRATE", "127.0.0.1", "1", "nosuchkey", "0", "10"],
+    ] {
+        log.push(s.cmd(&args));
+    }
+    for args in [
+        vec!["SET", "a", "1"],
+        vec!["SET", "b", "2"],
+        vec!["SET", "c", "3"],
+        vec!["SET", "busy", "src"],
+        vec!["SET", "keep", "src"],
+    ] {
+        s.cmd(&args);
+    }
+    d.cmd(&["SET", "busy", "dst"]);
+    let closed_port = closed.to_string();
+    log.push(s.cmd(&["MIGRATE", "127.0.0.1", &closed_port, "a", "0", "1000"]));
+    log.push(s.cmd(&["MIGRATE", "127.0.0.1", "not a port", "a", "0", "1000"]));
+    log.push(s.cmd(&["MIGRATE", "127.0.0.1", "-1", "a", "0", "1000"]));
+    log.push(s.cmd(&["MIGRATE", "256.0.0.1", &closed_port, "a", "0", "1000"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "missing1", "missing2"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "a", "missing", "b"]));
+    log.push(migrate(&mut s, dst, "keep", "0", "1000", &["COPY"]));
+    log.push(migrate(&mut s, dst, "busy", "0", "1000", &[]));
+    log.push(migrate(&mut s, dst, "busy", "0", "1000", &["COPY", "REPLACE"]));
+    log.push(migrate(&mut s, dst, "c", "99", "1000", &[]));
+    log.push(migrate(&mut s, dst, "c", "-1", "1000", &[]));
+    log.push(migrate(&mut s, dst, "c", "1", "1000", &["AUTH", "nopass"]));
+    log.push(migrate(&mut s, dst, "c", "1", "1000", &[]));
+    for k in ["a", "b", "c", "busy", "keep", "missing"] {
+        log.push(s.cmd(&["EXISTS", k]));
+        log.push(d.cmd(&["GET", k]));
+    }
+    d.cmd(&["SELECT", "1"]);
+    log.push(d.cmd(&["GET", "c"]));
+    log
+}
+
+#[test]
+fn replies_and_effects_match_redis_as_source() {
+    let closed = free_port();
+    let ours_src = Server::start(&[]);
+    let ours_dst = Redis::start(&[]);
+    let theirs_src = Redis::start(&[]);
+    let theirs_dst = Redis::start(&[]);
+    let ours = option_scenario(ours_src.port, ours_dst.port, closed);
+    let theirs = option_scenario(theirs_src.port, theirs_dst.port, closed);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "step {i} differs from redis-server");
+    }
+    assert_eq!(ours.len(), theirs.len());
+    // The scenario did reach the cases it is about.
+    assert!(ours.contains(&err("ERR Target instance replied with error: BUSYKEY Target key name already exists.")));
+    assert!(ours.contains(&err("IOERR error or timeout connecting to the client")));
+    assert!(ours.contains(&err("IOERR error or timeout writing to target instance")));
+    assert!(ours.contains(&Reply::Simple("NOKEY".into())));
+    assert!(ours.contains(&err("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string")));
+}
+
+/// AUTH and AUTH2 against a target with requirepass; the replies for each case.
+fn auth_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    let mut s = Client::connect(src);
+    let mut log = Vec::new();
+    for k in ["k1", "k2", "k3", "k4", "k5"] {
+        s.cmd(&["SET", k, k]);
+    }
+    log.push(migrate(&mut s, dst, "k1", "0", "1000", &[]));
+    log.push(migrate(&mut s, dst, "k1", "0", "1000", &["AUTH", "wrong"]));
+    log.push(migrate(&mut s, dst, "k1", "0", "1000", &["AUTH2", "default", "wrong"]));
+    log.push(migrate(&mut s, dst, "k1", "0", "1000", &["AUTH", "s3cret"]));
+    log.push(migrate(&mut s, dst, "k2", "0", "1000", &["AUTH2", "default", "s3cret"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["AUTH", "s3cret", "KEYS", "k3", "k4"]));
+    let mut d = Client::connect(dst);
+    log.push(d.cmd(&["AUTH", "s3cret"]));
+    for k in ["k1", "k2", "k3", "k4", "k5"] {
+        log.push(s.cmd(&["EXISTS", k]));
+        log.push(d.cmd(&["GET", k]));
+    }
+    log
+}
+
+#[test]
+fn auth_and_auth2_match_redis() {
+    let ours_src = Server::start(&[]);
+    let theirs_src = Redis::start(&[]);
+    let redis_dst = [Redis::start(&["--requirepass", "s3cret"]), Redis::start(&["--requirepass", "s3cret"])];
+    let ours_dst = [Server::start(&["--requirepass", "s3cret"]), Server::start(&["--requirepass", "s3cret"])];
+    let reference = auth_scenario(theirs_src.port, redis_dst[0].port);
+    assert_eq!(reference[3], ok(), "the scenario must reach a successful AUTH");
+    // Our server as the source, against redis-server as the target.
+    assert_eq!(auth_scenario(ours_src.port, redis_dst[1].port), reference);
+    // Our server as the target, with either server as the source (fresh source keys each time).
+    let ours_src2 = Server::start(&[]);
+    assert_eq!(auth_scenario(ours_src2.port, ours_dst[0].port), reference);
+    let theirs_src2 = Redis::start(&[]);
+    assert_eq!(auth_scenario(theirs_src2.port, ours_dst[1].port), reference);
+}
+
+/// A target that accepts connections, reads everything and never answers.
+struct Silent {
+    port: u16,
+    stop: mpsc::Sender<()>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Silent {
+    fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            // Bounded: the test drops the guard (stop) long before this many rounds.
+            for _ in 0..3000 {
+                if stopped.try_recv().is_ok() {
+                    break;
+                }
+                if let Ok((conn, _)) = listener.accept() {
+                    held.push(conn);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Silent { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_silent_target_times_out_and_keeps_the_key() {
+    let silent = Silent::start();
+    let ours = Server::start(&[]);
+    let theirs = Redis::start(&[]);
+    for port in [ours.port, theirs.port] {
+        let mut s = Client::connect(port);
+        s.cmd(&["SET", "k", "v"]);
+        let started = Instant::now();
+        let reply = migrate(&mut s, silent.port, "k", "0", "300", &[]);
+        assert_eq!(reply, err("IOERR error or timeout reading to target instance"), "server on {port}");
+        // The timeout was honoured (the client's own read timeout is 10 s).
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(s.cmd(&["GET", "k"]), Reply::bulk("v"));
+        // The server is still serving, and that key's slot is free again.
+        assert_eq!(Client::connect(port).cmd(&["SET", "k", "w"]), ok());
+    }
+}
+
+#[test]
+fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
+    for source_is_ours in [true, false] {
+        let (_ours, _theirs);
+        let src = if source_is_ours {
+            _ours = Server::start(&[]);
+            _ours.port
+        } else {
+            _theirs = Redis::start(&[]);
+            _theirs.port
+        };
+        let port = free_port();
+        let target = Redis::start_on(port, &[]);
+        let mut s = Client::connect(src);
+        for k in ["a", "b", "c"] {
+            s.cmd(&["SET", k, k]);
+        }
+        assert_eq!(migrate(&mut s, port, "a", "0", "2000", &[]), ok());
+        let mut t = Client::connect(port);
+        let conns = info_field(&mut t, "stats", "total_connections_received");
+        assert_eq!(info_field(&mut s, "stats", "migrate_cached_sockets"), 1);
+        assert_eq!(migrate(&mut s, port, "b", "0", "2000", &[]), ok());
+        assert_eq!(info_field(&mut t, "stats", "total_connections_received"), conns, "a second connection was made");
+        drop(t);
+        drop(target);
+        let target = Redis::start_on(port, &[]);
+        // The cached socket is dead: the first attempt fails, the retry on a new one succeeds.
+        assert_eq!(migrate(&mut s, port, "c", "0", "2000", &[]), ok(), "source ours: {source_is_ours}");
+        assert_eq!(Client::connect(target.port).cmd(&["GET", "c"]), Reply::bulk("c"));
+        assert_eq!(s.cmd(&["EXISTS", "c"]), Reply::Int(0));
+    }
+}
+
+/// The deletion of migrated keys: `del` events, dirty count, WATCH, compared with redis-server.
+fn effects_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    let mut s = Client::connect(src);
+    let mut sub = Client::connect(src);
+    let mut watcher = Client::connect(src);
+    let mut log = Vec::new();
+    log.push(s.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEg"]));
+    log.push(sub.cmd(&["PSUBSCRIBE", "__key*__:*"]));
+    s.cmd(&["MSET", "x", "1", "y", "2", "z", "3"]);
+    log.push(watcher.cmd(&["WATCH", "x"]));
+    let dirty = info_field(&mut s, "persistence", "rdb_changes_since_last_save");
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "x", "nope", "y"]));
+    log.push(migrate(&mut s, dst, "z", "0", "1000", &["COPY"]));
+    log.push(Reply::Int(info_field(&mut s, "persistence", "rdb_changes_since_last_save") - dirty));
+    log.push(watcher.cmd(&["MULTI"]));
+    log.push(watcher.cmd(&["SET", "w", "1"]));
+    log.push(watcher.cmd(&["EXEC"]));
+    // Four messages: keyspace and keyevent for x, then for y; nothing for the COPY.
+    for _ in 0..4 {
+        log.push(sub.read());
+    }
+    log.push(s.cmd(&["PUBLISH", "__keyspace@0__:end", "end"]));
+    log.push(sub.read());
+    // MIGRATE inside a transaction, after a write to the same key.
+    log.push(s.cmd(&["MULTI"]));
+    log.push(s.cmd(&["SET", "t", "in-tx"]));
+    log.push(migrate(&mut s, dst, "t", "0", "1000", &[]));
+    log.push(s.cmd(&["EXISTS", "t"]));
+    log.push(s.cmd(&["EXEC"]));
+    log.push(Client::connect(dst).cmd(&["GET", "t"]));
+    log
+}
+
+#[test]
+fn deletion_effects_match_redis() {
+    let ours_src = Server::start(&[]);
+    let theirs_src = Redis::start(&[]);
+    let dst = [Redis::start(&[]), Redis::start(&[])];
+    let ours = effects_scenario(ours_src.port, dst[0].port);
+    let theirs = effects_scenario(theirs_src.port, dst[1].port);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours[5], Reply::Int(2), "two keys deleted, two changes");
+}
+
+/// A target that answers each complete request with +OK, but only after the test says so.
+fn gated_target(listener: TcpListener, received: mpsc::Sender<()>, release: mpsc::Receiver<()>) {
+    let Ok((mut conn, _)) = listener.accept() else { return };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    // SELECT + RESTORE: wait (bounded by the read timeout) until both have arrived whole.
+    while count_requests(&buf) < 2 {
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let _ = received.send(());
+    if release.recv_timeout(Duration::from_secs(10)).is_ok() {
+        let _ = conn.write_all(b"+OK\r\n+OK\r\n");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+/// How many complete RESP multibulk requests `buf` holds.
+fn count_requests(buf: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut count = 0;
+    let line = |pos: usize| -> Option<(i64, usize)> {
+        let end = buf[pos..].windows(2).position(|w| w == b"\r\n")? + pos;
+        let n = std::str::from_utf8(&buf[pos + 1..end]).ok()?.parse().ok()?;
+        Some((n, end + 2))
+    };
+    'outer: while pos < buf.len() {
+        let Some((argc, mut p)) = line(pos) else { break };
+        for _ in 0..argc {
+            let Some((len, q)) = line(p) else { break 'outer };
+            p = q + len as usize + 2;
+            if p > buf.len() {
+                break 'outer;
+            }
+        }
+        pos = p;
+        count += 1;
+    }
+    count
+}
+
+/// A write to a key between its dump and its deletion is not lost: the slot stays locked
+/// while MIGRATE waits for the target, so the SET runs after the deletion and its value stays.
+#[test]
+fn a_write_during_migration_is_not_lost() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (received_tx, received) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let target = std::thread::spawn(move || gated_target(listener, received_tx, release_rx));
+    let mut a = server.client();
+    a.cmd(&["SET", "k", "old"]);
+    a.send(&["MIGRATE", "127.0.0.1", &port.to_string(), "k", "0", "5000"]);
+    received.recv_timeout(Duration::from_secs(10)).expect("the target got the RESTORE");
+    // Another connection (another worker) writes the key while MIGRATE waits for the reply.
+    let mut b = server.client();
+    b.send(&["SET", "k", "new"]);
+    std::thread::sleep(Duration::from_millis(100));
+    release.send(()).expect("release the target");
+    assert_eq!(a.read(), ok());
+    assert_eq!(b.read(), ok());
+    assert_eq!(a.cmd(&["GET", "k"]), Reply::bulk("new"));
+    let _ = target.join();
+}
