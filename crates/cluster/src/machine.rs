@@ -369,23 +369,6 @@ impl Machine {
         &self.config
     }
 
-    /// A changed configuration (CONFIG SET): myself takes the new announced ports, hostname
-    /// and address at once, and peers learn them from our next ping, as
-    /// `clusterUpdateMyselfAnnouncedPorts` / `clusterUpdateMyselfHostname` do.
-    pub fn set_config(&mut self, config: Config) {
-        let myself = self.state.myself;
-        if let Some(me) = self.state.nodes.get_mut(&myself) {
-            me.port = config.port;
-            me.cport = config.cport;
-            me.pport = config.pport;
-            me.hostname = config.announced_hostname().map(str::to_string);
-            if let Some(ip) = &config.announce_ip {
-                me.ip.clone_from(ip);
-            }
-        }
-        self.config = config;
-    }
-
     /// `cluster_state:ok` of CLUSTER INFO.
     pub fn cluster_ok(&self) -> bool {
         self.cluster_ok
