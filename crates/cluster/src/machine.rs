@@ -425,6 +425,55 @@ impl Machine {
         self.runtime.get(node).is_some_and(|rt| rt.link.is_some())
     }
 
+    /// Checks the machine's redundant bookkeeping against itself: each slot's owner matches the
+    /// per-node bitmaps and counts, every owner and every migration peer is a known node, and
+    /// myself is in the table. For tests: a failure names the first inconsistency.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let me = self.myself();
+        if !self.state.nodes.contains_key(&me) {
+            return Err(format!("myself {me} is not in the node table"));
+        }
+        let mut counts: BTreeMap<NodeName, usize> = BTreeMap::new();
+        let mut bitmaps: BTreeMap<NodeName, SlotBitmap> = BTreeMap::new();
+        for (first, last, owner) in self.state.slot_runs() {
+            if !self.state.nodes.contains_key(&owner) {
+                return Err(format!("slot {first} is owned by unknown node {owner}"));
+            }
+            let bits = bitmaps.entry(owner).or_default();
+            for slot in first..=last {
+                bits.set(slot, true);
+            }
+            *counts.entry(owner).or_default() += usize::from(last - first) + 1;
+        }
+        let empty = SlotBitmap::default();
+        for name in bitmaps.keys().chain(self.node_slots.keys()) {
+            let expected = bitmaps.get(name).unwrap_or(&empty);
+            let kept = self.node_slots.get(name).unwrap_or(&empty);
+            if expected != kept {
+                return Err(format!("{name}'s bitmap {kept:?} differs from the owners table {expected:?}"));
+            }
+        }
+        for (name, &count) in &self.slot_counts {
+            if counts.get(name).copied().unwrap_or(0) != count {
+                return Err(format!("{name} counted {count} slots, owns {}", counts.get(name).copied().unwrap_or(0)));
+            }
+        }
+        for (name, count) in &counts {
+            if self.slot_counts.get(name) != Some(count) {
+                return Err(format!("{name} owns {count} slots, counted {:?}", self.slot_counts.get(name)));
+            }
+        }
+        for (slot, peer) in self.state.migrating_to.iter().chain(self.state.importing_from.iter()) {
+            if !self.state.nodes.contains_key(peer) {
+                return Err(format!("slot {slot} migrates to/from unknown node {peer}"));
+            }
+        }
+        if self.runtime.keys().any(|n| !self.state.nodes.contains_key(n)) {
+            return Err("runtime data for a node not in the table".into());
+        }
+        Ok(())
+    }
+
     /// Inbound link `link` is gone: CLUSTER LINKS stops listing it.
     pub fn inbound_link_closed(&mut self, link: u64) {
         self.inbound_links.retain(|_, &mut (id, _)| id != link);
