@@ -369,6 +369,26 @@ impl Machine {
         &self.config
     }
 
+    /// CONFIG SET of a `cluster-*` directive: takes the new configuration and announces our new
+    /// ports, hostname and ip from the next packet on, as `clusterUpdateMyselfAnnouncedPorts` /
+    /// `clusterUpdateMyselfHostname` do. Returns the save it calls for (the address is in
+    /// nodes.conf).
+    pub fn update_config(&mut self, config: Config, now_ms: u64) -> Vec<Action> {
+        let me = self.myself();
+        if let Some(node) = self.state.nodes.get_mut(&me) {
+            node.port = config.port;
+            node.cport = config.cport;
+            node.pport = config.pport;
+            node.hostname = config.announced_hostname().map(str::to_string);
+            if let Some(ip) = &config.announce_ip {
+                node.ip.clone_from(ip);
+            }
+        }
+        self.config = config;
+        self.do_before_sleep(true, false, false);
+        self.take_actions(now_ms)
+    }
+
     /// `cluster_state:ok` of CLUSTER INFO.
     pub fn cluster_ok(&self) -> bool {
         self.cluster_ok
@@ -552,6 +572,12 @@ impl Machine {
             self.actions.push(Action::Close { link: link.id });
         }
         self.inbound_links.remove(name);
+        // freeClusterNode: its replicas no longer have a master we know.
+        for node in self.state.nodes.values_mut() {
+            if node.master.as_ref() == Some(name) {
+                node.master = None;
+            }
+        }
         self.node_slots.remove(name);
         self.slot_counts.remove(name);
         self.state.nodes.remove(name);

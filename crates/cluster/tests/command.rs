@@ -628,3 +628,33 @@ fn saveconfig_asks_for_an_fsynced_save_and_addslots_clears_importing() {
     );
     assert_eq!(cluster_command(&mut m, &[b"forget", b"a\0b"], &Env::default(), NOW_MS).0, err("ERR Unknown node a"));
 }
+
+#[test]
+fn forgetting_a_master_leaves_its_replicas_without_a_known_master() {
+    let mut m = machine();
+    assert_eq!(reply(&mut m, &format!("forget {}", id('b'))), Reply::Ok);
+    let e = &m.state.nodes[&name('e')];
+    assert_eq!((e.master, e.flags), (None, NodeFlags::SLAVE));
+    let nodes = text(reply(&mut m, "nodes"));
+    // No link yet (no cron ran): `disconnected`; epoch 0, as a replica without a master shows its own.
+    assert!(nodes.contains(&format!("{} 10.0.0.5:7000@17000 slave - 0 0 0 disconnected\n", id('e'))), "{nodes}");
+    assert!(!nodes.contains(&id('b')));
+    m.check_consistency().unwrap();
+}
+
+#[test]
+fn update_config_changes_what_we_announce() {
+    let mut m = machine();
+    let config = Config { hostname: Some("new.example".into()), port: 7100, cport: 17100, ..m.config().clone() };
+    let actions = m.update_config(config, NOW_MS);
+    assert_eq!(actions, vec![Action::SaveConfig { fsync: false }]);
+    let nodes = text(reply(&mut m, "nodes"));
+    assert!(nodes.contains(&format!("{} 10.0.0.1:7100@17100,new.example myself,master", id('a'))), "{nodes}");
+    let links = connect_all(&mut m, NOW_MS);
+    assert!(!links.is_empty());
+    let actions = m.broadcast_pong_now(NOW_MS);
+    let msg = sent_messages(&actions)[0];
+    assert_eq!((msg.header.port, msg.header.cport), (7100, 17100));
+    let Body::Pong(body) = &msg.body else { panic!() };
+    assert_eq!(body.extensions, vec![PingExt::Hostname(b"new.example".to_vec())]);
+}
