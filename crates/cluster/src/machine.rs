@@ -254,6 +254,9 @@ pub struct Machine {
     pub(crate) stats_sent: [u64; MSG_TYPE_COUNT],
     /// Messages processed per bus type (`stats_bus_messages_received`).
     pub(crate) stats_received: [u64; MSG_TYPE_COUNT],
+    /// Our replication offset as the server last reported it (`set_repl_offset`): headers carry
+    /// it, and peers list a replica in CLUSTER SLOTS only once it is non-zero.
+    pub(crate) my_repl_offset: u64,
     /// CLUSTER FORGET's blacklist: node → when (ms) it may be re-added from gossip again.
     pub(crate) blacklist: BTreeMap<NodeName, u64>,
     /// Each node's inbound link, once a packet on it named a known sender: node → (link
@@ -332,6 +335,7 @@ impl Machine {
             cached_size: 1,
             stats_sent: [0; MSG_TYPE_COUNT],
             stats_received: [0; MSG_TYPE_COUNT],
+            my_repl_offset: 0,
             blacklist: BTreeMap::new(),
             inbound_links: BTreeMap::new(),
             todo: Todo::default(),
@@ -492,6 +496,13 @@ impl Machine {
             return Err("runtime data for a node not in the table".into());
         }
         Ok(())
+    }
+
+    /// The server's replication offset, for our headers (`clusterBuildMessageHdr`): the master's
+    /// `master_repl_offset`, or the offset a replica has processed. Call it whenever it moves
+    /// (at least before each cron tick).
+    pub fn set_repl_offset(&mut self, offset: u64) {
+        self.my_repl_offset = offset;
     }
 
     /// Inbound link `link` is gone: CLUSTER LINKS stops listing it.
@@ -796,7 +807,7 @@ impl Machine {
             port: self.config.port,
             current_epoch: self.state.current_epoch,
             config_epoch,
-            repl_offset: 0,
+            repl_offset: self.my_repl_offset,
             sender: me,
             myslots,
             replicaof: my_master,

@@ -658,3 +658,14 @@ fn update_config_changes_what_we_announce() {
     let Body::Pong(body) = &msg.body else { panic!() };
     assert_eq!(body.extensions, vec![PingExt::Hostname(b"new.example".to_vec())]);
 }
+
+#[test]
+fn our_headers_carry_the_replication_offset_the_server_reports() {
+    let mut m = machine();
+    connect_all(&mut m, NOW_MS);
+    m.set_repl_offset(4242);
+    let actions = m.broadcast_pong_now(NOW_MS);
+    let msgs = sent_messages(&actions);
+    assert!(!msgs.is_empty());
+    assert!(msgs.iter().all(|msg| msg.header.repl_offset == 4242));
+}

@@ -58,8 +58,9 @@ fn start_redis() -> Redis {
     panic!("redis-server did not start");
 }
 
-/// Sends one command over RESP2 and returns the reply as text (bulk, status or error) or
-/// integer text; arrays are not needed here except as their element count.
+/// Sends one command over RESP2 and returns the reply flattened to text: a bulk or status as
+/// its text (status and error with their `+`/`-`), an integer as `:n`, an array as `*n` followed
+/// by its elements, one per line.
 fn redis_call(port: u16, args: &[&str]) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
@@ -69,18 +70,35 @@ fn redis_call(port: u16, args: &[&str]) -> String {
     }
     s.write_all(out.as_bytes()).expect("write");
     let mut r = BufReader::new(s);
+    let mut text = Vec::new();
+    read_flat(&mut r, &mut text);
+    text.join("\n")
+}
+
+fn read_flat(r: &mut BufReader<TcpStream>, out: &mut Vec<String>) {
     let mut line = String::new();
     r.read_line(&mut line).expect("read");
     let body = line.trim_end().to_string();
     match body.as_bytes().first() {
         Some(b'$') => {
-            let n: usize = body[1..].parse().expect("len");
-            let mut b = vec![0u8; n + 2];
+            let n: i64 = body[1..].parse().expect("len");
+            if n < 0 {
+                out.push("(nil)".into());
+                return;
+            }
+            let mut b = vec![0u8; n as usize + 2];
             r.read_exact(&mut b).expect("bulk");
-            b.truncate(n);
-            String::from_utf8(b).expect("utf-8")
+            b.truncate(n as usize);
+            out.push(String::from_utf8(b).expect("utf-8"));
         }
-        _ => body,
+        Some(b'*') => {
+            let n: usize = body[1..].parse().expect("len");
+            out.push(body);
+            for _ in 0..n {
+                read_flat(r, out);
+            }
+        }
+        _ => out.push(body),
     }
 }
 
@@ -351,7 +369,17 @@ fn our_node_and_redis_form_one_cluster_and_describe_each_other_alike() {
         line_of(&theirs, &our_id).contains(&format!(" slave {redis_id} "))
     });
     let replicas = redis_call(r_port, &["CLUSTER", "REPLICAS", &redis_id]);
-    assert!(replicas.starts_with("*1"), "{replicas}");
+    assert!(replicas.starts_with("*1\n"), "{replicas}");
+    // Until we report a replication offset Redis shows us `loading` and leaves us out of SLOTS;
+    // then it lists us after its own entry.
+    let shards = redis_call(r_port, &["CLUSTER", "SHARDS"]);
+    assert!(shards.contains("\nreplica\nreplication-offset\n:0\nhealth\nloading"), "{shards}");
+    node.machine.set_repl_offset(77);
+    node.run_until(Duration::from_secs(20), "replica offset seen by redis", |_| {
+        redis_call(r_port, &["CLUSTER", "SLOTS"]).contains(&our_id)
+    });
+    let shards = redis_call(r_port, &["CLUSTER", "SHARDS"]);
+    assert!(shards.contains("\nreplica\nreplication-offset\n:77\nhealth\nonline"), "{shards}");
     let ours = node.text("nodes");
     assert!(line_of(&ours, &our_id).contains(&format!("myself,slave {redis_id} ")), "{ours}");
     assert!(node.machine.state.nodes[&node.machine.myself()].flags.contains(NodeFlags::SLAVE));
