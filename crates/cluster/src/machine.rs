@@ -1,6 +1,8 @@
 //! The cluster as a deterministic state machine: joining (CLUSTER MEET, handshakes), gossip,
 //! failure detection (PFAIL → FAIL and back), cluster state, slot ownership by configEpoch,
-//! UPDATE messages and configEpoch collisions, following Redis 7.0.15's `cluster.c`.
+//! UPDATE messages and configEpoch collisions, the hostname ping extension, the FORGET
+//! blacklist and per-type message counters, following Redis 7.0.15's `cluster.c`. The CLUSTER
+//! subcommands that change this state live in `command`.
 //!
 //! The machine never does I/O, reads a clock or draws entropy. Every entry point takes the
 //! caller's `now_ms` and returns the `Action`s the server must execute (send a message, open or
@@ -146,7 +148,9 @@ pub struct LinkAddrs {
     pub local_ip: String,
 }
 
-/// CLUSTER subcommands the machine handles so far.
+/// The few CLUSTER subcommands with a typed entry point (`handle_command`), kept for tests and
+/// tools that build commands directly; clients' CLUSTER commands go through
+/// `command::cluster_command`, which parses and answers every subcommand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Meet { ip: String, port: u16, cport: Option<u16> },
