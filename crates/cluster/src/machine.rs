@@ -502,6 +502,15 @@ impl Machine {
         Ok(())
     }
 
+    /// A packet of type `msg_type` arrived but did not decode (bad length, version, ...). Redis
+    /// counts every packet in CLUSTER INFO before its sanity checks, so the server reports
+    /// these here to keep the counters equal to Redis's.
+    pub fn note_undecodable_message(&mut self, msg_type: u16) {
+        if let Some(count) = self.stats_received.get_mut(usize::from(msg_type)) {
+            *count += 1;
+        }
+    }
+
     /// The server's replication offset, for our headers (`clusterBuildMessageHdr`): the master's
     /// `master_repl_offset`, or the offset a replica has processed. Call it whenever it moves
     /// (at least before each cron tick).

@@ -579,6 +579,13 @@ fn info_counts_messages_by_type_and_reports_slot_health() {
     assert_eq!(get("cluster_current_epoch"), Some("3"));
     assert_eq!(get("cluster_my_epoch"), Some("1"));
     assert_eq!(order.last(), Some(&"total_cluster_links_buffer_limit_exceeded"));
+
+    // Packets that did not decode count too, as in Redis; unknown types do not.
+    m.note_undecodable_message(7);
+    m.note_undecodable_message(11);
+    let info = text(reply(&mut m, "info"));
+    assert!(info.contains("cluster_stats_messages_update_received:1\r\n"), "{info}");
+    assert!(info.contains("cluster_stats_messages_received:3\r\n"), "{info}");
 }
 
 #[test]
