@@ -136,6 +136,9 @@ pub enum Action {
     /// We lost these slots to another master while keeping others: delete their keys
     /// (Redis's dirty slots; the machine does not know which slots hold keys).
     DropSlotKeys { slots: Vec<u16> },
+    /// These slots stopped being served by us or our master: unsubscribe every client from the
+    /// shard channels hashing to them (`removeChannelsInSlot`, called by `clusterDelSlot`).
+    DropSlotChannels { slots: Vec<u16> },
     /// We were a replica and are a master again (CLUSTER RESET): stop replicating
     /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
     StopReplication { flush_data: bool },
@@ -261,6 +264,9 @@ pub struct Machine {
     /// Our replication offset as the server last reported it (`set_repl_offset`): headers carry
     /// it, and peers list a replica in CLUSTER SLOTS only once it is non-zero.
     pub(crate) my_repl_offset: u64,
+    /// Slots deleted from us or our master since the last `take_actions` (see
+    /// `Action::DropSlotChannels`).
+    pub(crate) lost_channel_slots: Vec<u16>,
     /// CLUSTER FORGET's blacklist: node → when (ms) it may be re-added from gossip again.
     pub(crate) blacklist: BTreeMap<NodeName, u64>,
     /// Each node's inbound link, once a packet on it named a known sender: node → (link
@@ -340,6 +346,7 @@ impl Machine {
             stats_sent: [0; MSG_TYPE_COUNT],
             stats_received: [0; MSG_TYPE_COUNT],
             my_repl_offset: 0,
+            lost_channel_slots: Vec::new(),
             blacklist: BTreeMap::new(),
             inbound_links: BTreeMap::new(),
             todo: Todo::default(),
@@ -547,6 +554,12 @@ impl Machine {
     }
 
     pub(crate) fn take_actions(&mut self, now_ms: u64) -> Vec<Action> {
+        if !self.lost_channel_slots.is_empty() {
+            let mut slots = std::mem::take(&mut self.lost_channel_slots);
+            slots.sort_unstable();
+            slots.dedup();
+            self.actions.push(Action::DropSlotChannels { slots });
+        }
         // clusterBeforeSleep: state first (it may ask for a save), then the save.
         if self.todo.update_state {
             self.todo.update_state = false;
@@ -641,6 +654,9 @@ impl Machine {
 
     pub(crate) fn del_slot(&mut self, slot: u16) {
         if let Some(owner) = self.state.slot_owner[usize::from(slot)].take() {
+            if self.serves_my_slots(&owner) {
+                self.lost_channel_slots.push(slot);
+            }
             if let Some(bits) = self.node_slots.get_mut(&owner) {
                 bits.set(slot, false);
             }
@@ -653,11 +669,24 @@ impl Machine {
     /// `clusterDelNodeSlots`.
     pub(crate) fn del_node_slots(&mut self, node: &NodeName) {
         self.slot_counts.remove(node);
+        let ours = self.serves_my_slots(node);
         if let Some(bits) = self.node_slots.remove(node) {
             for slot in bits.iter() {
                 self.state.slot_owner[usize::from(slot)] = None;
+                if ours {
+                    self.lost_channel_slots.push(slot);
+                }
             }
         }
+    }
+
+    /// Whether `owner`'s slots are served by us: it is us, or the master we replicate
+    /// (`clusterGetNodesServingMySlots(owner)` contains myself).
+    fn serves_my_slots(&self, owner: &NodeName) -> bool {
+        let me = self.myself();
+        *owner == me
+            || (self.flags(&me).contains(NodeFlags::SLAVE)
+                && self.state.nodes.get(&me).and_then(|n| n.master).as_ref() == Some(owner))
     }
 
     /// `clusterSetNodeAsMaster` for another node.

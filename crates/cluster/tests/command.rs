@@ -676,3 +676,24 @@ fn our_headers_carry_the_replication_offset_the_server_reports() {
     assert!(!msgs.is_empty());
     assert!(msgs.iter().all(|msg| msg.header.repl_offset == 4242));
 }
+
+#[test]
+fn slots_we_stop_serving_drop_their_shard_channels() {
+    let mut m = machine();
+    let (_, actions) = run(&mut m, &Env::default(), "delslots 7 3 6000", NOW_MS);
+    assert!(actions.contains(&Action::DropSlotChannels { slots: vec![3, 7] }), "{actions:?}");
+    let (_, actions) = run(&mut m, &Env::default(), "delslots 6001", NOW_MS);
+    assert!(!actions.iter().any(|a| matches!(a, Action::DropSlotChannels { .. })), "b's slot is not ours");
+    let (_, actions) = run(&mut m, &Env::default(), &format!("setslot 8 node {}", id('c')), NOW_MS);
+    assert!(actions.contains(&Action::DropSlotChannels { slots: vec![8] }));
+    // As a replica, our master's slots are ours: losing them to a newer claim drops channels.
+    assert_eq!(reply(&mut m, "flushslots"), Reply::Ok);
+    assert_eq!(reply(&mut m, &format!("replicate {}", id('b'))), Reply::Ok);
+    let actions = m.handle_message(
+        LinkId::In(1),
+        &addrs("10.0.0.3"),
+        &ping(header(name('c'), 9, 5461..5463), vec![], vec![]),
+        NOW_MS,
+    );
+    assert!(actions.contains(&Action::DropSlotChannels { slots: vec![5461, 5462] }), "{actions:?}");
+}

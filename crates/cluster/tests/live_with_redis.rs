@@ -174,6 +174,7 @@ impl Node {
                 Action::SaveConfig { .. }
                 | Action::StateChanged { .. }
                 | Action::DropSlotKeys { .. }
+                | Action::DropSlotChannels { .. }
                 | Action::StopReplication { .. } => {}
             }
         }

@@ -207,6 +207,7 @@ impl Sim {
                 Action::StateChanged { .. }
                 | Action::ReplicateFrom { .. }
                 | Action::DropSlotKeys { .. }
+                | Action::DropSlotChannels { .. }
                 | Action::StopReplication { .. } => {}
             }
         }
