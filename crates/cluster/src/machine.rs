@@ -142,6 +142,9 @@ pub enum Action {
     /// We were a replica and are a master again (CLUSTER RESET): stop replicating
     /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
     StopReplication { flush_data: bool },
+    /// A PUBLISH (`shard` false) or PUBLISHSHARD packet from a known node: deliver the message
+    /// to this node's subscribers (and do not propagate it further).
+    Deliver { shard: bool, channel: Vec<u8>, message: Vec<u8> },
 }
 
 /// The addresses of the socket a message came in on (what `connSockName` / `connPeerName` give).
@@ -967,6 +970,36 @@ impl Machine {
         }
     }
 
+    /// `clusterPropagatePublish` / `clusterPropagatePublishShard`: a message published here goes
+    /// to every node (PUBLISH) or to the other nodes of our shard — our master or ourselves and
+    /// its replicas — (PUBLISHSHARD), over the links we hold.
+    pub fn publish(&mut self, shard: bool, channel: &[u8], message: &[u8], now_ms: u64) -> Vec<Action> {
+        let body = if shard {
+            Body::PublishShard { channel: channel.to_vec(), message: message.to_vec() }
+        } else {
+            Body::Publish { channel: channel.to_vec(), message: message.to_vec() }
+        };
+        if !shard {
+            self.broadcast(body);
+        } else {
+            let me = self.myself();
+            let master = self.state.nodes.get(&me).and_then(|n| n.master).unwrap_or(me);
+            let header = self.build_header();
+            let targets: Vec<u64> = self
+                .state
+                .nodes
+                .iter()
+                .filter(|(name, n)| **name != me && (**name == master || n.master == Some(master)))
+                .filter_map(|(name, _)| self.runtime.get(name).and_then(|rt| rt.link.map(|l| l.id)))
+                .collect();
+            for link in targets {
+                let msg = Message { header: header.clone(), body: body.clone() };
+                self.actions.push(Action::Send { link: LinkId::Out(link), msg: Box::new(msg) });
+            }
+        }
+        self.take_actions(now_ms)
+    }
+
     /// `clusterBroadcastPong` (to all nodes), used after our epoch or slots change.
     pub(crate) fn broadcast_pong(&mut self, now_ms: u64) {
         let me = self.myself();
@@ -1081,7 +1114,12 @@ impl Machine {
                 }
                 self.cluster_update_slots_config_with(*node, *config_epoch, slots);
             }
-            // Failover, pub/sub and module messages belong to later layers.
+            // Redis delivers pub/sub messages only from nodes it knows.
+            Body::Publish { channel, message } | Body::PublishShard { channel, message } if sender.is_some() => {
+                let shard = matches!(msg.body, Body::PublishShard { .. });
+                self.actions.push(Action::Deliver { shard, channel: channel.clone(), message: message.clone() });
+            }
+            // Failover and module messages belong to later layers.
             _ => {}
         }
     }

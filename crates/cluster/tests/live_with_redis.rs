@@ -175,7 +175,8 @@ impl Node {
                 | Action::StateChanged { .. }
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }
-                | Action::StopReplication { .. } => {}
+                | Action::StopReplication { .. }
+                | Action::Deliver { .. } => {}
             }
         }
     }

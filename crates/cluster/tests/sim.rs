@@ -208,7 +208,8 @@ impl Sim {
                 | Action::ReplicateFrom { .. }
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }
-                | Action::StopReplication { .. } => {}
+                | Action::StopReplication { .. }
+                | Action::Deliver { .. } => {}
             }
         }
         Ok(())
