@@ -477,6 +477,38 @@ def test_pubsub_across_the_bus():
         on_replica.close()
 
 
+def test_blocked_client_follows_its_slot():
+    """A client blocked (BLPOP) on a key of a slot that moves away gets -MOVED instead of waiting forever, and
+    -ASK/-MOVED are followed by redis-cli -c during a migration."""
+    import socket as _socket
+    from harness import _read_reply
+    with Cluster([SERVER] * 3) as c:
+        create(c, replicas=0)
+        all_ok(c, 3)
+        slot = c.nodes[0].cmd("CLUSTER", "KEYSLOT", "queue")
+        owner = [n for n in c.nodes if owns(n, slot)][0]
+        other = [n for n in c.nodes if n is not owner][0]
+        sock = _socket.create_connection(("127.0.0.1", owner.port), timeout=10)
+        sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n")
+        time.sleep(0.3)
+        for n in c.nodes:
+            assert n.cmd("CLUSTER", "SETSLOT", slot, "NODE", node_id(other)) == "OK"
+        reply = _read_reply(sock.makefile("rb"))
+        assert isinstance(reply, RespError) and str(reply) == "MOVED %d %s" % (slot, other.addr()), reply
+        sock.close()
+        # A migration in progress: the key moved already is reached through ASK by redis-cli -c.
+        key = "{queue}moved"
+        assert other.cmd("SET", key, "here") == "OK"
+        target = [n for n in c.nodes if n is not other][0]
+        assert target.cmd("CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(other)) == "OK"
+        assert other.cmd("CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(target)) == "OK"
+        assert other.cmd("MIGRATE", "127.0.0.1", target.port, key, 0, 5000) == "OK"
+        assert str(other.cmd("GET", key)) == "ASK %d %s" % (slot, target.addr())
+        assert str(target.cmd("GET", key)).startswith("MOVED")
+        code, out = redis_cli("-c", "-p", owner.port, "GET", key)
+        assert code == 0 and out.strip() == "here", out
+
+
 TESTS = [
     test_seed_create_and_check,
     test_redirection_and_redis_cli_c,
@@ -487,6 +519,7 @@ TESTS = [
     test_cluster_operations_keep_every_key,
     test_reshard_between_redis_server_and_redoxide,
     test_pubsub_across_the_bus,
+    test_blocked_client_follows_its_slot,
 ]
 
 

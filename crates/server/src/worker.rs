@@ -7,6 +7,7 @@
 //! slot lock while waiting for anything (I/O, another lock of lower order, the blocking
 //! registry).
 
+use crate::cluster_node::routing::{Redirect, NONE};
 use crate::shared::{now_ms, ClientShared, Msg, Shared, Waiter, WorkerStats};
 use crate::{verbose, warning};
 use commands::{flag, key_positions, keys_and_flags, Ctx, DataConfig, Effects, Entry, Kind, LookupError};
@@ -114,6 +115,8 @@ pub struct Conn {
     pub asking: u8,
     /// READONLY: reads of our master's slots are served here (Redis's CLIENT_READONLY).
     pub readonly: bool,
+    /// Cluster mode, while blocked: the slot of the keys it waits on (all in one slot).
+    blocked_slot: Option<u16>,
 }
 
 impl Conn {
@@ -471,6 +474,7 @@ impl Worker {
             subs: None,
             asking: 0,
             readonly: false,
+            blocked_slot: None,
         });
         Some(idx)
     }
@@ -667,6 +671,9 @@ impl Worker {
     /// Blocked clients whose deadline passed get their timeout reply; paused clients resume
     /// once the pause is over.
     fn wake_parked(&mut self, now: i64) {
+        if self.env.cluster.is_some() {
+            self.redirect_blocked();
+        }
         for idx in 0..self.conns.len() {
             let due = matches!(&self.conns[idx], Some(c) if matches!(c.blocked, Some(Some(d)) if d <= now));
             if due {
@@ -685,6 +692,32 @@ impl Worker {
                     self.env.parked = self.env.parked.saturating_sub(1);
                     self.env.process_input(c);
                 }
+                self.finish(idx);
+            }
+        }
+    }
+
+    /// `clusterRedirectBlockedClientIfNeeded`: a client blocked on keys of a slot this node no
+    /// longer serves (or while the cluster is down) is unblocked with the redirection, instead
+    /// of waiting for a push that will never come here.
+    fn redirect_blocked(&mut self) {
+        let Some(node) = self.env.cluster else { return };
+        let routing = node.routing();
+        for idx in 0..self.conns.len() {
+            let Some(c) = self.conns[idx].as_mut() else { continue };
+            let (Some(_), Some(slot)) = (c.blocked, c.blocked_slot) else { continue };
+            let s = usize::from(slot);
+            let text = if !routing.ok {
+                Some("CLUSTERDOWN The cluster is down".to_string())
+            } else if routing.owner[s] == routing.me || routing.importing_from[s] != NONE {
+                None
+            } else if routing.owner[s] == NONE {
+                Some("CLUSTERDOWN Hash slot not served".to_string())
+            } else {
+                Some(Redirect::Moved { slot, node: routing.owner[s] }.error_text(&routing))
+            };
+            if let Some(text) = text {
+                self.env.unblock_with_error(c, &text);
                 self.finish(idx);
             }
         }
@@ -1394,6 +1427,7 @@ impl Env {
                     deadline_ms: req.deadline_ms,
                 });
                 c.blocked = Some(req.deadline_ms);
+                c.blocked_slot = self.key_pos.first().and_then(|&p| args.get(p)).map(|k| key_hash_slot(k));
                 c.info.blocked.store(true, Ordering::Relaxed);
                 self.parked += 1;
             }
@@ -1479,6 +1513,20 @@ impl Env {
     /// A blocked client's deadline passed: if it is still waiting, it gets Redis's timeout reply,
     /// a null array for every blocking list and sorted-set command (not the reply the command
     /// gives when it cannot block, which for BLMOVE is a null bulk string).
+    fn unblock_with_error(&mut self, c: &mut Conn, text: &str) {
+        let shared = self.shared;
+        if shared.blocking.inner.lock().remove(c.info.id).is_none() {
+            return;
+        }
+        shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
+        c.out.error(text);
+        c.blocked = None;
+        c.blocked_slot = None;
+        self.parked = self.parked.saturating_sub(1);
+        c.info.blocked.store(false, Ordering::Relaxed);
+        self.process_input(c);
+    }
+
     fn unblock_on_timeout(&mut self, c: &mut Conn) {
         let shared = self.shared;
         if shared.blocking.inner.lock().remove(c.info.id).is_none() {
