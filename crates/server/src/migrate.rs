@@ -306,6 +306,13 @@ impl Target {
     }
 }
 
+/// The error MIGRATE replies for an error line from the target (without its `-`): the bytes as
+/// they came, up to a NUL (Redis formats them with `%s`).
+fn target_error_reply(text: &[u8]) -> Vec<u8> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
+    [b"ERR Target instance replied with error: ".as_slice(), text].concat()
+}
+
 /// Appends one request in RESP multibulk form.
 fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
     buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
@@ -319,12 +326,12 @@ fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
 /// How one attempt over one connection ended.
 enum Attempt {
     /// The target answered everything: `None` for +OK, or the first error it replied.
-    Answered(Option<String>),
+    Answered(Option<Vec<u8>>),
     /// The connection failed before any RESTORE was answered (nothing deleted): Redis retries
     /// once on a fresh connection unless a wait timed out.
     EarlyFailure { writing: bool, why: IoFailure },
     /// The connection failed after some RESTOREs were answered (those keys are handled).
-    LateFailure { target_error: Option<String> },
+    LateFailure { target_error: Option<Vec<u8>> },
 }
 
 impl Env {
@@ -387,7 +394,7 @@ impl Env {
                     put_cached(&name, target);
                 }
                 Attempt::Answered(Some(text)) => {
-                    c.out.error(&format!("ERR Target instance replied with error: {text}"));
+                    c.out.error(&text);
                     put_cached(&name, target);
                 }
                 Attempt::EarlyFailure { writing, why } => {
@@ -400,7 +407,7 @@ impl Env {
                     c.out.error(&format!("IOERR error or timeout {doing} to target instance"));
                 }
                 Attempt::LateFailure { target_error: Some(text) } => {
-                    c.out.error(&format!("ERR Target instance replied with error: {text}"));
+                    c.out.error(&text);
                 }
                 Attempt::LateFailure { target_error: None } => {
                     c.out.error("IOERR error or timeout reading to target instance");
@@ -474,7 +481,7 @@ impl Env {
                 Err(why) => return (Attempt::EarlyFailure { writing: false, why }, Vec::new()),
             }
         }
-        let mut target_error: Option<String> = None;
+        let mut target_error: Option<Vec<u8>> = None;
         let mut deleted: Vec<&[u8]> = Vec::new();
         let mut failure: Option<IoFailure> = None;
         let mut answered = 0usize;
@@ -492,7 +499,7 @@ impl Env {
                 if target_error.is_none() {
                     // The next MIGRATE selects again: an error may mean the SELECT failed.
                     target.last_db = -1;
-                    target_error = Some(String::from_utf8_lossy(&error[1..]).into_owned());
+                    target_error = Some(target_error_reply(&error[1..]));
                 }
             } else if !req.copy {
                 // Redis counts and notifies every accepted key, even one a duplicate in KEYS

@@ -71,13 +71,15 @@ fn migrate(c: &mut Client, target: u16, key: &str, db: &str, timeout_ms: &str, e
     c.cmd(&args)
 }
 
-fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
-    let body = match c.cmd(&["INFO", section]) {
-        Reply::Bulk(b) => b,
-        Reply::Verbatim(_, b) => b,
+fn info_text(c: &mut Client, section: &str) -> String {
+    match c.cmd(&["INFO", section]) {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO replied {other:?}"),
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
+    }
+}
+
+fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
+    let text = info_text(c, section);
     let prefix = format!("{field}:");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -85,6 +87,18 @@ fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
         .trim()
         .parse()
         .expect("numeric INFO field")
+}
+
+/// Sends a request whose arguments may be binary.
+fn cmd_bytes(c: &mut Client, args: &[&[u8]]) -> Reply {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    c.send_raw(&out);
+    c.read()
 }
 
 fn items(r: Reply) -> Vec<Vec<u8>> {
@@ -581,4 +595,112 @@ fn a_write_during_migration_is_not_lost() {
     assert_eq!(b.read(), ok());
     assert_eq!(a.cmd(&["GET", "k"]), Reply::bulk("new"));
     let _ = target.join();
+}
+
+/// A redis-server in cluster mode sends RESTORE-ASKING; our server takes it as RESTORE.
+#[test]
+fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
+    let src = Redis::start(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+    let dst = Server::start(&[]);
+    let mut s = Client::connect(src.port);
+    assert_eq!(s.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if info_cluster_ok(&mut s) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the one-node cluster never became ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.cmd(&["SET", "k", "v"]), ok());
+    assert_eq!(s.cmd(&["SADD", "s", "a", "b"]), Reply::Int(2));
+    assert_eq!(migrate(&mut s, dst.port, "k", "0", "2000", &[]), ok());
+    assert_eq!(migrate(&mut s, dst.port, "s", "0", "2000", &["COPY"]), ok());
+    let mut d = dst.client();
+    assert_eq!(d.cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(contents(&mut d, "s"), ("set".to_string(), vec![b"a".to_vec(), b"b".to_vec()]));
+    let stats = info_text(&mut d, "commandstats");
+    assert!(stats.contains("cmdstat_restore-asking:calls=2,"), "no RESTORE-ASKING seen: {stats}");
+    // And its replies are RESTORE's, as in redis-server.
+    assert_eq!(
+        migrate(&mut s, dst.port, "s", "0", "2000", &[]),
+        err("ERR Target instance replied with error: BUSYKEY Target key name already exists.")
+    );
+    let other = Redis::start(&[]);
+    let mut r = Client::connect(other.port);
+    let Reply::Bulk(payload) = d.cmd(&["DUMP", "k"]) else { panic!("DUMP replies a bulk") };
+    for c in [&mut d, &mut r] {
+        let bad = cmd_bytes(c, &[b"RESTORE-ASKING", b"k2", b"0", b"bad"]);
+        assert_eq!(bad, err("ERR DUMP payload version or checksum are wrong"));
+        assert_eq!(cmd_bytes(c, &[b"RESTORE-ASKING", b"k3", b"0", &payload]), ok());
+        assert_eq!(
+            cmd_bytes(c, &[b"RESTORE-ASKING", b"k3", b"0", &payload]),
+            err("BUSYKEY Target key name already exists.")
+        );
+        assert_eq!(c.cmd(&["GET", "k3"]), Reply::bulk("v"));
+    }
+}
+
+fn info_cluster_ok(c: &mut Client) -> bool {
+    match c.cmd(&["CLUSTER", "INFO"]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).contains("cluster_state:ok"),
+        _ => false,
+    }
+}
+
+/// At most 64 cached connections: the 65th target name evicts one (each name below is a
+/// different cache entry for the same server: Redis keys the cache by the text of the port).
+#[test]
+fn at_most_64_cached_connections_as_redis() {
+    let ours = Server::start(&[]);
+    let theirs = Redis::start(&[]);
+    for src in [ours.port, theirs.port] {
+        let target = Redis::start(&[]);
+        let mut s = Client::connect(src);
+        let mut t = Client::connect(target.port);
+        for i in 0..65 {
+            let key = format!("k{i}");
+            s.cmd(&["SET", &key, "v"]);
+            let port = format!("{}{}", "0".repeat(i), target.port);
+            assert_eq!(s.cmd(&["MIGRATE", "127.0.0.1", &port, &key, "0", "2000"]), ok());
+        }
+        assert_eq!(info_field(&mut s, "stats", "migrate_cached_sockets"), 64, "source on {src}");
+        assert_eq!(t.cmd(&["DBSIZE"]), Reply::Int(65));
+        // The evicted connection was closed: 64 cached ones plus this client remain.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(&mut t, "clients", "connected_clients") != 65 {
+            assert!(Instant::now() < deadline, "the evicted connection stayed open");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A cached connection unused for 10 s is closed (Redis: MIGRATE_SOCKET_CACHE_TTL).
+#[test]
+fn idle_cached_connections_are_closed_after_ten_seconds() {
+    let ours = Server::start(&[]);
+    let theirs = Redis::start(&[]);
+    let target = Redis::start(&[]);
+    let mut sources: Vec<Client> = [ours.port, theirs.port].iter().map(|&p| Client::connect(p)).collect();
+    let started = Instant::now();
+    for (i, s) in sources.iter_mut().enumerate() {
+        let key = format!("k{i}");
+        s.cmd(&["SET", &key, "v"]);
+        assert_eq!(migrate(s, target.port, &key, "0", "2000", &[]), ok());
+        assert_eq!(info_field(s, "stats", "migrate_cached_sockets"), 1);
+    }
+    let mut closed_after = Vec::new();
+    for s in &mut sources {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while info_field(s, "stats", "migrate_cached_sockets") != 0 {
+            assert!(Instant::now() < deadline, "the idle connection was never closed");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        closed_after.push(started.elapsed());
+    }
+    for after in closed_after {
+        assert!(after >= Duration::from_secs(9), "closed after {after:?}, before the 10 s TTL");
+    }
+    let mut t = Client::connect(target.port);
+    assert_eq!(info_field(&mut t, "clients", "connected_clients"), 1);
 }
