@@ -342,7 +342,8 @@ impl Env {
     /// in between cannot be lost with the deleted source key. That blocks those slots (and any
     /// worker that touches them) for as long as the target takes, bounded by the timeout per
     /// wait; Redis blocks the whole server for the same time. The connection is made before
-    /// the locks are taken, so an unreachable host never holds them.
+    /// the locks are taken, so an unreachable host never holds them (inside EXEC the
+    /// transaction holds its locks throughout, as for every command it runs).
     pub fn migrate(&mut self, c: &mut Conn, args: &[&[u8]]) {
         let req = match parse(args) {
             Ok(r) => r,
