@@ -306,6 +306,8 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
         vec!["SET", "c", "3"],
         vec!["SET", "busy", "src"],
         vec!["SET", "keep", "src"],
+        vec!["SET", "dup", "src"],
+        vec!["SET", "dup2", "src"],
     ] {
         s.cmd(&args);
     }
@@ -320,11 +322,14 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
     log.push(migrate(&mut s, dst, "keep", "0", "1000", &["COPY"]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &[]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &["COPY", "REPLACE"]));
+    // A key named twice is sent twice: the second RESTORE finds the first's key.
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "dup", "dup"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["REPLACE", "KEYS", "dup2", "dup2"]));
     log.push(migrate(&mut s, dst, "c", "99", "1000", &[]));
     log.push(migrate(&mut s, dst, "c", "-1", "1000", &[]));
     log.push(migrate(&mut s, dst, "c", "1", "1000", &["AUTH", "nopass"]));
     log.push(migrate(&mut s, dst, "c", "1", "1000", &[]));
-    for k in ["a", "b", "c", "busy", "keep", "missing"] {
+    for k in ["a", "b", "c", "busy", "keep", "missing", "dup", "dup2"] {
         log.push(s.cmd(&["EXISTS", k]));
         log.push(d.cmd(&["GET", k]));
     }
