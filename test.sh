@@ -12,6 +12,9 @@
 #   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
 #   cli           compat/cli/diff.py: redoxide-cli against Debian's redis-cli, same commands, stdout/stderr/exit
 #                 compared byte for byte; on Debian's redis-server (with -c on a two-node cluster), then on ours
+#   cluster       compat/cluster/test_cluster.py: six nodes configured as the seed configures them, joined by Debian's
+#                 redis-cli --cluster create, checked by redis-cli --cluster check, used by redis-py 8's RedisCluster
+#                 (the seed's examples) and redis-benchmark --cluster, restarted, and mixed with redis-server nodes
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
@@ -30,7 +33,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli tcl fuzz)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cluster tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -98,6 +101,10 @@ step_cli() {
     fi
     timeout 600 python3 compat/cli/diff.py --cluster
     timeout 600 python3 compat/cli/diff.py --server "$server_bin"
+}
+step_cluster() {
+    need_server
+    timeout 900 python3 compat/cluster/test_cluster.py --server "$server_bin"
 }
 step_tcl() {
     need_server

@@ -6,21 +6,24 @@
 //! 7.0 nodes can form one cluster and read each other's files. `state` holds what a node knows
 //! (node table, slot owners, epochs, open migrations, loaded from and saved to nodes.conf as
 //! Redis does), `machine` is the cluster state machine over it (joining, gossip, failure
-//! detection, cluster state, slot ownership by configEpoch; elections not yet), and `types` the
-//! vocabulary everything shares.
+//! detection, cluster state, slot ownership by configEpoch; elections not yet), `command` the
+//! CLUSTER subcommands over the machine (parsing, errors and replies of Redis 7.0.15), and
+//! `types` the vocabulary everything shares.
 //!
 //! It must never perform I/O, read a clock, or draw random numbers: callers pass bytes, "now"
 //! and an RNG seed in, and get bytes, values or `machine::Action`s out. That is what lets a
 //! whole cluster run in one deterministic process under test (see `shared/DESIGN.md`, Cluster).
 
 pub mod bus;
+pub mod command;
 pub mod machine;
 pub mod nodes_conf;
 pub mod state;
 pub mod types;
 
 pub use bus::{decode, encode, frame, BusError, Framing, Message};
-pub use machine::{Action, Command, CommandError, Config, LinkAddrs, LinkId, Machine};
+pub use command::{cluster_command, key_hash_slot, Environment, Reply};
+pub use machine::{Action, Command, CommandError, Config, EndpointType, LinkAddrs, LinkId, LinkInfo, Machine};
 pub use nodes_conf::{NodesConf, NodesConfError};
 pub use state::{ClusterState, Node};
 pub use types::{NodeFlags, NodeName, SlotBitmap, CLUSTER_SLOTS};

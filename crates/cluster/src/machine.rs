@@ -55,9 +55,31 @@ pub struct Config {
     pub require_full_coverage: bool,
     /// `cluster-announce-ip`; when unset, our address is learned from the links peers use.
     pub announce_ip: Option<String>,
+    /// The client port we announce (`cluster-announce-port`, else `port`; the TLS port when
+    /// `tls_cluster`).
     pub port: u16,
+    /// The bus port we announce (`cluster-announce-bus-port`, else `cluster-port` or port + 10000).
     pub cport: u16,
+    /// Plaintext client port when `port` is the TLS one, else 0.
     pub pport: u16,
+    /// `cluster-announce-hostname`; `None` or empty means no hostname (no ping extension).
+    pub hostname: Option<String>,
+    /// `cluster-preferred-endpoint-type`: what CLUSTER SLOTS / SHARDS give as endpoint.
+    pub preferred_endpoint_type: EndpointType,
+    /// `tls-cluster`: whether `port` is a TLS port. Always false today (redoxide has no TLS); it
+    /// decides which port CLUSTER SHARDS reports as `port` and which as `tls-port`.
+    pub tls_cluster: bool,
+    /// `cluster-allow-replica-migration`: a master that loses its last slot follows its new owner.
+    pub allow_replica_migration: bool,
+}
+
+/// `cluster-preferred-endpoint-type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EndpointType {
+    #[default]
+    Ip,
+    Hostname,
+    UnknownEndpoint,
 }
 
 impl Default for Config {
@@ -69,7 +91,18 @@ impl Default for Config {
             port: 6379,
             cport: 16379,
             pport: 0,
+            hostname: None,
+            preferred_endpoint_type: EndpointType::Ip,
+            tls_cluster: false,
+            allow_replica_migration: true,
         }
+    }
+}
+
+impl Config {
+    /// The hostname to announce, `None` when unset or empty (Redis treats both alike).
+    pub fn announced_hostname(&self) -> Option<&str> {
+        self.hostname.as_deref().filter(|h| !h.is_empty())
     }
 }
 
@@ -101,6 +134,9 @@ pub enum Action {
     /// We lost these slots to another master while keeping others: delete their keys
     /// (Redis's dirty slots; the machine does not know which slots hold keys).
     DropSlotKeys { slots: Vec<u16> },
+    /// We were a replica and are a master again (CLUSTER RESET): stop replicating
+    /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
+    StopReplication { flush_data: bool },
 }
 
 /// The addresses of the socket a message came in on (what `connSockName` / `connPeerName` give).
@@ -137,21 +173,21 @@ pub enum CommandError {
 
 /// Runtime data Redis keeps in `clusterNode` that nodes.conf does not carry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct NodeRuntime {
+pub(crate) struct NodeRuntime {
     /// Creation time (handshake expiry).
-    ctime_ms: u64,
+    pub(crate) ctime_ms: u64,
     /// Last time any packet from it was processed.
-    data_received_ms: u64,
+    pub(crate) data_received_ms: u64,
     /// Reporter → time of its latest report that this node is PFAIL/FAIL.
-    fail_reports: BTreeMap<NodeName, u64>,
-    link: Option<OutLink>,
-    repl_offset: u64,
+    pub(crate) fail_reports: BTreeMap<NodeName, u64>,
+    pub(crate) link: Option<OutLink>,
+    pub(crate) repl_offset: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct OutLink {
-    id: u64,
-    ctime_ms: u64,
+pub(crate) struct OutLink {
+    pub(crate) id: u64,
+    pub(crate) ctime_ms: u64,
 }
 
 /// SplitMix64: tiny, seedable, and good enough for choosing gossip targets. The machine must not
@@ -184,7 +220,7 @@ impl Rng {
 
 /// Work deferred to the end of an entry point, as Redis defers it to `clusterBeforeSleep`.
 #[derive(Clone, Copy, Debug, Default)]
-struct Todo {
+pub(crate) struct Todo {
     save: bool,
     fsync: bool,
     update_state: bool,
@@ -194,25 +230,57 @@ struct Todo {
 #[derive(Clone, Debug)]
 pub struct Machine {
     pub state: ClusterState,
-    config: Config,
-    rng: Rng,
-    runtime: BTreeMap<NodeName, NodeRuntime>,
+    pub(crate) config: Config,
+    pub(crate) rng: Rng,
+    pub(crate) runtime: BTreeMap<NodeName, NodeRuntime>,
     /// Each node's slots, kept with `state.slot_owner` (Redis's per-node `slots` bitmap): the
     /// header carries a bitmap, and comparing bitmaps beats scanning 16384 owners per packet.
-    node_slots: BTreeMap<NodeName, SlotBitmap>,
+    pub(crate) node_slots: BTreeMap<NodeName, SlotBitmap>,
     /// Set bits of each `node_slots` bitmap (`numslots`), kept so quorum and gossip choices do
     /// not recount 2048 bytes per node.
-    slot_counts: BTreeMap<NodeName, usize>,
+    pub(crate) slot_counts: BTreeMap<NodeName, usize>,
     /// Slots whose owner stopped claiming them (`owner_not_claiming_slot`).
-    owner_not_claiming: SlotBitmap,
-    next_link_id: u64,
-    cluster_ok: bool,
-    first_update_state_ms: Option<u64>,
-    among_minority_since_ms: u64,
-    cron_iteration: u64,
-    pfail_nodes: usize,
-    todo: Todo,
-    actions: Vec<Action>,
+    pub(crate) owner_not_claiming: SlotBitmap,
+    pub(crate) next_link_id: u64,
+    pub(crate) cluster_ok: bool,
+    pub(crate) first_update_state_ms: Option<u64>,
+    pub(crate) among_minority_since_ms: u64,
+    pub(crate) cron_iteration: u64,
+    pub(crate) pfail_nodes: usize,
+    /// `server.cluster->size` as `clusterUpdateState` last computed it: CLUSTER INFO shows this
+    /// cached value (it stays 0 during the writable delay), while the quorum uses `cluster_size`.
+    pub(crate) cached_size: usize,
+    /// Messages handed to the server per bus type (`stats_bus_messages_sent`).
+    pub(crate) stats_sent: [u64; MSG_TYPE_COUNT],
+    /// Messages processed per bus type (`stats_bus_messages_received`).
+    pub(crate) stats_received: [u64; MSG_TYPE_COUNT],
+    /// CLUSTER FORGET's blacklist: node → when (ms) it may be re-added from gossip again.
+    pub(crate) blacklist: BTreeMap<NodeName, u64>,
+    /// Each node's inbound link, once a packet on it named a known sender: node → (link
+    /// number, when we first heard on it). Redis's `node->inbound_link`; only CLUSTER LINKS
+    /// reads it. One per node, the newest, as in Redis (which also closes the older one; we
+    /// leave that socket to the server, which owns inbound sockets).
+    pub(crate) inbound_links: BTreeMap<NodeName, (u64, u64)>,
+    pub(crate) todo: Todo,
+    pub(crate) actions: Vec<Action>,
+}
+
+/// Bus message types Redis 7.0 counts (`CLUSTERMSG_TYPE_COUNT`).
+pub const MSG_TYPE_COUNT: usize = 11;
+
+/// How long a forgotten node stays out of our table whatever gossip says
+/// (`CLUSTER_BLACKLIST_TTL`, 60 s).
+pub const BLACKLIST_TTL_MS: u64 = 60_000;
+
+/// A link as CLUSTER LINKS describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub link: LinkId,
+    pub node: NodeName,
+    /// When the link was created (ms of the caller's clock).
+    pub ctime_ms: u64,
+    /// Outbound links only: whether the connect completed.
+    pub connected: bool,
 }
 
 fn ip_text(field: &IpField) -> String {
@@ -228,6 +296,7 @@ impl Machine {
             me.port = config.port;
             me.cport = config.cport;
             me.pport = config.pport;
+            me.hostname = config.announced_hostname().map(str::to_string);
             if let Some(ip) = &config.announce_ip {
                 me.ip.clone_from(ip);
             }
@@ -259,6 +328,12 @@ impl Machine {
             among_minority_since_ms: 0,
             cron_iteration: 0,
             pfail_nodes: 0,
+            // clusterInit starts at 1; the first state update past the writable delay corrects it.
+            cached_size: 1,
+            stats_sent: [0; MSG_TYPE_COUNT],
+            stats_received: [0; MSG_TYPE_COUNT],
+            blacklist: BTreeMap::new(),
+            inbound_links: BTreeMap::new(),
             todo: Todo::default(),
             actions: Vec::new(),
         }
@@ -294,6 +369,23 @@ impl Machine {
         &self.config
     }
 
+    /// A changed configuration (CONFIG SET): myself takes the new announced ports, hostname
+    /// and address at once, and peers learn them from our next ping, as
+    /// `clusterUpdateMyselfAnnouncedPorts` / `clusterUpdateMyselfHostname` do.
+    pub fn set_config(&mut self, config: Config) {
+        let myself = self.state.myself;
+        if let Some(me) = self.state.nodes.get_mut(&myself) {
+            me.port = config.port;
+            me.cport = config.cport;
+            me.pport = config.pport;
+            me.hostname = config.announced_hostname().map(str::to_string);
+            if let Some(ip) = &config.announce_ip {
+                me.ip.clone_from(ip);
+            }
+        }
+        self.config = config;
+    }
+
     /// `cluster_state:ok` of CLUSTER INFO.
     pub fn cluster_ok(&self) -> bool {
         self.cluster_ok
@@ -313,19 +405,72 @@ impl Machine {
         self.slot_counts.get(node).copied().unwrap_or(0)
     }
 
-    fn flags(&self, node: &NodeName) -> NodeFlags {
+    /// Messages sent / received so far, per bus type (index = type), as CLUSTER INFO counts them.
+    pub fn message_stats(&self) -> (&[u64; MSG_TYPE_COUNT], &[u64; MSG_TYPE_COUNT]) {
+        (&self.stats_sent, &self.stats_received)
+    }
+
+    /// `server.cluster->size` as last computed by the state update (what CLUSTER INFO shows).
+    pub fn reported_cluster_size(&self) -> usize {
+        self.cached_size
+    }
+
+    /// The replication offset a peer last announced in its header (0 if unknown).
+    pub fn node_repl_offset(&self, node: &NodeName) -> u64 {
+        self.runtime.get(node).map_or(0, |rt| rt.repl_offset)
+    }
+
+    /// Every link tied to a node, as CLUSTER LINKS lists them: per node (in table order) its
+    /// outbound link, then its inbound one.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        let mut links = Vec::new();
+        for name in self.state.nodes.keys() {
+            if let Some(l) = self.runtime.get(name).and_then(|rt| rt.link) {
+                let connected = self.state.nodes.get(name).is_some_and(|n| n.link_connected);
+                links.push(LinkInfo { link: LinkId::Out(l.id), node: *name, ctime_ms: l.ctime_ms, connected });
+            }
+            if let Some(&(id, ctime_ms)) = self.inbound_links.get(name) {
+                links.push(LinkInfo { link: LinkId::In(id), node: *name, ctime_ms, connected: true });
+            }
+        }
+        links
+    }
+
+    /// Whether we hold an outbound link to `node`, connected or still connecting: what
+    /// CLUSTER NODES prints as `connected` (Redis's `node->link != NULL`).
+    pub fn has_link(&self, node: &NodeName) -> bool {
+        self.runtime.get(node).is_some_and(|rt| rt.link.is_some())
+    }
+
+    /// Inbound link `link` is gone: CLUSTER LINKS stops listing it.
+    pub fn inbound_link_closed(&mut self, link: u64) {
+        self.inbound_links.retain(|_, &mut (id, _)| id != link);
+    }
+
+    /// `clusterBlacklistAddNode`: keep `node` out of the table for `BLACKLIST_TTL_MS`.
+    pub(crate) fn cluster_blacklist_add_node(&mut self, node: NodeName, now_ms: u64) {
+        self.blacklist.retain(|_, &mut until_ms| until_ms >= now_ms);
+        self.blacklist.insert(node, now_ms + BLACKLIST_TTL_MS);
+    }
+
+    /// `clusterBlacklistExists`.
+    pub fn cluster_blacklist_exists(&self, node: &NodeName, now_ms: u64) -> bool {
+        self.blacklist.get(node).is_some_and(|&until_ms| until_ms >= now_ms)
+    }
+
+    pub(crate) fn flags(&self, node: &NodeName) -> NodeFlags {
         self.state.nodes.get(node).map_or(NodeFlags::empty(), |n| n.flags)
     }
 
-    fn is_master(&self, node: &NodeName) -> bool {
+    pub(crate) fn is_master(&self, node: &NodeName) -> bool {
         self.flags(node).contains(NodeFlags::MASTER)
     }
 
-    fn in_handshake(&self, node: &NodeName) -> bool {
+    pub(crate) fn in_handshake(&self, node: &NodeName) -> bool {
         self.flags(node).contains(NodeFlags::HANDSHAKE)
     }
 
-    fn take_actions(&mut self, now_ms: u64) -> Vec<Action> {
+    pub(crate) fn take_actions(&mut self, now_ms: u64) -> Vec<Action> {
         // clusterBeforeSleep: state first (it may ask for a save), then the save.
         if self.todo.update_state {
             self.todo.update_state = false;
@@ -335,10 +480,17 @@ impl Machine {
             self.actions.push(Action::SaveConfig { fsync: self.todo.fsync });
         }
         self.todo = Todo::default();
+        for action in &self.actions {
+            if let Action::Send { msg, .. } = action {
+                if let Some(count) = self.stats_sent.get_mut(usize::from(msg.body.msg_type())) {
+                    *count += 1;
+                }
+            }
+        }
         std::mem::take(&mut self.actions)
     }
 
-    fn do_before_sleep(&mut self, save: bool, fsync: bool, update_state: bool) {
+    pub(crate) fn do_before_sleep(&mut self, save: bool, fsync: bool, update_state: bool) {
         self.todo.save |= save;
         self.todo.fsync |= fsync;
         self.todo.update_state |= update_state;
@@ -347,7 +499,7 @@ impl Machine {
     // ---- node table --------------------------------------------------------------------------
 
     /// `clusterAddNode`; false (nothing added) when the table is at `MAX_KNOWN_NODES`.
-    fn add_node(&mut self, name: NodeName, node: crate::state::Node, now_ms: u64) -> bool {
+    pub(crate) fn add_node(&mut self, name: NodeName, node: crate::state::Node, now_ms: u64) -> bool {
         if self.state.nodes.len() >= MAX_KNOWN_NODES {
             return false;
         }
@@ -357,7 +509,7 @@ impl Machine {
     }
 
     /// `clusterDelNode`: forget the node, its slots, its link and the reports it made.
-    fn del_node(&mut self, name: &NodeName) {
+    pub(crate) fn del_node(&mut self, name: &NodeName) {
         self.del_node_slots(name);
         self.state.migrating_to.retain(|_, n| n != name);
         self.state.importing_from.retain(|_, n| n != name);
@@ -367,6 +519,9 @@ impl Machine {
         if let Some(link) = self.runtime.remove(name).and_then(|rt| rt.link) {
             self.actions.push(Action::Close { link: link.id });
         }
+        self.inbound_links.remove(name);
+        self.node_slots.remove(name);
+        self.slot_counts.remove(name);
         self.state.nodes.remove(name);
     }
 
@@ -382,7 +537,7 @@ impl Machine {
     }
 
     /// `freeClusterLink` on a node's outbound link.
-    fn free_link(&mut self, name: &NodeName) {
+    pub(crate) fn free_link(&mut self, name: &NodeName) {
         if let Some(link) = self.runtime.get_mut(name).and_then(|rt| rt.link.take()) {
             self.actions.push(Action::Close { link: link.id });
         }
@@ -395,14 +550,14 @@ impl Machine {
         self.runtime.iter().find(|(_, rt)| rt.link.map(|l| l.id) == Some(link)).map(|(name, _)| *name)
     }
 
-    fn add_slot(&mut self, node: NodeName, slot: u16) {
+    pub(crate) fn add_slot(&mut self, node: NodeName, slot: u16) {
         self.del_slot(slot);
         self.state.slot_owner[usize::from(slot)] = Some(node);
         self.node_slots.entry(node).or_default().set(slot, true);
         *self.slot_counts.entry(node).or_default() += 1;
     }
 
-    fn del_slot(&mut self, slot: u16) {
+    pub(crate) fn del_slot(&mut self, slot: u16) {
         if let Some(owner) = self.state.slot_owner[usize::from(slot)].take() {
             if let Some(bits) = self.node_slots.get_mut(&owner) {
                 bits.set(slot, false);
@@ -414,7 +569,7 @@ impl Machine {
     }
 
     /// `clusterDelNodeSlots`.
-    fn del_node_slots(&mut self, node: &NodeName) {
+    pub(crate) fn del_node_slots(&mut self, node: &NodeName) {
         self.slot_counts.remove(node);
         if let Some(bits) = self.node_slots.remove(node) {
             for slot in bits.iter() {
@@ -484,7 +639,13 @@ impl Machine {
     /// `clusterStartHandshake`: a node with a random name and flags HANDSHAKE|MEET; `tick`
     /// connects to it and sends MEET. A handshake already under way to the same address is not
     /// duplicated.
-    fn cluster_start_handshake(&mut self, ip: &str, port: u16, cport: u16, now_ms: u64) -> Result<(), CommandError> {
+    pub(crate) fn cluster_start_handshake(
+        &mut self,
+        ip: &str,
+        port: u16,
+        cport: u16,
+        now_ms: u64,
+    ) -> Result<(), CommandError> {
         let ip_ok = ip.parse::<std::net::IpAddr>().is_ok();
         if !ip_ok || port == 0 || cport == 0 {
             return Err(CommandError::InvalidAddress { ip: ip.to_string(), port });
@@ -665,7 +826,12 @@ impl Machine {
             gossip.extend(self.gossip_entry(name));
             pfail_wanted -= 1;
         }
-        let ping = PingBody { gossip, extensions: Vec::new() };
+        // The hostname extension travels only when a hostname is set (`getHostnamePingExtSize`).
+        let extensions = match self.config.announced_hostname() {
+            Some(host) => vec![crate::bus::PingExt::Hostname(host.as_bytes().to_vec())],
+            None => Vec::new(),
+        };
+        let ping = PingBody { gossip, extensions };
         let body = match kind {
             PingKind::Ping => Body::Ping(ping),
             PingKind::Pong => Body::Pong(ping),
@@ -691,7 +857,7 @@ impl Machine {
     }
 
     /// `clusterBroadcastPong` (to all nodes), used after our epoch or slots change.
-    fn broadcast_pong(&mut self, now_ms: u64) {
+    pub(crate) fn broadcast_pong(&mut self, now_ms: u64) {
         let me = self.myself();
         let targets: Vec<(NodeName, u64)> = self
             .runtime
@@ -708,6 +874,9 @@ impl Machine {
 
     /// `clusterProcessPacket` for a decoded message that arrived on `link`.
     pub fn handle_message(&mut self, link: LinkId, addrs: &LinkAddrs, msg: &Message, now_ms: u64) -> Vec<Action> {
+        if let Some(count) = self.stats_received.get_mut(usize::from(msg.body.msg_type())) {
+            *count += 1;
+        }
         self.process_packet(link, addrs, msg, now_ms);
         self.take_actions(now_ms)
     }
@@ -739,6 +908,12 @@ impl Machine {
         if let Some(s) = sender {
             if let Some(rt) = self.runtime.get_mut(&s) {
                 rt.data_received_ms = now_ms;
+            }
+            if let LinkId::In(id) = link {
+                // setClusterNodeToInboundClusterLink: the newest inbound link wins.
+                if self.inbound_links.get(&s).is_none_or(|&(known, _)| known != id) {
+                    self.inbound_links.insert(s, (id, now_ms));
+                }
             }
         }
         let sender_config_epoch = hdr.config_epoch;
@@ -975,6 +1150,34 @@ impl Machine {
         }
 
         self.cluster_process_gossip_section(link, msg, &ping.gossip, now_ms);
+        self.cluster_process_ping_extensions(&sender, ping);
+    }
+
+    /// `clusterProcessPingExtensions`: the sender's hostname is whatever its hostname extension
+    /// says, and none when it sent none (7.0 sends it on every PING/PONG/MEET when set). A
+    /// hostname that is not UTF-8 or holds a space or comma is ignored: CLUSTER NODES and
+    /// nodes.conf could not print it back unambiguously. (Redis takes any bytes.)
+    fn cluster_process_ping_extensions(&mut self, sender: &NodeName, ping: &PingBody) {
+        let mut hostname: Option<&[u8]> = None;
+        for ext in &ping.extensions {
+            if let crate::bus::PingExt::Hostname(bytes) = ext {
+                hostname = Some(bytes);
+            }
+        }
+        let new = match hostname {
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) if !text.bytes().any(|b| b == b' ' || b == b',' || b.is_ascii_control()) => {
+                    Some(text.to_string()).filter(|t| !t.is_empty())
+                }
+                _ => return,
+            },
+            None => None,
+        };
+        if let Some(node) = self.state.nodes.get_mut(sender) {
+            if node.hostname != new {
+                node.hostname = new;
+            }
+        }
     }
 
     /// The reverse check: the sender claims a slot whose owner (per us) has a greater
@@ -1091,10 +1294,14 @@ impl Machine {
                         node.flags.remove(NodeFlags::NOADDR);
                     }
                 }
-            } else if sender.is_some() && !flags.contains(NodeFlags::NOADDR) && g.node.is_valid() {
+            } else if sender.is_some()
+                && !flags.contains(NodeFlags::NOADDR)
+                && g.node.is_valid()
+                && !self.cluster_blacklist_exists(&g.node, now_ms)
+            {
                 // Redis 7.0 adds a node gossiped by a known node directly, under its real name
                 // and flags (not a handshake to the address, which might by now belong to
-                // another cluster). No blacklist yet: CLUSTER FORGET is not implemented.
+                // another cluster), unless CLUSTER FORGET blacklisted it.
                 let node = crate::state::Node {
                     ip: ip_text(&g.ip),
                     port: g.port,
@@ -1166,7 +1373,7 @@ impl Machine {
     /// Masters with at least one slot (`server.cluster->size`). Computed on use rather than
     /// cached by `clusterUpdateState` as in Redis: the cached value can lag a slot change by one
     /// state update, and the quorum should not.
-    fn cluster_size(&self) -> usize {
+    pub(crate) fn cluster_size(&self) -> usize {
         self.state
             .nodes
             .iter()
@@ -1327,6 +1534,7 @@ impl Machine {
         if self.config.require_full_coverage && covered < CLUSTER_SLOTS {
             new_ok = false;
         }
+        self.cached_size = size;
         if reachable_masters < size / 2 + 1 {
             new_ok = false;
             self.among_minority_since_ms = now_ms;
@@ -1432,7 +1640,7 @@ enum PingKind {
 }
 
 /// A random node name (`getRandomHexChars`): 40 lowercase hex characters.
-fn random_name(rng: &mut Rng) -> NodeName {
+pub(crate) fn random_name(rng: &mut Rng) -> NodeName {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut name = [0u8; 40];
     for chunk in name.chunks_mut(16) {

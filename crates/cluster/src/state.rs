@@ -131,7 +131,23 @@ impl ClusterState {
     /// open migrations on the `myself` line (a slot both migrating and importing shows only as
     /// migrating, as in Redis).
     pub fn to_nodes_conf(&self) -> NodesConf {
-        let mut owned: BTreeMap<NodeName, Vec<SlotEntry>> = BTreeMap::new();
+        let nodes = self.node_lines(false, |name, node| node.link_connected || *name == self.myself);
+        NodesConf { nodes, current_epoch: self.current_epoch, last_vote_epoch: self.last_vote_epoch }
+    }
+
+    /// Each owner's slots as ascending `(first, last)` runs (`clusterGenNodesSlotsInfo`).
+    pub fn slot_ranges(&self) -> BTreeMap<NodeName, Vec<(u16, u16)>> {
+        let mut owned: BTreeMap<NodeName, Vec<(u16, u16)>> = BTreeMap::new();
+        for (first, last, owner) in self.slot_runs() {
+            owned.entry(owner).or_default().push((first, last));
+        }
+        owned
+    }
+
+    /// Maximal runs of consecutive slots with one owner, in slot order: `(first, last, owner)`
+    /// (the walk of `clusterReplyMultiBulkSlots`).
+    pub fn slot_runs(&self) -> Vec<(u16, u16, NodeName)> {
+        let mut runs = Vec::new();
         let mut slot = 0usize;
         while slot < CLUSTER_SLOTS {
             let Some(owner) = self.slot_owner[slot] else {
@@ -143,20 +159,31 @@ impl ClusterState {
                 slot += 1;
             }
             // Both fit: slots are below 16384.
-            owned.entry(owner).or_default().push(SlotEntry::Range { first: first as u16, last: slot as u16 });
+            runs.push((first as u16, slot as u16, owner));
             slot += 1;
         }
-        let nodes = self
-            .nodes
+        runs
+    }
+
+    /// The lines of `clusterGenNodesDescription`: handshake nodes only when asked (CLUSTER
+    /// NODES shows them, nodes.conf does not); `connected` decides the link column.
+    pub fn node_lines(&self, include_handshake: bool, connected: impl Fn(&NodeName, &Node) -> bool) -> Vec<NodeLine> {
+        let mut owned = self.slot_ranges();
+        self.nodes
             .iter()
-            .filter(|(_, node)| !node.flags.contains(NodeFlags::HANDSHAKE))
+            .filter(|(_, node)| include_handshake || !node.flags.contains(NodeFlags::HANDSHAKE))
             .map(|(name, node)| {
                 let master_epoch = node.master.and_then(|m| self.nodes.get(&m)).map(|m| m.config_epoch);
                 let config_epoch = match master_epoch {
                     Some(epoch) if node.flags.contains(NodeFlags::SLAVE) => epoch,
                     _ => node.config_epoch,
                 };
-                let mut slots = owned.remove(name).unwrap_or_default();
+                let mut slots: Vec<SlotEntry> = owned
+                    .remove(name)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(first, last)| SlotEntry::Range { first, last })
+                    .collect();
                 if *name == self.myself {
                     for slot in 0..CLUSTER_SLOTS as u16 {
                         if let Some(&to) = self.migrating_to.get(&slot) {
@@ -177,12 +204,11 @@ impl ClusterState {
                     ping_sent_ms: node.ping_sent_ms,
                     pong_received_ms: node.pong_received_ms,
                     config_epoch,
-                    link_connected: node.link_connected || *name == self.myself,
+                    link_connected: connected(name, node),
                     slots,
                 }
             })
-            .collect();
-        NodesConf { nodes, current_epoch: self.current_epoch, last_vote_epoch: self.last_vote_epoch }
+            .collect()
     }
 
     /// Number of slots `node` owns.

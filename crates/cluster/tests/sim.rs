@@ -110,6 +110,7 @@ impl Sim {
                     port: 7000,
                     cport: 17000,
                     pport: 0,
+                    ..Config::default()
                 };
                 let machine = Machine::fresh(config, rng.next_u64(), EPOCH_MS);
                 SimNode {
@@ -200,7 +201,10 @@ impl Sim {
                 // Checked in `check_saved_configs` at quiet points: rendering nodes.conf on every
                 // save would dominate the run time.
                 Action::SaveConfig { .. } => self.saves += 1,
-                Action::StateChanged { .. } | Action::ReplicateFrom { .. } | Action::DropSlotKeys { .. } => {}
+                Action::StateChanged { .. }
+                | Action::ReplicateFrom { .. }
+                | Action::DropSlotKeys { .. }
+                | Action::StopReplication { .. } => {}
             }
         }
         Ok(())

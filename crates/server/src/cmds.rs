@@ -143,6 +143,13 @@ pub fn register(r: &mut Registry) {
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
     }
+    use crate::cluster_node::commands as cluster_cmds;
+    for sub in cluster_cmds::SUBCOMMANDS {
+        r.add(&format!("cluster|{sub}"), Kind::Server(cluster_cmds::CLUSTER));
+    }
+    r.add("asking", Kind::Server(cluster_cmds::ASKING));
+    r.add("readonly", Kind::Server(cluster_cmds::READONLY));
+    r.add("readwrite", Kind::Server(cluster_cmds::READWRITE));
 }
 
 /// Redis's client classes (`getClientType`): replication links aside, a client holding a
@@ -220,6 +227,9 @@ impl Env {
                 c.out.int(n as i64);
             }
             PUBSUB => self.pubsub_command(c, args),
+            crate::cluster_node::commands::CLUSTER..=crate::cluster_node::commands::READWRITE => {
+                crate::cluster_node::commands::run(self, c, id, args)
+            }
             MIGRATE => self.migrate(c, args),
             ECHO => c.out.bulk(args[1]),
             QUIT => {

@@ -2165,6 +2165,31 @@ impl Config {
         self.flag("cluster-enabled")
     }
 
+    /// The `cluster-*` directives cluster mode reads, in one copy (taken at start-up and again
+    /// after each CONFIG SET).
+    pub fn cluster_settings(&self) -> ClusterSettings {
+        let text = |name: &str| {
+            self.str_value(name).map(|s| String::from_utf8_lossy(&s).into_owned()).filter(|s| !s.is_empty())
+        };
+        let port = |name: &str| self.num(name).clamp(0, u16::MAX as i64) as u16;
+        ClusterSettings {
+            node_timeout_ms: self.num("cluster-node-timeout").max(0) as u64,
+            require_full_coverage: self.flag("cluster-require-full-coverage"),
+            allow_reads_when_down: self.flag("cluster-allow-reads-when-down"),
+            allow_pubsubshard_when_down: self.flag("cluster-allow-pubsubshard-when-down"),
+            announce_ip: text("cluster-announce-ip"),
+            announce_hostname: text("cluster-announce-hostname"),
+            announce_port: port("cluster-announce-port"),
+            announce_bus_port: port("cluster-announce-bus-port"),
+            cluster_port: port("cluster-port"),
+            port: self.port(),
+            config_file: text("cluster-config-file").unwrap_or_else(|| "nodes.conf".to_string()),
+            preferred_endpoint_type: enum_name(ENDPOINT_TYPE, self.enum_of("cluster-preferred-endpoint-type"), false),
+            link_sendbuf_limit_bytes: self.get_u64("cluster-link-sendbuf-limit").unwrap_or(0),
+            allow_replica_migration: self.flag("cluster-allow-replica-migration"),
+        }
+    }
+
     pub fn pidfile(&self) -> Option<String> {
         self.str_value("pidfile").map(|s| String::from_utf8_lossy(&s).into_owned())
     }
@@ -2591,6 +2616,60 @@ fn temp_suffix(attempt: u32) -> String {
             c
         })
         .collect()
+}
+
+/// The cluster directives (`Config::cluster_settings`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterSettings {
+    pub node_timeout_ms: u64,
+    pub require_full_coverage: bool,
+    pub allow_reads_when_down: bool,
+    pub allow_pubsubshard_when_down: bool,
+    pub announce_ip: Option<String>,
+    pub announce_hostname: Option<String>,
+    pub announce_port: u16,
+    pub announce_bus_port: u16,
+    pub cluster_port: u16,
+    pub port: u16,
+    pub config_file: String,
+    pub preferred_endpoint_type: String,
+    pub link_sendbuf_limit_bytes: u64,
+    pub allow_replica_migration: bool,
+}
+
+impl ClusterSettings {
+    /// The bus port we listen on: `cluster-port`, else port + 10000 (`CLUSTER_PORT_INCR`).
+    pub fn bus_port(&self) -> u16 {
+        if self.cluster_port != 0 {
+            self.cluster_port
+        } else {
+            self.port.saturating_add(10_000)
+        }
+    }
+
+    pub fn announced_port(&self) -> u16 {
+        if self.announce_port != 0 {
+            self.announce_port
+        } else {
+            self.port
+        }
+    }
+
+    pub fn announced_bus_port(&self) -> u16 {
+        if self.announce_bus_port != 0 {
+            self.announce_bus_port
+        } else {
+            self.bus_port()
+        }
+    }
+
+    pub fn endpoint_type(&self) -> cluster::machine::EndpointType {
+        match self.preferred_endpoint_type.as_str() {
+            "hostname" => cluster::machine::EndpointType::Hostname,
+            "unknown-endpoint" => cluster::machine::EndpointType::UnknownEndpoint,
+            _ => cluster::machine::EndpointType::Ip,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! files. The protocol and data logic it drives live in the `resp`, `keyspace` and `commands`
 //! crates and never touch any of those.
 
+mod cluster_node;
 mod cmds;
 mod config;
 mod debug;
@@ -178,6 +179,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     let requirepass = config.requirepass();
     let unixsocket = config.unixsocket();
     let pidfile = config.pidfile();
+    let bind = config.bind();
+    let cluster =
+        if config.cluster_enabled() { Some(cluster_node::ClusterNode::open(config.cluster_settings())?) } else { None };
     let shared: &'static Shared = Box::leak(Box::new(Shared {
         ks: Keyspace::new(databases),
         registry,
@@ -206,6 +210,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         active_expire_enabled: true.into(),
         stat_reset_ms: now_ms().into(),
         config_epoch: 0.into(),
+        cluster,
     }));
 
     // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
@@ -213,6 +218,7 @@ fn run(config: Config) -> anyhow::Result<()> {
     if !shared.config.read().appendonly() {
         persistence::load_at_startup(shared)?;
     }
+    cluster_node::start(shared, &bind)?;
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for id in 0..threads {

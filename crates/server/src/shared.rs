@@ -280,6 +280,8 @@ pub struct Shared {
     /// connection (notify-keyspace-events above all) holds for the very next command of any
     /// connection. Re-reading on a timer alone left a window of up to one tick.
     pub config_epoch: AtomicU64,
+    /// Cluster mode (`cluster-enabled yes`): the node, its bus and its routing.
+    pub cluster: Option<crate::cluster_node::ClusterNode>,
 }
 
 impl Shared {
@@ -345,6 +347,13 @@ impl Shared {
         let cfg = self.config.read();
         *self.data_config.write() = Arc::new(cfg.data_config());
         *self.requirepass.write() = cfg.requirepass();
+        let cluster_settings = self.cluster.as_ref().map(|_| cfg.cluster_settings());
+        // The machine and slot locks are taken after the config lock is released, so nothing
+        // waits on them while holding it.
+        drop(cfg);
+        if let (Some(node), Some(settings)) = (&self.cluster, cluster_settings) {
+            node.reconfigure(&self.ks, settings);
+        }
         self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }

@@ -109,6 +109,11 @@ pub struct Conn {
     /// Pub/sub subscriptions; `None` while the client holds none (nearly always), so the
     /// per-request check for the RESP2 subscribed context is one test of a pointer.
     pub subs: Option<Box<crate::pubsub::Subs>>,
+    /// ASKING: 2 when set by the command just run, 1 for the next command (or the whole
+    /// transaction), 0 otherwise (Redis's CLIENT_ASKING, cleared after one command).
+    pub asking: u8,
+    /// READONLY: reads of our master's slots are served here (Redis's CLIENT_READONLY).
+    pub readonly: bool,
 }
 
 impl Conn {
@@ -164,6 +169,21 @@ pub struct Env {
     pub pushed_until: Option<usize>,
     /// The `Shared::config_epoch` the cached settings were read at.
     config_epoch: u64,
+    /// Cluster mode: the node, the newest routing snapshot this worker has seen, and the
+    /// epoch it was taken at (see `cluster_node::routing`).
+    pub cluster: Option<&'static crate::cluster_node::ClusterNode>,
+    routing: Option<Arc<crate::cluster_node::routing::Routing>>,
+    routing_seen: u64,
+    /// `cluster-allow-reads-when-down` and `cluster-allow-pubsubshard-when-down`, cached.
+    cluster_reads_when_down: bool,
+    cluster_pubsubshard_when_down: bool,
+    /// The routing epoch a keyed command was judged at (`cluster_redirect`): once its slot
+    /// locks are held the epoch must still be that, or the routing of its slot may have moved
+    /// between the check and the lock (a SETSLOT MIGRATING from another thread) and it is
+    /// judged again (`routing_stale`). Checking under the lock from the start would need the
+    /// locks before the key positions are known to be in one slot.
+    routing_guard: Option<u64>,
+    routing_stale: bool,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -240,6 +260,13 @@ impl Worker {
                 in_exec: false,
                 pushed_until: None,
                 config_epoch: 0,
+                cluster: shared.cluster.as_ref(),
+                routing: None,
+                routing_seen: 0,
+                cluster_reads_when_down: false,
+                cluster_pubsubshard_when_down: true,
+                routing_guard: None,
+                routing_stale: false,
             },
             poll,
             conns: Vec::new(),
@@ -442,6 +469,8 @@ impl Worker {
             multi_aborted: false,
             watched: Vec::new(),
             subs: None,
+            asking: 0,
+            readonly: false,
         });
         Some(idx)
     }
@@ -924,6 +953,24 @@ impl Env {
             self.after_command(c, before);
             return Exec::Done;
         }
+        if self.cluster.is_some() {
+            if let Some(text) = self.cluster_redirect(c, entry, args) {
+                c.out.error(&text);
+                self.stats.rejected_calls.add(1);
+                self.count_rejected(entry);
+                if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
+                    // processCommand discards a transaction whose EXEC is redirected.
+                    c.multi = None;
+                    c.multi_aborted = false;
+                    c.info.multi_len.store(-1, Ordering::Relaxed);
+                    self.unwatch_all(c);
+                } else {
+                    c.multi_aborted |= c.multi.is_some();
+                }
+                self.after_command(c, before);
+                return Exec::Done;
+            }
+        }
         if c.multi.is_some() && !crate::cmds::runs_inside_multi(entry) {
             if entry.meta.has(flag::NO_MULTI) {
                 c.out.error("ERR Command not allowed inside a transaction");
@@ -981,6 +1028,10 @@ impl Env {
     /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP. Pub/sub pushes
     /// the command wrote (`pushed_until`) survive REPLY OFF|SKIP, as Redis's CLIENT_PUSHING.
     fn after_command(&mut self, c: &mut Conn, before: usize) {
+        self.routing_guard = None;
+        if c.asking > 0 && c.multi.is_none() {
+            c.asking -= 1;
+        }
         let before = match self.pushed_until.take() {
             Some(end) if end > before && end <= c.out.len() => end,
             _ => before,
@@ -1024,6 +1075,13 @@ impl Env {
             self.key_pos.clear();
         }
         self.locks.lock(&shared.ks, &mut self.slot_buf);
+        if let (Some(seen), Some(node)) = (self.routing_guard, self.cluster) {
+            if node.routing_epoch() != seen {
+                self.locks.clear();
+                self.routing_stale = true;
+                return;
+            }
+        }
         let mut ctx = Ctx {
             ks: &shared.ks,
             locks: &mut self.locks,
@@ -1077,6 +1135,11 @@ impl Env {
         self.config_epoch = self.shared.config_epoch.load(Ordering::Acquire);
         self.data_config = self.shared.data_config();
         self.obuf_limit_pubsub = self.shared.config.read().client_output_buffer_limits()[2];
+        if self.cluster.is_some() {
+            let settings = self.shared.config.read().cluster_settings();
+            self.cluster_reads_when_down = settings.allow_reads_when_down;
+            self.cluster_pubsubshard_when_down = settings.allow_pubsubshard_when_down;
+        }
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
@@ -1084,7 +1147,23 @@ impl Env {
 
     fn run_data(&mut self, c: &mut Conn, entry: &Entry, handler: commands::Handler, args: &[&[u8]], now: i64) {
         self.effects.clear();
-        self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+        // Bounded: a routing change between check and lock is a SETSLOT racing this very
+        // command; the third attempt runs unguarded rather than loop.
+        for attempt in 0..3 {
+            if attempt == 2 {
+                self.routing_guard = None;
+            }
+            self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+            if !std::mem::take(&mut self.routing_stale) {
+                break;
+            }
+            if let Some(text) = self.cluster_redirect(c, entry, args) {
+                c.out.error(&text);
+                self.routing_guard = None;
+                return;
+            }
+        }
+        self.routing_guard = None;
         if self.effects.block.is_some() {
             self.block_client(c, entry, handler, args, now);
         }
@@ -1124,6 +1203,61 @@ impl Env {
     pub fn compute_keys(&mut self, entry: &Entry, args: &[&[u8]]) {
         if key_positions(entry.meta, args, &mut self.key_pos).is_err() {
             self.key_pos.clear();
+        }
+    }
+
+    /// Cluster mode: the redirection error for this request, or `None` when this node serves it
+    /// (`getNodeByQuery`; EXEC is judged by the keys of every queued command).
+    fn cluster_redirect(&mut self, c: &Conn, entry: &Entry, args: &[&[u8]]) -> Option<String> {
+        use crate::cluster_node::routing::{get_node_by_query, Query};
+        let node = self.cluster?;
+        let epoch = node.routing_epoch();
+        if epoch != self.routing_seen || self.routing.is_none() {
+            self.routing = Some(node.routing());
+            self.routing_seen = epoch;
+        }
+        self.routing_guard = None;
+        let routing = self.routing.as_ref()?;
+        let name = entry.meta.name.as_str();
+        let mut query = Query {
+            is_write: entry.meta.has(flag::WRITE),
+            is_pubsubshard: matches!(name, "spublish" | "ssubscribe" | "sunsubscribe"),
+            is_migrate: name == "migrate",
+            asking: c.asking > 0 || entry.meta.has(flag::ASKING),
+            readonly: c.readonly,
+            allow_reads_when_down: self.cluster_reads_when_down,
+            allow_pubsubshard_when_down: self.cluster_pubsubshard_when_down,
+        };
+        let ks = &self.shared.ks;
+        let now = self.clock.now_ms();
+        // Asked only for slots in migration: a brief lock of that one slot (no lock is held here).
+        let exists = |slot: u16, key: &[u8]| ks.db(0).lock_slot(slot).contains(key, now);
+        let decision = if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
+            let queued = c.multi.as_ref()?;
+            let mut keys: Vec<&[u8]> = Vec::new();
+            let mut pos = Vec::new();
+            for argv in queued {
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                let Ok(e) = self.shared.registry.lookup(&argv) else { continue };
+                query.is_write |= e.meta.has(flag::WRITE);
+                if key_positions(e.meta, &argv, &mut pos).is_ok() {
+                    keys.extend(pos.iter().filter_map(|&p| argv.get(p).copied()));
+                }
+            }
+            get_node_by_query(routing, keys.into_iter(), &query, exists)
+        } else {
+            if key_positions(entry.meta, args, &mut self.key_pos).is_err() || self.key_pos.is_empty() {
+                return None;
+            }
+            get_node_by_query(routing, self.key_pos.iter().filter_map(|&p| args.get(p).copied()), &query, exists)
+        };
+        match decision {
+            Ok(Some(_)) => {
+                self.routing_guard = Some(epoch);
+                None
+            }
+            Ok(None) => None,
+            Err(r) => Some(r.error_text(routing)),
         }
     }
 

@@ -1,0 +1,129 @@
+//! CLUSTER, ASKING, READONLY and READWRITE as server commands: the CLUSTER subcommands are
+//! `cluster::command::cluster_command`'s (parsing, rules and replies live there); this module
+//! only lends it the keyspace, executes the actions it returns and encodes its reply.
+//! It never interprets a subcommand itself.
+
+use super::ClusterNode;
+use crate::worker::{Conn, Env};
+use cluster::command::{cluster_command, Environment, Reply};
+use cluster::machine::LinkId;
+use keyspace::Keyspace;
+use resp::ReplyBuf;
+
+pub const CLUSTER: u16 = 200;
+pub const ASKING: u16 = 201;
+pub const READONLY: u16 = 202;
+pub const READWRITE: u16 = 203;
+
+/// Every CLUSTER subcommand of Redis 7.0.15, registered so arity and COMMAND INFO come from the
+/// command table; subcommands not built yet answer with their own error from the machine.
+pub const SUBCOMMANDS: &[&str] = &[
+    "addslots",
+    "addslotsrange",
+    "bumpepoch",
+    "count-failure-reports",
+    "countkeysinslot",
+    "delslots",
+    "delslotsrange",
+    "failover",
+    "flushslots",
+    "forget",
+    "getkeysinslot",
+    "help",
+    "info",
+    "keyslot",
+    "links",
+    "meet",
+    "myid",
+    "nodes",
+    "replicas",
+    "replicate",
+    "reset",
+    "saveconfig",
+    "set-config-epoch",
+    "setslot",
+    "shards",
+    "slaves",
+    "slots",
+];
+
+const DISABLED: &str = "ERR This instance has cluster support disabled";
+
+/// The keyspace as the machine's commands see it (database 0: cluster mode has only one).
+struct KeyspaceEnv<'a> {
+    ks: &'a Keyspace,
+}
+
+impl Environment for KeyspaceEnv<'_> {
+    fn count_keys_in_slot(&self, slot: u16) -> u64 {
+        self.ks.db(0).lock_slot(slot).len() as u64
+    }
+
+    fn keys_in_slot(&self, slot: u16, count: usize) -> Vec<Vec<u8>> {
+        self.ks.db(0).lock_slot(slot).keys().take(count).map(|k| k.as_bytes().to_vec()).collect()
+    }
+
+    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
+        None
+    }
+
+    fn db_is_empty(&self) -> bool {
+        (0..self.ks.db_count()).all(|i| self.ks.db_if_used(i).is_none_or(|d| d.is_empty()))
+    }
+}
+
+fn encode(out: &mut ReplyBuf, reply: &Reply) {
+    match reply {
+        Reply::Ok => out.ok(),
+        Reply::Status(s) => out.simple(s),
+        Reply::Int(n) => out.int(*n),
+        Reply::Bulk(b) => out.bulk(b),
+        Reply::Verbatim(text) => out.verbatim("txt", text.as_bytes()),
+        Reply::Array(items) => {
+            out.array(items.len());
+            for item in items {
+                encode(out, item);
+            }
+        }
+        Reply::Map(pairs) => {
+            out.map(pairs.len());
+            for (k, v) in pairs {
+                encode(out, k);
+                encode(out, v);
+            }
+        }
+        Reply::Null => out.null(),
+        Reply::Error(text) => out.error(text),
+    }
+}
+
+/// Runs CLUSTER / ASKING / READONLY / READWRITE for `c`.
+pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
+    let Some(node): Option<&ClusterNode> = env.cluster else {
+        c.out.error(DISABLED);
+        return;
+    };
+    match id {
+        ASKING => {
+            c.asking = 2;
+            c.out.ok();
+        }
+        READONLY => {
+            c.readonly = true;
+            c.out.ok();
+        }
+        READWRITE => {
+            c.readonly = false;
+            c.out.ok();
+        }
+        _ => {
+            let ks = &env.shared.ks;
+            let now = crate::shared::now_ms() as u64;
+            let mut machine = node.machine.lock();
+            let (reply, actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks }, now);
+            node.apply(ks, &machine, actions, None);
+            drop(machine);
+            encode(&mut c.out, &reply);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Cluster mode in the server: runs `crates/cluster`'s state machine against real sockets,
+//! clocks and files. It owns the machine (behind one mutex), the `nodes.conf` file (locked for the
+//! life of the process, rewritten whenever the machine asks), the bus thread (`bus`), and the
+//! slot-routing snapshot the workers redirect by (`routing`).
+//!
+//! It never decides anything about the cluster itself: every rule (joining, gossip, failure
+//! detection, slot ownership, CLUSTER subcommands) is the machine's. It never holds the machine
+//! mutex while waiting on a socket, and a worker never takes it on the data path.
+//!
+//! Lock order: machine mutex → slot locks (ascending) → routing lock. Workers take slot locks
+//! and then read the routing epoch, never the machine mutex.
+
+pub mod bus;
+pub mod commands;
+pub mod routing;
+
+use crate::config::ClusterSettings;
+use crate::shared::{now_ms, Shared};
+use crate::{notice, warning};
+use cluster::machine::{Action, Config as MachineConfig, Machine};
+use cluster::{ClusterState, NodesConf};
+use keyspace::Keyspace;
+use parking_lot::{Mutex, RwLock};
+use routing::Routing;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// The running cluster node.
+pub struct ClusterNode {
+    pub machine: Mutex<Machine>,
+    routing: RwLock<Arc<Routing>>,
+    /// Bumped (Release) every time `routing` is replaced, while the locks of the slots whose
+    /// routing changed are held: a worker that holds a slot lock and reads this epoch sees the
+    /// routing that is current for that slot.
+    routing_epoch: AtomicU64,
+    /// Bus actions (connect, send, close) produced outside the bus thread, by CLUSTER commands.
+    bus_inbox: Mutex<Vec<Action>>,
+    bus_waker: OnceLock<mio::Waker>,
+    config_path: PathBuf,
+    /// The open, flock()ed nodes.conf: the lock lasts as long as this descriptor.
+    config_lock: Mutex<File>,
+    pub settings: RwLock<ClusterSettings>,
+}
+
+/// `clusterLockConfig`: one node per nodes.conf.
+fn lock_config(path: &Path) -> anyhow::Result<File> {
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    // SAFETY: flock on a descriptor we own; it has no memory effects.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == -1 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            anyhow::bail!(
+                "Sorry, the cluster configuration file {} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.",
+                path.display()
+            );
+        }
+        anyhow::bail!("Impossible to lock {}: {err}", path.display());
+    }
+    Ok(file)
+}
+
+fn machine_config(s: &ClusterSettings) -> MachineConfig {
+    MachineConfig {
+        node_timeout_ms: s.node_timeout_ms,
+        require_full_coverage: s.require_full_coverage,
+        announce_ip: s.announce_ip.clone(),
+        port: s.announced_port(),
+        cport: s.announced_bus_port(),
+        pport: 0,
+        hostname: s.announce_hostname.clone(),
+        preferred_endpoint_type: s.endpoint_type(),
+        tls_cluster: false,
+        allow_replica_migration: s.allow_replica_migration,
+    }
+}
+
+impl ClusterNode {
+    /// Loads nodes.conf (or starts a new node when it is missing or empty) and saves it at once,
+    /// as `clusterInit` does.
+    pub fn open(settings: ClusterSettings) -> anyhow::Result<ClusterNode> {
+        let path = PathBuf::from(&settings.config_file);
+        let lock = lock_config(&path)?;
+        let text = std::fs::read_to_string(&path)?;
+        let now = now_ms() as u64;
+        let seed: u64 = rand::random();
+        let config = machine_config(&settings);
+        let machine = if text.trim().is_empty() {
+            let m = Machine::fresh(config, seed, now);
+            notice!("No cluster configuration found, I'm {}", m.myself());
+            m
+        } else {
+            let conf = NodesConf::parse(&text).map_err(|e| {
+                anyhow::anyhow!("Unrecoverable error: corrupted cluster config file \"{}\": {e}", path.display())
+            })?;
+            let state = ClusterState::from_nodes_conf(&conf, now)
+                .map_err(|e| anyhow::anyhow!("Unrecoverable error: corrupted cluster config file: {e}"))?;
+            let m = Machine::new(state, config, seed, now);
+            notice!("Node configuration loaded, I'm {}", m.myself());
+            m
+        };
+        let routing = Arc::new(Routing::from_machine(&machine, settings.endpoint_type()));
+        let node = ClusterNode {
+            machine: Mutex::new(machine),
+            routing: RwLock::new(routing),
+            routing_epoch: AtomicU64::new(1),
+            bus_inbox: Mutex::new(Vec::new()),
+            bus_waker: OnceLock::new(),
+            config_path: path,
+            config_lock: Mutex::new(lock),
+            settings: RwLock::new(settings),
+        };
+        {
+            let m = node.machine.lock();
+            node.save_config(&m, true).map_err(|e| anyhow::anyhow!("Fatal: can't update cluster config file: {e}"))?;
+        }
+        Ok(node)
+    }
+
+    pub fn routing_epoch(&self) -> u64 {
+        self.routing_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing.read().clone()
+    }
+
+    /// Writes nodes.conf: temp file → fsync (when asked) → rename → directory fsync, then moves
+    /// the lock to the new file. Redis rewrites the file in place (padding it) to keep its
+    /// flock; a crash in the middle of that can leave a torn file, and a node that cannot read
+    /// its nodes.conf has lost its identity, so we rename and re-take the lock instead (another
+    /// node could take the new file in the instant between, which two nodes started on one
+    /// file by mistake would have to hit exactly).
+    pub fn save_config(&self, machine: &Machine, fsync: bool) -> std::io::Result<()> {
+        let text = machine.state.to_nodes_conf().to_text();
+        let dir = self.config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = self.config_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!("temp-{}-{name}", std::process::id()));
+        let result = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            if fsync {
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, &self.config_path)?;
+            if fsync {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+            return result;
+        }
+        match lock_config(&self.config_path) {
+            Ok(f) => *self.config_lock.lock() = f,
+            Err(e) => warning!("Could not lock the new cluster config file: {e}"),
+        }
+        Ok(())
+    }
+
+    /// Executes the machine's actions, with the machine locked by the caller: saves, state
+    /// changes and key drops here; socket work goes to the bus (`bus_actions`, or the bus
+    /// thread's inbox when `bus_actions` is `None`). Ends by publishing the routing.
+    pub fn apply(&self, ks: &Keyspace, machine: &Machine, actions: Vec<Action>, bus_actions: Option<&mut Vec<Action>>) {
+        let mut for_bus = Vec::new();
+        for action in actions {
+            match action {
+                Action::SaveConfig { fsync } => {
+                    if let Err(e) = self.save_config(machine, fsync) {
+                        // Redis exits here (clusterSaveConfigOrDie): a node that cannot record
+                        // an epoch or a vote must not keep acting on it.
+                        warning!("Fatal: can't update cluster config file: {e}");
+                        std::process::exit(1);
+                    }
+                }
+                Action::StateChanged { ok } => {
+                    notice!("Cluster state changed: {}", if ok { "ok" } else { "fail" });
+                }
+                Action::ReplicateFrom { master } => {
+                    // Replication is not built yet: the topology says replica, the data does not
+                    // follow (tracked in the replication issue).
+                    notice!("Configured to replicate from {master} (replication not available yet)");
+                }
+                Action::DropSlotKeys { slots } => {
+                    let db = ks.db(0);
+                    let mut deleted = 0usize;
+                    for slot in slots {
+                        let mut table = db.lock_slot(slot);
+                        deleted += table.len();
+                        table.clear();
+                    }
+                    if deleted > 0 {
+                        notice!("Deleted {deleted} keys from slots we no longer own");
+                    }
+                }
+                other => for_bus.push(other),
+            }
+        }
+        self.publish_routing(ks, machine);
+        if !for_bus.is_empty() {
+            match bus_actions {
+                Some(out) => out.extend(for_bus),
+                None => {
+                    self.bus_inbox.lock().extend(for_bus);
+                    if let Some(w) = self.bus_waker.get() {
+                        let _ = w.wake();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the routing snapshot when the machine's view changed, holding the locks of the
+    /// slots whose routing changes (see `routing_epoch`).
+    pub fn publish_routing(&self, ks: &Keyspace, machine: &Machine) {
+        let endpoint_type = self.settings.read().endpoint_type();
+        let new = Routing::from_machine(machine, endpoint_type);
+        let current = self.routing();
+        let changed = new.changed_slots(&current);
+        let same_nodes = new.nodes == current.nodes && new.me == current.me && new.my_master == current.my_master;
+        if changed.is_empty() && same_nodes && new.ok == current.ok {
+            return;
+        }
+        let db = ks.db(0);
+        let guards: Vec<_> = changed.iter().map(|&slot| db.lock_slot(slot)).collect();
+        *self.routing.write() = Arc::new(new);
+        self.routing_epoch.fetch_add(1, Ordering::Release);
+        drop(guards);
+    }
+
+    /// CONFIG SET changed a directive: the machine and the routing take the new cluster
+    /// settings (announced ports and hostname, node timeout, endpoint type ...).
+    pub fn reconfigure(&self, ks: &Keyspace, settings: ClusterSettings) {
+        if *self.settings.read() == settings {
+            return;
+        }
+        let config = machine_config(&settings);
+        *self.settings.write() = settings;
+        let mut m = self.machine.lock();
+        m.set_config(config);
+        self.publish_routing(ks, &m);
+    }
+
+    fn take_bus_inbox(&self) -> Vec<Action> {
+        std::mem::take(&mut *self.bus_inbox.lock())
+    }
+}
+
+/// Starts cluster mode: opens nodes.conf and the bus listener, spawns the bus thread. Called
+/// once from `main` before the workers start.
+pub fn start(shared: &'static Shared, bind: &[String]) -> anyhow::Result<()> {
+    let Some(node) = shared.cluster.as_ref() else {
+        return Ok(());
+    };
+    let cport = node.settings.read().bus_port();
+    bus::spawn(shared, node, bind, cport)
+}
