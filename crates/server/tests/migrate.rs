@@ -709,3 +709,57 @@ fn idle_cached_connections_are_closed_after_ten_seconds() {
     let mut t = Client::connect(target.port);
     assert_eq!(info_field(&mut t, "clients", "connected_clients"), 1);
 }
+
+/// A one-node cluster (all slots, state ok) of our server or of redis-server.
+fn wait_cluster_ok(port: u16) {
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !info_cluster_ok(&mut c) {
+        assert!(Instant::now() < deadline, "the one-node cluster on {port} never became ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// In cluster mode MIGRATE sends RESTORE-ASKING, and its keys follow the cluster's rules
+/// (CROSSSLOT for keys of different slots): our node against redis-server's, same requests.
+fn cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    wait_cluster_ok(src);
+    let mut s = Client::connect(src);
+    let mut d = Client::connect(dst);
+    let mut log = vec![
+        s.cmd(&["SET", "k", "v"]),
+        s.cmd(&["SADD", "{k}s", "a", "b"]),
+        s.cmd(&["SET", "x", "1"]),
+        s.cmd(&["SET", "y", "2"]),
+    ];
+    log.push(migrate(&mut s, dst, "k", "0", "1000", &["COPY"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["REPLACE", "KEYS", "k", "{k}s"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "x", "y"]));
+    log.push(migrate(&mut s, dst, "x", "1", "1000", &[]));
+    log.push(migrate(&mut s, dst, "nokey", "0", "1000", &[]));
+    for k in ["k", "{k}s", "x", "y"] {
+        log.push(s.cmd(&["EXISTS", k]));
+    }
+    let stats = info_text(&mut d, "commandstats");
+    let calls = |name: &str| -> i64 {
+        let prefix = format!("cmdstat_{name}:calls=");
+        let line = stats.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or("0");
+        line.split(',').next().and_then(|n| n.parse().ok()).unwrap_or(-1)
+    };
+    log.push(Reply::Int(calls("restore-asking")));
+    log.push(Reply::Int(calls("restore")));
+    log.push(d.cmd(&["DBSIZE"]));
+    log
+}
+
+#[test]
+fn cluster_mode_sends_restore_asking_as_redis() {
+    let ours = Server::start(&["--cluster-enabled", "yes"]);
+    let theirs = Redis::start(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+    let targets = [Redis::start(&[]), Redis::start(&[])];
+    let reference = cluster_scenario(theirs.port, targets[0].port);
+    assert!(reference.contains(&err("CROSSSLOT Keys in request don't hash to the same slot")));
+    assert!(matches!(reference[13], Reply::Int(n) if n > 0), "redis-server sent no RESTORE-ASKING: {reference:?}");
+    assert_eq!(cluster_scenario(ours.port, targets[1].port), reference);
+}
