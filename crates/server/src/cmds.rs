@@ -238,7 +238,10 @@ impl Env {
             }
             SELECT => match parse_i64(args[1]) {
                 None => c.out.error(errors::NOT_INTEGER),
-                Some(_) if self.data_config.cluster_enabled => c.out.error("ERR SELECT is not allowed in cluster mode"),
+                // Database 0 stays selectable in cluster mode (Redis's rule; MIGRATE sends SELECT 0).
+                Some(n) if n != 0 && self.data_config.cluster_enabled => {
+                    c.out.error("ERR SELECT is not allowed in cluster mode")
+                }
                 Some(n) if n < 0 || n >= shared.ks.db_count() as i64 => c.out.error(errors::DB_INDEX_OUT_OF_RANGE),
                 Some(n) => {
                     c.db = n as u32;

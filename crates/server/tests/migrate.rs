@@ -763,3 +763,30 @@ fn cluster_mode_sends_restore_asking_as_redis() {
     assert!(matches!(reference[13], Reply::Int(n) if n > 0), "redis-server sent no RESTORE-ASKING: {reference:?}");
     assert_eq!(cluster_scenario(ours.port, targets[1].port), reference);
 }
+
+/// A cluster-mode target accepts MIGRATE's SELECT 0 and refuses any other database, as a
+/// redis-server node does.
+fn into_cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    wait_cluster_ok(dst);
+    let mut s = Client::connect(src);
+    s.cmd(&["MSET", "a", "1", "b", "2"]);
+    let log = vec![
+        migrate(&mut s, dst, "a", "0", "1000", &[]),
+        migrate(&mut s, dst, "b", "1", "1000", &[]),
+        migrate(&mut s, dst, "b", "0", "1000", &["COPY"]),
+        s.cmd(&["EXISTS", "a", "b"]),
+        Client::connect(dst).cmd(&["MGET", "a"]),
+        Client::connect(dst).cmd(&["GET", "b"]),
+    ];
+    log
+}
+
+#[test]
+fn a_cluster_mode_target_takes_select_0_as_redis() {
+    let sources = [Redis::start(&[]), Redis::start(&[])];
+    let theirs = Redis::start(&["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+    let ours = Server::start(&["--cluster-enabled", "yes"]);
+    let reference = into_cluster_scenario(sources[0].port, theirs.port);
+    assert_eq!(reference[0], ok());
+    assert_eq!(into_cluster_scenario(sources[1].port, ours.port), reference);
+}
