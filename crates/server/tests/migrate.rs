@@ -32,21 +32,21 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    fn start(extra: &[&str]) -> Proc {
-        Proc::start_on(free_port(), extra)
+    fn redis(extra: &[&str]) -> Proc {
+        Proc::redis_on(free_port(), extra)
     }
 
-    fn start_on(port: u16, extra: &[&str]) -> Proc {
+    fn redis_on(port: u16, extra: &[&str]) -> Proc {
         Proc::launch(REDIS_SERVER, port, extra)
     }
 
     /// redis-server in cluster mode, on a port whose bus port (+10000) exists and is free.
-    fn start_cluster() -> Proc {
+    fn redis_cluster() -> Proc {
         Proc::launch(REDIS_SERVER, cluster_port(), &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
     }
 
-    /// Our server in cluster mode, on a port as `start_cluster` chooses it.
-    fn start_ours_cluster() -> Proc {
+    /// Our server in cluster mode, on a port as `redis_cluster` chooses it.
+    fn ours_cluster() -> Proc {
         Proc::launch(env!("CARGO_BIN_EXE_redoxide-server"), cluster_port(), &["--cluster-enabled", "yes"])
     }
 
@@ -298,13 +298,13 @@ fn every_type_redoxide_to_redoxide() {
 #[test]
 fn every_type_redoxide_to_redis() {
     let src = Server::start(&[]);
-    let dst = Proc::start(&[]);
+    let dst = Proc::redis(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
 #[test]
 fn every_type_redis_to_redoxide() {
-    let src = Proc::start(&[]);
+    let src = Proc::redis(&[]);
     let dst = Server::start(&[]);
     migrate_every_type(src.port, dst.port);
 }
@@ -374,9 +374,9 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
 fn replies_and_effects_match_redis_as_source() {
     let closed = free_port();
     let ours_src = Server::start(&[]);
-    let ours_dst = Proc::start(&[]);
-    let theirs_src = Proc::start(&[]);
-    let theirs_dst = Proc::start(&[]);
+    let ours_dst = Proc::redis(&[]);
+    let theirs_src = Proc::redis(&[]);
+    let theirs_dst = Proc::redis(&[]);
     let ours = option_scenario(ours_src.port, ours_dst.port, closed);
     let theirs = option_scenario(theirs_src.port, theirs_dst.port, closed);
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -416,8 +416,8 @@ fn auth_scenario(src: u16, dst: u16) -> Vec<Reply> {
 #[test]
 fn auth_and_auth2_match_redis() {
     let ours_src = Server::start(&[]);
-    let theirs_src = Proc::start(&[]);
-    let redis_dst = [Proc::start(&["--requirepass", "s3cret"]), Proc::start(&["--requirepass", "s3cret"])];
+    let theirs_src = Proc::redis(&[]);
+    let redis_dst = [Proc::redis(&["--requirepass", "s3cret"]), Proc::redis(&["--requirepass", "s3cret"])];
     let ours_dst = [Server::start(&["--requirepass", "s3cret"]), Server::start(&["--requirepass", "s3cret"])];
     let reference = auth_scenario(theirs_src.port, redis_dst[0].port);
     assert_eq!(reference[3], ok(), "the scenario must reach a successful AUTH");
@@ -426,7 +426,7 @@ fn auth_and_auth2_match_redis() {
     // Our server as the target, with either server as the source (fresh source keys each time).
     let ours_src2 = Server::start(&[]);
     assert_eq!(auth_scenario(ours_src2.port, ours_dst[0].port), reference);
-    let theirs_src2 = Proc::start(&[]);
+    let theirs_src2 = Proc::redis(&[]);
     assert_eq!(auth_scenario(theirs_src2.port, ours_dst[1].port), reference);
 }
 
@@ -473,7 +473,7 @@ impl Drop for Silent {
 fn a_silent_target_times_out_and_keeps_the_key() {
     let silent = Silent::start();
     let ours = Server::start(&[]);
-    let theirs = Proc::start(&[]);
+    let theirs = Proc::redis(&[]);
     for port in [ours.port, theirs.port] {
         let mut s = Client::connect(port);
         s.cmd(&["SET", "k", "v"]);
@@ -496,11 +496,11 @@ fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
             _ours = Server::start(&[]);
             _ours.port
         } else {
-            _theirs = Proc::start(&[]);
+            _theirs = Proc::redis(&[]);
             _theirs.port
         };
         let port = free_port();
-        let target = Proc::start_on(port, &[]);
+        let target = Proc::redis_on(port, &[]);
         let mut s = Client::connect(src);
         for k in ["a", "b", "c"] {
             s.cmd(&["SET", k, k]);
@@ -513,7 +513,7 @@ fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
         assert_eq!(info_field(&mut t, "stats", "total_connections_received"), conns, "a second connection was made");
         drop(t);
         drop(target);
-        let target = Proc::start_on(port, &[]);
+        let target = Proc::redis_on(port, &[]);
         // The cached socket is dead: the first attempt fails, the retry on a new one succeeds.
         assert_eq!(migrate(&mut s, port, "c", "0", "2000", &[]), ok(), "source ours: {source_is_ours}");
         assert_eq!(Client::connect(target.port).cmd(&["GET", "c"]), Reply::bulk("c"));
@@ -557,8 +557,8 @@ fn effects_scenario(src: u16, dst: u16) -> Vec<Reply> {
 #[test]
 fn deletion_effects_match_redis() {
     let ours_src = Server::start(&[]);
-    let theirs_src = Proc::start(&[]);
-    let dst = [Proc::start(&[]), Proc::start(&[])];
+    let theirs_src = Proc::redis(&[]);
+    let dst = [Proc::redis(&[]), Proc::redis(&[])];
     let ours = effects_scenario(ours_src.port, dst[0].port);
     let theirs = effects_scenario(theirs_src.port, dst[1].port);
     assert_eq!(ours, theirs);
@@ -637,7 +637,7 @@ fn a_write_during_migration_is_not_lost() {
 /// A redis-server in cluster mode sends RESTORE-ASKING; our server takes it as RESTORE.
 #[test]
 fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
-    let src = Proc::start_cluster();
+    let src = Proc::redis_cluster();
     let dst = Server::start(&[]);
     let mut s = Client::connect(src.port);
     assert_eq!(s.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
@@ -663,7 +663,7 @@ fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
         migrate(&mut s, dst.port, "s", "0", "2000", &[]),
         err("ERR Target instance replied with error: BUSYKEY Target key name already exists.")
     );
-    let other = Proc::start(&[]);
+    let other = Proc::redis(&[]);
     let mut r = Client::connect(other.port);
     let Reply::Bulk(payload) = d.cmd(&["DUMP", "k"]) else { panic!("DUMP replies a bulk") };
     for c in [&mut d, &mut r] {
@@ -690,9 +690,9 @@ fn info_cluster_ok(c: &mut Client) -> bool {
 #[test]
 fn at_most_64_cached_connections_as_redis() {
     let ours = Server::start(&[]);
-    let theirs = Proc::start(&[]);
+    let theirs = Proc::redis(&[]);
     for src in [ours.port, theirs.port] {
-        let target = Proc::start(&[]);
+        let target = Proc::redis(&[]);
         let mut s = Client::connect(src);
         let mut t = Client::connect(target.port);
         for i in 0..65 {
@@ -716,8 +716,8 @@ fn at_most_64_cached_connections_as_redis() {
 #[test]
 fn idle_cached_connections_are_closed_after_ten_seconds() {
     let ours = Server::start(&[]);
-    let theirs = Proc::start(&[]);
-    let target = Proc::start(&[]);
+    let theirs = Proc::redis(&[]);
+    let target = Proc::redis(&[]);
     let mut sources: Vec<Client> = [ours.port, theirs.port].iter().map(|&p| Client::connect(p)).collect();
     let started = Instant::now();
     for (i, s) in sources.iter_mut().enumerate() {
@@ -787,9 +787,9 @@ fn cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn cluster_mode_sends_restore_asking_as_redis() {
-    let ours = Proc::start_ours_cluster();
-    let theirs = Proc::start_cluster();
-    let targets = [Proc::start(&[]), Proc::start(&[])];
+    let ours = Proc::ours_cluster();
+    let theirs = Proc::redis_cluster();
+    let targets = [Proc::redis(&[]), Proc::redis(&[])];
     let reference = cluster_scenario(theirs.port, targets[0].port);
     assert!(reference.contains(&err("CROSSSLOT Keys in request don't hash to the same slot")));
     assert!(matches!(reference[13], Reply::Int(n) if n > 0), "redis-server sent no RESTORE-ASKING: {reference:?}");
@@ -815,9 +815,9 @@ fn into_cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn a_cluster_mode_target_takes_select_0_as_redis() {
-    let sources = [Proc::start(&[]), Proc::start(&[])];
-    let theirs = Proc::start_cluster();
-    let ours = Proc::start_ours_cluster();
+    let sources = [Proc::redis(&[]), Proc::redis(&[])];
+    let theirs = Proc::redis_cluster();
+    let ours = Proc::ours_cluster();
     let reference = into_cluster_scenario(sources[0].port, theirs.port);
     assert_eq!(reference[0], ok());
     assert_eq!(into_cluster_scenario(sources[1].port, ours.port), reference);
