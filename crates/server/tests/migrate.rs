@@ -822,3 +822,137 @@ fn a_cluster_mode_target_takes_select_0_as_redis() {
     assert_eq!(reference[0], ok());
     assert_eq!(into_cluster_scenario(sources[1].port, ours.port), reference);
 }
+
+/// Runs redis-cli with `args`, killed if it runs longer than `bound`; its exit success and
+/// output (stdout and stderr).
+fn redis_cli(args: &[&str], bound: Duration) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("redoxide-migrate-cli-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out_path = dir.join("out");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let err = out.try_clone().expect("output file");
+    let mut child = Command::new("/usr/bin/redis-cli")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("redis-cli 7.0.15 must be installed");
+    let deadline = Instant::now() + bound;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.is_some_and(|s| s.success()), text)
+}
+
+fn node_id(c: &mut Client) -> String {
+    let Reply::Bulk(id) = c.cmd(&["CLUSTER", "MYID"]) else { panic!("CLUSTER MYID replies a bulk") };
+    String::from_utf8(id).expect("ascii node id")
+}
+
+/// `redis-cli --cluster check` reports no problem (retried while the nodes converge, bounded).
+fn wait_cluster_clean(port: u16) {
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out) = redis_cli(&["--cluster", "check", &addr], Duration::from_secs(30));
+        if ok && !out.contains("[ERR]") && !out.contains("[WARNING]") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the cluster never became clean:\n{out}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// redis-cli --cluster reshard moves slots with their keys by MIGRATE: from our node to a
+/// redis-server node, then from that node to another of ours. Every key arrives with its value
+/// and TTL, and the cluster ends clean.
+#[test]
+fn redis_cli_reshard_moves_keys_between_our_nodes_and_redis_server() {
+    let nodes = [Proc::ours_cluster(), Proc::redis_cluster(), Proc::ours_cluster()];
+    let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+    let (created, out) = redis_cli(&args, Duration::from_secs(120));
+    assert!(created && out.contains("[OK] All 16384 slots covered."), "cluster create failed:\n{out}");
+    for n in &nodes {
+        let mut c = Client::connect(n.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !info_cluster_ok(&mut c) {
+            assert!(Instant::now() < deadline, "node {} never reached cluster_state:ok", n.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    wait_cluster_clean(nodes[0].port);
+
+    // Keys in the first 8 slots, which `create` gave the first node and reshard moves first.
+    const SLOTS: u16 = 8;
+    let mut keys: Vec<String> = Vec::new();
+    let mut per_slot = [0usize; SLOTS as usize];
+    let mut i = 0u64;
+    while per_slot.iter().any(|&n| n < 3) {
+        let key = format!("key:{i}");
+        let slot = keyspace::key_hash_slot(key.as_bytes());
+        if slot < SLOTS && per_slot[slot as usize] < 3 {
+            per_slot[slot as usize] += 1;
+            keys.push(key);
+        }
+        i += 1;
+        assert!(i < 50_000_000, "no keys found for the first slots");
+    }
+    let mut a = Client::connect(nodes[0].port);
+    for (n, key) in keys.iter().enumerate() {
+        assert_eq!(a.cmd(&["RPUSH", key, "x", &n.to_string()]), Reply::Int(2), "{key}");
+        if n % 2 == 0 {
+            assert_eq!(a.cmd(&["PEXPIRE", key, "600000"]), Reply::Int(1));
+        }
+    }
+    let ids: Vec<String> = nodes.iter().map(|n| node_id(&mut Client::connect(n.port))).collect();
+    let slots = SLOTS.to_string();
+    for (from, to) in [(0, 1), (1, 2)] {
+        let (ok, out) = redis_cli(
+            &[
+                "--cluster",
+                "reshard",
+                &addrs[from],
+                "--cluster-from",
+                &ids[from],
+                "--cluster-to",
+                &ids[to],
+                "--cluster-slots",
+                &slots,
+                "--cluster-yes",
+                "--cluster-pipeline",
+                "2",
+            ],
+            Duration::from_secs(240),
+        );
+        assert!(ok && !out.contains("ERR"), "reshard {from} -> {to} failed:\n{out}");
+        wait_cluster_clean(nodes[0].port);
+    }
+    let mut c = Client::connect(nodes[2].port);
+    for (n, key) in keys.iter().enumerate() {
+        let values = items(c.cmd(&["LRANGE", key, "0", "-1"]));
+        assert_eq!(values, vec![b"x".to_vec(), n.to_string().into_bytes()], "{key} on the last node");
+        let Reply::Int(ttl) = c.cmd(&["PTTL", key]) else { panic!("PTTL replies an integer") };
+        if n % 2 == 0 {
+            assert!(ttl > 0 && ttl <= 600_000, "{key}: TTL {ttl}");
+        } else {
+            assert_eq!(ttl, -1, "{key}");
+        }
+    }
+    for n in &nodes[..2] {
+        assert_eq!(Client::connect(n.port).cmd(&["DBSIZE"]), Reply::Int(0), "node {} kept keys", n.port);
+    }
+}
