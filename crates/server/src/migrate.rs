@@ -52,8 +52,12 @@ struct Request<'a> {
 }
 
 /// Parses MIGRATE's arguments in Redis's order: the options first (a syntax error wins over a
-/// bad number), then the timeout, then the database. `args` has at least 6 entries (arity).
+/// bad number), then the timeout, then the database. The dispatcher checked the arity (at least
+/// 6 arguments); fewer is a syntax error here rather than a panic.
 fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
+    if args.len() < 6 {
+        return Err(errors::SYNTAX);
+    }
     let mut req = Request {
         host: args[1],
         port: args[2],
@@ -99,7 +103,8 @@ fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
     }
     let timeout_ms = parse_i64(args[5]).ok_or(errors::NOT_INTEGER)?;
     req.db = parse_i64(args[4]).ok_or(errors::NOT_INTEGER)?;
-    // Redis's rule: a timeout that is not positive means one second.
+    // Redis's rule: a timeout that is not positive means one second. The largest (i64::MAX ms,
+    // 292 million years) still fits an `Instant` deadline.
     req.timeout = Duration::from_millis(if timeout_ms <= 0 { 1000 } else { timeout_ms as u64 });
     Ok(req)
 }
@@ -107,9 +112,6 @@ fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
 /// The keys a MIGRATE request names (none if its arguments are wrong), for EXEC, which locks
 /// the slots of every queued command's keys before running any.
 pub fn key_args<'a>(args: &'a [&'a [u8]]) -> &'a [&'a [u8]] {
-    if args.len() < 6 {
-        return &[];
-    }
     parse(args).map(|r| r.keys).unwrap_or(&[])
 }
 

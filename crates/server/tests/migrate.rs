@@ -352,6 +352,9 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
     log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "missing1", "missing2"]));
     log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "a", "missing", "b"]));
     log.push(migrate(&mut s, dst, "keep", "0", "1000", &["COPY"]));
+    // The largest timeout there is (no deadline overflow), to a live target and to a closed port.
+    log.push(migrate(&mut s, dst, "keep", "0", "9223372036854775807", &["COPY", "REPLACE"]));
+    log.push(s.cmd(&["MIGRATE", "127.0.0.1", &closed_port, "keep", "0", "9223372036854775807"]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &[]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &["COPY", "REPLACE"]));
     // A key named twice is sent twice: the second RESTORE finds the first's key.
