@@ -282,8 +282,9 @@ impl Target {
         self.stream.set_read_timeout(Some(timeout)).map_err(|_| IoFailure::Broken)?;
         loop {
             let window = self.pending.len().min(LINE_MAX_BYTES);
-            let (taken, mut line) = match self.pending[..window].iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, self.pending[..i].to_vec()),
+            // A CR is dropped only before the LF (a line cut at 1023 bytes keeps it, as there).
+            let (taken, line) = match self.pending[..window].iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, self.pending[..i].strip_suffix(b"\r").unwrap_or(&self.pending[..i]).to_vec()),
                 None if window == LINE_MAX_BYTES => (window, self.pending[..window].to_vec()),
                 None => {
                     let mut chunk = [0u8; 4096];
@@ -297,11 +298,9 @@ impl Target {
                 }
             };
             self.pending.drain(..taken);
-            if line.is_empty() {
+            // Redis fails on a read of length 0, a bare LF; "\r\n" is a (blank) line.
+            if taken == 1 {
                 return Err(IoFailure::Broken);
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
             }
             return Ok(line);
         }
@@ -585,6 +584,27 @@ mod tests {
         assert!(!r.copy);
         assert_eq!((r.db, r.timeout), (3, Duration::from_millis(1000)));
         assert_eq!((r.username, r.password), (Some(&b"u"[..]), Some(&b"p"[..])));
+    }
+
+    #[test]
+    fn reply_lines_as_redis_reads_them() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stream = TcpStream::connect(addr).expect("connect");
+        let (mut peer, _) = listener.accept().expect("accept");
+        let long = "a".repeat(1100);
+        peer.write_all(format!("+OK\r\n-ERR x\r\n\r\n\n{long}\r\n").as_bytes()).expect("write");
+        let mut t = Target { stream, last_db: -1, last_use: Instant::now(), pending: Vec::new() };
+        let timeout = Duration::from_secs(5);
+        assert_eq!(t.read_line(timeout), Ok(b"+OK".to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(b"-ERR x".to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(Vec::new()));
+        assert_eq!(t.read_line(timeout), Err(IoFailure::Broken));
+        assert_eq!(t.read_line(timeout), Ok(long.as_bytes()[..1023].to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(long.as_bytes()[1023..].to_vec()));
+        assert_eq!(t.read_line(Duration::from_millis(50)), Err(IoFailure::TimedOut));
+        drop(peer);
+        assert_eq!(t.read_line(timeout), Err(IoFailure::Broken));
     }
 
     #[test]
