@@ -8,6 +8,7 @@ check the test itself). Exit status 0 when every scenario passed.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -48,6 +49,17 @@ def check_clean(node):
 def myself_flags(node):
     line = [l for l in node.cmd("CLUSTER", "NODES").decode().split("\n") if "myself" in l][0]
     return line.split()[2]
+
+
+def owns(node, slot):
+    line = [l for l in node.cmd("CLUSTER", "NODES").decode().split("\n") if "myself" in l][0]
+    for r in line.split()[8:]:
+        if r.startswith("["):
+            continue
+        a, _, b = r.partition("-")
+        if int(a) <= slot <= int(b or a):
+            return True
+    return False
 
 
 def all_ok(cluster, known, replicas=None):
@@ -242,6 +254,229 @@ def test_mixed_cluster_with_redis_server():
             assert out.strip() == "v%d" % i, out
 
 
+def load_keys(node, count, prefix="k"):
+    """Writes `count` keys of several types through redis-py's cluster client; returns {key: value}."""
+    script = r'''
+import sys, json
+from redis.cluster import RedisCluster, ClusterNode
+port, count, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port)], decode_responses=True)
+pipe = rc.pipeline()
+for i in range(count):
+    pipe.set("%s:%d" % (prefix, i), "v%d" % i)
+    if i % 10 == 0:
+        pipe.rpush("{%s:list}:%d" % (prefix, i), "a", "b", str(i))
+        pipe.hset("%s:hash:%d" % (prefix, i), mapping={"f": str(i)})
+pipe.execute()
+'''
+    p = subprocess.run([venv_python(), "-c", script, str(node.port), str(count), prefix],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+DUMP_SCRIPT = r'''
+import sys, json
+from redis.cluster import RedisCluster, ClusterNode
+rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", int(sys.argv[1]))], decode_responses=True)
+out = {}
+for node in rc.get_primaries():
+    for key in rc.scan_iter(count=1000, target_nodes=node):
+        t = rc.type(key)
+        if t == "string":
+            out[key] = rc.get(key)
+        elif t == "list":
+            out[key] = rc.lrange(key, 0, -1)
+        elif t == "hash":
+            out[key] = rc.hgetall(key)
+        else:
+            out[key] = t
+print(json.dumps(out, sort_keys=True))
+'''
+
+
+def dataset(node):
+    """Every key of the cluster with its value, read through redis-py (each key from the master that owns it)."""
+    p = subprocess.run([venv_python(), "-c", DUMP_SCRIPT, str(node.port)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return json.loads(p.stdout)
+
+
+def node_id(node):
+    return node.cmd("CLUSTER", "MYID").decode()
+
+
+def slot_counts(node):
+    counts = {}
+    for line in node.cmd("CLUSTER", "NODES").decode().strip().split("\n"):
+        f = line.split()
+        if "master" in f[2]:
+            n = 0
+            for r in f[8:]:
+                if r.startswith("["):
+                    continue
+                a, _, b = r.partition("-")
+                n += int(b or a) - int(a) + 1
+            counts[f[1].split("@")[0]] = n
+    return counts
+
+
+def test_cluster_operations_keep_every_key():
+    """The seed's "Cluster Operations" with the real redis-cli on a loaded cluster: add-node (master, and
+    replica with --cluster-slave --cluster-master-id), rebalance --cluster-use-empty-masters, reshard,
+    fix of a half-migrated slot, del-node; after each, check is clean and no key is lost or changed."""
+    with Cluster([SERVER] * 6) as c:
+        create(c)
+        all_ok(c, 6, replicas=3)
+        load_keys(c.nodes[0], 3000)
+        before = dataset(c.nodes[0])
+        assert len(before) == 3000 + 300 + 300, len(before)
+        entry = c.nodes[0].addr()
+
+        new_master = c.add(SERVER)
+        code, out = redis_cli("--cluster", "add-node", new_master.addr(), entry)
+        assert code == 0 and "[OK] New node added correctly." in out, out
+        all_ok(c, 7, replicas=3)
+        check_clean(c.nodes[0])
+
+        new_replica = c.add(SERVER)
+        code, out = redis_cli("--cluster", "add-node", new_replica.addr(), entry, "--cluster-slave",
+                              "--cluster-master-id", node_id(new_master))
+        assert code == 0 and "[OK] New node added correctly." in out, out
+        all_ok(c, 8, replicas=4)
+        check_clean(c.nodes[0])
+
+        code, out = redis_cli("--cluster", "rebalance", entry, "--cluster-use-empty-masters", timeout=300)
+        assert code == 0, out
+        counts = slot_counts(c.nodes[0])
+        assert counts[new_master.addr()] >= 4000, counts
+        check_clean(c.nodes[0])
+        assert dataset(c.nodes[0]) == before
+
+        code, out = redis_cli("--cluster", "reshard", entry, "--cluster-from", node_id(c.nodes[0]),
+                              "--cluster-to", node_id(new_master), "--cluster-slots", "500", "--cluster-yes",
+                              "--cluster-pipeline", "100", timeout=300)
+        assert code == 0, out
+        check_clean(c.nodes[0])
+        assert dataset(c.nodes[0]) == before
+
+        # A slot left half-migrated (MIGRATING on its owner, IMPORTING on the target, one key moved) is
+        # closed by fix with every key ending on one node.
+        slot = c.nodes[0].cmd("CLUSTER", "KEYSLOT", "k:7")
+        src = [n for n in c.nodes if "master" in myself_flags(n) and owns(n, slot)][0]
+        dst = [n for n in c.nodes if "master" in myself_flags(n) and n is not src][0]
+        keys = src.cmd("CLUSTER", "GETKEYSINSLOT", slot, 10)
+        assert b"k:7" in keys, keys
+        assert dst.cmd("CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(src)) == "OK"
+        assert src.cmd("CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(dst)) == "OK"
+        assert src.cmd("MIGRATE", "127.0.0.1", dst.port, keys[0], 0, 5000) == "OK"
+        code, out = redis_cli("--cluster", "check", entry)
+        assert "open slot" in out.lower() or "[WARNING]" in out, out
+        code, out = redis_cli("--cluster", "fix", entry, timeout=300)
+        assert code == 0, out
+        check_clean(c.nodes[0])
+        assert dataset(c.nodes[0]) == before
+
+        # del-node: the replica directly; the new master after moving its slots away.
+        code, out = redis_cli("--cluster", "del-node", entry, node_id(new_replica))
+        assert code == 0 and "Sending CLUSTER RESET SOFT to the deleted node." in out, out
+        code, out = redis_cli("--cluster", "reshard", entry, "--cluster-from", node_id(new_master),
+                              "--cluster-to", node_id(c.nodes[0]),
+                              "--cluster-slots", str(slot_counts(c.nodes[0])[new_master.addr()]),
+                              "--cluster-yes", timeout=300)
+        assert code == 0, out
+        code, out = redis_cli("--cluster", "del-node", entry, node_id(new_master))
+        assert code == 0, out
+        for gone in (new_master, new_replica):
+            # Reset by del-node and no longer part of the cluster: stopped here, since close() only ends
+            # the nodes still listed.
+            gone.stop()
+            c.nodes.remove(gone)
+        all_ok(c, 6)
+        check_clean(c.nodes[0])
+        assert dataset(c.nodes[0]) == before
+
+
+def test_reshard_between_redis_server_and_redoxide():
+    """Slots with keys move from a redis-server master to a redoxide master and back (MIGRATE both ways)."""
+    if SERVER == REDIS_SERVER:
+        return
+    with Cluster([REDIS_SERVER, SERVER, SERVER]) as c:
+        create(c, replicas=0)
+        all_ok(c, 3)
+        load_keys(c.nodes[0], 2000, prefix="x")
+        before = dataset(c.nodes[0])
+        redis_node, ours = c.nodes[0], c.nodes[1]
+        for src, dst in ((redis_node, ours), (ours, redis_node)):
+            code, out = redis_cli("--cluster", "reshard", redis_node.addr(), "--cluster-from", node_id(src),
+                                  "--cluster-to", node_id(dst), "--cluster-slots", "2000", "--cluster-yes",
+                                  "--cluster-pipeline", "100", timeout=300)
+            assert code == 0, out
+            check_clean(redis_node)
+            check_clean(ours)
+            assert dataset(ours) == before
+
+
+class Subscriber:
+    """A raw RESP2 connection in subscribed mode."""
+
+    def __init__(self, node, command, channel):
+        import socket as _socket
+        from harness import _read_reply
+        self._read_reply = _read_reply
+        self.sock = _socket.create_connection(("127.0.0.1", node.port), timeout=5)
+        self.f = self.sock.makefile("rb")
+        payload = b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(command), command, len(channel), channel)
+        self.sock.sendall(payload)
+        confirm = self.read()
+        assert confirm[0].lower() == command.lower() and confirm[1] == channel, confirm
+
+    def read(self):
+        return self._read_reply(self.f)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_pubsub_across_the_bus():
+    """PUBLISH reaches subscribers on every node, SPUBLISH the subscribers of the shard's nodes, in a cluster
+    of redoxide and redis-server nodes (so the PUBLISH/PUBLISHSHARD packets are Redis's)."""
+    kinds = [SERVER, REDIS_SERVER, SERVER] if SERVER != REDIS_SERVER else [SERVER] * 3
+    with Cluster(kinds + [SERVER, SERVER]) as c:
+        code, out = redis_cli("--cluster", "create", *[n.addr() for n in c.nodes[:3]], "--cluster-yes")
+        assert code == 0, out
+        for n in c.nodes[3:]:
+            assert c.nodes[0].cmd("CLUSTER", "MEET", "127.0.0.1", n.port) == "OK"
+        all_ok(c, 5)
+        # The last two nodes joined empty: make them replicas of the first two.
+        assert c.nodes[3].cmd("CLUSTER", "REPLICATE", node_id(c.nodes[0])) == "OK"
+        assert c.nodes[4].cmd("CLUSTER", "REPLICATE", node_id(c.nodes[1])) == "OK"
+        all_ok(c, 5, replicas=2)
+        subs = [Subscriber(n, b"SUBSCRIBE", b"news") for n in c.nodes]
+        for publisher in c.nodes[:3]:
+            receivers = publisher.cmd("PUBLISH", "news", "from-%d" % publisher.port)
+            assert receivers == 1, receivers
+            for sub in subs:
+                assert sub.read() == [b"message", b"news", b"from-%d" % publisher.port]
+        for sub in subs:
+            sub.close()
+        # A shard channel hashing to node 0's slots: its replica (node 3) hears SPUBLISH, the others do not.
+        channel = None
+        for i in range(1000):
+            name = "shard:%d" % i
+            if owns(c.nodes[0], c.nodes[0].cmd("CLUSTER", "KEYSLOT", name)):
+                channel = name.encode()
+                break
+        on_master = Subscriber(c.nodes[0], b"SSUBSCRIBE", channel)
+        on_replica = Subscriber(c.nodes[3], b"SSUBSCRIBE", channel)
+        assert c.nodes[0].cmd("SPUBLISH", channel, "s1") == 1
+        assert on_master.read() == [b"smessage", channel, b"s1"]
+        assert on_replica.read() == [b"smessage", channel, b"s1"]
+        moved = c.nodes[1].cmd("SPUBLISH", channel, "s2")
+        assert isinstance(moved, RespError) and str(moved).startswith("MOVED"), moved
+        on_master.close()
+        on_replica.close()
+
+
 TESTS = [
     test_seed_create_and_check,
     test_redirection_and_redis_cli_c,
@@ -249,6 +484,9 @@ TESTS = [
     test_redis_benchmark_cluster,
     test_restart_keeps_identity_and_slots,
     test_mixed_cluster_with_redis_server,
+    test_cluster_operations_keep_every_key,
+    test_reshard_between_redis_server_and_redoxide,
+    test_pubsub_across_the_bus,
 ]
 
 

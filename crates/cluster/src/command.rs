@@ -248,6 +248,12 @@ fn is_slave(machine: &Machine, name: &NodeName) -> bool {
 
 /// Runs `CLUSTER <args...>` (args[0] is the subcommand, any case). Returns the reply and the
 /// actions to execute (SaveConfig before replying, Send/Connect/Close on the bus...).
+///
+/// The server executes the actions in order and then sends the reply, with one exception:
+/// when the `SaveConfig` of CLUSTER SAVECONFIG fails, it replies
+/// `ERR error saving the cluster node config: <strerror>` instead of the returned OK, as Redis
+/// does. Arity errors and unknown subcommands are answered here too (the server's command
+/// table need only route `CLUSTER` here).
 pub fn cluster_command(
     machine: &mut Machine,
     args: &[&[u8]],

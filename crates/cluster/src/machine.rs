@@ -1,6 +1,8 @@
 //! The cluster as a deterministic state machine: joining (CLUSTER MEET, handshakes), gossip,
 //! failure detection (PFAIL → FAIL and back), cluster state, slot ownership by configEpoch,
-//! UPDATE messages and configEpoch collisions, following Redis 7.0.15's `cluster.c`.
+//! UPDATE messages and configEpoch collisions, the hostname ping extension, the FORGET
+//! blacklist and per-type message counters, following Redis 7.0.15's `cluster.c`. The CLUSTER
+//! subcommands that change this state live in `command`.
 //!
 //! The machine never does I/O, reads a clock or draws entropy. Every entry point takes the
 //! caller's `now_ms` and returns the `Action`s the server must execute (send a message, open or
@@ -134,9 +136,15 @@ pub enum Action {
     /// We lost these slots to another master while keeping others: delete their keys
     /// (Redis's dirty slots; the machine does not know which slots hold keys).
     DropSlotKeys { slots: Vec<u16> },
+    /// These slots stopped being served by us or our master: unsubscribe every client from the
+    /// shard channels hashing to them (`removeChannelsInSlot`, called by `clusterDelSlot`).
+    DropSlotChannels { slots: Vec<u16> },
     /// We were a replica and are a master again (CLUSTER RESET): stop replicating
     /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
     StopReplication { flush_data: bool },
+    /// A PUBLISH (`shard` false) or PUBLISHSHARD packet from a known node: deliver the message
+    /// to this node's subscribers (and do not propagate it further).
+    Deliver { shard: bool, channel: Vec<u8>, message: Vec<u8> },
 }
 
 /// The addresses of the socket a message came in on (what `connSockName` / `connPeerName` give).
@@ -146,7 +154,9 @@ pub struct LinkAddrs {
     pub local_ip: String,
 }
 
-/// CLUSTER subcommands the machine handles so far.
+/// The few CLUSTER subcommands with a typed entry point (`handle_command`), kept for tests and
+/// tools that build commands directly; clients' CLUSTER commands go through
+/// `command::cluster_command`, which parses and answers every subcommand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Meet { ip: String, port: u16, cport: Option<u16> },
@@ -254,6 +264,12 @@ pub struct Machine {
     pub(crate) stats_sent: [u64; MSG_TYPE_COUNT],
     /// Messages processed per bus type (`stats_bus_messages_received`).
     pub(crate) stats_received: [u64; MSG_TYPE_COUNT],
+    /// Our replication offset as the server last reported it (`set_repl_offset`): headers carry
+    /// it, and peers list a replica in CLUSTER SLOTS only once it is non-zero.
+    pub(crate) my_repl_offset: u64,
+    /// Slots deleted from us or our master since the last `take_actions` (see
+    /// `Action::DropSlotChannels`).
+    pub(crate) lost_channel_slots: Vec<u16>,
     /// CLUSTER FORGET's blacklist: node → when (ms) it may be re-added from gossip again.
     pub(crate) blacklist: BTreeMap<NodeName, u64>,
     /// Each node's inbound link, once a packet on it named a known sender: node → (link
@@ -332,6 +348,8 @@ impl Machine {
             cached_size: 1,
             stats_sent: [0; MSG_TYPE_COUNT],
             stats_received: [0; MSG_TYPE_COUNT],
+            my_repl_offset: 0,
+            lost_channel_slots: Vec::new(),
             blacklist: BTreeMap::new(),
             inbound_links: BTreeMap::new(),
             todo: Todo::default(),
@@ -369,21 +387,24 @@ impl Machine {
         &self.config
     }
 
-    /// A changed configuration (CONFIG SET): myself takes the new announced ports, hostname
-    /// and address at once, and peers learn them from our next ping, as
-    /// `clusterUpdateMyselfAnnouncedPorts` / `clusterUpdateMyselfHostname` do.
-    pub fn set_config(&mut self, config: Config) {
-        let myself = self.state.myself;
-        if let Some(me) = self.state.nodes.get_mut(&myself) {
-            me.port = config.port;
-            me.cport = config.cport;
-            me.pport = config.pport;
-            me.hostname = config.announced_hostname().map(str::to_string);
+    /// CONFIG SET of a `cluster-*` directive: takes the new configuration and announces our new
+    /// ports, hostname and ip from the next packet on, as `clusterUpdateMyselfAnnouncedPorts` /
+    /// `clusterUpdateMyselfHostname` do. Returns the save it calls for (the address is in
+    /// nodes.conf).
+    pub fn update_config(&mut self, config: Config, now_ms: u64) -> Vec<Action> {
+        let me = self.myself();
+        if let Some(node) = self.state.nodes.get_mut(&me) {
+            node.port = config.port;
+            node.cport = config.cport;
+            node.pport = config.pport;
+            node.hostname = config.announced_hostname().map(str::to_string);
             if let Some(ip) = &config.announce_ip {
-                me.ip.clone_from(ip);
+                node.ip.clone_from(ip);
             }
         }
         self.config = config;
+        self.do_before_sleep(true, false, false);
+        self.take_actions(now_ms)
     }
 
     /// `cluster_state:ok` of CLUSTER INFO.
@@ -442,6 +463,71 @@ impl Machine {
         self.runtime.get(node).is_some_and(|rt| rt.link.is_some())
     }
 
+    /// Checks the machine's redundant bookkeeping against itself: each slot's owner matches the
+    /// per-node bitmaps and counts, every owner and every migration peer is a known node, and
+    /// myself is in the table. For tests: a failure names the first inconsistency.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let me = self.myself();
+        if !self.state.nodes.contains_key(&me) {
+            return Err(format!("myself {me} is not in the node table"));
+        }
+        let mut counts: BTreeMap<NodeName, usize> = BTreeMap::new();
+        let mut bitmaps: BTreeMap<NodeName, SlotBitmap> = BTreeMap::new();
+        for (first, last, owner) in self.state.slot_runs() {
+            if !self.state.nodes.contains_key(&owner) {
+                return Err(format!("slot {first} is owned by unknown node {owner}"));
+            }
+            let bits = bitmaps.entry(owner).or_default();
+            for slot in first..=last {
+                bits.set(slot, true);
+            }
+            *counts.entry(owner).or_default() += usize::from(last - first) + 1;
+        }
+        let empty = SlotBitmap::default();
+        for name in bitmaps.keys().chain(self.node_slots.keys()) {
+            let expected = bitmaps.get(name).unwrap_or(&empty);
+            let kept = self.node_slots.get(name).unwrap_or(&empty);
+            if expected != kept {
+                return Err(format!("{name}'s bitmap {kept:?} differs from the owners table {expected:?}"));
+            }
+        }
+        for (name, &count) in &self.slot_counts {
+            if counts.get(name).copied().unwrap_or(0) != count {
+                return Err(format!("{name} counted {count} slots, owns {}", counts.get(name).copied().unwrap_or(0)));
+            }
+        }
+        for (name, count) in &counts {
+            if self.slot_counts.get(name) != Some(count) {
+                return Err(format!("{name} owns {count} slots, counted {:?}", self.slot_counts.get(name)));
+            }
+        }
+        for (slot, peer) in self.state.migrating_to.iter().chain(self.state.importing_from.iter()) {
+            if !self.state.nodes.contains_key(peer) {
+                return Err(format!("slot {slot} migrates to/from unknown node {peer}"));
+            }
+        }
+        if self.runtime.keys().any(|n| !self.state.nodes.contains_key(n)) {
+            return Err("runtime data for a node not in the table".into());
+        }
+        Ok(())
+    }
+
+    /// A packet of type `msg_type` arrived but did not decode (bad length, version, ...). Redis
+    /// counts every packet in CLUSTER INFO before its sanity checks, so the server reports
+    /// these here to keep the counters equal to Redis's.
+    pub fn note_undecodable_message(&mut self, msg_type: u16) {
+        if let Some(count) = self.stats_received.get_mut(usize::from(msg_type)) {
+            *count += 1;
+        }
+    }
+
+    /// The server's replication offset, for our headers (`clusterBuildMessageHdr`): the master's
+    /// `master_repl_offset`, or the offset a replica has processed. Call it whenever it moves
+    /// (at least before each cron tick).
+    pub fn set_repl_offset(&mut self, offset: u64) {
+        self.my_repl_offset = offset;
+    }
+
     /// Inbound link `link` is gone: CLUSTER LINKS stops listing it.
     pub fn inbound_link_closed(&mut self, link: u64) {
         self.inbound_links.retain(|_, &mut (id, _)| id != link);
@@ -471,6 +557,12 @@ impl Machine {
     }
 
     pub(crate) fn take_actions(&mut self, now_ms: u64) -> Vec<Action> {
+        if !self.lost_channel_slots.is_empty() {
+            let mut slots = std::mem::take(&mut self.lost_channel_slots);
+            slots.sort_unstable();
+            slots.dedup();
+            self.actions.push(Action::DropSlotChannels { slots });
+        }
         // clusterBeforeSleep: state first (it may ask for a save), then the save.
         if self.todo.update_state {
             self.todo.update_state = false;
@@ -520,6 +612,12 @@ impl Machine {
             self.actions.push(Action::Close { link: link.id });
         }
         self.inbound_links.remove(name);
+        // freeClusterNode: its replicas no longer have a master we know.
+        for node in self.state.nodes.values_mut() {
+            if node.master.as_ref() == Some(name) {
+                node.master = None;
+            }
+        }
         self.node_slots.remove(name);
         self.slot_counts.remove(name);
         self.state.nodes.remove(name);
@@ -559,6 +657,9 @@ impl Machine {
 
     pub(crate) fn del_slot(&mut self, slot: u16) {
         if let Some(owner) = self.state.slot_owner[usize::from(slot)].take() {
+            if self.serves_my_slots(&owner) {
+                self.lost_channel_slots.push(slot);
+            }
             if let Some(bits) = self.node_slots.get_mut(&owner) {
                 bits.set(slot, false);
             }
@@ -571,11 +672,24 @@ impl Machine {
     /// `clusterDelNodeSlots`.
     pub(crate) fn del_node_slots(&mut self, node: &NodeName) {
         self.slot_counts.remove(node);
+        let ours = self.serves_my_slots(node);
         if let Some(bits) = self.node_slots.remove(node) {
             for slot in bits.iter() {
                 self.state.slot_owner[usize::from(slot)] = None;
+                if ours {
+                    self.lost_channel_slots.push(slot);
+                }
             }
         }
+    }
+
+    /// Whether `owner`'s slots are served by us: it is us, or the master we replicate
+    /// (`clusterGetNodesServingMySlots(owner)` contains myself).
+    fn serves_my_slots(&self, owner: &NodeName) -> bool {
+        let me = self.myself();
+        *owner == me
+            || (self.flags(&me).contains(NodeFlags::SLAVE)
+                && self.state.nodes.get(&me).and_then(|n| n.master).as_ref() == Some(owner))
     }
 
     /// `clusterSetNodeAsMaster` for another node.
@@ -738,7 +852,7 @@ impl Machine {
             port: self.config.port,
             current_epoch: self.state.current_epoch,
             config_epoch,
-            repl_offset: 0,
+            repl_offset: self.my_repl_offset,
             sender: me,
             myslots,
             replicaof: my_master,
@@ -856,6 +970,36 @@ impl Machine {
         }
     }
 
+    /// `clusterPropagatePublish` / `clusterPropagatePublishShard`: a message published here goes
+    /// to every node (PUBLISH) or to the other nodes of our shard — our master or ourselves and
+    /// its replicas — (PUBLISHSHARD), over the links we hold.
+    pub fn publish(&mut self, shard: bool, channel: &[u8], message: &[u8], now_ms: u64) -> Vec<Action> {
+        let body = if shard {
+            Body::PublishShard { channel: channel.to_vec(), message: message.to_vec() }
+        } else {
+            Body::Publish { channel: channel.to_vec(), message: message.to_vec() }
+        };
+        if !shard {
+            self.broadcast(body);
+        } else {
+            let me = self.myself();
+            let master = self.state.nodes.get(&me).and_then(|n| n.master).unwrap_or(me);
+            let header = self.build_header();
+            let targets: Vec<u64> = self
+                .state
+                .nodes
+                .iter()
+                .filter(|(name, n)| **name != me && (**name == master || n.master == Some(master)))
+                .filter_map(|(name, _)| self.runtime.get(name).and_then(|rt| rt.link.map(|l| l.id)))
+                .collect();
+            for link in targets {
+                let msg = Message { header: header.clone(), body: body.clone() };
+                self.actions.push(Action::Send { link: LinkId::Out(link), msg: Box::new(msg) });
+            }
+        }
+        self.take_actions(now_ms)
+    }
+
     /// `clusterBroadcastPong` (to all nodes), used after our epoch or slots change.
     pub(crate) fn broadcast_pong(&mut self, now_ms: u64) {
         let me = self.myself();
@@ -970,7 +1114,12 @@ impl Machine {
                 }
                 self.cluster_update_slots_config_with(*node, *config_epoch, slots);
             }
-            // Failover, pub/sub and module messages belong to later layers.
+            // Redis delivers pub/sub messages only from nodes it knows.
+            Body::Publish { channel, message } | Body::PublishShard { channel, message } if sender.is_some() => {
+                let shard = matches!(msg.body, Body::PublishShard { .. });
+                self.actions.push(Action::Deliver { shard, channel: channel.clone(), message: message.clone() });
+            }
+            // Failover and module messages belong to later layers.
             _ => {}
         }
     }

@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use cluster::machine::{Action, Command, Config, LinkAddrs, LinkId, Machine, Rng, CRON_PERIOD_MS};
-use cluster::{decode, encode, Message, NodeFlags, NodeName};
+use cluster::{cluster_command, decode, encode, Environment, Message, NodeFlags, NodeName, Reply};
 
 /// Virtual clocks start at a realistic Unix time: gossip carries pong times in seconds, and a
 /// clock near zero would hide the ms → s truncation.
@@ -94,6 +94,8 @@ struct Sim {
     /// FAIL until then (Redis undoes such a FAIL only 2 × node_timeout after marking it).
     fail_floors: Vec<(usize, usize, u64)>,
     saves: u64,
+    /// UPDATE messages delivered (stale slot claims corrected).
+    updates: u64,
 }
 
 type SimResult<T> = Result<T, String>;
@@ -138,6 +140,7 @@ impl Sim {
             messages: 0,
             fail_floors: Vec::new(),
             saves: 0,
+            updates: 0,
         };
         for node in 0..n {
             // Staggered cron phases, as real servers' timers are.
@@ -204,7 +207,9 @@ impl Sim {
                 Action::StateChanged { .. }
                 | Action::ReplicateFrom { .. }
                 | Action::DropSlotKeys { .. }
-                | Action::StopReplication { .. } => {}
+                | Action::DropSlotChannels { .. }
+                | Action::StopReplication { .. }
+                | Action::Deliver { .. } => {}
             }
         }
         Ok(())
@@ -312,6 +317,9 @@ impl Sim {
                 let msg = decode(&bytes).map_err(|e| self.fail(format!("node {to} could not decode: {e}")))?;
                 let addrs = LinkAddrs { peer_ip: self.nodes[from].ip.clone(), local_ip: self.nodes[to].ip.clone() };
                 self.messages += 1;
+                if msg.body.msg_type() == cluster::bus::msg_type::UPDATE {
+                    self.updates += 1;
+                }
                 let actions = self.nodes[to].machine.handle_message(link, &addrs, &msg, now_ms);
                 self.apply(to, actions)?;
                 Ok(Some(to))
@@ -477,8 +485,8 @@ struct Outcome {
     sim_ms: u64,
 }
 
-fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
-    let mut setup = Rng::new(seed ^ 0x5eed);
+/// A cluster of 3 to 6 masters with the slots split evenly, joined and converged.
+fn joined_cluster(seed: u64, setup: &mut Rng) -> SimResult<(Sim, usize, u64)> {
     let n = 3 + setup.below(4) as usize;
     let node_timeout_ms = [1000, 2000, 3000][setup.below(3) as usize];
     let distinct_epochs = setup.below(2) == 0;
@@ -525,6 +533,13 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
     let join_deadline_ms = sim.now_ms + 10_000 + 3 * nt * n as u64;
     sim.expect_by(join_deadline_ms, "join", |s| s.check_converged("join").err())?;
     sim.check_saved_configs()?;
+    Ok((sim, n, nt))
+}
+
+fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
+    let mut setup = Rng::new(seed ^ 0x5eed);
+    let (mut sim, n, nt) = joined_cluster(seed, &mut setup)?;
+    let full_coverage = sim.nodes[0].machine.config().require_full_coverage;
 
     // Faults from here on: some seeds also drop messages.
     sim.net.drop_per_mille = if setup.below(2) == 0 { 0 } else { 5 };
@@ -703,4 +718,177 @@ fn simulated_clusters_join_detect_failures_and_heal() {
     }
     println!("{seeds} seeds: {} failed, {steps} steps, {messages} messages", failures.len());
     assert!(failures.is_empty(), "{} of {seeds} seeds failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The keyspace of a simulated node: always empty, so no SETSLOT is refused for keys.
+struct NoKeys;
+
+impl Environment for NoKeys {
+    fn count_keys_in_slot(&self, _slot: u16) -> u64 {
+        0
+    }
+    fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
+        None
+    }
+    fn db_is_empty(&self) -> bool {
+        true
+    }
+}
+
+impl Sim {
+    /// Runs `CLUSTER <words>` on node `i` now; the reply must be `expected`.
+    fn cluster(&mut self, i: usize, words: &str, expected: &[&str]) -> SimResult<()> {
+        let args: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
+        let now = self.now_ms;
+        let (reply, actions) = cluster_command(&mut self.nodes[i].machine, &args, &NoKeys, now);
+        let text = match &reply {
+            Reply::Ok => "OK".to_string(),
+            Reply::Status(s) => s.split(' ').next().unwrap_or_default().to_string(),
+            other => format!("{other:?}"),
+        };
+        if !expected.contains(&text.as_str()) {
+            return Err(self.fail(format!("node {i}: CLUSTER {words} answered {reply:?}")));
+        }
+        self.apply(i, actions)?;
+        self.check_epochs(i)
+    }
+
+    /// Node `a`'s slot owners as node indexes (node 0 for an unassigned slot).
+    fn owners_seen_by(&self, a: usize) -> Vec<usize> {
+        let view = &self.nodes[a].machine.state.slot_owner;
+        view.iter().map(|o| (0..self.nodes.len()).find(|&i| Some(self.name(i)) == *o).unwrap_or(0)).collect()
+    }
+
+    /// Every slot has an owner in every live node's view.
+    fn check_covered(&self) -> Option<String> {
+        for &a in &self.live() {
+            if let Some(slot) = self.nodes[a].machine.state.slot_owner.iter().position(Option::is_none) {
+                return Some(format!("node {a} sees slot {slot} unassigned"));
+            }
+        }
+        None
+    }
+
+    /// Every live node's view has each slot owned by `owners[slot]` (an index into `nodes`).
+    fn check_owners(&self, owners: &[usize]) -> Option<String> {
+        for &a in &self.live() {
+            let view = &self.nodes[a].machine.state.slot_owner;
+            for (slot, &owner) in owners.iter().enumerate() {
+                if view[slot] != Some(self.name(owner)) {
+                    let seen = view[slot].and_then(|o| (0..self.nodes.len()).find(|&i| self.name(i) == o));
+                    return Some(format!("node {a} sees slot {slot} owned by {seen:?}, not node {owner}"));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Slots change hands as redis-cli moves them, by CLUSTER commands on the nodes while the
+/// network delays and duplicates messages: a migration (IMPORTING on the target, MIGRATING on
+/// the source, NODE on the target, the source and some other masters, as `clusterManagerMoveSlot`
+/// does) or a reassignment (DELSLOTS on some nodes, ADDSLOTS and BUMPEPOCH on the new owner, as
+/// `clusterManagerSetSlotOwner` does). Several run at once on distinct slots; stale claims are
+/// corrected by UPDATE messages. Once converged, every node must see every slot owned by the
+/// node it was last given to, and no epoch may ever go back (checked after every step).
+fn run_slot_seed(seed: u64, trace: bool) -> SimResult<(u64, u64)> {
+    let mut setup = Rng::new(seed ^ 0x51075);
+    let (mut sim, n, nt) = joined_cluster(seed, &mut setup)?;
+    sim.net.drop_per_mille = if setup.below(2) == 0 { 0 } else { 5 };
+    sim.net.max_delay_ms = 50;
+    let mut owners: Vec<usize> = (0..cluster::CLUSTER_SLOTS)
+        .map(|slot| sim.nodes[0].machine.state.slot_owner[slot])
+        .map(|o| (0..n).find(|&i| Some(sim.name(i)) == o).unwrap_or(0))
+        .collect();
+    let rounds = 3 + setup.below(3);
+    for round in 0..rounds {
+        // A batch of moves on distinct slots, then convergence.
+        let before = owners.clone();
+        let mut touched = std::collections::BTreeSet::new();
+        let batch = 1 + setup.below(4);
+        for _ in 0..batch {
+            let slot = setup.below(cluster::CLUSTER_SLOTS as u64) as usize;
+            let src = owners[slot];
+            let dst = setup.below(n as u64) as usize;
+            // A master never gives away its last slot here (it would become a replica).
+            if dst == src || !touched.insert(slot) || owners.iter().filter(|&&o| o == src).count() < 2 {
+                continue;
+            }
+            let (src_id, dst_id) = (sim.name(src).to_string(), sim.name(dst).to_string());
+            if setup.below(2) == 0 {
+                if trace {
+                    println!("round {round}: migrate slot {slot} from node {src} to node {dst}");
+                }
+                sim.cluster(dst, &format!("setslot {slot} importing {src_id}"), &["OK"])?;
+                sim.cluster(src, &format!("setslot {slot} migrating {dst_id}"), &["OK"])?;
+                sim.cluster(dst, &format!("setslot {slot} node {dst_id}"), &["OK"])?;
+                sim.cluster(src, &format!("setslot {slot} node {dst_id}"), &["OK"])?;
+                for other in (0..n).filter(|&o| o != src && o != dst) {
+                    if setup.below(2) == 0 {
+                        sim.cluster(other, &format!("setslot {slot} node {dst_id}"), &["OK"])?;
+                    }
+                }
+            } else {
+                if trace {
+                    println!("round {round}: reassign slot {slot} from node {src} to node {dst}");
+                }
+                for other in 0..n {
+                    let owned = sim.nodes[other].machine.state.slot_owner[slot].is_some();
+                    if other == dst || (owned && setup.below(2) == 0) {
+                        sim.cluster(other, &format!("delslots {slot}"), &["OK"])?;
+                    }
+                }
+                sim.cluster(dst, &format!("addslots {slot}"), &["OK"])?;
+                sim.cluster(dst, "bumpepoch", &["BUMPED", "STILL"])?;
+            }
+            owners[slot] = dst;
+            let gap_ms = setup.below(300);
+            sim.run_until(sim.now_ms + gap_ms)?;
+        }
+        // With one move in flight the new owner's epoch is the greatest, so it must win. With
+        // several, two nodes may bump to the same epoch concurrently (their commands run before
+        // either hears of the other's); the collision rule then moves the smaller name to a new
+        // epoch, and an old owner still claiming the slot can win it back, as in Redis. Then
+        // only agreement is required, and the agreed owners become the expectation.
+        let moves = owners.iter().zip(&before).filter(|(a, b)| a != b).count();
+        let deadline_ms = sim.now_ms + 10_000 + 3 * nt * n as u64;
+        sim.expect_by(deadline_ms, "slots converged", |s| {
+            let converged = s.check_converged("slots").err().or_else(|| s.check_covered());
+            if moves <= 1 {
+                converged.or_else(|| s.check_owners(&owners))
+            } else {
+                converged
+            }
+        })?;
+        owners = sim.owners_seen_by(0);
+    }
+    sim.check_saved_configs()?;
+    Ok((sim.steps, sim.updates))
+}
+
+#[test]
+fn simulated_slot_moves_leave_one_owner_per_slot_everywhere() {
+    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse::<u64>().ok()) {
+        match run_slot_seed(seed, true) {
+            Ok((steps, updates)) => println!("seed {seed}: ok, {steps} steps, {updates} UPDATE messages"),
+            Err(e) => panic!("{e}"),
+        }
+        return;
+    }
+    let seeds = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(DEFAULT_SEEDS / 2);
+    let mut failures = Vec::new();
+    let mut updates = 0;
+    for seed in 0..seeds {
+        match run_slot_seed(seed, false) {
+            Ok((_, u)) => updates += u,
+            Err(e) => failures.push(e),
+        }
+    }
+    println!("{seeds} seeds: {} failed, {updates} UPDATE messages", failures.len());
+    assert!(failures.is_empty(), "{} of {seeds} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    // Reassignments that leave the old owner claiming must be corrected by UPDATE somewhere.
+    assert!(seeds < 5 || updates > 0, "no stale claim was ever corrected by an UPDATE");
 }

@@ -224,6 +224,9 @@ impl Env {
             SUNSUBSCRIBE => self.unsubscribe(c, SubKind::Shard, &args[1..], true),
             PUBLISH | SPUBLISH => {
                 let n = self.publish(Some(&mut *c), id == SPUBLISH, args[1], args[2]);
+                if let Some(node) = self.cluster {
+                    node.propagate_publish(&shared.ks, id == SPUBLISH, args[1], args[2]);
+                }
                 c.out.int(n as i64);
             }
             PUBSUB => self.pubsub_command(c, args),
@@ -238,8 +241,7 @@ impl Env {
             }
             SELECT => match parse_i64(args[1]) {
                 None => c.out.error(errors::NOT_INTEGER),
-                // Database 0 stays selectable in cluster mode (Redis's rule; MIGRATE sends SELECT 0).
-                Some(n) if n != 0 && self.data_config.cluster_enabled => {
+                Some(id) if id != 0 && self.data_config.cluster_enabled => {
                     c.out.error("ERR SELECT is not allowed in cluster mode")
                 }
                 Some(n) if n < 0 || n >= shared.ks.db_count() as i64 => c.out.error(errors::DB_INDEX_OUT_OF_RANGE),

@@ -12,7 +12,7 @@
 //! reply path would then need that lock.
 
 use crate::config::OutputBufferLimit;
-use crate::shared::Msg;
+use crate::shared::{Msg, Shared};
 use crate::worker::{Conn, Env};
 use commands::args::eq_ic;
 use commands::string_match;
@@ -381,53 +381,24 @@ impl Env {
     /// itself (a RESP3 client publishing to its own channel) gets the message in its buffer at
     /// once, before the command's reply, as in Redis.
     pub fn publish(&mut self, mut current: Option<&mut Conn>, shard: bool, channel: &[u8], message: &[u8]) -> usize {
-        let reg = self.shared.pubsub.inner.lock();
-        let kind = if shard { SubKind::Shard } else { SubKind::Channel };
-        let exact = if shard { reg.shard_channels.get(channel) } else { reg.channels.get(channel) };
-        if exact.is_none() && (shard || reg.patterns.is_empty()) {
-            return 0;
-        }
-        let channel: Arc<[u8]> = Arc::from(channel);
-        let message: Arc<[u8]> = Arc::from(message);
-        let mut receivers = 0usize;
-        let mut queue = |client_id: u64, worker: usize, pattern: Option<Arc<[u8]>>| {
-            receivers += 1;
-            let d = Delivery { client_id, kind, pattern, channel: channel.clone(), message: message.clone() };
-            match current.as_deref_mut() {
-                Some(c) if c.info.id == client_id => {
-                    write_delivery(c, &d);
-                    self.pushed_until = Some(c.out.len());
+        let shared = self.shared;
+        for_each_receiver(shared, shard, channel, message, |d, worker| match current.as_deref_mut() {
+            Some(c) if c.info.id == d.client_id => {
+                write_delivery(c, &d);
+                self.pushed_until = Some(c.out.len());
+            }
+            _ => {
+                if self.outbox.len() <= worker {
+                    self.outbox.resize_with(worker + 1, Vec::new);
                 }
-                _ => {
-                    if self.outbox.len() <= worker {
-                        self.outbox.resize_with(worker + 1, Vec::new);
-                    }
-                    self.outbox[worker].push(d);
-                    if worker != self.id && self.outbox[worker].len() >= OUTBOX_BATCH_MAX {
-                        if let Some(h) = self.shared.workers().get(worker) {
-                            h.send(Msg::Deliver(std::mem::take(&mut self.outbox[worker])));
-                        }
+                self.outbox[worker].push(d);
+                if worker != self.id && self.outbox[worker].len() >= OUTBOX_BATCH_MAX {
+                    if let Some(h) = shared.workers().get(worker) {
+                        h.send(Msg::Deliver(std::mem::take(&mut self.outbox[worker])));
                     }
                 }
             }
-        };
-        if let Some(subs) = exact {
-            for (&id, &w) in subs {
-                queue(id, w, None);
-            }
-        }
-        if !shard {
-            for (pattern, subs) in reg.patterns.iter() {
-                if !string_match(pattern, &channel, false) {
-                    continue;
-                }
-                let pattern: Arc<[u8]> = Arc::from(pattern.as_slice());
-                for (&id, &w) in subs {
-                    queue(id, w, Some(pattern.clone()));
-                }
-            }
-        }
-        receivers
+        })
     }
 
     /// Publishes keyspace events a command reported (their classes were checked when they were
@@ -500,6 +471,66 @@ impl Env {
             drop(reg);
             let name = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
             c.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{name}'. Try PUBSUB HELP."));
+        }
+    }
+}
+
+/// Calls `each` with the delivery for every receiver of `message` on `channel` (a client on the
+/// channel and on a matching pattern counts and receives twice, as in Redis) and the worker that
+/// owns it; returns how many there were. Holds the registry lock throughout.
+fn for_each_receiver(
+    shared: &Shared,
+    shard: bool,
+    channel: &[u8],
+    message: &[u8],
+    mut each: impl FnMut(Delivery, usize),
+) -> usize {
+    let reg = shared.pubsub.inner.lock();
+    let kind = if shard { SubKind::Shard } else { SubKind::Channel };
+    let exact = if shard { reg.shard_channels.get(channel) } else { reg.channels.get(channel) };
+    if exact.is_none() && (shard || reg.patterns.is_empty()) {
+        return 0;
+    }
+    let channel: Arc<[u8]> = Arc::from(channel);
+    let message: Arc<[u8]> = Arc::from(message);
+    let mut receivers = 0usize;
+    let mut queue = |client_id: u64, worker: usize, pattern: Option<Arc<[u8]>>| {
+        receivers += 1;
+        each(Delivery { client_id, kind, pattern, channel: channel.clone(), message: message.clone() }, worker);
+    };
+    if let Some(subs) = exact {
+        for (&id, &w) in subs {
+            queue(id, w, None);
+        }
+    }
+    if !shard {
+        for (pattern, subs) in reg.patterns.iter() {
+            if !string_match(pattern, &channel, false) {
+                continue;
+            }
+            let pattern: Arc<[u8]> = Arc::from(pattern.as_slice());
+            for (&id, &w) in subs {
+                queue(id, w, Some(pattern.clone()));
+            }
+        }
+    }
+    receivers
+}
+
+/// Delivers a message that arrived from another node over the cluster bus (a PUBLISH or
+/// PUBLISHSHARD packet) to this node's subscribers, from a thread that is not a worker: one
+/// `Msg::Deliver` batch per worker with receivers.
+pub fn deliver_from_bus(shared: &Shared, shard: bool, channel: &[u8], message: &[u8]) {
+    let mut batches: Vec<Vec<Delivery>> = Vec::new();
+    for_each_receiver(shared, shard, channel, message, |d, worker| {
+        if batches.len() <= worker {
+            batches.resize_with(worker + 1, Vec::new);
+        }
+        batches[worker].push(d);
+    });
+    for (worker, batch) in batches.into_iter().enumerate() {
+        if let (false, Some(h)) = (batch.is_empty(), shared.workers().get(worker)) {
+            h.send(Msg::Deliver(batch));
         }
     }
 }

@@ -263,8 +263,11 @@ impl Bus {
                 }
                 // Not bus work; `ClusterNode::apply` handles these before they get here.
                 other => {
+                    let mut more = Vec::new();
                     let m = self.node.machine.lock();
-                    self.node.apply(&self.shared.ks, &m, vec![other], None);
+                    self.node.apply(&self.shared.ks, &m, vec![other], Some(&mut more));
+                    drop(m);
+                    queue.extend(more);
                 }
             }
         }
@@ -393,9 +396,12 @@ impl Bus {
                     self.node.apply(&self.shared.ks, &m, actions, Some(&mut follow));
                 }
                 Err(e) => {
-                    // clusterProcessPacket drops a packet it cannot make sense of; for a
-                    // framing-level problem Redis frees the link (handled above).
+                    // clusterProcessPacket drops a packet it cannot make sense of (and counts
+                    // it); for a framing-level problem Redis frees the link (handled above).
                     verbose!("Dropping a cluster bus packet: {e}");
+                    if let Some(t) = packet.get(12..14) {
+                        self.node.machine.lock().note_undecodable_message(u16::from_be_bytes([t[0], t[1]]));
+                    }
                 }
             }
         }

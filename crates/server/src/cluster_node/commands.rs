@@ -6,7 +6,7 @@
 use super::ClusterNode;
 use crate::worker::{Conn, Env};
 use cluster::command::{cluster_command, Environment, Reply};
-use cluster::machine::LinkId;
+use cluster::machine::{Action, LinkId};
 use keyspace::Keyspace;
 use resp::ReplyBuf;
 
@@ -120,7 +120,24 @@ pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
             let ks = &env.shared.ks;
             let now = crate::shared::now_ms() as u64;
             let mut machine = node.machine.lock();
-            let (reply, actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks }, now);
+            let (mut reply, mut actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks }, now);
+            if args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"saveconfig")) {
+                // CLUSTER SAVECONFIG reports a failed save to its caller; every other save that
+                // fails stops the server (`ClusterNode::apply`).
+                let mut save = false;
+                actions.retain(|a| match a {
+                    Action::SaveConfig { .. } => {
+                        save = true;
+                        false
+                    }
+                    _ => true,
+                });
+                if save {
+                    if let Err(e) = node.save_config(&machine, true) {
+                        reply = Reply::Error(format!("ERR error saving the cluster node config: {e}"));
+                    }
+                }
+            }
             node.apply(ks, &machine, actions, None);
             drop(machine);
             encode(&mut c.out, &reply);

@@ -14,6 +14,8 @@ use keyspace::key_hash_slot;
 
 /// No node (an unassigned slot, a stable slot, a master without master).
 pub const NONE: u16 = u16::MAX;
+/// A node of an older snapshot that the newer one no longer has (never stored in a snapshot).
+const GONE: u16 = u16::MAX - 1;
 
 /// One node as redirections name it: `getPreferredEndpoint(n)` and its client port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +61,23 @@ impl Routing {
             nodes.push(RouteNode { endpoint, port: node.port });
         }
         let lookup = |name: &cluster::types::NodeName| index.get(name).copied().unwrap_or(NONE);
-        let owner: Box<[u16]> = state.slot_owner.iter().map(|o| o.as_ref().map_or(NONE, lookup)).collect();
+        // Runs of slots share an owner: look a name up only where the owner changes.
+        let mut last: Option<(cluster::types::NodeName, u16)> = None;
+        let owner: Box<[u16]> = state
+            .slot_owner
+            .iter()
+            .map(|o| match o {
+                None => NONE,
+                Some(name) => match last {
+                    Some((n, i)) if n == *name => i,
+                    _ => {
+                        let i = lookup(name);
+                        last = Some((*name, i));
+                        i
+                    }
+                },
+            })
+            .collect();
         let mut migrating_to = vec![NONE; CLUSTER_SLOTS].into_boxed_slice();
         for (slot, to) in &state.migrating_to {
             if let Some(entry) = migrating_to.get_mut(usize::from(*slot)) {
@@ -85,12 +103,16 @@ impl Routing {
     /// Slots whose owner, migration or import differs between `self` and `other` (the slots
     /// whose locks a change of snapshot must hold).
     pub fn changed_slots(&self, other: &Routing) -> Vec<u16> {
-        let name = |r: &Routing, i: u16| r.nodes.get(usize::from(i)).cloned();
+        // `other`'s node indices translated to ours (GONE for a node we do not have), so the
+        // per-slot test compares two integers.
+        let translate: Vec<u16> =
+            other.nodes.iter().map(|n| self.nodes.iter().position(|m| m == n).map_or(GONE, |i| i as u16)).collect();
+        let map = |i: u16| if i == NONE { NONE } else { translate.get(usize::from(i)).copied().unwrap_or(NONE) };
         (0..CLUSTER_SLOTS)
             .filter(|&s| {
-                name(self, self.owner[s]) != name(other, other.owner[s])
-                    || name(self, self.migrating_to[s]) != name(other, other.migrating_to[s])
-                    || name(self, self.importing_from[s]) != name(other, other.importing_from[s])
+                self.owner[s] != map(other.owner[s])
+                    || self.migrating_to[s] != map(other.migrating_to[s])
+                    || self.importing_from[s] != map(other.importing_from[s])
                     || (self.owner[s] == self.me) != (other.owner[s] == other.me)
             })
             .map(|s| s as u16)
@@ -318,6 +340,26 @@ mod tests {
         let asking = Query { asking: true, ..Default::default() };
         assert_eq!(decide(&r, &["foo"], asking, &[]), Ok(Some(12182)));
         assert_eq!(decide(&r, &["{foo}a", "{foo}b"], asking, &["{foo}a"]), Err(Redirect::Unstable));
+    }
+
+    #[test]
+    fn changed_slots_sees_owner_moves_and_vanished_nodes() {
+        let a = routing(0);
+        let mut b = routing(0);
+        assert!(a.changed_slots(&b).is_empty());
+        b.owner[5] = 1;
+        b.migrating_to[6] = 1;
+        assert_eq!(a.changed_slots(&b), vec![5, 6]);
+        // A snapshot whose node 1 is gone: its slot is unassigned now, which is a change.
+        let mut c = routing(0);
+        c.nodes.truncate(1);
+        c.owner[5] = NONE;
+        assert_eq!(c.changed_slots(&b), vec![5, 6]);
+        // Reordered nodes with the same owners are no change.
+        let mut d = routing(1);
+        d.nodes.swap(0, 1);
+        d.me = 1;
+        assert!(d.changed_slots(&a).is_empty());
     }
 
     #[test]
