@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{free_port, Client, Reply, Server};
+use support::{free_port, Client, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -33,24 +33,49 @@ impl Drop for Proc {
 
 impl Proc {
     fn redis(extra: &[&str]) -> Proc {
-        Proc::redis_on(free_port(), extra)
+        Proc::start_fresh(REDIS_SERVER, free_port, extra)
     }
 
+    /// redis-server on this very port (a restart where the old one ran).
     fn redis_on(port: u16, extra: &[&str]) -> Proc {
-        Proc::launch(REDIS_SERVER, port, extra)
+        Proc::launch(REDIS_SERVER, port, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Our server, on a free port.
+    fn ours(extra: &[&str]) -> Proc {
+        Proc::start_fresh(env!("CARGO_BIN_EXE_redoxide-server"), free_port, extra)
     }
 
     /// redis-server in cluster mode, on a port whose bus port (+10000) exists and is free.
     fn redis_cluster() -> Proc {
-        Proc::launch(REDIS_SERVER, cluster_port(), &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+        Proc::start_fresh(
+            REDIS_SERVER,
+            cluster_port,
+            &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+        )
     }
 
     /// Our server in cluster mode, on a port as `redis_cluster` chooses it.
     fn ours_cluster() -> Proc {
-        Proc::launch(env!("CARGO_BIN_EXE_redoxide-server"), cluster_port(), &["--cluster-enabled", "yes"])
+        Proc::start_fresh(env!("CARGO_BIN_EXE_redoxide-server"), cluster_port, &["--cluster-enabled", "yes"])
     }
 
-    fn launch(binary: &str, port: u16, extra: &[&str]) -> Proc {
+    /// Starts `binary` on a port from `pick`, on another one if a different process took the
+    /// port between the pick and the bind (other test suites start servers on this machine too).
+    fn start_fresh(binary: &str, pick: fn() -> u16, extra: &[&str]) -> Proc {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Proc::launch(binary, pick(), extra) {
+                Ok(p) => return p,
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}")
+    }
+
+    /// Starts `binary` on `port` and waits (bounded) until that process, by its pid, listens
+    /// there: a listener of someone else on the port does not count.
+    fn launch(binary: &str, port: u16, extra: &[&str]) -> Result<Proc, String> {
         let dir = std::env::temp_dir().join(format!("redoxide-migrate-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let child = Command::new(binary)
@@ -61,15 +86,41 @@ impl Proc {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{binary} must be installed (compat/install-deps.sh): {e}"));
-        let mut redis = Proc { child, port, dir };
+        let mut proc = Proc { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{binary} did not start on {port}");
-            assert!(matches!(redis.child.try_wait(), Ok(None)), "{binary} exited at start on {port}");
+        loop {
+            if !matches!(proc.child.try_wait(), Ok(None)) {
+                return Err(format!("{binary} exited at start on {port}"));
+            }
+            if listens_on(proc.child.id(), port) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(proc);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{binary} did not start on {port}"));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        redis
     }
+}
+
+/// True if process `pid` holds the socket listening on TCP `port` (Linux: the LISTEN entry's
+/// inode in /proc/net/tcp among the process's open sockets). Asking the server itself was
+/// rejected: a server with requirepass does not answer before AUTH.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.to_str() == Some(i.as_str())))
 }
 
 /// A port for a cluster node: at most 55535 (Redis refuses more, its bus port is +10000), below
@@ -290,14 +341,14 @@ fn migrate_every_type(src: u16, dst: u16) {
 
 #[test]
 fn every_type_redoxide_to_redoxide() {
-    let src = Server::start(&[]);
-    let dst = Server::start(&[]);
+    let src = Proc::ours(&[]);
+    let dst = Proc::ours(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
 #[test]
 fn every_type_redoxide_to_redis() {
-    let src = Server::start(&[]);
+    let src = Proc::ours(&[]);
     let dst = Proc::redis(&[]);
     migrate_every_type(src.port, dst.port);
 }
@@ -305,7 +356,7 @@ fn every_type_redoxide_to_redis() {
 #[test]
 fn every_type_redis_to_redoxide() {
     let src = Proc::redis(&[]);
-    let dst = Server::start(&[]);
+    let dst = Proc::ours(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
@@ -376,7 +427,7 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
 #[test]
 fn replies_and_effects_match_redis_as_source() {
     let closed = free_port();
-    let ours_src = Server::start(&[]);
+    let ours_src = Proc::ours(&[]);
     let ours_dst = Proc::redis(&[]);
     let theirs_src = Proc::redis(&[]);
     let theirs_dst = Proc::redis(&[]);
@@ -418,16 +469,16 @@ fn auth_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn auth_and_auth2_match_redis() {
-    let ours_src = Server::start(&[]);
+    let ours_src = Proc::ours(&[]);
     let theirs_src = Proc::redis(&[]);
     let redis_dst = [Proc::redis(&["--requirepass", "s3cret"]), Proc::redis(&["--requirepass", "s3cret"])];
-    let ours_dst = [Server::start(&["--requirepass", "s3cret"]), Server::start(&["--requirepass", "s3cret"])];
+    let ours_dst = [Proc::ours(&["--requirepass", "s3cret"]), Proc::ours(&["--requirepass", "s3cret"])];
     let reference = auth_scenario(theirs_src.port, redis_dst[0].port);
     assert_eq!(reference[3], ok(), "the scenario must reach a successful AUTH");
     // Our server as the source, against redis-server as the target.
     assert_eq!(auth_scenario(ours_src.port, redis_dst[1].port), reference);
     // Our server as the target, with either server as the source (fresh source keys each time).
-    let ours_src2 = Server::start(&[]);
+    let ours_src2 = Proc::ours(&[]);
     assert_eq!(auth_scenario(ours_src2.port, ours_dst[0].port), reference);
     let theirs_src2 = Proc::redis(&[]);
     assert_eq!(auth_scenario(theirs_src2.port, ours_dst[1].port), reference);
@@ -475,7 +526,7 @@ impl Drop for Silent {
 #[test]
 fn a_silent_target_times_out_and_keeps_the_key() {
     let silent = Silent::start();
-    let ours = Server::start(&[]);
+    let ours = Proc::ours(&[]);
     let theirs = Proc::redis(&[]);
     for port in [ours.port, theirs.port] {
         let mut s = Client::connect(port);
@@ -496,7 +547,7 @@ fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
     for source_is_ours in [true, false] {
         let (_ours, _theirs);
         let src = if source_is_ours {
-            _ours = Server::start(&[]);
+            _ours = Proc::ours(&[]);
             _ours.port
         } else {
             _theirs = Proc::redis(&[]);
@@ -559,7 +610,7 @@ fn effects_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn deletion_effects_match_redis() {
-    let ours_src = Server::start(&[]);
+    let ours_src = Proc::ours(&[]);
     let theirs_src = Proc::redis(&[]);
     let dst = [Proc::redis(&[]), Proc::redis(&[])];
     let ours = effects_scenario(ours_src.port, dst[0].port);
@@ -616,18 +667,18 @@ fn count_requests(buf: &[u8]) -> usize {
 /// while MIGRATE waits for the target, so the SET runs after the deletion and its value stays.
 #[test]
 fn a_write_during_migration_is_not_lost() {
-    let server = Server::start(&["--io-threads", "2"]);
+    let server = Proc::ours(&["--io-threads", "2"]);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (received_tx, received) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     let target = std::thread::spawn(move || gated_target(listener, received_tx, release_rx));
-    let mut a = server.client();
+    let mut a = Client::connect(server.port);
     a.cmd(&["SET", "k", "old"]);
     a.send(&["MIGRATE", "127.0.0.1", &port.to_string(), "k", "0", "5000"]);
     received.recv_timeout(Duration::from_secs(10)).expect("the target got the RESTORE");
     // Another connection (another worker) writes the key while MIGRATE waits for the reply.
-    let mut b = server.client();
+    let mut b = Client::connect(server.port);
     b.send(&["SET", "k", "new"]);
     std::thread::sleep(Duration::from_millis(100));
     release.send(()).expect("release the target");
@@ -641,7 +692,7 @@ fn a_write_during_migration_is_not_lost() {
 #[test]
 fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
     let src = Proc::redis_cluster();
-    let dst = Server::start(&[]);
+    let dst = Proc::ours(&[]);
     let mut s = Client::connect(src.port);
     assert_eq!(s.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -656,7 +707,7 @@ fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
     assert_eq!(s.cmd(&["SADD", "s", "a", "b"]), Reply::Int(2));
     assert_eq!(migrate(&mut s, dst.port, "k", "0", "2000", &[]), ok());
     assert_eq!(migrate(&mut s, dst.port, "s", "0", "2000", &["COPY"]), ok());
-    let mut d = dst.client();
+    let mut d = Client::connect(dst.port);
     assert_eq!(d.cmd(&["GET", "k"]), Reply::bulk("v"));
     assert_eq!(contents(&mut d, "s"), ("set".to_string(), vec![b"a".to_vec(), b"b".to_vec()]));
     let stats = info_text(&mut d, "commandstats");
@@ -692,7 +743,7 @@ fn info_cluster_ok(c: &mut Client) -> bool {
 /// different cache entry for the same server: Redis keys the cache by the text of the port).
 #[test]
 fn at_most_64_cached_connections_as_redis() {
-    let ours = Server::start(&[]);
+    let ours = Proc::ours(&[]);
     let theirs = Proc::redis(&[]);
     for src in [ours.port, theirs.port] {
         let target = Proc::redis(&[]);
@@ -718,7 +769,7 @@ fn at_most_64_cached_connections_as_redis() {
 /// A cached connection unused for 10 s is closed (Redis: MIGRATE_SOCKET_CACHE_TTL).
 #[test]
 fn idle_cached_connections_are_closed_after_ten_seconds() {
-    let ours = Server::start(&[]);
+    let ours = Proc::ours(&[]);
     let theirs = Proc::redis(&[]);
     let target = Proc::redis(&[]);
     let mut sources: Vec<Client> = [ours.port, theirs.port].iter().map(|&p| Client::connect(p)).collect();
