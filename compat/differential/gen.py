@@ -388,11 +388,25 @@ def gen_restore(g):
     payload = with_footer(g.pick(RESTORE_OBJECTS)) if g.chance(0.7) else g.pick(RESTORE_BAD)
     # No TTL of a few ms: whether the key is still there at the next command would be a race.
     ttl = g.pick([b"0", b"0", b"100000", b"-1", b"abc", str(int(time.time() * 1000) + 100000).encode()])
-    args = [b"RESTORE", g.key(), ttl, payload]
+    # RESTORE-ASKING is RESTORE under the name MIGRATE uses in cluster mode.
+    args = [g.pick([b"RESTORE", b"RESTORE", b"RESTORE-ASKING"]), g.key(), ttl, payload]
     for _ in range(g.r.randint(0, 2)):
         args += g.pick([[b"REPLACE"], [b"ABSTTL"], [b"IDLETIME", g.pick([b"10", b"-1", b"x"])],
                         [b"FREQ", g.pick([b"5", b"256", b"-1"])], [b"JUNK"], [b"IDLETIME"]])
     return Op(args)
+
+
+def gen_migrate(g):
+    # Only a target that cannot answer (port 1 of the loopback, closed), so the replies are fixed (argument errors,
+    # NOKEY, IOERR) and no third server is needed. Not mutated: a mutated host would be a DNS lookup.
+    keys = g.keys(1, 3)
+    args = [b"MIGRATE", b"127.0.0.1", b"1", g.pick([keys[0], b""]), g.pick([b"0", b"3", b"-1", b"x"]),
+            g.pick([b"100", b"100", b"0", b"abc"])]
+    for _ in range(g.r.randint(0, 2)):
+        args += g.pick([[b"COPY"], [b"REPLACE"], [b"AUTH", b"pw"], [b"AUTH2", b"u", b"pw"], [b"AUTH"], [b"JUNK"]])
+    if g.chance(0.5):
+        args += [b"KEYS"] + keys
+    return Op(args, mutable=False)
 
 
 GENERIC_OPS = [
@@ -415,6 +429,7 @@ GENERIC_OPS = [
     (3, gen_scan),
     (1, gen_object),
     (3, gen_restore),
+    (1, gen_migrate),
     (1, lambda g: Op([b"EXISTS", g.key()])),
 ]
 

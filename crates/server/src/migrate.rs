@@ -52,8 +52,12 @@ struct Request<'a> {
 }
 
 /// Parses MIGRATE's arguments in Redis's order: the options first (a syntax error wins over a
-/// bad number), then the timeout, then the database. `args` has at least 6 entries (arity).
+/// bad number), then the timeout, then the database. The dispatcher checked the arity (at least
+/// 6 arguments); fewer is a syntax error here rather than a panic.
 fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
+    if args.len() < 6 {
+        return Err(errors::SYNTAX);
+    }
     let mut req = Request {
         host: args[1],
         port: args[2],
@@ -99,7 +103,8 @@ fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
     }
     let timeout_ms = parse_i64(args[5]).ok_or(errors::NOT_INTEGER)?;
     req.db = parse_i64(args[4]).ok_or(errors::NOT_INTEGER)?;
-    // Redis's rule: a timeout that is not positive means one second.
+    // Redis's rule: a timeout that is not positive means one second. The largest (i64::MAX ms,
+    // 292 million years) still fits an `Instant` deadline.
     req.timeout = Duration::from_millis(if timeout_ms <= 0 { 1000 } else { timeout_ms as u64 });
     Ok(req)
 }
@@ -107,9 +112,6 @@ fn parse<'a>(args: &'a [&'a [u8]]) -> Result<Request<'a>, &'static str> {
 /// The keys a MIGRATE request names (none if its arguments are wrong), for EXEC, which locks
 /// the slots of every queued command's keys before running any.
 pub fn key_args<'a>(args: &'a [&'a [u8]]) -> &'a [&'a [u8]] {
-    if args.len() < 6 {
-        return &[];
-    }
     parse(args).map(|r| r.keys).unwrap_or(&[])
 }
 
@@ -280,8 +282,9 @@ impl Target {
         self.stream.set_read_timeout(Some(timeout)).map_err(|_| IoFailure::Broken)?;
         loop {
             let window = self.pending.len().min(LINE_MAX_BYTES);
-            let (taken, mut line) = match self.pending[..window].iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, self.pending[..i].to_vec()),
+            // A CR is dropped only before the LF (a line cut at 1023 bytes keeps it, as there).
+            let (taken, line) = match self.pending[..window].iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, self.pending[..i].strip_suffix(b"\r").unwrap_or(&self.pending[..i]).to_vec()),
                 None if window == LINE_MAX_BYTES => (window, self.pending[..window].to_vec()),
                 None => {
                     let mut chunk = [0u8; 4096];
@@ -295,15 +298,20 @@ impl Target {
                 }
             };
             self.pending.drain(..taken);
-            if line.is_empty() {
+            // Redis fails on a read of length 0, a bare LF; "\r\n" is a (blank) line.
+            if taken == 1 {
                 return Err(IoFailure::Broken);
-            }
-            if line.last() == Some(&b'\r') {
-                line.pop();
             }
             return Ok(line);
         }
     }
+}
+
+/// The error MIGRATE replies for an error line from the target (without its `-`): the bytes as
+/// they came, up to a NUL (Redis formats them with `%s`).
+fn target_error_reply(text: &[u8]) -> Vec<u8> {
+    let text = text.split(|&b| b == 0).next().unwrap_or_default();
+    [b"ERR Target instance replied with error: ".as_slice(), text].concat()
 }
 
 /// Appends one request in RESP multibulk form.
@@ -319,12 +327,12 @@ fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
 /// How one attempt over one connection ended.
 enum Attempt {
     /// The target answered everything: `None` for +OK, or the first error it replied.
-    Answered(Option<String>),
+    Answered(Option<Vec<u8>>),
     /// The connection failed before any RESTORE was answered (nothing deleted): Redis retries
     /// once on a fresh connection unless a wait timed out.
     EarlyFailure { writing: bool, why: IoFailure },
     /// The connection failed after some RESTOREs were answered (those keys are handled).
-    LateFailure { target_error: Option<String> },
+    LateFailure { target_error: Option<Vec<u8>> },
 }
 
 impl Env {
@@ -335,7 +343,8 @@ impl Env {
     /// in between cannot be lost with the deleted source key. That blocks those slots (and any
     /// worker that touches them) for as long as the target takes, bounded by the timeout per
     /// wait; Redis blocks the whole server for the same time. The connection is made before
-    /// the locks are taken, so an unreachable host never holds them.
+    /// the locks are taken, so an unreachable host never holds them (inside EXEC the
+    /// transaction holds its locks throughout, as for every command it runs).
     pub fn migrate(&mut self, c: &mut Conn, args: &[&[u8]]) {
         let req = match parse(args) {
             Ok(r) => r,
@@ -387,7 +396,7 @@ impl Env {
                     put_cached(&name, target);
                 }
                 Attempt::Answered(Some(text)) => {
-                    c.out.error(&format!("ERR Target instance replied with error: {text}"));
+                    c.out.error(&text);
                     put_cached(&name, target);
                 }
                 Attempt::EarlyFailure { writing, why } => {
@@ -400,7 +409,7 @@ impl Env {
                     c.out.error(&format!("IOERR error or timeout {doing} to target instance"));
                 }
                 Attempt::LateFailure { target_error: Some(text) } => {
-                    c.out.error(&format!("ERR Target instance replied with error: {text}"));
+                    c.out.error(&text);
                 }
                 Attempt::LateFailure { target_error: None } => {
                     c.out.error("IOERR error or timeout reading to target instance");
@@ -474,7 +483,7 @@ impl Env {
                 Err(why) => return (Attempt::EarlyFailure { writing: false, why }, Vec::new()),
             }
         }
-        let mut target_error: Option<String> = None;
+        let mut target_error: Option<Vec<u8>> = None;
         let mut deleted: Vec<&[u8]> = Vec::new();
         let mut failure: Option<IoFailure> = None;
         let mut answered = 0usize;
@@ -492,7 +501,7 @@ impl Env {
                 if target_error.is_none() {
                     // The next MIGRATE selects again: an error may mean the SELECT failed.
                     target.last_db = -1;
-                    target_error = Some(String::from_utf8_lossy(&error[1..]).into_owned());
+                    target_error = Some(target_error_reply(&error[1..]));
                 }
             } else if !req.copy {
                 // Redis counts and notifies every accepted key, even one a duplicate in KEYS
@@ -575,6 +584,27 @@ mod tests {
         assert!(!r.copy);
         assert_eq!((r.db, r.timeout), (3, Duration::from_millis(1000)));
         assert_eq!((r.username, r.password), (Some(&b"u"[..]), Some(&b"p"[..])));
+    }
+
+    #[test]
+    fn reply_lines_as_redis_reads_them() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stream = TcpStream::connect(addr).expect("connect");
+        let (mut peer, _) = listener.accept().expect("accept");
+        let long = "a".repeat(1100);
+        peer.write_all(format!("+OK\r\n-ERR x\r\n\r\n\n{long}\r\n").as_bytes()).expect("write");
+        let mut t = Target { stream, last_db: -1, last_use: Instant::now(), pending: Vec::new() };
+        let timeout = Duration::from_secs(5);
+        assert_eq!(t.read_line(timeout), Ok(b"+OK".to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(b"-ERR x".to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(Vec::new()));
+        assert_eq!(t.read_line(timeout), Err(IoFailure::Broken));
+        assert_eq!(t.read_line(timeout), Ok(long.as_bytes()[..1023].to_vec()));
+        assert_eq!(t.read_line(timeout), Ok(long.as_bytes()[1023..].to_vec()));
+        assert_eq!(t.read_line(Duration::from_millis(50)), Err(IoFailure::TimedOut));
+        drop(peer);
+        assert_eq!(t.read_line(timeout), Err(IoFailure::Broken));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! Worker 0 also accepts connections and hands them out round-robin. A worker never holds a
 //! slot lock while waiting for anything (I/O, another lock of lower order, the blocking
-//! registry).
+//! registry), except MIGRATE waiting for its target (`migrate.rs`).
 
 use crate::cluster_node::routing::{Redirect, NONE};
 use crate::shared::{now_ms, ClientShared, Msg, Shared, Waiter, WorkerStats};

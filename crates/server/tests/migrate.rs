@@ -11,18 +11,19 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{free_port, Client, Reply, Server};
+use support::{free_port, Client, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
-/// Debian's redis-server, killed by pid on drop.
-struct Redis {
+/// A server process (Debian's redis-server, or ours where a test must choose its port), killed
+/// by pid on drop.
+struct Proc {
     child: Child,
     port: u16,
     dir: std::path::PathBuf,
 }
 
-impl Drop for Redis {
+impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -30,30 +31,112 @@ impl Drop for Redis {
     }
 }
 
-impl Redis {
-    fn start(extra: &[&str]) -> Redis {
-        Redis::start_on(free_port(), extra)
+impl Proc {
+    fn redis(extra: &[&str]) -> Proc {
+        Proc::start_fresh(REDIS_SERVER, free_port, extra)
     }
 
-    fn start_on(port: u16, extra: &[&str]) -> Redis {
-        let dir = std::env::temp_dir().join(format!("redoxide-migrate-redis-{}-{port}", std::process::id()));
+    /// redis-server on this very port (a restart where the old one ran).
+    fn redis_on(port: u16, extra: &[&str]) -> Proc {
+        Proc::launch(REDIS_SERVER, port, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Our server, on a free port.
+    fn ours(extra: &[&str]) -> Proc {
+        Proc::start_fresh(env!("CARGO_BIN_EXE_redoxide-server"), free_port, extra)
+    }
+
+    /// redis-server in cluster mode, on a port whose bus port (+10000) exists and is free.
+    fn redis_cluster() -> Proc {
+        Proc::start_fresh(
+            REDIS_SERVER,
+            cluster_port,
+            &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+        )
+    }
+
+    /// Our server in cluster mode, on a port as `redis_cluster` chooses it.
+    fn ours_cluster() -> Proc {
+        Proc::start_fresh(env!("CARGO_BIN_EXE_redoxide-server"), cluster_port, &["--cluster-enabled", "yes"])
+    }
+
+    /// Starts `binary` on a port from `pick`, on another one if a different process took the
+    /// port between the pick and the bind (other test suites start servers on this machine too).
+    fn start_fresh(binary: &str, pick: fn() -> u16, extra: &[&str]) -> Proc {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match Proc::launch(binary, pick(), extra) {
+                Ok(p) => return p,
+                Err(e) => last = e,
+            }
+        }
+        panic!("{last}")
+    }
+
+    /// Starts `binary` on `port` and waits (bounded) until that process, by its pid, listens
+    /// there: a listener of someone else on the port does not count.
+    fn launch(binary: &str, port: u16, extra: &[&str]) -> Result<Proc, String> {
+        let dir = std::env::temp_dir().join(format!("redoxide-migrate-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let child = Command::new(REDIS_SERVER)
+        let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(["--dir", dir.to_str().expect("utf-8 dir")])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-        let redis = Redis { child, port, dir };
+            .unwrap_or_else(|e| panic!("{binary} must be installed (compat/install-deps.sh): {e}"));
+        let mut proc = Proc { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+        loop {
+            if !matches!(proc.child.try_wait(), Ok(None)) {
+                return Err(format!("{binary} exited at start on {port}"));
+            }
+            if listens_on(proc.child.id(), port) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(proc);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{binary} did not start on {port}"));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        redis
     }
+}
+
+/// True if process `pid` holds the socket listening on TCP `port` (Linux: the LISTEN entry's
+/// inode in /proc/net/tcp among the process's open sockets). Asking the server itself was
+/// rejected: a server with requirepass does not answer before AUTH.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.to_str() == Some(i.as_str())))
+}
+
+/// A port for a cluster node: at most 55535 (Redis refuses more, its bus port is +10000), below
+/// the ephemeral range so no client socket takes it meanwhile, with both it and its bus port
+/// free now; distinct within this process.
+fn cluster_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = std::process::id() % 5000;
+    for _ in 0..5000 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 12_000 + ((seed + n * 7) % 8000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free cluster port");
 }
 
 fn err(text: &str) -> Reply {
@@ -71,13 +154,15 @@ fn migrate(c: &mut Client, target: u16, key: &str, db: &str, timeout_ms: &str, e
     c.cmd(&args)
 }
 
-fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
-    let body = match c.cmd(&["INFO", section]) {
-        Reply::Bulk(b) => b,
-        Reply::Verbatim(_, b) => b,
+fn info_text(c: &mut Client, section: &str) -> String {
+    match c.cmd(&["INFO", section]) {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
         other => panic!("INFO replied {other:?}"),
-    };
-    let text = String::from_utf8_lossy(&body).into_owned();
+    }
+}
+
+fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
+    let text = info_text(c, section);
     let prefix = format!("{field}:");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -85,6 +170,18 @@ fn info_field(c: &mut Client, section: &str, field: &str) -> i64 {
         .trim()
         .parse()
         .expect("numeric INFO field")
+}
+
+/// Sends a request whose arguments may be binary.
+fn cmd_bytes(c: &mut Client, args: &[&[u8]]) -> Reply {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    c.send_raw(&out);
+    c.read()
 }
 
 fn items(r: Reply) -> Vec<Vec<u8>> {
@@ -244,22 +341,22 @@ fn migrate_every_type(src: u16, dst: u16) {
 
 #[test]
 fn every_type_redoxide_to_redoxide() {
-    let src = Server::start(&[]);
-    let dst = Server::start(&[]);
+    let src = Proc::ours(&[]);
+    let dst = Proc::ours(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
 #[test]
 fn every_type_redoxide_to_redis() {
-    let src = Server::start(&[]);
-    let dst = Redis::start(&[]);
+    let src = Proc::ours(&[]);
+    let dst = Proc::redis(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
 #[test]
 fn every_type_redis_to_redoxide() {
-    let src = Redis::start(&[]);
-    let dst = Server::start(&[]);
+    let src = Proc::redis(&[]);
+    let dst = Proc::ours(&[]);
     migrate_every_type(src.port, dst.port);
 }
 
@@ -292,6 +389,8 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
         vec!["SET", "c", "3"],
         vec!["SET", "busy", "src"],
         vec!["SET", "keep", "src"],
+        vec!["SET", "dup", "src"],
+        vec!["SET", "dup2", "src"],
     ] {
         s.cmd(&args);
     }
@@ -304,13 +403,19 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
     log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "missing1", "missing2"]));
     log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "a", "missing", "b"]));
     log.push(migrate(&mut s, dst, "keep", "0", "1000", &["COPY"]));
+    // The largest timeout there is (no deadline overflow), to a live target and to a closed port.
+    log.push(migrate(&mut s, dst, "keep", "0", "9223372036854775807", &["COPY", "REPLACE"]));
+    log.push(s.cmd(&["MIGRATE", "127.0.0.1", &closed_port, "keep", "0", "9223372036854775807"]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &[]));
     log.push(migrate(&mut s, dst, "busy", "0", "1000", &["COPY", "REPLACE"]));
+    // A key named twice is sent twice: the second RESTORE finds the first's key.
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "dup", "dup"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["REPLACE", "KEYS", "dup2", "dup2"]));
     log.push(migrate(&mut s, dst, "c", "99", "1000", &[]));
     log.push(migrate(&mut s, dst, "c", "-1", "1000", &[]));
     log.push(migrate(&mut s, dst, "c", "1", "1000", &["AUTH", "nopass"]));
     log.push(migrate(&mut s, dst, "c", "1", "1000", &[]));
-    for k in ["a", "b", "c", "busy", "keep", "missing"] {
+    for k in ["a", "b", "c", "busy", "keep", "missing", "dup", "dup2"] {
         log.push(s.cmd(&["EXISTS", k]));
         log.push(d.cmd(&["GET", k]));
     }
@@ -322,10 +427,10 @@ fn option_scenario(src: u16, dst: u16, closed: u16) -> Vec<Reply> {
 #[test]
 fn replies_and_effects_match_redis_as_source() {
     let closed = free_port();
-    let ours_src = Server::start(&[]);
-    let ours_dst = Redis::start(&[]);
-    let theirs_src = Redis::start(&[]);
-    let theirs_dst = Redis::start(&[]);
+    let ours_src = Proc::ours(&[]);
+    let ours_dst = Proc::redis(&[]);
+    let theirs_src = Proc::redis(&[]);
+    let theirs_dst = Proc::redis(&[]);
     let ours = option_scenario(ours_src.port, ours_dst.port, closed);
     let theirs = option_scenario(theirs_src.port, theirs_dst.port, closed);
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
@@ -364,18 +469,18 @@ fn auth_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn auth_and_auth2_match_redis() {
-    let ours_src = Server::start(&[]);
-    let theirs_src = Redis::start(&[]);
-    let redis_dst = [Redis::start(&["--requirepass", "s3cret"]), Redis::start(&["--requirepass", "s3cret"])];
-    let ours_dst = [Server::start(&["--requirepass", "s3cret"]), Server::start(&["--requirepass", "s3cret"])];
+    let ours_src = Proc::ours(&[]);
+    let theirs_src = Proc::redis(&[]);
+    let redis_dst = [Proc::redis(&["--requirepass", "s3cret"]), Proc::redis(&["--requirepass", "s3cret"])];
+    let ours_dst = [Proc::ours(&["--requirepass", "s3cret"]), Proc::ours(&["--requirepass", "s3cret"])];
     let reference = auth_scenario(theirs_src.port, redis_dst[0].port);
     assert_eq!(reference[3], ok(), "the scenario must reach a successful AUTH");
     // Our server as the source, against redis-server as the target.
     assert_eq!(auth_scenario(ours_src.port, redis_dst[1].port), reference);
     // Our server as the target, with either server as the source (fresh source keys each time).
-    let ours_src2 = Server::start(&[]);
+    let ours_src2 = Proc::ours(&[]);
     assert_eq!(auth_scenario(ours_src2.port, ours_dst[0].port), reference);
-    let theirs_src2 = Redis::start(&[]);
+    let theirs_src2 = Proc::redis(&[]);
     assert_eq!(auth_scenario(theirs_src2.port, ours_dst[1].port), reference);
 }
 
@@ -421,8 +526,8 @@ impl Drop for Silent {
 #[test]
 fn a_silent_target_times_out_and_keeps_the_key() {
     let silent = Silent::start();
-    let ours = Server::start(&[]);
-    let theirs = Redis::start(&[]);
+    let ours = Proc::ours(&[]);
+    let theirs = Proc::redis(&[]);
     for port in [ours.port, theirs.port] {
         let mut s = Client::connect(port);
         s.cmd(&["SET", "k", "v"]);
@@ -442,14 +547,14 @@ fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
     for source_is_ours in [true, false] {
         let (_ours, _theirs);
         let src = if source_is_ours {
-            _ours = Server::start(&[]);
+            _ours = Proc::ours(&[]);
             _ours.port
         } else {
-            _theirs = Redis::start(&[]);
+            _theirs = Proc::redis(&[]);
             _theirs.port
         };
         let port = free_port();
-        let target = Redis::start_on(port, &[]);
+        let target = Proc::redis_on(port, &[]);
         let mut s = Client::connect(src);
         for k in ["a", "b", "c"] {
             s.cmd(&["SET", k, k]);
@@ -462,7 +567,7 @@ fn cached_connection_is_reused_and_retried_after_the_target_restarts() {
         assert_eq!(info_field(&mut t, "stats", "total_connections_received"), conns, "a second connection was made");
         drop(t);
         drop(target);
-        let target = Redis::start_on(port, &[]);
+        let target = Proc::redis_on(port, &[]);
         // The cached socket is dead: the first attempt fails, the retry on a new one succeeds.
         assert_eq!(migrate(&mut s, port, "c", "0", "2000", &[]), ok(), "source ours: {source_is_ours}");
         assert_eq!(Client::connect(target.port).cmd(&["GET", "c"]), Reply::bulk("c"));
@@ -505,9 +610,9 @@ fn effects_scenario(src: u16, dst: u16) -> Vec<Reply> {
 
 #[test]
 fn deletion_effects_match_redis() {
-    let ours_src = Server::start(&[]);
-    let theirs_src = Redis::start(&[]);
-    let dst = [Redis::start(&[]), Redis::start(&[])];
+    let ours_src = Proc::ours(&[]);
+    let theirs_src = Proc::redis(&[]);
+    let dst = [Proc::redis(&[]), Proc::redis(&[])];
     let ours = effects_scenario(ours_src.port, dst[0].port);
     let theirs = effects_scenario(theirs_src.port, dst[1].port);
     assert_eq!(ours, theirs);
@@ -562,18 +667,18 @@ fn count_requests(buf: &[u8]) -> usize {
 /// while MIGRATE waits for the target, so the SET runs after the deletion and its value stays.
 #[test]
 fn a_write_during_migration_is_not_lost() {
-    let server = Server::start(&["--io-threads", "2"]);
+    let server = Proc::ours(&["--io-threads", "2"]);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (received_tx, received) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     let target = std::thread::spawn(move || gated_target(listener, received_tx, release_rx));
-    let mut a = server.client();
+    let mut a = Client::connect(server.port);
     a.cmd(&["SET", "k", "old"]);
     a.send(&["MIGRATE", "127.0.0.1", &port.to_string(), "k", "0", "5000"]);
     received.recv_timeout(Duration::from_secs(10)).expect("the target got the RESTORE");
     // Another connection (another worker) writes the key while MIGRATE waits for the reply.
-    let mut b = server.client();
+    let mut b = Client::connect(server.port);
     b.send(&["SET", "k", "new"]);
     std::thread::sleep(Duration::from_millis(100));
     release.send(()).expect("release the target");
@@ -581,4 +686,327 @@ fn a_write_during_migration_is_not_lost() {
     assert_eq!(b.read(), ok());
     assert_eq!(a.cmd(&["GET", "k"]), Reply::bulk("new"));
     let _ = target.join();
+}
+
+/// A redis-server in cluster mode sends RESTORE-ASKING; our server takes it as RESTORE.
+#[test]
+fn redis_in_cluster_mode_migrates_into_redoxide_with_restore_asking() {
+    let src = Proc::redis_cluster();
+    let dst = Proc::ours(&[]);
+    let mut s = Client::connect(src.port);
+    assert_eq!(s.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if info_cluster_ok(&mut s) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the one-node cluster never became ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(s.cmd(&["SET", "k", "v"]), ok());
+    assert_eq!(s.cmd(&["SADD", "s", "a", "b"]), Reply::Int(2));
+    assert_eq!(migrate(&mut s, dst.port, "k", "0", "2000", &[]), ok());
+    assert_eq!(migrate(&mut s, dst.port, "s", "0", "2000", &["COPY"]), ok());
+    let mut d = Client::connect(dst.port);
+    assert_eq!(d.cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(contents(&mut d, "s"), ("set".to_string(), vec![b"a".to_vec(), b"b".to_vec()]));
+    let stats = info_text(&mut d, "commandstats");
+    assert!(stats.contains("cmdstat_restore-asking:calls=2,"), "no RESTORE-ASKING seen: {stats}");
+    // And its replies are RESTORE's, as in redis-server.
+    assert_eq!(
+        migrate(&mut s, dst.port, "s", "0", "2000", &[]),
+        err("ERR Target instance replied with error: BUSYKEY Target key name already exists.")
+    );
+    let other = Proc::redis(&[]);
+    let mut r = Client::connect(other.port);
+    let Reply::Bulk(payload) = d.cmd(&["DUMP", "k"]) else { panic!("DUMP replies a bulk") };
+    for c in [&mut d, &mut r] {
+        let bad = cmd_bytes(c, &[b"RESTORE-ASKING", b"k2", b"0", b"bad"]);
+        assert_eq!(bad, err("ERR DUMP payload version or checksum are wrong"));
+        assert_eq!(cmd_bytes(c, &[b"RESTORE-ASKING", b"k3", b"0", &payload]), ok());
+        assert_eq!(
+            cmd_bytes(c, &[b"RESTORE-ASKING", b"k3", b"0", &payload]),
+            err("BUSYKEY Target key name already exists.")
+        );
+        assert_eq!(c.cmd(&["GET", "k3"]), Reply::bulk("v"));
+    }
+}
+
+fn info_cluster_ok(c: &mut Client) -> bool {
+    match c.cmd(&["CLUSTER", "INFO"]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).contains("cluster_state:ok"),
+        _ => false,
+    }
+}
+
+/// At most 64 cached connections: the 65th target name evicts one (each name below is a
+/// different cache entry for the same server: Redis keys the cache by the text of the port).
+#[test]
+fn at_most_64_cached_connections_as_redis() {
+    let ours = Proc::ours(&[]);
+    let theirs = Proc::redis(&[]);
+    for src in [ours.port, theirs.port] {
+        let target = Proc::redis(&[]);
+        let mut s = Client::connect(src);
+        let mut t = Client::connect(target.port);
+        for i in 0..65 {
+            let key = format!("k{i}");
+            s.cmd(&["SET", &key, "v"]);
+            let port = format!("{}{}", "0".repeat(i), target.port);
+            assert_eq!(s.cmd(&["MIGRATE", "127.0.0.1", &port, &key, "0", "2000"]), ok());
+        }
+        assert_eq!(info_field(&mut s, "stats", "migrate_cached_sockets"), 64, "source on {src}");
+        assert_eq!(t.cmd(&["DBSIZE"]), Reply::Int(65));
+        // The evicted connection was closed: 64 cached ones plus this client remain.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(&mut t, "clients", "connected_clients") != 65 {
+            assert!(Instant::now() < deadline, "the evicted connection stayed open");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A cached connection unused for 10 s is closed (Redis: MIGRATE_SOCKET_CACHE_TTL).
+#[test]
+fn idle_cached_connections_are_closed_after_ten_seconds() {
+    let ours = Proc::ours(&[]);
+    let theirs = Proc::redis(&[]);
+    let target = Proc::redis(&[]);
+    let mut sources: Vec<Client> = [ours.port, theirs.port].iter().map(|&p| Client::connect(p)).collect();
+    let started = Instant::now();
+    for (i, s) in sources.iter_mut().enumerate() {
+        let key = format!("k{i}");
+        s.cmd(&["SET", &key, "v"]);
+        assert_eq!(migrate(s, target.port, &key, "0", "2000", &[]), ok());
+        assert_eq!(info_field(s, "stats", "migrate_cached_sockets"), 1);
+    }
+    let mut closed_after = Vec::new();
+    for s in &mut sources {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while info_field(s, "stats", "migrate_cached_sockets") != 0 {
+            assert!(Instant::now() < deadline, "the idle connection was never closed");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        closed_after.push(started.elapsed());
+    }
+    for after in closed_after {
+        assert!(after >= Duration::from_secs(9), "closed after {after:?}, before the 10 s TTL");
+    }
+    let mut t = Client::connect(target.port);
+    assert_eq!(info_field(&mut t, "clients", "connected_clients"), 1);
+}
+
+/// A one-node cluster (all slots, state ok) of our server or of redis-server.
+fn wait_cluster_ok(port: u16) {
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), ok());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !info_cluster_ok(&mut c) {
+        assert!(Instant::now() < deadline, "the one-node cluster on {port} never became ok");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// In cluster mode MIGRATE sends RESTORE-ASKING, and its keys follow the cluster's rules
+/// (CROSSSLOT for keys of different slots): our node against redis-server's, same requests.
+fn cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    wait_cluster_ok(src);
+    let mut s = Client::connect(src);
+    let mut d = Client::connect(dst);
+    let mut log = vec![
+        s.cmd(&["SET", "k", "v"]),
+        s.cmd(&["SADD", "{k}s", "a", "b"]),
+        s.cmd(&["SET", "x", "1"]),
+        s.cmd(&["SET", "y", "2"]),
+    ];
+    log.push(migrate(&mut s, dst, "k", "0", "1000", &["COPY"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["REPLACE", "KEYS", "k", "{k}s"]));
+    log.push(migrate(&mut s, dst, "", "0", "1000", &["KEYS", "x", "y"]));
+    log.push(migrate(&mut s, dst, "x", "1", "1000", &[]));
+    log.push(migrate(&mut s, dst, "nokey", "0", "1000", &[]));
+    for k in ["k", "{k}s", "x", "y"] {
+        log.push(s.cmd(&["EXISTS", k]));
+    }
+    let stats = info_text(&mut d, "commandstats");
+    let calls = |name: &str| -> i64 {
+        let prefix = format!("cmdstat_{name}:calls=");
+        let line = stats.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or("0");
+        line.split(',').next().and_then(|n| n.parse().ok()).unwrap_or(-1)
+    };
+    log.push(Reply::Int(calls("restore-asking")));
+    log.push(Reply::Int(calls("restore")));
+    log.push(d.cmd(&["DBSIZE"]));
+    log
+}
+
+#[test]
+fn cluster_mode_sends_restore_asking_as_redis() {
+    let ours = Proc::ours_cluster();
+    let theirs = Proc::redis_cluster();
+    let targets = [Proc::redis(&[]), Proc::redis(&[])];
+    let reference = cluster_scenario(theirs.port, targets[0].port);
+    assert!(reference.contains(&err("CROSSSLOT Keys in request don't hash to the same slot")));
+    assert!(matches!(reference[13], Reply::Int(n) if n > 0), "redis-server sent no RESTORE-ASKING: {reference:?}");
+    assert_eq!(cluster_scenario(ours.port, targets[1].port), reference);
+}
+
+/// A cluster-mode target accepts MIGRATE's SELECT 0 and refuses any other database, as a
+/// redis-server node does.
+fn into_cluster_scenario(src: u16, dst: u16) -> Vec<Reply> {
+    wait_cluster_ok(dst);
+    let mut s = Client::connect(src);
+    s.cmd(&["MSET", "a", "1", "b", "2"]);
+    let log = vec![
+        migrate(&mut s, dst, "a", "0", "1000", &[]),
+        migrate(&mut s, dst, "b", "1", "1000", &[]),
+        migrate(&mut s, dst, "b", "0", "1000", &["COPY"]),
+        s.cmd(&["EXISTS", "a", "b"]),
+        Client::connect(dst).cmd(&["MGET", "a"]),
+        Client::connect(dst).cmd(&["GET", "b"]),
+    ];
+    log
+}
+
+#[test]
+fn a_cluster_mode_target_takes_select_0_as_redis() {
+    let sources = [Proc::redis(&[]), Proc::redis(&[])];
+    let theirs = Proc::redis_cluster();
+    let ours = Proc::ours_cluster();
+    let reference = into_cluster_scenario(sources[0].port, theirs.port);
+    assert_eq!(reference[0], ok());
+    assert_eq!(into_cluster_scenario(sources[1].port, ours.port), reference);
+}
+
+/// Runs redis-cli with `args`, killed if it runs longer than `bound`; its exit success and
+/// output (stdout and stderr).
+fn redis_cli(args: &[&str], bound: Duration) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("redoxide-migrate-cli-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out_path = dir.join("out");
+    let out = std::fs::File::create(&out_path).expect("output file");
+    let err = out.try_clone().expect("output file");
+    let mut child = Command::new("/usr/bin/redis-cli")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("redis-cli 7.0.15 must be installed");
+    let deadline = Instant::now() + bound;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    (status.is_some_and(|s| s.success()), text)
+}
+
+fn node_id(c: &mut Client) -> String {
+    let Reply::Bulk(id) = c.cmd(&["CLUSTER", "MYID"]) else { panic!("CLUSTER MYID replies a bulk") };
+    String::from_utf8(id).expect("ascii node id")
+}
+
+/// `redis-cli --cluster check` reports no problem (retried while the nodes converge, bounded).
+fn wait_cluster_clean(port: u16) {
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out) = redis_cli(&["--cluster", "check", &addr], Duration::from_secs(30));
+        if ok && !out.contains("[ERR]") && !out.contains("[WARNING]") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the cluster never became clean:\n{out}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// redis-cli --cluster reshard moves slots with their keys by MIGRATE: from our node to a
+/// redis-server node, then from that node to another of ours. Every key arrives with its value
+/// and TTL, and the cluster ends clean.
+#[test]
+fn redis_cli_reshard_moves_keys_between_our_nodes_and_redis_server() {
+    let nodes = [Proc::ours_cluster(), Proc::redis_cluster(), Proc::ours_cluster()];
+    let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+    let mut args = vec!["--cluster", "create"];
+    args.extend(addrs.iter().map(String::as_str));
+    args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+    let (created, out) = redis_cli(&args, Duration::from_secs(120));
+    assert!(created && out.contains("[OK] All 16384 slots covered."), "cluster create failed:\n{out}");
+    for n in &nodes {
+        let mut c = Client::connect(n.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !info_cluster_ok(&mut c) {
+            assert!(Instant::now() < deadline, "node {} never reached cluster_state:ok", n.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    wait_cluster_clean(nodes[0].port);
+
+    // Keys in the first 8 slots, which `create` gave the first node and reshard moves first.
+    const SLOTS: u16 = 8;
+    let mut keys: Vec<String> = Vec::new();
+    let mut per_slot = [0usize; SLOTS as usize];
+    let mut i = 0u64;
+    while per_slot.iter().any(|&n| n < 3) {
+        let key = format!("key:{i}");
+        let slot = keyspace::key_hash_slot(key.as_bytes());
+        if slot < SLOTS && per_slot[slot as usize] < 3 {
+            per_slot[slot as usize] += 1;
+            keys.push(key);
+        }
+        i += 1;
+        assert!(i < 50_000_000, "no keys found for the first slots");
+    }
+    let mut a = Client::connect(nodes[0].port);
+    for (n, key) in keys.iter().enumerate() {
+        assert_eq!(a.cmd(&["RPUSH", key, "x", &n.to_string()]), Reply::Int(2), "{key}");
+        if n % 2 == 0 {
+            assert_eq!(a.cmd(&["PEXPIRE", key, "600000"]), Reply::Int(1));
+        }
+    }
+    let ids: Vec<String> = nodes.iter().map(|n| node_id(&mut Client::connect(n.port))).collect();
+    let slots = SLOTS.to_string();
+    for (from, to) in [(0, 1), (1, 2)] {
+        let (ok, out) = redis_cli(
+            &[
+                "--cluster",
+                "reshard",
+                &addrs[from],
+                "--cluster-from",
+                &ids[from],
+                "--cluster-to",
+                &ids[to],
+                "--cluster-slots",
+                &slots,
+                "--cluster-yes",
+                "--cluster-pipeline",
+                "2",
+            ],
+            Duration::from_secs(240),
+        );
+        assert!(ok && !out.contains("ERR"), "reshard {from} -> {to} failed:\n{out}");
+        wait_cluster_clean(nodes[0].port);
+    }
+    let mut c = Client::connect(nodes[2].port);
+    for (n, key) in keys.iter().enumerate() {
+        let values = items(c.cmd(&["LRANGE", key, "0", "-1"]));
+        assert_eq!(values, vec![b"x".to_vec(), n.to_string().into_bytes()], "{key} on the last node");
+        let Reply::Int(ttl) = c.cmd(&["PTTL", key]) else { panic!("PTTL replies an integer") };
+        if n % 2 == 0 {
+            assert!(ttl > 0 && ttl <= 600_000, "{key}: TTL {ttl}");
+        } else {
+            assert_eq!(ttl, -1, "{key}");
+        }
+    }
+    for n in &nodes[..2] {
+        assert_eq!(Client::connect(n.port).cmd(&["DBSIZE"]), Reply::Int(0), "node {} kept keys", n.port);
+    }
 }
