@@ -103,6 +103,24 @@ impl Routing {
     /// Slots whose owner, migration or import differs between `self` and `other` (the slots
     /// whose locks a change of snapshot must hold).
     pub fn changed_slots(&self, other: &Routing) -> Vec<u16> {
+        if self.nodes == other.nodes && self.me == other.me {
+            // The common case (same node table): whole-array comparisons first, which are
+            // memcmp-fast, and a per-slot pass only over arrays that differ.
+            if self.owner == other.owner
+                && self.migrating_to == other.migrating_to
+                && self.importing_from == other.importing_from
+            {
+                return Vec::new();
+            }
+            return (0..CLUSTER_SLOTS)
+                .filter(|&s| {
+                    self.owner[s] != other.owner[s]
+                        || self.migrating_to[s] != other.migrating_to[s]
+                        || self.importing_from[s] != other.importing_from[s]
+                })
+                .map(|s| s as u16)
+                .collect();
+        }
         // `other`'s node indices translated to ours (GONE for a node we do not have), so the
         // per-slot test compares two integers.
         let translate: Vec<u16> =
