@@ -179,6 +179,17 @@ impl Connection {
         Ok(())
     }
 
+    /// Raw bytes from the connection, buffered ones first (SYNC's payload is not a reply).
+    pub fn read_raw(&mut self, out: &mut [u8]) -> Result<usize, ClientError> {
+        if self.buf.is_empty() {
+            self.fill()?;
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf.drain(..n);
+        Ok(n)
+    }
+
     /// Sends one command and reads its reply.
     pub fn command(&mut self, argv: &[Vec<u8>]) -> Result<Reply, ClientError> {
         self.send(argv)?;

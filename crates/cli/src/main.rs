@@ -45,6 +45,23 @@ fn main() {
             o.auth = Some(pass);
         }
     }
+    if let Some(mut cargs) = o.cluster.take() {
+        // parseEnv: REDISCLI_CLUSTER_YES=1 answers every prompt as --cluster-yes does.
+        if std::env::var("REDISCLI_CLUSTER_YES").is_ok_and(|v| v == "1") {
+            cargs.yes = true;
+        }
+        let auth = cli::cluster::Auth { user: o.user.clone(), pass: o.auth.clone() };
+        let (stdout, stderr, stdin) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
+        let (mut out, mut err, mut input) = (stdout.lock(), stderr.lock(), stdin.lock());
+        let io = cli::cluster::Io {
+            out: &mut out,
+            err: &mut err,
+            input: &mut input,
+            color: std::env::var("TERM").is_ok_and(|t| t.contains("xterm")),
+            out_is_tty: stdout_tty,
+        };
+        exit(cli::cluster::run(cargs, auth, io));
+    }
     let words: Vec<Vec<u8>> = argv_os[o.first_arg..].iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut cli = Cli::new(o);
     cli.push_output = stdout_tty;
