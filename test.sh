@@ -12,6 +12,10 @@
 #   redis-cli     compat/pyclient/cli_smoke.sh: redis-cli one-shot modes and redis-benchmark
 #   cli           compat/cli/diff.py: redoxide-cli against Debian's redis-cli, same commands, stdout/stderr/exit
 #                 compared byte for byte; on Debian's redis-server (with -c on a two-node cluster), then on ours
+#   cli-cluster   compat/cli-cluster/run.py: redoxide-cli --cluster (create, add-node, rebalance, reshard, fix,
+#                 del-node, call, info, bad input) on 6-8 node clusters, each step checked with Debian's
+#                 `redis-cli --cluster check`, outputs compared with redis-cli's; once per server in
+#                 CLI_CLUSTER_SERVERS
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
@@ -25,12 +29,14 @@
 #   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
 #   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
 #   FUZZ_SECONDS  how long each fuzz target runs (default 20)
+#   CLI_CLUSTER_SERVERS  servers the cli-cluster step runs against: space-separated, `redis` (Debian's
+#                 /usr/bin/redis-server) and/or `redoxide` (SERVER_BIN); default "redis"
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli tcl fuzz)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cli-cluster tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -98,6 +104,22 @@ step_cli() {
     fi
     timeout 600 python3 compat/cli/diff.py --cluster
     timeout 600 python3 compat/cli/diff.py --server "$server_bin"
+}
+step_cli-cluster() {
+    local name bin
+    if [[ ! -x target/release/redoxide-cli ]]; then
+        echo "test.sh: target/release/redoxide-cli does not exist (did the build step run?)"
+        return 1
+    fi
+    for name in ${CLI_CLUSTER_SERVERS:-redis}; do
+        case "$name" in
+        redis) bin=/usr/bin/redis-server ;;
+        redoxide) need_server; bin="$server_bin" ;;
+        *) echo "test.sh: unknown CLI_CLUSTER_SERVERS entry '$name' (known: redis redoxide)"; return 1 ;;
+        esac
+        echo "cli-cluster: servers are $name ($bin)"
+        SERVER_BIN="$bin" CLI="$root/target/release/redoxide-cli" timeout 300 python3 compat/cli-cluster/run.py
+    done
 }
 step_tcl() {
     need_server

@@ -413,15 +413,18 @@ mod tests {
 
     #[test]
     fn cluster_command_lines() {
-        let o = parse(&args("--cluster create 127.0.0.1:1 127.0.0.1:2 --cluster-replicas 1 --cluster-yes"), false)
-            .unwrap();
+        let o =
+            parse(&args("--cluster create 127.0.0.1:1 127.0.0.1:2 --cluster-replicas 1 --cluster-yes"), false).unwrap();
         let c = o.cluster.unwrap();
         assert_eq!(c.command, "create");
         assert_eq!(c.args, vec!["127.0.0.1:1", "127.0.0.1:2"]);
         assert_eq!((c.replicas, c.yes, c.pipeline, c.timeout_ms), (1, true, 10, 60000));
         let o = parse(&args("--cluster-yes --cluster check --cluster-search-multiple-owners h:1"), false).unwrap();
         let c = o.cluster.unwrap();
-        assert_eq!((c.command.as_str(), c.args, c.yes, c.search_multiple_owners), ("check", vec!["h:1".into()], true, true));
+        assert_eq!(
+            (c.command.as_str(), c.args, c.yes, c.search_multiple_owners),
+            ("check", vec!["h:1".into()], true, true)
+        );
         let o = parse(&args("--cluster help"), false).unwrap();
         assert!(o.cluster.unwrap().args.is_empty());
         let o = parse(&args("--cluster rebalance h:1 --cluster-weight ab=2 cd=0.5 --cluster-threshold 1.5"), false)

@@ -180,11 +180,8 @@ fn create(m: &mut Manager<'_>) -> bool {
         return false;
     }
     m.info(&format!(">>> Performing hash slots allocation on {node_len} nodes...\n"));
-    let cnodes: Vec<plan::CreateNode> = m
-        .nodes
-        .iter()
-        .map(|n| plan::CreateNode { ip: n.ip.clone(), addr: n.addr(), id: n.name.clone() })
-        .collect();
+    let cnodes: Vec<plan::CreateNode> =
+        m.nodes.iter().map(|n| plan::CreateNode { ip: n.ip.clone(), addr: n.addr(), id: n.name.clone() }).collect();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let p = plan::plan_create(&cnodes, replicas, &mut plan::Rng::new(seed));
     for (&mi, &(first, last)) in p.masters.iter().zip(p.ranges.iter()) {
@@ -514,9 +511,7 @@ fn rebalance(m: &mut Manager<'_>) -> bool {
 
 fn add_node(m: &mut Manager<'_>) -> bool {
     let args = m.args.args.clone();
-    let (Some((ref_ip, ref_port)), Some((ip, port))) =
-        (host_from_args(&args[1..]), host_from_args(&args[..1]))
-    else {
+    let (Some((ref_ip, ref_port)), Some((ip, port))) = (host_from_args(&args[1..]), host_from_args(&args[..1])) else {
         m.eprint(INVALID_HOST_ARG);
         return false;
     };
@@ -786,7 +781,8 @@ fn import(m: &mut Manager<'_>) -> bool {
     }
     let mut cursor = String::from("0");
     loop {
-        let Some(Reply::Array(scan)) = src_err(m, src.command(&argv(&["SCAN", cursor.as_str(), "COUNT", "1000"]))) else {
+        let Some(Reply::Array(scan)) = src_err(m, src.command(&argv(&["SCAN", cursor.as_str(), "COUNT", "1000"])))
+        else {
             return false;
         };
         let (Some(next), Some(Reply::Array(keys))) = (scan.first(), scan.get(1)) else { return false };
@@ -865,7 +861,11 @@ fn save_rdb(m: &mut Manager<'_>, n: usize, dir: &str) -> bool {
         m.eprint(&format!("SYNC with master failed: {header}\n"));
         return false;
     }
-    let mark = header.get(1..).and_then(|h| h.strip_prefix("EOF:")).filter(|x| x.len() >= 40).map(|x| x.as_bytes()[..40].to_vec());
+    let mark = header
+        .get(1..)
+        .and_then(|h| h.strip_prefix("EOF:"))
+        .filter(|x| x.len() >= 40)
+        .map(|x| x.as_bytes()[..40].to_vec());
     let mut file = match std::fs::File::create(&path) {
         Ok(f) => f,
         Err(e) => {
@@ -897,8 +897,7 @@ fn save_rdb(m: &mut Manager<'_>, n: usize, dir: &str) -> bool {
         Some(mark) => {
             m.eprint(&format!("SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{path}'\n"));
             let mut data: Vec<u8> = Vec::new();
-            loop {
-                let Ok(got) = conn.read_raw(&mut buf) else { break };
+            while let Ok(got) = conn.read_raw(&mut buf) {
                 if got == 0 {
                     break;
                 }
@@ -981,7 +980,9 @@ fn backup(m: &mut Manager<'_>) -> bool {
         return false;
     }
     if !no_issues {
-        m.warn("*** Cluster seems to have some problems, please be aware of it if you're going to restore this backup.\n");
+        m.warn(
+            "*** Cluster seems to have some problems, please be aware of it if you're going to restore this backup.\n",
+        );
     }
     m.ok(&format!("[OK] Backup created into: {dir}\n"));
     true

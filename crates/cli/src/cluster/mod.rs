@@ -452,8 +452,12 @@ impl<'a> Manager<'a> {
                 continue;
             }
             let name = self.nodes[i].name.clone();
-            let replicas =
-                self.nodes.iter().enumerate().filter(|(j, n)| *j != i && n.slave && n.replicate.as_deref() == Some(&name)).count();
+            let replicas = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(j, n)| *j != i && n.slave && n.replicate.as_deref() == Some(&name))
+                .count();
             let r = self.cmd_str(i, &["DBSIZE"]);
             let dbsize = match r {
                 Some(Reply::Integer(n)) if n >= 0 => n,
@@ -465,7 +469,14 @@ impl<'a> Manager<'a> {
             };
             let n = &self.nodes[i];
             let short: String = n.name.chars().take(8).collect();
-            let line = format!("{} ({}...) -> {} keys | {} slots | {} slaves.\n", n.addr(), short, dbsize, n.slots_count, replicas);
+            let line = format!(
+                "{} ({}...) -> {} keys | {} slots | {} slaves.\n",
+                n.addr(),
+                short,
+                dbsize,
+                n.slots_count,
+                replicas
+            );
             self.out(&line);
             masters += 1;
             keys += dbsize;
@@ -685,14 +696,8 @@ impl<'a> Manager<'a> {
     /// One MIGRATE of `keys` from `src` to `dst` (`clusterManagerMigrateKeysInReply`).
     fn migrate_keys(&mut self, src: usize, dst: usize, keys: &[Vec<u8>], replace: bool) -> Option<Reply> {
         let timeout = self.args.timeout_ms.to_string();
-        let mut a: Vec<Vec<u8>> = argv(&[
-            "MIGRATE",
-            self.nodes[dst].ip.as_str(),
-            &self.nodes[dst].port.to_string(),
-            "",
-            "0",
-            &timeout,
-        ]);
+        let mut a: Vec<Vec<u8>> =
+            argv(&["MIGRATE", self.nodes[dst].ip.as_str(), &self.nodes[dst].port.to_string(), "", "0", &timeout]);
         if replace {
             a.push(b"REPLACE".to_vec());
         }

@@ -123,10 +123,7 @@ pub fn plan_create(nodes: &[CreateNode], replicas: usize, rng: &mut Rng) -> Crea
                 assigned += 1;
                 available -= 1;
                 replica_of[r] = Some(m);
-                log.push((
-                    Level::Plain,
-                    format!("Adding replica {} to {}", addr_of(nodes, r), addr_of(nodes, m)),
-                ));
+                log.push((Level::Plain, format!("Adding replica {} to {}", addr_of(nodes, r), addr_of(nodes, m))));
                 if assign_unused {
                     break;
                 }
@@ -258,7 +255,7 @@ pub fn reshard_table(sources: &[Source<'_>], numslots: usize) -> Vec<(usize, usi
         return moved;
     }
     let mut sorted: Vec<&Source<'_>> = sources.iter().collect();
-    sorted.sort_by(|a, b| b.slots_count.cmp(&a.slots_count));
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.slots_count));
     for (i, src) in sorted.iter().enumerate() {
         let share = numslots as f32 / total as f32 * src.slots_count as f32;
         let max = if i == 0 { share.ceil() } else { share.floor() } as usize;
