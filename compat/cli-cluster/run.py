@@ -473,6 +473,13 @@ def scenario_reverse(srv):
     same_output("create with a bad address: same error", ["--cluster", "create", "127.0.0.1", *addrs[1:]])
     fresh = all("cluster_known_nodes:1\r" in text(call_raw(p, "CLUSTER", "INFO")) for p in ports)
     ok("failed creates changed nothing", fresh and all(call_raw(p, "DBSIZE") == 0 for p in ports))
+    # The confirmation prompt reads stdin: "no" leaves the nodes alone (and exits 0, as redis-cli).
+    a = oracle("--cluster", "create", *addrs, stdin=b"no\n")
+    b = ours("--cluster", "create", *addrs, stdin=b"no\n")
+    ok("create answered 'no': same output as redis-cli", a == b and "(type 'yes' to accept): " in b[1],
+       f"redis-cli: {a!r}\nours:      {b!r}")
+    fresh = all("cluster_known_nodes:1\r" in text(call_raw(p, "CLUSTER", "INFO")) for p in ports)
+    ok("create answered 'no' changed nothing", fresh and all("0-" not in cluster_nodes_of(p) for p in ports))
 
     rc, out, err = oracle("--cluster", "create", *addrs, "--cluster-yes")
     if not ok("redis-cli creates a 3-master cluster", rc == 0, out + err):
@@ -501,6 +508,105 @@ def scenario_reverse(srv):
     call_raw(owner, "CLUSTER", "ADDSLOTS", 0)
     good, out = clean_check(ports[0])
     ok("restored cluster is clean", good, out)
+    ok("reverse: every node reports cluster_state:ok",
+       wait_for(lambda: all("cluster_state:ok" in text(call_raw(p, "CLUSTER", "INFO")) for p in ports)))
+    cc = ClusterClient(ports[0])
+    data = {k: v for i, (k, v) in enumerate(dataset().items()) if i % 5 == 0}
+    errors = load(cc, data)
+    ok("reverse: keys loaded", not errors, "\n".join(errors[:10]))
+    id_to_port = {node_id(p): p for p in ports}
+
+    # reshard with every answer given on stdin (no --cluster-* options), progress on a "tty".
+    to_id = node_id(ports[2])
+    before = sum(1 for o in slot_owner_map(ports[0]).values() if o == to_id)
+    p = subprocess.run([CLI, "--cluster", "reshard", addrs[0]], input=f"20\n{to_id}\nall\nyes\n".encode(),
+                       capture_output=True, env=dict(ENV, FAKETTY="1"), timeout=120)
+    out = p.stdout.decode(errors="replace")
+    ok("interactive reshard: prompts answered, exit 0",
+       p.returncode == 0 and "How many slots do you want to move (from 1 to 16384)? " in out
+       and "What is the receiving node ID? " in out and "Source node #1: " in out
+       and "Do you want to proceed with the proposed reshard plan (yes/no)? " in out, out + p.stderr.decode())
+    ok("interactive reshard: one progress line rewritten in place", "\r\x1b[KMoved 20/20 slots" in out, out)
+    after = sum(1 for o in slot_owner_map(ports[0]).values() if o == to_id)
+    ok("interactive reshard: target gained 20 slots", after - before == 20, f"{before} -> {after}")
+    p = subprocess.run([CLI, "--cluster", "reshard", addrs[0]], input=b"5\n", capture_output=True, env=ENV,
+                       timeout=60)
+    ok("reshard with stdin closed mid-questions: exit 1, nothing moved",
+       p.returncode == 1 and sum(1 for o in slot_owner_map(ports[0]).values() if o == to_id) == after)
+    good, out = clean_check(ports[0])
+    ok("interactive reshard: redis-cli check is clean", good, out)
+    keys_intact("interactive reshard: every key kept its value", cc, data)
+
+    # -a: AUTH on every node connection, and MIGRATE ... AUTH pw toward the target.
+    first_id = node_id(ports[0])
+    for port in ports:
+        call_raw(port, "CONFIG", "SET", "requirepass", "s3cret")
+    same_output("-a: check equals redis-cli's", ["-a", "s3cret", "--cluster", "check", addrs[0]])
+    same_output("wrong password: same error", ["-a", "nope", "--cluster", "check", addrs[0]])
+    rc, out, err = ours("-a", "s3cret", "--no-auth-warning", "--cluster", "reshard", addrs[1], "--cluster-from",
+                        "all", "--cluster-to", first_id, "--cluster-slots", "300", "--cluster-yes")
+    ok("-a: reshard with keys moved", rc == 0 and re.search(r"Moved 300/300 slots, [1-9]\d* keys", out) is not None,
+       out + err)
+    for port in ports:
+        c = Conn(port)
+        c.send("AUTH", "s3cret")
+        c.send("CONFIG", "SET", "requirepass", "")
+        c.close()
+    good, out = clean_check(ports[0])
+    ok("-a: redis-cli check is clean", good, out)
+    keys_intact("-a: every key kept its value", cc, data)
+
+    # Uncovered slots (every node dropped them): one without keys, one whose keys stayed on a node.
+    owners = slot_owner_map(ports[0])
+    with_keys = int(call_raw(ports[0], "CLUSTER", "KEYSLOT", "{user5}"))
+    empty = next(s for s in range(16384) if s != with_keys and owners[s] != owners[with_keys]
+                 and call_raw(id_to_port[owners[s]], "CLUSTER", "COUNTKEYSINSLOT", s) == 0)
+    for port in ports:
+        call_raw(port, "CLUSTER", "DELSLOTS", with_keys, empty)
+    rc, out, _ = oracle("--cluster", "check", addrs[0])
+    ok("uncovered slots: redis-cli check reports them", rc != 0 and "[ERR] Not all 16384 slots are covered" in out, out)
+    rc, out, err = ours("--cluster", "fix", addrs[0], "--cluster-yes", stdin=b"yes\nyes\n")
+    ok("fix of uncovered slots: both prompts asked despite --cluster-yes",
+       rc == 0 and "Fix these slots by covering with a random node? (type 'yes' to accept): " in out
+       and "Fix these slots by covering with those nodes? (type 'yes' to accept): " in out
+       and f">>> Covering slot {with_keys} with 127.0.0.1:{id_to_port[owners[with_keys]]}" in out, out + err)
+    good, out = clean_check(ports[0])
+    ok("fix of uncovered slots: redis-cli check is clean", good, out)
+    keys_intact("fix of uncovered slots: every key kept its value", cc, data)
+
+    # import from a server that is not in cluster mode (--cluster-copy keeps the source's keys).
+    plain = srv.start(cluster=False)
+    for i in range(60):
+        call_raw(plain, "SET", f"imported:{i}", f"v{i}")
+    call_raw(plain, "RPUSH", "{imp}:list", "a", "b")
+    args = ["--cluster", "import", addrs[0], "--cluster-from", f"127.0.0.1:{plain}", "--cluster-copy",
+            "--cluster-replace"]
+    a, b = oracle(*args), ours(*args)
+    ok("import: same output as redis-cli", a == b and b[0] == 0 and "*** Importing 61 keys from DB 0" in b[1],
+       f"redis-cli: {a!r}\nours:      {b!r}")
+    cc.close()
+    got = [text(cc.do("GET", f"imported:{i}")) for i in range(60)]
+    ok("import: keys in the cluster, still in the source",
+       got == [f"v{i}" for i in range(60)] and call_raw(plain, "DBSIZE") == 61)
+    same_output("import from a cluster node: same error",
+                ["--cluster", "import", addrs[0], "--cluster-from", addrs[1]])
+
+    # backup: nodes.json and one RDB per master.
+    dirs = [os.path.join(srv.tmp, "backup-ours"), os.path.join(srv.tmp, "backup-redis")]
+    for d in dirs:
+        os.makedirs(d, exist_ok=True)
+    rc_b, out_b, err_b = ours("--cluster", "backup", addrs[0], dirs[0])
+    rc_a, out_a, err_a = oracle("--cluster", "backup", addrs[0], dirs[1])
+    files = sorted(os.listdir(dirs[0]))
+    rdbs = [f for f in files if f.endswith(".rdb")]
+    magic = all(open(os.path.join(dirs[0], f), "rb").read(5) == b"REDIS" for f in rdbs)
+    ok("backup: exit 0, nodes.json and an RDB per master", rc_b == 0 and "nodes.json" in files
+       and len(rdbs) == 3 and magic, out_b + err_b + str(files))
+    ok("backup: same files and nodes.json as redis-cli's", files == sorted(os.listdir(dirs[1]))
+       and open(os.path.join(dirs[0], "nodes.json")).read() == open(os.path.join(dirs[1], "nodes.json")).read())
+    ok("backup: same stdout as redis-cli's", (rc_a, out_a.replace(dirs[1], dirs[0])) == (rc_b, out_b),
+       f"{out_a!r}\n{out_b!r}")
+    cc.close()
     return ports
 
 
@@ -546,6 +652,10 @@ def scenario_errors(srv, cluster_ports):
         ok("refused commands changed nothing in the cluster", same_ids, f"{before}\n{after}")
         ok("refused add-node left the new node alone",
            "cluster_known_nodes:1\r" in text(call_raw(fresh[1], "CLUSTER", "INFO")))
+        same_output("del-node of a master with slots: same error",
+                    ["--cluster", "del-node", member, node_id(cluster_ports[0])])
+        same_output("rebalance within the threshold: same output",
+                    ["--cluster", "rebalance", member, "--cluster-threshold", "90"])
         same_output("rebalance --cluster-simulate equals redis-cli's",
                     ["--cluster", "rebalance", member, "--cluster-simulate", "--cluster-weight",
                      f"{node_id(cluster_ports[0])[:8]}=2"])

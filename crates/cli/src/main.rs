@@ -50,6 +50,9 @@ fn main() {
         if std::env::var("REDISCLI_CLUSTER_YES").is_ok_and(|v| v == "1") {
             cargs.yes = true;
         }
+        if cargs.from_askpass {
+            cargs.from_pass = Some(ask_password("Please input import source node password: "));
+        }
         let auth = cli::cluster::Auth { user: o.user.clone(), pass: o.auth.clone() };
         let (stdout, stderr, stdin) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
         let (mut out, mut err, mut input) = (stdout.lock(), stderr.lock(), stdin.lock());
@@ -83,6 +86,34 @@ fn main() {
     }
     let _ = cli.connect(true);
     exit(cli.one_shot(words));
+}
+
+/// redis-cli's `askPassword`: on a terminal the prompt is shown and the typed text is not echoed;
+/// from a pipe the line is read silently (linenoise prints no prompt when stdin is not a tty).
+fn ask_password(prompt: &str) -> String {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    // SAFETY: termios is plain data; tcgetattr fills it for fd 0 and we only restore what we read.
+    let saved = tty.then(|| unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(0, &mut t) == 0).then_some(t)
+    });
+    if let Some(Some(t)) = saved {
+        let mut quiet = t;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: fd 0 is a terminal (checked above) and `quiet` is a valid termios.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+    }
+    let mut line = String::new();
+    let _ = stdin.lock().read_line(&mut line);
+    if let Some(Some(t)) = saved {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        println!();
+    }
+    line.trim_end_matches(['\n', '\r']).to_string()
 }
 
 const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]

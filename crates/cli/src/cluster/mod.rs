@@ -224,7 +224,11 @@ impl<'a> Manager<'a> {
     fn connect(&mut self, i: usize) -> bool {
         let (ip, port) = (self.nodes[i].ip.clone(), self.nodes[i].port);
         match Connection::connect(&ip, port) {
-            Ok(c) => self.conns[i] = Some(c),
+            Ok(c) => {
+                // As redis-cli: keep-alive every 15 s, so a MIGRATE to a dead node cannot hang forever.
+                c.set_keepalive(15);
+                self.conns[i] = Some(c);
+            }
             Err(e) => {
                 self.eprint(&format!("Could not connect to Redis at {ip}:{port}: {e}\n"));
                 self.conns[i] = None;
