@@ -1462,6 +1462,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn progress_line_counts_slots_and_keys() {
+        let mut p = Progress::new(10);
+        assert!(p.line().starts_with("Moved 0/10 slots, 0 keys, "));
+        p.slots_done = 4;
+        p.keys_done = 120;
+        let line = p.line();
+        assert!(line.starts_with("Moved 4/10 slots, 120 keys, "), "{line}");
+        assert!(line.ends_with("s left") && line.contains(" keys/s, "), "{line}");
+    }
+
+    #[test]
     fn host_arguments() {
         assert_eq!(host_from_args(&["127.0.0.1:7000".into()]), Some(("127.0.0.1".into(), 7000)));
         assert_eq!(host_from_args(&["h".into(), "7001".into()]), Some(("h".into(), 7001)));
