@@ -36,6 +36,10 @@ fn main() {
         print!("{}", USAGE);
         exit(0);
     }
+    if o.usage_error {
+        eprint!("{}", USAGE);
+        exit(1);
+    }
     if !o.no_auth_warning && o.auth.is_some() {
         eprintln!("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
     }
@@ -140,7 +144,12 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   --csv              Output in CSV format.
   --pipe             Transfer raw Redis protocol from stdin to server.
   --pipe-timeout <n> In --pipe mode, abort after n seconds without a reply (default 30, 0: never).
+  --cluster <command> [args...] [opts...]
+                     Cluster Manager command and arguments (see below).
   --help, -v         This help; the version.
+
+Cluster Manager Commands:
+  Use --cluster help to list all available cluster manager commands.
 ";
 
 struct Cli {

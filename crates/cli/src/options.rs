@@ -34,6 +34,8 @@ pub struct Options {
     pub mb_delim: Vec<u8>,
     pub cmd_delim: Vec<u8>,
     pub help: bool,
+    /// redis-cli's `usage(1)`: the usage text on stderr, exit 1 (`--cluster` without a subcommand).
+    pub usage_error: bool,
     pub version: bool,
     /// Index in argv of the first word of the command (== argv.len() when there is none).
     pub first_arg: usize,
@@ -231,6 +233,7 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
         mb_delim: b"\n".to_vec(),
         cmd_delim: b"\n".to_vec(),
         help: false,
+        usage_error: false,
         version: false,
         first_arg: argv.len(),
         cluster: None,
@@ -282,7 +285,8 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             "--pipe" => o.pipe = true,
             "--cluster" if has_value => {
                 if cluster_named {
-                    return Err(OptionsError("--cluster given twice".into()));
+                    o.usage_error = true;
+                    return Ok(o);
                 }
                 cluster_named = true;
                 i += 1;
@@ -302,7 +306,10 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
                 }
                 i = j;
             }
-            "--cluster" => return Err(OptionsError("Option --cluster needs a subcommand".into())),
+            "--cluster" => {
+                o.usage_error = true;
+                return Ok(o);
+            }
             "--cluster-only-masters" => cluster_args(&mut o).only_masters = true,
             "--cluster-only-replicas" => cluster_args(&mut o).only_replicas = true,
             "--cluster-replicas" if has_value => cluster_args(&mut o).replicas = atoi(&value()),
@@ -433,6 +440,8 @@ mod tests {
         assert_eq!(c.weights, vec!["ab=2", "cd=0.5"]);
         assert_eq!(c.threshold, 1.5);
         assert!(parse(&args("--cluster-yes get x"), false).unwrap().cluster.is_none());
+        assert!(parse(&args("--cluster"), false).unwrap().usage_error);
+        assert!(parse(&args("--cluster check h:1 --cluster info h:1"), false).unwrap().usage_error);
     }
 
     #[test]

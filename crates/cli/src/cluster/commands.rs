@@ -176,7 +176,7 @@ fn create(m: &mut Manager<'_>) -> bool {
     let replicas = m.args.replicas.max(0) as usize;
     if plan::masters_count(node_len, replicas) < 3 {
         m.logerr(&format!("*** ERROR: Invalid configuration for cluster creation.\n*** Redis Cluster requires at least 3 master nodes.\n*** This is not possible with {} nodes and {} replicas per node.", node_len, m.args.replicas));
-        m.logerr(&format!("\n*** At least {} nodes are required.\n", 3 * (m.args.replicas + 1)));
+        m.logerr(&format!("\n*** At least {} nodes are required.\n", m.args.replicas.wrapping_add(1).wrapping_mul(3)));
         return false;
     }
     m.info(&format!(">>> Performing hash slots allocation on {node_len} nodes...\n"));

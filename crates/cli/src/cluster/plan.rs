@@ -58,7 +58,7 @@ pub struct CreatePlan {
 
 /// `CLUSTER_MANAGER_MASTERS_COUNT`: how many masters `nodes` nodes with `replicas` each give.
 pub fn masters_count(nodes: usize, replicas: usize) -> usize {
-    nodes / (replicas + 1)
+    nodes / replicas.saturating_add(1)
 }
 
 /// Plans a new cluster as redis-cli's `clusterManagerCommandCreate` does: nodes interleaved by host,
