@@ -606,6 +606,30 @@ def scenario_reverse(srv):
     ok("fix of uncovered slots: redis-cli check is clean", good, out)
     keys_intact("fix of uncovered slots: every key kept its value", cc, data)
 
+    # The same damage twice, repaired once by redis-cli and once by us: the outputs must be equal.
+    def twice(name, damage, args, stdin=b""):
+        results = []
+        for tool in (oracle, ours):
+            damage()
+            results.append(tool(*args, stdin=stdin))
+            good, out = clean_check(ports[0])
+            ok(f"{name}: clean after {'redis-cli' if tool is oracle else 'ours'}", good, out)
+        ok(f"{name}: same output as redis-cli's", results[0] == results[1] and results[1][0] == 0,
+           f"redis-cli: {results[0]!r}\nours:      {results[1]!r}")
+
+    owners = slot_owner_map(ports[0])
+    open_slot = next(s for s in range(16384) if call_raw(id_to_port[owners[s]], "CLUSTER", "COUNTKEYSINSLOT", s) == 0
+                     and owners[s] != node_id(ports[0]))
+    mig_owner = id_to_port[owners[open_slot]]
+    twice("fix case 4 (migrating, no keys)",
+          lambda: call_raw(mig_owner, "CLUSTER", "SETSLOT", open_slot, "MIGRATING", node_id(ports[0])),
+          ["--cluster", "fix", addrs[0]])
+    keyed = int(call_raw(ports[0], "CLUSTER", "KEYSLOT", "{user10}"))
+    twice("fix of an uncovered slot with keys on one node",
+          lambda: [call_raw(p, "CLUSTER", "DELSLOTS", keyed) for p in ports],
+          ["--cluster", "fix", addrs[0]], stdin=b"yes\n")
+    same_output("fix of a healthy cluster equals redis-cli's", ["--cluster", "fix", addrs[0]])
+
     # BUSYKEY: the target already holds keys of the moving slot. Without --cluster-replace redis-cli
     # compares values with DEBUG DIGEST-VALUE, which a default 7.0 server refuses (DEBUG is off):
     # the move stops, nothing is overwritten. --cluster-replace then overwrites them.
