@@ -308,11 +308,11 @@ def clean_check(port, tries=30):
     return False, out
 
 
-def same_output(name, args, tries=6):
+def same_output(name, args, tries=6, stdin=b""):
     """Ours and redis-cli's stdout/stderr/exit code are equal (retried: node state may still move)."""
     a = b = None
     for _ in range(tries):
-        a, b = oracle(*args), ours(*args)
+        a, b = oracle(*args, stdin=stdin), ours(*args, stdin=stdin)
         if a == b:
             break
         time.sleep(0.5)
@@ -758,6 +758,9 @@ def scenario_errors(srv, cluster_ports):
                     ["--cluster", "rebalance", member, "--cluster-simulate", "--cluster-weight",
                      f"{node_id(cluster_ports[0])[:8]}=2"])
     same_output("help: same text and exit code", ["--cluster", "help"])
+    same_output("-x: the address read from stdin", ["-x", "--cluster", "check"], stdin=f"127.0.0.1:{dead}".encode())
+    same_output("-X with a tag that matches nothing: same error", ["-X", "TAG", "--cluster", "check", "h:1"],
+                stdin=b"x")
     same_output("unknown subcommand: same error", ["--cluster", "nosuch", "127.0.0.1:1"])
     same_output("wrong arity: same error", ["--cluster", "add-node", "127.0.0.1:1"])
     same_output("bad host argument: same error", ["--cluster", "check", "nocolon"])

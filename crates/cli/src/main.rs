@@ -54,6 +54,23 @@ fn main() {
         if std::env::var("REDISCLI_CLUSTER_YES").is_ok_and(|v| v == "1") {
             cargs.yes = true;
         }
+        // -x / -X apply to the subcommand's arguments (createClusterManagerCommand).
+        if o.stdin_lastarg || o.stdin_tag.is_some() {
+            let mut all = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut all);
+            let arg = String::from_utf8_lossy(&all).into_owned();
+            if o.stdin_lastarg {
+                cargs.args.push(arg);
+            } else if let Some(tag) = &o.stdin_tag {
+                match cargs.args.iter().position(|a| a.as_bytes() == tag.as_slice()) {
+                    Some(i) => cargs.args[i] = arg,
+                    None => {
+                        eprintln!("Using -X option but stdin tag not match.");
+                        exit(1);
+                    }
+                }
+            }
+        }
         if cargs.from_askpass {
             cargs.from_pass = Some(ask_password("Please input import source node password: "));
         }
