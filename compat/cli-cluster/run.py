@@ -629,6 +629,18 @@ def scenario_reverse(srv):
           lambda: [call_raw(p, "CLUSTER", "DELSLOTS", keyed) for p in ports],
           ["--cluster", "fix", addrs[0]], stdin=b"yes\n")
     same_output("fix of a healthy cluster equals redis-cli's", ["--cluster", "fix", addrs[0]])
+    # Several open / uncovered slots at once: redis-cli lists and repairs them in its hash table's
+    # order, which must come out the same.
+    owners = slot_owner_map(ports[0])
+    empties = [s for s in range(0, 16384, 97) if call_raw(id_to_port[owners[s]], "CLUSTER", "COUNTKEYSINSLOT", s) == 0]
+    many_open = [(s, id_to_port[owners[s]], next(p for p in ports if p != id_to_port[owners[s]])) for s in empties[:9]]
+    twice("fix of nine open slots",
+          lambda: [call_raw(o, "CLUSTER", "SETSLOT", s, "MIGRATING", node_id(t)) for s, o, t in many_open],
+          ["--cluster", "fix", addrs[0]])
+    keyed_slots = sorted({int(call_raw(ports[0], "CLUSTER", "KEYSLOT", k)) for k in list(data)[:40]})[:7]
+    twice("fix of seven uncovered slots with keys",
+          lambda: [call_raw(p, "CLUSTER", "DELSLOTS", *keyed_slots) for p in ports],
+          ["--cluster", "fix", addrs[0]], stdin=b"yes\n")
 
     # BUSYKEY: the target already holds keys of the moving slot. Without --cluster-replace redis-cli
     # compares values with DEBUG DIGEST-VALUE, which a default 7.0 server refuses (DEBUG is off):

@@ -12,6 +12,7 @@
 //! failure redis-cli would report), or change a cluster after a check that redis-cli would refuse.
 
 pub mod commands;
+pub mod dictorder;
 pub mod model;
 pub mod plan;
 
@@ -978,8 +979,9 @@ impl<'a> Manager<'a> {
             result = false;
         }
         self.info(">>> Check for open slots...\n");
-        // Open slots in first-seen order (redis-cli iterates a hash table; any order is valid).
-        let mut open: Vec<String> = Vec::new();
+        // redis-cli gathers the open slots in a hash table and lists (and repairs) them in that
+        // table's order; `dictorder` reproduces it.
+        let mut open_table = dictorder::DictOrder::new();
         let mut warnings = Vec::new();
         for n in &self.nodes {
             for (list, state) in [(&n.migrating, "migrating"), (&n.importing, "importing")] {
@@ -988,13 +990,12 @@ impl<'a> Manager<'a> {
                 }
                 let slots: Vec<String> = list.iter().map(|(s, _)| s.clone()).collect();
                 for s in &slots {
-                    if !open.contains(s) {
-                        open.push(s.clone());
-                    }
+                    open_table.add(s);
                 }
                 warnings.push(format!("[WARNING] Node {} has slots in {} state {}.", n.addr(), state, slots.join(",")));
             }
         }
+        let open = open_table.iter_order();
         for w in warnings {
             self.on_error(w);
         }
@@ -1303,6 +1304,13 @@ impl<'a> Manager<'a> {
             }
             uncovered.push((slot, with_keys));
         }
+        // The three groups are built by walking redis-cli's table of uncovered slots: its order.
+        let order = dictorder::order_of(
+            uncovered.iter().map(|u| u.0.to_string()).collect::<Vec<_>>().iter().map(String::as_str),
+        );
+        let position: std::collections::HashMap<&str, usize> =
+            order.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+        uncovered.sort_by_key(|u| position.get(u.0.to_string().as_str()).copied().unwrap_or(usize::MAX));
         let mut fixed = 0;
         let none: Vec<usize> = uncovered.iter().filter(|u| u.1.is_empty()).map(|u| u.0).collect();
         let single: Vec<(usize, usize)> = uncovered.iter().filter(|u| u.1.len() == 1).map(|u| (u.0, u.1[0])).collect();
@@ -1312,8 +1320,7 @@ impl<'a> Manager<'a> {
             slots.for_each(|s| map[s] = true);
             model::slots_string(&map)
         };
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut rng = plan::Rng::new(seed);
+        let now_s = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if !none.is_empty() {
             self.out("The following uncovered slots have no keys across the cluster:\n");
             let l = slot_list(&mut none.iter().copied());
@@ -1324,7 +1331,9 @@ impl<'a> Manager<'a> {
                     if masters.is_empty() {
                         return -1;
                     }
-                    let n = masters[rng.below(masters.len())];
+                    // redis-cli reseeds with the current second for every slot, so the slots
+                    // fixed within one second all go to the same random master; so do we.
+                    let n = masters[plan::Rng::new(now_s()).below(masters.len())];
                     let a = self.nodes[n].addr();
                     self.info(&format!(">>> Covering slot {slot} with {a}\n"));
                     if !self.set_slot_owner(n, slot, false) {
