@@ -61,7 +61,7 @@ pub struct ClusterArgs {
     pub slots: i64,
     pub timeout_ms: i64,
     pub pipeline: i64,
-    pub threshold: f32,
+    pub threshold_pct: f32,
     pub yes: bool,
     pub simulate: bool,
     pub replace: bool,
@@ -90,7 +90,7 @@ impl ClusterArgs {
             slots: 0,
             timeout_ms: 60000,
             pipeline: 10,
-            threshold: 2.0,
+            threshold_pct: 2.0,
             yes: false,
             simulate: false,
             replace: false,
@@ -335,7 +335,7 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             "--cluster-slots" if has_value => cluster_args(&mut o).slots = atoi(&value()),
             "--cluster-timeout" if has_value => cluster_args(&mut o).timeout_ms = atoi(&value()),
             "--cluster-pipeline" if has_value => cluster_args(&mut o).pipeline = atoi(&value()),
-            "--cluster-threshold" if has_value => cluster_args(&mut o).threshold = atof(&value()) as f32,
+            "--cluster-threshold" if has_value => cluster_args(&mut o).threshold_pct = atof(&value()) as f32,
             "--cluster-yes" => cluster_args(&mut o).yes = true,
             "--cluster-simulate" => cluster_args(&mut o).simulate = true,
             "--cluster-replace" => cluster_args(&mut o).replace = true,
@@ -438,7 +438,7 @@ mod tests {
             .unwrap();
         let c = o.cluster.unwrap();
         assert_eq!(c.weights, vec!["ab=2", "cd=0.5"]);
-        assert_eq!(c.threshold, 1.5);
+        assert_eq!(c.threshold_pct, 1.5);
         assert!(parse(&args("--cluster-yes get x"), false).unwrap().cluster.is_none());
         assert!(parse(&args("--cluster"), false).unwrap().usage_error);
         assert!(parse(&args("--cluster check h:1 --cluster info h:1"), false).unwrap().usage_error);

@@ -471,10 +471,10 @@ fn rebalance(m: &mut Manager<'_>) -> bool {
         m.logerr("*** Please fix your cluster problems before rebalancing\n");
         return false;
     }
-    let threshold = m.args.threshold;
-    let p = plan::plan_rebalance(&involved, threshold);
+    let threshold_pct = m.args.threshold_pct;
+    let p = plan::plan_rebalance(&involved, threshold_pct);
     if !p.threshold_reached {
-        m.warn(&format!("*** No rebalancing needed! All nodes are within the {threshold:.2}% threshold.\n"));
+        m.warn(&format!("*** No rebalancing needed! All nodes are within the {threshold_pct:.2}% threshold.\n"));
         return true;
     }
     m.info(&format!(">>> Rebalancing across {} nodes. Total weight = {:.2}\n", involved.len(), p.total_weight));

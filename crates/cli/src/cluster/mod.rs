@@ -519,16 +519,16 @@ impl<'a> Manager<'a> {
     /// 20 + 0.15·N seconds, hints about links that look down.
     fn wait_for_cluster_join(&mut self) {
         self.out("Waiting for the cluster to join\n");
-        let check_after = 20 + (self.nodes.len() as f32 * 0.15) as u32;
-        let mut counter = 0;
+        let check_after_s = 20 + (self.nodes.len() as f32 * 0.15) as u32;
+        let mut waited_s = 0;
         while !self.is_config_consistent() {
             self.out(".");
             self.flush();
             std::thread::sleep(Duration::from_secs(1));
-            counter += 1;
-            if counter > check_after {
+            waited_s += 1;
+            if waited_s > check_after_s {
                 self.report_link_status();
-                counter = 0;
+                waited_s = 0;
             }
         }
         self.out("\n");

@@ -297,7 +297,7 @@ pub struct RebalancePlan {
 /// Plans a rebalance as `clusterManagerCommandRebalance`: each node's balance is its slots minus
 /// its weighted share; rounding leftovers are pushed onto takers; then the biggest taker and the
 /// biggest giver are paired until all balances are zero.
-pub fn plan_rebalance(nodes: &[Weighted], threshold: f32) -> RebalancePlan {
+pub fn plan_rebalance(nodes: &[Weighted], threshold_pct: f32) -> RebalancePlan {
     let total_weight: f32 = nodes.iter().map(|n| n.weight).sum();
     let mut balances: Vec<(usize, i64)> = Vec::new();
     let mut total_balance: i64 = 0;
@@ -307,10 +307,10 @@ pub fn plan_rebalance(nodes: &[Weighted], threshold: f32) -> RebalancePlan {
         let balance = n.slots_count as i64 - expected;
         total_balance += balance;
         balances.push((n.index, balance));
-        if threshold > 0.0 {
+        if threshold_pct > 0.0 {
             let over = if n.slots_count > 0 {
                 let err_perc = (100.0 - (100.0 * expected as f64 / n.slots_count as f64)).abs();
-                err_perc > f64::from(threshold)
+                err_perc > f64::from(threshold_pct)
             } else {
                 expected > 1
             };
