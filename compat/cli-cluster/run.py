@@ -81,6 +81,16 @@ class Servers:
         raise RuntimeError("no free port pair found")
 
     def start(self, cluster=True, binary=None):
+        # Another process may take the port between our probe and the server's bind: retry.
+        for attempt in range(3):
+            try:
+                return self.start_once(cluster, binary)
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+        raise RuntimeError("unreachable")
+
+    def start_once(self, cluster, binary):
         port = self.free_port()
         d = os.path.join(self.tmp, f"n{port}")
         os.makedirs(d, exist_ok=True)
@@ -101,6 +111,10 @@ class Servers:
             if self.procs[port].poll() is not None:
                 break
             time.sleep(0.05)
+        p = self.procs.pop(port)
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
         raise RuntimeError(f"server on port {port} did not start (see {d}/log)")
 
     def kill_all(self):
