@@ -873,7 +873,6 @@ fn save_rdb(m: &mut Manager<'_>, n: usize, dir: &str) -> bool {
             return false;
         }
     };
-    let mut written: u64 = 0;
     let mut buf = vec![0u8; 16 * 1024];
     match &mark {
         None => {
@@ -886,7 +885,6 @@ fn save_rdb(m: &mut Manager<'_>, n: usize, dir: &str) -> bool {
                     break;
                 }
                 left -= got as u64;
-                written += got as u64;
             }
             if left > 0 {
                 m.eprint("I/O Error reading RDB payload from socket\n");
@@ -896,29 +894,37 @@ fn save_rdb(m: &mut Manager<'_>, n: usize, dir: &str) -> bool {
         }
         Some(mark) => {
             m.eprint(&format!("SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{path}'\n"));
-            let mut data: Vec<u8> = Vec::new();
+            // The payload ends with the 40-byte mark: keep the last 40 bytes back until it shows.
+            let mut pending: Vec<u8> = Vec::new();
+            let mut written: u64 = 0;
+            let mut complete = false;
             while let Ok(got) = conn.read_raw(&mut buf) {
                 if got == 0 {
                     break;
                 }
-                data.extend_from_slice(&buf[..got]);
-                if data.ends_with(mark) {
+                pending.extend_from_slice(&buf[..got]);
+                if pending.ends_with(mark) {
+                    pending.truncate(pending.len() - mark.len());
+                    complete = true;
+                }
+                let keep = if complete { 0 } else { mark.len().min(pending.len()) };
+                let flush = pending.len() - keep;
+                if file.write_all(&pending[..flush]).is_err() {
+                    break;
+                }
+                written += flush as u64;
+                pending.drain(..flush);
+                if complete {
                     break;
                 }
             }
-            if !data.ends_with(mark) {
+            if !complete {
                 m.eprint("I/O Error reading RDB payload from socket\n");
                 return false;
             }
-            data.truncate(data.len() - mark.len());
-            if file.write_all(&data).is_err() {
-                return false;
-            }
-            written = data.len() as u64;
             m.eprint(&format!("Transfer finished with success after {written} bytes\n"));
         }
     }
-    let _ = written;
     file.sync_all().is_ok()
 }
 
