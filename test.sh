@@ -15,6 +15,10 @@
 #   cluster       compat/cluster/test_cluster.py: six nodes configured as the seed configures them, joined by Debian's
 #                 redis-cli --cluster create, checked by redis-cli --cluster check, used by redis-py 8's RedisCluster
 #                 (the seed's examples) and redis-benchmark --cluster, restarted, and mixed with redis-server nodes
+#   cli-cluster   compat/cli-cluster/run.py: redoxide-cli --cluster (create, add-node, rebalance, reshard, fix,
+#                 del-node, call, info, bad input) on 6-8 node clusters, each step checked with Debian's
+#                 `redis-cli --cluster check`, outputs compared with redis-cli's; once per server in
+#                 CLI_CLUSTER_SERVERS
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
@@ -28,12 +32,14 @@
 #   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
 #   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
 #   FUZZ_SECONDS  how long each fuzz target runs (default 20)
+#   CLI_CLUSTER_SERVERS  servers the cli-cluster step runs against: space-separated, `redis` (Debian's
+#                 /usr/bin/redis-server) and/or `redoxide` (SERVER_BIN); default "redis redoxide"
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cluster tcl fuzz)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cluster cli-cluster tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -105,6 +111,22 @@ step_cli() {
 step_cluster() {
     need_server
     timeout 900 python3 compat/cluster/test_cluster.py --server "$server_bin"
+}
+step_cli-cluster() {
+    local name bin
+    if [[ ! -x target/release/redoxide-cli ]]; then
+        echo "test.sh: target/release/redoxide-cli does not exist (did the build step run?)"
+        return 1
+    fi
+    for name in ${CLI_CLUSTER_SERVERS:-redis redoxide}; do
+        case "$name" in
+        redis) bin=/usr/bin/redis-server ;;
+        redoxide) need_server; bin="$server_bin" ;;
+        *) echo "test.sh: unknown CLI_CLUSTER_SERVERS entry '$name' (known: redis redoxide)"; return 1 ;;
+        esac
+        echo "cli-cluster: servers are $name ($bin)"
+        SERVER_BIN="$bin" CLI="$root/target/release/redoxide-cli" timeout 300 python3 compat/cli-cluster/run.py
+    done
 }
 step_tcl() {
     need_server

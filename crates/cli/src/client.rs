@@ -179,6 +179,41 @@ impl Connection {
         Ok(())
     }
 
+    /// TCP keep-alive probes after `interval_s` idle seconds (redis-cli's `anetKeepAlive`), so that a
+    /// long command on a dead peer fails instead of waiting forever. Best effort: errors are ignored.
+    pub fn set_keepalive(&self, interval_s: i32) {
+        use std::os::fd::AsRawFd;
+        let Stream::Tcp(s) = &self.stream else { return };
+        let fd = s.as_raw_fd();
+        let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+            // SAFETY: fd is an open socket owned by `s`; the option value is a live c_int.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&value as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+        };
+        set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, interval_s);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, (interval_s / 3).max(1));
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3);
+    }
+
+    /// Raw bytes from the connection, buffered ones first (SYNC's payload is not a reply).
+    pub fn read_raw(&mut self, out: &mut [u8]) -> Result<usize, ClientError> {
+        if self.buf.is_empty() {
+            self.fill()?;
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf.drain(..n);
+        Ok(n)
+    }
+
     /// Sends one command and reads its reply.
     pub fn command(&mut self, argv: &[Vec<u8>]) -> Result<Reply, ClientError> {
         self.send(argv)?;

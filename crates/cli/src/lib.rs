@@ -4,7 +4,7 @@
 //! with hiredis's error texts; `client`: a blocking TCP connection that sends a command and reads its
 //! reply), the output formats of redis-cli (`format`: pure functions from a reply to the exact bytes
 //! redis-cli prints in its tty, raw and CSV modes) and the command line (`options`). The binary
-//! (`main.rs`) wires these to stdin/stdout; the later `--cluster` manager is meant to reuse `client`.
+//! (`main.rs`) wires these to stdin/stdout; `cluster`: redis-cli's `--cluster` manager, on top of `client`.
 //!
 //! It must never: panic on anything a server sends (a malformed reply is a typed error), print from
 //! the library (only the binary writes to stdout/stderr, so output stays testable), or encode requests
@@ -12,6 +12,7 @@
 //! server-side encoder and `split_args`).
 
 pub mod client;
+pub mod cluster;
 pub mod format;
 pub mod options;
 pub mod reply;

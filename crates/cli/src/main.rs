@@ -36,6 +36,10 @@ fn main() {
         print!("{}", USAGE);
         exit(0);
     }
+    if o.usage_error {
+        eprint!("{}", USAGE);
+        exit(1);
+    }
     if !o.no_auth_warning && o.auth.is_some() {
         eprintln!("Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.");
     }
@@ -44,6 +48,43 @@ fn main() {
         if let Ok(pass) = std::env::var("REDISCLI_AUTH") {
             o.auth = Some(pass);
         }
+    }
+    if let Some(mut cargs) = o.cluster.take() {
+        // parseEnv: REDISCLI_CLUSTER_YES=1 answers every prompt as --cluster-yes does.
+        if std::env::var("REDISCLI_CLUSTER_YES").is_ok_and(|v| v == "1") {
+            cargs.yes = true;
+        }
+        // -x / -X apply to the subcommand's arguments (createClusterManagerCommand).
+        if o.stdin_lastarg || o.stdin_tag.is_some() {
+            let mut all = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut all);
+            let arg = String::from_utf8_lossy(&all).into_owned();
+            if o.stdin_lastarg {
+                cargs.args.push(arg);
+            } else if let Some(tag) = &o.stdin_tag {
+                match cargs.args.iter().position(|a| a.as_bytes() == tag.as_slice()) {
+                    Some(i) => cargs.args[i] = arg,
+                    None => {
+                        eprintln!("Using -X option but stdin tag not match.");
+                        exit(1);
+                    }
+                }
+            }
+        }
+        if cargs.from_askpass {
+            cargs.from_pass = Some(ask_password("Please input import source node password: "));
+        }
+        let auth = cli::cluster::Auth { user: o.user.clone(), pass: o.auth.clone() };
+        let (stdout, stderr, stdin) = (std::io::stdout(), std::io::stderr(), std::io::stdin());
+        let (mut out, mut err, mut input) = (stdout.lock(), stderr.lock(), stdin.lock());
+        let io = cli::cluster::Io {
+            out: &mut out,
+            err: &mut err,
+            input: &mut input,
+            color: std::env::var("TERM").is_ok_and(|t| t.contains("xterm")),
+            out_is_tty: stdout_tty,
+        };
+        exit(cli::cluster::run(cargs, auth, io));
     }
     let words: Vec<Vec<u8>> = argv_os[o.first_arg..].iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut cli = Cli::new(o);
@@ -66,6 +107,34 @@ fn main() {
     }
     let _ = cli.connect(true);
     exit(cli.one_shot(words));
+}
+
+/// redis-cli's `askPassword`: on a terminal the prompt is shown and the typed text is not echoed;
+/// from a pipe the line is read silently (linenoise prints no prompt when stdin is not a tty).
+fn ask_password(prompt: &str) -> String {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    // SAFETY: termios is plain data; tcgetattr fills it for fd 0 and we only restore what we read.
+    let saved = tty.then(|| unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(0, &mut t) == 0).then_some(t)
+    });
+    if let Some(Some(t)) = saved {
+        let mut quiet = t;
+        quiet.c_lflag &= !libc::ECHO;
+        // SAFETY: fd 0 is a terminal (checked above) and `quiet` is a valid termios.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+        print!("{prompt}");
+        let _ = std::io::stdout().flush();
+    }
+    let mut line = String::new();
+    let _ = stdin.lock().read_line(&mut line);
+    if let Some(Some(t)) = saved {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        println!();
+    }
+    line.trim_end_matches(['\n', '\r']).to_string()
 }
 
 const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
@@ -92,7 +161,12 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   --csv              Output in CSV format.
   --pipe             Transfer raw Redis protocol from stdin to server.
   --pipe-timeout <n> In --pipe mode, abort after n seconds without a reply (default 30, 0: never).
+  --cluster <command> [args...] [opts...]
+                     Cluster Manager command and arguments (see below).
   --help, -v         This help; the version.
+
+Cluster Manager Commands:
+  Use --cluster help to list all available cluster manager commands.
 ";
 
 struct Cli {

@@ -34,9 +34,81 @@ pub struct Options {
     pub mb_delim: Vec<u8>,
     pub cmd_delim: Vec<u8>,
     pub help: bool,
+    /// redis-cli's `usage(1)`: the usage text on stderr, exit 1 (`--cluster` without a subcommand).
+    pub usage_error: bool,
     pub version: bool,
     /// Index in argv of the first word of the command (== argv.len() when there is none).
     pub first_arg: usize,
+    /// `--cluster <subcommand> ...`: the cluster manager's command line.
+    pub cluster: Option<ClusterArgs>,
+}
+
+/// The `--cluster` subcommand, its arguments and every `--cluster-*` option (redis-cli's
+/// `clusterManagerCommand`), with redis-cli's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterArgs {
+    pub command: String,
+    pub args: Vec<String>,
+    pub replicas: i64,
+    pub master_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub from_user: Option<String>,
+    pub from_pass: Option<String>,
+    pub from_askpass: bool,
+    /// `--cluster-weight n1=w1 n2=w2 ...`, as given.
+    pub weights: Vec<String>,
+    pub slots: i64,
+    pub timeout_ms: i64,
+    pub pipeline: i64,
+    pub threshold_pct: f32,
+    pub yes: bool,
+    pub simulate: bool,
+    pub replace: bool,
+    pub copy: bool,
+    pub slave: bool,
+    pub use_empty_masters: bool,
+    pub search_multiple_owners: bool,
+    pub fix_with_unreachable_masters: bool,
+    pub only_masters: bool,
+    pub only_replicas: bool,
+}
+
+impl ClusterArgs {
+    fn new(command: String, args: Vec<String>) -> Self {
+        ClusterArgs {
+            command,
+            args,
+            replicas: 0,
+            master_id: None,
+            from: None,
+            to: None,
+            from_user: None,
+            from_pass: None,
+            from_askpass: false,
+            weights: Vec::new(),
+            slots: 0,
+            timeout_ms: 60000,
+            pipeline: 10,
+            threshold_pct: 2.0,
+            yes: false,
+            simulate: false,
+            replace: false,
+            copy: false,
+            slave: false,
+            use_empty_masters: false,
+            search_multiple_owners: false,
+            fix_with_unreachable_masters: false,
+            only_masters: false,
+            only_replicas: false,
+        }
+    }
+}
+
+/// The `--cluster-*` options are read into a default `ClusterArgs` until `--cluster` names the
+/// subcommand (redis-cli accepts them on either side of it).
+fn cluster_args(o: &mut Options) -> &mut ClusterArgs {
+    o.cluster.get_or_insert_with(|| ClusterArgs::new(String::new(), Vec::new()))
 }
 
 /// Why the command line was refused; the text is what redis-cli prints to stderr before exiting 1.
@@ -161,9 +233,12 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
         mb_delim: b"\n".to_vec(),
         cmd_delim: b"\n".to_vec(),
         help: false,
+        usage_error: false,
         version: false,
         first_arg: argv.len(),
+        cluster: None,
     };
+    let mut cluster_named = false;
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -208,6 +283,79 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             "-2" => o.resp2 = true,
             "-3" => o.resp3 = true,
             "--pipe" => o.pipe = true,
+            "--cluster" if has_value => {
+                if cluster_named {
+                    o.usage_error = true;
+                    return Ok(o);
+                }
+                cluster_named = true;
+                i += 1;
+                // The subcommand's arguments run up to the next word starting with `-`.
+                let mut j = i;
+                while j < argv.len() && !argv[j].starts_with('-') {
+                    j += 1;
+                }
+                if j > i {
+                    j -= 1;
+                }
+                let c = cluster_args(&mut o);
+                c.command = argv[i].clone();
+                c.args = argv[i + 1..=j.max(i)].to_vec();
+                if j == i {
+                    c.args.clear();
+                }
+                i = j;
+            }
+            "--cluster" => {
+                o.usage_error = true;
+                return Ok(o);
+            }
+            "--cluster-only-masters" => cluster_args(&mut o).only_masters = true,
+            "--cluster-only-replicas" => cluster_args(&mut o).only_replicas = true,
+            "--cluster-replicas" if has_value => cluster_args(&mut o).replicas = atoi(&value()),
+            "--cluster-master-id" if has_value => cluster_args(&mut o).master_id = Some(value()),
+            "--cluster-from" if has_value => cluster_args(&mut o).from = Some(value()),
+            "--cluster-to" if has_value => cluster_args(&mut o).to = Some(value()),
+            "--cluster-from-user" if has_value => cluster_args(&mut o).from_user = Some(value()),
+            "--cluster-from-pass" if has_value => cluster_args(&mut o).from_pass = Some(value()),
+            "--cluster-from-askpass" => cluster_args(&mut o).from_askpass = true,
+            "--cluster-weight" if has_value => {
+                if !cluster_args(&mut o).weights.is_empty() {
+                    return Err(OptionsError(
+                        "WARNING: you cannot use --cluster-weight more than once.\nYou can set more weights by adding them as a space-separated list, ie:\n--cluster-weight n1=w n2=w".into(),
+                    ));
+                }
+                let mut w = Vec::new();
+                while i + 1 < argv.len() && !argv[i + 1].starts_with("--") && argv[i + 1].contains('=') {
+                    i += 1;
+                    w.push(argv[i].clone());
+                }
+                cluster_args(&mut o).weights = w;
+            }
+            "--cluster-slots" if has_value => cluster_args(&mut o).slots = atoi(&value()),
+            "--cluster-timeout" if has_value => cluster_args(&mut o).timeout_ms = atoi(&value()),
+            "--cluster-pipeline" if has_value => cluster_args(&mut o).pipeline = atoi(&value()),
+            "--cluster-threshold" if has_value => cluster_args(&mut o).threshold_pct = atof(&value()) as f32,
+            "--cluster-yes" => cluster_args(&mut o).yes = true,
+            "--cluster-simulate" => cluster_args(&mut o).simulate = true,
+            "--cluster-replace" => cluster_args(&mut o).replace = true,
+            "--cluster-copy" => cluster_args(&mut o).copy = true,
+            "--cluster-slave" => cluster_args(&mut o).slave = true,
+            "--cluster-use-empty-masters" => cluster_args(&mut o).use_empty_masters = true,
+            "--cluster-search-multiple-owners" => cluster_args(&mut o).search_multiple_owners = true,
+            "--cluster-fix-with-unreachable-masters" => cluster_args(&mut o).fix_with_unreachable_masters = true,
+            _ if cluster_named && !a.starts_with('-') => {
+                // Arguments given after the options (`--cluster check --opt host:port`).
+                let mut j = i + 1;
+                while j < argv.len() && !argv[j].starts_with('-') {
+                    j += 1;
+                }
+                let c = cluster_args(&mut o);
+                if c.args.is_empty() {
+                    c.args = argv[i..j].to_vec();
+                    i = j - 1;
+                }
+            }
             _ if a.starts_with('-') => {
                 return Err(OptionsError(format!("Unrecognized option or bad number of args for: '{a}'")));
             }
@@ -217,6 +365,10 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             }
         }
         i += 1;
+    }
+    if !cluster_named {
+        // `--cluster-*` options without `--cluster` are accepted and ignored, as by redis-cli.
+        o.cluster = None;
     }
     if o.socket.is_some() && o.cluster_mode {
         return Err(OptionsError("Options -c and -s are mutually exclusive.".into()));
@@ -264,6 +416,32 @@ mod tests {
         assert_eq!(parse(&args("-u redis://%4g@h"), false).unwrap_err().0, "Illegal character in URI encoding");
         let o = parse(&args("-u REDIS://pw@/2"), false).unwrap();
         assert_eq!((o.user, o.auth.as_deref(), o.host.as_str(), o.dbnum), (None, Some("pw"), "127.0.0.1", 2));
+    }
+
+    #[test]
+    fn cluster_command_lines() {
+        let o =
+            parse(&args("--cluster create 127.0.0.1:1 127.0.0.1:2 --cluster-replicas 1 --cluster-yes"), false).unwrap();
+        let c = o.cluster.unwrap();
+        assert_eq!(c.command, "create");
+        assert_eq!(c.args, vec!["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!((c.replicas, c.yes, c.pipeline, c.timeout_ms), (1, true, 10, 60000));
+        let o = parse(&args("--cluster-yes --cluster check --cluster-search-multiple-owners h:1"), false).unwrap();
+        let c = o.cluster.unwrap();
+        assert_eq!(
+            (c.command.as_str(), c.args, c.yes, c.search_multiple_owners),
+            ("check", vec!["h:1".into()], true, true)
+        );
+        let o = parse(&args("--cluster help"), false).unwrap();
+        assert!(o.cluster.unwrap().args.is_empty());
+        let o = parse(&args("--cluster rebalance h:1 --cluster-weight ab=2 cd=0.5 --cluster-threshold 1.5"), false)
+            .unwrap();
+        let c = o.cluster.unwrap();
+        assert_eq!(c.weights, vec!["ab=2", "cd=0.5"]);
+        assert_eq!(c.threshold_pct, 1.5);
+        assert!(parse(&args("--cluster-yes get x"), false).unwrap().cluster.is_none());
+        assert!(parse(&args("--cluster"), false).unwrap().usage_error);
+        assert!(parse(&args("--cluster check h:1 --cluster info h:1"), false).unwrap().usage_error);
     }
 
     #[test]
