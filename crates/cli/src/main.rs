@@ -167,6 +167,14 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
 
 Cluster Manager Commands:
   Use --cluster help to list all available cluster manager commands.
+  redoxide-cli adds:
+  --cluster up [--cluster-masters 3] [--cluster-replicas 1] [--cluster-base-port 7000]
+               [--cluster-dir ./redoxide-cluster] [--cluster-node-timeout 5000] [--cluster-detach]
+                     Start a local cluster of redoxide-server nodes (or restart the one in the directory).
+  --cluster down [--cluster-dir ./redoxide-cluster]
+                     Stop a cluster started with up --cluster-detach.
+  --cluster health <host:port>
+                     Cluster state, nodes, warnings and slot distribution; exit 1 unless ok.
 ";
 
 struct Cli {

@@ -72,6 +72,15 @@ pub struct ClusterArgs {
     pub fix_with_unreachable_masters: bool,
     pub only_masters: bool,
     pub only_replicas: bool,
+    /// `--cluster-replicas` was given (`up` defaults to 1 replica per master, `create` to 0).
+    pub replicas_given: bool,
+    /// `up`/`down` (redoxide's own): `--cluster-masters`, `--cluster-base-port`, `--cluster-dir`,
+    /// `--cluster-node-timeout`, `--cluster-detach`; `None` when not given.
+    pub masters: Option<i64>,
+    pub base_port: Option<i64>,
+    pub dir: Option<String>,
+    pub node_timeout: Option<i64>,
+    pub detach: bool,
 }
 
 impl ClusterArgs {
@@ -101,6 +110,12 @@ impl ClusterArgs {
             fix_with_unreachable_masters: false,
             only_masters: false,
             only_replicas: false,
+            replicas_given: false,
+            masters: None,
+            base_port: None,
+            dir: None,
+            node_timeout: None,
+            detach: false,
         }
     }
 }
@@ -312,7 +327,17 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             }
             "--cluster-only-masters" => cluster_args(&mut o).only_masters = true,
             "--cluster-only-replicas" => cluster_args(&mut o).only_replicas = true,
-            "--cluster-replicas" if has_value => cluster_args(&mut o).replicas = atoi(&value()),
+            "--cluster-replicas" if has_value => {
+                let v = atoi(&value());
+                let c = cluster_args(&mut o);
+                c.replicas = v;
+                c.replicas_given = true;
+            }
+            "--cluster-masters" if has_value => cluster_args(&mut o).masters = Some(atoi(&value())),
+            "--cluster-base-port" if has_value => cluster_args(&mut o).base_port = Some(atoi(&value())),
+            "--cluster-dir" if has_value => cluster_args(&mut o).dir = Some(value()),
+            "--cluster-node-timeout" if has_value => cluster_args(&mut o).node_timeout = Some(atoi(&value())),
+            "--cluster-detach" => cluster_args(&mut o).detach = true,
             "--cluster-master-id" if has_value => cluster_args(&mut o).master_id = Some(value()),
             "--cluster-from" if has_value => cluster_args(&mut o).from = Some(value()),
             "--cluster-to" if has_value => cluster_args(&mut o).to = Some(value()),

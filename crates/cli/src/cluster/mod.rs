@@ -13,8 +13,10 @@
 
 pub mod commands;
 pub mod dictorder;
+pub mod health;
 pub mod model;
 pub mod plan;
+pub mod up;
 
 use crate::client::Connection;
 use crate::options::ClusterArgs;
@@ -1447,7 +1449,20 @@ pub fn host_from_args(args: &[String]) -> Option<(String, u16)> {
 }
 
 /// Runs the subcommand; returns the process exit code (0 on success, 1 otherwise).
-pub fn run(args: ClusterArgs, auth: Auth, io: Io<'_>) -> i32 {
+pub fn run(args: ClusterArgs, auth: Auth, mut io: Io<'_>) -> i32 {
+    // redoxide's own subcommands (not in redis-cli's table, so `--cluster help` stays redis-cli's).
+    match args.command.as_str() {
+        "up" => return up::up(args, auth, io),
+        "down" => return up::down(args, io),
+        "health" => {
+            let Some((host, port)) = host_from_args(&args.args) else {
+                let _ = io.err.write_all(b"Usage: redoxide-cli --cluster health host:port\n");
+                return 1;
+            };
+            return health::run(&host, port, &auth, &mut io);
+        }
+        _ => {}
+    }
     let Some(proc) = commands::lookup(&args.command) else {
         let _ = io.err.write_all(b"Unknown --cluster subcommand\n");
         return 1;
