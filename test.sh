@@ -19,6 +19,10 @@
 #                 del-node, call, info, bad input) on 6-8 node clusters, each step checked with Debian's
 #                 `redis-cli --cluster check`, outputs compared with redis-cli's; once per server in
 #                 CLI_CLUSTER_SERVERS
+#   cluster-up    compat/cluster-up/test_cluster_up.py: redoxide-cli --cluster up (--cluster-detach and foreground
+#                 with Ctrl-C), the seed's Python examples against it, --cluster health against the seed's
+#                 monitoring script, down, up again (same ids and slots), bad input; deploy/docker-compose.yml's
+#                 command lines started locally and joined into a healthy cluster
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
@@ -39,7 +43,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 
-all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cluster cli-cluster tcl fuzz)
+all_steps=(deps build unit fmt clippy differential redis-py redis-cli cli cluster cli-cluster cluster-up tcl fuzz)
 only=()
 skip=()
 while [[ $# -gt 0 ]]; do
@@ -127,6 +131,13 @@ step_cli-cluster() {
         echo "cli-cluster: servers are $name ($bin)"
         SERVER_BIN="$bin" CLI="$root/target/release/redoxide-cli" timeout 300 python3 compat/cli-cluster/run.py
     done
+}
+step_cluster-up() {
+    if [[ ! -x target/release/redoxide-cli || ! -x target/release/redoxide-server ]]; then
+        echo "test.sh: target/release/redoxide-cli or redoxide-server does not exist (did the build step run?)"
+        return 1
+    fi
+    timeout 300 python3 compat/cluster-up/test_cluster_up.py --cli "$root/target/release/redoxide-cli"
 }
 step_tcl() {
     need_server
