@@ -130,11 +130,11 @@ fn io_err(dir: &Path, what: impl Into<String>) -> impl FnOnce(std::io::Error) ->
 /// The directory given (or the default), made absolute so the configs do not depend on the cwd.
 fn cluster_dir(args: &ClusterArgs) -> Result<PathBuf, UpError> {
     let d = PathBuf::from(args.dir.clone().unwrap_or_else(|| "./redoxide-cluster".into()));
-    if d.is_absolute() {
-        return Ok(d);
-    }
-    let cwd = std::env::current_dir().map_err(io_err(&d, "current directory"))?;
-    Ok(cwd.join(d))
+    let abs =
+        if d.is_absolute() { d } else { std::env::current_dir().map_err(io_err(&d, "current directory"))?.join(d) };
+    // `components` drops the `.` steps (`/home/me/./redoxide-cluster`), so every spelling of the
+    // directory names the same nodes (their command lines are matched against it).
+    Ok(abs.components().collect())
 }
 
 /// The server binary beside the running redoxide-cli.
