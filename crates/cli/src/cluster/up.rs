@@ -308,7 +308,7 @@ fn start_node(bin: &Path, dir: &Path, port: u16) -> Result<Child, UpError> {
         if matches!(ask(port, &["PING"], Duration::from_secs(1)), Some(Reply::Status(s)) if s == b"PONG") {
             return Ok(child);
         }
-        if Instant::now() > deadline {
+        if Instant::now() > deadline || STOP.load(Ordering::SeqCst) {
             let _ = child.kill();
             let _ = child.wait();
             return Err(UpError::Start(format!("node {port} did not answer PING within 15 s")));
@@ -380,6 +380,7 @@ fn wait_agreement(ports: &[u16], replicas: usize, limit: Duration) -> Result<(),
     loop {
         match disagreement(ports, replicas) {
             None => return Ok(()),
+            Some(_) if STOP.load(Ordering::SeqCst) => return Err(UpError::Start("interrupted".into())),
             Some(why) if Instant::now() > deadline => {
                 return Err(UpError::Start(format!("the nodes did not agree within {} s: {why}", limit.as_secs())))
             }
@@ -458,6 +459,13 @@ fn up_inner(args: &ClusterArgs, auth: &Auth, io: &mut Io<'_>, started: &mut Star
         })?),
         Err(_) => None,
     };
+    // From here on Ctrl-C (SIGINT) or SIGTERM ends `up` through its own path, which stops every node
+    // this run started; the nodes are in their own process groups, so the signal reaches only us.
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
     let layout = match &existing {
         Some(l) => {
             let clash = (args.masters.is_some() && wanted.masters != l.masters)
@@ -524,6 +532,9 @@ fn up_inner(args: &ClusterArgs, auth: &Auth, io: &mut Io<'_>, started: &mut Star
         ),
     );
     for &p in &ports {
+        if STOP.load(Ordering::SeqCst) {
+            return Err(UpError::Start("interrupted".into()));
+        }
         let child = start_node(&bin, &dir, p)?;
         started.children.push((p, child));
         write_pids(&dir, &started.pids())?;
@@ -581,11 +592,6 @@ fn up_inner(args: &ClusterArgs, auth: &Auth, io: &mut Io<'_>, started: &mut Star
         return Ok(0);
     }
     say(io, &format!("\nThe cluster is up: redis-cli -c -p {}. Press Ctrl-C to stop every node.\n", ports[0]));
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
     let mut gone = Vec::new();
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(200));
