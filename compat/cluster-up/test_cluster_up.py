@@ -11,7 +11,8 @@ Scenarios (each on its own free 127.0.0.1 base port and temp directory):
                    restarts the same node ids with the same slots (not re-created) and the data as far as
                    persistence allows (see below); then a killed replica shows as failed, a killed master makes
                    the cluster fail and health exit 1; down stops the rest
-  foreground       up without --cluster-detach; SIGINT (Ctrl-C) stops every node with SHUTDOWN and exits 0
+  foreground       up without --cluster-detach; SIGINT (Ctrl-C) stops every node with SHUTDOWN and exits 0;
+                   SIGINT while up is still starting nodes stops those started and exits non-zero
   compose          deploy/docker-compose.yml: six services with the seed's settings, consistent port/announce
                    settings and volumes; each service's command line started locally (ports remapped to free
                    127.0.0.1 ports, announce settings and --dir/--bind adjusted, nothing else changed), the
@@ -378,6 +379,18 @@ def test_foreground():
         assert not any(pid_alive(p) for p in pids.values()), pids
         assert not any(listening(p) for p in pids)
         assert not os.path.exists(os.path.join(d, "cluster.pids"))
+        # Ctrl-C while up is still starting nodes: it stops the ones it started and exits non-zero.
+        d2 = os.path.join(tmp, "interrupted")
+        base2 = free_base()
+        proc = subprocess.Popen([CLI, "--cluster", "up", "--cluster-dir", d2, "--cluster-base-port", str(base2)],
+                                stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: os.path.exists(os.path.join(d2, "cluster.pids")) and read_pids(d2), 60, "a first node")
+        early = read_pids(d2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) != 0
+        assert "interrupted" in open(log.name).read()
+        assert early and not any(pid_alive(p) for p in early.values()), early
+        assert not any(listening(p) for p in range(base2, base2 + 6))
     finally:
         if proc and proc.poll() is None:
             proc.kill()
