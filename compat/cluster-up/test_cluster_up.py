@@ -17,6 +17,7 @@ Scenarios (each on its own free 127.0.0.1 base port and temp directory):
                    settings and volumes; each service's command line started locally (ports remapped to free
                    127.0.0.1 ports, announce settings and --dir/--bind adjusted, nothing else changed), the
                    cluster created from them with redoxide-cli, and checked healthy
+  systemd_unit     deploy/redoxide@.service passes `systemd-analyze verify` (when installed) without a warning
 
 Data across down/up: `up` writes the seed's `appendonly yes`. A server with the AOF on loads the AOF at start-up,
 not the RDB. While redoxide does not write the AOF, the keys are saved to the RDB at down (checked by loading each
@@ -530,7 +531,29 @@ def test_compose():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-TESTS = [test_bad_input, test_up_down_up, test_foreground, test_compose]
+def test_systemd_unit():
+    """deploy/redoxide@.service passes `systemd-analyze verify` without a warning (binaries pointed at ours)."""
+    unit = open(os.path.join(ROOT, "deploy", "redoxide@.service")).read()
+    assert "ExecStart=/usr/local/bin/redoxide-server /etc/redoxide/%i/redis.conf" in unit
+    assert "ExecStop=/usr/local/bin/redoxide-cli -p %i shutdown" in unit
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        print("  systemd-analyze is not installed: only the unit's text was checked")
+        return
+    tmp = tempfile.mkdtemp(prefix="clusterup-unit-")
+    try:
+        with open(os.path.join(tmp, "redoxide@.service"), "w") as f:
+            f.write(unit.replace("/usr/local/bin/", os.path.dirname(CLI) + "/"))
+        os.symlink("redoxide@.service", os.path.join(tmp, "redoxide@7000.service"))
+        p = subprocess.run([analyze, "verify", os.path.join(tmp, "redoxide@7000.service")], capture_output=True,
+                           text=True, timeout=60, cwd=tmp)
+        problems = [l for l in (p.stdout + p.stderr).splitlines() if "redoxide" in l]
+        assert p.returncode == 0 and not problems, p.stdout + p.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+TESTS = [test_bad_input, test_up_down_up, test_foreground, test_compose, test_systemd_unit]
 
 
 def main():
