@@ -153,7 +153,7 @@ step_fuzz() {
     cp crates/cluster/tests/fixtures/nodes_conf/*.conf fuzz/corpus/nodes_conf/
     mkdir -p fuzz/corpus/rdb_file
     cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
-    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf; do
+    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf cluster_command; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.
