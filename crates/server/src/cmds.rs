@@ -67,6 +67,7 @@ pub const SUNSUBSCRIBE: u16 = 75;
 pub const PUBLISH: u16 = 76;
 pub const SPUBLISH: u16 = 77;
 pub const PUBSUB: u16 = 78;
+pub const BGREWRITEAOF: u16 = 79;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -117,6 +118,7 @@ pub fn register(r: &mut Registry) {
         ("lastsave", LASTSAVE),
         ("save", SAVE),
         ("bgsave", BGSAVE),
+        ("bgrewriteaof", BGREWRITEAOF),
         ("debug", DEBUG),
         ("multi", MULTI),
         ("exec", EXEC),
@@ -402,7 +404,10 @@ impl Env {
                     Ok(_) => {
                         shared.refresh_from_config();
                         self.refresh_data_config();
-                        c.out.ok();
+                        match crate::aof::config_changed(shared) {
+                            Ok(()) => c.out.ok(),
+                            Err(text) => c.out.error(&text),
+                        }
                     }
                     Err(text) => c.out.error(&text),
                 }
@@ -473,6 +478,10 @@ impl Env {
             }
             LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
             DEBUG => self.debug_command(c, args, now),
+            BGREWRITEAOF => match crate::aof::bgrewriteaof(shared) {
+                Ok(text) => c.out.simple(text),
+                Err(text) => c.out.error(&text),
+            },
             BGSAVE => {
                 let schedule = match args.get(1) {
                     None => false,

@@ -6,6 +6,7 @@
 //! files. The protocol and data logic it drives live in the `resp`, `keyspace` and `commands`
 //! crates and never touch any of those.
 
+mod aof;
 mod cmds;
 mod config;
 mod debug;
@@ -211,6 +212,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     // whole stops start-up rather than let the server run with part of it.
     if !shared.config.read().appendonly() {
         persistence::load_at_startup(shared)?;
+    } else {
+        // As Redis 7.0: with the AOF on, the AOF directory is the data (an RDB file is not read).
+        aof::load_and_open_at_startup(shared)?;
     }
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
@@ -259,6 +263,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         let _ = t.join();
     }
     warning!("User requested shutdown...");
+    aof::shutdown();
     if let Some(path) = unixsocket.filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_file(path);
     }

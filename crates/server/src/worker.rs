@@ -573,6 +573,7 @@ impl Worker {
         // Also after the peer closed its side: requests that arrived together with its FIN were
         // executed, and their replies are owed (Redis writes them before it reads the FIN).
         // A write to a reset connection just fails.
+        crate::aof::before_reply();
         flush(c);
         if c.closed || c.info.kill.load(Ordering::Relaxed) || (c.close_after_write && c.wpos >= c.out.len()) {
             self.close(idx);
@@ -677,10 +678,20 @@ impl Worker {
             slots_visited += 1;
             for db in 0..shared.ks.db_count() {
                 if let Some(d) = shared.ks.db_if_used(db) {
-                    let removed = d.lock_slot(slot as u16).expire_some(now, budget_keys);
+                    let mut t = d.lock_slot(slot as u16);
+                    let removed = t.expire_some(now, budget_keys);
+                    // The DELs are logged while the slot is still locked (per-key order).
+                    let logged = if removed > 0 {
+                        crate::aof::feed_expired(db as u32, self.env.data_config.lazyfree_lazy_expire)
+                    } else {
+                        None
+                    };
+                    drop(t);
                     budget_keys = budget_keys.saturating_sub(removed);
-                    if removed > 0 {
-                        self.env.publish_expired_log(db as u32);
+                    match logged {
+                        Some(keys) => self.env.publish_expired_keys(db as u32, keys),
+                        None if removed > 0 => self.env.publish_expired_log(db as u32),
+                        None => {}
                     }
                 }
             }
@@ -908,6 +919,8 @@ impl Env {
             && shared.config.read().stop_writes_on_bgsave_error()
         {
             Some(MISCONF.to_string())
+        } else if let Some(text) = crate::aof::write_refusal(entry) {
+            Some(text)
         } else if c.subs.is_some() && !c.resp3() && !crate::pubsub::allowed_while_subscribed(&entry.meta.name) {
             Some(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -1024,6 +1037,8 @@ impl Env {
             self.key_pos.clear();
         }
         self.locks.lock(&shared.ks, &mut self.slot_buf);
+        // Read under the slot locks: the AOF switches on only while it holds all of them.
+        self.effects.propagation = crate::aof::propagation();
         let mut ctx = Ctx {
             ks: &shared.ks,
             locks: &mut self.locks,
@@ -1037,6 +1052,9 @@ impl Env {
         handler(&mut ctx, args);
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
             ctx.note_new_keys();
+        }
+        if self.effects.propagation.is_some() {
+            crate::aof::feed_command(&mut self.effects, &self.data_config, entry, args, db, 0, 0);
         }
         self.locks.clear();
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
@@ -1063,10 +1081,16 @@ impl Env {
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
             return;
         }
-        let notes: Vec<commands::Notification> = keyspace::take_expired_log()
-            .into_iter()
-            .map(|key| commands::Notification { db, event: "expired", key })
-            .collect();
+        self.publish_expired_keys(db, keyspace::take_expired_log());
+    }
+
+    /// Publishes `keys` as `expired` events of database `db` if that class is on.
+    pub fn publish_expired_keys(&mut self, db: u32, keys: Vec<Sds>) {
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
+            return;
+        }
+        let notes: Vec<commands::Notification> =
+            keys.into_iter().map(|key| commands::Notification { db, event: "expired", key }).collect();
         if !notes.is_empty() {
             self.publish_notifications(&notes);
         }
@@ -1078,7 +1102,7 @@ impl Env {
         self.data_config = self.shared.data_config();
         self.obuf_limit_pubsub = self.shared.config.read().client_output_buffer_limits()[2];
         let flags = self.data_config.notify_keyspace_events;
-        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
+        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
     }
 
@@ -1140,6 +1164,7 @@ impl Env {
         let notes_before = self.effects.notifications.len();
         self.effects.unmodified_key_args = 0;
         let shared = self.shared;
+        self.effects.propagation = crate::aof::propagation();
         {
             let mut ctx = Ctx {
                 ks: &shared.ks,
@@ -1156,6 +1181,10 @@ impl Env {
                 ctx.note_new_keys();
             }
         }
+        if self.effects.propagation.is_some() {
+            let (data_config, db) = (&self.data_config, c.db);
+            crate::aof::feed_command(&mut self.effects, data_config, entry, args, db, dirty_before, notes_before);
+        }
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
             self.note_expired(c.db, notes_before);
         }
@@ -1171,10 +1200,13 @@ impl Env {
     /// The lock set a transaction fills before running its commands.
     pub fn lock_for_transaction(&mut self, wanted: &mut [(u32, u16)]) {
         self.locks.lock(&self.shared.ks, wanted);
+        crate::aof::begin_transaction();
     }
 
-    /// Releases the transaction's locks and applies what its commands did.
+    /// Releases the transaction's locks and applies what its commands did; its propagated
+    /// commands are appended first, under the locks, as one MULTI/EXEC unit.
     pub fn finish_transaction(&mut self) {
+        crate::aof::end_transaction();
         self.locks.clear();
         self.apply_effects();
     }
