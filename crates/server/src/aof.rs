@@ -263,6 +263,28 @@ pub fn feed_expired(db: u32, lazy: bool) -> Option<Vec<Sds>> {
     Some(keys)
 }
 
+/// FLUSHALL / FLUSHDB while propagating: clears `dbs` with every slot of them locked and
+/// appends the command (in database `db`) before releasing them, so no write to those
+/// databases can land on the other side of the flush in the log than in memory. Returns how
+/// many keys were removed.
+pub fn flush_logged(shared: &Shared, dbs: &[usize], db: u32, args: &[&[u8]]) -> u64 {
+    let mut wanted: Vec<(u32, u16)> =
+        dbs.iter().flat_map(|&d| (0..SLOT_COUNT as u16).map(move |s| (d as u32, s))).collect();
+    let mut locks = LockSet::new();
+    locks.lock(&shared.ks, &mut wanted);
+    let mut removed = 0u64;
+    for &(d, s) in &wanted {
+        if let Some(t) = locks.held(d, s) {
+            removed += t.len() as u64;
+            t.clear();
+        }
+    }
+    if enabled() {
+        aof().append(&[(db, args.iter().map(|a| a.to_vec()).collect())], false);
+    }
+    removed
+}
+
 fn del_argv(key: &[u8], lazy: bool) -> Vec<Vec<u8>> {
     vec![if lazy { b"UNLINK".to_vec() } else { b"DEL".to_vec() }, key.to_vec()]
 }

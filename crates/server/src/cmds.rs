@@ -457,12 +457,16 @@ impl Env {
                     if id == FLUSHALL { (0..shared.ks.db_count()).collect() } else { vec![c.db as usize] };
                 self.touch_watched_keys_that_exist(&dbs, now);
                 let mut removed = 0u64;
-                for d in dbs {
-                    if let Some(db) = shared.ks.db_if_used(d) {
-                        for slot in 0..keyspace::SLOT_COUNT {
-                            let mut t = db.lock_slot(slot as u16);
-                            removed += t.len() as u64;
-                            t.clear();
+                if crate::aof::enabled() {
+                    removed = crate::aof::flush_logged(shared, &dbs, c.db, args);
+                } else {
+                    for d in dbs {
+                        if let Some(db) = shared.ks.db_if_used(d) {
+                            for slot in 0..keyspace::SLOT_COUNT {
+                                let mut t = db.lock_slot(slot as u16);
+                                removed += t.len() as u64;
+                                t.clear();
+                            }
                         }
                     }
                 }

@@ -1,0 +1,579 @@
+//! The append-only file, black box, against real processes: a restart (after kill -9) keeps
+//! every type and TTL; `appendfsync always` keeps every acknowledged write through repeated
+//! kill -9; Debian's redis-server 7.0.15 loads the AOF directory we write and we load the one
+//! it writes (datasets compared key by key); a truncated tail is trimmed; a corrupt middle
+//! stops start-up naming file and offset; BGREWRITEAOF under writes loses nothing; and the
+//! commands we log are the ones redis-server logs for the same requests.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{free_port, Client, Reply, Server};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("redoxide-aof-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Removes a test's directory when the test ends, also on failure.
+struct DirGuard(PathBuf);
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const AOF_ON: &[&str] = &["--appendonly", "yes", "--save", ""];
+const DEBUG_AOF_ON: &[&str] = &["--appendonly", "yes", "--save", "", "--enable-debug-command", "local"];
+
+/// Debian's redis-server, started on a free port in `dir`, killed (SIGKILL) by pid on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start(dir: &Path, extra: &[&str]) -> RedisServer {
+        let port = free_port();
+        let mut args: Vec<String> =
+            vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--dir".into()];
+        args.push(dir.display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server (Debian's 7.0.15 is the test oracle)");
+        let mut server = RedisServer { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Listening comes before the AOF is loaded: wait until it answers.
+                let mut c = server.client();
+                for _ in 0..500 {
+                    if c.cmd(&["PING"]) == Reply::Simple("PONG".into()) {
+                        return server;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("redis-server exited during start-up: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cmd(c: &mut Client, args: &[&str]) -> Reply {
+    c.cmd(args)
+}
+
+fn ok(c: &mut Client, args: &[&str]) {
+    let r = c.cmd(args);
+    assert!(!matches!(r, Reply::Error(_)), "{args:?} -> {r:?}");
+}
+
+/// A sample of every type, TTLs (relative and absolute), several databases, and the commands
+/// whose propagated form differs from what the client sent.
+fn write_sample(c: &mut Client) {
+    for args in [
+        &["SET", "s", "hello"][..],
+        &["SET", "n", "41"],
+        &["INCR", "n"],
+        &["SET", "ttl", "v", "EX", "100000"],
+        &["SETEX", "ttl2", "100000", "v"],
+        &["SET", "pttl", "v"],
+        &["PEXPIRE", "pttl", "50000000"],
+        &["SET", "gone", "v"],
+        &["EXPIRE", "gone", "-1"],
+        &["INCRBYFLOAT", "f", "1.1"],
+        &["INCRBYFLOAT", "f", "2.25"],
+        &["RPUSH", "l", "a", "b", "c", "d"],
+        &["LPOP", "l"],
+        &["HSET", "h", "f1", "v1", "f2", "v2"],
+        &["HINCRBYFLOAT", "h", "x", "0.5"],
+        &["SADD", "set", "a", "b", "c", "d"],
+        &["SADD", "one", "m"],
+        &["SPOP", "one"],
+        &["ZADD", "z", "1", "a", "2.5", "b", "3", "c"],
+        &["ZPOPMIN", "z"],
+        &["PFADD", "hll", "a", "b", "c"],
+        &["GETEX", "s", "PX", "90000000"],
+        &["SELECT", "3"],
+        &["SET", "in3", "x"],
+        &["LPUSH", "l3", "x", "y"],
+        &["SELECT", "0"],
+        &["MULTI"],
+        &["SET", "tx1", "1"],
+        &["INCR", "tx1"],
+        &["RPUSH", "tx2", "a"],
+        &["EXEC"],
+    ] {
+        ok(c, args);
+    }
+}
+
+/// Every key of every database: type, value (collections in a canonical order) and absolute
+/// expiry, so two servers' datasets compare exactly.
+fn dataset(c: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        ok(c, &["SELECT", &db.to_string()]);
+        let Reply::Array(keys) = cmd(c, &["KEYS", "*"]) else { panic!("KEYS") };
+        let mut keys: Vec<String> = keys
+            .into_iter()
+            .map(|k| match k {
+                Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => panic!("key {other:?}"),
+            })
+            .collect();
+        keys.sort();
+        for k in keys {
+            let Reply::Simple(t) = cmd(c, &["TYPE", &k]) else { panic!("TYPE") };
+            let value = match t.as_str() {
+                "string" => format!("{:?}", cmd(c, &["GET", &k])),
+                "list" => format!("{:?}", cmd(c, &["LRANGE", &k, "0", "-1"])),
+                "set" => sorted(cmd(c, &["SMEMBERS", &k])),
+                "hash" => sorted(cmd(c, &["HGETALL", &k])),
+                "zset" => format!("{:?}", cmd(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
+                other => other.to_string(),
+            };
+            let expire = cmd(c, &["PEXPIRETIME", &k]);
+            out.push(format!("db{db} {k} {t} {value} {expire:?}"));
+        }
+    }
+    ok(c, &["SELECT", "0"]);
+    out
+}
+
+fn sorted(r: Reply) -> String {
+    let Reply::Array(items) = r else { return format!("{r:?}") };
+    let mut items: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    items.sort();
+    items.join(",")
+}
+
+fn wait_rewrite_done(c: &mut Client) {
+    for _ in 0..1000 {
+        if info_field(c, "aof_rewrite_in_progress") == "0" && info_field(c, "aof_rewrite_scheduled") == "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the AOF rewrite did not finish within 20 s");
+}
+
+fn info_field(c: &mut Client, name: &str) -> String {
+    let Reply::Bulk(info) = cmd(c, &["INFO", "persistence"]) else { panic!("INFO") };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// True if the server exits with a failure during start-up (it listens before it loads, as
+/// redis-server does, so the port alone does not tell).
+fn start_refused(dir: &Path, args: &[&str]) -> bool {
+    match Server::start_in(dir, args) {
+        Err(_) => true,
+        Ok(mut s) => s.wait_exit(Duration::from_secs(10)).is_some_and(|status| !status.success()),
+    }
+}
+
+fn incr_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("appendonlydir"))
+        .expect("appendonlydir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// With the AOF on, a server killed with SIGKILL comes back with every type, TTL and database.
+#[test]
+fn restart_after_kill_keeps_every_type_and_ttl() {
+    let dir = temp_dir("restart");
+    let _guard = DirGuard(dir.clone());
+    let before = {
+        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        let mut c = server.client();
+        write_sample(&mut c);
+        dataset(&mut c)
+    };
+    assert!(before.iter().any(|l| l.starts_with("db3 in3")), "{before:?}");
+    assert!(!before.iter().any(|l| l.contains(" gone ")), "EXPIRE -1 deleted it");
+    let server = Server::start_in(&dir, AOF_ON).expect("restart");
+    let mut c = server.client();
+    assert_eq!(dataset(&mut c), before);
+    // And once more: the incr file we now append to still loads after the first restart.
+    ok(&mut c, &["SET", "after", "restart"]);
+    let again = dataset(&mut c);
+    drop(server);
+    let server = Server::start_in(&dir, AOF_ON).expect("second restart");
+    assert_eq!(dataset(&mut server.client()), again);
+}
+
+/// `appendfsync always`: every write acknowledged before a kill -9 is there after the restart.
+#[test]
+fn appendfsync_always_keeps_every_acknowledged_write_through_kill_9() {
+    let dir = temp_dir("always");
+    let _guard = DirGuard(dir.clone());
+    let args = ["--appendonly", "yes", "--save", "", "--appendfsync", "always"];
+    let mut acked = 0u64;
+    for round in 0..3 {
+        let server = Server::start_in(&dir, &args).expect("start");
+        let mut c = server.client();
+        assert_eq!(
+            cmd(&mut c, &["GET", "counter"]),
+            if acked == 0 { Reply::Null } else { Reply::bulk(&acked.to_string()) }
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked_now = Arc::new(AtomicU64::new(acked));
+        let writer = {
+            let (stop, acked_now, port) = (stop.clone(), acked_now.clone(), server.port);
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                c.set_read_timeout(Duration::from_secs(2));
+                // Bounded: at most this many writes per round, or until the server dies.
+                for _ in 0..100_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    c.send(&["INCR", "counter"]);
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.read())) {
+                        Ok(Reply::Int(n)) => acked_now.store(n as u64, Ordering::SeqCst),
+                        _ => break,
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300 + 150 * round));
+        drop(server); // SIGKILL, mid-stream
+        stop.store(true, Ordering::Relaxed);
+        let _ = writer.join();
+        let last_ack = acked_now.load(Ordering::SeqCst);
+        assert!(last_ack > acked, "round {round}: no write was acknowledged");
+        let server = Server::start_in(&dir, &args).expect("restart");
+        let Reply::Bulk(v) = cmd(&mut server.client(), &["GET", "counter"]) else { panic!("counter missing") };
+        let v: u64 = String::from_utf8_lossy(&v).parse().expect("a number");
+        // One INCR may have reached the disk without its reply reaching us.
+        assert!(v == last_ack || v == last_ack + 1, "round {round}: acknowledged {last_ack}, found {v}");
+        acked = v;
+    }
+}
+
+/// Redis 7.0.15 loads the AOF directory we wrote, and we load the one it wrote for the same
+/// commands: the datasets are the same key by key.
+#[test]
+fn redis_server_and_we_load_each_others_aof_directories() {
+    let ours = temp_dir("ours");
+    let theirs = temp_dir("theirs");
+    let _g1 = DirGuard(ours.clone());
+    let _g2 = DirGuard(theirs.clone());
+    let (our_data, their_data);
+    {
+        let server = Server::start_in(&ours, AOF_ON).expect("start");
+        let mut c = server.client();
+        write_sample(&mut c);
+        our_data = dataset(&mut c);
+    }
+    {
+        let redis = RedisServer::start(&theirs, AOF_ON);
+        let mut c = redis.client();
+        write_sample(&mut c);
+        their_data = dataset(&mut c);
+    }
+    // Same commands, same data (absolute expiry times differ by when each ran).
+    let strip = |d: &[String]| {
+        d.iter().map(|l| l.rsplit_once(' ').map_or(l.clone(), |(a, _)| a.to_string())).collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&our_data), strip(&their_data));
+    let check = Command::new("redis-check-aof")
+        .arg(ours.join("appendonlydir").join("appendonly.aof.manifest"))
+        .output()
+        .expect("redis-check-aof");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    {
+        let redis = RedisServer::start(&ours, AOF_ON);
+        assert_eq!(dataset(&mut redis.client()), our_data, "redis-server loading our directory");
+    }
+    let server = Server::start_in(&theirs, AOF_ON).expect("start on redis-server's directory");
+    assert_eq!(dataset(&mut server.client()), their_data, "we load redis-server's directory");
+}
+
+/// A crash can leave half a command at the end of the last incr file: it is cut off with a
+/// warning (aof-load-truncated yes), or start-up stops (no).
+#[test]
+fn a_truncated_tail_is_trimmed() {
+    let dir = temp_dir("truncated");
+    let _guard = DirGuard(dir.clone());
+    let before = {
+        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        let mut c = server.client();
+        write_sample(&mut c);
+        dataset(&mut c)
+    };
+    let incr = incr_files(&dir).pop().expect("an incr file");
+    let good_len = std::fs::metadata(&incr).expect("incr").len();
+    let mut bytes = std::fs::read(&incr).expect("read");
+    bytes.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nval");
+    std::fs::write(&incr, &bytes).expect("write");
+    assert!(
+        start_refused(&dir, &["--appendonly", "yes", "--save", "", "--aof-load-truncated", "no"]),
+        "aof-load-truncated no must refuse a truncated file"
+    );
+    let server = Server::start_in(&dir, AOF_ON).expect("a truncated tail is trimmed");
+    assert_eq!(dataset(&mut server.client()), before);
+    drop(server);
+    assert_eq!(std::fs::metadata(&incr).expect("incr").len(), good_len, "the tail was cut off");
+}
+
+/// Damage before the end is not a crash's truncation: start-up stops and says where.
+#[test]
+fn a_corrupt_middle_stops_start_up_naming_file_and_offset() {
+    let dir = temp_dir("corrupt");
+    let _guard = DirGuard(dir.clone());
+    {
+        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        write_sample(&mut server.client());
+    }
+    let incr = incr_files(&dir).pop().expect("an incr file");
+    let mut bytes = std::fs::read(&incr).expect("read");
+    // The third command's `*` becomes garbage; commands follow it.
+    let starts: Vec<usize> =
+        bytes.windows(3).enumerate().filter(|(_, w)| w[0] == b'*' && w[2] == b'\r').map(|(i, _)| i).collect();
+    let at = starts[2];
+    bytes[at] = b'!';
+    std::fs::write(&incr, &bytes).expect("write");
+    let log = dir.join("server.log");
+    let log_arg = log.display().to_string();
+    assert!(
+        start_refused(&dir, &["--appendonly", "yes", "--save", "", "--logfile", &log_arg]),
+        "a corrupt AOF must stop start-up"
+    );
+    let text = std::fs::read_to_string(&log).expect("log");
+    let name = incr.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    assert!(text.contains(&format!("Bad file format reading the append only file {name} at offset {at}")), "{text}");
+}
+
+/// BGREWRITEAOF while clients write: after the rewrite (and a kill -9), every acknowledged
+/// write is there, and the directory holds the new base and one incr file.
+#[test]
+fn bgrewriteaof_under_writes_loses_nothing() {
+    let dir = temp_dir("rewrite");
+    let _guard = DirGuard(dir.clone());
+    // A slow rewrite (1 ms per key) so writes land while it runs.
+    let args = ["--appendonly", "yes", "--save", "", "--rdb-key-save-delay", "1000"];
+    let server = Server::start_in(&dir, &args).expect("start");
+    let mut c = server.client();
+    for i in 0..300 {
+        ok(&mut c, &["SET", &format!("pre{i}"), &i.to_string()]);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (stop, port) = (stop.clone(), server.port);
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let mut acked = 0u64;
+                for _ in 0..20_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Reply::Int(n) = c.cmd(&["INCR", &format!("w{w}")]) else { break };
+                    acked = n as u64;
+                    let _ = c.cmd(&["RPUSH", &format!("list{w}"), &n.to_string()]);
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(cmd(&mut c, &["BGREWRITEAOF"]), Reply::Simple("Background append only file rewriting started".into()));
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "1", "the rewrite is slow enough to overlap writes");
+    wait_rewrite_done(&mut c);
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<u64> = writers.into_iter().map(|w| w.join().expect("writer")).collect();
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    let before = dataset(&mut c);
+    drop(server);
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest");
+    assert_eq!(
+        manifest, "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+        "new base + the incr opened at the switch; the old files are gone"
+    );
+    let server = Server::start_in(&dir, &args).expect("restart");
+    let mut c = server.client();
+    assert_eq!(dataset(&mut c), before);
+    for (w, n) in acked.iter().enumerate() {
+        assert_eq!(cmd(&mut c, &["GET", &format!("w{w}")]), Reply::bulk(&n.to_string()));
+        assert_eq!(cmd(&mut c, &["LLEN", &format!("list{w}")]), Reply::Int(*n as i64), "one RPUSH per INCR");
+    }
+}
+
+/// The commands as they appear in an incr file, with absolute times (any integer past
+/// 10^12, or seconds past 10^9 after EXPIREAT) replaced so two servers' files compare.
+fn logged_commands(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in incr_files(dir) {
+        let bytes = std::fs::read(&f).expect("incr file");
+        let mut r = persist::aof::CommandReader::new(&bytes, 0);
+        while let Some(argv) = r.next_command().expect("a well-formed incr file") {
+            let mut words: Vec<String> = argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let srem = words[0].eq_ignore_ascii_case("srem");
+            for (i, w) in words.iter_mut().enumerate() {
+                if w.parse::<i64>().is_ok_and(|n| n > 1_000_000_000_000) {
+                    *w = "<ms>".into();
+                } else if srem && i == 2 {
+                    // SPOP's member is random.
+                    *w = "<member>".into();
+                }
+            }
+            words[0] = words[0].to_ascii_uppercase();
+            out.push(words.join(" "));
+        }
+    }
+    out
+}
+
+/// The same requests sent to redis-server 7.0.15 and to us are logged as the same commands:
+/// relative times as absolute ones, random pops as the members popped, blocking pops as plain
+/// pops, several commands of one call in MULTI/EXEC, a transaction with one write bare.
+#[test]
+fn propagated_forms_match_what_redis_logs() {
+    let ours = temp_dir("forms-ours");
+    let theirs = temp_dir("forms-theirs");
+    let _g1 = DirGuard(ours.clone());
+    let _g2 = DirGuard(theirs.clone());
+    let run = |c: &mut Client, port: u16| {
+        // Expiry on access only, so the deletion's place in the log does not depend on timing.
+        ok(c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        let payload = {
+            ok(c, &["SET", "src", "payload"]);
+            let Reply::Bulk(p) = cmd(c, &["DUMP", "src"]) else { panic!("DUMP") };
+            p
+        };
+        for args in [
+            &["SET", "a", "1", "EX", "1000"][..],
+            &["SET", "a", "1", "PX", "1000000", "GET"],
+            &["SET", "a", "2", "EXAT", "4102444800"],
+            &["SET", "a", "2", "PXAT", "4102444800000"],
+            &["SET", "b", "v", "KEEPTTL"],
+            &["SETEX", "c", "100", "v"],
+            &["PSETEX", "c", "100000", "v"],
+            &["EXPIRE", "c", "500"],
+            &["PEXPIRE", "c", "600000", "GT"],
+            &["EXPIREAT", "c", "4102444800"],
+            &["PEXPIREAT", "c", "4102444800000"],
+            &["EXPIRE", "c", "-5"],
+            &["SET", "d", "v"],
+            &["GETEX", "d", "EX", "100"],
+            &["GETEX", "d", "PERSIST"],
+            &["GETEX", "d", "PXAT", "1"],
+            &["SET", "e", "v"],
+            &["GETDEL", "e"],
+            &["GETSET", "e", "w"],
+            &["INCRBYFLOAT", "f", "1.5"],
+            &["HINCRBYFLOAT", "h", "x", "2.5"],
+            &["SADD", "s", "a", "b", "c", "d", "e"],
+            &["SPOP", "s"],
+            &["SPOP", "s", "2"],
+            &["SPOP", "s", "10"],
+            &["RPUSH", "l", "a", "b", "c", "d"],
+            &["BLPOP", "l", "0"],
+            &["BRPOP", "l", "0"],
+            &["LMPOP", "1", "l", "LEFT", "COUNT", "5"],
+            &["RPUSH", "l2", "a", "b"],
+            &["BLMOVE", "l2", "l3", "LEFT", "RIGHT", "0"],
+            &["BRPOPLPUSH", "l2", "l3", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["BZPOPMIN", "z", "0"],
+            &["ZMPOP", "1", "z", "MAX", "COUNT", "1"],
+            &["BZMPOP", "0", "1", "z", "MIN"],
+            &["SELECT", "2"],
+            &["SET", "in2", "x"],
+            &["FLUSHDB"],
+            &["SELECT", "0"],
+            &["MULTI"],
+            &["SET", "t", "1"],
+            &["EXEC"],
+            &["MULTI"],
+            &["SET", "t", "1"],
+            &["INCR", "t"],
+            &["GET", "t"],
+            &["EXEC"],
+            &["SET", "short", "v", "PX", "1"],
+        ] {
+            let r = cmd(c, args);
+            assert!(!matches!(r, Reply::Error(_)), "{args:?} -> {r:?}");
+        }
+        // A blocking pop served by a later push is logged as the plain pop, after the push.
+        let mut blocked = Client::connect(port);
+        blocked.send(&["BLPOP", "wait", "0"]);
+        std::thread::sleep(Duration::from_millis(200));
+        ok(c, &["RPUSH", "wait", "x"]);
+        assert_eq!(blocked.read(), Reply::Array(vec![Reply::bulk("wait"), Reply::bulk("x")]));
+        // A key past its time is deleted on access, and the deletion logged.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(cmd(c, &["GET", "short"]), Reply::Null);
+        // RESTORE with a relative TTL is logged with the absolute one and ABSTTL.
+        c.send_raw(&restore_request(&payload));
+        assert_eq!(c.read(), Reply::Simple("OK".into()));
+    };
+    {
+        let server = Server::start_in(&ours, DEBUG_AOF_ON).expect("start");
+        let mut c = server.client();
+        run(&mut c, server.port);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    {
+        let redis = RedisServer::start(&theirs, DEBUG_AOF_ON);
+        let mut c = redis.client();
+        run(&mut c, redis.port);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (mine, redis) = (logged_commands(&ours), logged_commands(&theirs));
+    if mine != redis {
+        let width = mine.len().max(redis.len());
+        let rows: Vec<String> = (0..width)
+            .map(|i| {
+                let (a, b) = (mine.get(i).map_or("", String::as_str), redis.get(i).map_or("", String::as_str));
+                format!("{} {a:<40} | {b}", if a == b { " " } else { "!" })
+            })
+            .collect();
+        panic!("ours | redis-server\n{}", rows.join("\n"));
+    }
+}
+
+/// RESTORE r 100000 <payload>, encoded with the payload's raw bytes.
+fn restore_request(payload: &[u8]) -> Vec<u8> {
+    let mut out = b"*4\r\n$7\r\nRESTORE\r\n$1\r\nr\r\n$6\r\n100000\r\n".to_vec();
+    out.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+    out
+}
