@@ -438,6 +438,39 @@ mod tests {
         assert_eq!(parse_manifest(&m.to_bytes()).unwrap(), m);
     }
 
+    proptest::proptest! {
+        /// Hostile bytes never panic either parser; what the command reader accepts re-encodes
+        /// to the same commands, and every prefix of an encoding is a truncation, never garbage.
+        #[test]
+        fn hostile_bytes_and_prefixes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+                                      args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20), 1..5)) {
+            let _ = parse_manifest(&bytes);
+            let mut r = CommandReader::new(&bytes, 0);
+            for _ in 0..=bytes.len() {
+                match r.next_command() {
+                    Ok(Some(argv)) => {
+                        let mut again = Vec::new();
+                        encode_command(&mut again, &argv);
+                        let back = CommandReader::new(&again, 0).next_command();
+                        proptest::prop_assert_eq!(back, Ok(Some(argv)));
+                    }
+                    _ => break,
+                }
+            }
+            let mut enc = Vec::new();
+            encode_command(&mut enc, &args);
+            for cut in 0..enc.len() {
+                let got = CommandReader::new(&enc[..cut], 0).next_command();
+                if cut == 0 {
+                    proptest::prop_assert_eq!(got, Ok(None));
+                } else {
+                    proptest::prop_assert_eq!(got, Err(StreamError::Truncated { valid_up_to: 0 }));
+                }
+            }
+            proptest::prop_assert_eq!(CommandReader::new(&enc, 0).next_command(), Ok(Some(args)));
+        }
+    }
+
     #[test]
     fn commands_round_trip_and_tails_are_classified() {
         let mut bytes = Vec::new();
