@@ -75,6 +75,8 @@ pub struct Aof {
     done: AtomicU64,
     /// The last write or fsync failed: writes are refused with -MISCONF until one succeeds.
     write_failed: AtomicBool,
+    /// The last background fsync failed (also sets `write_failed`).
+    fsync_failed: AtomicBool,
     fsync: AtomicU8,
     log: Mutex<Log>,
     io: Mutex<Io>,
@@ -114,6 +116,8 @@ struct State {
     rewrite_in_progress: bool,
     rewrite_started_ms: i64,
     rewrite_scheduled: bool,
+    /// The scheduled rewrite also turns the AOF on (CONFIG SET appendonly yes).
+    scheduled_turn_on: bool,
     last_rewrite_secs: i64,
     last_rewrite_ok: bool,
     rewrites: u64,
@@ -133,6 +137,7 @@ pub fn aof() -> &'static Aof {
         appended: AtomicU64::new(0),
         done: AtomicU64::new(0),
         write_failed: AtomicBool::new(false),
+        fsync_failed: AtomicBool::new(false),
         fsync: AtomicU8::new(Fsync::EverySec as u8),
         log: Mutex::new(Log::default()),
         io: Mutex::new(Io::default()),
@@ -363,7 +368,7 @@ impl Aof {
         });
         match result {
             Ok(()) => {
-                if self.write_failed.swap(false, Ordering::Relaxed) {
+                if !self.fsync_failed.load(Ordering::Relaxed) && self.write_failed.swap(false, Ordering::Relaxed) {
                     warning!("AOF write error looks solved, Redis can write again.");
                 }
                 io.last_error = None;
@@ -460,6 +465,7 @@ fn background(shared: &'static Shared) {
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(100));
         if !a.on.load(Ordering::Relaxed) && a.io.lock().file.is_none() {
+            auto_rewrite_check(shared);
             continue;
         }
         let target = a.appended.load(Ordering::Acquire);
@@ -479,9 +485,22 @@ fn background(shared: &'static Shared) {
                 io.file.as_ref().and_then(|f| f.try_clone().ok())
             };
             if let Some(f) = file {
-                if let Err(e) = f.sync_data() {
-                    warning!("Fail to fsync the AOF file: {e}");
-                    a.io.lock().unsynced = true;
+                match f.sync_data() {
+                    Ok(()) => {
+                        if a.fsync_failed.swap(false, Ordering::Relaxed) {
+                            a.write_failed.store(false, Ordering::Relaxed);
+                            warning!("AOF fsync error looks solved, Redis can write again.");
+                        }
+                    }
+                    Err(e) => {
+                        // As Redis's aof_bio_fsync_status: writes are refused until an fsync works.
+                        warning!("Fail to fsync the AOF file: {e}");
+                        let mut io = a.io.lock();
+                        io.unsynced = true;
+                        io.last_error = Some(os_error_text(&e));
+                        a.fsync_failed.store(true, Ordering::Relaxed);
+                        a.write_failed.store(true, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -552,8 +571,10 @@ fn with_all_slots_locked<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
 /// incr), turns propagation on if it was off (CONFIG SET appendonly yes) and starts a keyspace
 /// snapshot; a thread writes the snapshot as the new base and then swaps the manifest to new
 /// base + new incr, the older files becoming history and deleted.
+/// With `turn_on`, propagation starts at the switch (CONFIG SET appendonly yes); without it a
+/// server with the AOF off only writes a new base and an empty incr file (BGREWRITEAOF).
 /// Ok(false) when the rewrite was scheduled behind a running BGSAVE instead.
-pub fn rewrite_background(shared: &'static Shared) -> Result<bool, String> {
+pub fn rewrite_background(shared: &'static Shared, turn_on: bool) -> Result<bool, String> {
     {
         let mut st = aof().state.lock();
         if st.rewrite_in_progress {
@@ -561,12 +582,15 @@ pub fn rewrite_background(shared: &'static Shared) -> Result<bool, String> {
         }
         if shared.persist.lock().saving {
             st.rewrite_scheduled = true;
+            st.scheduled_turn_on |= turn_on;
+            drop(st);
+            start_background_thread(shared);
             return Ok(false);
         }
         st.rewrite_in_progress = true;
         st.rewrite_started_ms = now_ms();
     }
-    let result = start_rewrite(shared);
+    let result = start_rewrite(shared, turn_on);
     if let Err(e) = &result {
         warning!("Can't rewrite append only file in background: {e}");
         let mut st = aof().state.lock();
@@ -577,7 +601,7 @@ pub fn rewrite_background(shared: &'static Shared) -> Result<bool, String> {
     result.map(|()| true).map_err(|_| "ERR Can't rewrite append only file in background".to_string())
 }
 
-fn start_rewrite(shared: &'static Shared) -> std::io::Result<()> {
+fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> {
     let a = aof();
     let (dir, filename) = paths(shared);
     std::fs::create_dir_all(&dir)?;
@@ -613,9 +637,11 @@ fn start_rewrite(shared: &'static Shared) -> std::io::Result<()> {
         io.manifest = manifest;
         io.earlier_incrs_size += io.incr_size;
         io.incr_size = 0;
-        io.file = Some(file);
-        a.log.lock().selected_db = None;
-        a.on.store(true, Ordering::Relaxed);
+        if turn_on || a.on.load(Ordering::Relaxed) {
+            io.file = Some(file);
+            a.log.lock().selected_db = None;
+            a.on.store(true, Ordering::Relaxed);
+        }
         Ok(Some(entry))
     })?;
     let Some(new_incr) = started else {
@@ -707,22 +733,26 @@ fn finish_rewrite(
 /// is at least `auto-aof-rewrite-min-size`; also starts one scheduled behind a BGSAVE.
 fn auto_rewrite_check(shared: &'static Shared) {
     let a = aof();
-    if !a.on.load(Ordering::Relaxed) {
-        return;
-    }
-    let (scheduled, base) = {
+    let (scheduled, turn_on, base) = {
         let st = a.state.lock();
         if st.rewrite_in_progress {
             return;
         }
-        (st.rewrite_scheduled, st.size_after_rewrite)
+        (st.rewrite_scheduled, st.scheduled_turn_on, st.size_after_rewrite)
     };
     if shared.persist.lock().saving {
         return;
     }
     if scheduled {
-        a.state.lock().rewrite_scheduled = false;
-        let _ = rewrite_background(shared);
+        {
+            let mut st = a.state.lock();
+            st.rewrite_scheduled = false;
+            st.scheduled_turn_on = false;
+        }
+        let _ = rewrite_background(shared, turn_on);
+        return;
+    }
+    if !a.on.load(Ordering::Relaxed) {
         return;
     }
     let (perc, min_size) = {
@@ -737,7 +767,7 @@ fn auto_rewrite_check(shared: &'static Shared) {
     let growth = (size.saturating_sub(base)) * 100 / base;
     if growth >= perc as u64 {
         notice!("Starting automatic rewriting of AOF on {growth}% growth");
-        let _ = rewrite_background(shared);
+        let _ = rewrite_background(shared, false);
     }
 }
 
@@ -760,7 +790,7 @@ pub fn config_changed(shared: &'static Shared) -> Result<(), String> {
             // Redis kills its rewrite child here; ours is only a writer thread: wait for it.
             wait_rewrite_done();
         }
-        rewrite_background(shared).map_err(|_| "ERR Unable to turn on AOF. Check server logs.".to_string())?;
+        rewrite_background(shared, true).map_err(|_| "ERR Unable to turn on AOF. Check server logs.".to_string())?;
     } else if !want_on && is_on {
         stop(shared);
     }
@@ -798,7 +828,7 @@ pub fn shutdown() {
 
 /// BGREWRITEAOF's reply text: started, or scheduled behind a BGSAVE.
 pub fn bgrewriteaof(shared: &'static Shared) -> Result<&'static str, String> {
-    Ok(if rewrite_background(shared)? {
+    Ok(if rewrite_background(shared, false)? {
         "Background append only file rewriting started"
     } else {
         "Background append only file rewriting scheduled"

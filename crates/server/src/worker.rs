@@ -300,6 +300,7 @@ impl Worker {
             self.tick();
             self.flush_outbox();
         }
+        crate::aof::before_reply();
         let ids: Vec<usize> = (0..self.conns.len()).collect();
         for i in ids {
             if let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) {

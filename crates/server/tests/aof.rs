@@ -577,3 +577,55 @@ fn restore_request(payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out
 }
+
+/// CONFIG SET appendonly yes on a server with data: the base is made from the dataset (RDB
+/// preamble), later writes go to the new incr file, and a restart with the AOF on has it all.
+#[test]
+fn config_set_appendonly_yes_starts_from_the_dataset() {
+    let dir = temp_dir("config-set");
+    let _guard = DirGuard(dir.clone());
+    let before = {
+        let server = Server::start_in(&dir, &["--save", ""]).expect("start");
+        let mut c = server.client();
+        write_sample(&mut c);
+        assert_eq!(info_field(&mut c, "aof_enabled"), "0");
+        assert_eq!(cmd(&mut c, &["CONFIG", "SET", "appendonly", "yes"]), Reply::Simple("OK".into()));
+        wait_rewrite_done(&mut c);
+        assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+        ok(&mut c, &["SET", "after", "switch"]);
+        ok(&mut c, &["RPUSH", "l", "more"]);
+        dataset(&mut c)
+    };
+    let server = Server::start_in(&dir, AOF_ON).expect("restart with the AOF on");
+    assert_eq!(dataset(&mut server.client()), before);
+    drop(server);
+    let redis = RedisServer::start(&dir, AOF_ON);
+    assert_eq!(dataset(&mut redis.client()), before, "redis-server loads it too");
+}
+
+/// An AOF from before Redis 7 (one file, `dir/appendonly.aof`) is loaded and moved into the
+/// AOF directory as its base, as Redis 7.0 upgrades it; redis-server then loads the result.
+#[test]
+fn an_old_single_file_aof_is_upgraded() {
+    let dir = temp_dir("upgrade");
+    let _guard = DirGuard(dir.clone());
+    let mut old = Vec::new();
+    for argv in
+        [&["SELECT", "0"][..], &["SET", "k", "v"], &["RPUSH", "l", "a", "b"], &["SELECT", "2"], &["SET", "k2", "v2"]]
+    {
+        old.extend_from_slice(&Client::encode(argv));
+    }
+    std::fs::write(dir.join("appendonly.aof"), &old).expect("old aof");
+    let data = {
+        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        let mut c = server.client();
+        assert_eq!(cmd(&mut c, &["GET", "k"]), Reply::bulk("v"));
+        ok(&mut c, &["SET", "new", "1"]);
+        dataset(&mut c)
+    };
+    assert!(!dir.join("appendonly.aof").exists(), "the old file moved into the directory");
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest");
+    assert_eq!(manifest, "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
+    let redis = RedisServer::start(&dir, AOF_ON);
+    assert_eq!(dataset(&mut redis.client()), data);
+}
