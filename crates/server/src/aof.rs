@@ -693,10 +693,10 @@ fn finish_rewrite(
         (io.dir.clone(), io.filename.clone())
     };
     let seq = a.io.lock().manifest.next_base_seq();
-    let name = base_name(&filename, seq, true);
+    let preamble = shared.config.read().get_bool("aof-use-rdb-preamble").unwrap_or(true);
+    let name = base_name(&filename, seq, preamble);
     let path = dir.join(&name);
-    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
-    persistence::write_background_snapshot(shared, snapshot, &dbs, &path, checksum, delay_us, true)?;
+    write_base(shared, snapshot, &path, checksum, delay_us, preamble)?;
     let mut io = a.io.lock();
     let old = io.manifest.clone();
     let mut next = Manifest {
@@ -727,6 +727,89 @@ fn finish_rewrite(
         next.incrs.iter().filter(|e| e.seq != new_incr.seq).map(|e| file_size(&dir.join(&e.name))).sum();
     io.manifest = next;
     Ok(())
+}
+
+/// Writes the snapshot as a base file: an RDB image (`aof-use-rdb-preamble yes`), or the
+/// commands that rebuild it (`no`, Redis's `rewriteAppendOnlyFileRio`), made from the RDB
+/// image written beside it first. Temp file, fsync, rename, directory fsync either way.
+fn write_base(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    path: &Path,
+    checksum: bool,
+    delay_us: u64,
+    preamble: bool,
+) -> std::io::Result<()> {
+    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+    if preamble {
+        persistence::write_background_snapshot(shared, snapshot, &dbs, path, checksum, delay_us, true)?;
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let image = dir.join(format!("temp-rewriteaof-image-{}.rdb", std::process::id()));
+    persistence::write_background_snapshot(shared, snapshot, &dbs, &image, checksum, delay_us, true)?;
+    let rdb = std::fs::read(&image);
+    let _ = std::fs::remove_file(&image);
+    let commands =
+        rdb_to_commands(&rdb?).map_err(|e| std::io::Error::other(format!("re-reading the snapshot: {e}")))?;
+    let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut f = File::create(&temp)?;
+    f.write_all(&commands)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&temp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Redis's AOF rewrite in commands: per non-empty database a SELECT, then per key SET, RPUSH,
+/// SADD, ZADD or HMSET (at most 64 items per command) and PEXPIREAT for a key with a TTL.
+fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
+    use keyspace::{StrValue, Value};
+    const ITEMS_PER_CMD: usize = 64;
+    let mut out = Vec::new();
+    let mut reader = persist::rdb::RdbReader::new(rdb)?;
+    let mut pending_db = None;
+    while let Some(item) = reader.next_item()? {
+        let (key, value, expire_at_ms) = match item {
+            persist::rdb::RdbItem::SelectDb(d) => {
+                pending_db = Some(d);
+                continue;
+            }
+            persist::rdb::RdbItem::Key { key, value, expire_at_ms } => (key, value, expire_at_ms),
+            _ => continue,
+        };
+        if let Some(d) = pending_db.take() {
+            encode_command(&mut out, &[b"SELECT".to_vec(), d.to_string().into_bytes()]);
+        }
+        let mut batched = |name: &[u8], items: Vec<Vec<u8>>, per: usize| {
+            for chunk in items.chunks(ITEMS_PER_CMD * per) {
+                let mut argv = vec![name.to_vec(), key.clone()];
+                argv.extend(chunk.iter().cloned());
+                encode_command(&mut out, &argv);
+            }
+        };
+        match &value {
+            Value::Str(StrValue::Int(n)) => {
+                batched(b"SET", vec![n.to_string().into_bytes()], 1);
+            }
+            Value::Str(StrValue::Raw(s)) => batched(b"SET", vec![s.to_vec()], 1),
+            Value::List(l) => batched(b"RPUSH", l.iter().map(|v| v.to_vec()).collect(), 1),
+            Value::Set(m) => batched(b"SADD", m.iter().map(|v| v.to_vec()).collect(), 1),
+            Value::ZSet(z) => batched(
+                b"ZADD",
+                z.ordered
+                    .iter()
+                    .flat_map(|(score, m)| [resp::format_double(score.0).into_bytes(), m.to_vec()])
+                    .collect(),
+                2,
+            ),
+            Value::Hash(h) => batched(b"HMSET", h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect(), 2),
+        }
+        if let Some(at) = expire_at_ms {
+            encode_command(&mut out, &[b"PEXPIREAT".to_vec(), key.clone(), at.to_string().into_bytes()]);
+        }
+    }
+    Ok(out)
 }
 
 /// Starts a rewrite when the AOF grew by `auto-aof-rewrite-percentage` since the last one and
@@ -948,7 +1031,8 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
     io.filename = filename.clone();
     if m.base.is_none() && m.incrs.is_empty() {
         let seq = m.next_base_seq();
-        let name = base_name(&filename, seq, true);
+        let preamble = shared.config.read().get_bool("aof-use-rdb-preamble").unwrap_or(true);
+        let name = base_name(&filename, seq, preamble);
         write_base_now(shared, &dir.join(&name))?;
         notice!("Creating AOF base file {name} on server start");
         m.base = Some(ManifestEntry { name, seq, kind: FileKind::Base });
@@ -989,8 +1073,8 @@ fn write_base_now(shared: &Shared, path: &Path) -> anyhow::Result<()> {
     if !shared.ks.start_snapshot(snapshot.clone()) {
         anyhow::bail!("a snapshot is already running");
     }
-    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
-    let r = persistence::write_background_snapshot(shared, &snapshot, &dbs, path, checksum, 0, true);
+    let preamble = path.to_string_lossy().ends_with(".rdb");
+    let r = write_base(shared, &snapshot, path, checksum, 0, preamble);
     shared.ks.end_snapshot();
     r?;
     Ok(())

@@ -629,3 +629,36 @@ fn an_old_single_file_aof_is_upgraded() {
     let redis = RedisServer::start(&dir, AOF_ON);
     assert_eq!(dataset(&mut redis.client()), data);
 }
+
+/// `aof-use-rdb-preamble no`: the base is commands (`.base.aof`), which we and redis-server
+/// both load back to the same dataset.
+#[test]
+fn a_base_in_commands_loads_here_and_in_redis() {
+    let dir = temp_dir("no-preamble");
+    let _guard = DirGuard(dir.clone());
+    let args = ["--appendonly", "yes", "--save", "", "--aof-use-rdb-preamble", "no"];
+    let before = {
+        let server = Server::start_in(&dir, &args).expect("start");
+        let mut c = server.client();
+        write_sample(&mut c);
+        for i in 0..100 {
+            ok(&mut c, &["RPUSH", "big", &i.to_string()]);
+            ok(&mut c, &["ZADD", "bigz", &format!("{i}.5"), &format!("m{i}")]);
+        }
+        assert_eq!(
+            cmd(&mut c, &["BGREWRITEAOF"]),
+            Reply::Simple("Background append only file rewriting started".into())
+        );
+        wait_rewrite_done(&mut c);
+        dataset(&mut c)
+    };
+    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest");
+    assert!(manifest.starts_with("file appendonly.aof.2.base.aof seq 2 type b\n"), "{manifest}");
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.2.base.aof")).expect("base");
+    assert!(base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"), "commands, not an RDB image");
+    let server = Server::start_in(&dir, &args).expect("restart");
+    assert_eq!(dataset(&mut server.client()), before);
+    drop(server);
+    let redis = RedisServer::start(&dir, &args);
+    assert_eq!(dataset(&mut redis.client()), before, "redis-server loads our command base");
+}
