@@ -624,16 +624,24 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
             io.filename = filename.clone();
             io.manifest = read_manifest(&dir, &filename).ok().flatten().unwrap_or_default();
         }
-        let seq = io.manifest.next_incr_seq();
-        let name = incr_name(&filename, seq);
-        let file = open_append(&dir.join(&name))?;
-        let entry = ManifestEntry { name, seq, kind: FileKind::Incr };
-        let mut manifest = io.manifest.clone();
-        manifest.incrs.push(entry.clone());
-        persist_manifest(&dir, &filename, &manifest)?;
+        // The snapshot first: if a BGSAVE holds the keyspace's one snapshot, nothing changed yet.
         if !shared.ks.start_snapshot(snapshot.clone()) {
             return Ok(None);
         }
+        let seq = io.manifest.next_incr_seq();
+        let name = incr_name(&filename, seq);
+        let entry = ManifestEntry { name, seq, kind: FileKind::Incr };
+        let mut manifest = io.manifest.clone();
+        manifest.incrs.push(entry.clone());
+        let opened =
+            open_append(&dir.join(&entry.name)).and_then(|f| persist_manifest(&dir, &filename, &manifest).map(|()| f));
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                shared.ks.end_snapshot();
+                return Err(e);
+            }
+        };
         io.manifest = manifest;
         io.earlier_incrs_size += io.incr_size;
         io.incr_size = 0;
@@ -1064,6 +1072,31 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
     drop(io);
     a.on.store(true, Ordering::Relaxed);
     start_background_thread(shared);
+    Ok(())
+}
+
+/// DEBUG LOADAOF: writes what is pending, empties the keyspace and loads the AOF files again
+/// (Redis's test hook). Other clients are not stopped meanwhile, unlike in Redis, whose one
+/// thread runs nothing else: it is a debugging command, for a quiet server.
+pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
+    let a = aof();
+    if a.io.lock().file.is_some() {
+        a.flush_and_sync();
+    }
+    for db in 0..shared.ks.db_count() {
+        if let Some(d) = shared.ks.db_if_used(db) {
+            for slot in 0..SLOT_COUNT as u16 {
+                d.lock_slot(slot).clear();
+            }
+        }
+    }
+    let (dir, filename) = paths(shared);
+    let Some(m) = read_manifest(&dir, &filename)? else { return Ok(()) };
+    let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
+    for (i, e) in files.iter().enumerate() {
+        load_file(shared, &dir.join(&e.name), i + 1 == files.len())?;
+    }
+    warning!("Append Only File loaded by DEBUG LOADAOF");
     Ok(())
 }
 

@@ -218,10 +218,14 @@ fn restart_after_kill_keeps_every_type_and_ttl() {
     let dir = temp_dir("restart");
     let _guard = DirGuard(dir.clone());
     let before = {
-        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        let server = Server::start_in(&dir, DEBUG_AOF_ON).expect("start");
         let mut c = server.client();
         write_sample(&mut c);
-        dataset(&mut c)
+        let data = dataset(&mut c);
+        // DEBUG LOADAOF empties the keyspace and reads the files back: the same data.
+        assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), Reply::Simple("OK".into()));
+        assert_eq!(dataset(&mut c), data, "after DEBUG LOADAOF");
+        data
     };
     assert!(before.iter().any(|l| l.starts_with("db3 in3")), "{before:?}");
     assert!(!before.iter().any(|l| l.contains(" gone ")), "EXPIRE -1 deleted it");
