@@ -7,6 +7,7 @@
 //! crates and never touch any of those.
 
 mod aof;
+mod check_aof;
 mod cmds;
 mod config;
 mod debug;
@@ -50,6 +51,9 @@ fn main() {
             env!("CARGO_PKG_VERSION")
         );
         return;
+    }
+    if args.first().map(String::as_str) == Some("--check-aof") {
+        std::process::exit(check_aof::main(&args[1..]));
     }
     if matches!(args.first().map(String::as_str), Some("-h") | Some("--help")) {
         println!("Usage: ./redoxide-server [/path/to/redis.conf] [options] [-]");

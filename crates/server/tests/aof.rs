@@ -666,3 +666,75 @@ fn a_base_in_commands_loads_here_and_in_redis() {
     let redis = RedisServer::start(&dir, &args);
     assert_eq!(dataset(&mut redis.client()), before, "redis-server loads our command base");
 }
+
+/// Runs a checker on `file` (in its own directory, so both tools print the same names) with
+/// `answer` on stdin; its stdout and exit code.
+fn run_checker(tool: &str, pre_args: &[&str], args: &[&str], file: &Path, answer: &str) -> (String, Option<i32>) {
+    use std::io::Write as _;
+    let mut child = Command::new(tool)
+        .args(pre_args)
+        .args(args)
+        .arg(file.file_name().expect("file name"))
+        .current_dir(file.parent().expect("dir"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the checker");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(answer.as_bytes());
+    }
+    let out = child.wait_with_output().expect("checker output");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
+}
+
+/// `redoxide-server --check-aof [--fix]` prints what redis-check-aof 7.0.15 prints, exits as
+/// it does, and `--fix` leaves the same bytes, for a valid directory and for damaged files.
+#[test]
+fn check_aof_agrees_with_redis_check_aof() {
+    let dir = temp_dir("check");
+    let _guard = DirGuard(dir.clone());
+    {
+        let server = Server::start_in(&dir, AOF_ON).expect("start");
+        write_sample(&mut server.client());
+    }
+    let ours = env!("CARGO_BIN_EXE_redoxide-server");
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    assert_eq!(
+        run_checker(ours, &["--check-aof"], &[], &manifest, ""),
+        run_checker("redis-check-aof", &[], &[], &manifest, ""),
+        "a valid directory"
+    );
+    let incr = std::fs::read(incr_files(&dir).pop().expect("incr")).expect("read");
+    let tails: [&[u8]; 8] = [
+        b"*1\r\n$5\r\nMULTI\r\n*1\r\n$3\r\nSET\r\n",
+        b"*2\r\n$3\r\nDEL\r\nx",
+        b"*1\r\n$4\r\nEXEC\r\n",
+        b"$3\r\nabc\r\n",
+        b"*1\r\n$3\r\nabcd\r\n",
+        b"*1\r",
+        b"#TS:12\r\n*1\r\n$4\r\nPING\r\n",
+        b"*1\r\n$5\r\nMULTI\r\n*1\r\n$5\r\nMULTI\r\n",
+    ];
+    for (i, tail) in tails.iter().enumerate() {
+        for fix in [false, true] {
+            let mut results = Vec::new();
+            for tool in ["ours", "redis"] {
+                let sub = dir.join(format!("case{i}-{fix}-{tool}"));
+                std::fs::create_dir_all(&sub).expect("case dir");
+                let file = sub.join("appendonly.aof");
+                let mut bytes = incr.clone();
+                bytes.extend_from_slice(tail);
+                std::fs::write(&file, &bytes).expect("case file");
+                let args: &[&str] = if fix { &["--fix"] } else { &[] };
+                let (out, code) = if tool == "ours" {
+                    run_checker(ours, &["--check-aof"], args, &file, "y\n")
+                } else {
+                    run_checker("redis-check-aof", &[], args, &file, "y\n")
+                };
+                results.push((out, code, std::fs::read(&file).expect("after")));
+            }
+            assert_eq!(results[0], results[1], "case {i} (fix {fix}): tail {:?}", String::from_utf8_lossy(tail));
+        }
+    }
+}
