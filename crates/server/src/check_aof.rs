@@ -266,7 +266,7 @@ impl Walk<'_> {
         let Some(argc) = self.long(b'*', line) else { return false };
         for i in 0..argc.max(0) {
             let Some(len) = self.long(b'$', line) else { return false };
-            if len < 0 || len > i64::MAX - 2 {
+            if !(0..=i64::MAX - 2).contains(&len) {
                 self.fail(format!("Expected to read string of {len} bytes, which is not in the suitable range"));
                 return false;
             }
