@@ -157,6 +157,12 @@ pub fn propagation() -> Option<Propagation> {
         Some(a) if a.on.load(Ordering::Relaxed) => {
             // Lazy expiries must be logged as DELs from now on: a replay does not expire keys.
             keyspace::set_expired_log(true);
+            // Keys still in the log were expired by a look-up outside any data command (DEBUG
+            // OBJECT, FLUSHALL's WATCH check) whose database the log does not say. They are not
+            // this command's: logging them in its database could delete a live key of that
+            // database on replay, so they are dropped (the FLUSHALL that follows, or the
+            // absolute expiry a replay keeps, stands for them).
+            drop(keyspace::take_expired_log());
             Some(Propagation::default())
         }
         _ => None,

@@ -1318,19 +1318,24 @@ impl Env {
                 // for (a list for BLPOP and friends, a sorted set for BZPOP*): a key that was pushed
                 // to and then replaced by a string inside one transaction wakes nobody.
                 let wants_zset = w.argv[0].len() > 2 && w.argv[0][..2].eq_ignore_ascii_case(b"bz");
-                let has_type = {
+                let (has_type, logged) = {
                     let mut t = shared.ks.db(db as usize).lock_slot(key_hash_slot(&key));
-                    t.get(&key, now_ms()).is_some_and(|v| {
+                    let has_type = t.get(&key, now_ms()).is_some_and(|v| {
                         if wants_zset {
                             matches!(v, keyspace::Value::ZSet(_))
                         } else {
                             matches!(v, keyspace::Value::List(_))
                         }
-                    })
+                    });
+                    // An expiry here is logged (as a DEL of `db`) while the slot is locked.
+                    (has_type, crate::aof::feed_expired(db, self.data_config.lazyfree_lazy_expire))
                 };
                 // The look-up may have expired the key: that is an `expired` event of `db`, not
                 // of whichever command runs next on this thread.
-                self.publish_expired_log(db);
+                match logged {
+                    Some(keys) => self.publish_expired_keys(db, keys),
+                    None => self.publish_expired_log(db),
+                }
                 if !has_type {
                     break;
                 }
