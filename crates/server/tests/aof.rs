@@ -738,3 +738,33 @@ fn check_aof_agrees_with_redis_check_aof() {
         }
     }
 }
+
+/// INFO persistence has Redis's fields in Redis's order (AOF on and off), and the AOF sizes
+/// it reports are the files' sizes.
+#[test]
+fn info_persistence_fields_are_redis_and_sizes_are_the_files() {
+    let fields = |c: &mut Client| -> Vec<String> {
+        let Reply::Bulk(info) = cmd(c, &["INFO", "persistence"]) else { panic!("INFO") };
+        String::from_utf8_lossy(&info).lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect()
+    };
+    for args in [AOF_ON, &["--save", ""][..]] {
+        let ours_dir = temp_dir("info-ours");
+        let theirs_dir = temp_dir("info-theirs");
+        let _g1 = DirGuard(ours_dir.clone());
+        let _g2 = DirGuard(theirs_dir.clone());
+        let server = Server::start_in(&ours_dir, args).expect("start");
+        let redis = RedisServer::start(&theirs_dir, args);
+        assert_eq!(fields(&mut server.client()), fields(&mut redis.client()), "{args:?}");
+    }
+    let dir = temp_dir("info-sizes");
+    let _guard = DirGuard(dir.clone());
+    let server = Server::start_in(&dir, AOF_ON).expect("start");
+    let mut c = server.client();
+    write_sample(&mut c);
+    let size = |name: &str| std::fs::metadata(dir.join("appendonlydir").join(name)).map(|m| m.len()).unwrap_or(0);
+    let base = size("appendonly.aof.1.base.rdb");
+    assert!(base > 0);
+    assert_eq!(info_field(&mut c, "aof_base_size"), base.to_string());
+    assert_eq!(info_field(&mut c, "aof_current_size"), (base + size("appendonly.aof.1.incr.aof")).to_string());
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "ok");
+}
