@@ -1027,7 +1027,7 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
         for (i, e) in files.iter().enumerate() {
             let path = dir.join(&e.name);
             if !path.exists() {
-                anyhow::bail!("The AOF file {} doesn't exist", e.name);
+                anyhow::bail!("The append log file {} doesn't exist: No such file or directory", e.name);
             }
             load_file(shared, &path, i + 1 == files.len())?;
             let kind = if e.kind == FileKind::Base { "base" } else { "incr" };

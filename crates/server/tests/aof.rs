@@ -768,3 +768,75 @@ fn info_persistence_fields_are_redis_and_sizes_are_the_files() {
     assert_eq!(info_field(&mut c, "aof_current_size"), (base + size("appendonly.aof.1.incr.aof")).to_string());
     assert_eq!(info_field(&mut c, "aof_last_write_status"), "ok");
 }
+
+/// Manifests Redis's own tests (aof-multi-part.tcl) refuse or accept at start-up, with the log
+/// line they look for; the accepted ones load the data their files hold.
+#[test]
+fn start_up_refuses_and_accepts_manifests_as_redis_does() {
+    let set = |k: &str, v: &str| Client::encode(&["SET", k, v]);
+    let files = |dir: &Path, list: &[(&str, Vec<u8>)], manifest: &str| {
+        let aof_dir = dir.join("appendonlydir");
+        std::fs::create_dir_all(&aof_dir).expect("aof dir");
+        for (name, bytes) in list {
+            std::fs::write(aof_dir.join(name), bytes).expect("aof file");
+        }
+        std::fs::write(aof_dir.join("appendonly.aof.manifest"), manifest).expect("manifest");
+    };
+    let refused: [(&str, Vec<(&str, Vec<u8>)>, &str, &str); 5] = [
+        (
+            "missing",
+            vec![("appendonly.aof.1.base.aof", set("k1", "v1")), ("appendonly.aof.2.incr.aof", set("k2", "v2"))],
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n",
+            "appendonly.aof.1.incr.aof doesn't exist: No such file or directory",
+        ),
+        (
+            "monotonic",
+            vec![("appendonly.aof.1.incr.aof", set("k1", "v1")), ("appendonly.aof.2.incr.aof", set("k2", "v2"))],
+            "file appendonly.aof.2.incr.aof seq 2 type i\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+            "Found a non-monotonic sequence number",
+        ),
+        (
+            "blank",
+            vec![("appendonly.aof.1.incr.aof", set("k1", "v1")), ("appendonly.aof.3.incr.aof", set("k2", "v2"))],
+            "file appendonly.aof.1.incr.aof seq 1 type i\n\nfile appendonly.aof.3.incr.aof seq 3 type i\n",
+            "Invalid AOF manifest file format",
+        ),
+        (
+            "duplicate-base",
+            vec![("appendonly.aof.1.base.aof", set("k1", "v1")), ("appendonly.aof.2.base.aof", set("k2", "v2"))],
+            "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.2.base.aof seq 2 type b\n",
+            "Found duplicate base file information",
+        ),
+        (
+            "unknown-command",
+            vec![("appendonly.aof.1.incr.aof", [set("k1", "v1"), Client::encode(&["bla", "x"])].concat())],
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+            "Unknown command 'bla' reading the append only file appendonly.aof.1.incr.aof",
+        ),
+    ];
+    for (name, list, manifest, message) in refused {
+        let dir = temp_dir(&format!("refuse-{name}"));
+        let _guard = DirGuard(dir.clone());
+        files(&dir, &list, manifest);
+        let log = dir.join("server.log");
+        let log_arg = log.display().to_string();
+        assert!(start_refused(&dir, &["--appendonly", "yes", "--save", "", "--logfile", &log_arg]), "{name}");
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(text.contains(message), "{name}: {text}");
+    }
+    // Accepted: gaps in the sequence, empty files; the data is what the files say.
+    let dir = temp_dir("accept");
+    let _guard = DirGuard(dir.clone());
+    files(
+        &dir,
+        &[
+            ("appendonly.aof.1.base.aof", set("k1", "v1")),
+            ("appendonly.aof.1.incr.aof", Vec::new()),
+            ("appendonly.aof.5.incr.aof", set("k2", "v2")),
+        ],
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.5.incr.aof seq 5 type i\n",
+    );
+    let server = Server::start_in(&dir, AOF_ON).expect("start");
+    let mut c = server.client();
+    assert_eq!(cmd(&mut c, &["MGET", "k1", "k2"]), Reply::Array(vec![Reply::bulk("v1"), Reply::bulk("v2")]));
+}
