@@ -769,6 +769,9 @@ fn info_persistence_fields_are_redis_and_sizes_are_the_files() {
     assert_eq!(info_field(&mut c, "aof_last_write_status"), "ok");
 }
 
+/// A start-up Redis refuses: name, files (name, bytes), manifest, the log line it writes.
+type RefusedCase = (&'static str, Vec<(&'static str, Vec<u8>)>, &'static str, &'static str);
+
 /// Manifests Redis's own tests (aof-multi-part.tcl) refuse or accept at start-up, with the log
 /// line they look for; the accepted ones load the data their files hold.
 #[test]
@@ -782,7 +785,7 @@ fn start_up_refuses_and_accepts_manifests_as_redis_does() {
         }
         std::fs::write(aof_dir.join("appendonly.aof.manifest"), manifest).expect("manifest");
     };
-    let refused: [(&str, Vec<(&str, Vec<u8>)>, &str, &str); 5] = [
+    let refused: [RefusedCase; 5] = [
         (
             "missing",
             vec![("appendonly.aof.1.base.aof", set("k1", "v1")), ("appendonly.aof.2.incr.aof", set("k2", "v2"))],
