@@ -268,7 +268,7 @@ static DEFS: &[Def] = &[
     boolean("repl-disable-tcp-nodelay", 0, false),
     boolean("repl-diskless-sync", 0, true),
     boolean("aof-rewrite-incremental-fsync", 0, true),
-    boolean("no-appendfsync-on-rewrite", 0, false),
+    boolean("no-appendfsync-on-rewrite", 0, false).now(),
     boolean("cluster-require-full-coverage", 0, true),
     boolean("rdb-save-incremental-fsync", 0, true),
     boolean("aof-load-truncated", 0, true).now(),
