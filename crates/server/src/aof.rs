@@ -280,6 +280,16 @@ pub fn feed_expired(db: u32, lazy: bool) -> Option<Vec<Sds>> {
     Some(keys)
 }
 
+/// For server code that changes data outside a data command's handler (MIGRATE deleting the
+/// keys it moved, which Redis logs as `DEL key ...`; a cluster node dropping a slot's keys):
+/// appends `argv` as run in database `db`. Call it while the slot locks of the keys it names are
+/// still held, so the log keeps their order. Nothing happens while not propagating.
+pub fn propagate_server_write(db: u32, argv: Vec<Vec<u8>>) {
+    if enabled() {
+        aof().append(&[(db, argv)], false);
+    }
+}
+
 /// FLUSHALL / FLUSHDB while propagating: clears `dbs` with every slot of them locked and
 /// appends the command (in database `db`) before releasing them, so no write to those
 /// databases can land on the other side of the flush in the log than in memory. Returns how
@@ -296,9 +306,7 @@ pub fn flush_logged(shared: &Shared, dbs: &[usize], db: u32, args: &[&[u8]]) -> 
             t.clear();
         }
     }
-    if enabled() {
-        aof().append(&[(db, args.iter().map(|a| a.to_vec()).collect())], false);
-    }
+    propagate_server_write(db, args.iter().map(|a| a.to_vec()).collect());
     removed
 }
 
