@@ -843,3 +843,38 @@ fn start_up_refuses_and_accepts_manifests_as_redis_does() {
     let mut c = server.client();
     assert_eq!(cmd(&mut c, &["MGET", "k1", "k2"]), Reply::Array(vec![Reply::bulk("v1"), Reply::bulk("v2")]));
 }
+
+/// Writes to one key from clients served by different worker threads reach the log in the
+/// order they ran: after a restart the list holds its elements in the same order, and a key
+/// several clients SET holds the value that won.
+#[test]
+fn writes_to_one_key_from_several_workers_keep_their_order() {
+    let dir = temp_dir("order");
+    let _guard = DirGuard(dir.clone());
+    let args = ["--appendonly", "yes", "--save", "", "--io-threads", "4"];
+    let before = {
+        let server = Server::start_in(&dir, &args).expect("start");
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let port = server.port;
+                std::thread::spawn(move || {
+                    let mut c = Client::connect(port);
+                    for i in 0..300 {
+                        let item = format!("{w}:{i}");
+                        assert!(matches!(c.cmd(&["RPUSH", "shared", &item]), Reply::Int(_)));
+                        assert_eq!(c.cmd(&["SET", "last", &item]), Reply::Simple("OK".into()));
+                        assert!(matches!(c.cmd(&["ZINCRBY", "z", "1", &w.to_string()]), Reply::Bulk(_)));
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        let mut c = server.client();
+        assert_eq!(cmd(&mut c, &["LLEN", "shared"]), Reply::Int(1200));
+        dataset(&mut c)
+    };
+    let server = Server::start_in(&dir, &args).expect("restart");
+    assert_eq!(dataset(&mut server.client()), before);
+}
