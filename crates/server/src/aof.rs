@@ -82,6 +82,8 @@ pub struct Aof {
     no_fsync_on_rewrite: AtomicBool,
     /// A rewrite is writing its base (read without the state lock by the fsync paths).
     rewriting: AtomicBool,
+    /// `aof-timestamp-enabled`: `#TS:<unix seconds>` lines before the commands of a new second.
+    timestamps: AtomicBool,
     log: Mutex<Log>,
     io: Mutex<Io>,
     state: Mutex<State>,
@@ -94,6 +96,8 @@ struct Log {
     /// The database the last appended command ran in (a SELECT precedes a change of it).
     selected_db: Option<u32>,
     end: u64,
+    /// The second of the last `#TS` annotation.
+    last_ts_s: i64,
 }
 
 /// The files. Locked by whoever writes to them; never while a slot lock is wanted.
@@ -145,6 +149,7 @@ pub fn aof() -> &'static Aof {
         fsync: AtomicU8::new(Fsync::EverySec as u8),
         no_fsync_on_rewrite: AtomicBool::new(false),
         rewriting: AtomicBool::new(false),
+        timestamps: AtomicBool::new(false),
         log: Mutex::new(Log::default()),
         io: Mutex::new(Io::default()),
         state: Mutex::new(State { last_rewrite_secs: -1, last_rewrite_ok: true, ..Default::default() }),
@@ -320,6 +325,13 @@ impl Aof {
     fn append(&self, ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
         let mut log = self.log.lock();
         let before = log.buf.len();
+        if self.timestamps.load(Ordering::Relaxed) {
+            let now_s = now_ms() / 1000;
+            if now_s > log.last_ts_s {
+                log.last_ts_s = now_s;
+                log.buf.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+            }
+        }
         if wrap {
             if let Some((db, _)) = ops.first() {
                 log.select(*db);
@@ -425,6 +437,7 @@ impl Aof {
         let cfg = shared.config.read();
         self.fsync.store(Fsync::parse(&cfg.get("appendfsync").unwrap_or_default()) as u8, Ordering::Relaxed);
         self.no_fsync_on_rewrite.store(cfg.get_bool("no-appendfsync-on-rewrite").unwrap_or(false), Ordering::Relaxed);
+        self.timestamps.store(cfg.get_bool("aof-timestamp-enabled").unwrap_or(false), Ordering::Relaxed);
     }
 
     /// Writes everything appended so far and fsyncs it (shutdown, before a file switch).

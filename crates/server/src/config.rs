@@ -273,7 +273,7 @@ static DEFS: &[Def] = &[
     boolean("rdb-save-incremental-fsync", 0, true),
     boolean("aof-load-truncated", 0, true).now(),
     boolean("aof-use-rdb-preamble", 0, true),
-    boolean("aof-timestamp-enabled", 0, false),
+    boolean("aof-timestamp-enabled", 0, false).now(),
     boolean("cluster-replica-no-failover", 0, false).alias("cluster-slave-no-failover"),
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
     boolean("replica-serve-stale-data", 0, true).alias("slave-serve-stale-data"),

@@ -878,3 +878,35 @@ fn writes_to_one_key_from_several_workers_keep_their_order() {
     let server = Server::start_in(&dir, &args).expect("restart");
     assert_eq!(dataset(&mut server.client()), before);
 }
+
+/// `aof-timestamp-enabled yes`: a `#TS:<unix seconds>` line precedes the first command of each
+/// new second; the files still load here and pass redis-check-aof.
+#[test]
+fn timestamp_annotations_are_written_and_skipped_on_load() {
+    let dir = temp_dir("ts");
+    let _guard = DirGuard(dir.clone());
+    let args = ["--appendonly", "yes", "--save", "", "--aof-timestamp-enabled", "yes"];
+    let now_s = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let start_s = now_s();
+    let before = {
+        let server = Server::start_in(&dir, &args).expect("start");
+        let mut c = server.client();
+        ok(&mut c, &["SET", "a", "1"]);
+        std::thread::sleep(Duration::from_millis(1100));
+        ok(&mut c, &["SET", "b", "2"]);
+        dataset(&mut c)
+    };
+    let text =
+        String::from_utf8_lossy(&std::fs::read(incr_files(&dir).pop().expect("incr")).expect("read")).into_owned();
+    let stamps: Vec<u64> =
+        text.lines().filter_map(|l| l.strip_prefix("#TS:")).filter_map(|t| t.trim().parse().ok()).collect();
+    assert!(stamps.len() >= 2, "{text:?}");
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]) && stamps[0] >= start_s && stamps[stamps.len() - 1] <= now_s());
+    let check = Command::new("redis-check-aof")
+        .arg(dir.join("appendonlydir").join("appendonly.aof.manifest"))
+        .output()
+        .expect("redis-check-aof");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let server = Server::start_in(&dir, &args).expect("restart");
+    assert_eq!(dataset(&mut server.client()), before);
+}
