@@ -910,3 +910,116 @@ fn timestamp_annotations_are_written_and_skipped_on_load() {
     let server = Server::start_in(&dir, &args).expect("restart");
     assert_eq!(dataset(&mut server.client()), before);
 }
+
+/// A redoxide-server started under `sh` with a file size limit (SIGXFSZ ignored, so a write
+/// past it fails with EFBIG instead of killing the process); killed by pid on drop.
+struct LimitedServer {
+    child: Child,
+    port: u16,
+}
+
+impl LimitedServer {
+    fn start(dir: &Path, limit_blocks: u64, extra: &[&str]) -> LimitedServer {
+        let port = free_port();
+        let mut script = format!(
+            "trap '' XFSZ; ulimit -f {limit_blocks}; exec '{}' --port {port} --bind 127.0.0.1 --dir '{}'",
+            env!("CARGO_BIN_EXE_redoxide-server"),
+            dir.display()
+        );
+        for a in extra {
+            script.push_str(&format!(" '{a}'"));
+        }
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        let server = LimitedServer { child, port };
+        for _ in 0..500 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redoxide-server did not start under a file size limit");
+    }
+}
+
+impl Drop for LimitedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A write the AOF cannot take: under `everysec` writes are refused with Redis's MISCONF
+/// (reads still work, INFO says err, the file holds only whole commands); under `always` the
+/// server exits rather than answer.
+#[test]
+fn a_failed_aof_write_refuses_writes_or_exits_under_always() {
+    let dir = temp_dir("efbig");
+    let _guard = DirGuard(dir.clone());
+    let value = "x".repeat(1000);
+    {
+        // 128 blocks of 512 bytes: the base and the first writes fit, later ones do not.
+        let server = LimitedServer::start(&dir, 128, AOF_ON);
+        let mut c = Client::connect(server.port);
+        let mut refused = None;
+        for i in 0..200 {
+            match c.cmd(&["SET", &format!("k{i}"), &value]) {
+                Reply::Simple(_) => {}
+                Reply::Error(e) => {
+                    refused = Some((i, e));
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let (i, e) = refused.expect("a write past the file size limit is refused");
+        assert!(i > 10, "the first writes fit");
+        assert_eq!(e, "MISCONF Errors writing to the AOF file: File too large");
+        assert!(matches!(cmd(&mut c, &["PING"]), Reply::Error(e) if e.starts_with("MISCONF")));
+        assert_eq!(cmd(&mut c, &["GET", "k0"]), Reply::bulk(&value), "reads still work");
+        assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
+    }
+    // Only whole commands reached the file: it loads without trimming anything.
+    let incr = incr_files(&dir).pop().expect("incr");
+    let bytes = std::fs::read(&incr).expect("read");
+    let mut r = persist::aof::CommandReader::new(&bytes, 0);
+    while r.next_command().expect("whole commands only").is_some() {}
+    let dir2 = temp_dir("efbig-always");
+    let _guard2 = DirGuard(dir2.clone());
+    let mut server =
+        LimitedServer::start(&dir2, 128, &["--appendonly", "yes", "--save", "", "--appendfsync", "always"]);
+    // A raw socket: once the server is gone a write fails, which the test client treats as a bug.
+    let mut sock = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut exited = false;
+    for i in 0..200 {
+        use std::io::{Read as _, Write as _};
+        if sock.write_all(&Client::encode(&["SET", &format!("k{i}"), &value])).is_err() {
+            exited = true;
+            break;
+        }
+        let mut reply = [0u8; 5];
+        match sock.read_exact(&mut reply) {
+            Err(_) => {
+                exited = true;
+                break;
+            }
+            Ok(()) => assert_eq!(&reply, b"+OK\r\n", "under always a write is acknowledged or the server exits"),
+        }
+    }
+    assert!(exited, "the connection closed: the server exited instead of replying");
+    let mut status = None;
+    for _ in 0..250 {
+        if let Ok(Some(s)) = server.child.try_wait() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(status.is_some_and(|s| !s.success()), "exit status {status:?}");
+}
