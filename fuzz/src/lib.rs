@@ -378,14 +378,15 @@ pub fn check_aof(data: &[u8]) {
     };
     if control & 1 == 0 {
         let Ok(m) = parse_manifest(bytes) else { return };
-        let written = m.to_bytes();
+        // Quoting can lengthen a line past the limit: writing then refuses, never writes junk.
+        let Ok(written) = m.to_bytes() else { return };
         if written.is_empty() {
             // Only comment lines: nothing to write back (an empty manifest is refused).
             return;
         }
         let again = parse_manifest(&written).expect("our own manifest parses");
         assert_eq!(again, m, "parse(write(m)) != m");
-        assert_eq!(again.to_bytes(), written, "writing is not a fixed point");
+        assert_eq!(again.to_bytes().ok(), Some(written), "writing is not a fixed point");
         return;
     }
     let mut reader = CommandReader::new(bytes, 0);
@@ -429,6 +430,11 @@ mod tests {
         check_aof(b"\x01*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n#TS:1\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET");
         check_aof(b"\x01*1\r\n$99999999999999999999\r\n");
         check_aof(b"");
+        // Found by the fuzzer: quoting 0xff bytes took a manifest line past 1024 bytes.
+        let mut long = b"\x00file app\xa0ndon".to_vec();
+        long.extend(std::iter::repeat_n(0xffu8, 150));
+        long.extend_from_slice(b"incr.aof seq 1 type i\n");
+        check_aof(&long);
     }
 
     #[test]

@@ -172,14 +172,20 @@ fn trim(s: &[u8]) -> &[u8] {
 impl Manifest {
     /// The manifest's text as Redis writes it: the base, the history files, then the incr
     /// files, one `file <name> seq <n> type <c>` line each (a name that needs it is quoted).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// A line longer than [`MANIFEST_MAX_LINE`] (a very long or much-quoted name) is an error:
+    /// a manifest no loader could read back is never produced.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ManifestError> {
         let mut out = Vec::new();
-        for e in self.base.iter().chain(&self.history).chain(&self.incrs) {
+        for (i, e) in self.base.iter().chain(&self.history).chain(&self.incrs).enumerate() {
+            let start = out.len();
             out.extend_from_slice(b"file ");
             out.extend_from_slice(&quote_if_needed(&e.name));
             out.extend_from_slice(format!(" seq {} type {}\n", e.seq, e.kind.letter()).as_bytes());
+            if out.len() - start > MANIFEST_MAX_LINE {
+                return Err(manifest_error("The AOF manifest file contains too long line", i + 1, &out[start..]));
+            }
         }
-        out
+        Ok(out)
     }
 
     /// The sequence number the next incr file gets.
@@ -400,7 +406,7 @@ mod tests {
         let m = parse_manifest(REDIS_MANIFEST).expect("Redis's own manifest");
         assert_eq!(m.base.as_ref().map(|b| b.name.as_str()), Some("appendonly.aof.1.base.rdb"));
         assert_eq!(m.incrs.len(), 1);
-        assert_eq!(m.to_bytes(), REDIS_MANIFEST);
+        assert_eq!(m.to_bytes().unwrap(), REDIS_MANIFEST);
         assert_eq!(m.next_incr_seq(), 2);
         assert_eq!(m.next_base_seq(), 2);
     }
@@ -455,7 +461,12 @@ mod tests {
             base: Some(ManifestEntry { name: "my file\t1".into(), seq: 3, kind: FileKind::Base }),
             ..Default::default()
         };
-        assert_eq!(parse_manifest(&m.to_bytes()).unwrap(), m);
+        assert_eq!(parse_manifest(&m.to_bytes().unwrap()).unwrap(), m);
+        let long = Manifest {
+            base: Some(ManifestEntry { name: "\u{1}".repeat(300), seq: 1, kind: FileKind::Base }),
+            ..Default::default()
+        };
+        assert!(long.to_bytes().is_err(), "a line no loader could read is refused");
     }
 
     proptest::proptest! {

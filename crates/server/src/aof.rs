@@ -582,7 +582,7 @@ fn paths(shared: &Shared) -> (PathBuf, String) {
 fn persist_manifest(dir: &Path, filename: &str, m: &Manifest) -> std::io::Result<()> {
     let temp = dir.join(temp_manifest_name(filename));
     let mut f = File::create(&temp)?;
-    f.write_all(&m.to_bytes())?;
+    f.write_all(&m.to_bytes().map_err(|e| std::io::Error::other(e.to_string()))?)?;
     f.sync_all()?;
     drop(f);
     std::fs::rename(&temp, dir.join(manifest_name(filename)))?;
