@@ -663,10 +663,15 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
             let mut log = a.log.lock();
             (std::mem::take(&mut log.buf), log.end)
         };
-        if !bytes.is_empty() {
-            io.write(&bytes)?;
+        let written = if bytes.is_empty() { Ok(()) } else { io.write(&bytes) }.and_then(|()| io.sync());
+        if let Err(e) = written {
+            // Kept for the next write attempt, ahead of anything appended later.
+            let mut log = a.log.lock();
+            let mut all = bytes;
+            all.extend_from_slice(&log.buf);
+            log.buf = all;
+            return Err(e);
         }
-        io.sync()?;
         a.done.store(end, Ordering::Release);
         if io.file.is_none() {
             // The AOF was off: the manifest on disk (if any) lists what the rewrite replaces.
@@ -773,13 +778,13 @@ fn finish_rewrite(
     }
     persist_manifest(&dir, &filename, &next)?;
     let auto_gc = !shared.config.read().get_bool("aof-disable-auto-gc").unwrap_or(false);
-    if auto_gc {
+    if auto_gc && !next.history.is_empty() {
+        notice!("Removing the history file in the background");
         for h in &next.history {
             let _ = std::fs::remove_file(dir.join(&h.name));
         }
         next.history.clear();
         persist_manifest(&dir, &filename, &next)?;
-        notice!("Removing the history file in the background");
     }
     io.base_size = file_size(&path);
     io.earlier_incrs_size =
@@ -902,7 +907,7 @@ fn auto_rewrite_check(shared: &'static Shared) {
         (cfg.get_i64("auto-aof-rewrite-percentage").unwrap_or(0), cfg.get_i64("auto-aof-rewrite-min-size").unwrap_or(0))
     };
     let size = a.io.lock().current_size();
-    if perc <= 0 || size < min_size.max(0) as u64 {
+    if perc <= 0 || size <= min_size.max(0) as u64 {
         return;
     }
     let base = base.max(1);

@@ -1069,3 +1069,41 @@ fn a_failed_aof_write_refuses_writes_or_exits_under_always() {
     }
     assert!(status.is_some_and(|s| !s.success()), "exit status {status:?}");
 }
+
+/// auto-aof-rewrite-percentage / -min-size: once the AOF doubled past the minimum size, a
+/// rewrite starts by itself, and the data survives it.
+#[test]
+fn the_aof_rewrites_itself_when_it_grows() {
+    let dir = temp_dir("auto");
+    let _guard = DirGuard(dir.clone());
+    let args = [
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--auto-aof-rewrite-percentage",
+        "100",
+        "--auto-aof-rewrite-min-size",
+        "4096",
+    ];
+    let server = Server::start_in(&dir, &args).expect("start");
+    let mut c = server.client();
+    assert_eq!(info_field(&mut c, "aof_rewrites"), "0");
+    for i in 0..200 {
+        ok(&mut c, &["SET", &format!("key{i}"), &"v".repeat(40)]);
+    }
+    let mut rewritten = false;
+    for _ in 0..250 {
+        if info_field(&mut c, "aof_rewrites") != "0" {
+            rewritten = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rewritten, "no automatic rewrite within 5 s");
+    wait_rewrite_done(&mut c);
+    let before = dataset(&mut c);
+    drop(server);
+    let server = Server::start_in(&dir, &args).expect("restart");
+    assert_eq!(dataset(&mut server.client()), before);
+}
