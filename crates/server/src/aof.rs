@@ -180,6 +180,11 @@ pub fn propagation() -> Option<Propagation> {
     }
 }
 
+/// True while a rewrite writes its base (BGSAVE waits: they share the keyspace's snapshot).
+pub fn rewrite_in_progress() -> bool {
+    AOF.get().is_some_and(|a| a.rewriting.load(Ordering::Relaxed))
+}
+
 /// True while writes are propagated.
 pub fn enabled() -> bool {
     AOF.get().is_some_and(|a| a.on.load(Ordering::Relaxed))

@@ -170,6 +170,10 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
         if st.saving {
             return Err("ERR Background save already in progress");
         }
+        // The AOF rewrite holds the keyspace's one snapshot (Redis: its one child process).
+        if crate::aof::rewrite_in_progress() {
+            return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
         st.saving = true;
         st.bgsave_started_ms = Some(now);
     }
@@ -287,7 +291,7 @@ fn write_aux(w: &mut RdbWriter, now_ms: i64, aof_base: bool) {
 pub fn cron(shared: &'static Shared, now_ms: i64) {
     let scheduled = {
         let mut st = shared.persist.lock();
-        let go = st.bgsave_scheduled && !st.saving;
+        let go = st.bgsave_scheduled && !st.saving && !crate::aof::rewrite_in_progress();
         if go {
             st.bgsave_scheduled = false;
         }

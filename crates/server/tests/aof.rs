@@ -1107,3 +1107,30 @@ fn the_aof_rewrites_itself_when_it_grows() {
     let server = Server::start_in(&dir, &args).expect("restart");
     assert_eq!(dataset(&mut server.client()), before);
 }
+
+/// BGREWRITEAOF and BGSAVE share the one snapshot as Redis's share the one child: the same
+/// replies as redis-server's when one is asked for while the other runs.
+#[test]
+fn bgrewriteaof_and_bgsave_exclude_each_other_as_in_redis() {
+    let ours_dir = temp_dir("excl-ours");
+    let theirs_dir = temp_dir("excl-theirs");
+    let _g1 = DirGuard(ours_dir.clone());
+    let _g2 = DirGuard(theirs_dir.clone());
+    // 200 ms per key: each background job outlasts the requests that follow it.
+    let args = ["--appendonly", "yes", "--save", "", "--rdb-key-save-delay", "200000"];
+    let script = |c: &mut Client| -> Vec<Reply> {
+        ok(c, &["SET", "a", "1"]);
+        let mut replies = vec![cmd(c, &["BGREWRITEAOF"]), cmd(c, &["BGSAVE"]), cmd(c, &["BGREWRITEAOF"])];
+        wait_rewrite_done(c);
+        replies.push(cmd(c, &["BGSAVE"]));
+        replies.push(cmd(c, &["BGREWRITEAOF"]));
+        wait_rewrite_done(c);
+        replies
+    };
+    let ours = {
+        let server = Server::start_in(&ours_dir, &args).expect("start");
+        script(&mut server.client())
+    };
+    let redis = RedisServer::start(&theirs_dir, &args);
+    assert_eq!(ours, script(&mut redis.client()));
+}
