@@ -14,9 +14,11 @@
 //! hold every write exactly once.
 //!
 //! Cost when the AOF is off: the dispatcher reads one atomic flag per command (`propagation`),
-//! and the reply path reads one more (`before_reply`). No lock, no allocation. This module
-//! never runs protocol or data logic of its own: the commands choose their propagated form
-//! (`commands::Propagation`), and the files' formats live in `persist::aof`.
+//! the write check one more (`write_refusal`) and the reply path one more (`before_reply`).
+//! No lock, no allocation. This module never decides a command's propagated form (the
+//! commands record it in `commands::Propagation`) and never parses file bytes itself (the
+//! formats live in `persist::aof` and `persist::rdb`); its loader replays commands through
+//! the command handlers, as Redis's fake AOF client does, never by logic of its own.
 
 use crate::persistence::{self, SlotSnapshot};
 use crate::shared::{now_ms, Shared};
