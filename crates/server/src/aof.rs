@@ -383,6 +383,13 @@ pub fn before_reply() {
     }
 }
 
+/// True while appended commands are not yet written (and fsynced under `always`): replies
+/// must wait for [`before_reply`]. One atomic load when the AOF was never used.
+#[inline]
+pub fn replies_must_wait() -> bool {
+    AOF.get().is_some_and(|a| a.appended.load(Ordering::Acquire) > a.done.load(Ordering::Acquire))
+}
+
 impl Aof {
     /// Writes the log up to at least `target` (fsyncing under `always`). A failed write is
     /// kept for a retry and refuses writes (-MISCONF); under `always` it ends the process, as

@@ -217,6 +217,10 @@ pub struct Worker {
     last_tick_ms: i64,
     /// Connections whose socket may still hold data after hitting MAX_READS_PER_EVENT.
     pending_reads: Vec<usize>,
+    /// Connections whose replies wait for the AOF: it is written (and fsynced under
+    /// `appendfsync always`) once for all of them at the end of the loop iteration, as Redis
+    /// writes its AOF once before it writes any reply, rather than once per connection.
+    aof_waiting: Vec<usize>,
 }
 
 impl Worker {
@@ -250,6 +254,7 @@ impl Worker {
             expire_slot: id,
             last_tick_ms: 0,
             pending_reads: Vec::new(),
+            aof_waiting: Vec::new(),
         }
     }
 
@@ -298,6 +303,9 @@ impl Worker {
                 self.on_readable(idx);
             }
             self.tick();
+            if !self.aof_waiting.is_empty() {
+                self.finish_aof_waiting();
+            }
             self.flush_outbox();
         }
         crate::aof::before_reply();
@@ -559,14 +567,33 @@ impl Worker {
     }
 
     fn on_writable(&mut self, idx: usize) {
-        if let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) {
-            flush(c);
-        }
+        // `finish` writes: its output may hold replies that wait for the AOF.
         self.finish(idx);
     }
 
     /// After work on a connection: write what is pending, adjust interest, close if needed.
+    /// While the AOF holds commands not yet on disk the connection waits for the end of the
+    /// loop iteration instead (one AOF write for every connection of the iteration).
     fn finish(&mut self, idx: usize) {
+        if crate::aof::replies_must_wait() {
+            self.aof_waiting.push(idx);
+            return;
+        }
+        self.finish_now(idx);
+    }
+
+    /// Writes the AOF once, then finishes every connection that waited for it.
+    fn finish_aof_waiting(&mut self) {
+        crate::aof::before_reply();
+        let mut waiting = std::mem::take(&mut self.aof_waiting);
+        waiting.sort_unstable();
+        waiting.dedup();
+        for idx in waiting {
+            self.finish_now(idx);
+        }
+    }
+
+    fn finish_now(&mut self, idx: usize) {
         let registry = self.poll.registry();
         let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) else {
             return;
