@@ -643,10 +643,8 @@ pub fn rewrite_background(shared: &'static Shared, turn_on: bool) -> Result<bool
             return Err("ERR Background append only file rewriting already in progress".into());
         }
         if shared.persist.lock().saving {
-            st.rewrite_scheduled = true;
-            st.scheduled_turn_on |= turn_on;
             drop(st);
-            start_background_thread(shared);
+            schedule_rewrite(shared, turn_on);
             return Ok(false);
         }
         st.rewrite_in_progress = true;
@@ -890,6 +888,16 @@ fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
     Ok(out)
 }
 
+/// Asks the AOF thread to start a rewrite (turning the AOF on with `turn_on`) when it can.
+fn schedule_rewrite(shared: &'static Shared, turn_on: bool) {
+    {
+        let mut st = aof().state.lock();
+        st.rewrite_scheduled = true;
+        st.scheduled_turn_on |= turn_on;
+    }
+    start_background_thread(shared);
+}
+
 /// Starts a rewrite when the AOF grew by `auto-aof-rewrite-percentage` since the last one and
 /// is at least `auto-aof-rewrite-min-size`; also starts one scheduled behind a BGSAVE.
 fn auto_rewrite_check(shared: &'static Shared) {
@@ -938,12 +946,17 @@ fn auto_rewrite_check(shared: &'static Shared) {
 
 /// CONFIG SET side: re-reads `appendfsync`, and turns the AOF on (with a rewrite, as Redis's
 /// `startAppendOnly`) or off when `appendonly` changed. Err with the reply text on failure.
-pub fn config_changed(shared: &'static Shared) -> Result<(), String> {
+pub fn config_changed(shared: &'static Shared, in_exec: bool) -> Result<(), String> {
     let want_on = shared.config.read().appendonly();
     let a = aof();
     a.read_settings(shared);
     let is_on = a.on.load(Ordering::Relaxed);
     if want_on && !is_on {
+        if in_exec {
+            // The transaction holds slot locks the barrier would wait for: start it after.
+            schedule_rewrite(shared, true);
+            return Ok(());
+        }
         if a.state.lock().rewrite_in_progress {
             // Redis kills its rewrite child here; ours is only a writer thread: wait for it.
             wait_rewrite_done();
@@ -984,8 +997,14 @@ pub fn shutdown() {
     }
 }
 
-/// BGREWRITEAOF's reply text: started, or scheduled behind a BGSAVE.
-pub fn bgrewriteaof(shared: &'static Shared) -> Result<&'static str, String> {
+/// BGREWRITEAOF's reply text: started, or scheduled behind a BGSAVE. Inside EXEC
+/// (`in_exec`) the rewrite is always scheduled: the transaction holds slot locks the switch
+/// barrier would wait for.
+pub fn bgrewriteaof(shared: &'static Shared, in_exec: bool) -> Result<&'static str, String> {
+    if in_exec {
+        schedule_rewrite(shared, false);
+        return Ok("Background append only file rewriting scheduled");
+    }
     Ok(if rewrite_background(shared, false)? {
         "Background append only file rewriting started"
     } else {

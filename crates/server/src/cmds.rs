@@ -404,7 +404,7 @@ impl Env {
                     Ok(_) => {
                         shared.refresh_from_config();
                         self.refresh_data_config();
-                        match crate::aof::config_changed(shared) {
+                        match crate::aof::config_changed(shared, in_exec) {
                             Ok(()) => c.out.ok(),
                             Err(text) => c.out.error(&text),
                         }
@@ -482,7 +482,7 @@ impl Env {
             }
             LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
             DEBUG => self.debug_command(c, args, now),
-            BGREWRITEAOF => match crate::aof::bgrewriteaof(shared) {
+            BGREWRITEAOF => match crate::aof::bgrewriteaof(shared, in_exec) {
                 Ok(text) => c.out.simple(text),
                 Err(text) => c.out.error(&text),
             },

@@ -1134,3 +1134,58 @@ fn bgrewriteaof_and_bgsave_exclude_each_other_as_in_redis() {
     let redis = RedisServer::start(&theirs_dir, &args);
     assert_eq!(ours, script(&mut redis.client()));
 }
+
+/// Inside MULTI/EXEC a rewrite is scheduled (the transaction holds slot locks), as Redis
+/// schedules it while in EXEC; it then runs, and CONFIG SET appendonly yes works the same way.
+#[test]
+fn a_rewrite_asked_for_inside_exec_is_scheduled_then_runs() {
+    let ours_dir = temp_dir("exec-ours");
+    let theirs_dir = temp_dir("exec-theirs");
+    let _g1 = DirGuard(ours_dir.clone());
+    let _g2 = DirGuard(theirs_dir.clone());
+    let script = |c: &mut Client| -> Reply {
+        ok(c, &["MULTI"]);
+        ok(c, &["SET", "k", "v"]);
+        ok(c, &["BGREWRITEAOF"]);
+        let reply = cmd(c, &["EXEC"]);
+        for _ in 0..250 {
+            if info_field(c, "aof_rewrites") == "1" {
+                return reply;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the scheduled rewrite did not run within 5 s");
+    };
+    let ours = {
+        let server = Server::start_in(&ours_dir, AOF_ON).expect("start");
+        script(&mut server.client())
+    };
+    let redis = RedisServer::start(&theirs_dir, AOF_ON);
+    assert_eq!(ours, script(&mut redis.client()));
+    drop(redis);
+    let dir = temp_dir("exec-config");
+    let _g3 = DirGuard(dir.clone());
+    let before = {
+        let server = Server::start_in(&dir, &["--save", ""]).expect("start");
+        let mut c = server.client();
+        ok(&mut c, &["SET", "a", "1"]);
+        ok(&mut c, &["MULTI"]);
+        ok(&mut c, &["SET", "b", "2"]);
+        ok(&mut c, &["CONFIG", "SET", "appendonly", "yes"]);
+        assert!(
+            matches!(cmd(&mut c, &["EXEC"]), Reply::Array(r) if r.iter().all(|x| *x == Reply::Simple("OK".into())))
+        );
+        for _ in 0..250 {
+            if info_field(&mut c, "aof_enabled") == "1" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        wait_rewrite_done(&mut c);
+        assert_eq!(info_field(&mut c, "aof_enabled"), "1");
+        ok(&mut c, &["SET", "c", "3"]);
+        dataset(&mut c)
+    };
+    let server = Server::start_in(&dir, AOF_ON).expect("restart");
+    assert_eq!(dataset(&mut server.client()), before);
+}
