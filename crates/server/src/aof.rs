@@ -296,9 +296,19 @@ pub fn feed_expired(db: u32, lazy: bool) -> Option<Vec<Sds>> {
 /// keys it moved, which Redis logs as `DEL key ...`; a cluster node dropping a slot's keys):
 /// appends `argv` as run in database `db`. Call it while the slot locks of the keys it names are
 /// still held, so the log keeps their order. Nothing happens while not propagating.
+/// Inside EXEC the command joins the transaction's MULTI/EXEC unit.
 pub fn propagate_server_write(db: u32, argv: Vec<Vec<u8>>) {
-    if enabled() {
-        aof().append(&[(db, argv)], false);
+    if !enabled() {
+        return;
+    }
+    let mut op = Some((db, argv));
+    TX_OPS.with(|t| {
+        if let Some(tx) = t.borrow_mut().as_mut() {
+            tx.extend(op.take());
+        }
+    });
+    if let Some(op) = op {
+        aof().append(&[op], false);
     }
 }
 

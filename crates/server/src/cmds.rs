@@ -457,7 +457,17 @@ impl Env {
                     if id == FLUSHALL { (0..shared.ks.db_count()).collect() } else { vec![c.db as usize] };
                 self.touch_watched_keys_that_exist(&dbs, now);
                 let mut removed = 0u64;
-                if crate::aof::enabled() {
+                if in_exec {
+                    // EXEC locked every slot of these databases already: clear through its
+                    // locks (locking again would wait on ourselves), logged within its unit.
+                    for d in dbs {
+                        self.for_each_slot_table(d, |t| {
+                            removed += t.len() as u64;
+                            t.clear();
+                        });
+                    }
+                    crate::aof::propagate_server_write(c.db, args.iter().map(|a| a.to_vec()).collect());
+                } else if crate::aof::enabled() {
                     removed = crate::aof::flush_logged(shared, &dbs, c.db, args);
                 } else {
                     for d in dbs {

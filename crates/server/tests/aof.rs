@@ -577,6 +577,15 @@ fn propagated_forms_match_what_redis_logs() {
             &["DEL", "nope", "m3"],
             &["UNLINK", "nope"],
             &["GETDEL", "nope"],
+            // FLUSHDB inside a transaction is logged inside its MULTI/EXEC.
+            &["SELECT", "9"],
+            &["SET", "pre", "1"],
+            &["MULTI"],
+            &["SET", "a", "1"],
+            &["FLUSHDB"],
+            &["SET", "b", "2"],
+            &["EXEC"],
+            &["SELECT", "0"],
         ] {
             let r = cmd(c, args);
             assert!(!matches!(r, Reply::Error(_)), "{args:?} -> {r:?}");
