@@ -463,7 +463,6 @@ def reshard_pair(cl, nslots):
 def reshard(cl, src, dst, nslots, pipeline, tmp, timeout, perf_out=None):
     """One timed `redis-cli --cluster reshard`; returns a dict of figures."""
     owner = cl.wait_consistent(60)
-    by_id = {n.id: n for n in cl.nodes}
     src_slots = sorted(s for s, o in owner.items() if o == src.id)
     counts = count_keys(cl, [(src, src_slots)])
     dbsize = {n.id: one(n.port, "DBSIZE") for n in cl.nodes}
