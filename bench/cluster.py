@@ -470,7 +470,7 @@ def reshard(cl, src, dst, nslots, pipeline, tmp, timeout, perf_out=None):
             "--cluster-slots", str(nslots), "--cluster-yes", "--cluster-pipeline", str(pipeline)]
     perf = None
     if perf_out:
-        perf = start(["perf", "record", "-g", "-o", perf_out, "-p", ",".join(str(p) for p in (src.pid, dst.pid))],
+        perf = start(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", perf_out, "-p", ",".join(str(p) for p in (src.pid, dst.pid))],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     cpu0 = {n.id: cpu_ticks(n.pid) for n in cl.nodes}
