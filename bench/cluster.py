@@ -501,6 +501,7 @@ def reshard(cl, src, dst, nslots, pipeline, tmp, timeout, perf_out=None):
         "status": status, "wall": wall, "slots": len(moved), "keys": keys,
         "src_cpu": ((cpu1[src.id] - cpu0[src.id]) / CLK_TCK) if cpu0[src.id] is not None else None,
         "dst_cpu": ((cpu1[dst.id] - cpu0[dst.id]) / CLK_TCK) if cpu0[dst.id] is not None else None,
+        "all_cpu": (sum(cpu1.values()) - sum(cpu0.values())) / CLK_TCK if None not in cpu0.values() else None,
     }
 
 
@@ -572,16 +573,19 @@ def main():
     csv_path = os.path.join(results, "cluster-%s.csv" % stamp)
     csv = open(csv_path, "w")
     csv.write("kind,test,pipeline,round,server,status,rps,cpu_us_per_req,wall_s,slots,keys,keys_per_s,mb_per_s,"
-              "src_cpu_s,dst_cpu_s\n")
+              "src_cpu_s,dst_cpu_s,all_nodes_cpu_s\n")
 
     header = [
         "redoxide cluster bench %s: %s" % (stamp, command),
         "  A redis:    %s %s" % (args.redis, " ".join(REDIS_ARGS)),
         "  B redoxide: %s %s" % (args.server, " ".join(REDOXIDE_ARGS)),
-        "  3 masters each, all nodes on cpu %s, clients on cpu %s; -n %d, -c %d, pipelines %s, %d rounds; "
-        "reshard %d slots of %d keys (%d-byte values), --cluster-pipeline %d"
-        % (SERVER_CPU, CLIENT_CPU, args.requests, args.clients, pipelines, args.rounds, args.reshard_slots,
-           args.keys, args.value_bytes, args.reshard_pipeline),
+        "  3 masters each, all nodes on cpu %s, clients on cpu %s, %d rounds%s%s"
+        % (SERVER_CPU, CLIENT_CPU, args.rounds,
+           "; throughput -n %d -c %d -P %s" % (args.requests, args.clients, pipelines)
+           if args.only in (None, "throughput") else "",
+           "; reshard %d slots of %d keys (%d-byte values), --cluster-pipeline %d" % (
+               args.reshard_slots, args.keys, args.value_bytes, args.reshard_pipeline)
+           if args.only in (None, "reshard") else ""),
         "  node directories under %s; %s; %d cpus, load average %s" % (args.dir or tempfile.gettempdir(),
             subprocess.run([BENCH, "--version"], capture_output=True, text=True).stdout.strip(),
             os.cpu_count(), " ".join(open("/proc/loadavg").read().split()[:3])),
@@ -639,13 +643,14 @@ def main():
                     kps = r["keys"] / r["wall"] if r["status"] == "ok" and r["wall"] > 0 else None
                     mbps = kps * (len(b"bench:100000") + args.value_bytes) / 1e6 if kps else None
                     print("  reshard %d slots round %d/%d %-8s %6.2f s  %d keys  %10s keys/s  %5s slots/s  "
-                          "cpu src %s s dst %s s %s" % (
+                          "cpu src %s s dst %s s all %s s %s" % (
                               r["slots"], rnd, args.rounds, name, r["wall"], r["keys"], fmt(kps),
                               fmt(r["slots"] / r["wall"] if r["wall"] else None), fmt(r["src_cpu"], 2),
-                              fmt(r["dst_cpu"], 2), "" if r["status"] == "ok" else r["status"]), flush=True)
-                    csv.write("reshard,reshard,%d,%d,%s,%s,,,%.3f,%d,%d,%s,%s,%s,%s\n" % (
+                              fmt(r["dst_cpu"], 2), fmt(r["all_cpu"], 2), "" if r["status"] == "ok" else r["status"]),
+                          flush=True)
+                    csv.write("reshard,reshard,%d,%d,%s,%s,,,%.3f,%d,%d,%s,%s,%s,%s,%s\n" % (
                         args.reshard_pipeline, rnd, name, r["status"].replace(",", ";"), r["wall"], r["slots"],
-                        r["keys"], kps or "", mbps or "", r["src_cpu"], r["dst_cpu"]))
+                        r["keys"], kps or "", mbps or "", r["src_cpu"], r["dst_cpu"], r["all_cpu"]))
                     if r["status"] == "ok":
                         r["kps"], r["mbps"] = kps, mbps
                         resh.setdefault(name, []).append(r)
@@ -691,7 +696,7 @@ def main():
                      "(medians; keys/s = keys in the moved slots / wall time of redis-cli)" % (
                          args.reshard_slots, args.reshard_pipeline))
         head = "%-9s | %6s %8s %7s %10s %8s %9s | %s" % (
-            "server", "slots", "keys", "wall s", "keys/s", "MB/s", "slots/s", "CPU s src/dst, noise")
+            "server", "slots", "keys", "wall s", "keys/s", "MB/s", "slots/s", "CPU s src/dst/all 3, noise")
         lines += [head, "-" * len(head)]
         med = {}
         for name in ("redis", "redoxide"):
@@ -699,11 +704,12 @@ def main():
             if not rs:
                 continue
             med[name] = median([r["kps"] for r in rs])
-            lines.append("%-9s | %6d %8d %7.2f %10s %8.2f %9s | %.2f / %.2f, %s" % (
+            lines.append("%-9s | %6d %8d %7.2f %10s %8.2f %9s | %.2f / %.2f / %.2f, %s" % (
                 name, rs[0]["slots"], median([r["keys"] for r in rs]), median([r["wall"] for r in rs]),
                 fmt(med[name]), median([r["mbps"] for r in rs]),
                 fmt(median([r["slots"] / r["wall"] for r in rs])), median([r["src_cpu"] for r in rs]),
-                median([r["dst_cpu"] for r in rs]), spread([r["kps"] for r in rs])))
+                median([r["dst_cpu"] for r in rs]), median([r["all_cpu"] for r in rs]),
+                spread([r["kps"] for r in rs])))
         lines.append("ratio redoxide/redis keys/s: %s" % fmt(ratio(med.get("redoxide"), med.get("redis")), 2))
     if problems:
         lines.append("")
