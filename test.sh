@@ -164,7 +164,11 @@ step_fuzz() {
     cp crates/cluster/tests/fixtures/nodes_conf/*.conf fuzz/corpus/nodes_conf/
     mkdir -p fuzz/corpus/rdb_file
     cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
-    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf; do
+    # AOF seeds (byte 0 picks the parser: 0 = manifest, 1 = command stream), written by redis-server.
+    mkdir -p fuzz/corpus/aof_file
+    { printf '\x00'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.manifest; } >fuzz/corpus/aof_file/seed-manifest
+    { printf '\x01'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.1.incr.aof; } >fuzz/corpus/aof_file/seed-incr
+    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.

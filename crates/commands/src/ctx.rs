@@ -25,6 +25,10 @@ pub struct DataConfig {
     pub hll_sparse_max_bytes: i64,
     /// `notify-keyspace-events` (NOTIFY_* bits); 0 turns keyspace notifications off.
     pub notify_keyspace_events: u32,
+    /// `lazyfree-lazy-expire`: an expiry a command causes propagates as UNLINK, not DEL.
+    pub lazyfree_lazy_expire: bool,
+    /// `lazyfree-lazy-user-del`: GETDEL propagates as UNLINK, not DEL.
+    pub lazyfree_lazy_user_del: bool,
 }
 
 impl Default for DataConfig {
@@ -44,6 +48,8 @@ impl Default for DataConfig {
             rdb_checksum: true,
             hll_sparse_max_bytes: 3000,
             notify_keyspace_events: 0,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_user_del: false,
         }
     }
 }
@@ -72,6 +78,25 @@ pub struct Effects {
     pub unmodified_key_args: u64,
     /// Keyspace events the command fired, in order, for the classes that are enabled.
     pub notifications: Vec<Notification>,
+    /// `Some` while the server propagates writes (AOF, replicas): the dispatcher sets it before
+    /// the handler runs, and a handler that must be propagated in another form than its own
+    /// arguments records that form here. `None` (the default) costs nothing.
+    pub propagation: Option<Propagation>,
+}
+
+/// What a command asks to be written to the propagation stream (the AOF and, later, replicas)
+/// instead of its own arguments, as Redis's `rewriteClientCommandVector` / `alsoPropagate` /
+/// `preventCommandPropagation` do: relative times become absolute, random choices become the
+/// elements chosen, blocking forms become their non-blocking forms. Rejected alternative: the
+/// server rewriting argv after the fact, which would need to know every command's results.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Propagation {
+    /// True once the handler chose its form: `ops` then replaces the command's own arguments
+    /// (an empty `ops` propagates nothing). False: the command's own arguments, if it changed
+    /// data (`dirty` > 0).
+    pub replaced: bool,
+    /// The commands to propagate, in order, each an argument vector.
+    pub ops: Vec<Vec<Vec<u8>>>,
 }
 
 /// One keyspace event: `event` happened to `key` of database `db`.
@@ -89,6 +114,7 @@ impl Effects {
         self.ready_keys.clear();
         self.unmodified_key_args = 0;
         self.notifications.clear();
+        self.propagation = None;
     }
 }
 
@@ -178,6 +204,40 @@ impl<'a, 'b> Ctx<'a, 'b> {
         if flags & class != 0 {
             self.effects.notifications.push(Notification { db, event, key: Sds::new(key) });
         }
+    }
+
+    /// True while writes are propagated: a handler builds a rewritten form only then, so the
+    /// hot path allocates nothing for propagation when the AOF is off.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.effects.propagation.is_some()
+    }
+
+    /// Propagates `build()` instead of the command's own arguments; a second call adds one more
+    /// command after the first (Redis's `alsoPropagate`). `build` runs only while propagating.
+    pub fn propagate_as(&mut self, build: impl FnOnce() -> Vec<Vec<u8>>) {
+        if let Some(p) = self.effects.propagation.as_mut() {
+            if !p.replaced {
+                p.replaced = true;
+                p.ops.clear();
+            }
+            p.ops.push(build());
+        }
+    }
+
+    /// Propagates nothing for this command, whatever it changed (Redis's
+    /// `preventCommandPropagation`), unless [`Ctx::propagate_as`] adds something afterwards.
+    pub fn propagate_nothing(&mut self) {
+        if let Some(p) = self.effects.propagation.as_mut() {
+            p.replaced = true;
+            p.ops.clear();
+        }
+    }
+
+    /// The `DEL` (or `UNLINK`, with `lazyfree-lazy-expire` / `lazyfree-lazy-user-del`) a command
+    /// that deleted `key` on its own propagates.
+    pub fn propagate_del(&mut self, key: &[u8], lazy: bool) {
+        self.propagate_as(|| vec![if lazy { b"UNLINK".to_vec() } else { b"DEL".to_vec() }, key.to_vec()]);
     }
 
     pub fn error(&mut self, msg: &str) {

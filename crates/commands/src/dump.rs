@@ -108,6 +108,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if ttl > 0 && ttl <= now {
         if deleted {
             ctx.dirty(1);
+            ctx.propagate_del(key, false);
             ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         return ctx.out.ok();
@@ -115,6 +116,15 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     t.set(key, value);
     if ttl > 0 {
         t.set_expire(key, ttl);
+        // Propagated with the absolute time (Redis appends ABSTTL to the arguments).
+        if !absttl {
+            ctx.propagate_as(|| {
+                let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                argv[2] = ttl.to_string().into_bytes();
+                argv.push(b"ABSTTL".to_vec());
+                argv
+            });
+        }
     }
     ctx.out.ok();
     ctx.dirty(1);

@@ -707,9 +707,19 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base_ms: i64, seconds: 
     // A time already past deletes the key, and says so with a `del` event (Redis 7.0).
     let event = if when <= now {
         t.remove(key, now);
+        ctx.propagate_del(key, ctx.config.lazyfree_lazy_expire);
         "del"
     } else {
         t.set_expire(key, when);
+        // Propagated as PEXPIREAT with the absolute time; the NX/XX/GT/LT options stay.
+        if cmd != "pexpireat" {
+            ctx.propagate_as(|| {
+                let mut argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                argv[0] = b"PEXPIREAT".to_vec();
+                argv[2] = when.to_string().into_bytes();
+                argv
+            });
+        }
         "expire"
     };
     ctx.effects.dirty += 1;

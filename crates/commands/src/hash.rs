@@ -315,6 +315,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     h.insert(Sds::new(args[2]), Sds::new(text.as_bytes()));
     ctx.out.bulk(text.as_bytes());
     ctx.dirty(1);
+    ctx.propagate_as(|| vec![b"HSET".to_vec(), args[1].to_vec(), args[2].to_vec(), text.as_bytes().to_vec()]);
     ctx.notify(NOTIFY_HASH, "hincrbyfloat", args[1]);
 }
 

@@ -27,7 +27,7 @@ mod sort;
 mod string;
 mod zset;
 
-pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification};
+pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
 pub use dump::encode_limits;
 pub use generic::string_match;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};

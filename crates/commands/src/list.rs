@@ -1045,6 +1045,12 @@ fn serve_first(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End, count: Option<i6
             ctx.out.bulk(v);
         }
         ctx.dirty(popped.len() as u64);
+        // Propagated as the plain pop it was (LPOP key [count]), blocking or not.
+        let pop: &[u8] = if matches!(end, End::Left) { b"LPOP" } else { b"RPOP" };
+        ctx.propagate_as(|| match count {
+            Some(_) => vec![pop.to_vec(), key.to_vec(), popped.len().to_string().into_bytes()],
+            None => vec![pop.to_vec(), key.to_vec()],
+        });
         return true;
     }
     false
@@ -1111,13 +1117,25 @@ fn blmove(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(from) = parse_end(args[3]) else { return ctx.out.error(errors::SYNTAX) };
     let Some(to) = parse_end(args[4]) else { return ctx.out.error(errors::SYNTAX) };
     let Some(timeout_ms) = timeout_or_reply(ctx.out, args[5]) else { return };
-    blocking_move(ctx, args[1], args[2], from, to, timeout_ms)
+    let dirty_before = ctx.effects.dirty;
+    blocking_move(ctx, args[1], args[2], from, to, timeout_ms);
+    if ctx.effects.dirty > dirty_before {
+        ctx.propagate_as(|| {
+            let mut argv: Vec<Vec<u8>> = args[..5].iter().map(|a| a.to_vec()).collect();
+            argv[0] = b"LMOVE".to_vec();
+            argv
+        });
+    }
 }
 
 /// BRPOPLPUSH source destination timeout
 fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let Some(timeout_ms) = timeout_or_reply(ctx.out, args[3]) else { return };
-    blocking_move(ctx, args[1], args[2], End::Right, End::Left, timeout_ms)
+    let dirty_before = ctx.effects.dirty;
+    blocking_move(ctx, args[1], args[2], End::Right, End::Left, timeout_ms);
+    if ctx.effects.dirty > dirty_before {
+        ctx.propagate_as(|| vec![b"RPOPLPUSH".to_vec(), args[1].to_vec(), args[2].to_vec()]);
+    }
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] — the timeout is checked after

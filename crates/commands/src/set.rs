@@ -309,6 +309,7 @@ fn spop(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     ctx.out.bulk(&popped);
     ctx.dirty(1);
+    ctx.propagate_as(|| vec![b"SREM".to_vec(), args[1].to_vec(), popped.to_vec()]);
     ctx.notify(NOTIFY_SET, "spop", args[1]);
     if now_empty {
         ctx.notify(NOTIFY_GENERIC, "del", args[1]);
@@ -337,6 +338,7 @@ fn spop_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let all: Vec<Sds> = s.drain(..).collect();
         t.remove(args[1], now);
         ctx.dirty(all.len() as u64);
+        ctx.propagate_del(args[1], false);
         ctx.notify(NOTIFY_SET, "spop", args[1]);
         ctx.notify(NOTIFY_GENERIC, "del", args[1]);
         return reply_members(ctx.out, all, true, max_intset);
@@ -361,6 +363,11 @@ fn spop_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ctx.out.bulk(m);
     }
     ctx.dirty(picked.len() as u64);
+    // One SREM per member popped (Redis 7.0 does not batch them); several are wrapped in
+    // MULTI/EXEC by the server.
+    for m in &picked {
+        ctx.propagate_as(|| vec![b"SREM".to_vec(), args[1].to_vec(), m.to_vec()]);
+    }
     ctx.notify(NOTIFY_SET, "spop", args[1]);
 }
 

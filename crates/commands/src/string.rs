@@ -328,6 +328,10 @@ fn set_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], value: &[u8], o: &StringOption
     }
     if let Some(ms) = expire_at_ms {
         t.set_expire(key, ms);
+        // Propagated with the absolute time, so a replay later sets the same deadline.
+        ctx.propagate_as(|| {
+            vec![b"SET".to_vec(), key.to_vec(), value.to_vec(), b"PXAT".to_vec(), ms.to_string().into_bytes()]
+        });
     }
     ctx.effects.dirty += 1;
     ctx.notify(NOTIFY_STRING, "set", key);
@@ -402,16 +406,19 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some((unit, ms)) if !unit.is_relative() && ms <= now => {
             t.remove(key, now);
             ctx.effects.dirty += 1;
+            ctx.propagate_del(key, ctx.config.lazyfree_lazy_expire);
             ctx.notify(NOTIFY_GENERIC, "del", key);
         }
         Some((_, ms)) => {
             t.set_expire(key, ms);
             ctx.effects.dirty += 1;
+            ctx.propagate_as(|| vec![b"PEXPIREAT".to_vec(), key.to_vec(), ms.to_string().into_bytes()]);
             ctx.notify(NOTIFY_GENERIC, "expire", key);
         }
         None => {
             if o.persist && t.persist(key) {
                 ctx.effects.dirty += 1;
+                ctx.propagate_as(|| vec![b"PERSIST".to_vec(), key.to_vec()]);
                 ctx.notify(NOTIFY_GENERIC, "persist", key);
             }
         }
@@ -430,6 +437,7 @@ fn getdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             reply_str(ctx.out, s);
             t.remove(key, now);
             ctx.effects.dirty += 1;
+            ctx.propagate_del(key, ctx.config.lazyfree_lazy_user_del);
             ctx.notify(NOTIFY_GENERIC, "del", key);
         }
     }
@@ -443,6 +451,7 @@ fn getset(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
     t.set(args[1], Value::string(args[2]));
     ctx.effects.dirty += 1;
+    ctx.propagate_as(|| vec![b"SET".to_vec(), args[1].to_vec(), args[2].to_vec()]);
     ctx.notify(NOTIFY_STRING, "set", args[1]);
 }
 
@@ -582,6 +591,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         None => t.set(key, new),
     }
     ctx.effects.dirty += 1;
+    // The result, not the increment: float formatting can never make a replay differ.
+    ctx.propagate_as(|| vec![b"SET".to_vec(), key.to_vec(), text.as_bytes().to_vec(), b"KEEPTTL".to_vec()]);
     ctx.notify(NOTIFY_STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
 }

@@ -1330,6 +1330,7 @@ fn zpop_generic(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: PopEnd, count: i64, 
     if count == 0 {
         return ctx.out.array(0);
     }
+    let count_given = count != -1;
     let count = if count == -1 { 1 } else { count };
     let t = ctx.locks.table(ctx.ks, ctx.db, key);
     let Ok(Some(z)) = zset_mut(t, key, now) else {
@@ -1367,6 +1368,18 @@ fn zpop_generic(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: PopEnd, count: i64, 
         t.remove(key, now);
     }
     ctx.dirty(n as u64);
+    // The forms that name their key (BZPOPMIN/MAX, ZMPOP, BZMPOP) propagate as the plain pop
+    // of the key they served; ZPOPMIN/MAX propagate as they are.
+    if shape.emit_key && n > 0 {
+        let pop: &[u8] = if matches!(end, PopEnd::Min) { b"ZPOPMIN" } else { b"ZPOPMAX" };
+        ctx.propagate_as(|| {
+            let mut argv = vec![pop.to_vec(), key.to_vec()];
+            if count_given {
+                argv.push(n.to_string().into_bytes());
+            }
+            argv
+        });
+    }
     if n > 0 {
         ctx.notify(NOTIFY_ZSET, if matches!(end, PopEnd::Min) { "zpopmin" } else { "zpopmax" }, key);
         if emptied {

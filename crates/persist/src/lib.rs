@@ -1,12 +1,14 @@
 //! Redis's on-disk and on-the-wire object formats: the RDB object encodings (version 10, as
 //! Redis 7.0 writes them), LZF, listpacks and intsets, and the DUMP/RESTORE payload built on
-//! them (object + RDB version + CRC64).
+//! them (object + RDB version + CRC64), and the multi-part AOF's manifest and command stream
+//! ([`aof`]).
 //!
 //! This crate owns byte formats only. It never does I/O, never reads a clock and never touches
 //! the keyspace's locks: callers hand it a value and get bytes, or hand it bytes and get a value.
 //! Every decoder treats its input as hostile: a length is checked against the bytes that are
 //! really there before anything is read or allocated, and bad input is an error, never a panic.
 
+pub mod aof;
 mod intset;
 mod listpack;
 mod lzf;

@@ -67,6 +67,7 @@ pub const SUNSUBSCRIBE: u16 = 75;
 pub const PUBLISH: u16 = 76;
 pub const SPUBLISH: u16 = 77;
 pub const PUBSUB: u16 = 78;
+pub const BGREWRITEAOF: u16 = 79;
 pub const MIGRATE: u16 = 80;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
@@ -118,6 +119,7 @@ pub fn register(r: &mut Registry) {
         ("lastsave", LASTSAVE),
         ("save", SAVE),
         ("bgsave", BGSAVE),
+        ("bgrewriteaof", BGREWRITEAOF),
         ("debug", DEBUG),
         ("multi", MULTI),
         ("exec", EXEC),
@@ -420,7 +422,10 @@ impl Env {
                     Ok(_) => {
                         shared.refresh_from_config();
                         self.refresh_data_config();
-                        c.out.ok();
+                        match crate::aof::config_changed(shared, in_exec) {
+                            Ok(()) => c.out.ok(),
+                            Err(text) => c.out.error(&text),
+                        }
                     }
                     Err(text) => c.out.error(&text),
                 }
@@ -470,12 +475,26 @@ impl Env {
                     if id == FLUSHALL { (0..shared.ks.db_count()).collect() } else { vec![c.db as usize] };
                 self.touch_watched_keys_that_exist(&dbs, now);
                 let mut removed = 0u64;
-                for d in dbs {
-                    if let Some(db) = shared.ks.db_if_used(d) {
-                        for slot in 0..keyspace::SLOT_COUNT {
-                            let mut t = db.lock_slot(slot as u16);
+                if in_exec {
+                    // EXEC locked every slot of these databases already: clear through its
+                    // locks (locking again would wait on ourselves), logged within its unit.
+                    for d in dbs {
+                        self.for_each_slot_table(d, |t| {
                             removed += t.len() as u64;
                             t.clear();
+                        });
+                    }
+                    crate::aof::propagate_server_write(c.db, args.iter().map(|a| a.to_vec()).collect());
+                } else if crate::aof::enabled() {
+                    removed = crate::aof::flush_logged(shared, &dbs, c.db, args);
+                } else {
+                    for d in dbs {
+                        if let Some(db) = shared.ks.db_if_used(d) {
+                            for slot in 0..keyspace::SLOT_COUNT {
+                                let mut t = db.lock_slot(slot as u16);
+                                removed += t.len() as u64;
+                                t.clear();
+                            }
                         }
                     }
                 }
@@ -491,6 +510,10 @@ impl Env {
             }
             LASTSAVE => c.out.int(shared.lastsave_s.load(Ordering::Relaxed)),
             DEBUG => self.debug_command(c, args, now),
+            BGREWRITEAOF => match crate::aof::bgrewriteaof(shared, in_exec) {
+                Ok(text) => c.out.simple(text),
+                Err(text) => c.out.error(&text),
+            },
             BGSAVE => {
                 let schedule = match args.get(1) {
                     None => false,

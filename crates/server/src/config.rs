@@ -261,19 +261,19 @@ static DEFS: &[Def] = &[
     boolean("set-proc-title", IMMUTABLE, true),
     boolean("dynamic-hz", 0, true),
     boolean("lazyfree-lazy-eviction", 0, false),
-    boolean("lazyfree-lazy-expire", 0, false),
+    boolean("lazyfree-lazy-expire", 0, false).now(),
     boolean("lazyfree-lazy-server-del", 0, false),
-    boolean("lazyfree-lazy-user-del", 0, false),
+    boolean("lazyfree-lazy-user-del", 0, false).now(),
     boolean("lazyfree-lazy-user-flush", 0, false),
     boolean("repl-disable-tcp-nodelay", 0, false),
     boolean("repl-diskless-sync", 0, true),
     boolean("aof-rewrite-incremental-fsync", 0, true),
-    boolean("no-appendfsync-on-rewrite", 0, false),
+    boolean("no-appendfsync-on-rewrite", 0, false).now(),
     boolean("cluster-require-full-coverage", 0, true),
     boolean("rdb-save-incremental-fsync", 0, true),
-    boolean("aof-load-truncated", 0, true),
+    boolean("aof-load-truncated", 0, true).now(),
     boolean("aof-use-rdb-preamble", 0, true),
-    boolean("aof-timestamp-enabled", 0, false),
+    boolean("aof-timestamp-enabled", 0, false).now(),
     boolean("cluster-replica-no-failover", 0, false).alias("cluster-slave-no-failover"),
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
     boolean("replica-serve-stale-data", 0, true).alias("slave-serve-stale-data"),
@@ -283,7 +283,7 @@ static DEFS: &[Def] = &[
     boolean("activedefrag", 0, false).check(Check::ActiveDefrag),
     boolean("syslog-enabled", IMMUTABLE, false),
     boolean("cluster-enabled", IMMUTABLE, false),
-    boolean("appendonly", DENY_LOADING, false),
+    boolean("appendonly", DENY_LOADING, false).now(),
     boolean("cluster-allow-reads-when-down", 0, false),
     boolean("cluster-allow-pubsubshard-when-down", 0, true),
     boolean("crash-log-enabled", 0, true),
@@ -293,7 +293,7 @@ static DEFS: &[Def] = &[
     boolean("cluster-allow-replica-migration", 0, true),
     boolean("replica-announced", 0, true),
     boolean("latency-tracking", 0, true),
-    boolean("aof-disable-auto-gc", 0, false),
+    boolean("aof-disable-auto-gc", 0, false).now(),
     boolean("replica-ignore-disk-write-errors", 0, false),
     // C strings.
     string("aclfile", IMMUTABLE, false, Some("")),
@@ -306,8 +306,8 @@ static DEFS: &[Def] = &[
     string("cluster-announce-hostname", 0, true, None).check(Check::Hostname),
     string("syslog-ident", IMMUTABLE, false, Some("redis")),
     string("dbfilename", PROTECTED, false, Some("dump.rdb")).check(Check::DbFilename),
-    string("appendfilename", IMMUTABLE, false, Some("appendonly.aof")).check(Check::AofFilename),
-    string("appenddirname", IMMUTABLE, false, Some("appendonlydir")).check(Check::AofDirname),
+    string("appendfilename", IMMUTABLE, false, Some("appendonly.aof")).check(Check::AofFilename).now(),
+    string("appenddirname", IMMUTABLE, false, Some("appendonlydir")).check(Check::AofDirname).now(),
     string("server_cpulist", IMMUTABLE, true, None),
     string("bio_cpulist", IMMUTABLE, true, None),
     string("aof_rewrite_cpulist", IMMUTABLE, true, None),
@@ -325,7 +325,7 @@ static DEFS: &[Def] = &[
     enumerated("repl-diskless-load", DENY_LOADING, REPL_DISKLESS_LOAD, 0),
     enumerated("loglevel", 0, LOGLEVEL, 2).now(),
     enumerated("maxmemory-policy", 0, MAXMEMORY_POLICY, 7),
-    enumerated("appendfsync", 0, AOF_FSYNC, 2),
+    enumerated("appendfsync", 0, AOF_FSYNC, 2).now(),
     enumerated("oom-score-adj", 0, OOM_SCORE_ADJ, 0),
     enumerated("acl-pubsub-default", 0, ACL_PUBSUB_DEFAULT, 0),
     enumerated("sanitize-dump-payload", 0, SANITIZE_DUMP_PAYLOAD, 0),
@@ -341,7 +341,7 @@ static DEFS: &[Def] = &[
     signed("port", 0, 0, 65535, 6379, Int).now(),
     // redoxide: worker threads; 0 (the default) means one per core. Redis: 1..128, default 1.
     signed("io-threads", IMMUTABLE, 0, 128, 0, Int).now(),
-    signed("auto-aof-rewrite-percentage", 0, 0, INT_MAX, 100, Int),
+    signed("auto-aof-rewrite-percentage", 0, 0, INT_MAX, 100, Int).now(),
     signed("cluster-replica-validity-factor", 0, 0, INT_MAX, 10, Int).alias("cluster-slave-validity-factor"),
     signed("list-max-listpack-size", 0, INT_MIN, INT_MAX, -2, Int).alias("list-max-ziplist-size").now(),
     signed("tcp-keepalive", 0, 0, INT_MAX, 300, Int).now(),
@@ -409,7 +409,7 @@ static DEFS: &[Def] = &[
     signed("maxmemory-clients", 0, -100, LONG_MAX, 0, MemoryPercent),
     // time_t, off_t.
     signed("repl-backlog-ttl", 0, 0, LONG_MAX, 3600, Int),
-    signed("auto-aof-rewrite-min-size", 0, 0, LONG_MAX, 64 * MB, Memory),
+    signed("auto-aof-rewrite-min-size", 0, 0, LONG_MAX, 64 * MB, Memory).now(),
     signed("loading-process-events-interval-bytes", HIDDEN, 1024, INT_MAX, 2 * MB, Int),
     // TLS.
     signed("tls-port", 0, 0, 65535, 0, Int),
@@ -2219,6 +2219,18 @@ impl Config {
         self.cwd.join(String::from_utf8_lossy(&name).as_ref())
     }
 
+    /// The AOF directory: `dir`/`appenddirname`.
+    pub fn aof_dir(&self) -> std::path::PathBuf {
+        let name = self.str_value("appenddirname").unwrap_or_else(|| b"appendonlydir".to_vec());
+        self.cwd.join(String::from_utf8_lossy(&name).as_ref())
+    }
+
+    /// `appendfilename`: the prefix of the AOF's file names.
+    pub fn appendfilename(&self) -> String {
+        let name = self.str_value("appendfilename").unwrap_or_else(|| b"appendonly.aof".to_vec());
+        String::from_utf8_lossy(&name).into_owned()
+    }
+
     /// `rdb-key-save-delay`: microseconds BGSAVE waits per key (Redis's test hook for slow saves).
     pub fn rdb_key_save_delay_us(&self) -> i64 {
         self.num("rdb-key-save-delay")
@@ -2284,6 +2296,8 @@ impl Config {
             rdb_checksum: self.get_bool("rdbchecksum").unwrap_or(true),
             hll_sparse_max_bytes: self.num("hll-sparse-max-bytes"),
             notify_keyspace_events: self.notify_keyspace_events(),
+            lazyfree_lazy_expire: self.flag("lazyfree-lazy-expire"),
+            lazyfree_lazy_user_del: self.flag("lazyfree-lazy-user-del"),
             ..commands::DataConfig::default()
         }
     }

@@ -212,6 +212,14 @@ impl Env {
             debug_protocol(c, args[2]);
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
+        } else if eq_ic(sub, "loadaof") && n == 2 {
+            match crate::aof::debug_loadaof(self.shared) {
+                Ok(()) => c.out.ok(),
+                Err(e) => {
+                    warning!("DEBUG LOADAOF failed: {e:#}");
+                    c.out.error("ERR Error trying to load the AOF files, check server logs.");
+                }
+            }
         } else {
             let name = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
             c.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP."));

@@ -6,6 +6,8 @@
 //! files. The protocol and data logic it drives live in the `resp`, `keyspace` and `commands`
 //! crates and never touch any of those.
 
+mod aof;
+mod check_aof;
 mod cluster_node;
 mod cmds;
 mod config;
@@ -51,6 +53,9 @@ fn main() {
             env!("CARGO_PKG_VERSION")
         );
         return;
+    }
+    if args.first().map(String::as_str) == Some("--check-aof") {
+        std::process::exit(check_aof::main(&args[1..]));
     }
     if matches!(args.first().map(String::as_str), Some("-h") | Some("--help")) {
         println!("Usage: ./redoxide-server [/path/to/redis.conf] [options] [-]");
@@ -217,6 +222,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     // whole stops start-up rather than let the server run with part of it.
     if !shared.config.read().appendonly() {
         persistence::load_at_startup(shared)?;
+    } else {
+        // As Redis 7.0: with the AOF on, the AOF directory is the data (an RDB file is not read).
+        aof::load_and_open_at_startup(shared)?;
     }
     cluster_node::start(shared, &bind)?;
     let mut workers = Vec::with_capacity(threads);
@@ -266,6 +274,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         let _ = t.join();
     }
     warning!("User requested shutdown...");
+    aof::shutdown();
     if let Some(path) = unixsocket.filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_file(path);
     }

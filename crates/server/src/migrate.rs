@@ -515,6 +515,13 @@ impl Env {
                 deleted.push(key);
             }
         }
+        if !deleted.is_empty() {
+            // Redis propagates the deletions as one DEL of the moved keys (still under their
+            // slot locks here, so the log keeps per-key order).
+            let mut argv: Vec<Vec<u8>> = vec![b"DEL".to_vec()];
+            argv.extend(deleted.iter().map(|k| k.to_vec()));
+            crate::aof::propagate_server_write(db, argv);
+        }
         let attempt = match failure {
             Some(why) if answered == 0 && target_error.is_none() => Attempt::EarlyFailure { writing: false, why },
             Some(_) => Attempt::LateFailure { target_error },

@@ -109,8 +109,9 @@ pub fn save(shared: &Shared) -> std::io::Result<()> {
 }
 
 /// The forkless snapshot's state: which slots are serialized, and the parts serialized by the
-/// first lockers that the writer thread has not written out yet.
-struct SlotSnapshot {
+/// first lockers that the writer thread has not written out yet. BGSAVE and the AOF rewrite
+/// (`crate::aof`) both use it.
+pub(crate) struct SlotSnapshot {
     databases: usize,
     taken: Box<[AtomicBool]>,
     parts: Mutex<HashMap<usize, (Vec<u8>, u64)>>,
@@ -119,6 +120,20 @@ struct SlotSnapshot {
 }
 
 impl SlotSnapshot {
+    /// A snapshot of every database, not started yet (see [`keyspace::Keyspace::start_snapshot`]).
+    pub(crate) fn new(shared: &Shared, now_ms: i64) -> (Arc<SlotSnapshot>, bool) {
+        let (limits, checksum) = encode_limits(shared);
+        let databases = shared.ks.db_count();
+        let snapshot = Arc::new(SlotSnapshot {
+            databases,
+            taken: (0..databases * SLOT_COUNT).map(|_| AtomicBool::new(false)).collect(),
+            parts: Mutex::new(HashMap::new()),
+            limits,
+            now_ms,
+        });
+        (snapshot, checksum)
+    }
+
     fn index(&self, db: u32, slot: u16) -> Option<usize> {
         ((db as usize) < self.databases).then(|| db as usize * SLOT_COUNT + slot as usize)
     }
@@ -155,18 +170,15 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
         if st.saving {
             return Err("ERR Background save already in progress");
         }
+        // The AOF rewrite holds the keyspace's one snapshot (Redis: its one child process).
+        if crate::aof::rewrite_in_progress() {
+            return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
         st.saving = true;
         st.bgsave_started_ms = Some(now);
     }
-    let (limits, checksum) = encode_limits(shared);
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now);
     let databases = shared.ks.db_count();
-    let snapshot = Arc::new(SlotSnapshot {
-        databases,
-        taken: (0..databases * SLOT_COUNT).map(|_| AtomicBool::new(false)).collect(),
-        parts: Mutex::new(HashMap::new()),
-        limits,
-        now_ms: now,
-    });
     let used: Vec<u32> = (0..databases).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
     let dirty_at_start = shared.stats.dirty.load(Ordering::Relaxed);
     if !shared.ks.start_snapshot(snapshot.clone()) {
@@ -176,7 +188,7 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
     let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
         let path = shared.config.read().rdb_path();
         let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
-        let result = write_background_snapshot(shared, &snapshot, &used, &path, checksum, delay_us);
+        let result = write_background_snapshot(shared, &snapshot, &used, &path, checksum, delay_us, false);
         shared.ks.end_snapshot();
         match &result {
             Ok(keys) => {
@@ -196,19 +208,20 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Locks every slot of the databases in use in order (which serializes the slots nobody
-/// touched yet) and writes the parts out as an RDB file.
-fn write_background_snapshot(
+/// Locks every slot of the databases in `used` in order (which serializes the slots nobody
+/// touched yet) and writes the parts out as an RDB file (an AOF base file with `aof_base`).
+pub(crate) fn write_background_snapshot(
     shared: &Shared,
     snapshot: &SlotSnapshot,
     used: &[u32],
     path: &Path,
     checksum: bool,
     delay_us: u64,
+    aof_base: bool,
 ) -> std::io::Result<u64> {
-    let mut out = TempFile::create(path, "temp-bgsave")?;
+    let mut out = TempFile::create(path, if aof_base { "temp-rewriteaof-bg" } else { "temp-bgsave" })?;
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
-    write_aux(&mut w, snapshot.now_ms);
+    write_aux(&mut w, snapshot.now_ms, aof_base);
     let mut keys = 0u64;
     for &d in used {
         let mut selected = false;
@@ -265,12 +278,12 @@ fn dir_of(path: &Path) -> &Path {
     path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
-fn write_aux(w: &mut RdbWriter, now_ms: i64) {
+fn write_aux(w: &mut RdbWriter, now_ms: i64, aof_base: bool) {
     w.aux(b"redis-ver", crate::info::REDIS_VERSION.as_bytes());
     w.aux(b"redis-bits", b"64");
     w.aux(b"ctime", (now_ms / 1000).to_string().as_bytes());
     w.aux(b"used-mem", b"0");
-    w.aux(b"aof-base", b"0");
+    w.aux(b"aof-base", if aof_base { b"1" } else { b"0" });
 }
 
 /// Redis's save points (`save <seconds> <changes>`), checked from a worker's timer: starts a
@@ -278,7 +291,7 @@ fn write_aux(w: &mut RdbWriter, now_ms: i64) {
 pub fn cron(shared: &'static Shared, now_ms: i64) {
     let scheduled = {
         let mut st = shared.persist.lock();
-        let go = st.bgsave_scheduled && !st.saving;
+        let go = st.bgsave_scheduled && !st.saving && !crate::aof::rewrite_in_progress();
         if go {
             st.bgsave_scheduled = false;
         }
@@ -317,7 +330,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     let mut out = TempFile::create(path, "temp")?;
     let now = now_ms();
     let mut w = RdbWriter::new(limits, checksum);
-    write_aux(&mut w, now);
+    write_aux(&mut w, now, false);
     let used: Vec<u32> =
         (0..shared.ks.db_count()).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
     let mut wanted: Vec<(u32, u16)> = used.iter().flat_map(|&d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
@@ -375,8 +388,18 @@ pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("Fatal error loading the DB: {e}. Exiting."),
     };
     let started = std::time::Instant::now();
+    load_rdb_bytes(shared, &bytes, merge, false)?;
+    notice!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Loads an RDB image (a file, or an AOF's RDB base / preamble) into the keyspace and returns
+/// where it ended (the AOF tail of an old-style preamble file follows). With `keep_expired`
+/// (an AOF base, as Redis's RDBFLAGS_AOF_PREAMBLE) keys whose time passed are kept: the AOF
+/// that follows holds their deletion, and replaying it must find them.
+pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: bool) -> anyhow::Result<usize> {
     let now = now_ms();
-    let mut reader = RdbReader::new(&bytes)
+    let mut reader = RdbReader::new(bytes)
         .map_err(|e| anyhow::anyhow!("Wrong signature or version trying to load DB from file: {e}"))?;
     let (mut loaded, mut expired) = (0u64, 0u64);
     let mut db = 0usize;
@@ -408,7 +431,7 @@ pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
                 warning!("The RDB file holds a function library; redoxide has no scripting yet, so it was skipped");
             }
             RdbItem::Key { key, value, expire_at_ms } => {
-                if expire_at_ms.is_some_and(|at| at <= now) {
+                if !keep_expired && expire_at_ms.is_some_and(|at| at <= now) {
                     expired += 1;
                     continue;
                 }
@@ -425,11 +448,10 @@ pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
         }
     }
     notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
-    notice!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     let mut st = shared.persist.lock();
     st.last_load_keys_loaded = loaded;
     st.last_load_keys_expired = expired;
-    Ok(())
+    Ok(reader.position())
 }
 
 /// Redis's shutdown rule: save if save points are configured (or SHUTDOWN SAVE asked for it),

@@ -240,6 +240,10 @@ pub struct Worker {
     last_tick_ms: i64,
     /// Connections whose socket may still hold data after hitting MAX_READS_PER_EVENT.
     pending_reads: Vec<usize>,
+    /// Connections whose replies wait for the AOF: it is written (and fsynced under
+    /// `appendfsync always`) once for all of them at the end of the loop iteration, as Redis
+    /// writes its AOF once before it writes any reply, rather than once per connection.
+    aof_waiting: Vec<usize>,
 }
 
 impl Worker {
@@ -280,6 +284,7 @@ impl Worker {
             expire_slot: id,
             last_tick_ms: 0,
             pending_reads: Vec::new(),
+            aof_waiting: Vec::new(),
         }
     }
 
@@ -328,8 +333,12 @@ impl Worker {
                 self.on_readable(idx);
             }
             self.tick();
+            if !self.aof_waiting.is_empty() {
+                self.finish_aof_waiting();
+            }
             self.flush_outbox();
         }
+        crate::aof::before_reply();
         let ids: Vec<usize> = (0..self.conns.len()).collect();
         for i in ids {
             if let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) {
@@ -591,14 +600,33 @@ impl Worker {
     }
 
     fn on_writable(&mut self, idx: usize) {
-        if let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) {
-            flush(c);
-        }
+        // `finish` writes: its output may hold replies that wait for the AOF.
         self.finish(idx);
     }
 
     /// After work on a connection: write what is pending, adjust interest, close if needed.
+    /// While the AOF holds commands not yet on disk the connection waits for the end of the
+    /// loop iteration instead (one AOF write for every connection of the iteration).
     fn finish(&mut self, idx: usize) {
+        if crate::aof::replies_must_wait() {
+            self.aof_waiting.push(idx);
+            return;
+        }
+        self.finish_now(idx);
+    }
+
+    /// Writes the AOF once, then finishes every connection that waited for it.
+    fn finish_aof_waiting(&mut self) {
+        crate::aof::before_reply();
+        let mut waiting = std::mem::take(&mut self.aof_waiting);
+        waiting.sort_unstable();
+        waiting.dedup();
+        for idx in waiting {
+            self.finish_now(idx);
+        }
+    }
+
+    fn finish_now(&mut self, idx: usize) {
         let registry = self.poll.registry();
         let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) else {
             return;
@@ -606,6 +634,7 @@ impl Worker {
         // Also after the peer closed its side: requests that arrived together with its FIN were
         // executed, and their replies are owed (Redis writes them before it reads the FIN).
         // A write to a reset connection just fails.
+        crate::aof::before_reply();
         flush(c);
         if c.closed || c.info.kill.load(Ordering::Relaxed) || (c.close_after_write && c.wpos >= c.out.len()) {
             self.close(idx);
@@ -739,10 +768,20 @@ impl Worker {
             slots_visited += 1;
             for db in 0..shared.ks.db_count() {
                 if let Some(d) = shared.ks.db_if_used(db) {
-                    let removed = d.lock_slot(slot as u16).expire_some(now, budget_keys);
+                    let mut t = d.lock_slot(slot as u16);
+                    let removed = t.expire_some(now, budget_keys);
+                    // The DELs are logged while the slot is still locked (per-key order).
+                    let logged = if removed > 0 {
+                        crate::aof::feed_expired(db as u32, self.env.data_config.lazyfree_lazy_expire)
+                    } else {
+                        None
+                    };
+                    drop(t);
                     budget_keys = budget_keys.saturating_sub(removed);
-                    if removed > 0 {
-                        self.env.publish_expired_log(db as u32);
+                    match logged {
+                        Some(keys) => self.env.publish_expired_keys(db as u32, keys),
+                        None if removed > 0 => self.env.publish_expired_log(db as u32),
+                        None => {}
                     }
                 }
             }
@@ -970,6 +1009,8 @@ impl Env {
             && shared.config.read().stop_writes_on_bgsave_error()
         {
             Some(MISCONF.to_string())
+        } else if let Some(text) = crate::aof::write_refusal(entry) {
+            Some(text)
         } else if c.subs.is_some() && !c.resp3() && !crate::pubsub::allowed_while_subscribed(&entry.meta.name) {
             Some(format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -1115,6 +1156,8 @@ impl Env {
                 return;
             }
         }
+        // Read under the slot locks: the AOF switches on only while it holds all of them.
+        self.effects.propagation = crate::aof::propagation();
         let mut ctx = Ctx {
             ks: &shared.ks,
             locks: &mut self.locks,
@@ -1128,6 +1171,9 @@ impl Env {
         handler(&mut ctx, args);
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_NEW != 0 {
             ctx.note_new_keys();
+        }
+        if self.effects.propagation.is_some() {
+            crate::aof::feed_command(&mut self.effects, &self.data_config, entry, args, db, 0, 0);
         }
         self.locks.clear();
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
@@ -1154,10 +1200,16 @@ impl Env {
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
             return;
         }
-        let notes: Vec<commands::Notification> = keyspace::take_expired_log()
-            .into_iter()
-            .map(|key| commands::Notification { db, event: "expired", key })
-            .collect();
+        self.publish_expired_keys(db, keyspace::take_expired_log());
+    }
+
+    /// Publishes `keys` as `expired` events of database `db` if that class is on.
+    pub fn publish_expired_keys(&mut self, db: u32, keys: Vec<Sds>) {
+        if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED == 0 {
+            return;
+        }
+        let notes: Vec<commands::Notification> =
+            keys.into_iter().map(|key| commands::Notification { db, event: "expired", key }).collect();
         if !notes.is_empty() {
             self.publish_notifications(&notes);
         }
@@ -1174,7 +1226,7 @@ impl Env {
             self.cluster_pubsubshard_when_down = settings.allow_pubsubshard_when_down;
         }
         let flags = self.data_config.notify_keyspace_events;
-        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0);
+        keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
     }
 
@@ -1307,6 +1359,7 @@ impl Env {
         let notes_before = self.effects.notifications.len();
         self.effects.unmodified_key_args = 0;
         let shared = self.shared;
+        self.effects.propagation = crate::aof::propagation();
         {
             let mut ctx = Ctx {
                 ks: &shared.ks,
@@ -1323,6 +1376,10 @@ impl Env {
                 ctx.note_new_keys();
             }
         }
+        if self.effects.propagation.is_some() {
+            let (data_config, db) = (&self.data_config, c.db);
+            crate::aof::feed_command(&mut self.effects, data_config, entry, args, db, dirty_before, notes_before);
+        }
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
             self.note_expired(c.db, notes_before);
         }
@@ -1338,10 +1395,13 @@ impl Env {
     /// The lock set a transaction fills before running its commands.
     pub fn lock_for_transaction(&mut self, wanted: &mut [(u32, u16)]) {
         self.locks.lock(&self.shared.ks, wanted);
+        crate::aof::begin_transaction();
     }
 
-    /// Releases the transaction's locks and applies what its commands did.
+    /// Releases the transaction's locks and applies what its commands did; its propagated
+    /// commands are appended first, under the locks, as one MULTI/EXEC unit.
     pub fn finish_transaction(&mut self) {
+        crate::aof::end_transaction();
         self.locks.clear();
         self.apply_effects();
     }
@@ -1459,19 +1519,24 @@ impl Env {
                 // for (a list for BLPOP and friends, a sorted set for BZPOP*): a key that was pushed
                 // to and then replaced by a string inside one transaction wakes nobody.
                 let wants_zset = w.argv[0].len() > 2 && w.argv[0][..2].eq_ignore_ascii_case(b"bz");
-                let has_type = {
+                let (has_type, logged) = {
                     let mut t = shared.ks.db(db as usize).lock_slot(key_hash_slot(&key));
-                    t.get(&key, now_ms()).is_some_and(|v| {
+                    let has_type = t.get(&key, now_ms()).is_some_and(|v| {
                         if wants_zset {
                             matches!(v, keyspace::Value::ZSet(_))
                         } else {
                             matches!(v, keyspace::Value::List(_))
                         }
-                    })
+                    });
+                    // An expiry here is logged (as a DEL of `db`) while the slot is locked.
+                    (has_type, crate::aof::feed_expired(db, self.data_config.lazyfree_lazy_expire))
                 };
                 // The look-up may have expired the key: that is an `expired` event of `db`, not
                 // of whichever command runs next on this thread.
-                self.publish_expired_log(db);
+                match logged {
+                    Some(keys) => self.publish_expired_keys(db, keys),
+                    None => self.publish_expired_log(db),
+                }
                 if !has_type {
                     break;
                 }

@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{free_port, Client, Reply};
+use support::{cluster_port, free_port, Client, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -121,22 +121,6 @@ fn listens_on(pid: u32, port: u16) -> bool {
     fds.filter_map(Result::ok)
         .filter_map(|e| std::fs::read_link(e.path()).ok())
         .any(|target| inodes.iter().any(|i| target.to_str() == Some(i.as_str())))
-}
-
-/// A port for a cluster node: at most 55535 (Redis refuses more, its bus port is +10000), below
-/// the ephemeral range so no client socket takes it meanwhile, with both it and its bus port
-/// free now; distinct within this process.
-fn cluster_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let seed = std::process::id() % 5000;
-    for _ in 0..5000 {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let port = 12_000 + ((seed + n * 7) % 8000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free cluster port");
 }
 
 fn err(text: &str) -> Reply {

@@ -85,6 +85,11 @@ impl ClusterNode {
     /// Loads nodes.conf (or starts a new node when it is missing or empty) and saves it at once,
     /// as `clusterInit` does.
     pub fn open(settings: ClusterSettings) -> anyhow::Result<ClusterNode> {
+        if settings.cluster_port == 0 && settings.port > 65535 - 10_000 {
+            anyhow::bail!(
+                "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less."
+            );
+        }
         let path = PathBuf::from(&settings.config_file);
         let lock = lock_config(&path)?;
         let text = std::fs::read_to_string(&path)?;

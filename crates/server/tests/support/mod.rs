@@ -32,7 +32,41 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
+/// A port for a cluster node: at most 55535 (Redis refuses more, its bus port is +10000), below
+/// the ephemeral range so no client socket takes it meanwhile, with both it and its bus port
+/// free now; distinct within this process.
+pub fn cluster_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = std::process::id() % 5000;
+    for _ in 0..5000 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 12_000 + ((seed + n * 7) % 8000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free cluster port");
+}
+
 impl Server {
+    /// A cluster-mode node (`cluster-enabled yes`) on a port whose bus port is free too, with its
+    /// own temporary directory.
+    pub fn start_cluster_node(extra: &[&str]) -> Server {
+        let port = cluster_port();
+        let dir = std::env::temp_dir().join(format!("redoxide-test-{}-{}", std::process::id(), port));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut args = vec!["--cluster-enabled", "yes"];
+        args.extend_from_slice(extra);
+        Server::launch(port, dir, true, &args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A cluster-mode node whose `dir` is `dir` (kept when the server ends, for a restart).
+    pub fn start_cluster_in(dir: &std::path::Path, extra: &[&str]) -> Result<Server, String> {
+        let mut args = vec!["--cluster-enabled", "yes"];
+        args.extend_from_slice(extra);
+        Server::launch(cluster_port(), dir.to_path_buf(), false, &args)
+    }
+
     pub fn start(extra: &[&str]) -> Server {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("redoxide-test-{}-{}", std::process::id(), port));

@@ -1,0 +1,1379 @@
+//! The append-only file (Redis 7.0's multi-part AOF) on the server side: the propagation
+//! stream every write feeds, its files on disk (manifest, base, incr files), fsync policies,
+//! loading at start-up, BGREWRITEAOF, and turning the AOF on and off at run time.
+//!
+//! Ordering: a command's propagated form is appended to one shared log buffer while the
+//! command's slot locks are still held, so two writes to one key reach the log in the order
+//! they ran, whichever workers ran them. Rejected alternative: per-worker buffers merged
+//! later, which would need a global sequence number per write to restore that order.
+//!
+//! Turning propagation on, and switching to a new incr file for a rewrite, happen under a
+//! barrier that holds every slot lock of every database: no command is then between its
+//! change and its append, so the switch point is exact. The rewrite's base is the forkless
+//! snapshot (`persistence::SlotSnapshot`) started at that same barrier, so base + new incr
+//! hold every write exactly once.
+//!
+//! Cost when the AOF is off: the dispatcher reads one atomic flag per command (`propagation`),
+//! the write check one more (`write_refusal`) and the reply path one more (`before_reply`).
+//! No lock, no allocation. This module never decides a command's propagated form (the
+//! commands record it in `commands::Propagation`) and never parses file bytes itself (the
+//! formats live in `persist::aof` and `persist::rdb`); its loader replays commands through
+//! the command handlers, as Redis's fake AOF client does, never by logic of its own.
+
+use crate::persistence::{self, SlotSnapshot};
+use crate::shared::{now_ms, Shared};
+use crate::{notice, warning};
+use commands::{flag, key_positions, Ctx, DataConfig, Effects, Entry, Kind, Notification, Propagation};
+use keyspace::{key_hash_slot, LockSet, Sds, SLOT_COUNT};
+use parking_lot::Mutex;
+use persist::aof::{
+    base_name, encode_command, incr_name, manifest_name, parse_manifest, temp_manifest_name, CommandReader, FileKind,
+    Manifest, ManifestEntry, StreamError,
+};
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+/// `appendfsync`: when written bytes are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before any reply of the batch that wrote them leaves (group commit).
+    Always = 0,
+    /// By a background thread about once a second.
+    EverySec = 1,
+    /// When the kernel decides.
+    No = 2,
+}
+
+impl Fsync {
+    fn parse(s: &str) -> Fsync {
+        match s {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+
+    fn from_u8(v: u8) -> Fsync {
+        match v {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+}
+
+/// The AOF of this process. One per process: the server has one keyspace.
+pub struct Aof {
+    /// Writes are propagated (the AOF is on, or waits for its first rewrite). Written only
+    /// under the all-slots barrier, read under a slot lock.
+    on: AtomicBool,
+    /// Logical offset of the end of the log: bytes ever appended.
+    appended: AtomicU64,
+    /// Logical offset up to which the log is written to the file (and, under `always`, fsynced).
+    done: AtomicU64,
+    /// The last write or fsync failed: writes are refused with -MISCONF until one succeeds.
+    write_failed: AtomicBool,
+    /// The last background fsync failed (also sets `write_failed`).
+    fsync_failed: AtomicBool,
+    fsync: AtomicU8,
+    /// `no-appendfsync-on-rewrite`: no fsync while a rewrite runs.
+    no_fsync_on_rewrite: AtomicBool,
+    /// A rewrite is writing its base (read without the state lock by the fsync paths).
+    rewriting: AtomicBool,
+    /// `aof-timestamp-enabled`: `#TS:<unix seconds>` lines before the commands of a new second.
+    timestamps: AtomicBool,
+    log: Mutex<Log>,
+    io: Mutex<Io>,
+    state: Mutex<State>,
+}
+
+/// Appended commands not yet handed to the file.
+#[derive(Default)]
+struct Log {
+    buf: Vec<u8>,
+    /// The database the last appended command ran in (a SELECT precedes a change of it).
+    selected_db: Option<u32>,
+    end: u64,
+    /// The second of the last `#TS` annotation.
+    last_ts_s: i64,
+}
+
+/// The files. Locked by whoever writes to them; never while a slot lock is wanted.
+#[derive(Default)]
+struct Io {
+    dir: PathBuf,
+    filename: String,
+    manifest: Manifest,
+    /// The last incr file, open for appending.
+    file: Option<File>,
+    /// Bytes in the open incr file.
+    incr_size: u64,
+    /// Bytes of the base and of the incr files before the open one.
+    base_size: u64,
+    earlier_incrs_size: u64,
+    /// Written since the last fsync (everysec).
+    unsynced: bool,
+    last_error: Option<String>,
+}
+
+/// What INFO persistence reports, and the rewrite's bookkeeping.
+#[derive(Default)]
+struct State {
+    rewrite_in_progress: bool,
+    rewrite_started_ms: i64,
+    rewrite_scheduled: bool,
+    /// The scheduled rewrite also turns the AOF on (CONFIG SET appendonly yes).
+    scheduled_turn_on: bool,
+    last_rewrite_secs: i64,
+    last_rewrite_ok: bool,
+    rewrites: u64,
+    consecutive_failures: u64,
+    /// aof_current_size when the last rewrite finished (auto-aof-rewrite-percentage's base).
+    size_after_rewrite: u64,
+    delayed_fsync: u64,
+    thread_started: bool,
+}
+
+static AOF: OnceLock<Aof> = OnceLock::new();
+
+/// The process's AOF, created (off) on first use.
+pub fn aof() -> &'static Aof {
+    AOF.get_or_init(|| Aof {
+        on: AtomicBool::new(false),
+        appended: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        write_failed: AtomicBool::new(false),
+        fsync_failed: AtomicBool::new(false),
+        fsync: AtomicU8::new(Fsync::EverySec as u8),
+        no_fsync_on_rewrite: AtomicBool::new(false),
+        rewriting: AtomicBool::new(false),
+        timestamps: AtomicBool::new(false),
+        log: Mutex::new(Log::default()),
+        io: Mutex::new(Io::default()),
+        state: Mutex::new(State { last_rewrite_secs: -1, last_rewrite_ok: true, ..Default::default() }),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeding the log (called by the workers, with slot locks held)
+// ---------------------------------------------------------------------------------------------
+
+/// What the dispatcher puts in `Effects::propagation` before a handler runs, with the
+/// command's slot locks held: `None` while nothing is propagated (one atomic load).
+#[inline]
+pub fn propagation() -> Option<Propagation> {
+    match AOF.get() {
+        Some(a) if a.on.load(Ordering::Relaxed) => {
+            // Lazy expiries must be logged as DELs from now on: a replay does not expire keys.
+            keyspace::set_expired_log(true);
+            // Keys still in the log were expired by a look-up outside any data command (DEBUG
+            // OBJECT, FLUSHALL's WATCH check) whose database the log does not say. They are not
+            // this command's: logging them in its database could delete a live key of that
+            // database on replay, so they are dropped (the FLUSHALL that follows, or the
+            // absolute expiry a replay keeps, stands for them).
+            drop(keyspace::take_expired_log());
+            Some(Propagation::default())
+        }
+        _ => None,
+    }
+}
+
+/// True while a rewrite writes its base (BGSAVE waits: they share the keyspace's snapshot).
+pub fn rewrite_in_progress() -> bool {
+    AOF.get().is_some_and(|a| a.rewriting.load(Ordering::Relaxed))
+}
+
+/// True while writes are propagated.
+pub fn enabled() -> bool {
+    AOF.get().is_some_and(|a| a.on.load(Ordering::Relaxed))
+}
+
+/// The commands of one call, in order, each with its database.
+type Ops = Vec<(u32, Vec<Vec<u8>>)>;
+
+thread_local! {
+    /// The commands of the transaction this thread is running (EXEC), appended as one unit
+    /// when it ends.
+    static TX_OPS: RefCell<Option<Ops>> = const { RefCell::new(None) };
+}
+
+/// After a handler ran with propagation on (its slot locks still held): turns the keys it
+/// expired and what it changed into propagated commands and appends them, or keeps them for
+/// the end of the transaction. Keyspace events for the expired keys are inserted at
+/// `notes_at` in `effects.notifications` when their class is on (this takes the expiry log
+/// the worker would otherwise read). `dirty_before` is `effects.dirty` before the handler.
+pub fn feed_command(
+    effects: &mut Effects,
+    config: &DataConfig,
+    entry: &Entry,
+    args: &[&[u8]],
+    db: u32,
+    dirty_before: u64,
+    notes_at: usize,
+) {
+    let Some(p) = effects.propagation.take() else { return };
+    let mut ops: Ops = Vec::new();
+    let expired = keyspace::take_expired_log();
+    if !expired.is_empty() {
+        // A command that reaches into another database (MOVE, COPY ... DB) may have expired
+        // a key there; the log does not say where, so such expiries are not propagated. That
+        // is safe: times are absolute, so a replay finds the same keys expired.
+        let cross_db = matches!(entry.meta.name.as_str(), "move" | "copy" | "swapdb");
+        if !cross_db {
+            for k in &expired {
+                ops.push((db, del_argv(k.as_bytes(), config.lazyfree_lazy_expire)));
+            }
+        }
+        if config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
+            let at = notes_at.min(effects.notifications.len());
+            let notes = expired.into_iter().map(|key| Notification { db, event: "expired", key });
+            effects.notifications.splice(at..at, notes);
+        }
+    }
+    if p.replaced {
+        ops.extend(p.ops.into_iter().map(|argv| (db, argv)));
+    } else if effects.dirty > dirty_before {
+        ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
+    }
+    if ops.is_empty() {
+        return;
+    }
+    let in_tx = TX_OPS.with(|t| {
+        let mut t = t.borrow_mut();
+        match t.as_mut() {
+            Some(tx) => {
+                tx.append(&mut ops);
+                true
+            }
+            None => false,
+        }
+    });
+    if !in_tx {
+        // Redis wraps the several commands one call propagates in MULTI/EXEC, except for the
+        // commands that touch arbitrary keys (SCAN, RANDOMKEY expire what they meet).
+        let wrap = ops.len() > 1 && !matches!(entry.meta.name.as_str(), "scan" | "randomkey");
+        aof().append(&ops, wrap);
+    }
+}
+
+/// Starts collecting a transaction's commands (EXEC, its slot locks held).
+pub fn begin_transaction() {
+    if enabled() {
+        TX_OPS.with(|t| *t.borrow_mut() = Some(Vec::new()));
+    }
+}
+
+/// Appends the transaction's commands, wrapped in MULTI/EXEC when there are several, as
+/// Redis 7.0 does (one write alone is propagated bare). Called with its slot locks held.
+pub fn end_transaction() {
+    let Some(ops) = TX_OPS.with(|t| t.borrow_mut().take()) else { return };
+    if !ops.is_empty() {
+        aof().append(&ops, ops.len() > 1);
+    }
+}
+
+/// After active expiry removed keys of `db` (the slot's lock still held): appends one DEL
+/// per key when propagating and returns the keys, for the worker's `expired` events. `None`
+/// when not propagating: the keys are still in the expiry log.
+pub fn feed_expired(db: u32, lazy: bool) -> Option<Vec<Sds>> {
+    if !enabled() {
+        return None;
+    }
+    let keys = keyspace::take_expired_log();
+    let a = aof();
+    // Each deletion alone, never wrapped: they are independent (Redis's active expiry).
+    for k in &keys {
+        a.append(&[(db, del_argv(k.as_bytes(), lazy))], false);
+    }
+    Some(keys)
+}
+
+/// For server code that changes data outside a data command's handler (MIGRATE deleting the
+/// keys it moved, which Redis logs as `DEL key ...`; a cluster node dropping a slot's keys):
+/// appends `argv` as run in database `db`. Call it while the slot locks of the keys it names are
+/// still held, so the log keeps their order. Nothing happens while not propagating.
+/// Inside EXEC the command joins the transaction's MULTI/EXEC unit.
+pub fn propagate_server_write(db: u32, argv: Vec<Vec<u8>>) {
+    if !enabled() {
+        return;
+    }
+    let mut op = Some((db, argv));
+    TX_OPS.with(|t| {
+        if let Some(tx) = t.borrow_mut().as_mut() {
+            tx.extend(op.take());
+        }
+    });
+    if let Some(op) = op {
+        aof().append(&[op], false);
+    }
+}
+
+/// FLUSHALL / FLUSHDB while propagating: clears `dbs` with every slot of them locked and
+/// appends the command (in database `db`) before releasing them, so no write to those
+/// databases can land on the other side of the flush in the log than in memory. Returns how
+/// many keys were removed.
+pub fn flush_logged(shared: &Shared, dbs: &[usize], db: u32, args: &[&[u8]]) -> u64 {
+    let mut wanted: Vec<(u32, u16)> =
+        dbs.iter().flat_map(|&d| (0..SLOT_COUNT as u16).map(move |s| (d as u32, s))).collect();
+    let mut locks = LockSet::new();
+    locks.lock(&shared.ks, &mut wanted);
+    let mut removed = 0u64;
+    for &(d, s) in &wanted {
+        if let Some(t) = locks.held(d, s) {
+            removed += t.len() as u64;
+            t.clear();
+        }
+    }
+    propagate_server_write(db, args.iter().map(|a| a.to_vec()).collect());
+    removed
+}
+
+fn del_argv(key: &[u8], lazy: bool) -> Vec<Vec<u8>> {
+    vec![if lazy { b"UNLINK".to_vec() } else { b"DEL".to_vec() }, key.to_vec()]
+}
+
+impl Aof {
+    /// Appends commands to the log, preceded by a SELECT when their database differs from
+    /// the last one, and wrapped in MULTI/EXEC with `wrap`.
+    fn append(&self, ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
+        let mut log = self.log.lock();
+        let before = log.buf.len();
+        if self.timestamps.load(Ordering::Relaxed) {
+            let now_s = now_ms() / 1000;
+            if now_s > log.last_ts_s {
+                log.last_ts_s = now_s;
+                log.buf.extend_from_slice(format!("#TS:{now_s}\r\n").as_bytes());
+            }
+        }
+        if wrap {
+            if let Some((db, _)) = ops.first() {
+                log.select(*db);
+            }
+            encode_command(&mut log.buf, &[b"MULTI"]);
+        }
+        for (db, argv) in ops {
+            log.select(*db);
+            encode_command(&mut log.buf, argv);
+        }
+        if wrap {
+            encode_command(&mut log.buf, &[b"EXEC"]);
+        }
+        log.end += (log.buf.len() - before) as u64;
+        self.appended.store(log.end, Ordering::Release);
+    }
+}
+
+impl Log {
+    fn select(&mut self, db: u32) {
+        if self.selected_db != Some(db) {
+            encode_command(&mut self.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            self.selected_db = Some(db);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing the log to the file
+// ---------------------------------------------------------------------------------------------
+
+/// Before a worker writes replies: whatever was appended reaches the file first, and under
+/// `appendfsync always` the disk, so no client hears of a write the AOF does not hold. One
+/// fsync covers every worker's appends so far (group commit). Two atomic loads when there is
+/// nothing to do.
+#[inline]
+pub fn before_reply() {
+    let Some(a) = AOF.get() else { return };
+    let target = a.appended.load(Ordering::Acquire);
+    if target > a.done.load(Ordering::Acquire) {
+        a.flush_to(target);
+    }
+}
+
+/// True while appended commands are not yet written (and fsynced under `always`): replies
+/// must wait for [`before_reply`]. One atomic load when the AOF was never used.
+#[inline]
+pub fn replies_must_wait() -> bool {
+    AOF.get().is_some_and(|a| a.appended.load(Ordering::Acquire) > a.done.load(Ordering::Acquire))
+}
+
+impl Aof {
+    /// Writes the log up to at least `target` (fsyncing under `always`). A failed write is
+    /// kept for a retry and refuses writes (-MISCONF); under `always` it ends the process, as
+    /// Redis does, since replies already promised may not be on disk.
+    fn flush_to(&self, target: u64) {
+        let mut io = self.io.lock();
+        if self.done.load(Ordering::Acquire) >= target {
+            return;
+        }
+        let (bytes, end) = {
+            let mut log = self.log.lock();
+            (std::mem::take(&mut log.buf), log.end)
+        };
+        if bytes.is_empty() {
+            self.done.store(end, Ordering::Release);
+            return;
+        }
+        let policy = self.policy();
+        let result = io.write(&bytes).and_then(|()| match policy {
+            Fsync::Always => io.sync(),
+            _ => Ok(()),
+        });
+        match result {
+            Ok(()) => {
+                if !self.fsync_failed.load(Ordering::Relaxed) && self.write_failed.swap(false, Ordering::Relaxed) {
+                    warning!("AOF write error looks solved, Redis can write again.");
+                }
+                io.last_error = None;
+                self.done.store(end, Ordering::Release);
+            }
+            Err(e) => {
+                if policy == Fsync::Always {
+                    warning!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                    std::process::exit(1);
+                }
+                if !self.write_failed.swap(true, Ordering::Relaxed) {
+                    warning!("Error writing to the AOF file: {e}");
+                }
+                io.last_error = Some(os_error_text(&e));
+                // Put the bytes back in front of what was appended since, for the retry.
+                let mut log = self.log.lock();
+                let mut all = bytes;
+                all.extend_from_slice(&log.buf);
+                log.buf = all;
+            }
+        }
+    }
+
+    /// The fsync policy in force: `no` while a rewrite runs with `no-appendfsync-on-rewrite`.
+    fn policy(&self) -> Fsync {
+        if self.no_fsync_on_rewrite.load(Ordering::Relaxed) && self.rewriting.load(Ordering::Relaxed) {
+            return Fsync::No;
+        }
+        Fsync::from_u8(self.fsync.load(Ordering::Relaxed))
+    }
+
+    /// Re-reads the fsync settings.
+    fn read_settings(&self, shared: &Shared) {
+        let cfg = shared.config.read();
+        self.fsync.store(Fsync::parse(&cfg.get("appendfsync").unwrap_or_default()) as u8, Ordering::Relaxed);
+        self.no_fsync_on_rewrite.store(cfg.get_bool("no-appendfsync-on-rewrite").unwrap_or(false), Ordering::Relaxed);
+        self.timestamps.store(cfg.get_bool("aof-timestamp-enabled").unwrap_or(false), Ordering::Relaxed);
+    }
+
+    /// Writes everything appended so far and fsyncs it (shutdown, before a file switch).
+    fn flush_and_sync(&self) {
+        self.flush_to(self.appended.load(Ordering::Acquire));
+        let mut io = self.io.lock();
+        if let Err(e) = io.sync() {
+            warning!("Fail to fsync the AOF file: {e}");
+        }
+    }
+}
+
+impl Io {
+    /// Appends to the open incr file; a partial write is cut off again so the file never ends
+    /// inside a command that will be written again.
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let Some(f) = self.file.as_mut() else {
+            return Err(std::io::Error::other("the AOF file is not open"));
+        };
+        match f.write_all(bytes) {
+            Ok(()) => {
+                self.incr_size += bytes.len() as u64;
+                self.unsynced = true;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(t) = f.set_len(self.incr_size) {
+                    warning!("Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: {t}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        if let Some(f) = self.file.as_ref() {
+            f.sync_data()?;
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+
+    fn current_size(&self) -> u64 {
+        self.base_size + self.earlier_incrs_size + self.incr_size
+    }
+}
+
+/// strerror-like text of an I/O error (Redis's MISCONF shows strerror(errno)).
+fn os_error_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The MISCONF reply for a write (or PING) while the AOF cannot be written, as Redis's
+/// `writeCommandsDeniedByDiskError`; `None` otherwise (one atomic load).
+pub fn write_refusal(entry: &Entry) -> Option<String> {
+    let a = AOF.get()?;
+    if !a.write_failed.load(Ordering::Relaxed) || !(entry.meta.has(flag::WRITE) || entry.meta.name == "ping") {
+        return None;
+    }
+    let err = a.io.lock().last_error.clone().unwrap_or_else(|| "Unknown error".into());
+    Some(format!("MISCONF Errors writing to the AOF file: {err}"))
+}
+
+/// The background thread: writes what no reply flushed (active expiry's DELs), fsyncs about
+/// once a second under `everysec`, retries a failed write.
+fn background(shared: &'static Shared) {
+    let a = aof();
+    let mut last_fsync_ms = now_ms();
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if !a.on.load(Ordering::Relaxed) && a.io.lock().file.is_none() {
+            auto_rewrite_check(shared);
+            continue;
+        }
+        let target = a.appended.load(Ordering::Acquire);
+        if target > a.done.load(Ordering::Acquire) || a.write_failed.load(Ordering::Relaxed) {
+            a.flush_to(target);
+        }
+        let now = now_ms();
+        if a.policy() == Fsync::EverySec && now - last_fsync_ms >= 1000 {
+            last_fsync_ms = now;
+            // fsync a clone of the handle, outside the lock, so writers are not held up.
+            let file = {
+                let mut io = a.io.lock();
+                if !io.unsynced {
+                    continue;
+                }
+                io.unsynced = false;
+                io.file.as_ref().and_then(|f| f.try_clone().ok())
+            };
+            if let Some(f) = file {
+                match f.sync_data() {
+                    Ok(()) => {
+                        if a.fsync_failed.swap(false, Ordering::Relaxed) {
+                            a.write_failed.store(false, Ordering::Relaxed);
+                            warning!("AOF fsync error looks solved, Redis can write again.");
+                        }
+                    }
+                    Err(e) => {
+                        // As Redis's aof_bio_fsync_status: writes are refused until an fsync works.
+                        warning!("Fail to fsync the AOF file: {e}");
+                        let mut io = a.io.lock();
+                        io.unsynced = true;
+                        io.last_error = Some(os_error_text(&e));
+                        a.fsync_failed.store(true, Ordering::Relaxed);
+                        a.write_failed.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        auto_rewrite_check(shared);
+    }
+}
+
+fn start_background_thread(shared: &'static Shared) {
+    let mut st = aof().state.lock();
+    if st.thread_started {
+        return;
+    }
+    st.thread_started = true;
+    if let Err(e) = std::thread::Builder::new().name("aof".into()).spawn(move || background(shared)) {
+        warning!("Can't start the AOF thread: {e}");
+        st.thread_started = false;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files: manifest, incr files
+// ---------------------------------------------------------------------------------------------
+
+/// The AOF directory and file name prefix from the configuration.
+fn paths(shared: &Shared) -> (PathBuf, String) {
+    let cfg = shared.config.read();
+    (cfg.aof_dir(), cfg.appendfilename())
+}
+
+/// Writes the manifest as Redis's `persistAofManifest`: temp file, fsync, rename, dir fsync.
+fn persist_manifest(dir: &Path, filename: &str, m: &Manifest) -> std::io::Result<()> {
+    let temp = dir.join(temp_manifest_name(filename));
+    let mut f = File::create(&temp)?;
+    f.write_all(&m.to_bytes().map_err(|e| std::io::Error::other(e.to_string()))?)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&temp, dir.join(manifest_name(filename)))?;
+    File::open(dir)?.sync_all()
+}
+
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The barrier and the rewrite
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` with every slot of every database locked, so that no command is between its
+/// change and its append. Every database is created for it (a database first used during the
+/// barrier could otherwise hold a write on either side of it).
+fn with_all_slots_locked<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
+    let mut wanted: Vec<(u32, u16)> =
+        (0..shared.ks.db_count() as u32).flat_map(|d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
+    let mut locks = LockSet::new();
+    locks.lock(&shared.ks, &mut wanted);
+    let r = f();
+    drop(locks);
+    r
+}
+
+/// Redis's `rewriteAppendOnlyFileBackground`, forkless: at the barrier, opens a new incr file
+/// (recorded in the manifest at once, so a crash mid-rewrite loads old base + old incrs + new
+/// incr), turns propagation on if it was off (CONFIG SET appendonly yes) and starts a keyspace
+/// snapshot; a thread writes the snapshot as the new base and then swaps the manifest to new
+/// base + new incr, the older files becoming history and deleted.
+/// With `turn_on`, propagation starts at the switch (CONFIG SET appendonly yes); without it a
+/// server with the AOF off only writes a new base and an empty incr file (BGREWRITEAOF).
+/// Ok(false) when the rewrite was scheduled behind a running BGSAVE instead.
+pub fn rewrite_background(shared: &'static Shared, turn_on: bool) -> Result<bool, String> {
+    {
+        let mut st = aof().state.lock();
+        if st.rewrite_in_progress {
+            return Err("ERR Background append only file rewriting already in progress".into());
+        }
+        if shared.persist.lock().saving {
+            drop(st);
+            schedule_rewrite(shared, turn_on);
+            return Ok(false);
+        }
+        st.rewrite_in_progress = true;
+        st.rewrite_started_ms = now_ms();
+        aof().rewriting.store(true, Ordering::Relaxed);
+    }
+    let result = start_rewrite(shared, turn_on);
+    if let Err(e) = &result {
+        warning!("Can't rewrite append only file in background: {e}");
+        let mut st = aof().state.lock();
+        st.rewrite_in_progress = false;
+        aof().rewriting.store(false, Ordering::Relaxed);
+        st.last_rewrite_ok = false;
+        st.consecutive_failures += 1;
+    }
+    result.map(|()| true).map_err(|_| "ERR Can't rewrite append only file in background".to_string())
+}
+
+fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> {
+    let a = aof();
+    let (dir, filename) = paths(shared);
+    std::fs::create_dir_all(&dir)?;
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms());
+    let started = with_all_slots_locked(shared, || -> std::io::Result<Option<ManifestEntry>> {
+        let mut io = a.io.lock();
+        // Everything appended so far belongs to the old files.
+        let (bytes, end) = {
+            let mut log = a.log.lock();
+            (std::mem::take(&mut log.buf), log.end)
+        };
+        let written = if bytes.is_empty() { Ok(()) } else { io.write(&bytes) }.and_then(|()| io.sync());
+        if let Err(e) = written {
+            // Kept for the next write attempt, ahead of anything appended later.
+            let mut log = a.log.lock();
+            let mut all = bytes;
+            all.extend_from_slice(&log.buf);
+            log.buf = all;
+            return Err(e);
+        }
+        a.done.store(end, Ordering::Release);
+        if io.file.is_none() {
+            // The AOF was off: the manifest on disk (if any) lists what the rewrite replaces.
+            io.dir = dir.clone();
+            io.filename = filename.clone();
+            io.manifest = read_manifest(&dir, &filename).ok().flatten().unwrap_or_default();
+        }
+        // The snapshot first: if a BGSAVE holds the keyspace's one snapshot, nothing changed yet.
+        if !shared.ks.start_snapshot(snapshot.clone()) {
+            return Ok(None);
+        }
+        let seq = io.manifest.next_incr_seq();
+        let name = incr_name(&filename, seq);
+        let entry = ManifestEntry { name, seq, kind: FileKind::Incr };
+        let mut manifest = io.manifest.clone();
+        manifest.incrs.push(entry.clone());
+        let opened =
+            open_append(&dir.join(&entry.name)).and_then(|f| persist_manifest(&dir, &filename, &manifest).map(|()| f));
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                shared.ks.end_snapshot();
+                return Err(e);
+            }
+        };
+        io.manifest = manifest;
+        io.earlier_incrs_size += io.incr_size;
+        io.incr_size = 0;
+        if turn_on || a.on.load(Ordering::Relaxed) {
+            io.file = Some(file);
+            a.log.lock().selected_db = None;
+            a.on.store(true, Ordering::Relaxed);
+        }
+        Ok(Some(entry))
+    })?;
+    let Some(new_incr) = started else {
+        return Err(std::io::Error::other("a background save is in progress"));
+    };
+    notice!("Background append only file rewriting started");
+    start_background_thread(shared);
+    let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
+    let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
+        let result = finish_rewrite(shared, &snapshot, checksum, delay_us, &new_incr);
+        shared.ks.end_snapshot();
+        let mut st = aof().state.lock();
+        st.rewrite_in_progress = false;
+        aof().rewriting.store(false, Ordering::Relaxed);
+        st.last_rewrite_secs = (now_ms() - st.rewrite_started_ms) / 1000;
+        match result {
+            Ok(()) => {
+                st.last_rewrite_ok = true;
+                st.rewrites += 1;
+                st.consecutive_failures = 0;
+                st.size_after_rewrite = aof().io.lock().current_size();
+                notice!("Background AOF rewrite terminated with success");
+                notice!("Background AOF rewrite finished successfully");
+            }
+            Err(e) => {
+                st.last_rewrite_ok = false;
+                st.consecutive_failures += 1;
+                warning!("Background AOF rewrite failed: {e}");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        shared.ks.end_snapshot();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Writes the new base from the snapshot, then swaps the manifest and deletes the history.
+fn finish_rewrite(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    checksum: bool,
+    delay_us: u64,
+    new_incr: &ManifestEntry,
+) -> std::io::Result<()> {
+    let a = aof();
+    let (dir, filename) = {
+        let io = a.io.lock();
+        (io.dir.clone(), io.filename.clone())
+    };
+    let seq = a.io.lock().manifest.next_base_seq();
+    let preamble = shared.config.read().get_bool("aof-use-rdb-preamble").unwrap_or(true);
+    let name = base_name(&filename, seq, preamble);
+    let path = dir.join(&name);
+    write_base(shared, snapshot, &path, checksum, delay_us, preamble)?;
+    let mut io = a.io.lock();
+    let old = io.manifest.clone();
+    let mut next = Manifest {
+        base: Some(ManifestEntry { name, seq, kind: FileKind::Base }),
+        history: old.history.clone(),
+        incrs: Vec::new(),
+    };
+    // Everything before the incr file opened at the switch is replaced by the new base.
+    for e in old.base.iter().chain(old.incrs.iter()) {
+        if e.kind == FileKind::Incr && e.seq >= new_incr.seq {
+            next.incrs.push(e.clone());
+        } else {
+            next.history.push(ManifestEntry { kind: FileKind::History, ..e.clone() });
+        }
+    }
+    persist_manifest(&dir, &filename, &next)?;
+    let auto_gc = !shared.config.read().get_bool("aof-disable-auto-gc").unwrap_or(false);
+    if auto_gc && !next.history.is_empty() {
+        notice!("Removing the history file in the background");
+        for h in &next.history {
+            let _ = std::fs::remove_file(dir.join(&h.name));
+        }
+        next.history.clear();
+        persist_manifest(&dir, &filename, &next)?;
+    }
+    io.base_size = file_size(&path);
+    io.earlier_incrs_size =
+        next.incrs.iter().filter(|e| e.seq != new_incr.seq).map(|e| file_size(&dir.join(&e.name))).sum();
+    io.manifest = next;
+    Ok(())
+}
+
+/// Writes the snapshot as a base file: an RDB image (`aof-use-rdb-preamble yes`), or the
+/// commands that rebuild it (`no`, Redis's `rewriteAppendOnlyFileRio`), made from the RDB
+/// image written beside it first. Temp file, fsync, rename, directory fsync either way.
+fn write_base(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    path: &Path,
+    checksum: bool,
+    delay_us: u64,
+    preamble: bool,
+) -> std::io::Result<()> {
+    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+    if preamble {
+        persistence::write_background_snapshot(shared, snapshot, &dbs, path, checksum, delay_us, true)?;
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let image = dir.join(format!("temp-rewriteaof-image-{}.rdb", std::process::id()));
+    persistence::write_background_snapshot(shared, snapshot, &dbs, &image, checksum, delay_us, true)?;
+    let rdb = std::fs::read(&image);
+    let _ = std::fs::remove_file(&image);
+    let commands =
+        rdb_to_commands(&rdb?).map_err(|e| std::io::Error::other(format!("re-reading the snapshot: {e}")))?;
+    let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut f = File::create(&temp)?;
+    f.write_all(&commands)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&temp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+/// Redis's AOF rewrite in commands: per non-empty database a SELECT, then per key SET, RPUSH,
+/// SADD, ZADD or HMSET (at most 64 items per command) and PEXPIREAT for a key with a TTL.
+fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
+    use keyspace::{StrValue, Value};
+    const ITEMS_PER_CMD: usize = 64;
+    let mut out = Vec::new();
+    let mut reader = persist::rdb::RdbReader::new(rdb)?;
+    let mut pending_db = None;
+    while let Some(item) = reader.next_item()? {
+        let (key, value, expire_at_ms) = match item {
+            persist::rdb::RdbItem::SelectDb(d) => {
+                pending_db = Some(d);
+                continue;
+            }
+            persist::rdb::RdbItem::Key { key, value, expire_at_ms } => (key, value, expire_at_ms),
+            _ => continue,
+        };
+        if let Some(d) = pending_db.take() {
+            encode_command(&mut out, &[b"SELECT".to_vec(), d.to_string().into_bytes()]);
+        }
+        let mut batched = |name: &[u8], items: Vec<Vec<u8>>, per: usize| {
+            for chunk in items.chunks(ITEMS_PER_CMD * per) {
+                let mut argv = vec![name.to_vec(), key.clone()];
+                argv.extend(chunk.iter().cloned());
+                encode_command(&mut out, &argv);
+            }
+        };
+        match &value {
+            Value::Str(StrValue::Int(n)) => {
+                batched(b"SET", vec![n.to_string().into_bytes()], 1);
+            }
+            Value::Str(StrValue::Raw(s)) => batched(b"SET", vec![s.to_vec()], 1),
+            Value::List(l) => batched(b"RPUSH", l.iter().map(|v| v.to_vec()).collect(), 1),
+            Value::Set(m) => batched(b"SADD", m.iter().map(|v| v.to_vec()).collect(), 1),
+            Value::ZSet(z) => batched(
+                b"ZADD",
+                z.ordered
+                    .iter()
+                    .flat_map(|(score, m)| [resp::format_double(score.0).into_bytes(), m.to_vec()])
+                    .collect(),
+                2,
+            ),
+            Value::Hash(h) => batched(b"HMSET", h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect(), 2),
+        }
+        if let Some(at) = expire_at_ms {
+            encode_command(&mut out, &[b"PEXPIREAT".to_vec(), key.clone(), at.to_string().into_bytes()]);
+        }
+    }
+    Ok(out)
+}
+
+/// Asks the AOF thread to start a rewrite (turning the AOF on with `turn_on`) when it can.
+fn schedule_rewrite(shared: &'static Shared, turn_on: bool) {
+    {
+        let mut st = aof().state.lock();
+        st.rewrite_scheduled = true;
+        st.scheduled_turn_on |= turn_on;
+    }
+    start_background_thread(shared);
+}
+
+/// Starts a rewrite when the AOF grew by `auto-aof-rewrite-percentage` since the last one and
+/// is at least `auto-aof-rewrite-min-size`; also starts one scheduled behind a BGSAVE.
+fn auto_rewrite_check(shared: &'static Shared) {
+    let a = aof();
+    let (scheduled, turn_on, base) = {
+        let st = a.state.lock();
+        if st.rewrite_in_progress {
+            return;
+        }
+        (st.rewrite_scheduled, st.scheduled_turn_on, st.size_after_rewrite)
+    };
+    if shared.persist.lock().saving {
+        return;
+    }
+    if scheduled {
+        {
+            let mut st = a.state.lock();
+            st.rewrite_scheduled = false;
+            st.scheduled_turn_on = false;
+        }
+        let _ = rewrite_background(shared, turn_on);
+        return;
+    }
+    if !a.on.load(Ordering::Relaxed) {
+        return;
+    }
+    let (perc, min_size) = {
+        let cfg = shared.config.read();
+        (cfg.get_i64("auto-aof-rewrite-percentage").unwrap_or(0), cfg.get_i64("auto-aof-rewrite-min-size").unwrap_or(0))
+    };
+    let size = a.io.lock().current_size();
+    if perc <= 0 || size <= min_size.max(0) as u64 {
+        return;
+    }
+    let base = base.max(1);
+    let growth = (size.saturating_sub(base)) * 100 / base;
+    if growth >= perc as u64 {
+        notice!("Starting automatic rewriting of AOF on {growth}% growth");
+        let _ = rewrite_background(shared, false);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Turning the AOF on and off
+// ---------------------------------------------------------------------------------------------
+
+/// CONFIG SET side: re-reads `appendfsync`, and turns the AOF on (with a rewrite, as Redis's
+/// `startAppendOnly`) or off when `appendonly` changed. Err with the reply text on failure.
+pub fn config_changed(shared: &'static Shared, in_exec: bool) -> Result<(), String> {
+    let want_on = shared.config.read().appendonly();
+    let a = aof();
+    a.read_settings(shared);
+    let is_on = a.on.load(Ordering::Relaxed);
+    if want_on && !is_on {
+        if in_exec {
+            // The transaction holds slot locks the barrier would wait for: start it after.
+            schedule_rewrite(shared, true);
+            return Ok(());
+        }
+        if a.state.lock().rewrite_in_progress {
+            // Redis kills its rewrite child here; ours is only a writer thread: wait for it.
+            wait_rewrite_done();
+        }
+        rewrite_background(shared, true).map_err(|_| "ERR Unable to turn on AOF. Check server logs.".to_string())?;
+    } else if !want_on && is_on {
+        stop(shared);
+    }
+    Ok(())
+}
+
+fn wait_rewrite_done() {
+    for _ in 0..60_000 {
+        if !aof().state.lock().rewrite_in_progress {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// Redis's `stopAppendOnly`: writes and fsyncs what is pending, closes the file.
+fn stop(shared: &Shared) {
+    let a = aof();
+    with_all_slots_locked(shared, || a.on.store(false, Ordering::Relaxed));
+    wait_rewrite_done();
+    a.flush_and_sync();
+    a.io.lock().file = None;
+    a.write_failed.store(false, Ordering::Relaxed);
+}
+
+/// At shutdown: everything appended reaches the disk.
+pub fn shutdown() {
+    if let Some(a) = AOF.get() {
+        if a.io.lock().file.is_some() {
+            notice!("Calling fsync() on the AOF file.");
+            a.flush_and_sync();
+        }
+    }
+}
+
+/// BGREWRITEAOF's reply text: started, or scheduled behind a BGSAVE. Inside EXEC
+/// (`in_exec`) the rewrite is always scheduled: the transaction holds slot locks the switch
+/// barrier would wait for.
+pub fn bgrewriteaof(shared: &'static Shared, in_exec: bool) -> Result<&'static str, String> {
+    if in_exec {
+        schedule_rewrite(shared, false);
+        return Ok("Background append only file rewriting scheduled");
+    }
+    Ok(if rewrite_background(shared, false)? {
+        "Background append only file rewriting started"
+    } else {
+        "Background append only file rewriting scheduled"
+    })
+}
+
+/// The aof_* lines of INFO persistence, as Redis prints them.
+pub fn info_fields() -> String {
+    let a = aof();
+    let st = a.state.lock();
+    let on = a.on.load(Ordering::Relaxed);
+    let failed = a.write_failed.load(Ordering::Relaxed);
+    let current_secs = if st.rewrite_in_progress { (now_ms() - st.rewrite_started_ms) / 1000 } else { -1 };
+    let mut s = format!(
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        u8::from(on),
+        u8::from(st.rewrite_in_progress),
+        u8::from(st.rewrite_scheduled),
+        st.last_rewrite_secs,
+        current_secs,
+        if st.last_rewrite_ok { "ok" } else { "err" },
+        st.rewrites,
+        st.consecutive_failures,
+        if failed { "err" } else { "ok" },
+    );
+    if on {
+        let io = a.io.lock();
+        let pending = a.log.lock().buf.len();
+        s.push_str(&format!(
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{pending}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
+            io.current_size(),
+            io.base_size,
+            u8::from(st.rewrite_scheduled),
+            st.delayed_fsync,
+        ));
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading at start-up
+// ---------------------------------------------------------------------------------------------
+
+/// The manifest in `dir`, `Ok(None)` if there is none.
+fn read_manifest(dir: &Path, filename: &str) -> anyhow::Result<Option<Manifest>> {
+    let path = dir.join(manifest_name(filename));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => anyhow::bail!("Fatal error: can't open the AOF manifest file {} for reading: {e}", path.display()),
+    };
+    match parse_manifest(&bytes) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            warning!("\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+            if e.line_number > 0 {
+                warning!("Reading the manifest file, at line {}\n", e.line_number);
+                warning!(">>> '{}'\n", e.line);
+            }
+            anyhow::bail!("{}", e.reason)
+        }
+    }
+}
+
+/// Start-up with `appendonly yes` (Redis's `loadDataFromDisk` + `aofOpenIfNeededOnServerStart`):
+/// upgrades an old single-file AOF into the directory, loads base and incr files in order,
+/// creates a base if there is none, opens the last incr file (or a new one) for appending.
+/// Returns Err, naming file and offset, when start-up must stop.
+pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
+    let (dir, filename) = paths(shared);
+    let a = aof();
+    a.read_settings(shared);
+    let old_style = dir.parent().map(|p| p.join(&filename)).filter(|p| p.is_file());
+    let mut manifest = read_manifest(&dir, &filename)?;
+    let upgrade = match (&old_style, &manifest) {
+        (Some(_), None) => true,
+        // An interrupted upgrade: the manifest names the old file, which was not moved yet.
+        (Some(_), Some(m)) => {
+            m.incrs.is_empty() && m.base.as_ref().is_some_and(|b| b.name == filename) && !dir.join(&filename).exists()
+        }
+        _ => false,
+    };
+    let started = std::time::Instant::now();
+    if upgrade {
+        let old = old_style.unwrap_or_default();
+        load_file(shared, &old, true)?;
+        std::fs::create_dir_all(&dir)?;
+        let m = Manifest {
+            base: Some(ManifestEntry { name: filename.clone(), seq: 1, kind: FileKind::Base }),
+            ..Default::default()
+        };
+        persist_manifest(&dir, &filename, &m)?;
+        std::fs::rename(&old, dir.join(&filename))?;
+        File::open(&dir)?.sync_all()?;
+        notice!("Successfully migrated an old-style AOF into the AOF directory");
+        manifest = Some(m);
+    } else if let Some(m) = &manifest {
+        let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
+        for (i, e) in files.iter().enumerate() {
+            let path = dir.join(&e.name);
+            if !path.exists() {
+                anyhow::bail!("The append log file {} doesn't exist: No such file or directory", e.name);
+            }
+            load_file(shared, &path, i + 1 == files.len())?;
+            let kind = if e.kind == FileKind::Base { "base" } else { "incr" };
+            notice!("DB loaded from {kind} file {}: {:.3} seconds", e.name, started.elapsed().as_secs_f64());
+        }
+        if !files.is_empty() {
+            notice!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64());
+        }
+    }
+    let mut m = manifest.unwrap_or_default();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    let mut io = a.io.lock();
+    io.dir = dir.clone();
+    io.filename = filename.clone();
+    if m.base.is_none() && m.incrs.is_empty() {
+        let seq = m.next_base_seq();
+        let preamble = shared.config.read().get_bool("aof-use-rdb-preamble").unwrap_or(true);
+        let name = base_name(&filename, seq, preamble);
+        write_base_now(shared, &dir.join(&name))?;
+        notice!("Creating AOF base file {name} on server start");
+        m.base = Some(ManifestEntry { name, seq, kind: FileKind::Base });
+    }
+    let existing_incr = m.incrs.last().cloned();
+    let incr = match existing_incr {
+        Some(e) => e,
+        None => {
+            let seq = m.next_incr_seq();
+            let e = ManifestEntry { name: incr_name(&filename, seq), seq, kind: FileKind::Incr };
+            m.incrs.push(e.clone());
+            e
+        }
+    };
+    let path = dir.join(&incr.name);
+    let file = open_append(&path).map_err(|e| anyhow::anyhow!("Can't open the append-only file {}: {e}", incr.name))?;
+    persist_manifest(&dir, &filename, &m)?;
+    if m.incrs.len() > 1 || file_size(&path) > 0 {
+        notice!("Opening AOF incr file {} on server start", incr.name);
+    } else {
+        notice!("Creating AOF incr file {} on server start", incr.name);
+    }
+    io.incr_size = file_size(&path);
+    io.base_size = m.base.as_ref().map_or(0, |b| file_size(&dir.join(&b.name)));
+    io.earlier_incrs_size = m.incrs.iter().filter(|e| e.seq != incr.seq).map(|e| file_size(&dir.join(&e.name))).sum();
+    io.file = Some(file);
+    io.manifest = m;
+    a.state.lock().size_after_rewrite = io.current_size();
+    drop(io);
+    a.on.store(true, Ordering::Relaxed);
+    start_background_thread(shared);
+    Ok(())
+}
+
+/// DEBUG LOADAOF: writes what is pending, empties the keyspace and loads the AOF files again
+/// (Redis's test hook). Other clients are not stopped meanwhile, unlike in Redis, whose one
+/// thread runs nothing else: it is a debugging command, for a quiet server.
+pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
+    let a = aof();
+    if a.io.lock().file.is_some() {
+        a.flush_and_sync();
+    }
+    for db in 0..shared.ks.db_count() {
+        if let Some(d) = shared.ks.db_if_used(db) {
+            for slot in 0..SLOT_COUNT as u16 {
+                d.lock_slot(slot).clear();
+            }
+        }
+    }
+    let (dir, filename) = paths(shared);
+    let Some(m) = read_manifest(&dir, &filename)? else { return Ok(()) };
+    let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
+    for (i, e) in files.iter().enumerate() {
+        load_file(shared, &dir.join(&e.name), i + 1 == files.len())?;
+    }
+    warning!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(())
+}
+
+/// Writes the whole dataset as a base file right away (start-up, nothing runs concurrently).
+fn write_base_now(shared: &Shared, path: &Path) -> anyhow::Result<()> {
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms());
+    if !shared.ks.start_snapshot(snapshot.clone()) {
+        anyhow::bail!("a snapshot is already running");
+    }
+    let preamble = path.to_string_lossy().ends_with(".rdb");
+    let r = write_base(shared, &snapshot, path, checksum, 0, preamble);
+    shared.ks.end_snapshot();
+    r?;
+    Ok(())
+}
+
+/// Loads one AOF file (an RDB base, an old-style file with an RDB preamble, or commands) into
+/// the keyspace. A truncated tail of the `last` file is cut off when `aof-load-truncated`
+/// allows; any other damage is an error naming the file and the offset.
+fn load_file(shared: &Shared, path: &Path, last: bool) -> anyhow::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("Unrecoverable error reading the append only file {name}: {e}"))?;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut start = 0;
+    if bytes.starts_with(b"REDIS") {
+        notice!("Reading RDB base file on AOF loading...");
+        start = persistence::load_rdb_bytes(shared, &bytes, false, true)
+            .map_err(|e| anyhow::anyhow!("Error reading the RDB base file {name}, AOF loading aborted: {e}"))?;
+    }
+    let truncate_ok = shared.config.read().get_bool("aof-load-truncated").unwrap_or(true);
+    let mut loader = Loader::new(shared);
+    let mut reader = CommandReader::new(&bytes, start);
+    let mut valid_before_multi = start;
+    let outcome = loop {
+        let before = reader.position();
+        match reader.next_command() {
+            Ok(Some(argv)) => {
+                if argv[0].eq_ignore_ascii_case(b"multi") {
+                    valid_before_multi = before;
+                }
+                if let Err(e) = loader.run(argv) {
+                    anyhow::bail!("{e} reading the append only file {name}");
+                }
+            }
+            Ok(None) => {
+                if loader.multi.is_some() {
+                    warning!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
+                    break Some(valid_before_multi);
+                }
+                break None;
+            }
+            Err(StreamError::Truncated { valid_up_to }) => {
+                break Some(if loader.multi.is_some() { valid_before_multi } else { valid_up_to });
+            }
+            Err(StreamError::BadFormat { offset }) => {
+                anyhow::bail!(
+                    "Bad file format reading the append only file {name} at offset {offset}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                );
+            }
+        }
+    };
+    let Some(valid_up_to) = outcome else { return Ok(()) };
+    if !last {
+        anyhow::bail!("Fatal error: the truncated file is not the last file (unexpected end of file in {name} after offset {valid_up_to})");
+    }
+    if !truncate_ok {
+        anyhow::bail!(
+            "Unexpected end of file reading the append only file {name}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+        );
+    }
+    warning!("!!! Warning: short read while loading the AOF file {name}!!!");
+    warning!("!!! Truncating the AOF {name} at offset {valid_up_to} !!!");
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(valid_up_to as u64))
+        .map_err(|e| anyhow::anyhow!("Error truncating the AOF file {name}: {e}"))?;
+    warning!("AOF {name} loaded anyway because aof-load-truncated is enabled");
+    Ok(())
+}
+
+/// Runs an AOF's commands against the keyspace, as Redis's fake AOF client: no replies, no
+/// blocking, no propagation, and no expiry while loading (the clock reads 0, so every stored
+/// deadline is in the future; the AOF holds the deletions that really happened).
+struct Loader<'a> {
+    shared: &'a Shared,
+    db: u32,
+    locks: LockSet<'a>,
+    effects: Effects,
+    out: resp::ReplyBuf,
+    config: DataConfig,
+    multi: Option<Vec<Vec<Vec<u8>>>>,
+    key_pos: Vec<usize>,
+}
+
+impl<'a> Loader<'a> {
+    fn new(shared: &'a Shared) -> Loader<'a> {
+        let config = shared.config.read().data_config();
+        Loader {
+            shared,
+            db: 0,
+            locks: LockSet::new(),
+            effects: Effects::default(),
+            out: resp::ReplyBuf::new(false),
+            config,
+            multi: None,
+            key_pos: Vec::new(),
+        }
+    }
+
+    fn run(&mut self, argv: Vec<Vec<u8>>) -> Result<(), String> {
+        let args: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        let entry = match self.shared.registry.lookup(&args) {
+            Ok(e) => e,
+            // A known command with the wrong arguments fails as a client's would; its error
+            // reply is ignored, as Redis's loader ignores every reply.
+            Err(_) if self.shared.registry.resolve(&args).is_some() => return Ok(()),
+            Err(_) => return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&argv[0]))),
+        };
+        let name = entry.meta.name.as_str();
+        if name == "exec" {
+            // EXEC without MULTI is an error reply in Redis, ignored like every reply.
+            for q in self.multi.take().unwrap_or_default() {
+                self.run(q)?;
+            }
+            return Ok(());
+        }
+        if let Some(q) = self.multi.as_mut() {
+            q.push(argv);
+            return Ok(());
+        }
+        match (entry.kind, name) {
+            (_, "multi") => self.multi = Some(Vec::new()),
+            (_, "select") => {
+                let db = std::str::from_utf8(&argv[1]).ok().and_then(|s| s.parse::<u32>().ok());
+                match db {
+                    Some(d) if (d as usize) < self.shared.ks.db_count() => self.db = d,
+                    _ => return Err("Invalid SELECT".into()),
+                }
+            }
+            (_, "flushall" | "flushdb") => {
+                let dbs: Vec<usize> =
+                    if name == "flushall" { (0..self.shared.ks.db_count()).collect() } else { vec![self.db as usize] };
+                for d in dbs {
+                    if let Some(db) = self.shared.ks.db_if_used(d) {
+                        for s in 0..SLOT_COUNT as u16 {
+                            db.lock_slot(s).clear();
+                        }
+                    }
+                }
+            }
+            (Kind::Data(handler), _) => self.run_data(entry, handler, &args),
+            _ => return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&argv[0]))),
+        }
+        Ok(())
+    }
+
+    fn run_data(&mut self, entry: &Entry, handler: commands::Handler, args: &[&[u8]]) {
+        let ks = &self.shared.ks;
+        let mut wanted: Vec<(u32, u16)> = Vec::new();
+        if key_positions(entry.meta, args, &mut self.key_pos).is_ok() {
+            wanted.extend(self.key_pos.iter().map(|&p| (self.db, key_hash_slot(args[p]))));
+        }
+        self.locks.lock(ks, &mut wanted);
+        self.effects.clear();
+        let mut ctx = Ctx {
+            ks,
+            locks: &mut self.locks,
+            db: self.db,
+            now_ms: 0,
+            out: &mut self.out,
+            effects: &mut self.effects,
+            config: &self.config,
+            may_block: false,
+        };
+        handler(&mut ctx, args);
+        self.locks.clear();
+        // Replies are dropped, errors included, as Redis's loader ignores its fake client's.
+        self.out.truncate(0);
+    }
+}
