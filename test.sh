@@ -21,7 +21,7 @@
 #                 CLI_CLUSTER_SERVERS
 #   cluster-up    compat/cluster-up/test_cluster_up.py: redoxide-cli --cluster up (--cluster-detach and foreground
 #                 with Ctrl-C), the seed's Python examples against it, --cluster health against the seed's
-#                 monitoring script, down, up again (same ids and slots), bad input; deploy/docker-compose.yml's
+#                 monitoring script, down, up again (same ids, slots and keys), bad input; deploy/docker-compose.yml's
 #                 command lines started locally and joined into a healthy cluster; the systemd unit verified
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing

@@ -8,8 +8,8 @@ Scenarios (each on its own free 127.0.0.1 base port and temp directory):
                    table, the health report); the seed's Python examples pass against it (compat/venv.sh's
                    redis-py); `--cluster health` prints what the seed's monitoring script prints; down stops
                    every node (pids gone, ports free) and the masters' data is in their RDB files; up again
-                   restarts the same node ids with the same slots (not re-created) and the data as far as
-                   persistence allows (see below); then a killed replica shows as failed, a killed master makes
+                   restarts the same node ids with the same slots (not re-created) and every key with its
+                   value (from the AOF); then a killed replica shows as failed, a killed master makes
                    the cluster fail and health exit 1; down stops the rest
   foreground       up without --cluster-detach; SIGINT (Ctrl-C) stops every node with SHUTDOWN and exits 0;
                    SIGINT while up is still starting nodes stops those started and exits non-zero
@@ -19,11 +19,9 @@ Scenarios (each on its own free 127.0.0.1 base port and temp directory):
                    cluster created from them with redoxide-cli, and checked healthy
   systemd_unit     deploy/redoxide@.service passes `systemd-analyze verify` (when installed) without a warning
 
-Data across down/up: `up` writes the seed's `appendonly yes`. A server with the AOF on loads the AOF at start-up,
-not the RDB. While redoxide does not write the AOF, the keys are saved to the RDB at down (checked by loading each
-master's RDB into a standalone server) but do not come back at the next up; the test then prints a NOTE and
-checks that the restarted cluster is consistent and empty. With CLUSTER_UP_EXPECT_DATA=1 (set it once the AOF is
-in) every key must come back, and it does whenever the server brings them back on its own.
+Data across down/up: `up` writes the seed's `appendonly yes`, so a restarted node loads its AOF; down's SHUTDOWN
+also saves the RDB (default save points). The test checks both: each master's RDB holds its keys (loaded into a
+standalone server), and after up every key is back with the same DUMP payload.
 
 Usage: python3 test_cluster_up.py [--cli target/release/redoxide-cli] [--only NAME]...
 Every process is started on 127.0.0.1, ended by its pid, and every wait is bounded.
@@ -134,6 +132,17 @@ def nodes_view(port):
 
 def dbsize_total(ports):
     return sum(resp_command(p, "DBSIZE") for p in ports)
+
+
+def dump_masters(ports, view):
+    """{key: DUMP payload} over every master."""
+    out = {}
+    for p in ports:
+        if view[p][1] != "master":
+            continue
+        for k in resp_command(p, "KEYS", "*"):
+            out[k] = resp_command(p, "DUMP", k)
+    return out
 
 
 def kill_started():
@@ -281,6 +290,8 @@ def test_up_down_up():
         # Data, then down.
         keys = dbsize_total([p for p in ports if before[p][1] == "master"])
         assert keys >= 300, keys
+        dumped = dump_masters(ports, before)
+        assert len(dumped) == keys, (len(dumped), keys)
         t0 = time.time()
         code, out, err = run_cli("--cluster", "down", "--cluster-dir", d, timeout=120)
         assert code == 0, (code, out, err)
@@ -321,15 +332,14 @@ def test_up_down_up():
         after = nodes_view(base)
         assert {p: (v[0], v[1], v[2], v[3]) for p, v in after.items()} == before, (before, after)
         pids = read_pids(d)
-        back = dbsize_total([p for p in ports if after[p][1] == "master"])
-        if back == keys:
-            print("  data after up again: all %d keys back" % keys)
-        elif os.environ.get("CLUSTER_UP_EXPECT_DATA") == "1":
-            raise AssertionError("%d of %d keys came back (CLUSTER_UP_EXPECT_DATA=1)" % (back, keys))
-        else:
-            assert back == 0, "some keys but not all came back: %d of %d" % (back, keys)
-            print("  NOTE: data after up again: 0 of %d keys; they are in the RDB files (checked above) but a "
-                  "server with appendonly yes loads the AOF, which this redoxide does not write yet" % keys)
+        # Every key back with its value (each master's keys DUMPed before down and after up), from the AOF.
+        for p in ports:
+            if after[p][1] == "master":
+                assert os.path.isdir(os.path.join(d, str(p), "appendonlydir")), "no AOF directory for %d" % p
+        back = dump_masters(ports, after)
+        assert back == dumped, "%d keys before down, %d after up; differing: %r" % (
+            len(dumped), len(back), sorted(set(dumped.items()) ^ set(back.items()))[:5])
+        print("  data after up again: all %d keys back with their values" % len(back))
         code, out, err = run_cli("-c", "-p", base, "SET", "after-restart", "1", timeout=30)
         assert code == 0 and out.strip() == "OK", (code, out, err)
         # A killed replica is reported failed (the cluster stays ok); a killed master fails the cluster.
