@@ -470,6 +470,29 @@ mod tests {
     }
 
     #[test]
+    fn cluster_up_options() {
+        let o = parse(&args("--cluster up"), false).unwrap();
+        let c = o.cluster.unwrap();
+        assert_eq!(
+            (c.command.as_str(), c.replicas_given, c.masters, c.base_port, c.detach),
+            ("up", false, None, None, false)
+        );
+        let o = parse(
+            &args("--cluster up --cluster-masters 4 --cluster-replicas 0 --cluster-base-port 8000 --cluster-dir /x --cluster-node-timeout 900 --cluster-detach"),
+            false,
+        )
+        .unwrap();
+        let c = o.cluster.unwrap();
+        assert!(c.args.is_empty());
+        assert_eq!((c.masters, c.replicas, c.replicas_given, c.base_port), (Some(4), 0, true, Some(8000)));
+        assert_eq!((c.dir.as_deref(), c.node_timeout, c.detach), (Some("/x"), Some(900), true));
+        let c = parse(&args("--cluster down --cluster-dir d"), false).unwrap().cluster.unwrap();
+        assert_eq!((c.command.as_str(), c.dir.as_deref()), ("down", Some("d")));
+        let c = parse(&args("--cluster health 127.0.0.1:7000"), false).unwrap().cluster.unwrap();
+        assert_eq!((c.command.as_str(), c.args), ("health", vec!["127.0.0.1:7000".to_string()]));
+    }
+
+    #[test]
     fn c_number_parsing() {
         assert_eq!(atoi("12abc"), 12);
         assert_eq!(atoi("x"), 0);
