@@ -704,8 +704,8 @@ mod tests {
         assert_eq!(Layout::parse(&l.to_text()), Some(l.clone()));
         assert_eq!(l.ports(), vec![7000, 7001, 7002, 7003, 7004, 7005]);
         assert!(Layout { masters: 2, ..l.clone() }.validate().is_err());
-        assert!(Layout { base_port: 55530, ..l.clone() }.validate().is_err());
-        assert!(Layout { base_port: 55530 - 6, ..l.clone() }.validate().is_ok());
+        assert!(Layout { base_port: 55531, ..l.clone() }.validate().is_err());
+        assert!(Layout { base_port: 55530, ..l.clone() }.validate().is_ok());
         assert_eq!(Layout::parse("masters x\n"), None);
         assert_eq!(Layout::parse(""), None);
     }
