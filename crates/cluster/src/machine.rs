@@ -421,6 +421,13 @@ impl Machine {
             .unwrap_or(0)
     }
 
+    /// Each slot-owning node's slots as a bitmap (Redis's per-node `slots`), kept in step with
+    /// `state.slot_owner`: a reader that wants owners per slot can walk a few bitmaps instead of
+    /// comparing 16384 names.
+    pub fn node_slot_bitmaps(&self) -> impl Iterator<Item = (&NodeName, &SlotBitmap)> {
+        self.node_slots.iter()
+    }
+
     /// Slots `node` owns in our view.
     pub fn node_slot_count(&self, node: &NodeName) -> usize {
         self.slot_counts.get(node).copied().unwrap_or(0)

@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::{cluster_port, free_port, Client, Reply};
+use support::{cluster_port, free_port, listens_on, Client, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -101,26 +101,6 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-/// True if process `pid` holds the socket listening on TCP `port` (Linux: the LISTEN entry's
-/// inode in /proc/net/tcp among the process's open sockets). Asking the server itself was
-/// rejected: a server with requirepass does not answer before AUTH.
-fn listens_on(pid: u32, port: u16) -> bool {
-    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
-    let suffix = format!(":{port:04X}");
-    let inodes: Vec<String> = table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
-        })
-        .collect();
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
-    fds.filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_link(e.path()).ok())
-        .any(|target| inodes.iter().any(|i| target.to_str() == Some(i.as_str())))
 }
 
 fn err(text: &str) -> Reply {

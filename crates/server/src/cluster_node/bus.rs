@@ -143,6 +143,7 @@ impl Bus {
                     }
                 }
             }
+            self.node.flush_pending_save();
         }
     }
 

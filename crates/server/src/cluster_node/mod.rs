@@ -40,6 +40,8 @@ pub struct ClusterNode {
     /// Bus actions (connect, send, close) produced outside the bus thread, by CLUSTER commands.
     bus_inbox: Mutex<Vec<Action>>,
     bus_waker: OnceLock<mio::Waker>,
+    /// A nodes.conf save the bus thread deferred to the end of its loop iteration.
+    save_pending: std::sync::atomic::AtomicBool,
     /// The server, for delivering pub/sub messages that arrive over the bus (set by `start`).
     shared: OnceLock<&'static Shared>,
     config_path: PathBuf,
@@ -118,6 +120,7 @@ impl ClusterNode {
             bus_inbox: Mutex::new(Vec::new()),
             bus_waker: OnceLock::new(),
             shared: OnceLock::new(),
+            save_pending: false.into(),
             config_path: path,
             _config_lock: lock,
             settings: RwLock::new(settings),
@@ -172,6 +175,12 @@ impl ClusterNode {
         let mut for_bus = Vec::new();
         for action in actions {
             match action {
+                // On the bus thread a save without fsync waits for the end of the loop iteration
+                // (`flush_pending_save`), as Redis saves once in clusterBeforeSleep: a burst of
+                // gossip that moves slots writes nodes.conf once, not once per packet.
+                Action::SaveConfig { fsync: false } if bus_actions.is_some() => {
+                    self.save_pending.store(true, Ordering::Relaxed);
+                }
                 Action::SaveConfig { fsync } => {
                     if let Err(e) = self.save_config(machine, fsync) {
                         // Redis exits here (clusterSaveConfigOrDie): a node that cannot record
@@ -276,6 +285,17 @@ impl ClusterNode {
         let mut m = self.machine.lock();
         let actions = m.publish(shard, channel, message, now_ms() as u64);
         self.apply(ks, &m, actions, None);
+    }
+
+    /// Performs the save the bus thread deferred, if any.
+    pub fn flush_pending_save(&self) {
+        if self.save_pending.swap(false, Ordering::Relaxed) {
+            let m = self.machine.lock();
+            if let Err(e) = self.save_config(&m, false) {
+                warning!("Fatal: can't update cluster config file: {e}");
+                std::process::exit(1);
+            }
+        }
     }
 
     fn take_bus_inbox(&self) -> Vec<Action> {

@@ -32,6 +32,26 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
+/// True if process `pid` holds the socket listening on TCP `port` (Linux: the LISTEN entry's
+/// inode in /proc/net/tcp among the process's open sockets). Asking the server itself was
+/// rejected: a server with requirepass does not answer before AUTH.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 9 && f[1].ends_with(&suffix) && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|target| inodes.iter().any(|i| target.to_str() == Some(i.as_str())))
+}
+
 /// A port for a cluster node: at most 55535 (Redis refuses more, its bus port is +10000), below
 /// the ephemeral range so no client socket takes it meanwhile, with both it and its bus port
 /// free now; distinct within this process.
@@ -111,7 +131,9 @@ impl Server {
         let mut server = Server { child, port, dir, owns_dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Our own process must hold the listening socket: another process that took the
+            // port meanwhile would also accept the connection (and our server would have exited).
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() && listens_on(server.child.id(), port) {
                 return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
