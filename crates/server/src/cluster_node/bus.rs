@@ -390,6 +390,12 @@ impl Bus {
         let mut follow = Vec::new();
         for packet in &packets {
             match wire::decode(packet) {
+                Ok(msg) if i64::from(msg.body.msg_type()) == self.node.drop_packet_filter.load(Ordering::Relaxed) => {
+                    // clusterProcessPacket counts the packet, then drops it unprocessed; the link
+                    // stays up.
+                    warning!("Dropping packet that matches debug drop filter");
+                    self.node.machine.lock().note_undecodable_message(msg.body.msg_type());
+                }
                 Ok(msg) => {
                     let mut m = self.node.machine.lock();
                     let actions = m.handle_message(id, &addrs, &msg, now_ms() as u64);
