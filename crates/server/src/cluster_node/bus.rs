@@ -253,6 +253,7 @@ impl Bus {
                                 // cluster-link-sendbuf-limit: a peer that does not read is cut
                                 // off rather than let its queue grow without bound.
                                 warning!("Freeing cluster link: send buffer over cluster-link-sendbuf-limit");
+                                self.node.links_buffer_limit_exceeded.fetch_add(1, Ordering::Relaxed);
                                 queue.extend(self.drop_link(token));
                             } else {
                                 queue.extend(self.flush(token));

@@ -49,6 +49,9 @@ pub struct ClusterNode {
     /// DEBUG DROP-CLUSTER-PACKET-FILTER: the bus drops every incoming packet of this type
     /// (`server.cluster_drop_packet_filter`; -1, the default, drops nothing).
     pub drop_packet_filter: AtomicI64,
+    /// Links the bus freed because their send buffer went over cluster-link-sendbuf-limit
+    /// (`total_cluster_links_buffer_limit_exceeded` of CLUSTER INFO).
+    pub links_buffer_limit_exceeded: AtomicU64,
 }
 
 /// `clusterLockConfig`: one node per nodes.conf.
@@ -120,6 +123,7 @@ impl ClusterNode {
             _config_lock: lock,
             settings: RwLock::new(settings),
             drop_packet_filter: AtomicI64::new(-1),
+            links_buffer_limit_exceeded: AtomicU64::new(0),
         };
         {
             let m = node.machine.lock();
