@@ -186,6 +186,10 @@ for unit in "${units[@]}"; do
     job=$!
     rc=0
     wait "$job" || rc=$?
+    # When an instance answers no PING within 5 s of being spawned (a loaded machine), the harness starts another
+    # on the next port and forgets the first, which then outlives the harness; it is still in the unit's process
+    # group, so end whatever is left of that group.
+    kill -KILL -- "-$job" 2>/dev/null || true
     job=""
     secs=$((SECONDS - unit_start))
     printf '%s\t%s\t%s\t%s\n' "$unit" "$log" "$rc" "$secs" >>"$runs"
