@@ -24,7 +24,9 @@
 #                 monitoring script, down, up again (same ids, slots and keys), bad input; deploy/docker-compose.yml's
 #                 command lines started locally and joined into a healthy cluster; the systemd unit verified
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
-#                 compat/tcl/passing.txt stops passing
+#                 compat/tcl/passing.txt stops passing; then cluster_selftest.py and run-cluster.sh --check: its
+#                 legacy cluster suite (tests/cluster), fails if a test in compat/tcl/cluster-passing.txt stops
+#                 passing (bounded by TCL_CLUSTER_TIMEOUT, default 600 s)
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
 #                 instrumentation (as cargo-fuzz does, without needing it installed) and run for FUZZ_SECONDS
 # Each step prints a banner and its time; the last line is `N passed, M failed` over steps.
@@ -34,7 +36,8 @@
 #   SERVER_BIN    server under test for the compat steps (default target/release/redoxide-server); e.g.
 #                 SERVER_BIN=/usr/bin/redis-server ./test.sh --skip unit checks the compat tooling itself
 #   DIFF_SEEDS, DIFF_OPS, DIFF_GROUPS   differential run size (default 5 seeds x 500 ops, all groups)
-#   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...)
+#   TCL_*         see compat/tcl/run.sh (TCL_TOTAL_TIMEOUT, TCL_UNIT_TIMEOUT, TCL_JOBS, ...) and
+#                 compat/tcl/run-cluster.sh (TCL_CLUSTER_TIMEOUT, TCL_CLUSTER_UNIT_TIMEOUT, TCL_CLUSTER_BASEPORT)
 #   FUZZ_SECONDS  how long each fuzz target runs (default 20)
 #   CLI_CLUSTER_SERVERS  servers the cli-cluster step runs against: space-separated, `redis` (Debian's
 #                 /usr/bin/redis-server) and/or `redoxide` (SERVER_BIN); default "redis redoxide"
@@ -143,6 +146,9 @@ step_tcl() {
     need_server
     timeout 300 python3 compat/tcl/selftest.py
     bash compat/tcl/run.sh --check "$server_bin"
+    timeout 300 python3 compat/tcl/cluster_selftest.py
+    # run-cluster.sh keeps to TCL_CLUSTER_TIMEOUT itself; the outer limit only guards against a hang in it.
+    timeout --kill-after=30 $((${TCL_CLUSTER_TIMEOUT:-600} + 120)) bash compat/tcl/run-cluster.sh --check "$server_bin"
 }
 
 step_fuzz() {

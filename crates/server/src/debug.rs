@@ -1,6 +1,7 @@
 //! DEBUG, behind `enable-debug-command` as in Redis: the subcommands Redis's test suite leans on
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
-//! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, HELP).
+//! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
+//! HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
 //! give equal digests, whatever the order their members were added in, and an empty dataset
@@ -25,6 +26,8 @@ const HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about the `key` and associated value.",
+    "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+    "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -193,6 +196,17 @@ impl Env {
             match parse_i64(args[2]) {
                 Some(v) if (0..=(4i64 << 30)).contains(&v) => c.out.ok(),
                 _ => c.out.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
+            }
+        } else if eq_ic(sub, "drop-cluster-packet-filter") && n == 3 {
+            // Outside cluster mode Redis stores the value too (it just never applies).
+            match parse_i64(args[2]) {
+                Some(t) => {
+                    if let Some(node) = shared.cluster.as_ref() {
+                        node.drop_packet_filter.store(t, Ordering::Relaxed);
+                    }
+                    c.out.ok();
+                }
+                None => c.out.error("ERR value is not an integer or out of range"),
             }
         } else if eq_ic(sub, "object") && n == 3 {
             self.debug_object(c, args[2], now);

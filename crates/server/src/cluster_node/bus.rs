@@ -254,6 +254,7 @@ impl Bus {
                                 // cluster-link-sendbuf-limit: a peer that does not read is cut
                                 // off rather than let its queue grow without bound.
                                 warning!("Freeing cluster link: send buffer over cluster-link-sendbuf-limit");
+                                self.node.links_buffer_limit_exceeded.fetch_add(1, Ordering::Relaxed);
                                 queue.extend(self.drop_link(token));
                             } else {
                                 queue.extend(self.flush(token));
@@ -391,6 +392,12 @@ impl Bus {
         let mut follow = Vec::new();
         for packet in &packets {
             match wire::decode(packet) {
+                Ok(msg) if i64::from(msg.body.msg_type()) == self.node.drop_packet_filter.load(Ordering::Relaxed) => {
+                    // clusterProcessPacket counts the packet, then drops it unprocessed; the link
+                    // stays up.
+                    warning!("Dropping packet that matches debug drop filter");
+                    self.node.machine.lock().note_undecodable_message(msg.body.msg_type());
+                }
                 Ok(msg) => {
                     let mut m = self.node.machine.lock();
                     let actions = m.handle_message(id, &addrs, &msg, now_ms() as u64);

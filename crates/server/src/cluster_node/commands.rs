@@ -69,6 +69,7 @@ const DISABLED: &str = "ERR This instance has cluster support disabled";
 /// The keyspace as the machine's commands see it (database 0: cluster mode has only one).
 struct KeyspaceEnv<'a> {
     ks: &'a Keyspace,
+    node: &'a ClusterNode,
 }
 
 impl Environment for KeyspaceEnv<'_> {
@@ -86,6 +87,10 @@ impl Environment for KeyspaceEnv<'_> {
 
     fn db_is_empty(&self) -> bool {
         (0..self.ks.db_count()).all(|i| self.ks.db_if_used(i).is_none_or(|d| d.is_empty()))
+    }
+
+    fn links_buffer_limit_exceeded(&self) -> u64 {
+        self.node.links_buffer_limit_exceeded.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -137,7 +142,7 @@ pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
             let ks = &env.shared.ks;
             let now = crate::shared::now_ms() as u64;
             let mut machine = node.machine.lock();
-            let (mut reply, mut actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks }, now);
+            let (mut reply, mut actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks, node }, now);
             if args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"saveconfig")) {
                 // CLUSTER SAVECONFIG reports a failed save to its caller; every other save that
                 // fails stops the server (`ClusterNode::apply`).

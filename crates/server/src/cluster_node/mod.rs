@@ -26,7 +26,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The running cluster node.
@@ -48,6 +48,12 @@ pub struct ClusterNode {
     /// The open, flock()ed nodes.conf: the lock lasts as long as this descriptor.
     _config_lock: File,
     pub settings: RwLock<ClusterSettings>,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER: the bus drops every incoming packet of this type
+    /// (`server.cluster_drop_packet_filter`; -1, the default, drops nothing).
+    pub drop_packet_filter: AtomicI64,
+    /// Links the bus freed because their send buffer went over cluster-link-sendbuf-limit
+    /// (`total_cluster_links_buffer_limit_exceeded` of CLUSTER INFO).
+    pub links_buffer_limit_exceeded: AtomicU64,
 }
 
 /// `clusterLockConfig`: one node per nodes.conf.
@@ -124,6 +130,8 @@ impl ClusterNode {
             config_path: path,
             _config_lock: lock,
             settings: RwLock::new(settings),
+            drop_packet_filter: AtomicI64::new(-1),
+            links_buffer_limit_exceeded: AtomicU64::new(0),
         };
         {
             let m = node.machine.lock();

@@ -56,7 +56,9 @@ impl Routing {
                     Some(h) if !h.is_empty() => h.clone(),
                     _ => "?".to_string(),
                 },
-                EndpointType::UnknownEndpoint => "?".to_string(),
+                // `getPreferredEndpoint`: "?" stands for a hostname not known yet; with
+                // unknown-endpoint the client is to reuse the address it already talks to.
+                EndpointType::UnknownEndpoint => String::new(),
             };
             nodes.push(RouteNode { endpoint, port: node.port });
         }
