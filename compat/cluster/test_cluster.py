@@ -490,12 +490,16 @@ def test_blocked_client_follows_its_slot():
         other = [n for n in c.nodes if n is not owner][0]
         sock = _socket.create_connection(("127.0.0.1", owner.port), timeout=10)
         sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nqueue\r\n$1\r\n0\r\n")
+        # A shard channel of the same slot: its subscribers are unsubscribed when the slot leaves.
+        shard_sub = Subscriber(owner, b"SSUBSCRIBE", b"queue")
         time.sleep(0.3)
         for n in c.nodes:
             assert n.cmd("CLUSTER", "SETSLOT", slot, "NODE", node_id(other)) == "OK"
         reply = _read_reply(sock.makefile("rb"))
         assert isinstance(reply, RespError) and str(reply) == "MOVED %d %s" % (slot, other.addr()), reply
         sock.close()
+        assert shard_sub.read() == [b"sunsubscribe", b"queue", 0]
+        shard_sub.close()
         # A migration in progress: the key moved already is reached through ASK by redis-cli -c.
         key = "{queue}moved"
         assert other.cmd("SET", key, "here") == "OK"

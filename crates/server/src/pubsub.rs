@@ -517,6 +517,39 @@ fn for_each_receiver(
     receivers
 }
 
+/// `removeChannelsInSlot`: every client subscribed to a shard channel of `slots` (slots this
+/// node stopped serving) is unsubscribed from it, with the `sunsubscribe` push Redis sends.
+/// The subscribers' own workers do it (`Msg::ShardUnsubscribe`), since only they may touch
+/// their connections.
+pub fn drop_shard_channels_in_slots(shared: &Shared, slots: &[u16]) {
+    let mut lost = vec![false; keyspace::SLOT_COUNT];
+    for &s in slots {
+        if let Some(flag) = lost.get_mut(usize::from(s)) {
+            *flag = true;
+        }
+    }
+    let mut per_worker: Vec<Vec<(u64, Vec<u8>)>> = Vec::new();
+    {
+        let reg = shared.pubsub.inner.lock();
+        for (channel, subs) in &reg.shard_channels {
+            if !lost[usize::from(keyspace::key_hash_slot(channel))] {
+                continue;
+            }
+            for (&id, &worker) in subs {
+                if per_worker.len() <= worker {
+                    per_worker.resize_with(worker + 1, Vec::new);
+                }
+                per_worker[worker].push((id, channel.clone()));
+            }
+        }
+    }
+    for (worker, list) in per_worker.into_iter().enumerate() {
+        if let (false, Some(h)) = (list.is_empty(), shared.workers().get(worker)) {
+            h.send(Msg::ShardUnsubscribe(list));
+        }
+    }
+}
+
 /// Delivers a message that arrived from another node over the cluster bus (a PUBLISH or
 /// PUBLISHSHARD packet) to this node's subscribers, from a thread that is not a worker: one
 /// `Msg::Deliver` batch per worker with receivers.

@@ -156,6 +156,9 @@ pub enum Msg {
     Poke,
     /// Pub/sub messages for subscribers of the receiving worker, in publication order.
     Deliver(Vec<crate::pubsub::Delivery>),
+    /// Cluster mode: unsubscribe these clients of the receiving worker from these shard
+    /// channels (their slot is no longer served here), with Redis's `sunsubscribe` push.
+    ShardUnsubscribe(Vec<(u64, Vec<u8>)>),
 }
 
 pub struct WorkerHandle {

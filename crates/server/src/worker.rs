@@ -517,6 +517,16 @@ impl Worker {
                 }
                 Msg::Poke => {}
                 Msg::Deliver(batch) => self.deliver(batch),
+                Msg::ShardUnsubscribe(list) => {
+                    for (client_id, channel) in list {
+                        let Some(&idx) = self.by_client.get(&client_id) else { continue };
+                        if let Some(c) = self.conns[idx].as_mut() {
+                            self.env.unsubscribe(c, crate::pubsub::SubKind::Shard, &[&channel], true);
+                            self.env.pushed_until = None;
+                        }
+                        self.finish(idx);
+                    }
+                }
             }
         }
         self.check_kills();

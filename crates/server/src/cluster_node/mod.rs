@@ -218,10 +218,9 @@ impl ClusterNode {
                     }
                 }
                 Action::DropSlotChannels { slots } => {
-                    // Redis unsubscribes the shard-channel clients of slots it stops serving
-                    // (removeChannelsInSlot); shard channels across the bus are not wired yet,
-                    // so the subscriptions stay and simply stop receiving.
-                    crate::verbose!("{} slots stopped being served here", slots.len());
+                    if let Some(shared) = self.shared.get() {
+                        crate::pubsub::drop_shard_channels_in_slots(shared, &slots);
+                    }
                 }
                 Action::StopReplication { flush_data } => {
                     if flush_data {
