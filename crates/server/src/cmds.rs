@@ -68,6 +68,9 @@ pub const PUBLISH: u16 = 76;
 pub const SPUBLISH: u16 = 77;
 pub const PUBSUB: u16 = 78;
 pub const MIGRATE: u16 = 80;
+pub const SLOWLOG: u16 = 90;
+pub const LATENCY: u16 = 91;
+pub const MONITOR: u16 = 92;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -139,6 +142,18 @@ pub fn register(r: &mut Registry) {
         ("pubsub|shardnumsub", PUBSUB),
         ("pubsub|help", PUBSUB),
         ("migrate", MIGRATE),
+        ("slowlog|get", SLOWLOG),
+        ("slowlog|len", SLOWLOG),
+        ("slowlog|reset", SLOWLOG),
+        ("slowlog|help", SLOWLOG),
+        ("latency|latest", LATENCY),
+        ("latency|history", LATENCY),
+        ("latency|reset", LATENCY),
+        ("latency|graph", LATENCY),
+        ("latency|doctor", LATENCY),
+        ("latency|histogram", LATENCY),
+        ("latency|help", LATENCY),
+        ("monitor", MONITOR),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -234,6 +249,9 @@ impl Env {
                 crate::cluster_node::commands::run(self, c, id, args)
             }
             MIGRATE => self.migrate(c, args),
+            SLOWLOG => self.slowlog_command(c, args),
+            LATENCY => self.latency_command(c, args),
+            MONITOR => self.monitor_command(c),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();
@@ -255,6 +273,9 @@ impl Env {
             HELLO => self.hello(c, args),
             RESET => {
                 self.unsubscribe_all(c);
+                if c.info.monitor.swap(false, Ordering::AcqRel) {
+                    crate::introspect::monitor_stop(shared, c.info.id);
+                }
                 c.multi = None;
                 c.multi_aborted = false;
                 c.info.multi_len.store(-1, Ordering::Relaxed);
@@ -666,6 +687,8 @@ impl Env {
             };
             c.info.last_cmd.store(entry.id, Ordering::Relaxed);
             self.stats.commands.add(1);
+            // Queued commands are logged and monitored one by one, as Redis's call() does.
+            let started = (self.introspect_floor_us != u64::MAX).then(std::time::Instant::now);
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
                 Kind::Server(id) => {
@@ -674,6 +697,12 @@ impl Env {
                     self.in_exec = false;
                 }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
+            }
+            if let Some(t) = started {
+                let took_us = t.elapsed().as_micros() as u64;
+                if took_us >= self.introspect_floor_us {
+                    self.introspect_command(c, entry, &args, took_us);
+                }
             }
         }
         self.finish_transaction();

@@ -137,6 +137,8 @@ pub struct ClientShared {
     /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
     /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
     pub subs: [AtomicU32; 3],
+    /// In MONITOR mode (`introspect`).
+    pub monitor: AtomicBool,
 }
 
 impl ClientShared {
@@ -282,6 +284,8 @@ pub struct Shared {
     pub config_epoch: AtomicU64,
     /// Cluster mode (`cluster-enabled yes`): the node, its bus and its routing.
     pub cluster: Option<crate::cluster_node::ClusterNode>,
+    /// SLOWLOG, LATENCY and MONITOR state (`introspect`).
+    pub introspect: crate::introspect::State,
 }
 
 impl Shared {
@@ -354,6 +358,7 @@ impl Shared {
         if let (Some(node), Some(settings)) = (&self.cluster, cluster_settings) {
             node.reconfigure(&self.ks, settings);
         }
+        crate::introspect::refresh(self);
         self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }
