@@ -304,10 +304,14 @@ impl Env {
                 }
             }
             CLIENT_INFO => {
+                c.info.qbuf.store(c.pending_input() as u64, Ordering::Relaxed);
                 let line = info::client_line(shared, &c.info, now);
                 c.out.verbatim("txt", format!("{line}\n").as_bytes());
             }
-            CLIENT_LIST => self.client_list(c, args, now),
+            CLIENT_LIST => {
+                c.info.qbuf.store(c.pending_input() as u64, Ordering::Relaxed);
+                self.client_list(c, args, now)
+            }
             CLIENT_KILL => self.client_kill(c, args),
             CLIENT_PAUSE => {
                 let Some(ms) = parse_i64(args[2]).filter(|&n| n >= 0) else {
@@ -436,7 +440,10 @@ impl Env {
                     return;
                 }
                 let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
-                let result = shared.config.write().config_set(&pairs);
+                // `enable-protected-configs local` lets loopback and unix-socket clients set them.
+                let local = c.info.unix || c.info.addr.starts_with("127.") || c.info.addr.starts_with("[::1]");
+                let cx = crate::config::SetContext { client_is_local: local, loading: false };
+                let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
                 match result {
                     Ok(_) => {
                         shared.refresh_from_config();
@@ -687,8 +694,10 @@ impl Env {
             };
             c.info.last_cmd.store(entry.id, Ordering::Relaxed);
             self.stats.commands.add(1);
-            // Queued commands are logged and monitored one by one, as Redis's call() does.
-            let started = (self.introspect_floor_us != u64::MAX).then(std::time::Instant::now);
+            // Queued commands are counted, logged and monitored one by one, as Redis's call()
+            // does (EXEC is not the hot path: reading the clock per command is fine here).
+            let started = std::time::Instant::now();
+            let at = c.out.len();
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
                 Kind::Server(id) => {
@@ -698,11 +707,21 @@ impl Env {
                 }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
             }
-            if let Some(t) = started {
-                let took_us = t.elapsed().as_micros() as u64;
-                if took_us >= self.introspect_floor_us {
-                    self.introspect_command(c, entry, &args, took_us);
+            let took_us = started.elapsed().as_micros() as u64;
+            let failed = c.out.len() > at && c.out.buf[at] == b'-';
+            if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
+                counters.calls.add(1);
+                counters.usec.add(took_us);
+                if failed {
+                    counters.failed.add(1);
                 }
+            }
+            if failed {
+                let end = c.out.buf[at..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| at + i);
+                self.stats.count_error(&c.out.buf[at + 1..end]);
+            }
+            if took_us >= self.introspect_floor_us {
+                self.introspect_command(c, entry, &args, took_us);
             }
         }
         self.finish_transaction();

@@ -1,5 +1,6 @@
 //! DEBUG, behind `enable-debug-command` as in Redis: the subcommands Redis's test suite leans on
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
+//! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
@@ -15,6 +16,9 @@ use std::sync::atomic::Ordering;
 
 const HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -210,6 +214,11 @@ impl Env {
             self.debug_populate(c, args, now);
         } else if eq_ic(sub, "protocol") && n == 3 {
             debug_protocol(c, args[2]);
+        } else if eq_ic(sub, "config-rewrite-force-all") && n == 2 {
+            match shared.config.read().rewrite_force_all() {
+                Ok(()) => c.out.ok(),
+                Err(text) => c.out.error(&text.replacen("ERR ", "ERR CONFIG-REWRITE-FORCE-ALL failed: ", 1)),
+            }
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
         } else {

@@ -34,6 +34,22 @@ impl WorkerStats {
     }
 
     /// Counts one error reply with text `err` (without the leading `-`).
+    /// A blocked command finished with `reply` (served, or CLIENT UNBLOCK): its call, and its
+    /// error if it failed, are counted now, as Redis counts them when the client is unblocked.
+    pub fn count_unblocked(&self, entry_id: u16, reply: &[u8]) {
+        let failed = reply.first() == Some(&b'-');
+        if let Some(counters) = self.per_command.get(entry_id as usize) {
+            counters.calls.add(1);
+            if failed {
+                counters.failed.add(1);
+            }
+        }
+        if failed {
+            let end = reply.iter().position(|&b| b == b'\r').unwrap_or(reply.len());
+            self.count_error(&reply[1..end]);
+        }
+    }
+
     pub fn count_error(&self, err: &[u8]) {
         self.error_replies.add(1);
         let code = err.split(|&b| b == b' ' || b == b'\r').next().unwrap_or(b"ERR");

@@ -123,6 +123,11 @@ impl Conn {
     pub fn resp3(&self) -> bool {
         self.out.is_resp3()
     }
+
+    /// Unprocessed input bytes, the running request included (Redis's `qbuf` of CLIENT LIST).
+    pub fn pending_input(&self) -> usize {
+        self.filled - self.rstart
+    }
 }
 
 /// Whether a connection's socket was drained.
@@ -504,6 +509,7 @@ impl Worker {
                             }
                             c.blocked = None;
                             c.info.blocked.store(false, Ordering::Relaxed);
+                            self.env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply);
                             c.out.raw(&reply);
                             self.env.process_input(c);
                             self.finish(idx);

@@ -102,10 +102,7 @@ fn latency_records_command_events_above_the_threshold() {
     let Reply::Array(history) = c.cmd(&["LATENCY", "HISTORY", "command"]) else { panic!() };
     assert_eq!(history.len(), 1);
     assert_eq!(c.cmd(&["LATENCY", "HISTORY", "nope"]), Reply::Array(vec![]));
-    assert_eq!(
-        c.cmd(&["LATENCY", "GRAPH", "nope"]),
-        Reply::Error("ERR No samples available for event 'nope'".into())
-    );
+    assert_eq!(c.cmd(&["LATENCY", "GRAPH", "nope"]), Reply::Error("ERR No samples available for event 'nope'".into()));
     assert_eq!(int(c.cmd(&["LATENCY", "RESET", "nope"])), 0);
     assert_eq!(int(c.cmd(&["LATENCY", "RESET"])), 1);
     assert_eq!(c.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
