@@ -1103,7 +1103,7 @@ fn strtoll_whole(s: &[u8]) -> Option<(i64, bool)> {
 
 /// Redis's memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb; any case). As in
 /// Redis, an empty number reads as 0, an overflowing one as the maximum, and the product wraps.
-fn memtoull(p: &[u8]) -> Option<u64> {
+pub fn memtoull(p: &[u8]) -> Option<u64> {
     if p.first() == Some(&b'-') {
         return None;
     }

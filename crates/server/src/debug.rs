@@ -194,8 +194,8 @@ impl Env {
         } else if eq_ic(sub, "quicklist-packed-threshold") && n == 3 {
             // Lists are not quicklists here, so there is no threshold to move; the value is
             // checked as Redis checks it.
-            match parse_i64(args[2]) {
-                Some(v) if (0..=(4i64 << 30)).contains(&v) => c.out.ok(),
+            match crate::config::memtoull(args[2]) {
+                Some(v) if v <= (1u64 << 32) - (1 << 20) => c.out.ok(),
                 _ => c.out.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
             }
         } else if eq_ic(sub, "object") && n == 3 {
@@ -361,6 +361,26 @@ fn debug_protocol(c: &mut Conn, kind: &[u8]) {
         "true" => c.out.boolean(true),
         "false" => c.out.boolean(false),
         "verbatim" => c.out.verbatim("txt", b"This is a verbatim\nstring"),
+        "attrib" => {
+            if c.resp3() {
+                c.out.raw(b"|1\r\n");
+                c.out.bulk(b"key-popularity");
+                c.out.array(2);
+                c.out.bulk(b"key:123");
+                c.out.int(90);
+            }
+            c.out.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !c.resp3() {
+                c.out.error("ERR RESP2 is not supported by this command");
+                return;
+            }
+            c.out.push(2);
+            c.out.bulk(b"server-cpu-usage");
+            c.out.int(42);
+            c.out.bulk(b"Some real reply following the push reply");
+        }
         _ => c.out.error(
             "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
         ),
