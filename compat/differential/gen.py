@@ -929,6 +929,38 @@ HLL_OPS = [
 ]
 
 
+# === introspection ==================================================================================================
+# Only what both servers must answer alike whatever their timing: with the default thresholds (slow log 10 ms,
+# latency monitor off) the latency events stay empty and LATENCY DOCTOR says so; SLOWLOG LEN/GET would depend on
+# how long commands took, so only their argument errors are compared.
+LATENCY_EVENTS = [b"command", b"fast-command", b"expire-cycle", b"nosuch", b""]
+
+
+def introspect_slowlog(g):
+    return Op([b"SLOWLOG"] + g.pick([
+        [b"HELP"], [b"help"], [b"GET", b"-2"], [b"GET", b"abc"], [b"GET", b"1", b"2"], [b"GET", b"-9223372036854775808"],
+        [b"NOSUCH"], [b"RESET", b"x"], [b"LEN", b"x"], [b"HELP", b"x"], [],
+    ]), mutable=False)
+
+
+def introspect_latency(g):
+    return Op([b"LATENCY"] + g.pick([
+        [b"HELP"], [b"HELP", b"x"], [b"LATEST"], [b"LATEST", b"x"], [b"DOCTOR"], [b"doctor"],
+        [b"HISTORY", g.pick(LATENCY_EVENTS)], [b"HISTORY"], [b"GRAPH", g.pick(LATENCY_EVENTS)],
+        [b"RESET"] + [g.pick(LATENCY_EVENTS) for _ in range(g.r.randint(0, 3))], [b"NOSUCH"], [],
+    ]), mutable=False)
+
+
+INTROSPECT_OPS = [
+    (6, introspect_slowlog),
+    (6, introspect_latency),
+    (3, lambda g: Op([b"SET", g.key(), g.string()])),
+    (3, lambda g: Op([b"GET", g.key()])),
+    # Never mutated: cut to plain MONITOR it would turn the connection into a monitor.
+    (1, lambda g: Op([b"MONITOR", b"x"], mutable=False)),
+]
+
+
 GROUPS = {
     "string": lambda proto: STRING_OPS,
     "generic": lambda proto: GENERIC_OPS,
@@ -938,4 +970,5 @@ GROUPS = {
     "zset": lambda proto: ZSET_OPS,
     "hll": lambda proto: HLL_OPS,
     "server": server_ops,
+    "introspect": lambda proto: INTROSPECT_OPS,
 }

@@ -21,7 +21,8 @@
 #   TCL_STALL_TIMEOUT    harness --timeout: seconds without any test finishing before it gives up (default 120)
 #   TCL_TOTAL_TIMEOUT    seconds for all units together; units not started by then are reported as not run
 #                        (default 900)
-#   TCL_TAGS             harness --tags (default "-needs:debug -needs:repl")
+#   TCL_TAGS             harness --tags (default "-needs:debug -needs:repl"); a unit listed in units.txt with
+#                        "+debug" after its name also runs its needs:debug tests (the tag is dropped for it)
 #   TCL_EXTRA_ARGS       more harness arguments, e.g. "--dump-logs" or "--only <test>"
 #   TCL_WORKERS          worker threads of every server the harness starts (`io-threads`; default 1). Redis's
 #                        tests assume that commands sent on different connections run in the order they were
@@ -109,14 +110,19 @@ results="${results:-$cache/tcl-results}"
 suite="$("$here/fetch-suite.sh" "$cache")"
 
 units=()
+declare -A unit_debug=() # units whose needs:debug tests run ("+debug" in the units file)
+listed=()
+while IFS= read -r line || [[ -n "$line" ]]; do
+    line="${line%%#*}"
+    read -r -a fields <<<"$line"
+    [[ ${#fields[@]} -eq 0 ]] && continue
+    listed+=("${fields[0]}")
+    [[ "${fields[1]:-}" == "+debug" ]] && unit_debug[${fields[0]}]=1
+done <"$units_file"
 if [[ ${#only_units[@]} -gt 0 ]]; then
     units=("${only_units[@]}")
 else
-    while IFS= read -r line || [[ -n "$line" ]]; do
-        line="${line%%#*}"
-        line="$(echo "$line" | xargs)"
-        [[ -n "$line" ]] && units+=("$line")
-    done <"$units_file"
+    units=("${listed[@]}")
 fi
 if [[ ${#units[@]} -eq 0 ]]; then
     echo "run.sh: no units to run" >&2
@@ -171,7 +177,10 @@ skip_args_for() {
 
 start_unit() {
     local unit="$1" index="$2" budget="$3"
-    local slug dir baseport
+    local slug dir baseport unit_tags="$tags"
+    if [[ -n "${unit_debug[$unit]:-}" ]]; then
+        unit_tags="$(echo "${tags//-needs:debug/}" | xargs)"
+    fi
     local skip_args=()
     mapfile -d '' -t skip_args < <(skip_args_for "$unit")
     slug="$(slug_of "$unit")"
@@ -187,7 +196,7 @@ start_unit() {
     (
         cd "$dir"
         export TERM=dumb # no colour codes in the logs
-        exec timeout --kill-after=10 "$budget" ./runtest --single "$unit" --tags "$tags" \
+        exec timeout --kill-after=10 "$budget" ./runtest --single "$unit" --tags "$unit_tags" \
             --ignore-encoding --ignore-digest --clients 1 --timeout "$stall_timeout" \
             --baseport "$baseport" --portcount 250 "${skip_args[@]}" "${extra_args[@]}"
     ) >"$results/logs/$slug.log" 2>&1 </dev/null &

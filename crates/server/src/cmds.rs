@@ -69,6 +69,9 @@ pub const SPUBLISH: u16 = 77;
 pub const PUBSUB: u16 = 78;
 pub const BGREWRITEAOF: u16 = 79;
 pub const MIGRATE: u16 = 80;
+pub const SLOWLOG: u16 = 90;
+pub const LATENCY: u16 = 91;
+pub const MONITOR: u16 = 92;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -141,6 +144,18 @@ pub fn register(r: &mut Registry) {
         ("pubsub|shardnumsub", PUBSUB),
         ("pubsub|help", PUBSUB),
         ("migrate", MIGRATE),
+        ("slowlog|get", SLOWLOG),
+        ("slowlog|len", SLOWLOG),
+        ("slowlog|reset", SLOWLOG),
+        ("slowlog|help", SLOWLOG),
+        ("latency|latest", LATENCY),
+        ("latency|history", LATENCY),
+        ("latency|reset", LATENCY),
+        ("latency|graph", LATENCY),
+        ("latency|doctor", LATENCY),
+        ("latency|histogram", LATENCY),
+        ("latency|help", LATENCY),
+        ("monitor", MONITOR),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -236,6 +251,9 @@ impl Env {
                 crate::cluster_node::commands::run(self, c, id, args)
             }
             MIGRATE => self.migrate(c, args),
+            SLOWLOG => self.slowlog_command(c, args),
+            LATENCY => self.latency_command(c, args),
+            MONITOR => self.monitor_command(c),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();
@@ -257,6 +275,9 @@ impl Env {
             HELLO => self.hello(c, args),
             RESET => {
                 self.unsubscribe_all(c);
+                if c.info.monitor.swap(false, Ordering::AcqRel) {
+                    crate::introspect::monitor_stop(shared, c.info.id);
+                }
                 c.multi = None;
                 c.multi_aborted = false;
                 c.info.multi_len.store(-1, Ordering::Relaxed);
@@ -285,10 +306,14 @@ impl Env {
                 }
             }
             CLIENT_INFO => {
+                c.info.qbuf.store(c.pending_input() as u64, Ordering::Relaxed);
                 let line = info::client_line(shared, &c.info, now);
                 c.out.verbatim("txt", format!("{line}\n").as_bytes());
             }
-            CLIENT_LIST => self.client_list(c, args, now),
+            CLIENT_LIST => {
+                c.info.qbuf.store(c.pending_input() as u64, Ordering::Relaxed);
+                self.client_list(c, args, now)
+            }
             CLIENT_KILL => self.client_kill(c, args),
             CLIENT_PAUSE => {
                 let Some(ms) = parse_i64(args[2]).filter(|&n| n >= 0) else {
@@ -417,7 +442,10 @@ impl Env {
                     return;
                 }
                 let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
-                let result = shared.config.write().config_set(&pairs);
+                // `enable-protected-configs local` lets loopback and unix-socket clients set them.
+                let local = c.info.unix || c.info.addr.starts_with("127.") || c.info.addr.starts_with("[::1]");
+                let cx = crate::config::SetContext { client_is_local: local, loading: false };
+                let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
                 match result {
                     Ok(_) => {
                         shared.refresh_from_config();
@@ -689,6 +717,10 @@ impl Env {
             };
             c.info.last_cmd.store(entry.id, Ordering::Relaxed);
             self.stats.commands.add(1);
+            // Queued commands are counted, logged and monitored one by one, as Redis's call()
+            // does (EXEC is not the hot path: reading the clock per command is fine here).
+            let started = std::time::Instant::now();
+            let at = c.out.len();
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
                 Kind::Server(id) => {
@@ -697,6 +729,22 @@ impl Env {
                     self.in_exec = false;
                 }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
+            }
+            let took_us = started.elapsed().as_micros() as u64;
+            let failed = c.out.len() > at && c.out.buf[at] == b'-';
+            if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
+                counters.calls.add(1);
+                counters.usec.add(took_us);
+                if failed {
+                    counters.failed.add(1);
+                }
+            }
+            if failed {
+                let end = c.out.buf[at..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| at + i);
+                self.stats.count_error(&c.out.buf[at + 1..end]);
+            }
+            if took_us >= self.introspect_floor_us {
+                self.introspect_command(c, entry, &args, took_us);
             }
         }
         self.finish_transaction();

@@ -1103,7 +1103,7 @@ fn strtoll_whole(s: &[u8]) -> Option<(i64, bool)> {
 
 /// Redis's memtoull: digits with an optional unit (b, k, kb, m, mb, g, gb; any case). As in
 /// Redis, an empty number reads as 0, an overflowing one as the maximum, and the product wraps.
-fn memtoull(p: &[u8]) -> Option<u64> {
+pub fn memtoull(p: &[u8]) -> Option<u64> {
     if p.first() == Some(&b'-') {
         return None;
     }
@@ -2318,6 +2318,8 @@ struct RewriteState {
     option_lines: HashMap<String, VecDeque<usize>>,
     rewritten: HashSet<String>,
     needs_signature: bool,
+    /// DEBUG CONFIG-REWRITE-FORCE-ALL: write every directive, defaults included.
+    force_all: bool,
 }
 
 impl RewriteState {
@@ -2328,6 +2330,7 @@ impl RewriteState {
             option_lines: HashMap::new(),
             rewritten: HashSet::new(),
             needs_signature: true,
+            force_all: false,
         };
         let content = match std::fs::read(path) {
             Ok(c) => c,
@@ -2384,7 +2387,7 @@ impl RewriteState {
         }
         match reuse {
             Some(n) => self.lines[n] = line,
-            None if force => {
+            None if force || self.force_all => {
                 if self.needs_signature {
                     self.lines.push(REWRITE_SIGNATURE.as_bytes().to_vec());
                     self.needs_signature = false;
@@ -2456,16 +2459,31 @@ impl Config {
     /// [`Config::rewrite`] with the ACL users to write as `user` lines (Redis writes them from
     /// its ACL state); `None` leaves the file's `user` lines as they are.
     pub fn rewrite_with_users(&self, users: Option<&[String]>) -> Result<(), String> {
+        self.rewrite_inner(users, false)
+    }
+
+    /// DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing every directive, defaults too.
+    pub fn rewrite_force_all(&self) -> Result<(), String> {
+        self.rewrite_inner(None, true)
+    }
+
+    fn rewrite_inner(&self, users: Option<&[String]>, force_all: bool) -> Result<(), String> {
         let Some(path) = &self.config_file else {
             return Err("ERR The server is running without a config file".to_string());
         };
-        let content = self.rewritten_content(path, users).map_err(|e| rewrite_error(&e))?;
+        let content = self.rewritten_content(path, users, force_all).map_err(|e| rewrite_error(&e))?;
         write_atomically(path, &content).map_err(|e| rewrite_error(&e))
     }
 
     /// The text CONFIG REWRITE would write over the file at `path`.
-    fn rewritten_content(&self, path: &Path, users: Option<&[String]>) -> Result<Vec<u8>, std::io::Error> {
+    fn rewritten_content(
+        &self,
+        path: &Path,
+        users: Option<&[String]>,
+        force_all: bool,
+    ) -> Result<Vec<u8>, std::io::Error> {
         let mut st = RewriteState::read(path)?;
+        st.force_all = force_all;
         for (idx, def) in DEFS.iter().enumerate() {
             self.rewrite_directive(&mut st, idx, def);
         }

@@ -1,5 +1,6 @@
 //! DEBUG, behind `enable-debug-command` as in Redis: the subcommands Redis's test suite leans on
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
+//! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
 //! HELP).
 //!
@@ -16,6 +17,9 @@ use std::sync::atomic::Ordering;
 
 const HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -60,7 +64,7 @@ const HELP: &[&str] = &[
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -193,8 +197,8 @@ impl Env {
         } else if eq_ic(sub, "quicklist-packed-threshold") && n == 3 {
             // Lists are not quicklists here, so there is no threshold to move; the value is
             // checked as Redis checks it.
-            match parse_i64(args[2]) {
-                Some(v) if (0..=(4i64 << 30)).contains(&v) => c.out.ok(),
+            match crate::config::memtoull(args[2]) {
+                Some(v) if v <= (1u64 << 32) - (1 << 20) => c.out.ok(),
                 _ => c.out.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb"),
             }
         } else if eq_ic(sub, "drop-cluster-packet-filter") && n == 3 {
@@ -224,6 +228,11 @@ impl Env {
             self.debug_populate(c, args, now);
         } else if eq_ic(sub, "protocol") && n == 3 {
             debug_protocol(c, args[2]);
+        } else if eq_ic(sub, "config-rewrite-force-all") && n == 2 {
+            match shared.config.read().rewrite_force_all() {
+                Ok(()) => c.out.ok(),
+                Err(text) => c.out.error(&text.replacen("ERR ", "ERR CONFIG-REWRITE-FORCE-ALL failed: ", 1)),
+            }
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
         } else if eq_ic(sub, "loadaof") && n == 2 {
@@ -374,6 +383,26 @@ fn debug_protocol(c: &mut Conn, kind: &[u8]) {
         "true" => c.out.boolean(true),
         "false" => c.out.boolean(false),
         "verbatim" => c.out.verbatim("txt", b"This is a verbatim\nstring"),
+        "attrib" => {
+            if c.resp3() {
+                c.out.raw(b"|1\r\n");
+                c.out.bulk(b"key-popularity");
+                c.out.array(2);
+                c.out.bulk(b"key:123");
+                c.out.int(90);
+            }
+            c.out.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !c.resp3() {
+                c.out.error("ERR RESP2 is not supported by this command");
+                return;
+            }
+            c.out.push(2);
+            c.out.bulk(b"server-cpu-usage");
+            c.out.int(42);
+            c.out.bulk(b"Some real reply following the push reply");
+        }
         _ => c.out.error(
             "ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
         ),

@@ -106,8 +106,11 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     };
     let age = (now_ms - cl.created_ms).max(0) / 1000;
     let idle = (now_ms - cl.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
-    // In Redis's order (`catClientInfoString`): P x b ... U r e.
+    // In Redis's order (`catClientInfoString`): O P x b ... U r e.
     let mut flags = String::new();
+    if cl.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
+    }
     if cl.is_pubsub() {
         flags.push('P');
     }

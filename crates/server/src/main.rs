@@ -13,6 +13,7 @@ mod cmds;
 mod config;
 mod debug;
 mod info;
+mod introspect;
 mod log;
 mod migrate;
 mod persistence;
@@ -216,7 +217,9 @@ fn run(config: Config) -> anyhow::Result<()> {
         stat_reset_ms: now_ms().into(),
         config_epoch: 0.into(),
         cluster,
+        introspect: Default::default(),
     }));
+    introspect::refresh(shared);
 
     // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
     // whole stops start-up rather than let the server run with part of it.

@@ -156,10 +156,16 @@ pub struct Delivery {
     pub pattern: Option<Arc<[u8]>>,
     pub channel: Arc<[u8]>,
     pub message: Arc<[u8]>,
+    /// A MONITOR line (`introspect`): `message` is the whole line, written as it is.
+    pub monitor: bool,
 }
 
 /// Writes a delivery in the receiver's protocol (a push in RESP3, an array in RESP2).
 pub fn write_delivery(c: &mut Conn, d: &Delivery) {
+    if d.monitor {
+        c.out.raw(&d.message);
+        return;
+    }
     match (&d.pattern, d.kind) {
         (Some(p), _) => {
             c.out.push(4);
@@ -183,6 +189,9 @@ pub fn write_delivery(c: &mut Conn, d: &Delivery) {
 /// just before the client unsubscribed, still in flight, is dropped rather than sent after the
 /// unsubscribe confirmation.
 pub fn still_subscribed(c: &Conn, d: &Delivery) -> bool {
+    if d.monitor {
+        return c.info.monitor.load(Ordering::Relaxed);
+    }
     let Some(s) = c.subs.as_ref() else {
         return false;
     };
@@ -387,18 +396,22 @@ impl Env {
                 write_delivery(c, &d);
                 self.pushed_until = Some(c.out.len());
             }
-            _ => {
-                if self.outbox.len() <= worker {
-                    self.outbox.resize_with(worker + 1, Vec::new);
-                }
-                self.outbox[worker].push(d);
-                if worker != self.id && self.outbox[worker].len() >= OUTBOX_BATCH_MAX {
-                    if let Some(h) = shared.workers().get(worker) {
-                        h.send(Msg::Deliver(std::mem::take(&mut self.outbox[worker])));
-                    }
-                }
-            }
+            _ => self.queue_delivery(worker, d),
         })
+    }
+
+    /// Queues a delivery for a client of `worker` in the outbox (handed over at once when the
+    /// batch for another worker is full).
+    pub fn queue_delivery(&mut self, worker: usize, d: Delivery) {
+        if self.outbox.len() <= worker {
+            self.outbox.resize_with(worker + 1, Vec::new);
+        }
+        self.outbox[worker].push(d);
+        if worker != self.id && self.outbox[worker].len() >= OUTBOX_BATCH_MAX {
+            if let Some(h) = self.shared.workers().get(worker) {
+                h.send(Msg::Deliver(std::mem::take(&mut self.outbox[worker])));
+            }
+        }
     }
 
     /// Publishes keyspace events a command reported (their classes were checked when they were
@@ -496,7 +509,10 @@ fn for_each_receiver(
     let mut receivers = 0usize;
     let mut queue = |client_id: u64, worker: usize, pattern: Option<Arc<[u8]>>| {
         receivers += 1;
-        each(Delivery { client_id, kind, pattern, channel: channel.clone(), message: message.clone() }, worker);
+        each(
+            Delivery { client_id, kind, pattern, channel: channel.clone(), message: message.clone(), monitor: false },
+            worker,
+        );
     };
     if let Some(subs) = exact {
         for (&id, &w) in subs {

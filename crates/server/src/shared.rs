@@ -34,6 +34,22 @@ impl WorkerStats {
     }
 
     /// Counts one error reply with text `err` (without the leading `-`).
+    /// A blocked command finished with `reply` (served, or CLIENT UNBLOCK): its call, and its
+    /// error if it failed, are counted now, as Redis counts them when the client is unblocked.
+    pub fn count_unblocked(&self, entry_id: u16, reply: &[u8]) {
+        let failed = reply.first() == Some(&b'-');
+        if let Some(counters) = self.per_command.get(entry_id as usize) {
+            counters.calls.add(1);
+            if failed {
+                counters.failed.add(1);
+            }
+        }
+        if failed {
+            let end = reply.iter().position(|&b| b == b'\r').unwrap_or(reply.len());
+            self.count_error(&reply[1..end]);
+        }
+    }
+
     pub fn count_error(&self, err: &[u8]) {
         self.error_replies.add(1);
         let code = err.split(|&b| b == b' ' || b == b'\r').next().unwrap_or(b"ERR");
@@ -137,6 +153,8 @@ pub struct ClientShared {
     /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
     /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
     pub subs: [AtomicU32; 3],
+    /// In MONITOR mode (`introspect`).
+    pub monitor: AtomicBool,
 }
 
 impl ClientShared {
@@ -285,6 +303,8 @@ pub struct Shared {
     pub config_epoch: AtomicU64,
     /// Cluster mode (`cluster-enabled yes`): the node, its bus and its routing.
     pub cluster: Option<crate::cluster_node::ClusterNode>,
+    /// SLOWLOG, LATENCY and MONITOR state (`introspect`).
+    pub introspect: crate::introspect::State,
 }
 
 impl Shared {
@@ -357,6 +377,7 @@ impl Shared {
         if let (Some(node), Some(settings)) = (&self.cluster, cluster_settings) {
             node.reconfigure(&self.ks, settings);
         }
+        crate::introspect::refresh(self);
         self.config_epoch.fetch_add(1, Ordering::Release);
     }
 }

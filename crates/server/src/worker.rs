@@ -123,6 +123,11 @@ impl Conn {
     pub fn resp3(&self) -> bool {
         self.out.is_resp3()
     }
+
+    /// Unprocessed input bytes, the running request included (Redis's `qbuf` of CLIENT LIST).
+    pub fn pending_input(&self) -> usize {
+        self.filled - self.rstart
+    }
 }
 
 /// Whether a connection's socket was drained.
@@ -187,6 +192,8 @@ pub struct Env {
     /// locks before the key positions are known to be in one slot.
     routing_guard: Option<u64>,
     routing_stale: bool,
+    /// Commands taking at least this long (µs) go to `introspect` (`u64::MAX`: none do).
+    pub introspect_floor_us: u64,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -274,6 +281,7 @@ impl Worker {
                 cluster_pubsubshard_when_down: true,
                 routing_guard: None,
                 routing_stale: false,
+                introspect_floor_us: crate::introspect::floor_us(shared),
             },
             poll,
             conns: Vec::new(),
@@ -431,6 +439,7 @@ impl Worker {
             qbuf: 0.into(),
             obuf: 0.into(),
             blocked: false.into(),
+            monitor: false.into(),
         });
         shared.clients.lock().insert(id, info.clone());
         self.env.stats.connections.add(1);
@@ -509,6 +518,7 @@ impl Worker {
                             }
                             c.blocked = None;
                             c.info.blocked.store(false, Ordering::Relaxed);
+                            self.env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply);
                             c.out.raw(&reply);
                             self.env.process_input(c);
                             self.finish(idx);
@@ -671,6 +681,7 @@ impl Worker {
         }
         self.env.unwatch_all(&mut c);
         self.env.unsubscribe_all(&mut c);
+        crate::introspect::monitor_stop(self.env.shared, c.info.id);
         self.env.shared.clients.lock().remove(&c.info.id);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
@@ -769,6 +780,7 @@ impl Worker {
         if !shared.active_expire_enabled.load(Ordering::Relaxed) {
             return;
         }
+        let started = Instant::now();
         let workers = shared.workers().len().max(1);
         let mut budget_keys = 2000usize;
         let mut slots_visited = 0;
@@ -796,6 +808,7 @@ impl Worker {
                 }
             }
         }
+        crate::introspect::latency_event_if_needed(shared, "expire-cycle", started.elapsed().as_millis() as u64);
     }
 }
 
@@ -1082,14 +1095,19 @@ impl Env {
             Kind::Server(id) => self.server_command(c, entry, id, args, now),
             Kind::Container => c.out.error(&commands::errors::wrong_arity(&entry.meta.name)),
         }
+        let mut took_us = 0;
         if c.blocked.is_none() {
             if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
+                took_us = self.clock.lap_us();
                 counters.calls.add(1);
-                counters.usec.add(self.clock.lap_us());
+                counters.usec.add(took_us);
                 if c.out.len() > before && c.out.buf[before] == b'-' {
                     counters.failed.add(1);
                 }
             }
+        }
+        if took_us >= self.introspect_floor_us {
+            self.introspect_command(c, entry, args, took_us);
         }
         self.after_command(c, before);
         Exec::Done
@@ -1235,6 +1253,7 @@ impl Env {
             self.cluster_reads_when_down = settings.allow_reads_when_down;
             self.cluster_pubsubshard_when_down = settings.allow_pubsubshard_when_down;
         }
+        self.introspect_floor_us = crate::introspect::floor_us(self.shared);
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);

@@ -62,3 +62,25 @@ fn digest_reload_populate_and_active_expire() {
     }
     assert!(gone, "active expiry did not resume");
 }
+
+#[test]
+fn quicklist_threshold_takes_memory_units_and_protocol_push_needs_resp3() {
+    let server = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1K"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1b"]), Reply::Simple("OK".into()));
+    let too_big = Reply::Error("ERR argument must be a memory value bigger than 1 and smaller than 4gb".into());
+    assert_eq!(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "4gb"]), too_big);
+    assert_eq!(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"]), too_big);
+    assert_eq!(
+        c.cmd(&["DEBUG", "PROTOCOL", "push"]),
+        Reply::Error("ERR RESP2 is not supported by this command".into())
+    );
+    assert_eq!(c.cmd(&["DEBUG", "PROTOCOL", "attrib"]), Reply::bulk("Some real reply following the attribute"));
+    c.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        c.cmd(&["DEBUG", "PROTOCOL", "push"]),
+        Reply::Push(vec![Reply::bulk("server-cpu-usage"), Reply::Int(42)])
+    );
+    assert_eq!(c.read(), Reply::bulk("Some real reply following the push reply"));
+}

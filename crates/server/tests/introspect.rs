@@ -1,0 +1,159 @@
+//! SLOWLOG, LATENCY and MONITOR, black box, on a server with several workers: what Redis's Tcl
+//! units do not check (MONITOR lines from clients on other workers, redaction in both logs,
+//! EXEC's commands logged one by one, MONITOR ending with RESET and refused inside MULTI).
+//! Durations are never asserted beyond "the threshold let it in".
+
+mod support;
+
+use support::{Client, Reply, Server};
+
+fn start() -> Server {
+    Server::start(&["--io-threads", "3", "--enable-debug-command", "yes", "--save", ""])
+}
+
+fn int(r: Reply) -> i64 {
+    match r {
+        Reply::Int(n) => n,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+/// The argument lists of SLOWLOG GET's entries, newest first.
+fn slowlog_argvs(c: &mut Client) -> Vec<Vec<String>> {
+    let Reply::Array(entries) = c.cmd(&["SLOWLOG", "GET", "-1"]) else { panic!("SLOWLOG GET") };
+    entries
+        .into_iter()
+        .map(|e| {
+            let Reply::Array(fields) = e else { panic!("entry {e:?}") };
+            assert_eq!(fields.len(), 6);
+            let Reply::Array(argv) = &fields[3] else { panic!("argv {:?}", fields[3]) };
+            argv.iter()
+                .map(|a| match a {
+                    Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => panic!("arg {other:?}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn slowlog_logs_trims_redacts_and_splits_exec() {
+    let server = start();
+    let mut c = server.client();
+    assert_eq!(int(c.cmd(&["SLOWLOG", "LEN"])), 0);
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    c.cmd(&["SLOWLOG", "RESET"]);
+    c.cmd(&["CLIENT", "SETNAME", "me"]);
+    c.cmd(&["CONFIG", "SET", "masterauth", "secret"]);
+    let long = "x".repeat(130);
+    c.cmd(&["SET", "k", &long]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "n"]);
+    c.cmd(&["GET", "n"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    let argvs = slowlog_argvs(&mut c);
+    // EXEC itself is not logged (skip_slowlog), its commands are; the last CONFIG SET is
+    // judged by the threshold it set, so it is absent.
+    let expect: Vec<Vec<String>> = [
+        vec!["GET", "n"],
+        vec!["INCR", "n"],
+        vec!["MULTI"],
+        vec!["SET", "k", &format!("{}... (2 more bytes)", "x".repeat(128))],
+        vec!["CONFIG", "SET", "masterauth", "(redacted)"],
+        vec!["CLIENT", "SETNAME", "me"],
+        vec!["SLOWLOG", "RESET"],
+    ]
+    .iter()
+    .map(|v| v.iter().map(|s| s.to_string()).collect())
+    .collect();
+    assert_eq!(argvs, expect);
+    let Reply::Array(entries) = c.cmd(&["SLOWLOG", "GET", "1"]) else { panic!() };
+    let Reply::Array(fields) = &entries[0] else { panic!() };
+    assert_eq!(fields[5], Reply::bulk("me"));
+    assert_eq!(
+        c.cmd(&["SLOWLOG", "GET", "-2"]),
+        Reply::Error("ERR count should be greater than or equal to -1".into())
+    );
+    assert_eq!(
+        c.cmd(&["SLOWLOG", "GET", "1", "2"]),
+        Reply::Error("ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP.".into())
+    );
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0", "slowlog-max-len", "2"]);
+    for _ in 0..5 {
+        c.cmd(&["PING"]);
+    }
+    assert_eq!(int(c.cmd(&["SLOWLOG", "LEN"])), 2);
+}
+
+#[test]
+fn latency_records_command_events_above_the_threshold() {
+    let server = start();
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+    c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "50"]);
+    c.cmd(&["DEBUG", "SLEEP", "0.1"]);
+    let Reply::Array(latest) = c.cmd(&["LATENCY", "LATEST"]) else { panic!() };
+    assert_eq!(latest.len(), 1);
+    let Reply::Array(ev) = &latest[0] else { panic!() };
+    assert_eq!(ev[0], Reply::bulk("command"));
+    assert!(matches!(ev[2], Reply::Int(ms) if ms >= 50));
+    let Reply::Array(history) = c.cmd(&["LATENCY", "HISTORY", "command"]) else { panic!() };
+    assert_eq!(history.len(), 1);
+    assert_eq!(c.cmd(&["LATENCY", "HISTORY", "nope"]), Reply::Array(vec![]));
+    assert_eq!(c.cmd(&["LATENCY", "GRAPH", "nope"]), Reply::Error("ERR No samples available for event 'nope'".into()));
+    assert_eq!(int(c.cmd(&["LATENCY", "RESET", "nope"])), 0);
+    assert_eq!(int(c.cmd(&["LATENCY", "RESET"])), 1);
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+}
+
+fn monitor_line(m: &mut Client) -> String {
+    match m.read() {
+        Reply::Simple(s) => s,
+        other => panic!("monitor sent {other:?}"),
+    }
+}
+
+#[test]
+fn monitor_sees_every_worker_redacts_and_ends_with_reset() {
+    let server = start();
+    let mut m = server.client();
+    assert_eq!(m.cmd(&["MONITOR"]), Reply::Simple("OK".into()));
+    // Several connections: with three workers they land on different threads.
+    let mut clients: Vec<Client> = (0..3).map(|_| server.client()).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.cmd(&["SET", &format!("k{i}"), "a \"b\"\n"]);
+    }
+    let mut lines: Vec<String> = (0..3).map(|_| monitor_line(&mut m)).collect();
+    lines.sort();
+    for (i, line) in lines.iter().enumerate() {
+        let tail = format!("] \"SET\" \"k{i}\" \"a \\\"b\\\"\\n\"");
+        assert!(line.ends_with(&tail), "{line:?}");
+        assert!(line.contains(" [0 127.0.0.1:"), "{line:?}");
+    }
+    let c = &mut clients[0];
+    c.cmd(&["AUTH", "nobody", "secret"]);
+    assert!(monitor_line(&mut m).ends_with("\"AUTH\" \"(redacted)\" \"(redacted)\""));
+    // Admin commands are not shown; EXEC's commands are, between MULTI and EXEC.
+    c.cmd(&["CONFIG", "GET", "port"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "k0"]);
+    c.cmd(&["EXEC"]);
+    assert!(monitor_line(&mut m).ends_with("\"MULTI\""));
+    assert!(monitor_line(&mut m).ends_with("\"GET\" \"k0\""));
+    assert!(monitor_line(&mut m).ends_with("\"EXEC\""));
+    assert!(matches!(c.cmd(&["CLIENT", "LIST"]), Reply::Bulk(b) if String::from_utf8_lossy(&b).contains("flags=O")));
+    // MONITOR queued in a transaction is refused at EXEC.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["MONITOR"]);
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        Reply::Array(vec![Reply::Error("ERR MONITOR isn't allowed for DENY BLOCKING client".into())])
+    );
+    assert!(monitor_line(&mut m).ends_with("\"MULTI\""));
+    assert!(monitor_line(&mut m).ends_with("\"EXEC\""));
+    assert_eq!(m.cmd(&["RESET"]), Reply::Simple("RESET".into()));
+    c.cmd(&["SET", "after", "reset"]);
+    assert_eq!(m.cmd(&["PING"]), Reply::Simple("PONG".into()), "no monitor line after RESET");
+}
