@@ -370,27 +370,12 @@ pub fn check_nodes_conf(data: &[u8]) {
 /// (at most 16), NUL-separated arguments. Whatever a client sends, the command never panics and
 /// leaves the machine's bookkeeping consistent (`Machine::check_consistency`).
 pub fn check_cluster_command(data: &[u8]) {
-    use cluster::command::{cluster_command, Environment};
-    use cluster::machine::{Config, LinkId, Machine};
-    struct NoKeys;
-    impl Environment for NoKeys {
-        fn count_keys_in_slot(&self, _slot: u16) -> u64 {
-            0
-        }
-        fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
-            Vec::new()
-        }
-        fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
-            None
-        }
-        fn db_is_empty(&self) -> bool {
-            true
-        }
-    }
+    use cluster::command::{cluster_command, EmptyKeyspace};
+    use cluster::machine::{Config, Machine};
     let mut machine = Machine::fresh(Config::default(), 7, 1_000);
     for (i, line) in data.split(|&b| b == b'\n').take(16).enumerate() {
         let args: Vec<&[u8]> = line.split(|&b| b == 0).collect();
-        let _ = cluster_command(&mut machine, &args, &NoKeys, 1_000 + i as u64 * 100);
+        let _ = cluster_command(&mut machine, &args, &EmptyKeyspace, 1_000 + i as u64 * 100);
         if let Err(e) = machine.check_consistency() {
             panic!("inconsistent after {args:?}: {e}");
         }

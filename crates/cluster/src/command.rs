@@ -55,6 +55,25 @@ pub trait Environment {
     }
 }
 
+/// A node that holds no keys and has no links: what a fresh server lends the commands, and what
+/// tests, the simulator and the fuzz target lend a machine that has no server around it.
+pub struct EmptyKeyspace;
+
+impl Environment for EmptyKeyspace {
+    fn count_keys_in_slot(&self, _slot: u16) -> u64 {
+        0
+    }
+    fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
+        None
+    }
+    fn db_is_empty(&self) -> bool {
+        true
+    }
+}
+
 /// The slot of a key: CRC16/XMODEM of the key, or of the text between the first `{` and the
 /// next `}` when that text is non-empty, modulo 16384 (`keyHashSlot`).
 ///

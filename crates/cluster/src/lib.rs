@@ -22,7 +22,7 @@ pub mod state;
 pub mod types;
 
 pub use bus::{decode, encode, frame, BusError, Framing, Message};
-pub use command::{cluster_command, key_hash_slot, Environment, Reply};
+pub use command::{cluster_command, key_hash_slot, EmptyKeyspace, Environment, Reply};
 pub use machine::{Action, Command, CommandError, Config, EndpointType, LinkAddrs, LinkId, LinkInfo, Machine};
 pub use nodes_conf::{NodesConf, NodesConfError};
 pub use state::{ClusterState, Node};

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster::machine::{Config, Machine};
-use cluster::{cluster_command, Environment, LinkId, Reply};
+use cluster::{cluster_command, EmptyKeyspace, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -143,24 +143,6 @@ fn redact(resp: Resp, id: &str) -> Resp {
     }
 }
 
-/// An empty keyspace, as the real server has.
-struct EmptyDb;
-
-impl Environment for EmptyDb {
-    fn count_keys_in_slot(&self, _slot: u16) -> u64 {
-        0
-    }
-    fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
-        None
-    }
-    fn db_is_empty(&self) -> bool {
-        true
-    }
-}
-
 struct Pair {
     redis: Client,
     ours: Machine,
@@ -195,7 +177,7 @@ impl Pair {
         args.extend(theirs_words.iter().map(|w| w.as_bytes()));
         let theirs = redact(self.redis.call(&args), &their_id);
         let our_args: Vec<&[u8]> = ours_words.iter().map(|w| w.as_bytes()).collect();
-        let (reply, _actions) = cluster_command(&mut self.ours, &our_args, &EmptyDb, NOW_MS);
+        let (reply, _actions) = cluster_command(&mut self.ours, &our_args, &EmptyKeyspace, NOW_MS);
         let ours = redact(to_resp2(reply), &our_id);
         (theirs, ours)
     }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use cluster::bus::{self, Framing};
 use cluster::machine::{Action, Config, LinkAddrs, LinkId, Machine, CRON_PERIOD_MS};
-use cluster::{cluster_command, Environment, NodeFlags, NodeName, Reply};
+use cluster::{cluster_command, EmptyKeyspace, NodeFlags, NodeName, Reply};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -99,23 +99,6 @@ fn read_flat(r: &mut BufReader<TcpStream>, out: &mut Vec<String>) {
             }
         }
         _ => out.push(body),
-    }
-}
-
-struct EmptyDb;
-
-impl Environment for EmptyDb {
-    fn count_keys_in_slot(&self, _slot: u16) -> u64 {
-        0
-    }
-    fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
-        None
-    }
-    fn db_is_empty(&self) -> bool {
-        true
     }
 }
 
@@ -241,7 +224,7 @@ impl Node {
     fn command(&mut self, words: &str) -> Reply {
         let args: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
         let now = self.now_ms();
-        let (reply, actions) = cluster_command(&mut self.machine, &args, &EmptyDb, now);
+        let (reply, actions) = cluster_command(&mut self.machine, &args, &EmptyKeyspace, now);
         self.apply(actions);
         reply
     }

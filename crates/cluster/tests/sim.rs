@@ -14,7 +14,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 
 use cluster::machine::{Action, Command, Config, LinkAddrs, LinkId, Machine, Rng, CRON_PERIOD_MS};
-use cluster::{cluster_command, decode, encode, Environment, Message, NodeFlags, NodeName, Reply};
+use cluster::{cluster_command, decode, encode, EmptyKeyspace, Message, NodeFlags, NodeName, Reply};
 
 /// Virtual clocks start at a realistic Unix time: gossip carries pong times in seconds, and a
 /// clock near zero would hide the ms → s truncation.
@@ -720,30 +720,12 @@ fn simulated_clusters_join_detect_failures_and_heal() {
     assert!(failures.is_empty(), "{} of {seeds} seeds failed:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// The keyspace of a simulated node: always empty, so no SETSLOT is refused for keys.
-struct NoKeys;
-
-impl Environment for NoKeys {
-    fn count_keys_in_slot(&self, _slot: u16) -> u64 {
-        0
-    }
-    fn keys_in_slot(&self, _slot: u16, _count: usize) -> Vec<Vec<u8>> {
-        Vec::new()
-    }
-    fn link_buffers(&self, _link: LinkId) -> Option<(u64, u64)> {
-        None
-    }
-    fn db_is_empty(&self) -> bool {
-        true
-    }
-}
-
 impl Sim {
     /// Runs `CLUSTER <words>` on node `i` now; the reply must be `expected`.
     fn cluster(&mut self, i: usize, words: &str, expected: &[&str]) -> SimResult<()> {
         let args: Vec<&[u8]> = words.split(' ').map(str::as_bytes).collect();
         let now = self.now_ms;
-        let (reply, actions) = cluster_command(&mut self.nodes[i].machine, &args, &NoKeys, now);
+        let (reply, actions) = cluster_command(&mut self.nodes[i].machine, &args, &EmptyKeyspace, now);
         let text = match &reply {
             Reply::Ok => "OK".to_string(),
             Reply::Status(s) => s.split(' ').next().unwrap_or_default().to_string(),
