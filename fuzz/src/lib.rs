@@ -291,21 +291,7 @@ fn can_be_single_quoted(arg: &[u8]) -> bool {
 }
 
 fn quote_double(arg: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in arg {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    resp::repr(out, arg);
 }
 
 /// Input layout: byte 0 is a control byte, the rest is what a peer sent on the cluster bus. With

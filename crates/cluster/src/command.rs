@@ -74,28 +74,9 @@ impl Environment for EmptyKeyspace {
     }
 }
 
-/// The slot of a key: CRC16/XMODEM of the key, or of the text between the first `{` and the
-/// next `}` when that text is non-empty, modulo 16384 (`keyHashSlot`).
-///
-/// Computed bit by bit rather than with the `crc` crate the keyspace uses: the cluster crate
-/// stays free of dependencies beyond `thiserror`, and CLUSTER KEYSLOT is not a hot path.
-pub fn key_hash_slot(key: &[u8]) -> u16 {
-    let hashed = match key.iter().position(|&b| b == b'{') {
-        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
-            Some(0) | None => key,
-            Some(len) => &key[open + 1..open + 1 + len],
-        },
-        None => key,
-    };
-    let mut crc: u16 = 0;
-    for &byte in hashed {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc & (CLUSTER_SLOTS as u16 - 1)
-}
+/// The slot of a key (`keyHashSlot`): the keyspace's own, so the slot a CLUSTER command reports
+/// is by construction the one the server stores the key in.
+pub use keyspace::key_hash_slot;
 
 /// Arity of each subcommand in Redis 7.0.15's command table (`src/commands/cluster-*.json`),
 /// counting `CLUSTER` itself: positive = exact, negative = at least.

@@ -208,21 +208,8 @@ fn quote_if_needed(name: &str) -> Vec<u8> {
     if !needs {
         return name.as_bytes().to_vec();
     }
-    let mut out = vec![b'"'];
-    for b in name.bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            32..=126 => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    let mut out = Vec::with_capacity(name.len() + 2);
+    resp::repr(&mut out, name.as_bytes());
     out
 }
 

@@ -8,9 +8,11 @@
 mod float;
 mod parse;
 mod reply;
+mod repr;
 
 pub use float::{format_double, format_long_double};
 pub use parse::{
     parse_request, peek_request, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed, Peeked, INLINE_MAX_SIZE,
 };
 pub use reply::ReplyBuf;
+pub use repr::repr;

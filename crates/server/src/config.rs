@@ -1025,25 +1025,11 @@ fn trim_bytes<'a>(s: &'a [u8], set: &[u8]) -> &'a [u8] {
     &s[start..end.max(start)]
 }
 
-/// Redis's sdscatrepr: a double-quoted, escaped form that split_args reads back.
+/// Redis's sdscatrepr (`resp::repr`): a double-quoted, escaped form that split_args reads back.
 fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &c in s {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    let mut out = Vec::with_capacity(s.len() + 2);
+    resp::repr(&mut out, s);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The C library's isspace().

@@ -210,23 +210,11 @@ fn redacted_positions(name: &str, args: &[&[u8]]) -> Vec<usize> {
     }
 }
 
-/// Redis's `sdscatrepr`: the bytes quoted, with C escapes for what is not printable.
+/// Redis's `sdscatrepr` (`resp::repr`) appended to a `String`: the quoted form is ASCII.
 pub fn repr(out: &mut String, bytes: &[u8]) {
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
+    let mut quoted = Vec::with_capacity(bytes.len() + 2);
+    resp::repr(&mut quoted, bytes);
+    out.push_str(&String::from_utf8_lossy(&quoted));
 }
 
 /// The MONITOR line for a command (`replicationFeedMonitors`), with its `+` and CRLF.

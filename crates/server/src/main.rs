@@ -87,7 +87,8 @@ fn main() {
 
 /// Parses a `bind` entry: `*` is every IPv4 address, `::*` every IPv6 one, and a leading `-`
 /// marks an address whose failure to bind is not fatal.
-fn bind_address(entry: &str) -> (String, bool) {
+/// Shared by the client listeners and the cluster bus.
+pub(crate) fn bind_address(entry: &str) -> (String, bool) {
     let (addr, optional) = match entry.strip_prefix('-') {
         Some(rest) => (rest, true),
         None => (entry, false),

@@ -375,29 +375,9 @@ pub fn info_field(info: &str, field: &str) -> Option<i64> {
     Some(c_atoi(&value[..end]))
 }
 
-/// The hash slot of a key (CRC16/XMODEM of the key or of its `{tag}`, modulo 16384).
-pub fn key_hash_slot(key: &[u8]) -> u16 {
-    let hashed = match key.iter().position(|&c| c == b'{') {
-        Some(s) => match key[s + 1..].iter().position(|&c| c == b'}') {
-            Some(len) if len > 0 => &key[s + 1..s + 1 + len],
-            _ => key,
-        },
-        None => key,
-    };
-    crc16(hashed) & 0x3FFF
-}
-
-/// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection, as Redis Cluster uses.
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc
-}
+/// The hash slot of a key (CRC16/XMODEM of the key or of its `{tag}`, modulo 16384): the
+/// keyspace crate's, the one the server uses.
+pub use keyspace::key_hash_slot;
 
 #[cfg(test)]
 mod tests {

@@ -62,15 +62,7 @@ pub fn spawn(shared: &'static Shared, node: &'static ClusterNode, bind: &[String
     let _ = node.bus_waker.set(waker);
     let mut listeners = Vec::new();
     for entry in bind {
-        let (addr, optional) = match entry.strip_prefix('-') {
-            Some(rest) => (rest, true),
-            None => (entry.as_str(), false),
-        };
-        let addr = match addr {
-            "*" => "0.0.0.0",
-            "::*" => "::",
-            other => other,
-        };
+        let (addr, optional) = crate::bind_address(entry);
         let sockaddr = if addr.contains(':') { format!("[{addr}]:{cport}") } else { format!("{addr}:{cport}") };
         match std::net::TcpListener::bind(&sockaddr) {
             Ok(l) => {
