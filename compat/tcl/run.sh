@@ -205,6 +205,21 @@ start_unit() {
     echo "tcl: started $unit (limit ${budget}s)"
 }
 
+# CI keeps only what this script prints, so a unit that fails shows the end of its harness log and of the logs of
+# the servers it started last: enough to tell a hung server from a failed assertion without the files.
+show_failure() {
+    local unit="$1" slug log
+    slug="$(slug_of "$unit")"
+    echo "tcl: --- end of the harness log of $unit ---"
+    tail -n 15 "$results/logs/$slug.log" | sed 's/^/    /'
+    local tmp="$work_root/$slug/tests/tmp" f
+    [[ -d "$tmp" ]] || return 0
+    while IFS= read -r f; do
+        echo "tcl: --- end of $f ---"
+        tail -n 8 "$f" | sed 's/^/    /'
+    done < <(find "$tmp" -name stdout -type f -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 4 | cut -d' ' -f2-)
+}
+
 finish_one() {
     local pid rc=0
     wait -n -p pid "${!job_unit[@]}" || rc=$?
@@ -212,6 +227,7 @@ finish_one() {
     local secs=$((SECONDS - job_start[$pid]))
     printf '%s\t%s\t%s\t%s\n' "$unit" "$results/logs/$(slug_of "$unit").log" "$rc" "$secs" >>"$runs"
     echo "tcl: finished $unit in ${secs}s (exit $rc)"
+    if [[ $rc -ne 0 ]]; then show_failure "$unit"; fi
     unset "job_unit[$pid]" "job_start[$pid]"
 }
 

@@ -70,11 +70,18 @@ pub fn spawn(shared: &'static Shared, node: &'static ClusterNode, bind: &[String
                 listeners.push(TcpListener::from_std(l));
             }
             Err(e) if optional => verbose!("Could not bind the cluster bus to {sockaddr}: {e} (optional, skipped)"),
-            Err(e) => anyhow::bail!("Could not bind the cluster bus to {sockaddr}: {e}"),
+            // Redis logs only the warning and exits; the last line is ours, in the words the main port's failure
+            // uses, because harnesses (Redis's own Tcl one among them) look for exactly "Failed listening on port"
+            // to retry on another port. Without it a bus port taken between their check and our bind leaves
+            // them waiting for "Ready to accept" forever.
+            Err(e) => {
+                warning!("Warning: Could not create server TCP listening socket {sockaddr}: bind: {e}");
+                anyhow::bail!("Failed listening on port {cport} (TCP), aborting.");
+            }
         }
     }
     if listeners.is_empty() {
-        anyhow::bail!("Failed listening on the cluster bus port {cport}, aborting.");
+        anyhow::bail!("Failed listening on port {cport} (TCP), aborting.");
     }
     for (i, l) in listeners.iter_mut().enumerate() {
         poll.registry().register(l, Token(FIRST_LISTENER + i), Interest::READABLE)?;
