@@ -18,8 +18,9 @@
 #                                reported as not run (and count as regressions under --check)
 #   TCL_CLUSTER_UNIT_TIMEOUT     seconds one unit may take before its process group is killed (default 300)
 #   TCL_WORKERS                  `io-threads` of every instance (default 1; see compat/tcl/run.sh)
-#   TCL_CLUSTER_BASEPORT         first port the harness tries (default 30000; it uses BASE..BASE+1023 and the
-#                                bus ports 10000 above). Two runs on one machine need ranges 1024 apart: a unit
+#   TCL_CLUSTER_BASEPORT         first port the harness tries (default 11000, where Redis's harness says 30000:
+#                                it uses BASE..BASE+1023 and the bus ports 10000 above, and those must stay
+#                                below the ephemeral range that outgoing connections take ports from). Two runs on one machine need ranges 1024 apart: a unit
 #                                that kills an instance and restarts it on the same port fails if another run's
 #                                harness took that port meanwhile.
 #   TCL_CLUSTER_EXTRA_ARGS       more harness arguments, e.g. "--dont-clean" (keeps the instances' logs in the
@@ -28,7 +29,7 @@
 #
 # How the legacy harness works (tests/instances.tcl): it spawns 20 instances of src/redis-server with
 # `cluster-enabled yes`, `appendonly yes`, `enable-protected-configs yes` and `enable-debug-command yes` on ports
-# found free from 30000 up (bus port = port + 10000), then sources each unit of tests/cluster/tests/ matching
+# found free from 30000 up (here TCL_CLUSTER_BASEPORT; bus port = port + 10000), then sources each unit of tests/cluster/tests/ matching
 # --single; nearly every unit first sources includes/init-tests.tcl (CLUSTER RESET HARD, CONFIG SET, DEBUG
 # DROP-CLUSTER-PACKET-FILTER, CONFIG REWRITE, CLUSTER MEET into a full mesh). A test prints
 # "HH:MM:SS> name: OK" or "name: FAILED: ..."; an error that is not an assertion ends the unit.
@@ -93,7 +94,7 @@ fi
 
 total_timeout="${TCL_CLUSTER_TIMEOUT:-600}"
 unit_timeout="${TCL_CLUSTER_UNIT_TIMEOUT:-300}"
-baseport="${TCL_CLUSTER_BASEPORT:-30000}"
+baseport="${TCL_CLUSTER_BASEPORT:-11000}"
 if ! [[ "$baseport" =~ ^[0-9]+$ ]] || ((baseport < 1024 || baseport > 54000)); then
     echo "run-cluster.sh: TCL_CLUSTER_BASEPORT must be a port from 1024 to 54000" >&2
     exit 2

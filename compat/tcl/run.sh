@@ -191,8 +191,10 @@ start_unit() {
     ln -s "$redis_cli" "$dir/src/redis-cli"
     ln -s "$redis_benchmark" "$dir/src/redis-benchmark"
     # Each unit gets its own port range so harnesses running side by side do not race for the same ports
-    # (the harness also probes ports and skips busy ones).
-    baseport=$((21000 + (index % 40) * 250))
+    # (the harness also probes ports and skips busy ones). Client ports 12000-21999 put every cluster bus port
+    # (+10000) below Linux's ephemeral range (32768 and up): an outgoing connection of any process can take an
+    # ephemeral port between the harness's probe and the server's bind, which a range in the 30000s invited.
+    baseport=$((12000 + (index % 40) * 250))
     (
         cd "$dir"
         export TERM=dumb # no colour codes in the logs
