@@ -14,6 +14,7 @@ mod listpack;
 mod lzf;
 mod object;
 pub mod rdb;
+mod ziplist;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

@@ -282,17 +282,8 @@ impl Env {
             c.out.error("ERR no such key");
             return;
         };
-        let encoding = match value {
-            Value::Str(StrValue::Int(_)) => "int",
-            Value::Str(StrValue::Raw(s)) if s.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
-            Value::List(_) => "quicklist",
-            Value::Hash(h) if h.len() <= 128 => "listpack",
-            Value::Hash(_) => "hashtable",
-            Value::Set(_) => "hashtable",
-            Value::ZSet(z) if z.ordered.len() <= 128 => "listpack",
-            Value::ZSet(_) => "skiplist",
-        };
+        // The same encoding OBJECT ENCODING reports: what Redis 7.0 would hold under the current thresholds.
+        let encoding = commands::redis_encoding(value, &self.data_config);
         let mut payload = Vec::new();
         persist::encode_object(value, &persist::EncodeLimits::default(), &mut payload);
         let addr = value as *const Value as usize;
