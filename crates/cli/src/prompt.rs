@@ -142,6 +142,31 @@ mod tests {
         s.iter().map(|w| w.as_bytes().to_vec()).collect()
     }
 
+    /// The prompt splits lines with `resp::split_args` (Redis's `sdssplitargs`); these are the cases
+    /// the prompt depends on, checked against redis-cli 7.0.15's behaviour.
+    #[test]
+    fn lines_split_like_sdssplitargs() {
+        let split = |s: &str| resp::split_args(s.as_bytes());
+        assert_eq!(split("set \"a b\" 'c d'"), Some(words(&["set", "a b", "c d"])));
+        assert_eq!(split("  get   k  "), Some(words(&["get", "k"])));
+        assert_eq!(split("   "), Some(vec![]));
+        assert_eq!(split("\"\""), Some(words(&[""])));
+        assert_eq!(split(r#""\x41\n\t\"\\""#), Some(vec![b"A\n\t\"\\".to_vec()]));
+        assert_eq!(split(r#""\xff\x00""#), Some(vec![vec![0xff, 0x00]]));
+        // An incomplete \x escape is the letter x; an unknown escape is the character itself.
+        assert_eq!(split(r#""\x4" "\q""#), Some(words(&["x4", "q"])));
+        // Single quotes only know \'.
+        assert_eq!(split(r"'it\'s' 'a\nb'"), Some(words(&["it's", "a\\nb"])));
+        // Unbalanced quotes, and a closing quote not followed by a space: Invalid argument(s).
+        assert_eq!(split("get \"abc"), None);
+        assert_eq!(split("get 'abc"), None);
+        assert_eq!(split("get \"a\"b"), None);
+        assert_eq!(split("get 'a'b"), None);
+        // A quote inside a word opens a quoted part of that word.
+        assert_eq!(split("echo a\"b c\""), Some(words(&["echo", "ab c"])));
+        assert_eq!(split("echo a\"b c"), None);
+    }
+
     #[test]
     fn prompt_forms() {
         assert_eq!(prompt_text("127.0.0.1", 6379, None, 0, false), "127.0.0.1:6379> ");
