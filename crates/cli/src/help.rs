@@ -7,9 +7,11 @@
 //! and hints through [`crate::lineedit::Hooks`]), and never panic on a reply it does not expect: a
 //! malformed entry is skipped where redis-cli would `assert`.
 //!
-//! Not built: redis-cli's fallback to its static `help.h` table when it cannot connect or the
-//! server has no `COMMAND DOCS`. We keep no copy of that table; without a server the table is empty
-//! and `help <command>` prints only its closing blank line.
+//! Without a server (or one without `COMMAND DOCS`) redis-cli falls back to its compiled-in
+//! `help.h`; we fall back to [`HelpTable::builtin`], the COMMAND DOCS of Redis 7.0.15 that
+//! `crates/commands/data/commands.json` records (the server's own source for COMMAND DOCS), read
+//! through the same code. The texts agree with help.h except where help.h itself lost text
+//! (MIGRATE's `key|""`, REPLICAOF's `|NO ONE`).
 
 use crate::reply::Reply;
 
@@ -142,7 +144,53 @@ fn add_argument(out: &mut String, arg: &Reply) {
     }
 }
 
+/// Redis 7.0.15's COMMAND DOCS as the server crate records it. Embedded rather than depending on
+/// the `commands` crate, which would pull the whole command implementation into the CLI.
+static BUILTIN_JSON: &str = include_str!("../../commands/data/commands.json");
+
+/// commands.json's typed JSON (`{"map": [[k, v], ...]}`, `{"set": [...]}`, `{"simple": s}`, plain
+/// strings for bulk strings) as the reply a server would send.
+fn json_reply(v: &serde_json::Value) -> Reply {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Reply::Integer(i),
+            None => Reply::Double(n.to_string().into_bytes()),
+        },
+        Value::Bool(b) => Reply::Bool(*b),
+        Value::Null => Reply::Nil,
+        Value::Array(a) => Reply::Array(a.iter().map(json_reply).collect()),
+        Value::Object(o) => {
+            if let Some(Value::Array(pairs)) = o.get("map") {
+                Reply::Map(
+                    pairs.iter().flat_map(|kv| kv.as_array().into_iter().flatten().take(2).map(json_reply)).collect(),
+                )
+            } else if let Some(Value::Array(items)) = o.get("set") {
+                Reply::Set(items.iter().map(json_reply).collect())
+            } else if let Some(Value::String(s)) = o.get("simple") {
+                Reply::Status(s.as_bytes().to_vec())
+            } else {
+                Reply::Nil
+            }
+        }
+    }
+}
+
 impl HelpTable {
+    /// The table without a server: Redis 7.0.15's documentation, built in.
+    pub fn builtin() -> Self {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(BUILTIN_JSON) else { return HelpTable::default() };
+        let mut docs = Vec::new();
+        for c in v.get("commands").and_then(|c| c.as_array()).into_iter().flatten() {
+            if let (Some(name), Some(d)) = (c.get("name").and_then(|n| n.as_str()), c.get("docs")) {
+                docs.push(Reply::Bulk(name.as_bytes().to_vec()));
+                docs.push(json_reply(d));
+            }
+        }
+        HelpTable::from_command_docs(&Reply::Map(docs))
+    }
+
     /// The table from a `COMMAND DOCS` reply (RESP2 array or RESP3 map); empty for anything else.
     pub fn from_command_docs(docs: &Reply) -> Self {
         let mut entries = Vec::new();
@@ -486,6 +534,15 @@ mod tests {
         assert_eq!(t.completions(b"con"), vec![b"CONFIG".to_vec(), b"CONFIG GET".to_vec()]);
         assert_eq!(t.completions(b"help @s"), vec![b"help @server".to_vec(), b"help @string".to_vec()]);
         assert!(t.completions(b"@s").is_empty());
+    }
+
+    #[test]
+    fn builtin_table_has_redis_7_docs() {
+        let t = HelpTable::builtin();
+        assert!(t.entries.len() > 300, "{} entries", t.entries.len());
+        let out = String::from_utf8(t.help_text(&[b"set".to_vec()])).unwrap_or_default();
+        assert!(out.contains("\x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]\x1b[0m"), "{out}");
+        assert_eq!(t.hint(b"config get ").as_deref(), Some("parameter [parameter ...]"));
     }
 
     #[test]

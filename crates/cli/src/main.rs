@@ -414,20 +414,23 @@ impl Cli {
     }
 
     /// `cliInitHelp`: the help table from the server's COMMAND DOCS, connecting quietly if there is
-    /// no connection yet. Loaded once; an empty table when there is no server or no COMMAND DOCS.
+    /// no connection yet. Loaded once; the built-in table when there is no server or no COMMAND DOCS.
     fn load_help(&mut self) {
         if self.help.is_some() {
             return;
         }
-        let mut table = HelpTable::default();
+        let mut table = None;
         if self.conn.is_some() || self.connect(true).is_ok() {
             if let Some(conn) = self.conn.as_mut() {
-                if let Ok(docs) = conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]) {
-                    table = HelpTable::from_command_docs(&docs);
+                if let Ok(docs @ (Reply::Array(_) | Reply::Map(_))) =
+                    conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()])
+                {
+                    table = Some(HelpTable::from_command_docs(&docs));
                 }
             }
         }
-        self.help = Some(table);
+        // No server, or no COMMAND DOCS: redis-cli's compiled-in table; ours is built in too.
+        self.help = Some(table.unwrap_or_else(HelpTable::builtin));
     }
 
     /// The prompt for the next line (`cliRefreshPrompt`, or `not connected> ` without a connection).

@@ -357,6 +357,55 @@ fn cluster_redirect_moves_the_prompt() {
     drop(tmux);
 }
 
+/// Lines piped into the prompt (no terminal: no prompt, no history) give redis-cli's bytes, and
+/// `help` answers from the built-in table when no server listens.
+#[test]
+fn piped_lines_and_offline_help_match_redis_cli() {
+    if !Path::new(REDIS_SERVER).exists() || !Path::new(REDIS_CLI).exists() {
+        eprintln!("skipped: needs {REDIS_SERVER} and {REDIS_CLI}");
+        return;
+    }
+    let tmp = TempDir::new("pipe");
+    let port = free_port();
+    let _server = start_server(&tmp.0, port, &[]);
+    let input = "help get\nhelp\n? set\nhelp @hyperloglog\n3 help ping\n:set hints\n:nope\nrestart\nget \"x\n\
+                 0 ping\n2 incr n\nhelp config get\nhelp nosuch\nselect 3\nmulti\nexec\nquit\nping\n";
+    let run = |bin: &str, args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(bin)
+            .args(args)
+            .env("HOME", &tmp.0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code(),
+        )
+    };
+    let ours = env!("CARGO_BIN_EXE_redoxide-cli");
+    let p = port.to_string();
+    flushall(port);
+    let a = run(ours, &["-p", &p], input);
+    flushall(port);
+    let b = run(REDIS_CLI, &["-p", &p], input);
+    assert_eq!(a, b, "piped prompt (left: redoxide-cli, right: redis-cli)");
+    assert!(a.0.contains("summary:"));
+    let closed = free_port().to_string();
+    for args in [["help", "@string"], ["help", "set"], ["help", "client"]] {
+        let mut all = vec!["-p", closed.as_str()];
+        all.extend_from_slice(&args);
+        assert_eq!(run(ours, &all, ""), run(REDIS_CLI, &all, ""), "offline {args:?}");
+    }
+}
+
 /// One command over a plain socket, its reply's text (one read; enough for these short replies).
 fn command(port: u16, argv: &[&str]) -> String {
     use std::io::{Read, Write};
