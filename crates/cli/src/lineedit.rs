@@ -232,14 +232,17 @@ impl Editor {
             let mut out = stdout.lock();
             out.write_all(prompt.as_bytes())?;
             out.flush()?;
+            // fgets: NULL (the end) only when nothing at all was read; an empty line is a line.
             let mut line = Vec::new();
+            let mut got_any = false;
             while let Some(c) = read_byte(0) {
+                got_any = true;
                 if c == b'\n' {
                     break;
                 }
                 line.push(c);
             }
-            if line.is_empty() {
+            if !got_any {
                 return Ok(Outcome::Eof);
             }
             while line.last().is_some_and(|&c| c == b'\r') {
