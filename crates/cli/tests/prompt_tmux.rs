@@ -103,7 +103,7 @@ enum Step<'a> {
     Line(&'a str),
     /// Type text without Enter; wait until it shows on the last line.
     Type(&'a str),
-    /// Keys by tmux name (Up, Tab, C-u, Enter); wait for the screen to settle.
+    /// Keys by tmux name (Up, Tab, C-u, Enter) that change the screen; wait for it to change and settle.
     Keys(&'a [&'a str]),
     /// Keys, then wait for a bare prompt on the last line.
     KeysToPrompt(&'a [&'a str]),
@@ -179,7 +179,7 @@ fn prompt_screens_match_redis_cli() {
         Step::Line("get k"),
         // A line wider than the terminal wraps (linenoise's multi-line mode), and Left moves back.
         Step::Type(&long_line),
-        Step::Keys(&["Left", "Left", "Left", "Home", "Right"]),
+        Step::Keys(&["Left", "Left", "Left", "Home", "Right", "Y"]),
         Step::Keys(&["C-u"]),
     ];
     // One side after the other on an emptied server, so both see the same data.
@@ -296,11 +296,14 @@ fn run_step(tmux: &Tmux, name: &str, step: Step) -> String {
             wait_screen(tmux, name, &format!("{text:?} typed"), |s| s.replace('\n', "").contains(text))
         }
         Step::Keys(keys) => {
+            // Every Keys step changes the screen (a cursor move alone would not show in a capture):
+            // waiting for the change, not for a fixed time, keeps a loaded machine from racing it.
+            let before = tmux.screen(name);
             let mut a = vec!["send-keys", "-t", name];
             a.extend_from_slice(keys);
             tmux.cmd(&a);
-            std::thread::sleep(Duration::from_millis(300));
-            wait_screen(tmux, name, "the screen to settle", |_| true)
+            std::thread::sleep(Duration::from_millis(100));
+            wait_screen(tmux, name, &format!("{keys:?} to change the screen"), |s| s != before)
         }
         Step::Sleep(ms) => {
             std::thread::sleep(Duration::from_millis(ms));
