@@ -7,7 +7,7 @@
 //! talk to a server or decide what a line means (that is `main.rs`); completions and hints come
 //! from the caller through [`Hooks`].
 //!
-//! Hand-written rather than `rustyline` (which docs/ARCHITECTURE.md first named): the compat test
+//! Hand-written rather than `rustyline` (the design brief's other option): the compat test
 //! compares our screen with redis-cli's cell by cell, and linenoise's exact behaviours (Tab cycling
 //! through candidates in place with a beep at the end, hints as `ESC[0;90;49m`, Ctrl-C ending the
 //! program, a 100-line deduplicated history, byte-per-column widths) would each need working around
