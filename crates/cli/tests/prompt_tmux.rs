@@ -66,8 +66,12 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Whether `path` and tmux are there. Under CI (`CI` set, as .ci/run sets it after installing them) a missing
+/// tool is a failure, not a skip: a test that silently stops running proves nothing.
 fn have(path: &str) -> bool {
-    Path::new(path).exists() && Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    let present = Path::new(path).exists() && Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(present || std::env::var_os("CI").is_none(), "CI must provide tmux and {path}");
+    present
 }
 
 /// Polls until `ok(screen)` holds and the screen stopped changing, for at most 10 s.
