@@ -220,11 +220,41 @@ pub(crate) fn write_background_snapshot(
     aof_base: bool,
 ) -> std::io::Result<u64> {
     let mut out = TempFile::create(path, if aof_base { "temp-rewriteaof-bg" } else { "temp-bgsave" })?;
+    let keys = write_parts(shared, snapshot, used, checksum, delay_us, aof_base, &mut |b| out.write_all(b))?;
+    out.commit()?;
+    Ok(keys)
+}
+
+/// The snapshot as an RDB image handed to `sink` piece by piece (a replica's socket for a
+/// diskless sync, a file otherwise), as [`write_background_snapshot`] writes it.
+pub(crate) fn write_snapshot_to(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    used: &[u32],
+    checksum: bool,
+    delay_us: u64,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    write_parts(shared, snapshot, used, checksum, delay_us, false, sink)
+}
+
+fn write_parts(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    used: &[u32],
+    checksum: bool,
+    delay_us: u64,
+    aof_base: bool,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
     write_aux(&mut w, snapshot.now_ms, aof_base);
     let mut keys = 0u64;
     for &d in used {
         let mut selected = false;
+        if shared.ks.db_if_used(d as usize).is_none() {
+            continue;
+        }
         for s in 0..SLOT_COUNT as u16 {
             drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
@@ -234,15 +264,14 @@ pub(crate) fn write_background_snapshot(
                 selected = true;
             }
             w.append_encoded(&bytes);
-            out.write_all(&w.take_bytes())?;
+            sink(&w.take_bytes())?;
             keys += n;
             if delay_us > 0 {
                 std::thread::sleep(std::time::Duration::from_micros(delay_us.saturating_mul(n)));
             }
         }
     }
-    out.write_all(&w.finish())?;
-    out.commit()?;
+    sink(&w.finish())?;
     Ok(keys)
 }
 
