@@ -162,9 +162,10 @@ pub struct Repl {
     link: Mutex<Link>,
     /// Clients parked in WAIT (ACKs poke the workers only while some are).
     pub waiters: AtomicUsize,
-    good_replicas: AtomicUsize,
-    /// min-replicas-to-write, cached by the cron (0: off).
+    /// min-replicas-to-write and min-replicas-max-lag, cached by every worker's config refresh
+    /// (`refresh_config`), so a CONFIG SET holds for the next command.
     min_to_write: AtomicUsize,
+    max_lag_s: AtomicI64,
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
@@ -205,8 +206,8 @@ pub fn repl() -> &'static Repl {
             sync_last_io_ms: 0,
         }),
         waiters: AtomicUsize::new(0),
-        good_replicas: AtomicUsize::new(0),
         min_to_write: AtomicUsize::new(0),
+        max_lag_s: AtomicI64::new(10),
         sync_full: AtomicU64::new(0),
         sync_partial_ok: AtomicU64::new(0),
         sync_partial_err: AtomicU64::new(0),
@@ -298,7 +299,7 @@ pub fn become_master(shared: &'static Shared) {
     });
     drop(_g);
     disconnect_replicas();
-    notice!("MASTER MODE enabled (user request from 'id=0 addr= laddr= fd=0 name= age=0 idle=0 flags=N')");
+    notice!("MASTER MODE enabled");
 }
 
 /// A role change requested from a context that must not wait for the all-slots barrier (the
@@ -444,7 +445,7 @@ pub fn refusal(
     let replica = r.replica.load(Ordering::Relaxed);
     if write && !replica {
         let min = r.min_to_write.load(Ordering::Relaxed);
-        if min > 0 && r.good_replicas.load(Ordering::Relaxed) < min {
+        if min > 0 && good_replicas(r.max_lag_s.load(Ordering::Relaxed)) < min {
             return Some("NOREPLICAS Not enough good replicas to write.");
         }
     }
@@ -458,6 +459,30 @@ pub fn refusal(
         return Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
     }
     None
+}
+
+/// Online replicas whose last ACK is at most `max_lag_s` seconds old (Redis's
+/// `refreshGoodSlavesCount`, counted when asked rather than cached, so a CONFIG SET or an ACK
+/// counts at once).
+fn good_replicas(max_lag_s: i64) -> usize {
+    let now = now_ms();
+    repl()
+        .stream
+        .lock()
+        .links
+        .iter()
+        .filter(|l| {
+            l.state.load(Ordering::Relaxed) == ONLINE && now - l.ack_ms.load(Ordering::Relaxed) <= max_lag_s * 1000
+        })
+        .count()
+}
+
+/// min-replicas-to-write / min-replicas-max-lag changed (called on every config refresh).
+pub fn refresh_config(min_to_write: i64, max_lag_s: i64) {
+    let r = repl();
+    let min = if max_lag_s > 0 { min_to_write.max(0) as usize } else { 0 };
+    r.min_to_write.store(min, Ordering::Relaxed);
+    r.max_lag_s.store(max_lag_s, Ordering::Relaxed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,15 +574,25 @@ pub fn psync_check(args: &[&[u8]], hello: &ReplicaHello) -> Result<PsyncRequest,
     })
 }
 
-/// REPLICAOF / SLAVEOF. The reply text (simple string or error, with its prefix).
-pub fn replicaof_command(shared: &'static Shared, args: &[&[u8]], cluster: bool) -> Result<String, String> {
+/// REPLICAOF / SLAVEOF. The reply text (simple string or error, with its prefix). With
+/// `defer` (inside EXEC, whose slot locks the barrier would wait for) the change is queued to
+/// the control thread and happens right after the transaction.
+pub fn replicaof_command(
+    shared: &'static Shared,
+    args: &[&[u8]],
+    cluster: bool,
+    defer: bool,
+) -> Result<String, String> {
     if cluster {
         return Err("ERR REPLICAOF not allowed in cluster mode.".into());
     }
     if args[1].eq_ignore_ascii_case(b"no") && args[2].eq_ignore_ascii_case(b"one") {
         if is_replica() {
-            become_master(shared);
-            notice!("MASTER MODE enabled");
+            if defer {
+                request(shared, Control::BecomeMaster);
+            } else {
+                become_master(shared);
+            }
         }
         return Ok("OK".into());
     }
@@ -567,13 +602,20 @@ pub fn replicaof_command(shared: &'static Shared, args: &[&[u8]], cluster: bool)
         .filter(|p| (0..=65535).contains(p))
         .ok_or_else(|| "ERR Invalid master port".to_string())?;
     let host = String::from_utf8_lossy(args[1]).into_owned();
-    match replicate_from(shared, &host, port as u16)? {
-        true => Ok("OK Already connected to specified master".into()),
-        false => {
-            notice!("REPLICAOF {host}:{port} enabled (user request)");
-            Ok("OK".into())
+    let already = if defer {
+        let same = repl().link.lock().master.as_ref().is_some_and(|(h, p)| *h == host && *p as i64 == port);
+        if !same {
+            request(shared, Control::ReplicateFrom(host.clone(), port as u16));
         }
+        same
+    } else {
+        replicate_from(shared, &host, port as u16)?
+    };
+    if already {
+        return Ok("OK Already connected to specified master".into());
     }
+    notice!("REPLICAOF {host}:{port} enabled (user request)");
+    Ok("OK".into())
 }
 
 /// ROLE's reply.
@@ -692,7 +734,17 @@ pub fn info_section(shared: &Shared) -> String {
         let min = cfg.get_i64("min-replicas-to-write").unwrap_or(0);
         let lag = cfg.get_i64("min-replicas-max-lag").unwrap_or(0);
         if min > 0 && lag > 0 {
-            let _ = write!(s, "min_slaves_good_slaves:{}\r\n", r.good_replicas.load(Ordering::Relaxed));
+            let good = {
+                let now = now_ms();
+                st.links
+                    .iter()
+                    .filter(|l| {
+                        l.state.load(Ordering::Relaxed) == ONLINE
+                            && now - l.ack_ms.load(Ordering::Relaxed) <= lag * 1000
+                    })
+                    .count()
+            };
+            let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
         }
     }
     for (i, l) in st.links.iter().enumerate() {
@@ -748,15 +800,13 @@ fn cron_thread(shared: &'static Shared) {
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         let now = now_ms();
-        let (backlog_size, ping_period, ttl, limit, min_write, max_lag) = {
+        let (backlog_size, ping_period, ttl, limit) = {
             let cfg = shared.config.read();
             (
                 cfg.get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64,
                 cfg.get_i64("repl-ping-replica-period").unwrap_or(10).max(1),
                 cfg.get_i64("repl-backlog-ttl").unwrap_or(3600),
                 cfg.client_output_buffer_limits()[1],
-                cfg.get_i64("min-replicas-to-write").unwrap_or(0).max(0) as usize,
-                cfg.get_i64("min-replicas-max-lag").unwrap_or(10),
             )
         };
         let replica = r.replica.load(Ordering::Relaxed);
@@ -765,7 +815,6 @@ fn cron_thread(shared: &'static Shared) {
         {
             let mut st = r.stream.lock();
             st.backlog_size = backlog_size;
-            let mut good = 0;
             for l in &st.links {
                 if l.info.kill.load(Ordering::Relaxed) {
                     to_close.push(l.clone());
@@ -787,12 +836,7 @@ fn cron_thread(shared: &'static Shared) {
                 if over_hard {
                     to_close.push(l.clone());
                 }
-                if l.state.load(Ordering::Relaxed) == ONLINE && now - l.ack_ms.load(Ordering::Relaxed) <= max_lag * 1000
-                {
-                    good += 1;
-                }
             }
-            r.good_replicas.store(good, Ordering::Relaxed);
             if !st.links.is_empty() {
                 st.no_replicas_since_ms = now;
             } else if !replica && st.active && ttl > 0 && now - st.no_replicas_since_ms > ttl * 1000 {
@@ -800,7 +844,6 @@ fn cron_thread(shared: &'static Shared) {
             }
             st.trim();
         }
-        r.min_to_write.store(if max_lag > 0 { min_write } else { 0 }, Ordering::Relaxed);
         for l in to_close {
             if !l.info.kill.load(Ordering::Relaxed) {
                 warning!(

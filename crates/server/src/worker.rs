@@ -1422,6 +1422,10 @@ impl Env {
             let cfg = self.shared.config.read();
             self.replica_read_only = cfg.get_bool("replica-read-only").unwrap_or(true);
             self.replica_serve_stale = cfg.get_bool("replica-serve-stale-data").unwrap_or(true);
+            crate::replication::refresh_config(
+                cfg.get_i64("min-replicas-to-write").unwrap_or(0),
+                cfg.get_i64("min-replicas-max-lag").unwrap_or(10),
+            );
         }
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
@@ -1838,12 +1842,9 @@ impl Env {
                 }
             }
             REPLICAOF => {
-                if self.in_exec {
-                    // The barrier it needs would wait for the transaction's own slot locks.
-                    c.out.error("ERR REPLICAOF is not allowed inside a transaction in redoxide");
-                    return;
-                }
-                match repl::replicaof_command(self.shared, args, self.cluster.is_some()) {
+                // Inside EXEC the barrier it needs would wait for the transaction's own slot
+                // locks: the change is queued and happens as the transaction ends.
+                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), self.in_exec) {
                     Ok(text) => c.out.simple(&text),
                     Err(e) => c.out.error(&e),
                 }
