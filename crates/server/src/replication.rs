@@ -143,6 +143,9 @@ struct Link {
     state: &'static str,
     /// The master client's id once handed to a worker.
     client: Option<(u64, usize)>,
+    /// The database the master client was in when its link was lost: a partial resync resumes
+    /// the stream there (Redis keeps it in the cached master client).
+    db: u32,
     down_since_ms: i64,
     sync_total: i64,
     sync_read: i64,
@@ -200,6 +203,7 @@ pub fn repl() -> &'static Repl {
             generation: 0,
             state: "none",
             client: None,
+            db: 0,
             down_since_ms: -1,
             sync_total: -1,
             sync_read: 0,
@@ -404,11 +408,12 @@ pub fn applied_from_master(client_id: u64, bytes: &[u8]) {
 
 /// The worker closed the master client: the link thread reconnects and asks for a partial
 /// resync from our offset (the cached master is our own stream).
-pub fn master_link_lost(client_id: u64) {
+pub fn master_link_lost(client_id: u64, db: u32) {
     let Some(r) = REPL.get() else { return };
     let mut l = r.link.lock();
     if l.client.map(|c| c.0) == Some(client_id) {
         l.client = None;
+        l.db = db;
         l.state = "connect";
         l.down_since_ms = now_ms();
         r.link_up.store(false, Ordering::Relaxed);
@@ -1499,6 +1504,7 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
     };
     notice!("Trying a partial resynchronization (request {our_id}:{our_next}).");
     let line = m.command(&[b"PSYNC", our_id.as_bytes(), our_next.to_string().as_bytes()])?;
+    let mut db = 0;
     match parse_psync_reply(&line) {
         PsyncReply::Continue { replid } => {
             notice!("Successful partial resynchronization with master.");
@@ -1517,6 +1523,7 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
             if changed {
                 disconnect_replicas();
             }
+            db = r.link.lock().db;
             notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         }
         PsyncReply::Full { replid, offset } => {
@@ -1564,7 +1571,7 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
     }
     shared.clients.lock().insert(id, info.clone());
     match shared.workers().get(worker) {
-        Some(w) => w.send(Msg::MasterLink(crate::worker::Stream::Tcp(stream), info, leftover)),
+        Some(w) => w.send(Msg::MasterLink(crate::worker::Stream::Tcp(stream), info, leftover, db)),
         None => return Err(std::io::Error::other("no worker")),
     }
     Ok(())

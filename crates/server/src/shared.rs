@@ -202,8 +202,8 @@ pub enum Msg {
     /// Look at kill flags (CLIENT KILL) and pause state now.
     Poke,
     /// Our master's link after the handshake and sync (`replication`): serve it as the master
-    /// client, starting with the stream bytes already read.
-    MasterLink(crate::worker::Stream, Arc<ClientShared>, Vec<u8>),
+    /// client, starting with the stream bytes already read, in the given database.
+    MasterLink(crate::worker::Stream, Arc<ClientShared>, Vec<u8>, u32),
     /// Pub/sub messages for subscribers of the receiving worker, in publication order.
     Deliver(Vec<crate::pubsub::Delivery>),
     /// Cluster mode: unsubscribe these clients of the receiving worker from these shard

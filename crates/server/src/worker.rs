@@ -545,11 +545,13 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
-                Msg::MasterLink(stream, info, leftover) => {
+                Msg::MasterLink(stream, info, leftover, db) => {
                     if let Some(idx) = self.add_conn(stream, info) {
                         if let Some(c) = self.conns[idx].as_mut() {
                             c.master = true;
                             c.authenticated = true;
+                            c.db = db;
+                            c.info.db.store(db, Ordering::Relaxed);
                             c.last_ack_ms = now_ms();
                             c.rbuf = leftover;
                             c.filled = c.rbuf.len();
@@ -735,7 +737,7 @@ impl Worker {
         };
         if c.master {
             self.master_idx = None;
-            crate::replication::master_link_lost(c.info.id);
+            crate::replication::master_link_lost(c.info.id, c.db);
         }
         if c.wait_repl.take().is_some() {
             crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);

@@ -167,6 +167,10 @@ fn populate(c: &mut Client, n: usize) {
 fn write_traffic(c: &mut Client, round: usize) {
     let r = round.to_string();
     let cmds = vec![
+        // Database 9 first and last: after a killed link the stream goes on in the database it
+        // was in, which the replica must remember (no SELECT precedes this write).
+        v(&["SELECT", "9"]),
+        v(&["HSET", "db9", "pre", &r]),
         v(&["SELECT", "0"]),
         v(&["SET", "s:k0", &format!("changed-{r}")]),
         v(&["INCRBY", "i:k1", "5"]),
@@ -363,6 +367,30 @@ fn redoxide_to_redoxide_chain() {
     assert_in_sync(&mut m, &mut c1);
     assert_in_sync(&mut m, &mut c2);
     assert_eq!(field(&mut c2, "replication", "master_replid"), field(&mut m, "replication", "master_replid"));
+
+    // A killed link in the middle of the chain resumes with +CONTINUE, in the database the
+    // stream was in.
+    m.cmd(&["SELECT", "9"]);
+    m.cmd(&["HSET", "db9", "before-kill", "1"]);
+    m.cmd(&["SELECT", "0"]);
+    assert!(matches!(c1.cmd(&["CLIENT", "KILL", "TYPE", "master"]), Reply::Int(1)));
+    wait_until("partial resync", Duration::from_secs(20), || field(&mut m, "stats", "sync_partial_ok") == "1");
+    m.cmd(&["SELECT", "9"]);
+    m.cmd(&["HSET", "db9", "after-kill", "1"]);
+    m.cmd(&["SELECT", "0"]);
+    wait_until("the write after the resync", Duration::from_secs(10), || {
+        c1.cmd(&["SELECT", "9"]);
+        let got = c1.cmd(&["HGET", "db9", "after-kill"]);
+        c1.cmd(&["SELECT", "0"]);
+        got == Reply::bulk("1")
+    });
+    assert_eq!(c1.cmd(&["EXISTS", "db9"]), Reply::Int(0), "the write landed in the wrong database");
+    for round in 10..15 {
+        write_traffic(&mut m, round);
+    }
+    assert_in_sync(&mut m, &mut c1);
+    assert_in_sync(&mut m, &mut c2);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1");
 }
 
 #[test]
