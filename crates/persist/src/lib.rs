@@ -14,6 +14,7 @@ mod listpack;
 mod lzf;
 mod object;
 pub mod rdb;
+pub mod repl;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

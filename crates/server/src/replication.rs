@@ -25,6 +25,7 @@
 use crate::shared::{now_ms, ClientShared, Msg, Shared};
 use crate::{notice, warning};
 use parking_lot::{Condvar, Mutex};
+use persist::repl::{find_eof_mark, parse_psync_reply, parse_rdb_preamble, PsyncReply, RdbPreamble};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -1310,69 +1311,6 @@ impl MasterReader {
     }
 }
 
-/// What the master's answer to PSYNC was.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PsyncReply {
-    Full {
-        replid: String,
-        offset: u64,
-    },
-    Continue {
-        replid: Option<String>,
-    },
-    /// -NOMASTERLINK, -LOADING: try again later.
-    TryLater(String),
-    Error(String),
-}
-
-/// Parses the master's PSYNC reply line (Redis's `slaveTryPartialResynchronization`).
-pub fn parse_psync_reply(line: &str) -> PsyncReply {
-    if let Some(rest) = line.strip_prefix("+FULLRESYNC") {
-        let mut it = rest.split_whitespace();
-        let id = it.next().unwrap_or("");
-        let off = it.next().and_then(|s| s.parse::<u64>().ok());
-        return match off {
-            Some(offset) if id.len() == 40 => PsyncReply::Full { replid: id.to_string(), offset },
-            _ => PsyncReply::Error(format!("Master replied with wrong +FULLRESYNC syntax: {line}")),
-        };
-    }
-    if let Some(rest) = line.strip_prefix("+CONTINUE") {
-        let id = rest.trim();
-        return if id.len() == 40 {
-            PsyncReply::Continue { replid: Some(id.to_string()) }
-        } else {
-            PsyncReply::Continue { replid: None }
-        };
-    }
-    if line.starts_with("-NOMASTERLINK") || line.starts_with("-LOADING") {
-        return PsyncReply::TryLater(line.to_string());
-    }
-    PsyncReply::Error(line.to_string())
-}
-
-/// The RDB transfer's preamble: `$<len>` or `$EOF:<40-byte mark>`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum RdbPreamble {
-    Len(u64),
-    Eof([u8; 40]),
-}
-
-pub fn parse_rdb_preamble(line: &str) -> Result<RdbPreamble, String> {
-    let Some(rest) = line.strip_prefix('$') else {
-        return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{line}'), are you sure the host and port are right?"));
-    };
-    if let Some(mark) = rest.strip_prefix("EOF:") {
-        let bytes = mark.as_bytes();
-        if bytes.len() != 40 {
-            return Err("Bad EOF mark from MASTER".into());
-        }
-        let mut m = [0u8; 40];
-        m.copy_from_slice(bytes);
-        return Ok(RdbPreamble::Eof(m));
-    }
-    rest.parse::<u64>().map(RdbPreamble::Len).map_err(|_| format!("Bad RDB length from MASTER: '{line}'"))
-}
-
 fn link_current(generation: u64) -> bool {
     repl().link.lock().generation == generation
 }
@@ -1619,10 +1557,8 @@ fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
             RdbPreamble::Len(n) if rdb.len() as u64 >= *n => return Ok(rdb),
             RdbPreamble::Eof(mark) => {
                 // The mark may arrive split over reads, and stream bytes may follow it in the
-                // same read: look for it in the newly read bytes and the 40 before them.
-                let from = scanned.saturating_sub(40);
-                if let Some(i) = rdb[from..].windows(40).position(|w| w == &mark[..]) {
-                    let at = from + i;
+                // same read: they are given back to the reader.
+                if let Some(at) = find_eof_mark(&rdb, scanned, mark) {
                     m.buf = rdb[at + 40..].to_vec();
                     m.pos = 0;
                     rdb.truncate(at);
@@ -1669,31 +1605,6 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn psync_replies() {
-        let id = "a".repeat(40);
-        assert_eq!(
-            parse_psync_reply(&format!("+FULLRESYNC {id} 123")),
-            PsyncReply::Full { replid: id.clone(), offset: 123 }
-        );
-        assert!(matches!(parse_psync_reply("+FULLRESYNC abc 1"), PsyncReply::Error(_)));
-        assert!(matches!(parse_psync_reply("+FULLRESYNC"), PsyncReply::Error(_)));
-        assert_eq!(parse_psync_reply("+CONTINUE"), PsyncReply::Continue { replid: None });
-        assert_eq!(parse_psync_reply(&format!("+CONTINUE {id}")), PsyncReply::Continue { replid: Some(id) });
-        assert!(matches!(parse_psync_reply("-NOMASTERLINK x"), PsyncReply::TryLater(_)));
-        assert!(matches!(parse_psync_reply("-ERR x"), PsyncReply::Error(_)));
-    }
-
-    #[test]
-    fn preambles() {
-        assert_eq!(parse_rdb_preamble("$10"), Ok(RdbPreamble::Len(10)));
-        assert!(parse_rdb_preamble("$-1").is_err());
-        assert!(parse_rdb_preamble("+OK").is_err());
-        assert!(parse_rdb_preamble("$EOF:short").is_err());
-        let mark = "b".repeat(40);
-        assert_eq!(parse_rdb_preamble(&format!("$EOF:{mark}")), Ok(RdbPreamble::Eof([b'b'; 40])));
-    }
 
     #[test]
     fn backlog_trims_to_its_size_but_keeps_what_replicas_need() {
