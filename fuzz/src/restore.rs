@@ -37,9 +37,7 @@ mod tests {
     #[test]
     fn known_payloads_pass() {
         check_restore_payload(b"\x00\x05hello\n\x00cr\xdfve4 \n");
-        check_restore_payload(
-            b"\x12\x01\x02\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\xdf\x9c\x02\x85hello\x06\xff",
-        );
+        check_restore_payload(b"\x12\x01\x02\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\xdf\x9c\x02\x85hello\x06\xff");
         check_restore_payload(b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\xff\xff\x03\x00");
         check_restore_payload(b"");
         check_rdb_file(include_bytes!("../../crates/persist/tests/fixtures/redis-7.0.15-types.rdb"));
