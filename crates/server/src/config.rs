@@ -2248,6 +2248,15 @@ impl Config {
         }
     }
 
+    /// REPLICAOF at run time: CONFIG GET and CONFIG REWRITE show the master in force, as Redis
+    /// rewrites `replicaof` from its current master.
+    pub fn set_replicaof(&mut self, master: Option<(String, u16)>) {
+        if let Some((idx, _)) = lookup(b"replicaof") {
+            self.values[idx] = Val::ReplicaOf(master.map(|(h, p)| (h.into_bytes(), p as i64)));
+            self.explicit[idx] = true;
+        }
+    }
+
     /// `client-output-buffer-limit` for the normal, replica and pubsub classes.
     pub fn client_output_buffer_limits(&self) -> [OutputBufferLimit; 3] {
         match self.value_of("client-output-buffer-limit") {

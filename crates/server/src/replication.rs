@@ -248,6 +248,7 @@ pub fn replicate_from(shared: &'static Shared, host: &str, port: u16) -> Result<
             return Ok(true);
         }
         l.master = Some((host.to_string(), port));
+        shared.config.write().set_replicaof(Some((host.to_string(), port)));
         l.generation += 1;
         l.state = "connect";
         l.down_since_ms = now_ms();
@@ -280,6 +281,7 @@ pub fn become_master(shared: &'static Shared) {
     let old_client = {
         let mut l = r.link.lock();
         l.master = None;
+        shared.config.write().set_replicaof(None);
         l.generation += 1;
         l.state = "none";
         l.client.take()
@@ -787,10 +789,46 @@ pub fn info_section(shared: &Shared) -> String {
 // Start-up and the cron
 // ---------------------------------------------------------------------------------------------
 
-/// Starts the replication cron and, with `replicaof` in the configuration, the link.
+/// What SAVE records in the RDB (Redis's `rdbPopulateSaveInfo`): the stream's database, id and
+/// offset, when there is a history to resume (a master with a backlog, or a replica). Call it
+/// with every slot locked (and the apply lock held) so the offset matches the data.
+pub fn save_info(shared: &Shared) -> Option<(u32, String, u64)> {
+    let r = REPL.get()?;
+    // Lock order: link before stream (as INFO and ROLE take them).
+    let replica_db = if r.replica.load(Ordering::Relaxed) {
+        let l = r.link.lock();
+        Some(match l.client {
+            Some((id, _)) => shared.clients.lock().get(&id).map_or(l.db, |c| c.db.load(Ordering::Relaxed)),
+            None => l.db,
+        })
+    } else {
+        None
+    };
+    let st = r.stream.lock();
+    if !st.active {
+        return None;
+    }
+    let db = replica_db.unwrap_or_else(|| st.selected_db.unwrap_or(0));
+    Some((db, st.replid.clone(), st.end))
+}
+
+/// Starts the replication cron and, with `replicaof` in the configuration, the link. A replica
+/// whose RDB recorded its replication id and offset resumes that history, so it can ask its
+/// master for a partial resync after a restart (Redis's cached master from the RDB).
 pub fn start(shared: &'static Shared) {
     let r = repl();
     r.stream.lock().backlog_size = shared.config.read().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
+    let loaded = shared.persist.lock().loaded_repl.take();
+    if let (Some((db, id, offset)), true) = (loaded, shared.config.read().replicaof().is_some()) {
+        notice!("Using the replication id {id} and offset {offset} saved in the RDB file");
+        let mut st = r.stream.lock();
+        st.replid = id;
+        st.start = offset;
+        st.end = offset;
+        st.active = true;
+        drop(st);
+        r.link.lock().db = db;
+    }
     if let Err(e) = std::thread::Builder::new().name("repl-cron".into()).spawn(move || cron_thread(shared)) {
         warning!("Can't start the replication cron thread: {e}");
     }

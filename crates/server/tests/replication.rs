@@ -498,3 +498,39 @@ fn replica_output_buffer_limit_disconnects_a_stuck_replica() {
         field(&mut m, "replication", "connected_slaves") == "0"
     });
 }
+
+#[test]
+fn restarted_replica_resumes_with_a_partial_resync_from_its_rdb() {
+    let master = Redis::start(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let dir = std::env::temp_dir().join(format!("redoxide-repl-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = master.port.to_string();
+    let args = ["--replicaof", "127.0.0.1", port.as_str(), "--save", "", "--repl-diskless-sync-delay", "0"];
+    {
+        let replica = Server::start_in(&dir, &args).expect("replica");
+        let mut r = replica.client();
+        wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+        for round in 0..3 {
+            write_traffic(&mut m, round);
+        }
+        assert_in_sync(&mut m, &mut r);
+        // SHUTDOWN SAVE records the replication id and offset in the RDB (Redis's aux fields).
+        r.send(&["SHUTDOWN", "SAVE"]);
+        let _ = r.is_closed();
+    }
+    for round in 3..6 {
+        write_traffic(&mut m, round);
+    }
+    let replica = Server::start_in(&dir, &args).expect("restarted replica");
+    let mut r = replica.client();
+    wait_until("partial resync after the restart", Duration::from_secs(20), || {
+        field(&mut m, "stats", "sync_partial_ok") == "1"
+    });
+    assert_in_sync(&mut m, &mut r);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1", "the restart must not need a full sync");
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
+}
