@@ -195,6 +195,11 @@ pub(crate) fn refresh_on() {
     a.on.store(on, Ordering::Relaxed);
 }
 
+/// True while the AOF is on (its log takes the propagated commands).
+pub fn logging() -> bool {
+    AOF.get().is_some_and(|a| a.log_on.load(Ordering::Relaxed))
+}
+
 /// True while a rewrite writes its base (BGSAVE waits: they share the keyspace's snapshot).
 pub fn rewrite_in_progress() -> bool {
     AOF.get().is_some_and(|a| a.rewriting.load(Ordering::Relaxed))

@@ -1510,6 +1510,14 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
             disconnect_replicas();
             load_full_sync(shared, &rdb, &replid, offset)?;
             notice!("MASTER <-> REPLICA sync: Finished with success");
+            if crate::aof::logging() {
+                // The AOF still describes the dataset we replaced: rewrite it from the new one
+                // (Redis restarts its AOF after a full sync for the same reason).
+                notice!("MASTER <-> REPLICA sync: Rewriting the AOF after the full sync");
+                if let Err(e) = crate::aof::rewrite_background(shared, false) {
+                    warning!("Can't rewrite the AOF after the full sync: {e}");
+                }
+            }
         }
         PsyncReply::TryLater(e) => {
             return Err(std::io::Error::other(format!(

@@ -534,3 +534,39 @@ fn restarted_replica_resumes_with_a_partial_resync_from_its_rdb() {
     drop(replica);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replica_aof_holds_the_synced_dataset() {
+    let master = Redis::start(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let dir = std::env::temp_dir().join(format!("redoxide-repl-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let expected;
+    {
+        let replica = Server::start_in(&dir, &["--appendonly", "yes", "--save", ""]).expect("replica");
+        let mut r = replica.client();
+        r.cmd(&["SET", "stale", "from before the sync"]);
+        let port = master.port.to_string();
+        assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), Reply::Simple("OK".into()));
+        wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+        for round in 0..3 {
+            write_traffic(&mut m, round);
+        }
+        assert_in_sync(&mut m, &mut r);
+        wait_until("the AOF rewrite", Duration::from_secs(20), || {
+            field(&mut r, "persistence", "aof_rewrite_in_progress") == "0"
+                && field(&mut r, "persistence", "aof_rewrites") == "1"
+        });
+        expected = dataset(&mut m);
+        r.send(&["SHUTDOWN", "NOSAVE"]);
+        let _ = r.is_closed();
+    }
+    // Restarted alone (no replicaof): the AOF alone must give the master's dataset.
+    let restarted = Server::start_in(&dir, &["--appendonly", "yes", "--save", ""]).expect("restart");
+    let mut c = restarted.client();
+    assert_eq!(dataset(&mut c), expected);
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
