@@ -174,7 +174,7 @@ step_fuzz() {
     mkdir -p fuzz/corpus/aof_file
     { printf '\x00'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.manifest; } >fuzz/corpus/aof_file/seed-manifest
     { printf '\x01'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.1.incr.aof; } >fuzz/corpus/aof_file/seed-incr
-    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command; do
+    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command repl_handshake; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.

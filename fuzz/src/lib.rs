@@ -429,7 +429,7 @@ mod tests {
     fn cluster_command_check_runs_real_sequences() {
         check_cluster_command(b"addslotsrange\x000\x0099\nsetslot\x005\x00migrating\x00abc\ndelslots\x003\nflushslots");
         check_cluster_command(b"meet\x00127.0.0.1\x007000\nset-config-epoch\x005\nbumpepoch\nreset\x00hard");
-}
+    }
 
     fn aof_checks_pass_on_known_inputs() {
         check_aof(b"\x00file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n");
@@ -475,5 +475,58 @@ mod tests {
         for style in 0..=255u8 {
             assert_eq!(split_args(&quote_line(&args, style)), Some(args.clone()), "style {style}");
         }
+    }
+}
+
+/// The replica's reading of a master's PSYNC reply and RDB preamble (`persist::repl`). Input
+/// layout: up to the first LF, a line given to both parsers; byte after it seeds the read sizes;
+/// the rest is a payload searched for its own first 40 bytes as the EOF mark, fed in pieces,
+/// which must find what one search of the whole payload finds.
+pub fn check_repl_handshake(data: &[u8]) {
+    use persist::repl::{find_eof_mark, parse_psync_reply, parse_rdb_preamble, PsyncReply, RdbPreamble, EOF_MARK_LEN};
+    let split = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let line = String::from_utf8_lossy(&data[..split]);
+    match parse_psync_reply(&line) {
+        PsyncReply::Full { replid, .. } => assert_eq!(replid.len(), 40),
+        PsyncReply::Continue { replid: Some(id) } => assert_eq!(id.len(), 40),
+        _ => {}
+    }
+    if let Ok(RdbPreamble::Eof(mark)) = parse_rdb_preamble(&line) {
+        assert!(line.ends_with(std::str::from_utf8(&mark).unwrap_or("\u{0}")));
+    }
+    let rest = data.get(split + 1..).unwrap_or(&[]);
+    let [seed, ref payload @ ..] = *rest else { return };
+    if payload.len() < EOF_MARK_LEN {
+        return;
+    }
+    let mut mark = [0u8; EOF_MARK_LEN];
+    mark.copy_from_slice(&payload[..EOF_MARK_LEN]);
+    let body = &payload[1..];
+    let whole = body.windows(EOF_MARK_LEN).position(|w| w == &mark[..]);
+    // Feed `body` in pieces of 1..=8 bytes chosen by the seed, as reads would deliver it.
+    let (mut len, mut scanned, mut found, mut step) = (0usize, 0usize, None, seed as usize);
+    while len < body.len() && found.is_none() {
+        step = step.wrapping_mul(31).wrapping_add(7);
+        len = (len + 1 + step % 8).min(body.len());
+        found = find_eof_mark(&body[..len], scanned, &mark);
+        scanned = len;
+    }
+    assert_eq!(found, whole, "incremental search disagrees with a whole search");
+}
+
+#[cfg(test)]
+mod repl_handshake_tests {
+    #[test]
+    fn examples() {
+        let mark = "m".repeat(40);
+        let mut input = format!("$EOF:{mark}\n").into_bytes();
+        input.push(3);
+        input.extend_from_slice(mark.as_bytes());
+        input.extend_from_slice(b"some rdb bytes");
+        input.extend_from_slice(mark.as_bytes());
+        input.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        super::check_repl_handshake(&input);
+        super::check_repl_handshake(b"+FULLRESYNC 0123456789012345678901234567890123456789 7\n");
+        super::check_repl_handshake(b"");
     }
 }

@@ -15,6 +15,7 @@ mod lzf;
 mod object;
 pub mod rdb;
 mod ziplist;
+pub mod repl;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

@@ -68,9 +68,12 @@ impl Fsync {
 
 /// The AOF of this process. One per process: the server has one keyspace.
 pub struct Aof {
-    /// Writes are propagated (the AOF is on, or waits for its first rewrite). Written only
-    /// under the all-slots barrier, read under a slot lock.
+    /// Writes are propagated: the AOF logs them (`log_on`) or the replication stream takes
+    /// them (`replication::feeding`). Written only under the all-slots barrier, read under a
+    /// slot lock.
     on: AtomicBool,
+    /// The AOF is on (or waits for its first rewrite): appended commands go to its log.
+    log_on: AtomicBool,
     /// Logical offset of the end of the log: bytes ever appended.
     appended: AtomicU64,
     /// Logical offset up to which the log is written to the file (and, under `always`, fsynced).
@@ -144,6 +147,7 @@ static AOF: OnceLock<Aof> = OnceLock::new();
 pub fn aof() -> &'static Aof {
     AOF.get_or_init(|| Aof {
         on: AtomicBool::new(false),
+        log_on: AtomicBool::new(false),
         appended: AtomicU64::new(0),
         done: AtomicU64::new(0),
         write_failed: AtomicBool::new(false),
@@ -180,6 +184,20 @@ pub fn propagation() -> Option<Propagation> {
         }
         _ => None,
     }
+}
+
+/// Recomputes whether writes are propagated (AOF log or replication stream). Call it under the
+/// all-slots barrier ([`with_all_slots_locked`]) after changing either, so the switch point is
+/// exact.
+pub(crate) fn refresh_on() {
+    let a = aof();
+    let on = a.log_on.load(Ordering::Relaxed) || crate::replication::feeding();
+    a.on.store(on, Ordering::Relaxed);
+}
+
+/// True while the AOF is on (its log takes the propagated commands).
+pub fn logging() -> bool {
+    AOF.get().is_some_and(|a| a.log_on.load(Ordering::Relaxed))
 }
 
 /// True while a rewrite writes its base (BGSAVE waits: they share the keyspace's snapshot).
@@ -340,6 +358,13 @@ impl Aof {
     /// Appends commands to the log, preceded by a SELECT when their database differs from
     /// the last one, and wrapped in MULTI/EXEC with `wrap`.
     fn append(&self, ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
+        // The replication stream keeps its own SELECT tracking (Redis's `slaveseldb`).
+        if crate::replication::feeding() {
+            crate::replication::feed(ops, wrap);
+        }
+        if !self.log_on.load(Ordering::Relaxed) {
+            return;
+        }
         let mut log = self.log.lock();
         let before = log.buf.len();
         if self.timestamps.load(Ordering::Relaxed) {
@@ -536,7 +561,7 @@ fn background(shared: &'static Shared) {
     let mut last_fsync_ms = now_ms();
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        if !a.on.load(Ordering::Relaxed) && a.io.lock().file.is_none() {
+        if !a.log_on.load(Ordering::Relaxed) && a.io.lock().file.is_none() {
             auto_rewrite_check(shared);
             continue;
         }
@@ -628,7 +653,7 @@ fn file_size(path: &Path) -> u64 {
 /// Runs `f` with every slot of every database locked, so that no command is between its
 /// change and its append. Every database is created for it (a database first used during the
 /// barrier could otherwise hold a write on either side of it).
-fn with_all_slots_locked<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_all_slots_locked<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
     let mut wanted: Vec<(u32, u16)> =
         (0..shared.ks.db_count() as u32).flat_map(|d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
     let mut locks = LockSet::new();
@@ -722,10 +747,11 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         io.manifest = manifest;
         io.earlier_incrs_size += io.incr_size;
         io.incr_size = 0;
-        if turn_on || a.on.load(Ordering::Relaxed) {
+        if turn_on || a.log_on.load(Ordering::Relaxed) {
             io.file = Some(file);
             a.log.lock().selected_db = None;
-            a.on.store(true, Ordering::Relaxed);
+            a.log_on.store(true, Ordering::Relaxed);
+            refresh_on();
         }
         Ok(Some(entry))
     })?;
@@ -931,7 +957,7 @@ fn auto_rewrite_check(shared: &'static Shared) {
         let _ = rewrite_background(shared, turn_on);
         return;
     }
-    if !a.on.load(Ordering::Relaxed) {
+    if !a.log_on.load(Ordering::Relaxed) {
         return;
     }
     let (perc, min_size) = {
@@ -960,7 +986,7 @@ pub fn config_changed(shared: &'static Shared, in_exec: bool) -> Result<(), Stri
     let want_on = shared.config.read().appendonly();
     let a = aof();
     a.read_settings(shared);
-    let is_on = a.on.load(Ordering::Relaxed);
+    let is_on = a.log_on.load(Ordering::Relaxed);
     if want_on && !is_on {
         if in_exec {
             // The transaction holds slot locks the barrier would wait for: start it after.
@@ -990,7 +1016,10 @@ fn wait_rewrite_done() {
 /// Redis's `stopAppendOnly`: writes and fsyncs what is pending, closes the file.
 fn stop(shared: &Shared) {
     let a = aof();
-    with_all_slots_locked(shared, || a.on.store(false, Ordering::Relaxed));
+    with_all_slots_locked(shared, || {
+        a.log_on.store(false, Ordering::Relaxed);
+        refresh_on();
+    });
     wait_rewrite_done();
     a.flush_and_sync();
     a.io.lock().file = None;
@@ -1026,7 +1055,7 @@ pub fn bgrewriteaof(shared: &'static Shared, in_exec: bool) -> Result<&'static s
 pub fn info_fields() -> String {
     let a = aof();
     let st = a.state.lock();
-    let on = a.on.load(Ordering::Relaxed);
+    let on = a.log_on.load(Ordering::Relaxed);
     let failed = a.write_failed.load(Ordering::Relaxed);
     let current_secs = if st.rewrite_in_progress { (now_ms() - st.rewrite_started_ms) / 1000 } else { -1 };
     let mut s = format!(
@@ -1166,7 +1195,8 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
     io.manifest = m;
     a.state.lock().size_after_rewrite = io.current_size();
     drop(io);
-    a.on.store(true, Ordering::Relaxed);
+    a.log_on.store(true, Ordering::Relaxed);
+    refresh_on();
     start_background_thread(shared);
     Ok(())
 }

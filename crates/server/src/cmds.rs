@@ -72,6 +72,11 @@ pub const MIGRATE: u16 = 80;
 pub const SLOWLOG: u16 = 90;
 pub const LATENCY: u16 = 91;
 pub const MONITOR: u16 = 92;
+pub const REPLCONF: u16 = 100;
+pub const PSYNC: u16 = 101;
+pub const REPLICAOF: u16 = 102;
+pub const ROLE: u16 = 103;
+pub const WAIT: u16 = 104;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -156,6 +161,13 @@ pub fn register(r: &mut Registry) {
         ("latency|histogram", LATENCY),
         ("latency|help", LATENCY),
         ("monitor", MONITOR),
+        ("replconf", REPLCONF),
+        ("psync", PSYNC),
+        ("sync", PSYNC),
+        ("replicaof", REPLICAOF),
+        ("slaveof", REPLICAOF),
+        ("role", ROLE),
+        ("wait", WAIT),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -172,6 +184,11 @@ pub fn register(r: &mut Registry) {
 /// Redis's client classes (`getClientType`): replication links aside, a client holding a
 /// subscription is `pubsub`, any other `normal`.
 fn client_type(cl: &crate::shared::ClientShared) -> &'static str {
+    match cl.kind.load(Ordering::Relaxed) {
+        crate::replication::CLIENT_MASTER => return "master",
+        crate::replication::CLIENT_REPLICA => return "slave",
+        _ => {}
+    }
     if cl.is_pubsub() {
         "pubsub"
     } else {
@@ -254,6 +271,7 @@ impl Env {
             SLOWLOG => self.slowlog_command(c, args),
             LATENCY => self.latency_command(c, args),
             MONITOR => self.monitor_command(c),
+            REPLCONF..=WAIT => self.replication_command(c, id, args, now),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();

@@ -266,7 +266,7 @@ static DEFS: &[Def] = &[
     boolean("lazyfree-lazy-user-del", 0, false).now(),
     boolean("lazyfree-lazy-user-flush", 0, false),
     boolean("repl-disable-tcp-nodelay", 0, false),
-    boolean("repl-diskless-sync", 0, true),
+    boolean("repl-diskless-sync", 0, true).now(),
     boolean("aof-rewrite-incremental-fsync", 0, true),
     boolean("no-appendfsync-on-rewrite", 0, false).now(),
     boolean("cluster-require-full-coverage", 0, true).now(),
@@ -276,8 +276,8 @@ static DEFS: &[Def] = &[
     boolean("aof-timestamp-enabled", 0, false).now(),
     boolean("cluster-replica-no-failover", 0, false).alias("cluster-slave-no-failover"),
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
-    boolean("replica-serve-stale-data", 0, true).alias("slave-serve-stale-data"),
-    boolean("replica-read-only", 0, true).alias("slave-read-only"),
+    boolean("replica-serve-stale-data", 0, true).now().alias("slave-serve-stale-data"),
+    boolean("replica-read-only", 0, true).now().alias("slave-read-only"),
     boolean("replica-ignore-maxmemory", 0, true).alias("slave-ignore-maxmemory"),
     boolean("jemalloc-bg-thread", 0, true),
     boolean("activedefrag", 0, false).check(Check::ActiveDefrag),
@@ -291,7 +291,7 @@ static DEFS: &[Def] = &[
     boolean("use-exit-on-panic", HIDDEN, false),
     boolean("disable-thp", IMMUTABLE, true),
     boolean("cluster-allow-replica-migration", 0, true).now(),
-    boolean("replica-announced", 0, true),
+    boolean("replica-announced", 0, true).now(),
     boolean("latency-tracking", 0, true),
     boolean("aof-disable-auto-gc", 0, false).now(),
     boolean("replica-ignore-disk-write-errors", 0, false),
@@ -299,8 +299,8 @@ static DEFS: &[Def] = &[
     string("aclfile", IMMUTABLE, false, Some("")),
     string("unixsocket", IMMUTABLE, true, None).now(),
     string("pidfile", IMMUTABLE, true, None).now(),
-    string("replica-announce-ip", 0, true, None).alias("slave-announce-ip"),
-    string("masteruser", SENSITIVE, true, None),
+    string("replica-announce-ip", 0, true, None).now().alias("slave-announce-ip"),
+    string("masteruser", SENSITIVE, true, None).now(),
     string("cluster-announce-ip", 0, true, None).now(),
     string("cluster-config-file", IMMUTABLE, false, Some("nodes.conf")).now(),
     string("cluster-announce-hostname", 0, true, None).check(Check::Hostname).now(),
@@ -317,7 +317,7 @@ static DEFS: &[Def] = &[
     string("bind-source-addr", 0, true, None),
     string("logfile", IMMUTABLE, false, Some("")).now(),
     // Binary-safe strings.
-    sds("masterauth", SENSITIVE),
+    sds("masterauth", SENSITIVE).now(),
     sds("requirepass", SENSITIVE).now(),
     // Enums.
     enumerated("supervised", IMMUTABLE, SUPERVISED, 0),
@@ -352,26 +352,26 @@ static DEFS: &[Def] = &[
     signed("active-defrag-threshold-upper", 0, 0, 1000, 100, Int),
     signed("lfu-log-factor", 0, 0, INT_MAX, 10, Int),
     signed("lfu-decay-time", 0, 0, INT_MAX, 1, Int),
-    signed("replica-priority", 0, 0, INT_MAX, 100, Int).alias("slave-priority"),
-    signed("repl-diskless-sync-delay", 0, 0, INT_MAX, 5, Int),
+    signed("replica-priority", 0, 0, INT_MAX, 100, Int).now().alias("slave-priority"),
+    signed("repl-diskless-sync-delay", 0, 0, INT_MAX, 5, Int).now(),
     signed("maxmemory-samples", 0, 1, INT_MAX, 5, Int),
     signed("maxmemory-eviction-tenacity", 0, 0, 100, 10, Int),
     signed("timeout", 0, 0, INT_MAX, 0, Int).now(),
-    signed("replica-announce-port", 0, 0, 65535, 0, Int).alias("slave-announce-port"),
+    signed("replica-announce-port", 0, 0, 65535, 0, Int).now().alias("slave-announce-port"),
     signed("tcp-backlog", IMMUTABLE, 0, INT_MAX, 511, Int),
     signed("cluster-port", IMMUTABLE, 0, 65535, 0, Int).now(),
     signed("cluster-announce-bus-port", 0, 0, 65535, 0, Int).now(),
     signed("cluster-announce-port", 0, 0, 65535, 0, Int).now(),
     signed("cluster-announce-tls-port", 0, 0, 65535, 0, Int),
-    signed("repl-timeout", 0, 1, INT_MAX, 60, Int),
-    signed("repl-ping-replica-period", 0, 1, INT_MAX, 10, Int).alias("repl-ping-slave-period"),
+    signed("repl-timeout", 0, 1, INT_MAX, 60, Int).now(),
+    signed("repl-ping-replica-period", 0, 1, INT_MAX, 10, Int).now().alias("repl-ping-slave-period"),
     signed("list-compress-depth", 0, 0, INT_MAX, 0, Int).now(),
     signed("rdb-key-save-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int),
     signed("key-load-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int),
     signed("active-expire-effort", 0, 1, 10, 1, Int),
     signed("hz", 0, 0, INT_MAX, 10, Int).now(),
-    signed("min-replicas-to-write", 0, 0, INT_MAX, 0, Int).alias("min-slaves-to-write"),
-    signed("min-replicas-max-lag", 0, 0, INT_MAX, 10, Int).alias("min-slaves-max-lag"),
+    signed("min-replicas-to-write", 0, 0, INT_MAX, 0, Int).now().alias("min-slaves-to-write"),
+    signed("min-replicas-max-lag", 0, 0, INT_MAX, 10, Int).now().alias("min-slaves-max-lag"),
     signed("watchdog-period", HIDDEN, 0, INT_MAX, 0, Int),
     signed("shutdown-timeout", 0, 0, INT_MAX, 10, Int),
     signed("repl-diskless-sync-max-replicas", 0, 0, INT_MAX, 0, Int),
@@ -390,7 +390,7 @@ static DEFS: &[Def] = &[
     signed("latency-monitor-threshold", 0, 0, LONG_MAX, 0, Int),
     signed("proto-max-bulk-len", 0, MB, LONG_MAX, 512 * MB, Memory).now(),
     signed("stream-node-max-entries", 0, 0, LONG_MAX, 100, Int),
-    signed("repl-backlog-size", 0, 1, LONG_MAX, MB, Memory),
+    signed("repl-backlog-size", 0, 1, LONG_MAX, MB, Memory).now(),
     // unsigned long long.
     unsigned("maxmemory", 0, 0, ULLONG_MAX_BITS, 0, Memory),
     unsigned("cluster-link-sendbuf-limit", 0, 0, ULLONG_MAX_BITS, 0, Memory).now(),
@@ -408,7 +408,7 @@ static DEFS: &[Def] = &[
     // ssize_t.
     signed("maxmemory-clients", 0, -100, LONG_MAX, 0, MemoryPercent),
     // time_t, off_t.
-    signed("repl-backlog-ttl", 0, 0, LONG_MAX, 3600, Int),
+    signed("repl-backlog-ttl", 0, 0, LONG_MAX, 3600, Int).now(),
     signed("auto-aof-rewrite-min-size", 0, 0, LONG_MAX, 64 * MB, Memory).now(),
     signed("loading-process-events-interval-bytes", HIDDEN, 1024, INT_MAX, 2 * MB, Int),
     // TLS.
@@ -435,11 +435,11 @@ static DEFS: &[Def] = &[
     // Special syntax.
     special("dir", PROTECTED | DENY_LOADING, Special::Dir).now(),
     special("save", MULTI_ARG, Special::Save).unless(""),
-    special("client-output-buffer-limit", MULTI_ARG, Special::ClientOutputBufferLimit),
+    special("client-output-buffer-limit", MULTI_ARG, Special::ClientOutputBufferLimit).now(),
     special("oom-score-adj-values", MULTI_ARG, Special::OomScoreAdjValues),
     special("notify-keyspace-events", 0, Special::NotifyKeyspaceEvents),
     special("bind", MULTI_ARG, Special::Bind).now(),
-    special("replicaof", IMMUTABLE | MULTI_ARG, Special::ReplicaOf).alias("slaveof"),
+    special("replicaof", IMMUTABLE | MULTI_ARG, Special::ReplicaOf).now().alias("slaveof"),
     special("latency-tracking-info-percentiles", MULTI_ARG, Special::LatencyPercentiles),
 ];
 
@@ -2245,6 +2245,15 @@ impl Config {
         match self.value_of("replicaof") {
             Some(Val::ReplicaOf(Some((h, p)))) => Some((String::from_utf8_lossy(h).into_owned(), *p as u16)),
             _ => None,
+        }
+    }
+
+    /// REPLICAOF at run time: CONFIG GET and CONFIG REWRITE show the master in force, as Redis
+    /// rewrites `replicaof` from its current master.
+    pub fn set_replicaof(&mut self, master: Option<(String, u16)>) {
+        if let Some((idx, _)) = lookup(b"replicaof") {
+            self.values[idx] = Val::ReplicaOf(master.map(|(h, p)| (h.into_bytes(), p as i64)));
+            self.explicit[idx] = true;
         }
     }
 

@@ -95,7 +95,8 @@ pub fn log(level: Level, msg: &str) {
     if level < min {
         return;
     }
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), level.mark(), msg);
+    let role = if crate::replication::is_replica() { "S" } else { "M" };
+    let line = format!("{}:{role} {} {} {}\n", std::process::id(), timestamp(), level.mark(), msg);
     match file {
         Some(f) => {
             let _ = f.lock().write_all(line.as_bytes());

@@ -18,6 +18,7 @@ mod log;
 mod migrate;
 mod persistence;
 mod pubsub;
+mod replication;
 mod shared;
 mod worker;
 
@@ -241,6 +242,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         workers.push(Worker::new(id, shared, poll, stats));
     }
     let _ = shared.workers.set(handles);
+    replication::start(shared);
     if let Some(first) = workers.first_mut() {
         for l in tcp {
             first.add_listener(l)?;

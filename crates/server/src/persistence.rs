@@ -43,6 +43,8 @@ pub struct PersistState {
     pub bgsave_scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The replication info (stream db, replid, offset) of the RDB loaded at start-up.
+    pub loaded_repl: Option<(u32, String, u64)>,
 }
 
 pub fn new_state() -> Mutex<PersistState> {
@@ -220,11 +222,41 @@ pub(crate) fn write_background_snapshot(
     aof_base: bool,
 ) -> std::io::Result<u64> {
     let mut out = TempFile::create(path, if aof_base { "temp-rewriteaof-bg" } else { "temp-bgsave" })?;
+    let keys = write_parts(shared, snapshot, used, checksum, delay_us, aof_base, &mut |b| out.write_all(b))?;
+    out.commit()?;
+    Ok(keys)
+}
+
+/// The snapshot as an RDB image handed to `sink` piece by piece (a replica's socket for a
+/// diskless sync, a file otherwise), as [`write_background_snapshot`] writes it.
+pub(crate) fn write_snapshot_to(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    used: &[u32],
+    checksum: bool,
+    delay_us: u64,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    write_parts(shared, snapshot, used, checksum, delay_us, false, sink)
+}
+
+fn write_parts(
+    shared: &Shared,
+    snapshot: &SlotSnapshot,
+    used: &[u32],
+    checksum: bool,
+    delay_us: u64,
+    aof_base: bool,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
     write_aux(&mut w, snapshot.now_ms, aof_base);
     let mut keys = 0u64;
     for &d in used {
         let mut selected = false;
+        if shared.ks.db_if_used(d as usize).is_none() {
+            continue;
+        }
         for s in 0..SLOT_COUNT as u16 {
             drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
@@ -234,15 +266,14 @@ pub(crate) fn write_background_snapshot(
                 selected = true;
             }
             w.append_encoded(&bytes);
-            out.write_all(&w.take_bytes())?;
+            sink(&w.take_bytes())?;
             keys += n;
             if delay_us > 0 {
                 std::thread::sleep(std::time::Duration::from_micros(delay_us.saturating_mul(n)));
             }
         }
     }
-    out.write_all(&w.finish())?;
-    out.commit()?;
+    sink(&w.finish())?;
     Ok(keys)
 }
 
@@ -278,11 +309,24 @@ fn dir_of(path: &Path) -> &Path {
     path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
+/// The RDB's auxiliary fields, in Redis 7.0's order. `repl` is (stream db, replid, offset):
+/// Redis's `rdbSaveInfo`, written only by SAVE (and the final save at shutdown), whose
+/// snapshot is taken at an exact replication offset; a background snapshot's offset is not
+/// pinned to its data, and a wrong offset would let a restarted replica skip or repeat writes.
 fn write_aux(w: &mut RdbWriter, now_ms: i64, aof_base: bool) {
+    write_aux_repl(w, now_ms, aof_base, None)
+}
+
+fn write_aux_repl(w: &mut RdbWriter, now_ms: i64, aof_base: bool, repl: Option<(u32, String, u64)>) {
     w.aux(b"redis-ver", crate::info::REDIS_VERSION.as_bytes());
     w.aux(b"redis-bits", b"64");
     w.aux(b"ctime", (now_ms / 1000).to_string().as_bytes());
     w.aux(b"used-mem", b"0");
+    if let Some((db, id, offset)) = repl {
+        w.aux(b"repl-stream-db", db.to_string().as_bytes());
+        w.aux(b"repl-id", id.as_bytes());
+        w.aux(b"repl-offset", offset.to_string().as_bytes());
+    }
     w.aux(b"aof-base", if aof_base { b"1" } else { b"0" });
 }
 
@@ -330,12 +374,15 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     let mut out = TempFile::create(path, "temp")?;
     let now = now_ms();
     let mut w = RdbWriter::new(limits, checksum);
-    write_aux(&mut w, now, false);
     let used: Vec<u32> =
         (0..shared.ks.db_count()).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
     let mut wanted: Vec<(u32, u16)> = used.iter().flat_map(|&d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
+    // On a replica the master client appends a command's bytes to the stream after its slot
+    // locks are released, under the apply lock: holding it too makes the offset match the data.
+    let apply = crate::replication::apply_lock();
     let mut locks = LockSet::new();
     locks.lock(&shared.ks, &mut wanted);
+    write_aux_repl(&mut w, now, false, crate::replication::save_info(shared));
     let mut keys = 0u64;
     for &d in &used {
         let (mut n, mut with_expiry) = (0u64, 0u64);
@@ -364,6 +411,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
         }
     }
     drop(locks);
+    drop(apply);
     out.write_all(&w.finish())?;
     out.commit()?;
     Ok(keys)
@@ -403,6 +451,7 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
         .map_err(|e| anyhow::anyhow!("Wrong signature or version trying to load DB from file: {e}"))?;
     let (mut loaded, mut expired) = (0u64, 0u64);
     let mut db = 0usize;
+    let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
     loop {
         let item = reader.next_item().map_err(|e| {
             anyhow::anyhow!(
@@ -414,6 +463,9 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
         match item {
             RdbItem::Aux { key, value } => match key.as_slice() {
                 b"redis-ver" => notice!("Loading RDB produced by version {}", String::from_utf8_lossy(&value)),
+                b"repl-stream-db" => repl_db = String::from_utf8_lossy(&value).parse::<u32>().ok(),
+                b"repl-id" if value.len() == 40 => repl_id = Some(String::from_utf8_lossy(&value).into_owned()),
+                b"repl-offset" => repl_offset = String::from_utf8_lossy(&value).parse::<u64>().ok(),
                 b"ctime" => {
                     let ctime: i64 = String::from_utf8_lossy(&value).parse().unwrap_or(now / 1000);
                     notice!("RDB age {} seconds", (now / 1000 - ctime).max(0));
@@ -448,6 +500,9 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
         }
     }
     notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    if let (Some(id), Some(offset)) = (repl_id, repl_offset) {
+        shared.persist.lock().loaded_repl = Some((repl_db.unwrap_or(0), id, offset));
+    }
     let mut st = shared.persist.lock();
     st.last_load_keys_loaded = loaded;
     st.last_load_keys_expired = expired;

@@ -155,9 +155,38 @@ pub struct ClientShared {
     pub subs: [AtomicU32; 3],
     /// In MONITOR mode (`introspect`).
     pub monitor: AtomicBool,
+    /// `replication::CLIENT_NORMAL`, `CLIENT_MASTER` (our master's link) or `CLIENT_REPLICA`.
+    pub kind: AtomicU8,
 }
 
 impl ClientShared {
+    pub fn new(id: u64, worker: usize, addr: String, laddr: String, fd: i32, unix: bool) -> ClientShared {
+        ClientShared {
+            id,
+            worker,
+            addr,
+            laddr,
+            fd,
+            created_ms: now_ms(),
+            last_interaction_ms: now_ms().into(),
+            db: 0.into(),
+            resp: 2.into(),
+            last_cmd: u16::MAX.into(),
+            name: Default::default(),
+            kill: false.into(),
+            no_evict: false.into(),
+            watch_dirty: false.into(),
+            multi_len: (-1).into(),
+            subs: Default::default(),
+            unix,
+            qbuf: 0.into(),
+            obuf: 0.into(),
+            blocked: false.into(),
+            monitor: false.into(),
+            kind: AtomicU8::new(crate::replication::CLIENT_NORMAL),
+        }
+    }
+
     /// True while the client holds a subscription (Redis's CLIENT_PUBSUB flag).
     pub fn is_pubsub(&self) -> bool {
         self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0)
@@ -172,6 +201,9 @@ pub enum Msg {
     Unblocked { client_id: u64, reply: Vec<u8> },
     /// Look at kill flags (CLIENT KILL) and pause state now.
     Poke,
+    /// Our master's link after the handshake and sync (`replication`): serve it as the master
+    /// client, starting with the stream bytes already read, in the given database.
+    MasterLink(crate::worker::Stream, Arc<ClientShared>, Vec<u8>, u32),
     /// Pub/sub messages for subscribers of the receiving worker, in publication order.
     Deliver(Vec<crate::pubsub::Delivery>),
     /// Cluster mode: unsubscribe these clients of the receiving worker from these shard

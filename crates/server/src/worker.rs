@@ -117,9 +117,33 @@ pub struct Conn {
     pub readonly: bool,
     /// Cluster mode, while blocked: the slot of the keys it waits on (all in one slot).
     blocked_slot: Option<u16>,
+    /// This connection is our master's link (Redis's CLIENT_MASTER): no replies but to
+    /// `REPLCONF GETACK`, exempt from the read-only and redirection checks.
+    pub master: bool,
+    /// The master client's bytes applied since the last stream append (a transaction's, until
+    /// its EXEC), for `replication::applied_from_master`.
+    master_pending: Vec<u8>,
+    /// When the master client last sent `REPLCONF ACK`.
+    last_ack_ms: i64,
+    /// What a replica said with REPLCONF before PSYNC.
+    pub hello: Option<Box<crate::replication::ReplicaHello>>,
+    /// PSYNC/SYNC accepted: the connection goes to the replication module after this batch.
+    pub handoff: Option<crate::replication::PsyncRequest>,
+    /// Parked in WAIT: (offset to reach, replicas wanted).
+    pub wait_repl: Option<(u64, usize)>,
 }
 
 impl Conn {
+    /// The master client ran the request `bytes`: they join our replication stream, a
+    /// transaction's all at once after its EXEC (a link lost inside MULTI resumes before it).
+    fn master_applied(&mut self, bytes: &[u8]) {
+        self.master_pending.extend_from_slice(bytes);
+        if self.multi.is_none() {
+            crate::replication::applied_from_master(self.info.id, &self.master_pending);
+            self.master_pending.clear();
+        }
+    }
+
     pub fn resp3(&self) -> bool {
         self.out.is_resp3()
     }
@@ -194,6 +218,11 @@ pub struct Env {
     routing_stale: bool,
     /// Commands taking at least this long (µs) go to `introspect` (`u64::MAX`: none do).
     pub introspect_floor_us: u64,
+    /// Set by REPLCONF GETACK from the master client: its reply (the ACK) is kept.
+    pub master_keep_reply: bool,
+    /// `replica-read-only` and `replica-serve-stale-data`, cached.
+    replica_read_only: bool,
+    replica_serve_stale: bool,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -251,6 +280,8 @@ pub struct Worker {
     /// `appendfsync always`) once for all of them at the end of the loop iteration, as Redis
     /// writes its AOF once before it writes any reply, rather than once per connection.
     aof_waiting: Vec<usize>,
+    /// The connection of our master's link, if this worker serves it.
+    master_idx: Option<usize>,
 }
 
 impl Worker {
@@ -282,6 +313,9 @@ impl Worker {
                 routing_guard: None,
                 routing_stale: false,
                 introspect_floor_us: crate::introspect::floor_us(shared),
+                master_keep_reply: false,
+                replica_read_only: true,
+                replica_serve_stale: true,
             },
             poll,
             conns: Vec::new(),
@@ -293,6 +327,7 @@ impl Worker {
             last_tick_ms: 0,
             pending_reads: Vec::new(),
             aof_waiting: Vec::new(),
+            master_idx: None,
         }
     }
 
@@ -418,29 +453,7 @@ impl Worker {
         let target = self.next_worker % workers;
         self.next_worker = self.next_worker.wrapping_add(1);
         let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let info = Arc::new(ClientShared {
-            id,
-            worker: target,
-            addr,
-            laddr,
-            fd,
-            created_ms: now_ms(),
-            last_interaction_ms: now_ms().into(),
-            db: 0.into(),
-            resp: 2.into(),
-            last_cmd: u16::MAX.into(),
-            name: Default::default(),
-            kill: false.into(),
-            no_evict: false.into(),
-            watch_dirty: false.into(),
-            multi_len: (-1).into(),
-            subs: Default::default(),
-            unix,
-            qbuf: 0.into(),
-            obuf: 0.into(),
-            blocked: false.into(),
-            monitor: false.into(),
-        });
+        let info = Arc::new(ClientShared::new(id, target, addr, laddr, fd, unix));
         shared.clients.lock().insert(id, info.clone());
         self.env.stats.connections.add(1);
         if target == self.env.id {
@@ -493,6 +506,12 @@ impl Worker {
             asking: 0,
             readonly: false,
             blocked_slot: None,
+            master: false,
+            master_pending: Vec::new(),
+            last_ack_ms: 0,
+            hello: None,
+            handoff: None,
+            wait_repl: None,
         });
         Some(idx)
     }
@@ -526,6 +545,22 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
+                Msg::MasterLink(stream, info, leftover, db) => {
+                    if let Some(idx) = self.add_conn(stream, info) {
+                        if let Some(c) = self.conns[idx].as_mut() {
+                            c.master = true;
+                            c.authenticated = true;
+                            c.db = db;
+                            c.info.db.store(db, Ordering::Relaxed);
+                            c.last_ack_ms = now_ms();
+                            c.rbuf = leftover;
+                            c.filled = c.rbuf.len();
+                            self.env.process_input(c);
+                        }
+                        self.master_idx = Some(idx);
+                        self.on_readable(idx);
+                    }
+                }
                 Msg::Deliver(batch) => self.deliver(batch),
                 Msg::ShardUnsubscribe(list) => {
                     for (client_id, channel) in list {
@@ -656,6 +691,10 @@ impl Worker {
         // A write to a reset connection just fails.
         crate::aof::before_reply();
         flush(c);
+        if c.handoff.is_some() && !c.closed {
+            self.hand_off(idx);
+            return;
+        }
         if c.closed || c.info.kill.load(Ordering::Relaxed) || (c.close_after_write && c.wpos >= c.out.len()) {
             self.close(idx);
             return;
@@ -668,10 +707,41 @@ impl Worker {
         }
     }
 
+    /// PSYNC/SYNC was accepted: the connection leaves this worker for the replication module
+    /// (its own threads stream to it), with whatever output was not written yet.
+    fn hand_off(&mut self, idx: usize) {
+        let Some(mut c) = self.conns.get_mut(idx).and_then(|c| c.take()) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(c.stream.source());
+        self.env.unwatch_all(&mut c);
+        self.env.unsubscribe_all(&mut c);
+        self.by_client.remove(&c.info.id);
+        self.free.push(idx);
+        let pending = c.out.buf[c.wpos..].to_vec();
+        let Some(req) = c.handoff.take() else { return };
+        match c.stream {
+            Stream::Tcp(s) => {
+                let sock: std::net::TcpStream = s.into();
+                crate::replication::serve_replica(self.env.shared, sock, c.info.clone(), req, pending);
+            }
+            Stream::Unix(_) => {
+                self.env.shared.clients.lock().remove(&c.info.id);
+            }
+        }
+    }
+
     fn close(&mut self, idx: usize) {
         let Some(mut c) = self.conns.get_mut(idx).and_then(|c| c.take()) else {
             return;
         };
+        if c.master {
+            self.master_idx = None;
+            crate::replication::master_link_lost(c.info.id, c.db);
+        }
+        if c.wait_repl.take().is_some() {
+            crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);
+        }
         let _ = self.poll.registry().deregister(c.stream.source());
         if c.blocked.is_some() && self.env.shared.blocking.inner.lock().remove(c.info.id).is_some() {
             self.env.shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
@@ -698,6 +768,7 @@ impl Worker {
             return;
         }
         self.last_tick_ms = now;
+        self.master_cron(now);
         self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.check_kills();
@@ -718,14 +789,54 @@ impl Worker {
         }
     }
 
+    /// The master client: `REPLCONF ACK <offset>` every second, and the link is dropped after
+    /// `repl-timeout` seconds without a byte from the master (it PINGs every
+    /// `repl-ping-replica-period`).
+    fn master_cron(&mut self, now: i64) {
+        let Some(idx) = self.master_idx else { return };
+        let timeout_s = self.env.shared.config.read().get_i64("repl-timeout").unwrap_or(60).max(1);
+        let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) else {
+            self.master_idx = None;
+            return;
+        };
+        if now - c.info.last_interaction_ms.load(Ordering::Relaxed) > timeout_s * 1000 {
+            warning!("MASTER timeout: no data nor PING received...");
+            self.close(idx);
+            return;
+        }
+        if now - c.last_ack_ms >= 1000 {
+            c.last_ack_ms = now;
+            c.out.raw(&crate::replication::ack_command());
+            self.finish(idx);
+        }
+    }
+
     /// Blocked clients whose deadline passed get their timeout reply; paused clients resume
     /// once the pause is over.
     fn wake_parked(&mut self, now: i64) {
         if self.env.cluster.is_some() {
             self.redirect_blocked();
         }
+        if crate::replication::repl().waiters.load(Ordering::Relaxed) > 0 {
+            for idx in 0..self.conns.len() {
+                let Some(c) = self.conns[idx].as_mut() else { continue };
+                let Some((target, wanted)) = c.wait_repl else { continue };
+                let acked = crate::replication::replicas_acked(target);
+                let timed_out = matches!(c.blocked, Some(Some(d)) if d <= now);
+                if acked >= wanted || timed_out {
+                    c.wait_repl = None;
+                    crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);
+                    c.blocked = None;
+                    c.info.blocked.store(false, Ordering::Relaxed);
+                    self.env.parked = self.env.parked.saturating_sub(1);
+                    c.out.int(acked as i64);
+                    self.env.process_input(c);
+                    self.finish(idx);
+                }
+            }
+        }
         for idx in 0..self.conns.len() {
-            let due = matches!(&self.conns[idx], Some(c) if matches!(c.blocked, Some(Some(d)) if d <= now));
+            let due = matches!(&self.conns[idx], Some(c) if c.wait_repl.is_none() && matches!(c.blocked, Some(Some(d)) if d <= now));
             if due {
                 if let Some(c) = self.conns[idx].as_mut() {
                     self.env.unblock_on_timeout(c);
@@ -903,7 +1014,23 @@ impl Env {
         self.scan_ahead(&rbuf[..c.filled], c.rstart);
         let mut request = 0usize;
         let limits = Limits { max_bulk_len: self.data_config.proto_max_bulk_len, unauthenticated: !c.authenticated };
-        while c.rstart < c.filled && c.blocked.is_none() && !c.paused && !c.close_after_write && !c.closed {
+        // The master client holds the apply lock around each command and its stream append,
+        // so a full sync's barrier never falls between them (see `replication`).
+        let mut apply_guard = None;
+        while c.rstart < c.filled
+            && c.blocked.is_none()
+            && !c.paused
+            && !c.close_after_write
+            && !c.closed
+            && c.handoff.is_none()
+        {
+            drop(apply_guard.take());
+            if c.master {
+                if c.info.kill.load(Ordering::Relaxed) {
+                    break;
+                }
+                apply_guard = Some(crate::replication::apply_lock());
+            }
             let buf = &rbuf[c.rstart..c.filled];
             if buf.len() < c.need {
                 break;
@@ -925,6 +1052,9 @@ impl Env {
                     if status == Exec::Deferred {
                         break;
                     }
+                    if c.master {
+                        c.master_applied(&buf[..consumed]);
+                    }
                     c.rstart += consumed;
                     c.need = 0;
                 }
@@ -933,10 +1063,16 @@ impl Env {
                     if self.execute(c, &argv) == Exec::Deferred {
                         break;
                     }
+                    if c.master {
+                        c.master_applied(&rbuf[c.rstart..c.rstart + consumed]);
+                    }
                     c.rstart += consumed;
                     c.need = 0;
                 }
                 Ok(Parsed::Skip { consumed }) => {
+                    if c.master {
+                        c.master_applied(&rbuf[c.rstart..c.rstart + consumed]);
+                    }
                     c.rstart += consumed;
                     c.need = 0;
                 }
@@ -945,6 +1081,11 @@ impl Env {
                     break;
                 }
                 Err(e) => {
+                    if c.master {
+                        warning!("Protocol error ({e}) from our master: closing the link");
+                        c.closed = true;
+                        break;
+                    }
                     verbose!("Protocol error ({}) from client: id={} addr={}", e, c.info.id, c.info.addr);
                     c.out.error(&e.reply_text());
                     c.close_after_write = true;
@@ -952,6 +1093,7 @@ impl Env {
                 }
             }
         }
+        drop(apply_guard);
         if c.rstart == c.filled {
             c.rstart = 0;
             c.filled = 0;
@@ -1028,6 +1170,7 @@ impl Env {
         // data is safe that is not; then a RESP2 client in subscribed mode may run only a few
         // commands.
         let rejection: Option<String> = if shared.write_error.load(Ordering::Relaxed)
+            && !c.master
             && (entry.meta.has(flag::WRITE) || entry.meta.name == "ping")
             && shared.config.read().stop_writes_on_bgsave_error()
         {
@@ -1050,7 +1193,7 @@ impl Env {
             self.after_command(c, before);
             return Exec::Done;
         }
-        if self.cluster.is_some() {
+        if self.cluster.is_some() && !c.master {
             if let Some(text) = self.cluster_redirect(c, entry, args) {
                 c.out.error(&text);
                 self.stats.rejected_calls.add(1);
@@ -1067,6 +1210,22 @@ impl Env {
                 self.after_command(c, before);
                 return Exec::Done;
             }
+        }
+        // After the cluster redirection, as Redis orders them: a write to a cluster replica's
+        // slot is MOVED to its master, not refused as READONLY.
+        if let Some(text) = crate::replication::refusal(
+            entry.meta.has(flag::WRITE),
+            entry.meta.has(flag::STALE),
+            c.master,
+            self.replica_read_only,
+            self.replica_serve_stale,
+        ) {
+            c.out.error(text);
+            self.stats.rejected_calls.add(1);
+            self.count_rejected(entry);
+            c.multi_aborted |= c.multi.is_some();
+            self.after_command(c, before);
+            return Exec::Done;
         }
         if c.multi.is_some() && !crate::cmds::runs_inside_multi(entry) {
             if entry.meta.has(flag::NO_MULTI) {
@@ -1141,6 +1300,13 @@ impl Env {
         if c.out.len() > before && c.out.buf[before] == b'-' {
             let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
             self.stats.count_error(&c.out.buf[before + 1..end]);
+        }
+        if c.master {
+            // Redis never answers its master, but for REPLCONF GETACK.
+            if !std::mem::take(&mut self.master_keep_reply) {
+                c.out.truncate(before);
+            }
+            return;
         }
         match c.reply_mode {
             ReplyMode::On => {}
@@ -1254,6 +1420,15 @@ impl Env {
             self.cluster_pubsubshard_when_down = settings.allow_pubsubshard_when_down;
         }
         self.introspect_floor_us = crate::introspect::floor_us(self.shared);
+        {
+            let cfg = self.shared.config.read();
+            self.replica_read_only = cfg.get_bool("replica-read-only").unwrap_or(true);
+            self.replica_serve_stale = cfg.get_bool("replica-serve-stale-data").unwrap_or(true);
+            crate::replication::refresh_config(
+                cfg.get_i64("min-replicas-to-write").unwrap_or(0),
+                cfg.get_i64("min-replicas-max-lag").unwrap_or(10),
+            );
+        }
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
         keyspace::set_new_log(flags & commands::notify::NOTIFY_NEW != 0);
@@ -1632,5 +1807,82 @@ impl Env {
         self.parked = self.parked.saturating_sub(1);
         c.info.blocked.store(false, Ordering::Relaxed);
         self.process_input(c);
+    }
+}
+
+impl Env {
+    /// REPLCONF, PSYNC/SYNC, REPLICAOF/SLAVEOF, ROLE, WAIT (the logic is in `replication`).
+    pub fn replication_command(&mut self, c: &mut Conn, id: u16, args: &[&[u8]], now: i64) {
+        use crate::cmds::{PSYNC, REPLCONF, REPLICAOF, ROLE, WAIT};
+        use crate::replication as repl;
+        match id {
+            REPLCONF => {
+                if c.master {
+                    // From our master only GETACK matters: answer with our offset.
+                    if args.len() >= 2 && args[1].eq_ignore_ascii_case(b"getack") {
+                        c.out.raw(&repl::ack_command());
+                        c.last_ack_ms = now;
+                        self.master_keep_reply = true;
+                    }
+                    return;
+                }
+                let hello = c.hello.get_or_insert_with(Default::default);
+                match repl::replconf(hello, args) {
+                    Ok(true) => c.out.ok(),
+                    Ok(false) => {}
+                    Err(e) => c.out.error(&e),
+                }
+            }
+            PSYNC => {
+                if c.master || c.info.kind.load(Ordering::Relaxed) == repl::CLIENT_REPLICA {
+                    return;
+                }
+                let hello = c.hello.as_deref().cloned().unwrap_or_default();
+                match repl::psync_check(args, &hello) {
+                    Ok(req) => c.handoff = Some(req),
+                    Err(e) => c.out.error(&e),
+                }
+            }
+            REPLICAOF => {
+                // Inside EXEC the barrier it needs would wait for the transaction's own slot
+                // locks: the change is queued and happens as the transaction ends.
+                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), self.in_exec) {
+                    Ok(text) => c.out.simple(&text),
+                    Err(e) => c.out.error(&e),
+                }
+            }
+            ROLE => repl::role_reply(&mut c.out),
+            WAIT => {
+                if repl::is_replica() {
+                    c.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+                    return;
+                }
+                let Some(wanted) = commands::args::parse_i64(args[1]) else {
+                    c.out.error(commands::errors::NOT_INTEGER);
+                    return;
+                };
+                let Some(timeout) = commands::args::parse_i64(args[2]) else {
+                    c.out.error("ERR timeout is not an integer or out of range");
+                    return;
+                };
+                if timeout < 0 {
+                    c.out.error("ERR timeout is negative");
+                    return;
+                }
+                let target = repl::offset();
+                let acked = repl::replicas_acked(target);
+                if acked as i64 >= wanted || self.in_exec || c.multi.is_some() {
+                    c.out.int(acked as i64);
+                    return;
+                }
+                repl::request_acks();
+                repl::repl().waiters.fetch_add(1, Ordering::Relaxed);
+                c.wait_repl = Some((target, wanted.max(0) as usize));
+                c.blocked = Some(if timeout > 0 { Some(now + timeout) } else { None });
+                c.info.blocked.store(true, Ordering::Relaxed);
+                self.parked += 1;
+            }
+            _ => {}
+        }
     }
 }

@@ -114,6 +114,8 @@ impl Bus {
                 let mut bus_actions = Vec::new();
                 {
                     let mut m = self.node.machine.lock();
+                    // The offset travels in every bus header (failover ranks replicas by it).
+                    m.set_repl_offset(crate::replication::offset());
                     let actions = m.tick(now);
                     self.node.apply(&self.shared.ks, &m, actions, Some(&mut bus_actions));
                 }

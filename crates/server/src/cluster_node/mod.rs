@@ -201,9 +201,18 @@ impl ClusterNode {
                     notice!("Cluster state changed: {}", if ok { "ok" } else { "fail" });
                 }
                 Action::ReplicateFrom { master } => {
-                    // Replication is not built yet: the topology says replica, the data does not
-                    // follow (tracked in the replication issue).
-                    notice!("Configured to replicate from {master} (replication not available yet)");
+                    // Queued, not run here: starting to replicate takes the all-slots barrier,
+                    // which must not be waited for with the machine locked.
+                    match (machine.state.nodes.get(&master), self.shared.get()) {
+                        (Some(n), Some(shared)) if !n.ip.is_empty() && n.port != 0 => {
+                            notice!("Configured to replicate from {master} ({}:{})", n.ip, n.port);
+                            crate::replication::request(
+                                shared,
+                                crate::replication::Control::ReplicateFrom(n.ip.clone(), n.port),
+                            );
+                        }
+                        _ => warning!("Asked to replicate from {master}, whose address is not known yet"),
+                    }
                 }
                 Action::DropSlotKeys { slots } => {
                     let db = ks.db(0);
@@ -223,6 +232,9 @@ impl ClusterNode {
                     }
                 }
                 Action::StopReplication { flush_data } => {
+                    if let Some(shared) = self.shared.get() {
+                        crate::replication::request(shared, crate::replication::Control::BecomeMaster);
+                    }
                     if flush_data {
                         for i in 0..ks.db_count() {
                             if let Some(db) = ks.db_if_used(i) {

@@ -1,0 +1,1674 @@
+//! Replication, Redis 7.0's PSYNC2 protocol, both sides.
+//!
+//! Owns: the replication stream and its backlog (`Stream`: replid, replid2, offsets, the
+//! ring of recent bytes, the stream's own SELECT tracking as Redis's `slaveseldb`), the
+//! master side of every replica link (full sync from the forkless snapshot, partial resync
+//! from the backlog, streaming, ACKs, output-buffer limits, PINGs), the replica side's link
+//! to its master (handshake, loading the RDB, handing the socket to a worker as the master
+//! client), ROLE / INFO replication / WAIT / REPLICAOF / REPLCONF / PSYNC, and
+//! min-replicas-to-write.
+//!
+//! Never: runs a command itself (the master client's commands run on a worker through the
+//! normal handlers), holds the stream lock across a syscall, or lets a replica's socket block
+//! a worker: every replica link has its own writer and reader threads (rejected alternative:
+//! one mio loop for all links, which would save threads but make the RDB streaming an explicit
+//! state machine; a server has few replicas).
+//!
+//! Ordering: on a master the stream is fed from `aof::Aof::append`, i.e. while the command's
+//! slot locks are held, the same point the AOF log is fed, so per-key order equals execution
+//! order. On a replica the stream is the master's bytes, appended verbatim after each applied
+//! command (outside MULTI), so a chain of replicas shares one offset space (PSYNC2). A full
+//! sync takes its snapshot and reads the offset under one barrier (every slot lock, and on a
+//! replica the `apply` lock the master client holds around each command), so the RDB holds
+//! exactly the bytes before that offset.
+
+use crate::shared::{now_ms, ClientShared, Msg, Shared};
+use crate::{notice, warning};
+use parking_lot::{Condvar, Mutex};
+use persist::repl::{find_eof_mark, parse_psync_reply, parse_rdb_preamble, PsyncReply, RdbPreamble};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// `ClientShared::kind` values.
+pub const CLIENT_NORMAL: u8 = 0;
+pub const CLIENT_MASTER: u8 = 1;
+pub const CLIENT_REPLICA: u8 = 2;
+
+const ZERO_ID: &str = "0000000000000000000000000000000000000000";
+/// Bytes copied out of the backlog per socket write.
+const SEND_CHUNK: usize = 64 * 1024;
+/// The master's first reply line, or a preamble line, may not be longer (bounded reads).
+const MAX_LINE: usize = 4096;
+
+/// Replica link states, as INFO names them.
+const WAIT_BGSAVE: u8 = 0;
+const SEND_BULK: u8 = 1;
+const ONLINE: u8 = 2;
+
+/// The replication stream and backlog. One mutex: appends are short memcpys.
+struct Stream {
+    replid: String,
+    replid2: String,
+    second_offset: i64,
+    /// Bytes `start+1 ..= end` of the stream (the backlog, plus what lagging replicas need).
+    buf: VecDeque<u8>,
+    start: u64,
+    /// `master_repl_offset`: bytes ever in the stream under this history.
+    end: u64,
+    /// The database the stream's last command ran in (Redis's `slaveseldb`).
+    selected_db: Option<u32>,
+    backlog_size: u64,
+    /// A backlog exists (Redis's `repl_backlog != NULL`).
+    active: bool,
+    links: Vec<Arc<ReplicaLink>>,
+    /// When the last replica went away (`repl-backlog-ttl`).
+    no_replicas_since_ms: i64,
+}
+
+impl Stream {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend(bytes);
+        self.end += bytes.len() as u64;
+        self.trim();
+    }
+
+    /// Keeps the backlog's size, and whatever a live replica has not been sent yet.
+    fn trim(&mut self) {
+        let mut keep_from = self.end.saturating_sub(self.backlog_size);
+        for l in &self.links {
+            keep_from = keep_from.min(l.pos.load(Ordering::Relaxed));
+        }
+        if keep_from > self.start {
+            let n = ((keep_from - self.start) as usize).min(self.buf.len());
+            self.buf.drain(..n);
+            self.start += n as u64;
+        }
+    }
+
+    fn histlen(&self) -> u64 {
+        (self.end - self.start).min(self.backlog_size)
+    }
+
+    fn select(&mut self, db: u32, out: &mut Vec<u8>) {
+        if self.selected_db != Some(db) {
+            persist::aof::encode_command(out, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            self.selected_db = Some(db);
+        }
+    }
+
+    /// Redis's `shiftReplicationId`: the old history stays valid up to the current offset.
+    fn shift_replid(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, random_hex(40));
+        self.second_offset = self.end as i64 + 1;
+        notice!(
+            "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+            self.replid2,
+            self.second_offset,
+            self.replid
+        );
+    }
+}
+
+/// The master side of one replica connection.
+struct ReplicaLink {
+    info: Arc<ClientShared>,
+    /// A clone of the socket, only to shut it down from another thread.
+    sock: TcpStream,
+    /// Stream offset of the last byte handed to the socket.
+    pos: AtomicU64,
+    ack: AtomicU64,
+    ack_ms: AtomicI64,
+    state: AtomicU8,
+    listening_port: AtomicU16,
+    ip: String,
+    closed: AtomicBool,
+    soft_since_ms: AtomicI64,
+}
+
+impl ReplicaLink {
+    fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// The replica side: which master, and how the link is.
+struct Link {
+    master: Option<(String, u16)>,
+    /// Bumped by every REPLICAOF: a link thread of an older generation stops.
+    generation: u64,
+    state: &'static str,
+    /// The master client's id once handed to a worker.
+    client: Option<(u64, usize)>,
+    /// The database the master client was in when its link was lost: a partial resync resumes
+    /// the stream there (Redis keeps it in the cached master client).
+    db: u32,
+    down_since_ms: i64,
+    sync_total: i64,
+    sync_read: i64,
+    sync_last_io_ms: i64,
+}
+
+pub struct Repl {
+    stream: Mutex<Stream>,
+    data: Condvar,
+    /// Held by the master client's worker around each command and its stream append, and by
+    /// a full sync's barrier, so a chained replica's snapshot offset is exact.
+    apply: Mutex<()>,
+    /// A master with a backlog: `aof::Aof::append` feeds the stream.
+    feeding: AtomicBool,
+    replica: AtomicBool,
+    link_up: AtomicBool,
+    link: Mutex<Link>,
+    /// Clients parked in WAIT (ACKs poke the workers only while some are).
+    pub waiters: AtomicUsize,
+    /// min-replicas-to-write and min-replicas-max-lag, cached by every worker's config refresh
+    /// (`refresh_config`), so a CONFIG SET holds for the next command.
+    min_to_write: AtomicUsize,
+    max_lag_s: AtomicI64,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+    /// Serial number for temp file names.
+    serial: AtomicU64,
+}
+
+static REPL: OnceLock<Repl> = OnceLock::new();
+
+pub fn repl() -> &'static Repl {
+    REPL.get_or_init(|| Repl {
+        stream: Mutex::new(Stream {
+            replid: random_hex(40),
+            replid2: ZERO_ID.into(),
+            second_offset: -1,
+            buf: VecDeque::new(),
+            start: 0,
+            end: 0,
+            selected_db: None,
+            backlog_size: 1 << 20,
+            active: false,
+            links: Vec::new(),
+            no_replicas_since_ms: now_ms(),
+        }),
+        data: Condvar::new(),
+        apply: Mutex::new(()),
+        feeding: AtomicBool::new(false),
+        replica: AtomicBool::new(false),
+        link_up: AtomicBool::new(false),
+        link: Mutex::new(Link {
+            master: None,
+            generation: 0,
+            state: "none",
+            client: None,
+            db: 0,
+            down_since_ms: -1,
+            sync_total: -1,
+            sync_read: 0,
+            sync_last_io_ms: 0,
+        }),
+        waiters: AtomicUsize::new(0),
+        min_to_write: AtomicUsize::new(0),
+        max_lag_s: AtomicI64::new(10),
+        sync_full: AtomicU64::new(0),
+        sync_partial_ok: AtomicU64::new(0),
+        sync_partial_err: AtomicU64::new(0),
+        serial: AtomicU64::new(0),
+    })
+}
+
+fn random_hex(n: usize) -> String {
+    (0..n).map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0')).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The module API (failover wiring, cluster hook)
+// ---------------------------------------------------------------------------------------------
+
+/// The replication offset (`master_repl_offset`; on a replica the master's bytes applied).
+pub fn offset() -> u64 {
+    REPL.get().map_or(0, |r| r.stream.lock().end)
+}
+
+/// True while this node replicates from a master.
+#[inline]
+pub fn is_replica() -> bool {
+    REPL.get().is_some_and(|r| r.replica.load(Ordering::Relaxed))
+}
+
+/// Starts replicating from `host:port` (REPLICAOF host port). Ok(true) when already doing so.
+pub fn replicate_from(shared: &'static Shared, host: &str, port: u16) -> Result<bool, String> {
+    let r = repl();
+    let (generation, old_client) = {
+        let mut l = r.link.lock();
+        if l.master.as_ref().is_some_and(|(h, p)| h == host && *p == port) {
+            return Ok(true);
+        }
+        l.master = Some((host.to_string(), port));
+        shared.config.write().set_replicaof(Some((host.to_string(), port)));
+        l.generation += 1;
+        l.state = "connect";
+        l.down_since_ms = now_ms();
+        (l.generation, l.client.take())
+    };
+    r.link_up.store(false, Ordering::Relaxed);
+    kill_client(shared, old_client);
+    if !r.replica.swap(true, Ordering::Relaxed) {
+        // Our own writes stop feeding the stream: from now on it is the master's bytes.
+        let _g = r.apply.lock();
+        crate::aof::with_all_slots_locked(shared, || {
+            r.feeding.store(false, Ordering::Relaxed);
+            crate::aof::refresh_on();
+        });
+    }
+    // Our replicas resync with us (they may well partially), learning the new history.
+    disconnect_replicas();
+    notice!("Connecting to MASTER {host}:{port}");
+    let spawned = std::thread::Builder::new().name("repl-link".into()).spawn(move || link_thread(shared, generation));
+    if let Err(e) = spawned {
+        warning!("Can't start the replication link thread: {e}");
+    }
+    Ok(false)
+}
+
+/// Stops replicating and becomes a master (REPLICAOF NO ONE): the replication id moves to
+/// replid2 (valid up to the current offset) so former siblings can partially resync with us.
+pub fn become_master(shared: &'static Shared) {
+    let r = repl();
+    let old_client = {
+        let mut l = r.link.lock();
+        l.master = None;
+        shared.config.write().set_replicaof(None);
+        l.generation += 1;
+        l.state = "none";
+        l.client.take()
+    };
+    r.link_up.store(false, Ordering::Relaxed);
+    kill_client(shared, old_client);
+    if !r.replica.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let _g = r.apply.lock();
+    crate::aof::with_all_slots_locked(shared, || {
+        let mut st = r.stream.lock();
+        st.shift_replid();
+        st.selected_db = None;
+        if !st.active {
+            st.active = true;
+            st.start = st.end;
+        }
+        drop(st);
+        r.feeding.store(true, Ordering::Relaxed);
+        crate::aof::refresh_on();
+    });
+    drop(_g);
+    disconnect_replicas();
+    notice!("MASTER MODE enabled");
+}
+
+/// A role change requested from a context that must not wait for the all-slots barrier (the
+/// cluster machine's actions run with the machine locked, and a worker applying our master's
+/// PUBLISH holds the apply lock while it takes the machine lock).
+pub enum Control {
+    ReplicateFrom(String, u16),
+    BecomeMaster,
+}
+
+static CONTROL: OnceLock<Mutex<std::sync::mpsc::Sender<Control>>> = OnceLock::new();
+
+/// Queues a role change; a thread of its own runs the queue in order.
+pub fn request(shared: &'static Shared, c: Control) {
+    let tx = CONTROL.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Control>();
+        let spawned = std::thread::Builder::new().name("repl-control".into()).spawn(move || {
+            while let Ok(c) = rx.recv() {
+                match c {
+                    Control::ReplicateFrom(host, port) => {
+                        let _ = replicate_from(shared, &host, port);
+                    }
+                    Control::BecomeMaster => become_master(shared),
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            warning!("Can't start the replication control thread: {e}");
+        }
+        Mutex::new(tx)
+    });
+    let _ = tx.lock().send(c);
+}
+
+fn kill_client(shared: &Shared, client: Option<(u64, usize)>) {
+    let Some((id, worker)) = client else { return };
+    if let Some(info) = shared.clients.lock().get(&id) {
+        info.kill.store(true, Ordering::Relaxed);
+    }
+    if let Some(w) = shared.workers().get(worker) {
+        w.send(Msg::Poke);
+    }
+}
+
+fn disconnect_replicas() {
+    let links: Vec<Arc<ReplicaLink>> = repl().stream.lock().links.clone();
+    for l in links {
+        l.close();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeding the stream
+// ---------------------------------------------------------------------------------------------
+
+/// True while a master's writes feed the stream (one atomic load).
+#[inline]
+pub fn feeding() -> bool {
+    REPL.get().is_some_and(|r| r.feeding.load(Ordering::Relaxed))
+}
+
+/// Appends commands run on this master (slot locks held), with SELECTs as the stream needs
+/// them and MULTI/EXEC around them with `wrap`.
+pub fn feed(ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
+    let r = repl();
+    let mut st = r.stream.lock();
+    let mut out = Vec::new();
+    if wrap {
+        if let Some((db, _)) = ops.first() {
+            st.select(*db, &mut out);
+        }
+        persist::aof::encode_command(&mut out, &[b"MULTI"]);
+    }
+    for (db, argv) in ops {
+        st.select(*db, &mut out);
+        persist::aof::encode_command(&mut out, argv);
+    }
+    if wrap {
+        persist::aof::encode_command(&mut out, &[b"EXEC"]);
+    }
+    st.push(&out);
+    drop(st);
+    r.data.notify_all();
+}
+
+/// The master client's lock around one command and its stream append.
+pub fn apply_lock() -> parking_lot::MutexGuard<'static, ()> {
+    repl().apply.lock()
+}
+
+/// On a replica, after the master client applied a command (outside MULTI) or a whole
+/// transaction: its bytes, verbatim, join our stream (for our replicas and the offset).
+/// Bytes of a master client that is no longer ours are dropped.
+pub fn applied_from_master(client_id: u64, bytes: &[u8]) {
+    let r = repl();
+    if r.link.lock().client.map(|c| c.0) != Some(client_id) {
+        return;
+    }
+    r.stream.lock().push(bytes);
+    r.data.notify_all();
+}
+
+/// The worker closed the master client: the link thread reconnects and asks for a partial
+/// resync from our offset (the cached master is our own stream).
+pub fn master_link_lost(client_id: u64, db: u32) {
+    let Some(r) = REPL.get() else { return };
+    let mut l = r.link.lock();
+    if l.client.map(|c| c.0) == Some(client_id) {
+        l.client = None;
+        l.db = db;
+        l.state = "connect";
+        l.down_since_ms = now_ms();
+        r.link_up.store(false, Ordering::Relaxed);
+        notice!("Connection with master lost.");
+        notice!("* Caching the disconnected master state.");
+    }
+}
+
+/// The `REPLCONF ACK <offset>` a replica sends its master.
+pub fn ack_command() -> Vec<u8> {
+    let mut out = Vec::new();
+    persist::aof::encode_command(&mut out, &[b"REPLCONF".to_vec(), b"ACK".to_vec(), offset().to_string().into_bytes()]);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks for the dispatcher
+// ---------------------------------------------------------------------------------------------
+
+/// Replica-side refusals in Redis's processCommand order: NOREPLICAS, READONLY, MASTERDOWN.
+/// `from_master` exempts the master client. Two atomic loads on a master without
+/// min-replicas-to-write.
+pub fn refusal(
+    write: bool,
+    stale_ok: bool,
+    from_master: bool,
+    read_only: bool,
+    serve_stale: bool,
+) -> Option<&'static str> {
+    let r = REPL.get()?;
+    if from_master {
+        return None;
+    }
+    let replica = r.replica.load(Ordering::Relaxed);
+    if write && !replica {
+        let min = r.min_to_write.load(Ordering::Relaxed);
+        if min > 0 && good_replicas(r.max_lag_s.load(Ordering::Relaxed)) < min {
+            return Some("NOREPLICAS Not enough good replicas to write.");
+        }
+    }
+    if !replica {
+        return None;
+    }
+    if write && read_only {
+        return Some("READONLY You can't write against a read only replica.");
+    }
+    if !serve_stale && !stale_ok && !r.link_up.load(Ordering::Relaxed) {
+        return Some("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
+    }
+    None
+}
+
+/// Online replicas whose last ACK is at most `max_lag_s` seconds old (Redis's
+/// `refreshGoodSlavesCount`, counted when asked rather than cached, so a CONFIG SET or an ACK
+/// counts at once).
+fn good_replicas(max_lag_s: i64) -> usize {
+    let now = now_ms();
+    repl()
+        .stream
+        .lock()
+        .links
+        .iter()
+        .filter(|l| {
+            l.state.load(Ordering::Relaxed) == ONLINE && now - l.ack_ms.load(Ordering::Relaxed) <= max_lag_s * 1000
+        })
+        .count()
+}
+
+/// min-replicas-to-write / min-replicas-max-lag changed (called on every config refresh).
+pub fn refresh_config(min_to_write: i64, max_lag_s: i64) {
+    let r = repl();
+    let min = if max_lag_s > 0 { min_to_write.max(0) as usize } else { 0 };
+    r.min_to_write.store(min, Ordering::Relaxed);
+    r.max_lag_s.store(max_lag_s, Ordering::Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+/// What a replica said about itself with REPLCONF before PSYNC.
+#[derive(Default, Clone, Debug)]
+pub struct ReplicaHello {
+    pub listening_port: u16,
+    pub ip: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+}
+
+/// A PSYNC/SYNC accepted by the worker: the connection goes to [`serve_replica`].
+#[derive(Clone, Debug)]
+pub struct PsyncRequest {
+    pub replid: String,
+    pub offset: i64,
+    /// Old-style SYNC: no +FULLRESYNC line.
+    pub sync: bool,
+    pub hello: ReplicaHello,
+}
+
+/// REPLCONF on a normal client (the master client's GETACK is answered by the worker).
+/// Err with the error text; Ok(true) when a +OK is owed.
+pub fn replconf(hello: &mut ReplicaHello, args: &[&[u8]]) -> Result<bool, String> {
+    if args.len().is_multiple_of(2) {
+        return Err("ERR syntax error".into());
+    }
+    let mut i = 1;
+    while i + 1 < args.len() {
+        let opt = String::from_utf8_lossy(args[i]).to_ascii_lowercase();
+        let val = args[i + 1];
+        match opt.as_str() {
+            "listening-port" => match std::str::from_utf8(val).ok().and_then(|s| s.parse::<i64>().ok()) {
+                Some(p) if (0..=65535).contains(&p) => hello.listening_port = p as u16,
+                _ => return Err("ERR value is not an integer or out of range".into()),
+            },
+            "ip-address" => {
+                if val.len() >= 46 {
+                    return Err(format!(
+                        "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                        val.len()
+                    ));
+                }
+                hello.ip = Some(String::from_utf8_lossy(val).into_owned());
+            }
+            "capa" => {
+                if val.eq_ignore_ascii_case(b"eof") {
+                    hello.capa_eof = true;
+                } else if val.eq_ignore_ascii_case(b"psync2") {
+                    hello.capa_psync2 = true;
+                }
+            }
+            // Only meaningful on a replica link (handled there) or from our master.
+            "ack" | "getack" => return Ok(false),
+            "rdb-only" | "rdb-filter-only" => {}
+            _ => return Err(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(args[i]))),
+        }
+        i += 2;
+    }
+    Ok(true)
+}
+
+/// Checks a PSYNC/SYNC before the connection is handed over. Err with the error reply.
+pub fn psync_check(args: &[&[u8]], hello: &ReplicaHello) -> Result<PsyncRequest, String> {
+    let r = repl();
+    if r.replica.load(Ordering::Relaxed) && !r.link_up.load(Ordering::Relaxed) {
+        return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
+    }
+    let sync = args[0].eq_ignore_ascii_case(b"sync");
+    if sync {
+        return Ok(PsyncRequest { replid: "?".into(), offset: -1, sync: true, hello: hello.clone() });
+    }
+    if args.len() != 3 {
+        return Err("ERR wrong number of arguments for 'psync' command".into());
+    }
+    let offset = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| "ERR value is not an integer or out of range".to_string())?;
+    Ok(PsyncRequest {
+        replid: String::from_utf8_lossy(args[1]).into_owned(),
+        offset,
+        sync: false,
+        hello: hello.clone(),
+    })
+}
+
+/// REPLICAOF / SLAVEOF. The reply text (simple string or error, with its prefix). With
+/// `defer` (inside EXEC, whose slot locks the barrier would wait for) the change is queued to
+/// the control thread and happens right after the transaction.
+pub fn replicaof_command(
+    shared: &'static Shared,
+    args: &[&[u8]],
+    cluster: bool,
+    defer: bool,
+) -> Result<String, String> {
+    if cluster {
+        return Err("ERR REPLICAOF not allowed in cluster mode.".into());
+    }
+    if args[1].eq_ignore_ascii_case(b"no") && args[2].eq_ignore_ascii_case(b"one") {
+        if is_replica() {
+            if defer {
+                request(shared, Control::BecomeMaster);
+            } else {
+                become_master(shared);
+            }
+        }
+        return Ok("OK".into());
+    }
+    let port = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| "ERR Invalid master port".to_string())?;
+    let host = String::from_utf8_lossy(args[1]).into_owned();
+    let already = if defer {
+        let same = repl().link.lock().master.as_ref().is_some_and(|(h, p)| *h == host && *p as i64 == port);
+        if !same {
+            request(shared, Control::ReplicateFrom(host.clone(), port as u16));
+        }
+        same
+    } else {
+        replicate_from(shared, &host, port as u16)?
+    };
+    if already {
+        return Ok("OK Already connected to specified master".into());
+    }
+    notice!("REPLICAOF {host}:{port} enabled (user request)");
+    Ok("OK".into())
+}
+
+/// ROLE's reply.
+pub fn role_reply(out: &mut resp::ReplyBuf) {
+    let r = repl();
+    if r.replica.load(Ordering::Relaxed) {
+        let l = r.link.lock();
+        let (host, port) = l.master.clone().unwrap_or_default();
+        out.array(5);
+        out.bulk(b"slave");
+        out.bulk(host.as_bytes());
+        out.int(port as i64);
+        out.bulk(l.state.as_bytes());
+        let off = if l.client.is_some() { r.stream.lock().end as i64 } else { -1 };
+        out.int(off);
+        return;
+    }
+    let st = r.stream.lock();
+    let links: Vec<&Arc<ReplicaLink>> = st.links.iter().filter(|l| l.state.load(Ordering::Relaxed) == ONLINE).collect();
+    out.array(3);
+    out.bulk(b"master");
+    out.int(st.end as i64);
+    out.array(links.len());
+    for l in links {
+        out.array(3);
+        out.bulk(l.ip.as_bytes());
+        out.bulk(l.listening_port.load(Ordering::Relaxed).to_string().as_bytes());
+        out.bulk(l.ack.load(Ordering::Relaxed).to_string().as_bytes());
+    }
+}
+
+/// How many replicas acknowledged at least `target`.
+pub fn replicas_acked(target: u64) -> usize {
+    let Some(r) = REPL.get() else { return 0 };
+    r.stream.lock().links.iter().filter(|l| l.ack.load(Ordering::Relaxed) >= target).count()
+}
+
+/// WAIT asks the replicas for their offsets (Redis's `REPLCONF GETACK *` in beforeSleep).
+pub fn request_acks() {
+    let r = repl();
+    if !r.feeding.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut st = r.stream.lock();
+    if st.links.is_empty() {
+        return;
+    }
+    let mut out = Vec::new();
+    persist::aof::encode_command(&mut out, &[&b"REPLCONF"[..], b"GETACK", b"*"]);
+    st.push(&out);
+    drop(st);
+    r.data.notify_all();
+}
+
+// ---------------------------------------------------------------------------------------------
+// INFO
+// ---------------------------------------------------------------------------------------------
+
+/// INFO's `# Replication` section, with Redis 7.0's fields in its order.
+pub fn info_section(shared: &Shared) -> String {
+    use std::fmt::Write as _;
+    let r = repl();
+    let now = now_ms();
+    let mut s = String::from("# Replication\r\n");
+    let replica = r.replica.load(Ordering::Relaxed);
+    let _ = write!(s, "role:{}\r\n", if replica { "slave" } else { "master" });
+    if replica {
+        let l = r.link.lock();
+        let (host, port) = l.master.clone().unwrap_or_default();
+        let up = l.client.is_some();
+        let end = r.stream.lock().end;
+        let last_io = if up {
+            shared
+                .clients
+                .lock()
+                .get(&l.client.map_or(0, |c| c.0))
+                .map_or(0, |c| (now - c.last_interaction_ms.load(Ordering::Relaxed)) / 1000)
+        } else {
+            -1
+        };
+        let in_sync = l.state == "sync";
+        let _ = write!(
+            s,
+            "master_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{last_io}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{end}\r\nslave_repl_offset:{end}\r\n",
+            if up { "up" } else { "down" },
+            u8::from(in_sync),
+        );
+        if in_sync {
+            let total = l.sync_total;
+            let read = l.sync_read;
+            let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
+            let _ = write!(
+                s,
+                "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+                total - read,
+                (now - l.sync_last_io_ms) / 1000
+            );
+        }
+        if !up {
+            let since = if l.down_since_ms < 0 { -1 } else { (now - l.down_since_ms) / 1000 };
+            let _ = write!(s, "master_link_down_since_seconds:{since}\r\n");
+        }
+        let cfg = shared.config.read();
+        let _ = write!(
+            s,
+            "slave_priority:{}\r\nslave_read_only:{}\r\nreplica_announced:{}\r\n",
+            cfg.get_i64("replica-priority").unwrap_or(100),
+            u8::from(cfg.get_bool("replica-read-only").unwrap_or(true)),
+            u8::from(cfg.get_bool("replica-announced").unwrap_or(true)),
+        );
+    }
+    let st = r.stream.lock();
+    let _ = write!(s, "connected_slaves:{}\r\n", st.links.len());
+    {
+        let cfg = shared.config.read();
+        let min = cfg.get_i64("min-replicas-to-write").unwrap_or(0);
+        let lag = cfg.get_i64("min-replicas-max-lag").unwrap_or(0);
+        if min > 0 && lag > 0 {
+            let good = {
+                let now = now_ms();
+                st.links
+                    .iter()
+                    .filter(|l| {
+                        l.state.load(Ordering::Relaxed) == ONLINE
+                            && now - l.ack_ms.load(Ordering::Relaxed) <= lag * 1000
+                    })
+                    .count()
+            };
+            let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
+        }
+    }
+    for (i, l) in st.links.iter().enumerate() {
+        let state = match l.state.load(Ordering::Relaxed) {
+            WAIT_BGSAVE => "wait_bgsave",
+            SEND_BULK => "send_bulk",
+            _ => "online",
+        };
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state={state},offset={},lag={}\r\n",
+            l.ip,
+            l.listening_port.load(Ordering::Relaxed),
+            l.ack.load(Ordering::Relaxed),
+            (now - l.ack_ms.load(Ordering::Relaxed)) / 1000
+        );
+    }
+    let first = if st.active { st.end - st.histlen() + 1 } else { 0 };
+    let _ = write!(
+        s,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{}\r\n",
+        st.replid,
+        st.replid2,
+        st.end,
+        st.second_offset,
+        u8::from(st.active),
+        st.backlog_size,
+        if st.active { st.histlen() } else { 0 },
+    );
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up and the cron
+// ---------------------------------------------------------------------------------------------
+
+/// What SAVE records in the RDB (Redis's `rdbPopulateSaveInfo`): the stream's database, id and
+/// offset, when there is a history to resume (a master with a backlog, or a replica). Call it
+/// with every slot locked (and the apply lock held) so the offset matches the data.
+pub fn save_info(shared: &Shared) -> Option<(u32, String, u64)> {
+    let r = REPL.get()?;
+    // Lock order: link before stream (as INFO and ROLE take them).
+    let replica_db = if r.replica.load(Ordering::Relaxed) {
+        let l = r.link.lock();
+        Some(match l.client {
+            Some((id, _)) => shared.clients.lock().get(&id).map_or(l.db, |c| c.db.load(Ordering::Relaxed)),
+            None => l.db,
+        })
+    } else {
+        None
+    };
+    let st = r.stream.lock();
+    if !st.active {
+        return None;
+    }
+    let db = replica_db.unwrap_or_else(|| st.selected_db.unwrap_or(0));
+    Some((db, st.replid.clone(), st.end))
+}
+
+/// Starts the replication cron and, with `replicaof` in the configuration, the link. A replica
+/// whose RDB recorded its replication id and offset resumes that history, so it can ask its
+/// master for a partial resync after a restart (Redis's cached master from the RDB).
+pub fn start(shared: &'static Shared) {
+    let r = repl();
+    r.stream.lock().backlog_size = shared.config.read().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
+    let loaded = shared.persist.lock().loaded_repl.take();
+    if let (Some((db, id, offset)), true) = (loaded, shared.config.read().replicaof().is_some()) {
+        notice!("Using the replication id {id} and offset {offset} saved in the RDB file");
+        let mut st = r.stream.lock();
+        st.replid = id;
+        st.start = offset;
+        st.end = offset;
+        st.active = true;
+        drop(st);
+        r.link.lock().db = db;
+    }
+    if let Err(e) = std::thread::Builder::new().name("repl-cron".into()).spawn(move || cron_thread(shared)) {
+        warning!("Can't start the replication cron thread: {e}");
+    }
+    let target = shared.config.read().replicaof();
+    if let Some((host, port)) = target {
+        let _ = replicate_from(shared, &host, port);
+    }
+}
+
+fn cron_thread(shared: &'static Shared) {
+    let r = repl();
+    let mut last_ping_ms = now_ms();
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = now_ms();
+        let (backlog_size, ping_period, ttl, limit) = {
+            let cfg = shared.config.read();
+            (
+                cfg.get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64,
+                cfg.get_i64("repl-ping-replica-period").unwrap_or(10).max(1),
+                cfg.get_i64("repl-backlog-ttl").unwrap_or(3600),
+                cfg.client_output_buffer_limits()[1],
+            )
+        };
+        let replica = r.replica.load(Ordering::Relaxed);
+        let mut to_close = Vec::new();
+        let mut free_backlog = false;
+        {
+            let mut st = r.stream.lock();
+            st.backlog_size = backlog_size;
+            for l in &st.links {
+                if l.info.kill.load(Ordering::Relaxed) {
+                    to_close.push(l.clone());
+                    continue;
+                }
+                let lag = st.end.saturating_sub(l.pos.load(Ordering::Relaxed));
+                let over_hard = limit.hard_bytes > 0 && lag > limit.hard_bytes;
+                let over_soft = limit.soft_bytes > 0 && lag > limit.soft_bytes;
+                if over_soft {
+                    let since = l.soft_since_ms.load(Ordering::Relaxed);
+                    if since == 0 {
+                        l.soft_since_ms.store(now, Ordering::Relaxed);
+                    } else if now - since > limit.soft_seconds * 1000 {
+                        to_close.push(l.clone());
+                    }
+                } else {
+                    l.soft_since_ms.store(0, Ordering::Relaxed);
+                }
+                if over_hard {
+                    to_close.push(l.clone());
+                }
+            }
+            if !st.links.is_empty() {
+                st.no_replicas_since_ms = now;
+            } else if !replica && st.active && ttl > 0 && now - st.no_replicas_since_ms > ttl * 1000 {
+                free_backlog = true;
+            }
+            st.trim();
+        }
+        for l in to_close {
+            if !l.info.kill.load(Ordering::Relaxed) {
+                warning!(
+                    "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    l.info.id,
+                    l.info.addr
+                );
+            }
+            l.close();
+        }
+        if free_backlog {
+            let _g = r.apply.lock();
+            crate::aof::with_all_slots_locked(shared, || {
+                let mut st = r.stream.lock();
+                if st.links.is_empty() && !r.replica.load(Ordering::Relaxed) {
+                    st.replid = random_hex(40);
+                    st.replid2 = ZERO_ID.into();
+                    st.second_offset = -1;
+                    st.active = false;
+                    st.buf.clear();
+                    st.start = st.end;
+                    r.feeding.store(false, Ordering::Relaxed);
+                    crate::aof::refresh_on();
+                    notice!("Replication backlog freed after {ttl} seconds without connected replicas.");
+                }
+            });
+        }
+        if !replica && now - last_ping_ms >= ping_period * 1000 {
+            last_ping_ms = now;
+            let mut st = r.stream.lock();
+            if st.active && !st.links.is_empty() && r.feeding.load(Ordering::Relaxed) {
+                st.push(b"*1\r\n$4\r\nPING\r\n");
+                drop(st);
+                r.data.notify_all();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Master side: serving one replica
+// ---------------------------------------------------------------------------------------------
+
+/// Takes over a connection that sent PSYNC/SYNC (the worker let go of it): answers, sends the
+/// RDB or the backlog, then streams, on threads of its own.
+pub fn serve_replica(
+    shared: &'static Shared,
+    sock: TcpStream,
+    info: Arc<ClientShared>,
+    req: PsyncRequest,
+    pending_out: Vec<u8>,
+) {
+    info.kind.store(CLIENT_REPLICA, Ordering::Relaxed);
+    let spawned = std::thread::Builder::new()
+        .name("repl-replica".into())
+        .spawn(move || replica_writer(shared, sock, info, req, pending_out));
+    if let Err(e) = spawned {
+        warning!("Can't start a replica thread: {e}");
+    }
+}
+
+fn replica_writer(
+    shared: &'static Shared,
+    mut sock: TcpStream,
+    info: Arc<ClientShared>,
+    req: PsyncRequest,
+    pending_out: Vec<u8>,
+) {
+    let r = repl();
+    let _ = sock.set_nonblocking(false);
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_write_timeout(None);
+    let ip = req.hello.ip.clone().unwrap_or_else(|| {
+        info.addr.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_string()).unwrap_or_default()
+    });
+    let clone = match sock.try_clone() {
+        Ok(c) => c,
+        Err(e) => {
+            warning!("Replica link: {e}");
+            shared.clients.lock().remove(&info.id);
+            return;
+        }
+    };
+    let link = Arc::new(ReplicaLink {
+        info: info.clone(),
+        sock: clone,
+        pos: AtomicU64::new(0),
+        ack: AtomicU64::new(0),
+        ack_ms: AtomicI64::new(now_ms()),
+        state: AtomicU8::new(WAIT_BGSAVE),
+        listening_port: AtomicU16::new(req.hello.listening_port),
+        ip,
+        closed: AtomicBool::new(false),
+        soft_since_ms: AtomicI64::new(0),
+    });
+    let result = (|| -> std::io::Result<()> {
+        if !pending_out.is_empty() {
+            sock.write_all(&pending_out)?;
+        }
+        let reader = sock.try_clone()?;
+        let l2 = link.clone();
+        std::thread::Builder::new().name("repl-replica-rd".into()).spawn(move || replica_reader(shared, reader, l2))?;
+        if !try_partial(&mut sock, &link, &req)? {
+            full_sync(shared, &mut sock, &link, &req)?;
+        }
+        stream_to(shared, &mut sock, &link)
+    })();
+    link.close();
+    {
+        let mut st = r.stream.lock();
+        st.links.retain(|l| !Arc::ptr_eq(l, &link));
+        st.trim();
+    }
+    shared.clients.lock().remove(&info.id);
+    match result {
+        Ok(()) => notice!("Connection with replica {}:{} lost.", link.ip, link.listening_port.load(Ordering::Relaxed)),
+        Err(e) => {
+            notice!("Connection with replica {}:{} lost ({e}).", link.ip, link.listening_port.load(Ordering::Relaxed))
+        }
+    }
+}
+
+/// Redis's `masterTryPartialResynchronization`. Ok(true) when +CONTINUE was sent.
+fn try_partial(sock: &mut TcpStream, link: &Arc<ReplicaLink>, req: &PsyncRequest) -> std::io::Result<bool> {
+    let r = repl();
+    if req.sync {
+        return Ok(false);
+    }
+    let reply = {
+        let mut st = r.stream.lock();
+        let id_ok = req.replid == st.replid || (req.replid == st.replid2 && req.offset <= st.second_offset);
+        let range_ok =
+            st.active && req.offset >= 1 && (req.offset as u64) > st.start && (req.offset as u64) <= st.end + 1;
+        if !(id_ok && range_ok) {
+            if req.replid != "?" {
+                if !id_ok {
+                    notice!(
+                        "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{}', my replication IDs are '{}' and '{}')",
+                        req.replid,
+                        st.replid,
+                        st.replid2
+                    );
+                } else {
+                    notice!(
+                        "Unable to partial resync with replica {} for lack of backlog (Replica request was: {}).",
+                        link.info.addr,
+                        req.offset
+                    );
+                }
+                r.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(false);
+        }
+        link.pos.store(req.offset as u64 - 1, Ordering::Relaxed);
+        link.ack.store(req.offset as u64 - 1, Ordering::Relaxed);
+        link.state.store(ONLINE, Ordering::Relaxed);
+        st.links.push(link.clone());
+        notice!(
+            "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
+            link.info.addr,
+            st.end + 1 - req.offset as u64,
+            req.offset
+        );
+        if req.hello.capa_psync2 {
+            format!("+CONTINUE {}\r\n", st.replid)
+        } else {
+            "+CONTINUE\r\n".to_string()
+        }
+    };
+    r.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+    sock.write_all(reply.as_bytes())?;
+    Ok(true)
+}
+
+/// A full resynchronization: the snapshot at an exact offset, as RDB, disk or EOF-marker form.
+fn full_sync(
+    shared: &'static Shared,
+    sock: &mut TcpStream,
+    link: &Arc<ReplicaLink>,
+    req: &PsyncRequest,
+) -> std::io::Result<()> {
+    let r = repl();
+    r.sync_full.fetch_add(1, Ordering::Relaxed);
+    let (diskless, delay_s) = {
+        let cfg = shared.config.read();
+        (
+            cfg.get_bool("repl-diskless-sync").unwrap_or(true) && req.hello.capa_eof,
+            cfg.get_i64("repl-diskless-sync-delay").unwrap_or(5).max(0),
+        )
+    };
+    notice!("Replica {} asks for synchronization", link.info.addr);
+    notice!("Full resync requested by replica {}", link.info.addr);
+    if diskless && delay_s > 0 {
+        // Redis waits this long for more replicas to share the transfer; a keepalive newline
+        // each second keeps the replica's read timeout at bay.
+        for _ in 0..delay_s {
+            std::thread::sleep(Duration::from_secs(1));
+            if link.closed.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("closed while waiting"));
+            }
+            sock.write_all(b"\n")?;
+        }
+    }
+    // The snapshot must start at a barrier; the keyspace has one snapshot at a time (a BGSAVE
+    // or AOF rewrite may hold it), so retry until it is free, with keepalives.
+    let mut waited_ms = 0u64;
+    let (snapshot, checksum, replid, at) = loop {
+        if link.closed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("closed while waiting for the snapshot"));
+        }
+        let (snapshot, checksum) = crate::persistence::SlotSnapshot::new(shared, now_ms());
+        let started = {
+            let _g = r.apply.lock();
+            crate::aof::with_all_slots_locked(shared, || {
+                if !shared.ks.start_snapshot(snapshot.clone()) {
+                    return None;
+                }
+                let mut st = r.stream.lock();
+                if !st.active {
+                    // Redis creates the backlog with a fresh history for the first replica.
+                    st.active = true;
+                    if !r.replica.load(Ordering::Relaxed) {
+                        st.replid = random_hex(40);
+                        st.replid2 = ZERO_ID.into();
+                        st.second_offset = -1;
+                    }
+                    st.buf.clear();
+                    st.start = st.end;
+                }
+                if !r.replica.load(Ordering::Relaxed) {
+                    r.feeding.store(true, Ordering::Relaxed);
+                    crate::aof::refresh_on();
+                }
+                // The next command of the stream names its database (the RDB leaves it at 0
+                // for the replica, which could have run anything before).
+                st.selected_db = None;
+                link.pos.store(st.end, Ordering::Relaxed);
+                link.ack.store(0, Ordering::Relaxed);
+                st.links.push(link.clone());
+                Some((st.replid.clone(), st.end))
+            })
+        };
+        if let Some((id, at)) = started {
+            break (snapshot, checksum, id, at);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        waited_ms += 100;
+        if waited_ms.is_multiple_of(1000) {
+            sock.write_all(b"\n")?;
+        }
+    };
+    let result = (|| -> std::io::Result<()> {
+        if !req.sync {
+            notice!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
+            sock.write_all(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes())?;
+        }
+        let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+        if diskless {
+            let mark = random_hex(40);
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, &*sock);
+            w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
+            crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, 0, &mut |b| w.write_all(b))?;
+            w.write_all(mark.as_bytes())?;
+            w.flush()?;
+        } else {
+            let dir = shared.config.read().rdb_path();
+            let dir = dir.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+            let n = r.serial.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!("temp-repl-{}-{n}.rdb", std::process::id()));
+            let written = (|| -> std::io::Result<()> {
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, 0, &mut |b| f.write_all(b))?;
+                f.flush()
+            })();
+            shared.ks.end_snapshot();
+            let sent = written.and_then(|()| {
+                notice!("Background RDB transfer started by pid {}", std::process::id());
+                link.state.store(SEND_BULK, Ordering::Relaxed);
+                let mut f = std::fs::File::open(&path)?;
+                let len = f.metadata()?.len();
+                sock.write_all(format!("${len}\r\n").as_bytes())?;
+                std::io::copy(&mut f, sock)?;
+                Ok(())
+            });
+            let _ = std::fs::remove_file(&path);
+            return sent;
+        }
+        Ok(())
+    })();
+    if diskless {
+        shared.ks.end_snapshot();
+    }
+    result?;
+    link.state.store(ONLINE, Ordering::Relaxed);
+    link.ack_ms.store(now_ms(), Ordering::Relaxed);
+    notice!("Synchronization with replica {} succeeded", link.info.addr);
+    Ok(())
+}
+
+/// Sends the stream from the link's position on, until the link closes.
+fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> std::io::Result<()> {
+    let r = repl();
+    let mut chunk = Vec::with_capacity(SEND_CHUNK);
+    loop {
+        if link.closed.load(Ordering::Relaxed)
+            || link.info.kill.load(Ordering::Relaxed)
+            || shared.shutdown.load(Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        chunk.clear();
+        {
+            let mut st = r.stream.lock();
+            let pos = link.pos.load(Ordering::Relaxed);
+            if pos < st.start {
+                return Err(std::io::Error::other("the replica fell behind the backlog"));
+            }
+            if pos >= st.end {
+                r.data.wait_for(&mut st, Duration::from_millis(100));
+                continue;
+            }
+            let from = (pos - st.start) as usize;
+            let n = ((st.end - pos) as usize).min(SEND_CHUNK);
+            let (a, b) = st.buf.as_slices();
+            if from < a.len() {
+                let take = n.min(a.len() - from);
+                chunk.extend_from_slice(&a[from..from + take]);
+                chunk.extend_from_slice(&b[..n - take]);
+            } else {
+                chunk.extend_from_slice(&b[from - a.len()..from - a.len() + n]);
+            }
+        }
+        sock.write_all(&chunk)?;
+        link.pos.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Reads what a replica sends its master: `REPLCONF ACK <offset>` (and PINGs of old
+/// replicas). Anything malformed closes the link.
+fn replica_reader(shared: &'static Shared, mut sock: TcpStream, link: Arc<ReplicaLink>) {
+    let r = repl();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut spans = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let limits = resp::Limits { max_bulk_len: 1 << 20, unauthenticated: false };
+    loop {
+        let n = match sock.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut at = 0;
+        loop {
+            match resp::parse_request(&buf[at..], &limits, &mut spans) {
+                Ok(resp::Parsed::Multibulk { consumed }) => {
+                    let args: Vec<&[u8]> = spans.iter().map(|s| s.of(&buf[at..])).collect();
+                    if args.len() >= 3
+                        && args[0].eq_ignore_ascii_case(b"replconf")
+                        && args[1].eq_ignore_ascii_case(b"ack")
+                    {
+                        if let Some(off) = std::str::from_utf8(args[2]).ok().and_then(|s| s.parse::<u64>().ok()) {
+                            link.ack.store(off, Ordering::Relaxed);
+                            link.ack_ms.store(now_ms(), Ordering::Relaxed);
+                            if r.waiters.load(Ordering::Relaxed) > 0 {
+                                for w in shared.workers() {
+                                    w.send(Msg::Poke);
+                                }
+                            }
+                        }
+                    }
+                    at += consumed;
+                }
+                Ok(resp::Parsed::Inline { consumed, .. }) | Ok(resp::Parsed::Skip { consumed }) => at += consumed,
+                Ok(resp::Parsed::Incomplete { .. }) => break,
+                Err(_) => {
+                    link.close();
+                    return;
+                }
+            }
+        }
+        buf.drain(..at);
+        if buf.len() > 1 << 20 {
+            break;
+        }
+    }
+    link.close();
+    r.data.notify_all();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replica side: the link to our master
+// ---------------------------------------------------------------------------------------------
+
+/// Buffered reads from the master during the handshake and the RDB transfer; what is left
+/// after the RDB is the start of the stream, handed to the worker with the socket.
+struct MasterReader {
+    sock: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl MasterReader {
+    fn fill(&mut self) -> std::io::Result<()> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.sock.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the master closed the connection"));
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// One line without its CR LF (a bare LF ends one too: the master's keepalives).
+    fn line(&mut self) -> std::io::Result<String> {
+        loop {
+            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+                let mut line = &self.buf[self.pos..self.pos + i];
+                if line.last() == Some(&b'\r') {
+                    line = &line[..line.len() - 1];
+                }
+                let s = String::from_utf8_lossy(line).into_owned();
+                self.pos += i + 1;
+                return Ok(s);
+            }
+            if self.buf.len() - self.pos > MAX_LINE {
+                return Err(std::io::Error::other("line from the master too long"));
+            }
+            self.fill()?;
+        }
+    }
+
+    /// The next non-empty line (newlines are the master's keepalives).
+    fn reply(&mut self) -> std::io::Result<String> {
+        for _ in 0..100_000 {
+            let l = self.line()?;
+            if !l.is_empty() {
+                return Ok(l);
+            }
+        }
+        Err(std::io::Error::other("too many keepalives"))
+    }
+
+    fn command(&mut self, argv: &[&[u8]]) -> std::io::Result<String> {
+        let mut out = Vec::new();
+        persist::aof::encode_command(&mut out, argv);
+        self.sock.write_all(&out)?;
+        self.reply()
+    }
+
+    fn take_buffered(&mut self) -> Vec<u8> {
+        let rest = self.buf[self.pos..].to_vec();
+        self.buf.clear();
+        self.pos = 0;
+        rest
+    }
+}
+
+fn link_current(generation: u64) -> bool {
+    repl().link.lock().generation == generation
+}
+
+fn link_thread(shared: &'static Shared, generation: u64) {
+    let r = repl();
+    let mut attempt = 0u64;
+    loop {
+        if shared.shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        let target = {
+            let l = r.link.lock();
+            if l.generation != generation {
+                return;
+            }
+            l.master.clone()
+        };
+        let Some((host, port)) = target else { return };
+        if attempt > 0 {
+            notice!("Connecting to MASTER {host}:{port}");
+        }
+        attempt += 1;
+        match sync_with_master(shared, generation, &host, port) {
+            Ok(()) => {
+                // The worker serves the link now; wait until it is lost or we are redirected.
+                loop {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if shared.shutdown.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let l = r.link.lock();
+                    if l.generation != generation {
+                        return;
+                    }
+                    if l.client.is_none() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                warning!("Replication with MASTER {host}:{port} failed: {e}");
+                {
+                    let mut l = r.link.lock();
+                    if l.generation == generation {
+                        l.state = "connect";
+                    }
+                }
+                for _ in 0..10 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if !link_current(generation) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn set_state(generation: u64, state: &'static str) -> std::io::Result<()> {
+    let mut l = repl().link.lock();
+    if l.generation != generation {
+        return Err(std::io::Error::other("replication target changed"));
+    }
+    l.state = state;
+    Ok(())
+}
+
+/// Connects, shakes hands, resynchronizes and hands the socket to a worker.
+fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: u16) -> std::io::Result<()> {
+    let r = repl();
+    let (timeout_s, auth, user, announce_port, announce_ip) = {
+        let cfg = shared.config.read();
+        (
+            cfg.get_i64("repl-timeout").unwrap_or(60).max(1) as u64,
+            cfg.get("masterauth").filter(|s| !s.is_empty()),
+            cfg.get("masteruser").filter(|s| !s.is_empty()),
+            cfg.get_i64("replica-announce-port").unwrap_or(0),
+            cfg.get("replica-announce-ip").filter(|s| !s.is_empty()),
+        )
+    };
+    set_state(generation, "connecting")?;
+    let addr =
+        (host, port).to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address for the master"))?;
+    let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(timeout_s))?;
+    sock.set_read_timeout(Some(Duration::from_secs(timeout_s)))?;
+    sock.set_write_timeout(Some(Duration::from_secs(timeout_s)))?;
+    let _ = sock.set_nodelay(true);
+    notice!("MASTER <-> REPLICA sync started");
+    set_state(generation, "handshake")?;
+    let mut m = MasterReader { sock, buf: Vec::new(), pos: 0 };
+    let pong = m.command(&[b"PING"])?;
+    if pong.starts_with('-')
+        && !pong.starts_with("-NOAUTH")
+        && !pong.starts_with("-NOPERM")
+        && !pong.starts_with("-ERR operation not permitted")
+    {
+        return Err(std::io::Error::other(format!("Error reply to PING from master: '{pong}'")));
+    }
+    notice!("Master replied to PING, replication can continue...");
+    if let Some(pass) = auth {
+        let reply = match &user {
+            Some(u) => m.command(&[b"AUTH", u.as_bytes(), pass.as_bytes()])?,
+            None => m.command(&[b"AUTH", pass.as_bytes()])?,
+        };
+        if reply.starts_with('-') {
+            return Err(std::io::Error::other(format!("Unable to AUTH to MASTER: {reply}")));
+        }
+    }
+    let listen = if announce_port > 0 { announce_port as u16 } else { shared.tcp_port };
+    let reply = m.command(&[b"REPLCONF", b"listening-port", listen.to_string().as_bytes()])?;
+    if reply.starts_with('-') {
+        notice!("(Non critical) Master does not understand REPLCONF listening-port: {reply}");
+    }
+    if let Some(ip) = announce_ip {
+        let reply = m.command(&[b"REPLCONF", b"ip-address", ip.as_bytes()])?;
+        if reply.starts_with('-') {
+            notice!("(Non critical) Master does not understand REPLCONF ip-address: {reply}");
+        }
+    }
+    let reply = m.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+    if reply.starts_with('-') {
+        notice!("(Non critical) Master does not understand REPLCONF capa: {reply}");
+    }
+    // Our own history is the cached master (Redis's replicationCacheMasterUsingMyself).
+    let (our_id, our_next) = {
+        let st = r.stream.lock();
+        (st.replid.clone(), st.end + 1)
+    };
+    notice!("Trying a partial resynchronization (request {our_id}:{our_next}).");
+    let line = m.command(&[b"PSYNC", our_id.as_bytes(), our_next.to_string().as_bytes()])?;
+    let mut db = 0;
+    match parse_psync_reply(&line) {
+        PsyncReply::Continue { replid } => {
+            notice!("Successful partial resynchronization with master.");
+            let changed = {
+                let mut st = r.stream.lock();
+                match replid {
+                    Some(id) if id != st.replid => {
+                        st.replid2 = std::mem::replace(&mut st.replid, id);
+                        st.second_offset = st.end as i64 + 1;
+                        notice!("Master replication ID changed to {}", st.replid);
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if changed {
+                disconnect_replicas();
+            }
+            db = r.link.lock().db;
+            notice!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+        }
+        PsyncReply::Full { replid, offset } => {
+            notice!("Full resync from master: {replid}:{offset}");
+            set_state(generation, "sync")?;
+            let rdb = read_rdb(&mut m, generation)?;
+            notice!("MASTER <-> REPLICA sync: Flushing old data");
+            disconnect_replicas();
+            load_full_sync(shared, &rdb, &replid, offset)?;
+            notice!("MASTER <-> REPLICA sync: Finished with success");
+            if crate::aof::logging() {
+                // The AOF still describes the dataset we replaced: rewrite it from the new one
+                // (Redis restarts its AOF after a full sync for the same reason).
+                notice!("MASTER <-> REPLICA sync: Rewriting the AOF after the full sync");
+                if let Err(e) = crate::aof::rewrite_background(shared, false) {
+                    warning!("Can't rewrite the AOF after the full sync: {e}");
+                }
+            }
+        }
+        PsyncReply::TryLater(e) => {
+            return Err(std::io::Error::other(format!(
+                "Master is currently unable to PSYNC but should be in the future: {e}"
+            )))
+        }
+        PsyncReply::Error(e) => {
+            return Err(std::io::Error::other(format!("Unexpected reply to PSYNC from master: {e}")))
+        }
+    }
+    // Hand the socket, and any stream bytes already read, to a worker.
+    let leftover = m.take_buffered();
+    let sock = m.sock;
+    sock.set_read_timeout(None)?;
+    sock.set_write_timeout(None)?;
+    sock.set_nonblocking(true)?;
+    let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let stream = mio::net::TcpStream::from_std(sock);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let workers = shared.workers().len().max(1);
+    let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let worker = (id as usize) % workers;
+    let info = Arc::new(ClientShared::new(id, worker, peer, laddr, fd, false));
+    info.kind.store(CLIENT_MASTER, Ordering::Relaxed);
+    {
+        let mut l = r.link.lock();
+        if l.generation != generation {
+            return Err(std::io::Error::other("replication target changed"));
+        }
+        l.client = Some((id, worker));
+        l.state = "connected";
+        l.down_since_ms = -1;
+        r.link_up.store(true, Ordering::Relaxed);
+    }
+    shared.clients.lock().insert(id, info.clone());
+    match shared.workers().get(worker) {
+        Some(w) => w.send(Msg::MasterLink(crate::worker::Stream::Tcp(stream), info, leftover, db)),
+        None => return Err(std::io::Error::other("no worker")),
+    }
+    Ok(())
+}
+
+/// Reads the RDB payload in either form. It grows as bytes arrive (never by the announced
+/// length, which the master controls).
+fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
+    let r = repl();
+    let line = m.reply()?;
+    let preamble = parse_rdb_preamble(&line).map_err(std::io::Error::other)?;
+    let mut rdb = Vec::new();
+    let mut scanned = 0usize;
+    let total = match &preamble {
+        RdbPreamble::Len(n) => *n as i64,
+        RdbPreamble::Eof(_) => -1,
+    };
+    notice!(
+        "MASTER <-> REPLICA sync: receiving {} from master to disk",
+        if total < 0 { "streamed RDB".to_string() } else { format!("{total} bytes") }
+    );
+    {
+        let mut l = r.link.lock();
+        l.sync_total = total;
+        l.sync_read = 0;
+        l.sync_last_io_ms = now_ms();
+    }
+    loop {
+        if m.pos < m.buf.len() {
+            let avail = &m.buf[m.pos..];
+            let take = match &preamble {
+                RdbPreamble::Len(n) => avail.len().min((*n as usize).saturating_sub(rdb.len())),
+                RdbPreamble::Eof(_) => avail.len(),
+            };
+            rdb.extend_from_slice(&avail[..take]);
+            m.pos += take;
+            let mut l = r.link.lock();
+            if l.generation != generation {
+                return Err(std::io::Error::other("replication target changed"));
+            }
+            l.sync_read = rdb.len() as i64;
+            l.sync_last_io_ms = now_ms();
+        }
+        match &preamble {
+            RdbPreamble::Len(n) if rdb.len() as u64 >= *n => return Ok(rdb),
+            RdbPreamble::Eof(mark) => {
+                // The mark may arrive split over reads, and stream bytes may follow it in the
+                // same read: they are given back to the reader.
+                if let Some(at) = find_eof_mark(&rdb, scanned, mark) {
+                    m.buf = rdb[at + 40..].to_vec();
+                    m.pos = 0;
+                    rdb.truncate(at);
+                    return Ok(rdb);
+                }
+                scanned = rdb.len();
+            }
+            _ => {}
+        }
+        m.fill()?;
+    }
+}
+
+/// Replaces the data with the master's RDB and adopts its history.
+fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64) -> std::io::Result<()> {
+    let r = repl();
+    let _g = r.apply.lock();
+    crate::aof::with_all_slots_locked(shared, || {});
+    for db in 0..shared.ks.db_count() {
+        if let Some(d) = shared.ks.db_if_used(db) {
+            for slot in 0..keyspace::SLOT_COUNT as u16 {
+                d.lock_slot(slot).clear();
+            }
+        }
+    }
+    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);
+    {
+        let mut st = r.stream.lock();
+        st.replid = replid.to_string();
+        st.replid2 = ZERO_ID.into();
+        st.second_offset = -1;
+        st.buf.clear();
+        st.start = offset;
+        st.end = offset;
+        st.active = true;
+        st.selected_db = None;
+    }
+    loaded.map_err(|e| std::io::Error::other(format!("Failed trying to load the MASTER synchronization DB: {e}")))?;
+    shared.touch_db(None);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backlog_trims_to_its_size_but_keeps_what_replicas_need() {
+        let mut st = Stream {
+            replid: ZERO_ID.into(),
+            replid2: ZERO_ID.into(),
+            second_offset: -1,
+            buf: VecDeque::new(),
+            start: 0,
+            end: 0,
+            selected_db: None,
+            backlog_size: 10,
+            active: true,
+            links: Vec::new(),
+            no_replicas_since_ms: 0,
+        };
+        st.push(&[1u8; 25]);
+        assert_eq!((st.start, st.end, st.buf.len()), (15, 25, 10));
+        assert_eq!(st.histlen(), 10);
+    }
+}

@@ -1,0 +1,572 @@
+//! Replication against Debian's redis-server 7.0.15, both directions: full sync of every
+//! value type, the command stream (MULTI/EXEC, expiries, other databases), partial resync
+//! after a killed link, PSYNC2 after a promotion, WAIT / ROLE / INFO replication / READONLY.
+//! Every server runs on 127.0.0.1 and is killed when its handle drops; every wait is bounded.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{free_port, Client, Reply, Server};
+
+const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// A redis-server process with its own directory, killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Redis {
+    fn start(extra: &[&str]) -> Redis {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("redoxide-repl-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--save".into(),
+            "".into(),
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
+            "--logfile".into(),
+            "redis.log".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(REDIS_SERVER)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let r = Redis { child, port, dir };
+        wait_until("redis-server to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        r
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+}
+
+fn redoxide(extra: &[&str]) -> Server {
+    let mut args = vec!["--repl-diskless-sync-delay", "0", "--save", ""];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn text(r: &Reply) -> String {
+    match r {
+        Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Simple(s) | Reply::Error(s) => s.clone(),
+        Reply::Verbatim(_, b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn info(c: &mut Client, section: &str) -> BTreeMap<String, String> {
+    let body = text(&c.cmd(&["INFO", section]));
+    body.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.trim().to_string())).collect()
+}
+
+fn field(c: &mut Client, section: &str, name: &str) -> String {
+    info(c, section).get(name).cloned().unwrap_or_default()
+}
+
+fn link_up(c: &mut Client) -> bool {
+    field(c, "replication", "master_link_status") == "up"
+}
+
+/// Sends commands pipelined and checks none failed.
+fn pipeline(c: &mut Client, cmds: &[Vec<String>]) {
+    for chunk in cmds.chunks(500) {
+        let mut bytes = Vec::new();
+        for cmd in chunk {
+            let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
+            bytes.extend_from_slice(&Client::encode(&args));
+        }
+        c.send_raw(&bytes);
+        for cmd in chunk {
+            if let Reply::Error(e) = c.read() {
+                panic!("{cmd:?} failed: {e}");
+            }
+        }
+    }
+}
+
+fn v(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// Keys of every type in databases 0 and 5, some with TTLs.
+fn populate(c: &mut Client, n: usize) {
+    let mut cmds = Vec::new();
+    for db in ["0", "5"] {
+        cmds.push(v(&["SELECT", db]));
+        for i in 0..n {
+            let k = format!("k{i}");
+            match i % 7 {
+                0 => cmds.push(v(&["SET", &format!("s:{k}"), &format!("value-{i}")])),
+                1 => cmds.push(v(&["SET", &format!("i:{k}"), &i.to_string()])),
+                2 => cmds.push(v(&["RPUSH", &format!("l:{k}"), "a", &i.to_string(), "c"])),
+                3 => cmds.push(v(&["SADD", &format!("S:{k}"), "x", &i.to_string(), "1", "2"])),
+                4 => cmds.push(v(&["HSET", &format!("h:{k}"), "f", &i.to_string(), "g", "long value"])),
+                5 => cmds.push(v(&["ZADD", &format!("z:{k}"), "1.5", "a", &i.to_string(), "b"])),
+                _ => cmds.push(v(&["SET", &format!("t:{k}"), "ttl", "EX", "1000"])),
+            }
+        }
+        // One big value of each kind (non-listpack encodings).
+        let mut big = v(&["RPUSH", "biglist"]);
+        let mut bighash = v(&["HSET", "bighash"]);
+        let mut bigz = v(&["ZADD", "bigz"]);
+        for i in 0..300 {
+            big.push(format!("item{i}"));
+            bighash.push(format!("f{i}"));
+            bighash.push(format!("v{i}"));
+            bigz.push(i.to_string());
+            bigz.push(format!("m{i}"));
+        }
+        cmds.push(big);
+        cmds.push(bighash);
+        cmds.push(bigz);
+    }
+    cmds.push(v(&["SELECT", "0"]));
+    pipeline(c, &cmds);
+}
+
+/// Writes that exercise the stream: transactions, expiries, other databases, pops.
+fn write_traffic(c: &mut Client, round: usize) {
+    let r = round.to_string();
+    let cmds = vec![
+        // Database 9 first and last: after a killed link the stream goes on in the database it
+        // was in, which the replica must remember (no SELECT precedes this write).
+        v(&["SELECT", "9"]),
+        v(&["HSET", "db9", "pre", &r]),
+        v(&["SELECT", "0"]),
+        v(&["SET", "s:k0", &format!("changed-{r}")]),
+        v(&["INCRBY", "i:k1", "5"]),
+        v(&["LPUSH", "l:k2", &r]),
+        v(&["SREM", "S:k3", "x"]),
+        v(&["HINCRBYFLOAT", "h:k4", "g2", "1.5"]),
+        v(&["ZINCRBY", "z:k5", "2", "a"]),
+        v(&["SET", &format!("short:{r}"), "x", "PX", "100"]),
+        v(&["EXPIRE", "s:k7", "1000"]),
+        v(&["DEL", "s:k14"]),
+        v(&["MULTI"]),
+        v(&["SET", "tx:a", &r]),
+        v(&["INCR", "tx:b"]),
+        v(&["RPOPLPUSH", "biglist", "tx:l"]),
+        v(&["EXEC"]),
+        v(&["SELECT", "5"]),
+        v(&["SET", &format!("db5:{r}"), "y"]),
+        v(&["SPOP", "S:k3"]),
+        v(&["SELECT", "9"]),
+        v(&["HSET", "db9", "f", &r]),
+        v(&["SELECT", "0"]),
+    ];
+    for cmd in cmds {
+        let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
+        let reply = c.cmd(&args);
+        if cmd[0] != "EXEC" {
+            assert!(!matches!(reply, Reply::Error(_)), "{cmd:?}: {reply:?}");
+        }
+    }
+}
+
+fn sorted(r: Reply) -> Vec<String> {
+    let mut items = match r {
+        Reply::Array(a) | Reply::Set(a) => a.iter().map(text).collect(),
+        other => vec![text(&other)],
+    };
+    items.sort();
+    items
+}
+
+/// Every key of databases 0, 5 and 9 with its type, value and whether it has a TTL.
+fn dataset(c: &mut Client) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for db in ["0", "5", "9"] {
+        c.cmd(&["SELECT", db]);
+        for key in sorted(c.cmd(&["KEYS", "*"])) {
+            let t = text(&c.cmd(&["TYPE", &key]));
+            let value = match t.as_str() {
+                "string" => text(&c.cmd(&["GET", &key])),
+                "list" => format!("{:?}", c.cmd(&["LRANGE", &key, "0", "-1"])),
+                "set" => format!("{:?}", sorted(c.cmd(&["SMEMBERS", &key]))),
+                "hash" => format!("{:?}", sorted(c.cmd(&["HGETALL", &key]))),
+                "zset" => format!("{:?}", c.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"])),
+                other => other.to_string(),
+            };
+            let ttl = match c.cmd(&["PTTL", &key]) {
+                Reply::Int(n) if n > 0 => "ttl",
+                Reply::Int(-1) => "persistent",
+                _ => "gone",
+            };
+            if ttl != "gone" {
+                out.insert(format!("{db}/{key}"), format!("{t} {ttl} {value}"));
+            }
+        }
+    }
+    c.cmd(&["SELECT", "0"]);
+    out
+}
+
+/// Waits until the replica applied everything the master has sent, then compares datasets.
+fn assert_in_sync(master: &mut Client, replica: &mut Client) {
+    wait_until("the replica to catch up", Duration::from_secs(20), || {
+        let m = field(master, "replication", "master_repl_offset");
+        let r = field(replica, "replication", "slave_repl_offset");
+        !m.is_empty() && m == r
+    });
+    // Keys that expire meanwhile (100 ms TTLs) must be gone on both before comparing.
+    std::thread::sleep(Duration::from_millis(200));
+    wait_until("the datasets to match", Duration::from_secs(10), || dataset(master) == dataset(replica));
+    let d = dataset(master);
+    assert!(d.len() > 500, "too few keys compared: {}", d.len());
+}
+
+#[test]
+fn redoxide_master_full_sync_and_stream_to_redis_replica() {
+    let master = redoxide(&[]);
+    let mut m = master.client();
+    populate(&mut m, 2000);
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    for round in 0..20 {
+        write_traffic(&mut m, round);
+    }
+    assert_in_sync(&mut m, &mut r);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1");
+
+    // (c) partial resync after the master kills the replica's link.
+    assert!(matches!(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), Reply::Int(1)));
+    for round in 20..25 {
+        write_traffic(&mut m, round);
+    }
+    wait_until("partial resync", Duration::from_secs(20), || field(&mut m, "stats", "sync_partial_ok") == "1");
+    assert_in_sync(&mut m, &mut r);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1", "the reconnection must not be a full sync");
+}
+
+#[test]
+fn redis_master_to_redoxide_replica_full_sync_stream_and_partial_resync() {
+    for diskless in ["yes", "no"] {
+        let master = Redis::start(&["--repl-diskless-sync", diskless]);
+        let mut m = master.client();
+        populate(&mut m, 2000);
+        let replica = redoxide(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        let mut r = replica.client();
+        wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+        for round in 0..20 {
+            write_traffic(&mut m, round);
+        }
+        assert_in_sync(&mut m, &mut r);
+
+        // The replica refuses writes.
+        match r.cmd(&["SET", "x", "y"]) {
+            Reply::Error(e) => assert_eq!(e, "READONLY You can't write against a read only replica."),
+            other => panic!("write accepted on a replica: {other:?}"),
+        }
+
+        // (c) the replica's side of a killed link: it reconnects and continues.
+        assert!(matches!(r.cmd(&["CLIENT", "KILL", "TYPE", "master"]), Reply::Int(1)));
+        for round in 20..25 {
+            write_traffic(&mut m, round);
+        }
+        wait_until("partial resync", Duration::from_secs(20), || field(&mut m, "stats", "sync_partial_ok") == "1");
+        assert_in_sync(&mut m, &mut r);
+        assert_eq!(field(&mut m, "stats", "sync_full"), "1");
+    }
+}
+
+#[test]
+fn psync2_promoted_replica_serves_partial_resync_to_former_sibling() {
+    let master = redoxide(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let r1 = redoxide(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let r2 = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let (mut c1, mut c2) = (r1.client(), r2.client());
+    wait_until("links up", Duration::from_secs(20), || link_up(&mut c1) && link_up(&mut c2));
+    for round in 0..5 {
+        write_traffic(&mut m, round);
+    }
+    assert_in_sync(&mut m, &mut c1);
+    assert_in_sync(&mut m, &mut c2);
+    let old_id = field(&mut m, "replication", "master_replid");
+    drop(master);
+
+    // r1 becomes a master: its old history id moves to replid2.
+    assert_eq!(c1.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::Simple("OK".into()));
+    let i1 = info(&mut c1, "replication");
+    assert_eq!(i1["role"], "master");
+    assert_eq!(i1["master_replid2"], old_id);
+    assert_ne!(i1["master_replid"], old_id);
+    // The former sibling (real Redis) follows r1 with a partial resync.
+    assert_eq!(c2.cmd(&["REPLICAOF", "127.0.0.1", &r1.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("partial resync on the promoted node", Duration::from_secs(20), || {
+        field(&mut c1, "stats", "sync_partial_ok") == "1" && link_up(&mut c2)
+    });
+    assert_eq!(field(&mut c1, "stats", "sync_full"), "0");
+    for round in 5..8 {
+        write_traffic(&mut c1, round);
+    }
+    assert_in_sync(&mut c1, &mut c2);
+    assert_eq!(
+        c2.cmd(&["REPLICAOF", "127.0.0.1", &r1.port.to_string()]),
+        Reply::Simple("OK Already connected to specified master".into())
+    );
+}
+
+#[test]
+fn redoxide_to_redoxide_chain() {
+    let master = redoxide(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let r1 = redoxide(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut c1 = r1.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut c1));
+    // A replica of the replica: it gets the master's stream verbatim (same offsets).
+    let r2 = redoxide(&[]);
+    let mut c2 = r2.client();
+    assert_eq!(c2.cmd(&["SLAVEOF", "127.0.0.1", &r1.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut c2));
+    for round in 0..10 {
+        write_traffic(&mut m, round);
+    }
+    assert_in_sync(&mut m, &mut c1);
+    assert_in_sync(&mut m, &mut c2);
+    assert_eq!(field(&mut c2, "replication", "master_replid"), field(&mut m, "replication", "master_replid"));
+
+    // A killed link in the middle of the chain resumes with +CONTINUE, in the database the
+    // stream was in.
+    m.cmd(&["SELECT", "9"]);
+    m.cmd(&["HSET", "db9", "before-kill", "1"]);
+    m.cmd(&["SELECT", "0"]);
+    assert!(matches!(c1.cmd(&["CLIENT", "KILL", "TYPE", "master"]), Reply::Int(1)));
+    wait_until("partial resync", Duration::from_secs(20), || field(&mut m, "stats", "sync_partial_ok") == "1");
+    m.cmd(&["SELECT", "9"]);
+    m.cmd(&["HSET", "db9", "after-kill", "1"]);
+    m.cmd(&["SELECT", "0"]);
+    wait_until("the write after the resync", Duration::from_secs(10), || {
+        c1.cmd(&["SELECT", "9"]);
+        let got = c1.cmd(&["HGET", "db9", "after-kill"]);
+        c1.cmd(&["SELECT", "0"]);
+        got == Reply::bulk("1")
+    });
+    assert_eq!(c1.cmd(&["EXISTS", "db9"]), Reply::Int(0), "the write landed in the wrong database");
+    for round in 10..15 {
+        write_traffic(&mut m, round);
+    }
+    assert_in_sync(&mut m, &mut c1);
+    assert_in_sync(&mut m, &mut c2);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn wait_role_info_fields_match_redis() {
+    let master = redoxide(&[]);
+    let mut m = master.client();
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    m.cmd(&["SET", "a", "1"]);
+    assert_eq!(m.cmd(&["WAIT", "1", "2000"]), Reply::Int(1));
+    // Nobody can satisfy 2: WAIT times out with the count it has.
+    let started = Instant::now();
+    assert_eq!(m.cmd(&["WAIT", "2", "300"]), Reply::Int(1));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    match m.cmd(&["ROLE"]) {
+        Reply::Array(a) => {
+            assert_eq!(a[0], Reply::bulk("master"));
+            assert!(matches!(a[1], Reply::Int(n) if n > 0));
+            match &a[2] {
+                Reply::Array(rs) => {
+                    assert_eq!(rs.len(), 1);
+                    match &rs[0] {
+                        Reply::Array(f) => {
+                            assert_eq!(f[0], Reply::bulk("127.0.0.1"));
+                            assert_eq!(f[1], Reply::bulk(&replica.port.to_string()));
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // INFO replication field names (and their order) as Redis 7.0.15 gives them, master and
+    // replica side: a reference pair of real servers.
+    let ref_master = Redis::start(&[]);
+    let ref_replica = Redis::start(&["--replicaof", "127.0.0.1", &ref_master.port.to_string()]);
+    let mut rr = ref_replica.client();
+    let mut rm = ref_master.client();
+    wait_until("reference link up", Duration::from_secs(20), || link_up(&mut rr));
+    let names = |c: &mut Client| -> Vec<String> {
+        text(&c.cmd(&["INFO", "replication"]))
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut m), names(&mut rm));
+    let ours = redoxide(&["--replicaof", "127.0.0.1", &ref_master.port.to_string()]);
+    let mut oc = ours.client();
+    wait_until("our link up", Duration::from_secs(20), || link_up(&mut oc));
+    assert_eq!(names(&mut oc), names(&mut rr));
+    match oc.cmd(&["ROLE"]) {
+        Reply::Array(a) => {
+            assert_eq!(a[0], Reply::bulk("slave"));
+            assert_eq!(a[2], Reply::Int(ref_master.port as i64));
+            assert_eq!(a[3], Reply::bulk("connected"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match oc.cmd(&["WAIT", "0", "0"]) {
+        Reply::Error(e) => assert!(e.starts_with("ERR WAIT cannot be used with replica instances")),
+        other => panic!("{other:?}"),
+    }
+    // REPLICAOF NO ONE: writable again.
+    assert_eq!(oc.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::Simple("OK".into()));
+    assert_eq!(oc.cmd(&["SET", "x", "1"]), Reply::Simple("OK".into()));
+}
+
+#[test]
+fn min_replicas_to_write_refuses_without_good_replicas() {
+    let master = redoxide(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut m = master.client();
+    std::thread::sleep(Duration::from_millis(300));
+    match m.cmd(&["SET", "a", "1"]) {
+        Reply::Error(e) => assert_eq!(e, "NOREPLICAS Not enough good replicas to write."),
+        other => panic!("{other:?}"),
+    }
+    let replica = Redis::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    wait_until("writes accepted", Duration::from_secs(10), || m.cmd(&["SET", "a", "1"]) == Reply::Simple("OK".into()));
+}
+
+#[test]
+fn replica_output_buffer_limit_disconnects_a_stuck_replica() {
+    let master = redoxide(&["--client-output-buffer-limit", "replica 64kb 0 0"]);
+    let mut m = master.client();
+    // A fake replica that completes PSYNC and then never reads.
+    let mut fake = Client::connect(master.port);
+    assert_eq!(fake.cmd(&["REPLCONF", "capa", "eof"]), Reply::Simple("OK".into()));
+    fake.send(&["PSYNC", "?", "-1"]);
+    wait_until("the replica to be listed", Duration::from_secs(10), || {
+        field(&mut m, "replication", "connected_slaves") == "1"
+    });
+    let value = "x".repeat(10_000);
+    let mut cmds = Vec::new();
+    for i in 0..2000 {
+        cmds.push(v(&["SET", &format!("k{i}"), &value]));
+    }
+    pipeline(&mut m, &cmds);
+    wait_until("the replica to be dropped", Duration::from_secs(10), || {
+        field(&mut m, "replication", "connected_slaves") == "0"
+    });
+}
+
+#[test]
+fn restarted_replica_resumes_with_a_partial_resync_from_its_rdb() {
+    let master = Redis::start(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let dir = std::env::temp_dir().join(format!("redoxide-repl-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = master.port.to_string();
+    let args = ["--replicaof", "127.0.0.1", port.as_str(), "--save", "", "--repl-diskless-sync-delay", "0"];
+    {
+        let replica = Server::start_in(&dir, &args).expect("replica");
+        let mut r = replica.client();
+        wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+        for round in 0..3 {
+            write_traffic(&mut m, round);
+        }
+        assert_in_sync(&mut m, &mut r);
+        // SHUTDOWN SAVE records the replication id and offset in the RDB (Redis's aux fields).
+        r.send(&["SHUTDOWN", "SAVE"]);
+        let _ = r.is_closed();
+    }
+    for round in 3..6 {
+        write_traffic(&mut m, round);
+    }
+    let replica = Server::start_in(&dir, &args).expect("restarted replica");
+    let mut r = replica.client();
+    wait_until("partial resync after the restart", Duration::from_secs(20), || {
+        field(&mut m, "stats", "sync_partial_ok") == "1"
+    });
+    assert_in_sync(&mut m, &mut r);
+    assert_eq!(field(&mut m, "stats", "sync_full"), "1", "the restart must not need a full sync");
+    drop(replica);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn replica_aof_holds_the_synced_dataset() {
+    let master = Redis::start(&[]);
+    let mut m = master.client();
+    populate(&mut m, 300);
+    let dir = std::env::temp_dir().join(format!("redoxide-repl-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let expected;
+    {
+        let replica = Server::start_in(&dir, &["--appendonly", "yes", "--save", ""]).expect("replica");
+        let mut r = replica.client();
+        r.cmd(&["SET", "stale", "from before the sync"]);
+        let port = master.port.to_string();
+        assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port]), Reply::Simple("OK".into()));
+        wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+        for round in 0..3 {
+            write_traffic(&mut m, round);
+        }
+        assert_in_sync(&mut m, &mut r);
+        wait_until("the AOF rewrite", Duration::from_secs(20), || {
+            field(&mut r, "persistence", "aof_rewrite_in_progress") == "0"
+                && field(&mut r, "persistence", "aof_rewrites") == "1"
+        });
+        expected = dataset(&mut m);
+        r.send(&["SHUTDOWN", "NOSAVE"]);
+        let _ = r.is_closed();
+    }
+    // Restarted alone (no replicaof): the AOF alone must give the master's dataset.
+    let restarted = Server::start_in(&dir, &["--appendonly", "yes", "--save", ""]).expect("restart");
+    let mut c = restarted.client();
+    assert_eq!(dataset(&mut c), expected);
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
