@@ -118,6 +118,14 @@ pub enum LinkId {
 }
 
 /// What the server must do, in order.
+///
+/// Ordering contract: the server executes the actions of one returned list in list order, and
+/// a `SaveConfig { fsync: true }` must be complete (written and fsynced) before any action
+/// after it is executed, in particular before any later `Send` leaves the process. The
+/// machine relies on this for safety: a failover vote (`lastVoteEpoch`) is followed by its
+/// FAILOVER_AUTH_ACK, an election's new currentEpoch by its FAILOVER_AUTH_REQUEST, and a
+/// promotion's configEpoch by the PONGs announcing it; each is in the list *after* the
+/// fsynced save, so a crash can never forget a vote or an epoch that a peer has seen.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
     /// Open outbound link `link` to `ip:cport`; report `link_connected` or `link_closed`.
@@ -139,9 +147,19 @@ pub enum Action {
     /// These slots stopped being served by us or our master: unsubscribe every client from the
     /// shard channels hashing to them (`removeChannelsInSlot`, called by `clusterDelSlot`).
     DropSlotChannels { slots: Vec<u16> },
-    /// We were a replica and are a master again (CLUSTER RESET): stop replicating
-    /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
+    /// We were a replica and are a master now: stop replicating (`replicationUnsetMaster`).
+    /// With `flush_data` false this is a promotion (an election won, CLUSTER FAILOVER
+    /// TAKEOVER): keep the data and the replication history, psync2 style, so the old
+    /// master's other replicas can continue from us. With `flush_data` true (CLUSTER RESET of
+    /// a replica) empty every database as Redis does.
     StopReplication { flush_data: bool },
+    /// Manual failover, master side: a replica asked (MFSTART). Stop accepting writes
+    /// (Redis's `CLIENT_PAUSE_WRITE`) until `until_ms` (caller's clock) or `ResumeWrites`,
+    /// whichever comes first; then call `Machine::writes_paused` with the replication offset
+    /// as of the pause, so the replica learns the exact offset it must reach.
+    PauseWrites { until_ms: u64 },
+    /// End the pause of `PauseWrites` (the manual failover ended, failed or timed out).
+    ResumeWrites,
     /// A PUBLISH (`shard` false) or PUBLISHSHARD packet from a known node: deliver the message
     /// to this node's subscribers (and do not propagate it further).
     Deliver { shard: bool, channel: Vec<u8>, message: Vec<u8> },
@@ -192,6 +210,10 @@ pub(crate) struct NodeRuntime {
     pub(crate) fail_reports: BTreeMap<NodeName, u64>,
     pub(crate) link: Option<OutLink>,
     pub(crate) repl_offset: u64,
+    /// As a master: when we last voted for one of its replicas (`voted_time`).
+    pub(crate) voted_time_ms: u64,
+    /// As a master: since when it has been orphaned, 0 when it is not (`orphaned_time`).
+    pub(crate) orphaned_time_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,9 +253,9 @@ impl Rng {
 /// Work deferred to the end of an entry point, as Redis defers it to `clusterBeforeSleep`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Todo {
-    save: bool,
-    fsync: bool,
-    update_state: bool,
+    pub(crate) save: bool,
+    pub(crate) fsync: bool,
+    pub(crate) update_state: bool,
 }
 
 /// One node's cluster state machine.
@@ -279,6 +301,11 @@ pub struct Machine {
     pub(crate) inbound_links: BTreeMap<NodeName, (u64, u64)>,
     pub(crate) todo: Todo,
     pub(crate) actions: Vec<Action>,
+    pub(crate) failover_config: crate::failover::FailoverConfig,
+    pub(crate) election: crate::failover::Election,
+    pub(crate) mf: crate::failover::ManualFailover,
+    /// See `set_master_link_time`.
+    pub(crate) master_link_ms: Option<u64>,
 }
 
 /// Bus message types Redis 7.0 counts (`CLUSTERMSG_TYPE_COUNT`).
@@ -354,6 +381,10 @@ impl Machine {
             inbound_links: BTreeMap::new(),
             todo: Todo::default(),
             actions: Vec::new(),
+            failover_config: Default::default(),
+            election: Default::default(),
+            mf: Default::default(),
+            master_link_ms: None,
         }
     }
 
@@ -701,13 +732,22 @@ impl Machine {
 
     /// `clusterSetNodeAsMaster` for another node.
     fn set_node_as_master(&mut self, name: &NodeName) {
+        let me = self.myself();
         let Some(node) = self.state.nodes.get_mut(name) else { return };
         if node.flags.contains(NodeFlags::MASTER) {
             return;
         }
+        let old_master = node.master.take();
         node.flags.remove(NodeFlags::SLAVE);
         node.flags.insert(NodeFlags::MASTER);
-        node.master = None;
+        // A replica that took over its master's place is a migration target (it inherits the
+        // expectation of having replicas).
+        if old_master.is_some() && *name != me {
+            node.flags.insert(NodeFlags::MIGRATE_TO);
+        }
+        if let Some(old) = old_master {
+            self.clear_migrate_to_if_no_replicas(&old);
+        }
         self.do_before_sleep(true, false, true);
     }
 
@@ -846,7 +886,7 @@ impl Machine {
     // ---- building messages -------------------------------------------------------------------
 
     /// `clusterBuildMessageHdr`.
-    fn build_header(&self) -> Header {
+    pub(crate) fn build_header(&self) -> Header {
         let me = self.myself();
         let my_node = self.state.nodes.get(&me);
         let flags = my_node.map_or(NodeFlags::empty(), |n| n.flags);
@@ -868,7 +908,7 @@ impl Machine {
             cport: self.config.cport,
             flags,
             state: if self.cluster_ok { 0 } else { 1 },
-            mflags: [0; 3],
+            mflags: [self.header_mflags0(), 0, 0],
         }
     }
 
@@ -891,7 +931,7 @@ impl Machine {
     /// `clusterSendPing`: a PING/PONG/MEET with a gossip section of about a tenth of the known
     /// nodes (at least 3), chosen at random among those worth telling about, plus every PFAIL
     /// node (so failure reports spread fast).
-    fn send_ping(&mut self, link: LinkId, to: Option<NodeName>, kind: PingKind, now_ms: u64) {
+    pub(crate) fn send_ping(&mut self, link: LinkId, to: Option<NodeName>, kind: PingKind, now_ms: u64) {
         let me = self.myself();
         let total = self.state.nodes.len();
         let mut freshnodes = total.saturating_sub(2);
@@ -964,6 +1004,11 @@ impl Machine {
     /// `clusterBroadcastMessage`: to every node we hold a link to, except handshakes.
     fn broadcast(&mut self, body: Body) {
         let header = self.build_header();
+        self.broadcast_with_header(header, body);
+    }
+
+    /// `broadcast` with a header the caller adjusted (FORCEACK).
+    pub(crate) fn broadcast_with_header(&mut self, header: Header, body: Body) {
         let me = self.myself();
         let targets: Vec<u64> = self
             .runtime
@@ -1071,6 +1116,10 @@ impl Machine {
         if let Some(s) = sender.filter(|s| !self.in_handshake(s)) {
             if hdr.current_epoch > self.state.current_epoch {
                 self.state.current_epoch = hdr.current_epoch;
+                // Saved (Redis does not) so that currentEpoch never goes back across a
+                // restart: epochs change rarely, and a node that forgot one would ask for
+                // votes in an epoch others consider past.
+                self.do_before_sleep(true, false, false);
             }
             if let Some(node) = self.state.nodes.get_mut(&s) {
                 if sender_config_epoch > node.config_epoch {
@@ -1081,6 +1130,7 @@ impl Machine {
             if let Some(rt) = self.runtime.get_mut(&s) {
                 rt.repl_offset = hdr.repl_offset;
             }
+            self.note_paused_master_offset(s, hdr, now_ms);
         }
 
         match &msg.body {
@@ -1126,7 +1176,22 @@ impl Machine {
                 let shard = matches!(msg.body, Body::PublishShard { .. });
                 self.actions.push(Action::Deliver { shard, channel: channel.clone(), message: message.clone() });
             }
-            // Failover and module messages belong to later layers.
+            Body::FailoverAuthRequest => {
+                if let Some(s) = sender {
+                    self.cluster_send_failover_auth_if_needed(s, hdr, now_ms);
+                }
+            }
+            Body::FailoverAuthAck => {
+                if let Some(s) = sender {
+                    self.handle_failover_auth_ack(s, hdr, now_ms);
+                }
+            }
+            Body::MfStart => {
+                if let Some(s) = sender {
+                    self.handle_mfstart(link, s, now_ms);
+                }
+            }
+            // Module messages belong to a later layer.
             _ => {}
         }
     }
@@ -1273,10 +1338,22 @@ impl Machine {
                     self.do_before_sleep(true, false, true);
                 }
                 let master_known = self.state.nodes.contains_key(&master);
+                let mut old_master = None;
+                let mut changed = false;
                 if let Some(node) = self.state.nodes.get_mut(&sender) {
                     if master_known && node.master != Some(master) {
-                        node.master = Some(master);
+                        old_master = node.master.replace(master);
+                        changed = true;
                         self.do_before_sleep(true, false, false);
+                    }
+                }
+                if changed {
+                    // clusterNodeAddSlave / clusterNodeRemoveSlave: MIGRATE_TO follows.
+                    if let Some(m) = self.state.nodes.get_mut(&master) {
+                        m.flags.insert(NodeFlags::MIGRATE_TO);
+                    }
+                    if let Some(old) = old_master {
+                        self.clear_migrate_to_if_no_replicas(&old);
                     }
                 }
             }
@@ -1643,6 +1720,11 @@ impl Machine {
                     self.send_ping(LinkId::Out(l.id), Some(*name), PingKind::Ping, now_ms);
                     continue;
                 }
+                // A master in a manual failover pings the replica every run (its offset).
+                if self.mf.end_ms != 0 && self.mf.replica == Some(*name) && self.is_master(&self.myself()) {
+                    self.send_ping(LinkId::Out(l.id), Some(*name), PingKind::Ping, now_ms);
+                    continue;
+                }
             }
             if ping_sent_ms == 0 {
                 continue;
@@ -1655,6 +1737,7 @@ impl Machine {
                 update_state = true;
             }
         }
+        self.failover_cron(now_ms);
         if update_state || !self.cluster_ok {
             self.cluster_update_state(now_ms);
         }
@@ -1664,7 +1747,7 @@ impl Machine {
     // ---- cluster state -----------------------------------------------------------------------
 
     /// `clusterUpdateState`.
-    fn cluster_update_state(&mut self, now_ms: u64) {
+    pub(crate) fn cluster_update_state(&mut self, now_ms: u64) {
         let first_ms = *self.first_update_state_ms.get_or_insert(now_ms);
         let me_master = self.is_master(&self.myself());
         // A restarted master waits for the cluster to reconfigure before accepting writes.
@@ -1752,14 +1835,20 @@ impl Machine {
             }
         }
         let curmaster_empty = curmaster.is_some_and(|m| self.node_slot_count(&m) == 0);
-        // cluster-allow-replica-migration is yes by default; we follow its default.
-        if newmaster.is_some() && curmaster_empty && (sender_slots >= migrated_our_slots) {
-            if let Some(node) = self.state.nodes.get_mut(&me) {
-                node.flags.remove(NodeFlags::MASTER);
-                node.flags.insert(NodeFlags::SLAVE);
-                node.master = Some(sender);
-            }
-            self.actions.push(Action::ReplicateFrom { master: sender });
+        let my_master = self.state.nodes.get(&me).and_then(|n| n.master).filter(|_| !self.is_master(&me));
+        let grandmaster = my_master.and_then(|m| self.state.nodes.get(&m)).and_then(|n| n.master);
+        if newmaster.is_some()
+            && curmaster_empty
+            && (self.config.allow_replica_migration || sender_slots == migrated_our_slots)
+        {
+            // We (or our master) were failed over or gave our last slot to the sender: follow it.
+            self.cluster_set_master(sender);
+            self.do_before_sleep(true, true, true);
+        } else if let Some(grand) = grandmaster.filter(|g| *g != me) {
+            // A sub-replica (our master became a replica) follows the grandmaster: nothing
+            // else would ever move it. (When the grandmaster is us, TAKEOVER made a loop; as
+            // Redis, wait for an operator.)
+            self.cluster_set_master(grand);
             self.do_before_sleep(true, true, true);
         } else if !lost_slots.is_empty() {
             self.actions.push(Action::DropSlotKeys { slots: lost_slots });
@@ -1789,7 +1878,7 @@ impl Machine {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum PingKind {
+pub(crate) enum PingKind {
     Ping,
     Pong,
     Meet,
