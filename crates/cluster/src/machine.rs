@@ -344,6 +344,15 @@ impl Machine {
                 me.ip.clone_from(ip);
             }
         }
+        // clusterLoadConfig adds each replica to its master (`clusterNodeAddSlave`), which makes
+        // the master a replica-migration target.
+        let masters_with_replicas: Vec<NodeName> =
+            state.nodes.values().filter(|n| n.flags.contains(NodeFlags::SLAVE)).filter_map(|n| n.master).collect();
+        for master in masters_with_replicas {
+            if let Some(node) = state.nodes.get_mut(&master) {
+                node.flags.insert(NodeFlags::MIGRATE_TO);
+            }
+        }
         let mut node_slots: BTreeMap<NodeName, SlotBitmap> = BTreeMap::new();
         for (slot, owner) in state.slot_owner.iter().enumerate() {
             if let Some(owner) = owner {
