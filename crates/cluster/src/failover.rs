@@ -652,10 +652,7 @@ impl Machine {
         // The promotion: stop replicating and keep the data (psync2 style).
         self.actions.push(Action::StopReplication { flush_data: false });
         let slots: Vec<u16> = self.node_slots.get(&old_master).map(|b| b.iter().collect()).unwrap_or_default();
-        for slot in slots {
-            self.del_slot(slot);
-            self.add_slot(me, slot);
-        }
+        self.reassign_slots(me, &slots);
         self.do_before_sleep(true, true, true);
         self.save_config_now(now_ms);
         self.broadcast_pong(now_ms);
