@@ -741,10 +741,18 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
     })?;
     sim.log(|| format!("failover after {} ms", sim.now_ms - t0));
     sim.run_until(sim.now_ms + setup.below(2 * nt))?;
+    let observer = sim.live().first().copied().unwrap_or(0);
+    let winner = sim.nodes[observer].machine.state.slot_owner[victim_slots[0]].and_then(|w| sim.index_of(&w));
     sim.restart(victim)?;
+    let followers: Vec<usize> = its_replicas.iter().filter_map(|r| sim.index_of(r)).chain([victim]).collect();
     sim.expect_by(sim.now_ms + converge_ms + 4 * nt, "convergence after the old master returns", |s| {
-        s.check_agreement()
-            .or_else(|| (s.master_of(victim).is_none()).then(|| "the old master is not a replica".into()))
+        s.check_agreement().or_else(|| {
+            // The old master and its other replicas follow the winner.
+            followers
+                .iter()
+                .find(|&&f| Some(f) != winner && s.master_of(f) != winner)
+                .map(|f| format!("node {f} replicates {:?}, not the winner {winner:?}", s.master_of(*f)))
+        })
     })?;
     sim.run_until(sim.now_ms + 4 * nt)?;
 
@@ -822,6 +830,52 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
     let heal_bound = 20_000 + 6 * nt + 3 * sim.auth_retry_ms();
     sim.expect_by(sim.now_ms + heal_bound, "agreement after healing", |s| s.check_agreement())?;
     Ok(Outcome { steps: sim.steps, elections: sim.elections_won })
+}
+
+/// Replica migration: master 0 has two replicas, master 1 one; that one dies for good, and the
+/// smallest-named replica of master 0 must move to master 1 once it has been orphaned for
+/// `SLAVE_MIGRATION_DELAY_MS`, and only that one.
+fn run_migration_seed(seed: u64, trace: bool) -> SimResult<u64> {
+    let mut setup = Rng::new(seed ^ 0x0319_7a7e);
+    let nt = [500, 1000][setup.below(2) as usize];
+    let mut sim = Sim::new(seed, trace, &[2, 1, 0], nt, FailoverConfig::default());
+    sim.expect_by(EPOCH_MS + 10_000 + 4 * nt, "initial convergence", |s| s.check_agreement())?;
+    sim.run_until(sim.now_ms + setup.below(2 * nt))?;
+    // Nodes 3, 4: replicas of master 0; node 5: replica of master 1.
+    sim.crash(5);
+    let t0 = sim.now_ms;
+    let candidate = if sim.names[3] < sim.names[4] { 3 } else { 4 };
+    let other = 7 - candidate;
+    let deadline = t0 + 3 * nt + cluster::failover::SLAVE_MIGRATION_DELAY_MS + 3_000;
+    let moved = sim.expect_by(deadline, "replica migration", |s| {
+        (s.master_of(candidate) != Some(1)).then(|| format!("node {candidate} replicates {:?}", s.master_of(candidate)))
+    })?;
+    if moved < t0 + cluster::failover::SLAVE_MIGRATION_DELAY_MS {
+        return Err(sim.fail(format!("migrated {} ms after the orphaning, before the delay", moved - t0)));
+    }
+    if sim.master_of(other) != Some(0) {
+        return Err(sim.fail(format!("node {other} moved too (to {:?})", sim.master_of(other))));
+    }
+    // The move is stable: nobody moves back or away while the cluster settles.
+    sim.run_until(sim.now_ms + 4 * nt + cluster::failover::SLAVE_MIGRATION_DELAY_MS)?;
+    if sim.master_of(candidate) != Some(1) || sim.master_of(other) != Some(0) {
+        return Err(sim.fail("replicas moved again".into()));
+    }
+    Ok(sim.steps)
+}
+
+#[test]
+fn simulated_replica_migration_moves_one_replica_to_an_orphaned_master() {
+    if let Some(seed) = std::env::var("SIM_SEED").ok().and_then(|s| s.parse::<u64>().ok()) {
+        match run_migration_seed(seed, true) {
+            Ok(steps) => println!("seed {seed}: ok, {steps} steps"),
+            Err(e) => panic!("{e}"),
+        }
+        return;
+    }
+    let seeds = std::env::var("SIM_SEEDS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(DEFAULT_SEEDS) / 10;
+    let failures: Vec<String> = (0..seeds).filter_map(|seed| run_migration_seed(seed, false).err()).collect();
+    assert!(failures.is_empty(), "{} of {seeds} seeds failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
