@@ -443,3 +443,46 @@ fn an_old_master_that_comes_back_follows_the_winner() {
     let actions = deliver(&mut f, hdr, Body::Pong(PingBody::default()), NOW_MS);
     assert!(actions.contains(&Action::ReplicateFrom { master: name('e') }), "{actions:?}");
 }
+
+/// A master cut off from the majority goes fail after the node timeout (it must refuse writes)
+/// and, once the others answer again, stays fail for the rejoin delay (`clusterUpdateState`:
+/// node timeout clamped to 0.5..5 s), so a replica elected meanwhile can reach it first.
+#[test]
+fn a_minority_master_fails_and_waits_the_rejoin_delay() {
+    let mut m = machine('a');
+    let links = connect_all(&mut m, NOW_MS);
+    for (node, link) in &links {
+        let hdr = header_of(&m, node.to_string().chars().next().unwrap_or('a'), 3);
+        let msg = Message { header: hdr, body: Body::Pong(PingBody::default()) };
+        m.handle_message(LinkId::Out(*link), &addrs(), &msg, NOW_MS + 10);
+    }
+    m.tick(NOW_MS + 2100);
+    assert!(m.cluster_ok());
+    for c in ['b', 'c'] {
+        m.link_closed(link_of(&links, name(c)), NOW_MS + 2200);
+    }
+    let t2 = NOW_MS + 2200 + TIMEOUT_MS + 1;
+    let actions = m.tick(t2);
+    assert!(!m.cluster_ok(), "2 of 3 masters unreachable: fail");
+    assert!(actions.contains(&Action::StateChanged { ok: false }));
+    // The tick reconnects; b and c answer.
+    let mut relinks = Vec::new();
+    for action in &actions {
+        if let Action::Connect { link, ip, .. } = action {
+            let node = *m.state.nodes.iter().find(|(_, n)| n.ip == *ip).map(|(n, _)| n).unwrap_or(&name('a'));
+            relinks.push((node, *link));
+        }
+    }
+    assert_eq!(relinks.len(), 2, "{actions:?}");
+    for &(node, link) in &relinks {
+        m.link_connected(link, t2 + 10);
+        let c = node.to_string().chars().next().unwrap_or('a');
+        let msg = Message { header: header_of(&m, c, 3), body: Body::Pong(PingBody::default()) };
+        m.handle_message(LinkId::Out(link), &addrs(), &msg, t2 + 50);
+    }
+    assert!(!m.state.nodes[&name('b')].flags.contains(NodeFlags::PFAIL));
+    m.tick(t2 + TIMEOUT_MS - 1);
+    assert!(!m.cluster_ok(), "still within the rejoin delay");
+    let actions = m.tick(t2 + TIMEOUT_MS + 1);
+    assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
+}
