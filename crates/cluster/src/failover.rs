@@ -107,9 +107,24 @@ pub(crate) struct ManualFailover {
 }
 
 impl Machine {
-    /// Replaces the failover settings (CONFIG SET of the directives above).
-    pub fn set_failover_config(&mut self, config: FailoverConfig) {
+    /// Replaces the failover settings (CONFIG SET of the directives above). With
+    /// `replica_no_failover` our flags carry NOFAILOVER, so the other replicas leave us out of
+    /// their rank (`clusterUpdateMyselfFlags`); returns the save that calls for.
+    pub fn set_failover_config(&mut self, config: FailoverConfig, now_ms: u64) -> Vec<Action> {
+        let me = self.myself();
+        let nofailover = config.replica_no_failover;
         self.failover_config = config;
+        if let Some(node) = self.state.nodes.get_mut(&me) {
+            if node.flags.contains(NodeFlags::NOFAILOVER) != nofailover {
+                if nofailover {
+                    node.flags.insert(NodeFlags::NOFAILOVER);
+                } else {
+                    node.flags.remove(NodeFlags::NOFAILOVER);
+                }
+                self.do_before_sleep(true, false, false);
+            }
+        }
+        self.take_actions(now_ms)
     }
 
     pub fn failover_config(&self) -> &FailoverConfig {

@@ -274,7 +274,13 @@ fn a_replica_with_old_data_or_no_failover_does_not_run() {
             1 => m.set_master_link_time(Some(t0 - (TIMEOUT_MS + 10_000 + 10 * TIMEOUT_MS) - 1)),
             _ => {
                 m.set_master_link_time(Some(t0));
-                m.set_failover_config(FailoverConfig { replica_no_failover: true, ..FailoverConfig::default() });
+                let cfg = FailoverConfig { replica_no_failover: true, ..FailoverConfig::default() };
+                let actions = m.set_failover_config(cfg, t0);
+                assert!(actions.contains(&Action::SaveConfig { fsync: false }));
+                // Others see it and leave us out of their rank; CLUSTER NODES prints it.
+                assert!(m.state.nodes[&name('e')].flags.contains(NodeFlags::NOFAILOVER));
+                let nodes = cluster_command(&mut m, &[b"nodes"], &EmptyKeyspace, t0).0;
+                assert!(format!("{nodes:?}").contains("myself,slave,nofailover"), "{nodes:?}");
             }
         }
         fail_b(&mut m, 'a', t0);
@@ -286,7 +292,7 @@ fn a_replica_with_old_data_or_no_failover_does_not_run() {
     // A validity factor of 0 lets the oldest replica try.
     let mut m = machine('e');
     connect_all(&mut m, NOW_MS);
-    m.set_failover_config(FailoverConfig { replica_validity_factor: 0, ..FailoverConfig::default() });
+    m.set_failover_config(FailoverConfig { replica_validity_factor: 0, ..FailoverConfig::default() }, NOW_MS);
     let t0 = NOW_MS + 500;
     fail_b(&mut m, 'a', t0);
     let asked = (0..30).any(|i| !sent(&m.tick(t0 + i * 100), FAILOVER_AUTH_REQUEST).is_empty());

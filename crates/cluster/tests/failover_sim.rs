@@ -165,7 +165,7 @@ impl Sim {
             let state =
                 ClusterState::from_nodes_conf(&NodesConf::parse(&text).expect("conf"), EPOCH_MS).expect("state");
             let mut machine = Machine::new(state, config.clone(), rng.next_u64(), EPOCH_MS);
-            machine.set_failover_config(fo.clone());
+            machine.set_failover_config(fo.clone(), EPOCH_MS);
             let durable = durable_of(&machine);
             nodes.push(SimNode {
                 machine,
@@ -596,7 +596,7 @@ impl Sim {
         let state = ClusterState::from_nodes_conf(&conf, self.now_ms)
             .map_err(|e| self.fail(format!("node {i}'s nodes.conf does not load: {e}")))?;
         let mut machine = Machine::new(state, self.config.clone(), self.rng.next_u64(), self.now_ms);
-        machine.set_failover_config(self.failover_config.clone());
+        machine.set_failover_config(self.failover_config.clone(), self.now_ms);
         let node = &mut self.nodes[i];
         node.machine = machine;
         node.up = true;
