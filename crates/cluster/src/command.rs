@@ -946,7 +946,7 @@ impl Machine {
         if my_epoch != 0 && my_epoch == max_epoch {
             return false;
         }
-        self.state.current_epoch += 1;
+        self.state.current_epoch = self.state.current_epoch.saturating_add(1);
         let epoch = self.state.current_epoch;
         if let Some(node) = self.state.nodes.get_mut(&me) {
             node.config_epoch = epoch;

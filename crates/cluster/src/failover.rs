@@ -230,8 +230,8 @@ impl Machine {
         let timeout_ms = self.config.node_timeout_ms;
         let needed_quorum = self.cluster_size() / 2 + 1;
         let manual = self.mf.end_ms != 0 && self.mf.can_start;
-        let auth_timeout_ms = (timeout_ms * 2).max(2000);
-        let auth_retry_ms = auth_timeout_ms * 2;
+        let auth_timeout_ms = timeout_ms.saturating_mul(2).max(2000);
+        let auth_retry_ms = auth_timeout_ms.saturating_mul(2);
         // Signed, as Redis's mstime_t: the attempt's start is in the future while we wait.
         let auth_age_ms: i128 = match self.election.auth_time_ms {
             Some(t) => i128::from(now_ms) - i128::from(t),
@@ -267,7 +267,10 @@ impl Machine {
             // A new attempt: after the fixed and random delays and one second per rank.
             let random_ms = self.rng.below(self.failover_config.election_random_delay_ms);
             let rank = self.cluster_get_slave_rank();
-            let mut start_ms = now_ms + self.failover_config.election_fixed_delay_ms + random_ms + rank * RANK_DELAY_MS;
+            let mut start_ms = now_ms
+                .saturating_add(self.failover_config.election_fixed_delay_ms)
+                .saturating_add(random_ms)
+                .saturating_add(rank.saturating_mul(RANK_DELAY_MS));
             let mut rank = rank;
             if self.mf.end_ms != 0 {
                 start_ms = now_ms;
@@ -295,7 +298,7 @@ impl Machine {
             let new_rank = self.cluster_get_slave_rank();
             if new_rank > self.election.auth_rank {
                 let added = (new_rank - self.election.auth_rank) * RANK_DELAY_MS;
-                self.election.auth_time_ms = Some(auth_time_ms + added);
+                self.election.auth_time_ms = Some(auth_time_ms.saturating_add(added));
                 self.election.auth_rank = new_rank;
             }
         }
@@ -308,7 +311,8 @@ impl Machine {
         }
 
         if !self.election.auth_sent {
-            self.state.current_epoch += 1;
+            // Saturating: a peer can announce any epoch, and a panic is not an answer to it.
+            self.state.current_epoch = self.state.current_epoch.saturating_add(1);
             self.election.auth_epoch = self.state.current_epoch;
             self.election.auth_sent = true;
             // Saved before the request leaves (Redis saves in beforeSleep, just after): a
@@ -388,7 +392,7 @@ impl Machine {
         // Not twice for replicas of one master within 2 × node timeout: not needed for safety,
         // but it keeps a second replica from winning right after the first.
         let voted_ms = self.runtime.get(&master).map_or(0, |rt| rt.voted_time_ms);
-        if voted_ms != 0 && now_ms.saturating_sub(voted_ms) < self.config.node_timeout_ms * 2 {
+        if voted_ms != 0 && now_ms.saturating_sub(voted_ms) < self.config.node_timeout_ms.saturating_mul(2) {
             return;
         }
         // Every slot it claims must not be held at a greater configEpoch than it claims.

@@ -1946,7 +1946,7 @@ impl Machine {
         if sender.0 <= me.0 {
             return;
         }
-        self.state.current_epoch += 1;
+        self.state.current_epoch = self.state.current_epoch.saturating_add(1);
         let epoch = self.state.current_epoch;
         if let Some(node) = self.state.nodes.get_mut(&me) {
             node.config_epoch = epoch;

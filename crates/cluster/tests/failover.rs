@@ -492,3 +492,25 @@ fn a_minority_master_fails_and_waits_the_rejoin_delay() {
     let actions = m.tick(t2 + TIMEOUT_MS + 1);
     assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
 }
+
+/// A peer announcing the largest epoch cannot make us panic or wrap our epochs to zero.
+#[test]
+fn an_epoch_at_the_top_of_the_range_saturates() {
+    let mut a = machine('a');
+    connect_all(&mut a, NOW_MS);
+    // b claims our epoch (collision: we have the smaller name, so we take a new epoch).
+    let mut hdr = header_of(&a, 'b', u64::MAX);
+    hdr.config_epoch = 1;
+    deliver(&mut a, hdr, Body::Ping(PingBody::default()), NOW_MS);
+    assert_eq!(a.state.current_epoch, u64::MAX);
+    assert_eq!(a.state.nodes[&name('a')].config_epoch, u64::MAX);
+    // A replica electing itself at the top of the range.
+    let mut e = machine('e');
+    connect_all(&mut e, NOW_MS);
+    e.set_master_link_time(Some(NOW_MS));
+    deliver_from(&mut e, 'a', u64::MAX, Body::Fail { node: name('b') }, NOW_MS);
+    let args: Vec<&[u8]> = vec![b"failover", b"force"];
+    let (reply, _) = cluster_command(&mut e, &args, &EmptyKeyspace, NOW_MS);
+    assert_eq!(reply, Reply::Ok);
+    assert_eq!(e.state.current_epoch, u64::MAX);
+}
