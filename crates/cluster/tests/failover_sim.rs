@@ -346,6 +346,11 @@ impl Sim {
                     self.log(|| format!("node {i} paused writes at offset {offset}"));
                 }
                 Action::ResumeWrites => self.nodes[i].paused_until_ms = 0,
+                Action::CloseInbound { link } => {
+                    if let Some(c) = self.conns.get_mut(link as usize).filter(|c| c.acceptor == i) {
+                        c.open = false;
+                    }
+                }
                 Action::StateChanged { .. }
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }

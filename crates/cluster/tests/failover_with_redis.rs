@@ -193,6 +193,7 @@ impl Node {
                     }
                 }
                 Action::Close { link } => self.conns.retain(|c| c.id != LinkId::Out(link)),
+                Action::CloseInbound { link } => self.conns.retain(|c| c.id != LinkId::In(link)),
                 Action::Send { link, msg } => {
                     if msg.body.msg_type() == msg_type::FAILOVER_AUTH_ACK {
                         self.acks_sent += 1;

@@ -161,6 +161,7 @@ impl Node {
                 | Action::StopReplication { .. }
                 | Action::PauseWrites { .. }
                 | Action::ResumeWrites
+                | Action::CloseInbound { .. }
                 | Action::Deliver { .. } => {}
             }
         }
