@@ -720,7 +720,26 @@ impl Machine {
         self.del_slot(slot);
         self.state.slot_owner[usize::from(slot)] = Some(node);
         self.node_slots.entry(node).or_default().set(slot, true);
-        *self.slot_counts.entry(node).or_default() += 1;
+        let count = self.slot_counts.entry(node).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.note_first_slot(node);
+        }
+    }
+
+    /// `clusterNodeSetSlotBit`'s rule: a master getting its first slot while some master has
+    /// replicas becomes a replica-migration target, so a new master is not left without one.
+    fn note_first_slot(&mut self, node: NodeName) {
+        let masters_have_replicas = self
+            .state
+            .nodes
+            .values()
+            .any(|n| n.flags.contains(NodeFlags::SLAVE) && n.master.is_some_and(|m| self.is_master(&m)));
+        if masters_have_replicas {
+            if let Some(n) = self.state.nodes.get_mut(&node) {
+                n.flags.insert(NodeFlags::MIGRATE_TO);
+            }
+        }
     }
 
     /// `clusterDelSlot` + `clusterAddSlot(to, slot)` for many slots at once: one bitmap and
@@ -766,7 +785,12 @@ impl Machine {
                 added += 1;
             }
         }
-        *self.slot_counts.entry(to).or_default() += added;
+        let count = self.slot_counts.entry(to).or_default();
+        let first = *count == 0 && added > 0;
+        *count += added;
+        if first {
+            self.note_first_slot(to);
+        }
     }
 
     pub(crate) fn del_slot(&mut self, slot: u16) {

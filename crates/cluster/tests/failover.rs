@@ -514,3 +514,33 @@ fn an_epoch_at_the_top_of_the_range_saturates() {
     assert_eq!(reply, Reply::Ok);
     assert_eq!(e.state.current_epoch, u64::MAX);
 }
+
+/// A master that gets its first slot while masters have replicas is a migration target
+/// (`clusterNodeSetSlotBit`), so a replica may move to it once it is orphaned.
+#[test]
+fn a_master_given_its_first_slot_becomes_a_migration_target() {
+    let mut a = machine('a');
+    // d joins as a slot-less master, then claims one of c's slots at a greater epoch.
+    let mut hdr = header_of(&a, 'c', 9);
+    hdr.sender = name('d');
+    hdr.config_epoch = 9;
+    hdr.myslots = Box::new(SlotBitmap::default());
+    hdr.myslots.set(16000, true);
+    // d is unknown: a known node gossips it first.
+    let gossip = cluster::bus::GossipEntry {
+        node: name('d'),
+        ping_sent_s: 0,
+        pong_received_s: 0,
+        ip: IpField::new("10.0.0.4").unwrap_or_default(),
+        port: 7000,
+        cport: 17000,
+        flags: NodeFlags::MASTER,
+        pport: 0,
+    };
+    let ping = Body::Ping(PingBody { gossip: vec![gossip], extensions: Vec::new() });
+    deliver_from(&mut a, 'c', 3, ping, NOW_MS);
+    assert!(!a.state.nodes[&name('d')].flags.contains(NodeFlags::MIGRATE_TO));
+    deliver(&mut a, hdr, Body::Ping(PingBody::default()), NOW_MS);
+    assert_eq!(a.node_slot_count(&name('d')), 1);
+    assert!(a.state.nodes[&name('d')].flags.contains(NodeFlags::MIGRATE_TO));
+}
