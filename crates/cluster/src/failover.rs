@@ -420,7 +420,10 @@ impl Machine {
     }
 
     /// A FAILOVER_AUTH_ACK from a known `sender`: it counts if a master with slots sent it in
-    /// our election's epoch or later.
+    /// our election's epoch or later, and only once our request is out. (Redis counts an ACK
+    /// that arrives between scheduling an attempt and sending its request, when
+    /// `failover_auth_epoch` still holds the previous attempt's epoch, so a late vote from the
+    /// old attempt could count toward the new one; requiring `auth_sent` rules that out.)
     pub(crate) fn handle_failover_auth_ack(&mut self, sender: NodeName, hdr: &Header, now_ms: u64) {
         if self.is_master(&sender)
             && self.node_slot_count(&sender) > 0
