@@ -855,13 +855,7 @@ fn failover(machine: &mut Machine, option: Option<&[u8]>, now_ms: u64) -> Reply 
     if !force && (machine.flags(&master).contains(NodeFlags::FAIL) || !machine.has_link(&master)) {
         return error("Master is down or failed, please use CLUSTER FAILOVER FORCE");
     }
-    if !takeover {
-        // The manual and forced failovers need the election (auth requests, votes, offsets),
-        // which the machine does not run yet: refuse rather than answer OK and do nothing.
-        return error("CLUSTER FAILOVER without TAKEOVER is not supported yet");
-    }
-    machine.cluster_bump_config_epoch_without_consensus();
-    machine.cluster_failover_replace_your_master(now_ms);
+    machine.start_manual_failover(force, takeover, now_ms);
     Reply::Ok
 }
 
@@ -952,7 +946,7 @@ impl Machine {
         if my_epoch != 0 && my_epoch == max_epoch {
             return false;
         }
-        self.state.current_epoch += 1;
+        self.state.current_epoch = self.state.current_epoch.saturating_add(1);
         let epoch = self.state.current_epoch;
         if let Some(node) = self.state.nodes.get_mut(&me) {
             node.config_epoch = epoch;
@@ -961,52 +955,11 @@ impl Machine {
         true
     }
 
-    /// `clusterSetMaster`: become a replica of `master` (we hold no slots): a master drops its
-    /// role and its open migrations; then the server starts replicating.
-    pub(crate) fn cluster_set_master(&mut self, master: NodeName) {
-        let me = self.myself();
-        let was_master = self.is_master(&me);
-        if let Some(node) = self.state.nodes.get_mut(&me) {
-            if was_master {
-                node.flags.remove(NodeFlags::MASTER);
-                node.flags.remove(NodeFlags::MIGRATE_TO);
-                node.flags.insert(NodeFlags::SLAVE);
-            }
-            node.master = Some(master);
-        }
-        if was_master {
-            self.state.migrating_to.clear();
-            self.state.importing_from.clear();
-        }
-        self.actions.push(Action::ReplicateFrom { master });
-    }
-
-    /// `clusterFailoverReplaceYourMaster`: become a master with all of our master's slots, and
-    /// tell everyone at once.
-    pub(crate) fn cluster_failover_replace_your_master(&mut self, now_ms: u64) {
-        let me = self.myself();
-        let Some(old_master) = self.state.nodes.get(&me).and_then(|n| n.master) else { return };
-        if self.is_master(&me) {
-            return;
-        }
-        if let Some(node) = self.state.nodes.get_mut(&me) {
-            node.flags.remove(NodeFlags::SLAVE);
-            node.flags.insert(NodeFlags::MASTER);
-            node.master = None;
-        }
-        self.actions.push(Action::StopReplication { flush_data: false });
-        let slots: Vec<u16> = self.node_slots.get(&old_master).map(|b| b.iter().collect()).unwrap_or_default();
-        for slot in slots {
-            self.del_slot(slot);
-            self.add_slot(me, slot);
-        }
-        self.do_before_sleep(true, true, true);
-        self.broadcast_pong(now_ms);
-    }
-
     /// `clusterReset`: forget every other node and every slot, become a master again (a replica
     /// also drops its data); a hard reset also takes a new name and zeroes the epochs.
     pub(crate) fn cluster_reset(&mut self, hard: bool) {
+        self.reset_manual_failover();
+        self.election = Default::default();
         let me = self.myself();
         if self.flags(&me).contains(NodeFlags::SLAVE) {
             if let Some(node) = self.state.nodes.get_mut(&me) {

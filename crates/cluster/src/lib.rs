@@ -6,7 +6,8 @@
 //! 7.0 nodes can form one cluster and read each other's files. `state` holds what a node knows
 //! (node table, slot owners, epochs, open migrations, loaded from and saved to nodes.conf as
 //! Redis does), `machine` is the cluster state machine over it (joining, gossip, failure
-//! detection, cluster state, slot ownership by configEpoch; elections not yet), `command` the
+//! detection, cluster state, slot ownership by configEpoch), `failover` its elections, votes,
+//! manual failover and replica migration, `command` the
 //! CLUSTER subcommands over the machine (parsing, errors and replies of Redis 7.0.15), and
 //! `types` the vocabulary everything shares.
 //!
@@ -16,6 +17,7 @@
 
 pub mod bus;
 pub mod command;
+pub mod failover;
 pub mod machine;
 pub mod nodes_conf;
 pub mod state;
@@ -23,6 +25,7 @@ pub mod types;
 
 pub use bus::{decode, encode, frame, BusError, Framing, Message};
 pub use command::{cluster_command, key_hash_slot, EmptyKeyspace, Environment, Reply};
+pub use failover::FailoverConfig;
 pub use machine::{Action, Command, CommandError, Config, EndpointType, LinkAddrs, LinkId, LinkInfo, Machine};
 pub use nodes_conf::{NodesConf, NodesConfError};
 pub use state::{ClusterState, Node};

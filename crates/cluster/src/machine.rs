@@ -118,6 +118,14 @@ pub enum LinkId {
 }
 
 /// What the server must do, in order.
+///
+/// Ordering contract: the server executes the actions of one returned list in list order, and
+/// a `SaveConfig { fsync: true }` must be complete (written and fsynced) before any action
+/// after it is executed, in particular before any later `Send` leaves the process. The
+/// machine relies on this for safety: a failover vote (`lastVoteEpoch`) is followed by its
+/// FAILOVER_AUTH_ACK, an election's new currentEpoch by its FAILOVER_AUTH_REQUEST, and a
+/// promotion's configEpoch by the PONGs announcing it; each is in the list *after* the
+/// fsynced save, so a crash can never forget a vote or an epoch that a peer has seen.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Action {
     /// Open outbound link `link` to `ip:cport`; report `link_connected` or `link_closed`.
@@ -139,9 +147,19 @@ pub enum Action {
     /// These slots stopped being served by us or our master: unsubscribe every client from the
     /// shard channels hashing to them (`removeChannelsInSlot`, called by `clusterDelSlot`).
     DropSlotChannels { slots: Vec<u16> },
-    /// We were a replica and are a master again (CLUSTER RESET): stop replicating
-    /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
+    /// We were a replica and are a master now: stop replicating (`replicationUnsetMaster`).
+    /// With `flush_data` false this is a promotion (an election won, CLUSTER FAILOVER
+    /// TAKEOVER): keep the data and the replication history, psync2 style, so the old
+    /// master's other replicas can continue from us. With `flush_data` true (CLUSTER RESET of
+    /// a replica) empty every database as Redis does.
     StopReplication { flush_data: bool },
+    /// Manual failover, master side: a replica asked (MFSTART). Stop accepting writes
+    /// (Redis's `CLIENT_PAUSE_WRITE`) until `until_ms` (caller's clock) or `ResumeWrites`,
+    /// whichever comes first; then call `Machine::writes_paused` with the replication offset
+    /// as of the pause, so the replica learns the exact offset it must reach.
+    PauseWrites { until_ms: u64 },
+    /// End the pause of `PauseWrites` (the manual failover ended, failed or timed out).
+    ResumeWrites,
     /// Close inbound link `link` (a peer's connection to us) without reporting it back: the
     /// machine already forgot it (`DEBUG CLUSTERLINK KILL FROM`).
     CloseInbound { link: u64 },
@@ -195,6 +213,10 @@ pub(crate) struct NodeRuntime {
     pub(crate) fail_reports: BTreeMap<NodeName, u64>,
     pub(crate) link: Option<OutLink>,
     pub(crate) repl_offset: u64,
+    /// As a master: when we last voted for one of its replicas (`voted_time`).
+    pub(crate) voted_time_ms: u64,
+    /// As a master: since when it has been orphaned, 0 when it is not (`orphaned_time`).
+    pub(crate) orphaned_time_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,9 +256,9 @@ impl Rng {
 /// Work deferred to the end of an entry point, as Redis defers it to `clusterBeforeSleep`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Todo {
-    save: bool,
-    fsync: bool,
-    update_state: bool,
+    pub(crate) save: bool,
+    pub(crate) fsync: bool,
+    pub(crate) update_state: bool,
 }
 
 /// One node's cluster state machine.
@@ -282,6 +304,11 @@ pub struct Machine {
     pub(crate) inbound_links: BTreeMap<NodeName, (u64, u64)>,
     pub(crate) todo: Todo,
     pub(crate) actions: Vec<Action>,
+    pub(crate) failover_config: crate::failover::FailoverConfig,
+    pub(crate) election: crate::failover::Election,
+    pub(crate) mf: crate::failover::ManualFailover,
+    /// See `set_master_link_time`.
+    pub(crate) master_link_ms: Option<u64>,
 }
 
 /// Bus message types Redis 7.0 counts (`CLUSTERMSG_TYPE_COUNT`).
@@ -318,6 +345,15 @@ impl Machine {
             me.hostname = config.announced_hostname().map(str::to_string);
             if let Some(ip) = &config.announce_ip {
                 me.ip.clone_from(ip);
+            }
+        }
+        // clusterLoadConfig adds each replica to its master (`clusterNodeAddSlave`), which makes
+        // the master a replica-migration target.
+        let masters_with_replicas: Vec<NodeName> =
+            state.nodes.values().filter(|n| n.flags.contains(NodeFlags::SLAVE)).filter_map(|n| n.master).collect();
+        for master in masters_with_replicas {
+            if let Some(node) = state.nodes.get_mut(&master) {
+                node.flags.insert(NodeFlags::MIGRATE_TO);
             }
         }
         let mut node_slots: BTreeMap<NodeName, SlotBitmap> = BTreeMap::new();
@@ -357,6 +393,10 @@ impl Machine {
             inbound_links: BTreeMap::new(),
             todo: Todo::default(),
             actions: Vec::new(),
+            failover_config: Default::default(),
+            election: Default::default(),
+            mf: Default::default(),
+            master_link_ms: None,
         }
     }
 
@@ -680,7 +720,77 @@ impl Machine {
         self.del_slot(slot);
         self.state.slot_owner[usize::from(slot)] = Some(node);
         self.node_slots.entry(node).or_default().set(slot, true);
-        *self.slot_counts.entry(node).or_default() += 1;
+        let count = self.slot_counts.entry(node).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.note_first_slot(node);
+        }
+    }
+
+    /// `clusterNodeSetSlotBit`'s rule: a master getting its first slot while some master has
+    /// replicas becomes a replica-migration target, so a new master is not left without one.
+    fn note_first_slot(&mut self, node: NodeName) {
+        let masters_have_replicas = self
+            .state
+            .nodes
+            .values()
+            .any(|n| n.flags.contains(NodeFlags::SLAVE) && n.master.is_some_and(|m| self.is_master(&m)));
+        if masters_have_replicas {
+            if let Some(n) = self.state.nodes.get_mut(&node) {
+                n.flags.insert(NodeFlags::MIGRATE_TO);
+            }
+        }
+    }
+
+    /// `clusterDelSlot` + `clusterAddSlot(to, slot)` for many slots at once: one bitmap and
+    /// count update per previous owner rather than several node-table lookups per slot.
+    pub(crate) fn reassign_slots(&mut self, to: NodeName, slots: &[u16]) {
+        let mut previous: BTreeMap<NodeName, Vec<u16>> = BTreeMap::new();
+        // Runs of slots share an owner: group them without a map lookup per slot.
+        let mut run: Option<(NodeName, Vec<u16>)> = None;
+        for &slot in slots {
+            let Some(cell) = self.state.slot_owner.get_mut(usize::from(slot)) else { continue };
+            let Some(old) = cell.replace(to).filter(|old| *old != to) else { continue };
+            match &mut run {
+                Some((name, lost)) if *name == old => lost.push(slot),
+                _ => {
+                    if let Some((name, lost)) = run.replace((old, vec![slot])) {
+                        previous.entry(name).or_default().extend(lost);
+                    }
+                }
+            }
+        }
+        if let Some((name, lost)) = run {
+            previous.entry(name).or_default().extend(lost);
+        }
+        for (old, lost) in previous {
+            let ours = self.serves_my_slots(&old);
+            if let Some(bits) = self.node_slots.get_mut(&old) {
+                for &slot in &lost {
+                    bits.set(slot, false);
+                }
+            }
+            if let Some(count) = self.slot_counts.get_mut(&old) {
+                *count = count.saturating_sub(lost.len());
+            }
+            if ours {
+                self.lost_channel_slots.extend_from_slice(&lost);
+            }
+        }
+        let bits = self.node_slots.entry(to).or_default();
+        let mut added = 0usize;
+        for &slot in slots {
+            if usize::from(slot) < CLUSTER_SLOTS && !bits.get(slot) {
+                bits.set(slot, true);
+                added += 1;
+            }
+        }
+        let count = self.slot_counts.entry(to).or_default();
+        let first = *count == 0 && added > 0;
+        *count += added;
+        if first {
+            self.note_first_slot(to);
+        }
     }
 
     pub(crate) fn del_slot(&mut self, slot: u16) {
@@ -722,13 +832,22 @@ impl Machine {
 
     /// `clusterSetNodeAsMaster` for another node.
     fn set_node_as_master(&mut self, name: &NodeName) {
+        let me = self.myself();
         let Some(node) = self.state.nodes.get_mut(name) else { return };
         if node.flags.contains(NodeFlags::MASTER) {
             return;
         }
+        let old_master = node.master.take();
         node.flags.remove(NodeFlags::SLAVE);
         node.flags.insert(NodeFlags::MASTER);
-        node.master = None;
+        // A replica that took over its master's place is a migration target (it inherits the
+        // expectation of having replicas).
+        if old_master.is_some() && *name != me {
+            node.flags.insert(NodeFlags::MIGRATE_TO);
+        }
+        if let Some(old) = old_master {
+            self.clear_migrate_to_if_no_replicas(&old);
+        }
         self.do_before_sleep(true, false, true);
     }
 
@@ -867,7 +986,7 @@ impl Machine {
     // ---- building messages -------------------------------------------------------------------
 
     /// `clusterBuildMessageHdr`.
-    fn build_header(&self) -> Header {
+    pub(crate) fn build_header(&self) -> Header {
         let me = self.myself();
         let my_node = self.state.nodes.get(&me);
         let flags = my_node.map_or(NodeFlags::empty(), |n| n.flags);
@@ -889,7 +1008,7 @@ impl Machine {
             cport: self.config.cport,
             flags,
             state: if self.cluster_ok { 0 } else { 1 },
-            mflags: [0; 3],
+            mflags: [self.header_mflags0(), 0, 0],
         }
     }
 
@@ -912,7 +1031,7 @@ impl Machine {
     /// `clusterSendPing`: a PING/PONG/MEET with a gossip section of about a tenth of the known
     /// nodes (at least 3), chosen at random among those worth telling about, plus every PFAIL
     /// node (so failure reports spread fast).
-    fn send_ping(&mut self, link: LinkId, to: Option<NodeName>, kind: PingKind, now_ms: u64) {
+    pub(crate) fn send_ping(&mut self, link: LinkId, to: Option<NodeName>, kind: PingKind, now_ms: u64) {
         let me = self.myself();
         let total = self.state.nodes.len();
         let mut freshnodes = total.saturating_sub(2);
@@ -985,6 +1104,11 @@ impl Machine {
     /// `clusterBroadcastMessage`: to every node we hold a link to, except handshakes.
     fn broadcast(&mut self, body: Body) {
         let header = self.build_header();
+        self.broadcast_with_header(header, body);
+    }
+
+    /// `broadcast` with a header the caller adjusted (FORCEACK).
+    pub(crate) fn broadcast_with_header(&mut self, header: Header, body: Body) {
         let me = self.myself();
         let targets: Vec<u64> = self
             .runtime
@@ -1092,6 +1216,10 @@ impl Machine {
         if let Some(s) = sender.filter(|s| !self.in_handshake(s)) {
             if hdr.current_epoch > self.state.current_epoch {
                 self.state.current_epoch = hdr.current_epoch;
+                // Saved (Redis does not) so that currentEpoch never goes back across a
+                // restart: epochs change rarely, and a node that forgot one would ask for
+                // votes in an epoch others consider past.
+                self.do_before_sleep(true, false, false);
             }
             if let Some(node) = self.state.nodes.get_mut(&s) {
                 if sender_config_epoch > node.config_epoch {
@@ -1102,6 +1230,7 @@ impl Machine {
             if let Some(rt) = self.runtime.get_mut(&s) {
                 rt.repl_offset = hdr.repl_offset;
             }
+            self.note_paused_master_offset(s, hdr, now_ms);
         }
 
         match &msg.body {
@@ -1147,7 +1276,22 @@ impl Machine {
                 let shard = matches!(msg.body, Body::PublishShard { .. });
                 self.actions.push(Action::Deliver { shard, channel: channel.clone(), message: message.clone() });
             }
-            // Failover and module messages belong to later layers.
+            Body::FailoverAuthRequest => {
+                if let Some(s) = sender {
+                    self.cluster_send_failover_auth_if_needed(s, hdr, now_ms);
+                }
+            }
+            Body::FailoverAuthAck => {
+                if let Some(s) = sender {
+                    self.handle_failover_auth_ack(s, hdr, now_ms);
+                }
+            }
+            Body::MfStart => {
+                if let Some(s) = sender {
+                    self.handle_mfstart(link, s, now_ms);
+                }
+            }
+            // Module messages belong to a later layer.
             _ => {}
         }
     }
@@ -1294,10 +1438,22 @@ impl Machine {
                     self.do_before_sleep(true, false, true);
                 }
                 let master_known = self.state.nodes.contains_key(&master);
+                let mut old_master = None;
+                let mut changed = false;
                 if let Some(node) = self.state.nodes.get_mut(&sender) {
                     if master_known && node.master != Some(master) {
-                        node.master = Some(master);
+                        old_master = node.master.replace(master);
+                        changed = true;
                         self.do_before_sleep(true, false, false);
+                    }
+                }
+                if changed {
+                    // clusterNodeAddSlave / clusterNodeRemoveSlave: MIGRATE_TO follows.
+                    if let Some(m) = self.state.nodes.get_mut(&master) {
+                        m.flags.insert(NodeFlags::MIGRATE_TO);
+                    }
+                    if let Some(old) = old_master {
+                        self.clear_migrate_to_if_no_replicas(&old);
                     }
                 }
             }
@@ -1664,6 +1820,11 @@ impl Machine {
                     self.send_ping(LinkId::Out(l.id), Some(*name), PingKind::Ping, now_ms);
                     continue;
                 }
+                // A master in a manual failover pings the replica every run (its offset).
+                if self.mf.end_ms != 0 && self.mf.replica == Some(*name) && self.is_master(&self.myself()) {
+                    self.send_ping(LinkId::Out(l.id), Some(*name), PingKind::Ping, now_ms);
+                    continue;
+                }
             }
             if ping_sent_ms == 0 {
                 continue;
@@ -1676,6 +1837,7 @@ impl Machine {
                 update_state = true;
             }
         }
+        self.failover_cron(now_ms);
         if update_state || !self.cluster_ok {
             self.cluster_update_state(now_ms);
         }
@@ -1685,7 +1847,7 @@ impl Machine {
     // ---- cluster state -----------------------------------------------------------------------
 
     /// `clusterUpdateState`.
-    fn cluster_update_state(&mut self, now_ms: u64) {
+    pub(crate) fn cluster_update_state(&mut self, now_ms: u64) {
         let first_ms = *self.first_update_state_ms.get_or_insert(now_ms);
         let me_master = self.is_master(&self.myself());
         // A restarted master waits for the cluster to reconfigure before accepting writes.
@@ -1742,19 +1904,46 @@ impl Machine {
         let mut sender_slots = 0usize;
         let mut migrated_our_slots = 0usize;
         let mut lost_slots = Vec::new();
-        for slot in 0..CLUSTER_SLOTS as u16 {
-            let owner = self.state.slot_owner[usize::from(slot)];
-            if slots.get(slot) {
+        // Only slots the sender claims or owns can change; whole bytes with neither are
+        // skipped (a PING claiming a third of the slots used to cost 16384 owner lookups).
+        let owned = self.node_slots.get(&sender).cloned().unwrap_or_default();
+        // The epoch of the last owner looked up: runs of slots share an owner.
+        let mut epoch_cache: Option<(NodeName, u64)> = None;
+        let mut moved: Vec<u16> = Vec::new();
+        for byte in 0..crate::types::SLOT_BITMAP_LEN {
+            let (claimed_bits, owned_bits) = (slots.0[byte], owned.0[byte]);
+            if claimed_bits | owned_bits == 0 {
+                continue;
+            }
+            for bit in 0..8u16 {
+                // byte * 8 + bit < 16384.
+                let slot = (byte as u16) * 8 + bit;
+                let (claimed, is_owned) = (claimed_bits & (1 << bit) != 0, owned_bits & (1 << bit) != 0);
+                if !claimed {
+                    if is_owned {
+                        self.owner_not_claiming.set(slot, true);
+                    }
+                    continue;
+                }
                 sender_slots += 1;
-                if owner == Some(sender) {
+                if is_owned {
                     self.owner_not_claiming.set(slot, false);
                     continue;
                 }
                 if self.state.importing_from.contains_key(&slot) {
                     continue;
                 }
+                let owner = self.state.slot_owner[usize::from(slot)];
                 let unclaimed = owner.is_none() || self.owner_not_claiming.get(slot);
-                let owner_epoch = owner.and_then(|o| self.state.nodes.get(&o)).map_or(0, |n| n.config_epoch);
+                let owner_epoch = match (owner, epoch_cache) {
+                    (None, _) => 0,
+                    (Some(o), Some((cached, epoch))) if cached == o => epoch,
+                    (Some(o), _) => {
+                        let epoch = self.state.nodes.get(&o).map_or(0, |n| n.config_epoch);
+                        epoch_cache = Some((o, epoch));
+                        epoch
+                    }
+                };
                 if unclaimed || owner_epoch < sender_config_epoch {
                     if owner == Some(me) {
                         lost_slots.push(slot);
@@ -1763,24 +1952,32 @@ impl Machine {
                         newmaster = Some(sender);
                         migrated_our_slots += 1;
                     }
-                    self.del_slot(slot);
-                    self.add_slot(sender, slot);
+                    moved.push(slot);
                     self.owner_not_claiming.set(slot, false);
-                    self.do_before_sleep(true, true, true);
                 }
-            } else if owner == Some(sender) {
-                self.owner_not_claiming.set(slot, true);
             }
         }
+        if !moved.is_empty() {
+            // Each slot's decision depends only on its own owner, so moving them together
+            // after the scan equals Redis's move-as-you-go.
+            self.reassign_slots(sender, &moved);
+            self.do_before_sleep(true, true, true);
+        }
         let curmaster_empty = curmaster.is_some_and(|m| self.node_slot_count(&m) == 0);
-        // cluster-allow-replica-migration is yes by default; we follow its default.
-        if newmaster.is_some() && curmaster_empty && (sender_slots >= migrated_our_slots) {
-            if let Some(node) = self.state.nodes.get_mut(&me) {
-                node.flags.remove(NodeFlags::MASTER);
-                node.flags.insert(NodeFlags::SLAVE);
-                node.master = Some(sender);
-            }
-            self.actions.push(Action::ReplicateFrom { master: sender });
+        let my_master = self.state.nodes.get(&me).and_then(|n| n.master).filter(|_| !self.is_master(&me));
+        let grandmaster = my_master.and_then(|m| self.state.nodes.get(&m)).and_then(|n| n.master);
+        if newmaster.is_some()
+            && curmaster_empty
+            && (self.config.allow_replica_migration || sender_slots == migrated_our_slots)
+        {
+            // We (or our master) were failed over or gave our last slot to the sender: follow it.
+            self.cluster_set_master(sender);
+            self.do_before_sleep(true, true, true);
+        } else if let Some(grand) = grandmaster.filter(|g| *g != me) {
+            // A sub-replica (our master became a replica) follows the grandmaster: nothing
+            // else would ever move it. (When the grandmaster is us, TAKEOVER made a loop; as
+            // Redis, wait for an operator.)
+            self.cluster_set_master(grand);
             self.do_before_sleep(true, true, true);
         } else if !lost_slots.is_empty() {
             self.actions.push(Action::DropSlotKeys { slots: lost_slots });
@@ -1794,7 +1991,7 @@ impl Machine {
         if sender.0 <= me.0 {
             return;
         }
-        self.state.current_epoch += 1;
+        self.state.current_epoch = self.state.current_epoch.saturating_add(1);
         let epoch = self.state.current_epoch;
         if let Some(node) = self.state.nodes.get_mut(&me) {
             node.config_epoch = epoch;
@@ -1810,7 +2007,7 @@ impl Machine {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum PingKind {
+pub(crate) enum PingKind {
     Ping,
     Pong,
     Meet,

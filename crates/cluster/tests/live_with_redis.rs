@@ -159,6 +159,8 @@ impl Node {
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }
                 | Action::StopReplication { .. }
+                | Action::PauseWrites { .. }
+                | Action::ResumeWrites
                 | Action::CloseInbound { .. }
                 | Action::Deliver { .. } => {}
             }

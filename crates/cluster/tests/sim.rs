@@ -214,6 +214,8 @@ impl Sim {
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }
                 | Action::StopReplication { .. }
+                | Action::PauseWrites { .. }
+                | Action::ResumeWrites
                 | Action::Deliver { .. } => {}
             }
         }
