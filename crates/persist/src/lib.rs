@@ -14,8 +14,8 @@ mod listpack;
 mod lzf;
 mod object;
 pub mod rdb;
-mod ziplist;
 pub mod repl;
+mod ziplist;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

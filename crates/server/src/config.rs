@@ -274,7 +274,7 @@ static DEFS: &[Def] = &[
     boolean("aof-load-truncated", 0, true).now(),
     boolean("aof-use-rdb-preamble", 0, true),
     boolean("aof-timestamp-enabled", 0, false).now(),
-    boolean("cluster-replica-no-failover", 0, false).alias("cluster-slave-no-failover"),
+    boolean("cluster-replica-no-failover", 0, false).now().alias("cluster-slave-no-failover"),
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
     boolean("replica-serve-stale-data", 0, true).now().alias("slave-serve-stale-data"),
     boolean("replica-read-only", 0, true).now().alias("slave-read-only"),
@@ -342,10 +342,10 @@ static DEFS: &[Def] = &[
     // redoxide: worker threads; 0 (the default) means one per core. Redis: 1..128, default 1.
     signed("io-threads", IMMUTABLE, 0, 128, 0, Int).now(),
     signed("auto-aof-rewrite-percentage", 0, 0, INT_MAX, 100, Int).now(),
-    signed("cluster-replica-validity-factor", 0, 0, INT_MAX, 10, Int).alias("cluster-slave-validity-factor"),
+    signed("cluster-replica-validity-factor", 0, 0, INT_MAX, 10, Int).now().alias("cluster-slave-validity-factor"),
     signed("list-max-listpack-size", 0, INT_MIN, INT_MAX, -2, Int).alias("list-max-ziplist-size").now(),
     signed("tcp-keepalive", 0, 0, INT_MAX, 300, Int).now(),
-    signed("cluster-migration-barrier", 0, 0, INT_MAX, 1, Int),
+    signed("cluster-migration-barrier", 0, 0, INT_MAX, 1, Int).now(),
     signed("active-defrag-cycle-min", 0, 1, 99, 1, Int),
     signed("active-defrag-cycle-max", 0, 1, 99, 25, Int),
     signed("active-defrag-threshold-lower", 0, 0, 1000, 10, Int),
@@ -2173,6 +2173,10 @@ impl Config {
             preferred_endpoint_type: enum_name(ENDPOINT_TYPE, self.enum_of("cluster-preferred-endpoint-type"), false),
             link_sendbuf_limit_bytes: self.get_u64("cluster-link-sendbuf-limit").unwrap_or(0),
             allow_replica_migration: self.flag("cluster-allow-replica-migration"),
+            replica_validity_factor: self.num("cluster-replica-validity-factor").max(0) as u64,
+            repl_ping_replica_period_ms: (self.num("repl-ping-replica-period").max(1) as u64).saturating_mul(1000),
+            replica_no_failover: self.flag("cluster-replica-no-failover"),
+            migration_barrier: self.num("cluster-migration-barrier").max(0) as u64,
         }
     }
 
@@ -2662,6 +2666,12 @@ pub struct ClusterSettings {
     pub preferred_endpoint_type: String,
     pub link_sendbuf_limit_bytes: u64,
     pub allow_replica_migration: bool,
+    /// `cluster-replica-validity-factor`, `repl-ping-replica-period` (ms), `cluster-replica-no-failover`,
+    /// `cluster-migration-barrier`: the machine's failover rules.
+    pub replica_validity_factor: u64,
+    pub repl_ping_replica_period_ms: u64,
+    pub replica_no_failover: bool,
+    pub migration_barrier: u64,
 }
 
 impl ClusterSettings {

@@ -207,6 +207,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         shutdown: false.into(),
         pause: Mutex::new(Default::default()),
         pause_until_ms: 0.into(),
+        failover_pause_until_ms: 0.into(),
         stats: Default::default(),
         start_ms: now_ms(),
         run_id: random_hex_id(),

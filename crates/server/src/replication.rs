@@ -163,6 +163,9 @@ pub struct Repl {
     feeding: AtomicBool,
     replica: AtomicBool,
     link_up: AtomicBool,
+    /// The link to a master has been up at least once since start (a replica that never synced
+    /// has no data age to offer an election).
+    link_was_up: AtomicBool,
     link: Mutex<Link>,
     /// Clients parked in WAIT (ACKs poke the workers only while some are).
     pub waiters: AtomicUsize,
@@ -199,6 +202,7 @@ pub fn repl() -> &'static Repl {
         feeding: AtomicBool::new(false),
         replica: AtomicBool::new(false),
         link_up: AtomicBool::new(false),
+        link_was_up: AtomicBool::new(false),
         link: Mutex::new(Link {
             master: None,
             generation: 0,
@@ -231,6 +235,22 @@ fn random_hex(n: usize) -> String {
 /// The replication offset (`master_repl_offset`; on a replica the master's bytes applied).
 pub fn offset() -> u64 {
     REPL.get().map_or(0, |r| r.stream.lock().end)
+}
+
+/// For a replica's election (`Machine::set_master_link_time`): now while the link to the master
+/// is up (Redis's `master->lastinteraction`, which its PINGs keep within the ping period), the
+/// time it went down otherwise (`repl_down_since`), and `None` when this node is no replica or
+/// its link was never up since start.
+pub fn master_link_time_ms() -> Option<u64> {
+    let r = REPL.get()?;
+    if !r.replica.load(Ordering::Relaxed) || !r.link_was_up.load(Ordering::Relaxed) {
+        return None;
+    }
+    if r.link_up.load(Ordering::Relaxed) {
+        return Some(now_ms().max(0) as u64);
+    }
+    let down_since = r.link.lock().down_since_ms;
+    (down_since >= 0).then_some(down_since as u64)
 }
 
 /// True while this node replicates from a master.
@@ -1552,6 +1572,7 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
         l.state = "connected";
         l.down_since_ms = -1;
         r.link_up.store(true, Ordering::Relaxed);
+        r.link_was_up.store(true, Ordering::Relaxed);
     }
     shared.clients.lock().insert(id, info.clone());
     match shared.workers().get(worker) {

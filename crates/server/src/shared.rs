@@ -121,6 +121,13 @@ pub struct WorkerStats {
     pub expired_keys: OwnedCounter,
     pub keyspace_hits: OwnedCounter,
     pub keyspace_misses: OwnedCounter,
+    /// Set (SeqCst) by the worker before it checks the failover pause for a write command and
+    /// cleared when the write is done, propagated included. The failover pause sets its flag,
+    /// then waits until every worker's `in_write` is clear once: from then on no write can be
+    /// between the check and its append to the stream, so the offset it reads is final
+    /// (Dekker's pattern; rejected: taking every slot lock, which a write that passed the
+    /// check but not yet locked would outlive).
+    pub in_write: std::sync::atomic::AtomicBool,
 }
 
 /// What other threads may need to know about a connection (CLIENT LIST, CLIENT KILL).
@@ -315,6 +322,10 @@ pub struct Shared {
     pub pause: Mutex<Pause>,
     /// Copy of `pause.until_ms` for a lock-free check on every command.
     pub pause_until_ms: AtomicI64,
+    /// The write pause of a manual failover on this master (`Action::PauseWrites`), apart from
+    /// CLIENT PAUSE as Redis keeps its pause purposes apart: CLIENT UNPAUSE must not end it.
+    /// Until this time (ms) no write command starts; see `WorkerStats::in_write`.
+    pub failover_pause_until_ms: AtomicI64,
     pub stats: GlobalStats,
     pub start_ms: i64,
     pub run_id: String,

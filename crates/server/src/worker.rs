@@ -844,7 +844,12 @@ impl Worker {
                 self.finish(idx);
             }
         }
-        let paused_until = self.env.shared.pause_until_ms.load(Ordering::Relaxed);
+        let paused_until = self
+            .env
+            .shared
+            .pause_until_ms
+            .load(Ordering::Relaxed)
+            .max(self.env.shared.failover_pause_until_ms.load(Ordering::Relaxed));
         for idx in 0..self.conns.len() {
             let resume = matches!(&self.conns[idx], Some(c) if c.paused && now >= paused_until);
             if resume {
@@ -1246,6 +1251,18 @@ impl Env {
             self.parked += 1;
             return Exec::Deferred;
         }
+        // A manual failover's write pause (cluster masters): see `WorkerStats::in_write`. Our
+        // master's stream is never paused (its writes are not ours to hold).
+        let failover_guard = shared.cluster.is_some() && !c.master && self.writes_if_run(c, entry);
+        if failover_guard {
+            self.stats.in_write.store(true, Ordering::SeqCst);
+            if shared.failover_pause_until_ms.load(Ordering::SeqCst) > now {
+                self.stats.in_write.store(false, Ordering::Release);
+                c.paused = true;
+                self.parked += 1;
+                return Exec::Deferred;
+            }
+        }
         c.info.last_interaction_ms.store(now, Ordering::Relaxed);
         c.info.last_cmd.store(entry.id, Ordering::Relaxed);
         self.stats.commands.add(1);
@@ -1265,11 +1282,32 @@ impl Env {
                 }
             }
         }
+        if failover_guard {
+            self.stats.in_write.store(false, Ordering::Release);
+        }
         if took_us >= self.introspect_floor_us {
             self.introspect_command(c, entry, args, took_us);
         }
         self.after_command(c, before);
         Exec::Done
+    }
+
+    /// Whether running `entry` now may write: a write or may-replicate command, or an EXEC whose
+    /// queue holds one (Redis pauses EXEC by its queued commands' flags).
+    fn writes_if_run(&self, c: &Conn, entry: &Entry) -> bool {
+        if entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE) {
+            return true;
+        }
+        match (&entry.kind, &c.multi) {
+            (Kind::Server(crate::cmds::EXEC), Some(queued)) => queued.iter().any(|argv| {
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                self.shared
+                    .registry
+                    .lookup(&argv)
+                    .is_ok_and(|e| e.meta.has(flag::WRITE) || e.meta.has(flag::MAY_REPLICATE))
+            }),
+            _ => false,
+        }
     }
 
     fn count_rejected(&self, entry: &Entry) {

@@ -114,8 +114,7 @@ impl Bus {
                 let mut bus_actions = Vec::new();
                 {
                     let mut m = self.node.machine.lock();
-                    // The offset travels in every bus header (failover ranks replicas by it).
-                    m.set_repl_offset(crate::replication::offset());
+                    feed_replication_state(&mut m);
                     let actions = m.tick(now);
                     self.node.apply(&self.shared.ks, &m, actions, Some(&mut bus_actions));
                 }
@@ -407,6 +406,7 @@ impl Bus {
                 }
                 Ok(msg) => {
                     let mut m = self.node.machine.lock();
+                    feed_replication_state(&mut m);
                     let actions = m.handle_message(id, &addrs, &msg, now_ms() as u64);
                     self.node.apply(&self.shared.ks, &m, actions, Some(&mut follow));
                 }
@@ -452,4 +452,12 @@ fn addrs_of(stream: &TcpStream, peer: Option<SocketAddr>) -> LinkAddrs {
         peer_ip: peer.or_else(|| stream.peer_addr().ok()).map(text).unwrap_or_default(),
         local_ip: stream.local_addr().ok().map(text).unwrap_or_default(),
     }
+}
+
+/// What the machine needs from replication before it acts: the offset every bus header carries
+/// (replicas are ranked by it, and a manual failover waits for it) and the replica's link time
+/// (the data-age check of an election).
+fn feed_replication_state(m: &mut cluster::Machine) {
+    m.set_repl_offset(crate::replication::offset());
+    m.set_master_link_time(crate::replication::master_link_time_ms());
 }

@@ -74,6 +74,46 @@ fn lock_config(path: &Path) -> anyhow::Result<File> {
     Ok(file)
 }
 
+fn failover_config(s: &ClusterSettings) -> cluster::FailoverConfig {
+    cluster::FailoverConfig {
+        replica_validity_factor: s.replica_validity_factor,
+        repl_ping_replica_period_ms: s.repl_ping_replica_period_ms,
+        replica_no_failover: s.replica_no_failover,
+        migration_barrier: s.migration_barrier,
+        ..cluster::FailoverConfig::default()
+    }
+}
+
+/// `Action::PauseWrites`: no write starts from now until `until_ms`; once no worker is inside
+/// a write that began before (see `WorkerStats::in_write`), the replication offset is final and
+/// the machine learns it (`Machine::writes_paused`), which lets the replica catch up to exactly
+/// that offset. The wait runs on its own short-lived thread: the caller holds the machine lock,
+/// and a write in flight may need that lock (a PUBLISH travels over the bus) before it ends.
+fn pause_writes_for_failover(shared: &'static Shared, until_ms: u64) {
+    shared.failover_pause_until_ms.store(until_ms.min(i64::MAX as u64) as i64, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new().name("mf-pause".into()).spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for w in shared.workers() {
+            while w.stats.in_write.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    // A write that takes 5 s is stuck; the failover will time out and resume.
+                    warning!("Manual failover: a write did not finish within 5 s of the pause");
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+        let offset = crate::replication::offset();
+        let Some(node) = shared.cluster.as_ref() else { return };
+        let mut m = node.machine.lock();
+        let actions = m.writes_paused(offset, now_ms() as u64);
+        node.apply(&shared.ks, &m, actions, None);
+    });
+    if let Err(e) = spawned {
+        warning!("Manual failover: could not start the pause thread: {e}");
+    }
+}
+
 fn machine_config(s: &ClusterSettings) -> MachineConfig {
     MachineConfig {
         node_timeout_ms: s.node_timeout_ms,
@@ -118,6 +158,9 @@ impl ClusterNode {
             notice!("Node configuration loaded, I'm {}", m.myself());
             m
         };
+        let mut machine = machine;
+        // Only a save comes back, and nodes.conf is saved below anyway.
+        let _ = machine.set_failover_config(failover_config(&settings), now);
         let routing = Arc::new(Routing::from_machine(&machine, settings.endpoint_type()));
         let node = ClusterNode {
             machine: Mutex::new(machine),
@@ -245,6 +288,19 @@ impl ClusterNode {
                         }
                     }
                 }
+                Action::PauseWrites { until_ms } => {
+                    if let Some(shared) = self.shared.get() {
+                        pause_writes_for_failover(shared, until_ms);
+                    }
+                }
+                Action::ResumeWrites => {
+                    if let Some(shared) = self.shared.get() {
+                        shared.failover_pause_until_ms.store(0, Ordering::SeqCst);
+                        for w in shared.workers() {
+                            w.send(crate::shared::Msg::Poke);
+                        }
+                    }
+                }
                 Action::Deliver { shard, channel, message } => {
                     if let Some(shared) = self.shared.get() {
                         crate::pubsub::deliver_from_bus(shared, shard, &channel, &message);
@@ -296,8 +352,11 @@ impl ClusterNode {
         }
         let config = machine_config(&settings);
         *self.settings.write() = settings;
+        let failover = failover_config(&self.settings.read());
         let mut m = self.machine.lock();
-        let actions = m.update_config(config, now_ms() as u64);
+        let now = now_ms() as u64;
+        let mut actions = m.update_config(config, now);
+        actions.extend(m.set_failover_config(failover, now));
         self.apply(ks, &m, actions, None);
     }
 
