@@ -1844,9 +1844,9 @@ impl Env {
                 }
             }
             REPLICAOF => {
-                // Inside EXEC the barrier it needs would wait for the transaction's own slot
-                // locks: the change is queued and happens as the transaction ends.
-                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), self.in_exec) {
+                // Inside an EXEC that holds slot locks the barrier would wait for them.
+                let locked = self.in_exec && !self.locks.is_empty();
+                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), locked) {
                     Ok(text) => c.out.simple(&text),
                     Err(e) => c.out.error(&e),
                 }
