@@ -275,6 +275,13 @@ fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bo
     r.link_up.store(false, Ordering::Relaxed);
     kill_client(shared, old_client);
     if !r.replica.swap(true, Ordering::Relaxed) {
+        // A client blocked here must not be served by the master's pushes (its pop would exist
+        // only on this replica): Redis unblocks them all with an error.
+        for w in shared.workers() {
+            w.send(Msg::UnblockAll(
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)".into(),
+            ));
+        }
         // Our own writes stop feeding the stream: from now on it is the master's bytes.
         at_switch(shared, barrier, || {
             r.feeding.store(false, Ordering::Relaxed);

@@ -545,6 +545,15 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
+                Msg::UnblockAll(text) => {
+                    for idx in 0..self.conns.len() {
+                        let Some(c) = self.conns[idx].as_mut() else { continue };
+                        if c.blocked.is_some() && c.wait_repl.is_none() {
+                            self.env.unblock_with_error(c, &text);
+                            self.finish(idx);
+                        }
+                    }
+                }
                 Msg::MasterLink(stream, info, leftover, db) => {
                     if let Some(idx) = self.add_conn(stream, info) {
                         if let Some(c) = self.conns[idx].as_mut() {
