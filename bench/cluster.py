@@ -230,10 +230,11 @@ def free_cluster_port():
 
 
 class Node:
-    def __init__(self, cluster, binary, extra):
+    def __init__(self, cluster, binary, extra, node_timeout_ms=5000):
         self.cluster = cluster
         self.binary = binary
         self.extra = extra
+        self.node_timeout_ms = node_timeout_ms
         self.port = free_cluster_port()
         self.proc = None
         self.id = None
@@ -247,7 +248,7 @@ class Node:
         argv = [
             "taskset", "-c", SERVER_CPU, self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes-%d.conf" % self.port, "--cluster-node-timeout", "5000",
+            "--cluster-config-file", "nodes-%d.conf" % self.port, "--cluster-node-timeout", str(self.node_timeout_ms),
             "--dir", self.cluster.dir,
         ] + self.extra
         with open(self.log, "ab") as logf:
@@ -277,10 +278,13 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, name, binary, extra, root):
+    """`masters` masters with `replicas` replicas each, created by the real redis-cli."""
+
+    def __init__(self, name, binary, extra, root, masters=3, replicas=0, node_timeout_ms=5000):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="%s-" % name, dir=root)
-        self.nodes = [Node(self, binary, extra) for _ in range(3)]
+        self.replicas = replicas
+        self.nodes = [Node(self, binary, extra, node_timeout_ms) for _ in range(masters * (1 + replicas))]
 
     def pids(self):
         return [n.pid for n in self.nodes]
@@ -299,7 +303,8 @@ class Cluster:
     def start(self):
         for n in self.nodes:
             n.start()
-        rc, out = run_cli(["--cluster", "create"] + [n.addr() for n in self.nodes] + ["--cluster-yes"], 120)
+        rc, out = run_cli(["--cluster", "create"] + [n.addr() for n in self.nodes]
+                          + ["--cluster-replicas", str(self.replicas), "--cluster-yes"], 120)
         if rc != 0 or "[OK] All 16384 slots covered" not in out:
             raise RuntimeError("%s: redis-cli --cluster create failed (rc %s): %s" % (self.name, rc, out[-500:]))
         self.wait_consistent(60)

@@ -16,6 +16,7 @@ pkgs=()
 [[ -x /usr/bin/redis-cli && -x /usr/bin/redis-benchmark ]] || pkgs+=(redis-tools)
 command -v tclsh8.6 >/dev/null || command -v tclsh8.5 >/dev/null || command -v tclsh8.7 >/dev/null || pkgs+=(tcl)
 command -v ps >/dev/null && [[ -x /bin/kill ]] || pkgs+=(procps)
+command -v tmux >/dev/null || pkgs+=(tmux) # the redoxide-cli prompt test types into a real terminal
 if ! command -v python3 >/dev/null; then
     pkgs+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' 2>/dev/null; then

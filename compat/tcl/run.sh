@@ -138,12 +138,16 @@ done
 rm -rf "$results"
 mkdir -p "$results/logs"
 # One work tree per invocation, so that two runs in the same checkout do not share tests/tmp.
-work_root="$cache/tcl-work.$$"
+# Short on purpose: every server the harness starts listens on <its dir>/socket, and a Unix socket path has at most
+# 107 bytes. Under compat/.cache with the unit's name twice in it (integration/convert-ziplist-zset-on-load) the path
+# passed that limit, the server could not open the socket and exited, and the harness waited for it forever.
+work_root="${TMPDIR:-/tmp}/rdx-tcl.$$"
 rm -rf "$work_root"
 mkdir -p "$work_root"
 
 declare -A job_unit=()  # pid of the unit's `timeout` process -> unit
 declare -A job_start=() # pid -> start time (s)
+declare -A unit_dir=()  # unit -> its copy of the suite
 runs="$results/runs.tsv"
 : >"$runs"
 
@@ -184,7 +188,8 @@ start_unit() {
     local skip_args=()
     mapfile -d '' -t skip_args < <(skip_args_for "$unit")
     slug="$(slug_of "$unit")"
-    dir="$work_root/$slug"
+    dir="$work_root/u$index"
+    unit_dir[$unit]="$dir"
     mkdir -p "$dir/src"
     cp -a "$suite/tests" "$suite/runtest" "$dir/"
     ln -s "$server_bin" "$dir/src/redis-server"
@@ -214,7 +219,7 @@ show_failure() {
     slug="$(slug_of "$unit")"
     echo "tcl: --- end of the harness log of $unit ---"
     tail -n 15 "$results/logs/$slug.log" | sed 's/^/    /'
-    local tmp="$work_root/$slug/tests/tmp" f
+    local tmp="${unit_dir[$unit]}/tests/tmp" f
     [[ -d "$tmp" ]] || return 0
     while IFS= read -r f; do
         echo "tcl: --- end of $f ---"

@@ -53,6 +53,16 @@ impl Stream {
         })
     }
 
+    /// The socket's descriptor, for the prompt's SIGINT handler, which shuts it down to end a
+    /// MONITOR or SUBSCRIBE stream (the only thing a handler may safely do to it).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     pub fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(t),

@@ -5,6 +5,9 @@
 //! reply), the output formats of redis-cli (`format`: pure functions from a reply to the exact bytes
 //! redis-cli prints in its tty, raw and CSV modes) and the command line (`options`). The binary
 //! (`main.rs`) wires these to stdin/stdout; `cluster`: redis-cli's `--cluster` manager, on top of `client`.
+//! The interactive prompt: `help` (the COMMAND DOCS help table, hints, completions), `prompt` (the
+//! loop's pure rules) and `lineedit` (the raw-mode line editor, the one module that writes to the
+//! terminal itself, and only to the stream it is handed while a line is edited).
 //!
 //! It must never: panic on anything a server sends (a malformed reply is a typed error), print from
 //! the library (only the binary writes to stdout/stderr, so output stays testable), or encode requests
@@ -14,7 +17,10 @@
 pub mod client;
 pub mod cluster;
 pub mod format;
+pub mod help;
+pub mod lineedit;
 pub mod options;
+pub mod prompt;
 pub mod reply;
 
 pub use client::{ClientError, Connection};

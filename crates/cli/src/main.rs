@@ -1,4 +1,5 @@
-//! `redoxide-cli`: the drop-in for Redis 7.0.15's `redis-cli`, one-shot, stdin and `--pipe` modes.
+//! `redoxide-cli`: the drop-in for Redis 7.0.15's `redis-cli`: one-shot, the interactive prompt
+//! (on a terminal, or reading commands from a pipe) and `--pipe` modes.
 //!
 //! This file owns the process: options, the connection life cycle (AUTH, SELECT, HELLO 3, reconnects,
 //! cluster redirections) and what goes to stdout/stderr and the exit code, each as redis-cli does it.
@@ -7,11 +8,15 @@
 
 use cli::client::{ClientError, Connection};
 use cli::format::{self, Mode};
+use cli::help::HelpTable;
+use cli::lineedit::{self, Editor, Outcome};
 use cli::options::{self, Options};
+use cli::prompt::{self, Repeat};
 use cli::reply::Reply;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -96,14 +101,7 @@ fn main() {
         exit(cli.pipe_mode());
     }
     if words.is_empty() {
-        if std::io::stdin().is_terminal() {
-            eprintln!(
-                "redoxide-cli: the interactive prompt is not built yet; give a command or pipe commands on stdin"
-            );
-            exit(1);
-        }
-        cli.stdin_mode();
-        exit(0);
+        cli.repl(std::io::stdin().is_terminal());
     }
     let _ = cli.connect(true);
     exit(cli.one_shot(words));
@@ -192,6 +190,63 @@ struct Cli {
     push_output: bool,
     /// Why the last connection broke, for redis-cli's `Error: <errstr>` line.
     last_err: Option<String>,
+    /// Inside MULTI (the prompt shows `(TX)`), and the database to go back to on DISCARD or a failed EXEC.
+    in_multi: bool,
+    pre_multi_dbnum: i64,
+    /// The COMMAND DOCS help table, loaded on the first need (`cliInitHelp`).
+    help: Option<HelpTable>,
+    /// `:set hints` / `:set nohints`.
+    hints: bool,
+}
+
+/// The prompt's completions and hints, from the help table (redis-cli's linenoise callbacks).
+struct PromptHooks<'a> {
+    table: &'a HelpTable,
+    hints: bool,
+}
+
+impl lineedit::Hooks for PromptHooks<'_> {
+    fn completions(&self, buf: &[u8]) -> Vec<Vec<u8>> {
+        self.table.completions(buf)
+    }
+    fn hint(&self, buf: &[u8]) -> Option<String> {
+        if self.hints {
+            self.table.hint(buf)
+        } else {
+            None
+        }
+    }
+}
+
+/// The socket of a MONITOR / SUBSCRIBE stream being read (-1: none), and whether Ctrl-C ended it.
+/// Atomics, because the SIGINT handler reads and writes them.
+static STREAM_FD: AtomicI32 = AtomicI32::new(-1);
+static STREAM_ABORTED: AtomicBool = AtomicBool::new(false);
+
+/// redis-cli's `sigIntHandler` in interactive mode: Ctrl-C during MONITOR or SUBSCRIBE ends the
+/// stream (we shut the socket down, so the blocked read returns, then reconnect and go back to the
+/// prompt); at any other time it exits 1. While a line is edited Ctrl-C is a key, not a signal.
+extern "C" fn on_sigint(_: libc::c_int) {
+    let fd = STREAM_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        STREAM_ABORTED.store(true, Ordering::SeqCst);
+        // SAFETY: shutdown is async-signal-safe; the fd stays open (owned by the connection),
+        // closing it here could let a new socket reuse the number under the reader.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        return;
+    }
+    lineedit::restore_terminal();
+    // SAFETY: _exit is async-signal-safe (exit is not).
+    unsafe { libc::_exit(1) };
+}
+
+fn install_sigint_handler() {
+    // SAFETY: the handler only touches atomics and async-signal-safe calls. SIGPIPE is ignored so
+    // a dead server is a write error (and a reconnect), as redis-cli's repl does.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
 }
 
 fn err_text(r: &Reply) -> String {
@@ -215,6 +270,10 @@ impl Cli {
             shutdown: false,
             push_output: false,
             last_err: None,
+            in_multi: false,
+            pre_multi_dbnum: 0,
+            help: None,
+            hints: true,
         }
     }
 
@@ -223,6 +282,7 @@ impl Cli {
     fn connect(&mut self, quiet: bool) -> Result<(), ()> {
         self.conn = None;
         self.dbnum = 0;
+        self.in_multi = false;
         // A redirection in cluster mode always goes over TCP (and -c excludes -s anyway).
         let socket = self.o.socket.clone().filter(|_| !(self.o.cluster_mode && self.reissue));
         let connected = match &socket {
@@ -353,68 +413,146 @@ impl Cli {
         }
     }
 
-    /// Commands read from stdin, one per line split as redis-cli splits them (`repl` without a tty).
-    fn stdin_mode(&mut self) {
-        self.interactive = true;
-        let _ = self.connect(false);
-        // redis-cli's prompt loads its help from the server (cliInitHelp) before the first line:
-        // a quiet second connection attempt, then COMMAND DOCS. Sent here too, so the server sees
-        // the same commands (COMMANDSTATS, MONITOR) as with redis-cli.
+    /// `cliInitHelp`: the help table from the server's COMMAND DOCS, connecting quietly if there is
+    /// no connection yet. Loaded once; the built-in table when there is no server or no COMMAND DOCS.
+    fn load_help(&mut self) {
+        if self.help.is_some() {
+            return;
+        }
+        let mut table = None;
         if self.conn.is_some() || self.connect(true).is_ok() {
             if let Some(conn) = self.conn.as_mut() {
-                let _ = conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()]);
+                if let Ok(docs @ (Reply::Array(_) | Reply::Map(_))) =
+                    conn.command(&[b"COMMAND".to_vec(), b"DOCS".to_vec()])
+                {
+                    table = Some(HelpTable::from_command_docs(&docs));
+                }
+            }
+        }
+        // No server, or no COMMAND DOCS: redis-cli's compiled-in table; ours is built in too.
+        self.help = Some(table.unwrap_or_else(HelpTable::builtin));
+    }
+
+    /// The prompt for the next line (`cliRefreshPrompt`, or `not connected> ` without a connection).
+    fn prompt(&self) -> String {
+        if self.conn.is_none() {
+            return prompt::NOT_CONNECTED.to_string();
+        }
+        prompt::prompt_text(&self.o.host, self.o.port, self.o.socket.as_deref(), self.dbnum, self.in_multi)
+    }
+
+    /// redis-cli's `repl`: lines from the terminal's line editor (`tty`) or from a pipe, each split
+    /// as `sdssplitargs` splits it, with the prompt's own commands (quit, exit, connect, clear,
+    /// :set, help) handled here and the rest sent to the server. Never returns: quit, exit, Ctrl-C,
+    /// Ctrl-D and the end of a pipe all exit 0, as in redis-cli.
+    fn repl(&mut self, tty: bool) -> ! {
+        self.interactive = true;
+        install_sigint_handler();
+        let _ = self.connect(false);
+        self.load_help();
+        let mut editor = Editor::new();
+        let mut history_file = None;
+        if tty {
+            lineedit::restore_terminal_on_signals();
+            let env = std::env::var("REDISCLI_HISTFILE").ok();
+            let home = std::env::var("HOME").ok();
+            history_file = prompt::dotfile_path(env.as_deref(), home.as_deref(), ".rediscli_history");
+            if let Some(path) = &history_file {
+                editor.load_history(path);
+            }
+            let rc_env = std::env::var("REDISCLIRC").ok();
+            if let Some(rc) = prompt::dotfile_path(rc_env.as_deref(), home.as_deref(), ".redisclirc") {
+                if let Ok(data) = std::fs::read(rc) {
+                    for l in data.split(|&c| c == b'\n') {
+                        match resp::split_args(l) {
+                            Some(argv) if !argv.is_empty() => {
+                                if let Some(msg) = prompt::set_preference(&argv, false, &mut self.hints) {
+                                    println!("{msg}");
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
             }
         }
         let stdin = std::io::stdin();
-        let mut input = stdin.lock();
         let mut line = Vec::new();
         loop {
-            line.clear();
-            match input.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
+            if tty {
+                let p = self.prompt();
+                let table = self.help.take().unwrap_or_default();
+                let read = editor.read_line(&p, &PromptHooks { table: &table, hints: self.hints });
+                self.help = Some(table);
+                match read {
+                    Ok(Outcome::Line(l)) => line = l,
+                    // linenoise returns NULL for Ctrl-C, Ctrl-D and a terminal it cannot use: repl ends.
+                    Ok(Outcome::Interrupted | Outcome::Eof) | Err(_) => exit(0),
+                }
+            } else {
+                // linenoise's no-tty path prints no prompt and reads up to a newline or EOF.
+                line.clear();
+                match stdin.lock().read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => exit(0),
+                    Ok(_) => {}
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
             }
             if line.is_empty() {
                 continue;
             }
+            let remember = |editor: &mut Editor, line: &[u8]| {
+                if tty {
+                    editor.add_history(line);
+                    if let Some(path) = &history_file {
+                        editor.save_history(path);
+                    }
+                }
+            };
             let Some(argv) = resp::split_args(&line) else {
                 println!("Invalid argument(s)");
+                remember(&mut editor, &line);
                 continue;
             };
             if argv.is_empty() {
                 continue;
             }
-            // A leading number repeats the command: "3 incr x".
-            let mut repeat = 1;
-            let mut skip = 0;
-            if argv.len() > 1 {
-                if let Some(n) = std::str::from_utf8(&argv[0]).ok().and_then(strtol_whole) {
-                    if n <= 0 {
-                        println!("Invalid redis-cli repeat command option value.");
-                        continue;
-                    }
-                    repeat = n;
-                    skip = 1;
+            let (repeat, skip) = match prompt::parse_repeat(&argv) {
+                Repeat::Once => (1, 0),
+                Repeat::Times(n) => (n, 1),
+                Repeat::Invalid => {
+                    println!("Invalid redis-cli repeat command option value.");
+                    continue;
                 }
+            };
+            if !prompt::is_sensitive(&argv[skip..]) {
+                remember(&mut editor, &line);
             }
             let first = &argv[0];
             if first.eq_ignore_ascii_case(b"quit") || first.eq_ignore_ascii_case(b"exit") {
                 exit(0);
-            }
-            if argv.len() == 3 && first.eq_ignore_ascii_case(b"connect") {
+            } else if first.first() == Some(&b':') {
+                if let Some(msg) = prompt::set_preference(&argv, true, &mut self.hints) {
+                    println!("{msg}");
+                }
+                continue;
+            } else if first.eq_ignore_ascii_case(b"restart") {
+                println!("Use 'restart' only in Lua debugging mode.");
+            } else if argv.len() == 3 && first.eq_ignore_ascii_case(b"connect") {
                 self.o.host = String::from_utf8_lossy(&argv[1]).into_owned();
                 self.o.port = options::atoi(&String::from_utf8_lossy(&argv[2])) as u16;
                 let _ = self.connect(false);
-                continue;
-            }
-            let started = Instant::now();
-            let _ = self.issue_command_repeat(&argv[skip..], repeat);
-            let elapsed = started.elapsed();
-            if elapsed >= Duration::from_millis(500) && self.o.mode == Mode::Tty {
-                println!("({:.2}s)", elapsed.as_secs_f64());
+            } else if argv.len() == 1 && first.eq_ignore_ascii_case(b"clear") {
+                lineedit::clear_screen(&mut std::io::stdout().lock());
+            } else {
+                let started = Instant::now();
+                let _ = self.issue_command_repeat(&argv[skip..], repeat);
+                let elapsed = started.elapsed();
+                if elapsed >= Duration::from_millis(500) && self.o.mode == Mode::Tty {
+                    println!("({:.2}s)", elapsed.as_secs_f64());
+                }
             }
         }
     }
@@ -422,6 +560,15 @@ impl Cli {
     /// `issueCommandRepeat`: (re)connects when needed, sends ASKING after an ASK, and sends the
     /// command again after a redirection in cluster mode.
     fn issue_command_repeat(&mut self, argv: &[Vec<u8>], repeat: i64) -> Result<(), ()> {
+        // `help` and `?` are answered here, without a connection (and once, whatever the repeat).
+        if argv.first().is_some_and(|a| a.eq_ignore_ascii_case(b"help") || a.as_slice() == b"?") {
+            self.load_help();
+            let text = self.help.as_ref().map(|t| t.help_text(&argv[1..])).unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&text);
+            let _ = out.flush();
+            return Ok(());
+        }
         loop {
             if (self.reissue || self.conn.is_none()) && self.connect(false).is_err() {
                 self.print_context_error();
@@ -483,12 +630,21 @@ impl Cli {
                 if !monitor && self.o.mode != Mode::Raw {
                     println!("Reading messages... (press Ctrl-C to quit)");
                 }
+                if self.interactive {
+                    STREAM_FD.store(conn.stream().raw_fd(), Ordering::SeqCst);
+                }
                 loop {
                     let Some(conn) = self.conn.as_mut() else { return Err(()) };
                     // Pushes are read as replies here: redis-cli unsets its push handler meanwhile.
                     let reply = match conn.read_reply() {
                         Ok(r) => r,
+                        Err(_) if STREAM_ABORTED.swap(false, Ordering::SeqCst) => {
+                            // Ctrl-C: a fresh connection (cliConnect(CC_FORCE)) and back to the prompt.
+                            STREAM_FD.store(-1, Ordering::SeqCst);
+                            return self.connect(false);
+                        }
                         Err(e) => {
+                            STREAM_FD.store(-1, Ordering::SeqCst);
                             eprintln!("Error: {e}");
                             exit(1);
                         }
@@ -498,6 +654,7 @@ impl Cli {
                         break;
                     }
                 }
+                STREAM_FD.store(-1, Ordering::SeqCst);
                 if monitor {
                     return Ok(());
                 }
@@ -527,7 +684,22 @@ impl Cli {
                 self.dbnum = n;
             } else if is("auth") && (argv.len() == 2 || argv.len() == 3) {
                 let _ = self.select();
+            } else if is("multi") && argv.len() == 1 && ok {
+                self.in_multi = true;
+                self.pre_multi_dbnum = self.dbnum;
+            } else if is("exec") && argv.len() == 1 && self.in_multi {
+                self.in_multi = false;
+                // A failed or aborted EXEC undoes a SELECT queued inside the transaction.
+                if matches!(reply, Reply::Error(_) | Reply::Nil) {
+                    self.dbnum = self.pre_multi_dbnum;
+                    self.input_dbnum = self.pre_multi_dbnum;
+                }
+            } else if is("discard") && argv.len() == 1 && ok {
+                self.in_multi = false;
+                self.dbnum = self.pre_multi_dbnum;
+                self.input_dbnum = self.pre_multi_dbnum;
             } else if is("reset") && argv.len() == 1 && ok {
+                self.in_multi = false;
                 self.dbnum = 0;
                 self.input_dbnum = 0;
                 self.o.resp3 = false;
@@ -676,15 +848,6 @@ impl Cli {
             0
         }
     }
-}
-
-/// `strtol(s, &end, 10)` with `*end == '\0'`: the whole word is a number.
-fn strtol_whole(s: &str) -> Option<i64> {
-    let t = s.trim_start();
-    if t.is_empty() {
-        return None;
-    }
-    t.parse::<i64>().ok()
 }
 
 /// `MOVED 3999 127.0.0.1:6381` / `ASK ...` → (slot, host, port).

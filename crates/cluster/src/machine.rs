@@ -142,6 +142,9 @@ pub enum Action {
     /// We were a replica and are a master again (CLUSTER RESET): stop replicating
     /// (`replicationUnsetMaster`) and, when `flush_data`, empty every database as Redis does.
     StopReplication { flush_data: bool },
+    /// Close inbound link `link` (a peer's connection to us) without reporting it back: the
+    /// machine already forgot it (`DEBUG CLUSTERLINK KILL FROM`).
+    CloseInbound { link: u64 },
     /// A PUBLISH (`shard` false) or PUBLISHSHARD packet from a known node: deliver the message
     /// to this node's subscribers (and do not propagate it further).
     Deliver { shard: bool, channel: Vec<u8>, message: Vec<u8> },
@@ -538,6 +541,24 @@ impl Machine {
     /// Inbound link `link` is gone: CLUSTER LINKS stops listing it.
     pub fn inbound_link_closed(&mut self, link: u64) {
         self.inbound_links.retain(|_, &mut (id, _)| id != link);
+    }
+
+    /// `DEBUG CLUSTERLINK KILL`: `freeClusterLink` on our link to `node` (`to`), on its link to
+    /// us (`from`), or both. Nothing else changes: our cron reconnects ours as after any lost
+    /// link, and the peer reconnects its own. `None` when `node` is unknown.
+    pub fn debug_kill_links(&mut self, node: &NodeName, to: bool, from: bool, now_ms: u64) -> Option<Vec<Action>> {
+        if !self.state.nodes.contains_key(node) {
+            return None;
+        }
+        if to {
+            self.free_link(node);
+        }
+        if from {
+            if let Some((link, _)) = self.inbound_links.remove(node) {
+                self.actions.push(Action::CloseInbound { link });
+            }
+        }
+        Some(self.take_actions(now_ms))
     }
 
     /// `clusterBlacklistAddNode`: keep `node` out of the table for `BLACKLIST_TTL_MS`.

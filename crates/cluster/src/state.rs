@@ -149,18 +149,19 @@ impl ClusterState {
     pub fn slot_runs(&self) -> Vec<(u16, u16, NodeName)> {
         let mut runs = Vec::new();
         let mut slot = 0usize;
-        while slot < CLUSTER_SLOTS {
-            let Some(owner) = self.slot_owner[slot] else {
+        let owners = &self.slot_owner[..CLUSTER_SLOTS.min(self.slot_owner.len())];
+        while slot < owners.len() {
+            let Some(owner) = owners[slot] else {
                 slot += 1;
                 continue;
             };
             let first = slot;
-            while slot + 1 < CLUSTER_SLOTS && self.slot_owner[slot + 1] == Some(owner) {
-                slot += 1;
-            }
+            // Slot owners change in long runs, so the run's end is found by comparing whole
+            // entries with the first one (no per-slot Option unwrap and re-wrap).
+            let len = owners[first..].iter().take_while(|o| **o == owners[first]).count();
+            slot = first + len;
             // Both fit: slots are below 16384.
-            runs.push((first as u16, slot as u16, owner));
-            slot += 1;
+            runs.push((first as u16, (slot - 1) as u16, owner));
         }
         runs
     }
@@ -185,13 +186,24 @@ impl ClusterState {
                     .map(|(first, last)| SlotEntry::Range { first, last })
                     .collect();
                 if *name == self.myself {
-                    for slot in 0..CLUSTER_SLOTS as u16 {
-                        if let Some(&to) = self.migrating_to.get(&slot) {
-                            slots.push(SlotEntry::Migrating { slot, node: to });
-                        } else if let Some(&from) = self.importing_from.get(&slot) {
-                            slots.push(SlotEntry::Importing { slot, node: from });
-                        }
-                    }
+                    // Walk the two (small) maps rather than probe both for each of the 16384
+                    // slots: this runs on every save, and a reshard saves several times a slot.
+                    let mut open: Vec<SlotEntry> = self
+                        .migrating_to
+                        .iter()
+                        .map(|(&slot, &node)| SlotEntry::Migrating { slot, node })
+                        .chain(
+                            self.importing_from
+                                .iter()
+                                .filter(|(slot, _)| !self.migrating_to.contains_key(slot))
+                                .map(|(&slot, &node)| SlotEntry::Importing { slot, node }),
+                        )
+                        .collect();
+                    open.sort_by_key(|entry| match *entry {
+                        SlotEntry::Migrating { slot, .. } | SlotEntry::Importing { slot, .. } => slot,
+                        SlotEntry::Range { first, .. } => first,
+                    });
+                    slots.extend(open);
                 }
                 NodeLine {
                     name: *name,

@@ -159,6 +159,7 @@ impl Node {
                 | Action::DropSlotKeys { .. }
                 | Action::DropSlotChannels { .. }
                 | Action::StopReplication { .. }
+                | Action::CloseInbound { .. }
                 | Action::Deliver { .. } => {}
             }
         }

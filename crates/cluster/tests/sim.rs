@@ -200,6 +200,11 @@ impl Sim {
                         }
                     }
                 }
+                Action::CloseInbound { link } => {
+                    if let Some(conn) = self.conns.get_mut(link as usize).filter(|c| c.acceptor == node) {
+                        conn.open = false;
+                    }
+                }
                 Action::Send { link, msg } => self.send(node, link, &msg)?,
                 // Checked in `check_saved_configs` at quiet points: rendering nodes.conf on every
                 // save would dominate the run time.

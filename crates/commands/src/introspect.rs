@@ -92,7 +92,7 @@ fn within(len: usize, limit: i64) -> bool {
 }
 
 /// The encoding Redis 7.0 would report for `value` under the thresholds in `config`.
-pub(crate) fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
+pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
     match value {
         Value::Str(StrValue::Int(_)) => "int",
         Value::Str(StrValue::Raw(s)) => {

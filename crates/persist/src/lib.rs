@@ -15,6 +15,7 @@ mod lzf;
 mod object;
 pub mod rdb;
 pub mod repl;
+mod ziplist;
 
 pub use object::{decode_object, encode_object, EncodeLimits};
 

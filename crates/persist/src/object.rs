@@ -4,7 +4,7 @@
 //! intset while small, plain otherwise), so a payload is what Redis itself would accept.
 
 use crate::listpack::{self, ListpackWriter, LpValue};
-use crate::{intset, lzf, FormatError};
+use crate::{intset, lzf, ziplist, FormatError};
 use keyspace::value::{HashFields, SetMembers};
 use keyspace::{Score, Sds, StrValue, Value, ZSetValue};
 use std::collections::VecDeque;
@@ -14,7 +14,13 @@ pub const TYPE_SET: u8 = 2;
 pub const TYPE_ZSET: u8 = 3;
 pub const TYPE_HASH: u8 = 4;
 pub const TYPE_ZSET_2: u8 = 5;
+pub const TYPE_LIST: u8 = 1;
+pub const TYPE_HASH_ZIPMAP: u8 = 9;
+pub const TYPE_LIST_ZIPLIST: u8 = 10;
 pub const TYPE_SET_INTSET: u8 = 11;
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
+pub const TYPE_HASH_ZIPLIST: u8 = 13;
+pub const TYPE_LIST_QUICKLIST: u8 = 14;
 pub const TYPE_HASH_LISTPACK: u8 = 16;
 pub const TYPE_ZSET_LISTPACK: u8 = 17;
 pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
@@ -395,6 +401,38 @@ fn zset_add(z: &mut ZSetValue, member: Vec<u8>, score: f64) -> Result<(), Format
     Ok(())
 }
 
+/// A hash from a flat field, value, field, value ... sequence (listpack or ziplist).
+fn hash_from_flat(entries: &[LpValue<'_>]) -> Result<Value, FormatError> {
+    if !entries.len().is_multiple_of(2) {
+        return Err(FormatError::Malformed("hash listpack"));
+    }
+    let mut fields = HashFields::default();
+    for pair in entries.chunks_exact(2) {
+        if fields.insert(Sds::new(&pair[0].to_bytes()), Sds::new(&pair[1].to_bytes())).is_some() {
+            return Err(FormatError::Malformed("duplicate hash field"));
+        }
+    }
+    let n = fields.len();
+    non_empty(Value::Hash(Box::new(fields)), n)
+}
+
+/// A sorted set from a flat member, score, member, score ... sequence (listpack or ziplist).
+fn zset_from_flat(entries: &[LpValue<'_>]) -> Result<Value, FormatError> {
+    if !entries.len().is_multiple_of(2) {
+        return Err(FormatError::Malformed("zset listpack"));
+    }
+    let mut z = ZSetValue::default();
+    for pair in entries.chunks_exact(2) {
+        let score = match &pair[1] {
+            LpValue::Int(v) => *v as f64,
+            LpValue::Str(s) => parse_score(s)?,
+        };
+        zset_add(&mut z, pair[0].to_bytes(), score)?;
+    }
+    let n = z.ordered.len();
+    non_empty(Value::ZSet(Box::new(z)), n)
+}
+
 fn non_empty(v: Value, len: usize) -> Result<Value, FormatError> {
     if len == 0 {
         Err(FormatError::Empty)
@@ -467,20 +505,47 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
             }
             non_empty(Value::Hash(Box::new(fields)), n)?
         }
-        TYPE_HASH_LISTPACK => {
+        TYPE_HASH_LISTPACK => hash_from_flat(&listpack::decode(&r.string()?)?)?,
+        // Written by Redis before 7.0; loaded and converted as Redis 7.0 does.
+        TYPE_HASH_ZIPLIST => hash_from_flat(&ziplist::decode(&r.string()?)?)?,
+        TYPE_HASH_ZIPMAP => {
             let blob = r.string()?;
-            let entries = listpack::decode(&blob)?;
-            if entries.len() % 2 != 0 {
-                return Err(FormatError::Malformed("hash listpack"));
-            }
             let mut fields = HashFields::default();
-            for pair in entries.chunks_exact(2) {
-                if fields.insert(Sds::new(&pair[0].to_bytes()), Sds::new(&pair[1].to_bytes())).is_some() {
+            for (f, v) in ziplist::decode_zipmap(&blob)? {
+                if fields.insert(Sds::new(f), Sds::new(v)).is_some() {
                     return Err(FormatError::Malformed("duplicate hash field"));
                 }
             }
             let n = fields.len();
             non_empty(Value::Hash(Box::new(fields)), n)?
+        }
+        TYPE_ZSET_ZIPLIST => zset_from_flat(&ziplist::decode(&r.string()?)?)?,
+        TYPE_LIST => {
+            let n = r.len()?;
+            let mut items = VecDeque::new();
+            for _ in 0..n {
+                items.push_back(Sds::new(&r.string()?));
+            }
+            non_empty(Value::List(Box::new(items)), n)?
+        }
+        TYPE_LIST_ZIPLIST => {
+            let items: VecDeque<Sds> = ziplist::decode(&r.string()?)?.iter().map(|e| Sds::new(&e.to_bytes())).collect();
+            let n = items.len();
+            non_empty(Value::List(Box::new(items)), n)?
+        }
+        TYPE_LIST_QUICKLIST => {
+            let nodes = r.len()?;
+            let mut items = VecDeque::new();
+            for _ in 0..nodes {
+                let blob = r.string()?;
+                let entries = ziplist::decode(&blob)?;
+                if entries.is_empty() {
+                    return Err(FormatError::Empty);
+                }
+                items.extend(entries.iter().map(|e| Sds::new(&e.to_bytes())));
+            }
+            let n = items.len();
+            non_empty(Value::List(Box::new(items)), n)?
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
             let n = r.len()?;
@@ -492,23 +557,7 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
             }
             non_empty(Value::ZSet(Box::new(z)), n)?
         }
-        TYPE_ZSET_LISTPACK => {
-            let blob = r.string()?;
-            let entries = listpack::decode(&blob)?;
-            if entries.len() % 2 != 0 {
-                return Err(FormatError::Malformed("zset listpack"));
-            }
-            let mut z = ZSetValue::default();
-            for pair in entries.chunks_exact(2) {
-                let score = match &pair[1] {
-                    LpValue::Int(v) => *v as f64,
-                    LpValue::Str(s) => parse_score(s)?,
-                };
-                zset_add(&mut z, pair[0].to_bytes(), score)?;
-            }
-            let n = z.ordered.len();
-            non_empty(Value::ZSet(Box::new(z)), n)?
-        }
+        TYPE_ZSET_LISTPACK => zset_from_flat(&listpack::decode(&r.string()?)?)?,
         other => return Err(FormatError::UnsupportedType(other)),
     };
     Ok(value)

@@ -2,7 +2,7 @@
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
 //! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
-//! HELP).
+//! CLUSTERLINK KILL, HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
 //! give equal digests, whatever the order their members were added in, and an empty dataset
@@ -61,6 +61,8 @@ const HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "CLUSTERLINK KILL <to|from|all> <node-id>",
+    "    Kills the link based on the direction to/from (both) with the provided node.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
@@ -212,6 +214,30 @@ impl Env {
                 }
                 None => c.out.error("ERR value is not an integer or out of range"),
             }
+        } else if eq_ic(sub, "clusterlink") && n == 5 && eq_ic(args[2], "kill") {
+            let Some(node) = shared.cluster.as_ref() else {
+                c.out.error("ERR Debug option only available for cluster mode enabled setup!");
+                return;
+            };
+            let (to, from) = match args[3] {
+                d if eq_ic(d, "to") => (true, false),
+                d if eq_ic(d, "from") => (false, true),
+                d if eq_ic(d, "all") => (true, true),
+                // Redis looks the node up first, so an unknown node wins over a bad direction.
+                d => {
+                    if !node.knows_node(args[4]) {
+                        c.out.error(&format!("ERR Unknown node {}", String::from_utf8_lossy(args[4])));
+                    } else {
+                        c.out.error(&format!("ERR Unknown direction {}", String::from_utf8_lossy(d)));
+                    }
+                    return;
+                }
+            };
+            if node.debug_kill_links(&shared.ks, args[4], to, from) {
+                c.out.ok();
+            } else {
+                c.out.error(&format!("ERR Unknown node {}", String::from_utf8_lossy(args[4])));
+            }
         } else if eq_ic(sub, "object") && n == 3 {
             self.debug_object(c, args[2], now);
         } else if eq_ic(sub, "digest") && n == 2 {
@@ -256,17 +282,8 @@ impl Env {
             c.out.error("ERR no such key");
             return;
         };
-        let encoding = match value {
-            Value::Str(StrValue::Int(_)) => "int",
-            Value::Str(StrValue::Raw(s)) if s.len() <= 44 => "embstr",
-            Value::Str(_) => "raw",
-            Value::List(_) => "quicklist",
-            Value::Hash(h) if h.len() <= 128 => "listpack",
-            Value::Hash(_) => "hashtable",
-            Value::Set(_) => "hashtable",
-            Value::ZSet(z) if z.ordered.len() <= 128 => "listpack",
-            Value::ZSet(_) => "skiplist",
-        };
+        // The same encoding OBJECT ENCODING reports: what Redis 7.0 would hold under the current thresholds.
+        let encoding = commands::redis_encoding(value, &self.data_config);
         let mut payload = Vec::new();
         persist::encode_object(value, &persist::EncodeLimits::default(), &mut payload);
         let addr = value as *const Value as usize;

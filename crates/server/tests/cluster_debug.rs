@@ -100,3 +100,83 @@ fn drop_cluster_packet_filter_is_accepted_outside_cluster_mode() {
     assert_eq!(c.cmd(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "0"]), Reply::Simple("OK".into()));
     assert_eq!(c.cmd(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"]), Reply::Simple("OK".into()));
 }
+
+/// CLUSTER LINKS as (direction, create-time) pairs, in reply order.
+fn links(c: &mut Client) -> Vec<(String, i64)> {
+    let Reply::Array(links) = c.cmd(&["CLUSTER", "LINKS"]) else { panic!("CLUSTER LINKS is an array") };
+    links
+        .into_iter()
+        .map(|link| {
+            let Reply::Array(fields) = link else { panic!("a link is a flat map") };
+            let mut dir = String::new();
+            let mut ctime = -1;
+            for pair in fields.chunks(2) {
+                match (&pair[0], &pair[1]) {
+                    (Reply::Bulk(k), Reply::Bulk(v)) if k == b"direction" => dir = String::from_utf8_lossy(v).into(),
+                    (Reply::Bulk(k), Reply::Int(v)) if k == b"create-time" => ctime = *v,
+                    _ => {}
+                }
+            }
+            (dir, ctime)
+        })
+        .collect()
+}
+
+fn ctime_of(c: &mut Client, dir: &str) -> Option<i64> {
+    links(c).into_iter().find(|(d, _)| d == dir).map(|(_, t)| t)
+}
+
+#[test]
+fn debug_clusterlink_kill_frees_the_link_and_it_comes_back() {
+    let (a, _) = cluster_node();
+    let (b, b_cport) = cluster_node();
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let meet = ca.cmd(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string(), &b_cport.to_string()]);
+    assert_eq!(meet, Reply::Simple("OK".into()));
+    wait_for("both links up on both nodes", || links(&mut ca).len() == 2 && links(&mut cb).len() == 2);
+    let b_id = text(cb.cmd(&["CLUSTER", "MYID"]));
+
+    assert_eq!(
+        ca.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "to", "0000000000000000000000000000000000000000"]),
+        Reply::Error("ERR Unknown node 0000000000000000000000000000000000000000".into())
+    );
+    assert_eq!(
+        ca.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "sideways", &b_id]),
+        Reply::Error("ERR Unknown direction sideways".into())
+    );
+
+    // TO: our link to B is freed and the cron opens a new one (a later create time).
+    let to_before = ctime_of(&mut ca, "to").expect("a link to B");
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(ca.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "TO", &b_id]), Reply::Simple("OK".into()));
+    wait_for("a new link to B", || ctime_of(&mut ca, "to").is_some_and(|t| t > to_before));
+
+    // FROM: B's link to us is closed under it; B reconnects and we see a new inbound link.
+    let a_id = text(ca.cmd(&["CLUSTER", "MYID"]));
+    let from_before = ctime_of(&mut ca, "from").expect("a link from B");
+    let b_to_before = ctime_of(&mut cb, "to").expect("B's link to A");
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(ca.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "from", &b_id]), Reply::Simple("OK".into()));
+    wait_for("B to reconnect to A", || {
+        ctime_of(&mut cb, "to").is_some_and(|t| t > b_to_before)
+            && ctime_of(&mut ca, "from").is_some_and(|t| t > from_before)
+    });
+
+    // ALL, issued on B about A: both of B's links to A are replaced.
+    let (to_b, from_b) = (ctime_of(&mut cb, "to").expect("to"), ctime_of(&mut cb, "from").expect("from"));
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(cb.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "ALL", &a_id]), Reply::Simple("OK".into()));
+    wait_for("both of B's links to come back", || {
+        ctime_of(&mut cb, "to").is_some_and(|t| t > to_b) && ctime_of(&mut cb, "from").is_some_and(|t| t > from_b)
+    });
+}
+
+#[test]
+fn debug_clusterlink_kill_needs_cluster_mode() {
+    let server = Server::start(&["--enable-debug-command", "yes", "--save", ""]);
+    let mut c = server.client();
+    assert_eq!(
+        c.cmd(&["DEBUG", "CLUSTERLINK", "KILL", "to", "0000000000000000000000000000000000000000"]),
+        Reply::Error("ERR Debug option only available for cluster mode enabled setup!".into())
+    );
+}

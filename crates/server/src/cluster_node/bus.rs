@@ -235,6 +235,12 @@ impl Bus {
                         }
                     }
                 }
+                Action::CloseInbound { link } => {
+                    let token = self.links.iter().find(|(_, l)| l.id == LinkId::In(link)).map(|(t, _)| *t);
+                    if let Some(mut l) = token.and_then(|t| self.links.remove(&t)) {
+                        let _ = self.poll.registry().deregister(&mut l.stream);
+                    }
+                }
                 Action::Send { link, msg } => {
                     let token = match link {
                         LinkId::Out(id) => self.outbound.get(&id).copied(),

@@ -250,7 +250,10 @@ impl ClusterNode {
                         crate::pubsub::deliver_from_bus(shared, shard, &channel, &message);
                     }
                 }
-                bus @ (Action::Connect { .. } | Action::Close { .. } | Action::Send { .. }) => for_bus.push(bus),
+                bus @ (Action::Connect { .. }
+                | Action::Close { .. }
+                | Action::CloseInbound { .. }
+                | Action::Send { .. }) => for_bus.push(bus),
             }
         }
         self.publish_routing(ks, machine);
@@ -306,6 +309,25 @@ impl ClusterNode {
         self.apply(ks, &m, actions, None);
     }
 
+    /// DEBUG CLUSTERLINK KILL: frees our link to `node` (`to`), its link to us (`from`), or
+    /// both. False when no node has that name.
+    pub fn debug_kill_links(&self, ks: &Keyspace, node: &[u8], to: bool, from: bool) -> bool {
+        let Some(name) = parse_node_name(node) else { return false };
+        let mut m = self.machine.lock();
+        match m.debug_kill_links(&name, to, from, now_ms() as u64) {
+            Some(actions) => {
+                self.apply(ks, &m, actions, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a node named `node` is in our table (`clusterLookupNode`).
+    pub fn knows_node(&self, node: &[u8]) -> bool {
+        parse_node_name(node).is_some_and(|name| self.machine.lock().state.nodes.contains_key(&name))
+    }
+
     /// Performs the save the bus thread deferred, if any.
     pub fn flush_pending_save(&self) {
         if self.save_pending.swap(false, Ordering::Relaxed) {
@@ -331,4 +353,8 @@ pub fn start(shared: &'static Shared, bind: &[String]) -> anyhow::Result<()> {
     let _ = node.shared.set(shared);
     let cport = node.settings.read().bus_port();
     bus::spawn(shared, node, bind, cport)
+}
+
+fn parse_node_name(bytes: &[u8]) -> Option<cluster::NodeName> {
+    std::str::from_utf8(bytes).ok().and_then(cluster::NodeName::parse)
 }
