@@ -51,6 +51,18 @@ def myself_flags(node):
     return line.split()[2]
 
 
+def owned_slots(node):
+    """The slots `node` says it owns (its own CLUSTER NODES line)."""
+    line = [l for l in node.cmd("CLUSTER", "NODES").decode().split("\n") if "myself" in l][0]
+    slots = set()
+    for r in line.split()[8:]:
+        if r.startswith("["):
+            continue
+        a, _, b = r.partition("-")
+        slots.update(range(int(a), int(b or a) + 1))
+    return slots
+
+
 def owns(node, slot):
     line = [l for l in node.cmd("CLUSTER", "NODES").decode().split("\n") if "myself" in l][0]
     for r in line.split()[8:]:
@@ -513,6 +525,177 @@ def test_blocked_client_follows_its_slot():
         assert code == 0 and out.strip() == "here", out
 
 
+def repl_field(node, field):
+    for line in node.cmd("INFO", "replication").decode().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def replicas_synced(cluster):
+    """Every replica's link is up and its offset equals its master's."""
+    offsets = {n.port: repl_field(n, "master_repl_offset") for n in cluster.nodes
+               if n.proc is not None and repl_field(n, "role") == "master"}
+    for n in cluster.nodes:
+        if n.proc is None or repl_field(n, "role") != "slave":
+            continue
+        if repl_field(n, "master_link_status") != "up":
+            return False
+        if offsets.get(int(repl_field(n, "master_port"))) != repl_field(n, "slave_repl_offset"):
+            return False
+    return True
+
+
+class Writer:
+    """failover_writer.py (the seed's ResilientClusterClient over redis-py) writing until stopped."""
+
+    def __init__(self, cluster):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.out = os.path.join(cluster.dir, "writer.json")
+        self.stop_file = os.path.join(cluster.dir, "writer.stop")
+        self.proc = subprocess.Popen(
+            [venv_python(), os.path.join(here, "failover_writer.py"), self.out, self.stop_file]
+            + [str(n.port) for n in cluster.nodes[:3]],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+
+    def acks(self):
+        return self.result["acks"]
+
+    def stop(self):
+        open(self.stop_file, "w").close()
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        assert self.proc.returncode == 0 and os.path.exists(self.out), out.decode(errors="replace")
+        with open(self.out) as f:
+            self.result = json.load(f)
+        return self.result
+
+
+def key_slot(key):
+    """Redis's keyHashSlot for keys without hash tags (the writer's `fo:<k>`)."""
+    crc = 0
+    for b in key.encode():
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % 16384
+
+
+def check_no_acknowledged_write_lost(cluster, result):
+    """Every key holds the last value the writer was told was written (one writer, keys written in order)."""
+    live = [n for n in cluster.nodes if n.proc is not None]
+    slots = {n.port: owned_slots(n) for n in live if "master" in myself_flags(n)}
+    lost = []
+    for key, value in result["last"].items():
+        slot = key_slot(key)
+        owner = [n for n in live if slot in slots.get(n.port, ())]
+        assert len(owner) == 1, (key, slot, [myself_flags(n) for n in live])
+        got = owner[0].cmd("GET", key)
+        if got is None or got.decode() != value:
+            lost.append((key, value, got))
+    assert not lost, "acknowledged writes lost: %d, e.g. %r" % (len(lost), lost[:5])
+
+
+def test_failover_under_load_loses_nothing():
+    """The seed's promise: a master dies, its replica takes over, the client (ResilientClusterClient) keeps
+    writing, nothing it was told is written is lost, and the old master comes back as a replica."""
+    with Cluster([SERVER] * 6) as c:
+        create(c)
+        all_ok(c, 6, replicas=3)
+        wait_until(lambda: replicas_synced(c), "replicas in sync", timeout=60)
+        writer = Writer(c)
+        time.sleep(2)
+        masters = [n for n in c.nodes if "master" in myself_flags(n)]
+        victim = masters[0]
+        victim_id = node_id(victim)
+        replica = [n for n in c.nodes if repl_field(n, "role") == "slave"
+                   and int(repl_field(n, "master_port")) == victim.port][0]
+        # "Killed with its replica in sync": writes stop on the victim, its replica catches up, then SIGKILL.
+        # Writes held by the pause were never acknowledged, and are retried against the new master.
+        assert victim.cmd("CLIENT", "PAUSE", 10000, "WRITE") == "OK"
+        wait_until(lambda: repl_field(victim, "master_repl_offset") == repl_field(replica, "slave_repl_offset"),
+                   "the victim's replica to catch up", timeout=10, interval=0.02)
+        victim_slots = owned_slots(victim)
+        t_kill = time.time()
+        victim.stop()
+        wait_until(lambda: "master" in myself_flags(replica), "the replica to be promoted", timeout=30)
+        all_ok_nodes = [n for n in c.nodes if n.proc is not None]
+        wait_until(lambda: all(cluster_info(n).get("cluster_state") == "ok" for n in all_ok_nodes),
+                   "cluster_state:ok on the survivors", timeout=30)
+        time.sleep(2)
+        result = writer.stop()
+        taken_over = owned_slots(replica)
+        back = [t for t, key in result["acks"] if t > t_kill and key_slot(key) in taken_over]
+        assert back, "no write to the failed master's slots was acknowledged after the failover"
+        seconds = back[0] - t_kill
+        print("  writes to the dead master's slots back after %.2f s (node timeout 5 s)" % seconds)
+        # Redis 7.0.15 takes node timeout + 0.8-1.7 s; a margin for a loaded CI machine on top.
+        assert seconds < 5.0 + 3.0, seconds
+        assert victim_slots and victim_slots <= taken_over, "the replica did not take every slot over"
+        check_no_acknowledged_write_lost(c, result)
+        # The old master, restarted, rejoins as a replica of its successor and syncs.
+        victim.start()
+        wait_until(lambda: "slave" in myself_flags(victim), "the old master to rejoin as a replica", timeout=30)
+        line = [l for l in victim.cmd("CLUSTER", "NODES").decode().split("\n") if "myself" in l][0].split()
+        assert line[0] == victim_id and line[3] == node_id(replica), line
+        wait_until(lambda: replicas_synced(c), "the old master to sync from the new one", timeout=60)
+        check_clean(c.nodes[1])
+
+
+def test_manual_failover_under_load_loses_nothing():
+    """CLUSTER FAILOVER on a replica while the client writes: the roles swap, no acknowledged write is lost."""
+    with Cluster([SERVER] * 6) as c:
+        create(c)
+        all_ok(c, 6, replicas=3)
+        wait_until(lambda: replicas_synced(c), "replicas in sync", timeout=60)
+        writer = Writer(c)
+        time.sleep(2)
+        replica = [n for n in c.nodes if repl_field(n, "role") == "slave"][0]
+        old_master = [n for n in c.nodes if n.port == int(repl_field(replica, "master_port"))][0]
+        assert replica.cmd("CLUSTER", "FAILOVER") == "OK"
+        wait_until(lambda: "master" in myself_flags(replica) and "slave" in myself_flags(old_master),
+                   "the manual failover to swap the roles", timeout=30)
+        time.sleep(2)
+        result = writer.stop()
+        assert len(result["acks"]) > 100, result["failed"]
+        check_no_acknowledged_write_lost(c, result)
+        wait_until(lambda: replicas_synced(c), "the old master to sync from the new one", timeout=60)
+        check_clean(c.nodes[0])
+
+
+def test_mixed_replication_and_failover():
+    """A redis-server replica of a redoxide master and a redoxide replica of a redis-server master sync, stay
+    in sync under writes, and fail over both ways."""
+    if SERVER == REDIS_SERVER:
+        return
+    with Cluster([SERVER, REDIS_SERVER, SERVER, REDIS_SERVER, SERVER, REDIS_SERVER]) as c:
+        create(c, replicas=0)
+        all_ok(c, 6)
+        # Three masters (nodes 0-2) got the slots; make 3 a replica of 0 (redis of redoxide) and 4 of 1
+        # (redoxide of redis), 5 of 2.
+        for r, m in ((3, 0), (4, 1), (5, 2)):
+            assert c.nodes[r].cmd("CLUSTER", "REPLICATE", node_id(c.nodes[m])) == "OK"
+        all_ok(c, 6, replicas=3)
+        load_keys(c.nodes[0], 600)
+        load = dataset(c.nodes[2])
+        assert len(load) > 600, len(load)
+        wait_until(lambda: replicas_synced(c), "mixed replicas in sync", timeout=60)
+        for r, m in ((3, 0), (4, 1)):
+            assert c.nodes[r].cmd("DBSIZE") == c.nodes[m].cmd("DBSIZE") > 0
+        # Fail over both kinds by killing their masters.
+        for r, m in ((3, 0), (4, 1)):
+            c.nodes[m].stop()
+            wait_until(lambda: "master" in myself_flags(c.nodes[r]), "replica %d promoted" % r, timeout=30)
+        live = [n for n in c.nodes if n.proc is not None]
+        wait_until(lambda: all(cluster_info(n).get("cluster_state") == "ok" for n in live), "cluster ok", timeout=30)
+        assert dataset(c.nodes[2]) == load
+
+
 TESTS = [
     test_seed_create_and_check,
     test_redirection_and_redis_cli_c,
@@ -524,6 +707,9 @@ TESTS = [
     test_reshard_between_redis_server_and_redoxide,
     test_pubsub_across_the_bus,
     test_blocked_client_follows_its_slot,
+    test_failover_under_load_loses_nothing,
+    test_manual_failover_under_load_loses_nothing,
+    test_mixed_replication_and_failover,
 ]
 
 

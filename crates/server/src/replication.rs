@@ -261,6 +261,24 @@ pub fn is_replica() -> bool {
 
 /// Starts replicating from `host:port` (REPLICAOF host port). Ok(true) when already doing so.
 pub fn replicate_from(shared: &'static Shared, host: &str, port: u16) -> Result<bool, String> {
+    replicate_from_at(shared, host, port, true)
+}
+
+/// Runs `f` at the switch point: under the apply lock and every slot lock with `barrier`;
+/// without it (REPLICAOF inside an EXEC that holds slot locks, which the barrier would wait
+/// for) only under the stream lock's ordering, so a command of another connection that runs
+/// across the switch may land on either side of it. Rejected: queueing the change until the
+/// transaction ends, which Redis's clients can tell (INFO in the same MULTI shows the new role).
+fn at_switch(shared: &Shared, barrier: bool, f: impl FnOnce()) {
+    if barrier {
+        let _g = repl().apply.lock();
+        crate::aof::with_all_slots_locked(shared, f);
+    } else {
+        f();
+    }
+}
+
+fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bool) -> Result<bool, String> {
     let r = repl();
     let (generation, old_client) = {
         let mut l = r.link.lock();
@@ -277,9 +295,15 @@ pub fn replicate_from(shared: &'static Shared, host: &str, port: u16) -> Result<
     r.link_up.store(false, Ordering::Relaxed);
     kill_client(shared, old_client);
     if !r.replica.swap(true, Ordering::Relaxed) {
+        // A client blocked here must not be served by the master's pushes (its pop would exist
+        // only on this replica): Redis unblocks them all with an error.
+        for w in shared.workers() {
+            w.send(Msg::UnblockAll(
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)".into(),
+            ));
+        }
         // Our own writes stop feeding the stream: from now on it is the master's bytes.
-        let _g = r.apply.lock();
-        crate::aof::with_all_slots_locked(shared, || {
+        at_switch(shared, barrier, || {
             r.feeding.store(false, Ordering::Relaxed);
             crate::aof::refresh_on();
         });
@@ -297,6 +321,10 @@ pub fn replicate_from(shared: &'static Shared, host: &str, port: u16) -> Result<
 /// Stops replicating and becomes a master (REPLICAOF NO ONE): the replication id moves to
 /// replid2 (valid up to the current offset) so former siblings can partially resync with us.
 pub fn become_master(shared: &'static Shared) {
+    become_master_at(shared, true)
+}
+
+fn become_master_at(shared: &'static Shared, barrier: bool) {
     let r = repl();
     let old_client = {
         let mut l = r.link.lock();
@@ -311,8 +339,7 @@ pub fn become_master(shared: &'static Shared) {
     if !r.replica.swap(false, Ordering::Relaxed) {
         return;
     }
-    let _g = r.apply.lock();
-    crate::aof::with_all_slots_locked(shared, || {
+    at_switch(shared, barrier, || {
         let mut st = r.stream.lock();
         st.shift_replid();
         st.selected_db = None;
@@ -324,7 +351,6 @@ pub fn become_master(shared: &'static Shared) {
         r.feeding.store(true, Ordering::Relaxed);
         crate::aof::refresh_on();
     });
-    drop(_g);
     disconnect_replicas();
     notice!("MASTER MODE enabled");
 }
@@ -602,25 +628,21 @@ pub fn psync_check(args: &[&[u8]], hello: &ReplicaHello) -> Result<PsyncRequest,
     })
 }
 
-/// REPLICAOF / SLAVEOF. The reply text (simple string or error, with its prefix). With
-/// `defer` (inside EXEC, whose slot locks the barrier would wait for) the change is queued to
-/// the control thread and happens right after the transaction.
+/// REPLICAOF / SLAVEOF. The reply text (simple string or error, with its prefix). `in_locked_exec`:
+/// inside an EXEC that holds slot locks, where the switch cannot take the barrier
+/// (see `at_switch`).
 pub fn replicaof_command(
     shared: &'static Shared,
     args: &[&[u8]],
     cluster: bool,
-    defer: bool,
+    in_locked_exec: bool,
 ) -> Result<String, String> {
     if cluster {
         return Err("ERR REPLICAOF not allowed in cluster mode.".into());
     }
     if args[1].eq_ignore_ascii_case(b"no") && args[2].eq_ignore_ascii_case(b"one") {
         if is_replica() {
-            if defer {
-                request(shared, Control::BecomeMaster);
-            } else {
-                become_master(shared);
-            }
+            become_master_at(shared, !in_locked_exec);
         }
         return Ok("OK".into());
     }
@@ -630,16 +652,7 @@ pub fn replicaof_command(
         .filter(|p| (0..=65535).contains(p))
         .ok_or_else(|| "ERR Invalid master port".to_string())?;
     let host = String::from_utf8_lossy(args[1]).into_owned();
-    let already = if defer {
-        let same = repl().link.lock().master.as_ref().is_some_and(|(h, p)| *h == host && *p as i64 == port);
-        if !same {
-            request(shared, Control::ReplicateFrom(host.clone(), port as u16));
-        }
-        same
-    } else {
-        replicate_from(shared, &host, port as u16)?
-    };
-    if already {
+    if replicate_from_at(shared, &host, port as u16, !in_locked_exec)? {
         return Ok("OK Already connected to specified master".into());
     }
     notice!("REPLICAOF {host}:{port} enabled (user request)");

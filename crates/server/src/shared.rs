@@ -211,6 +211,9 @@ pub enum Msg {
     /// Our master's link after the handshake and sync (`replication`): serve it as the master
     /// client, starting with the stream bytes already read, in the given database.
     MasterLink(crate::worker::Stream, Arc<ClientShared>, Vec<u8>, u32),
+    /// Unblock every client parked by a blocking command with this error (the node became a
+    /// replica: Redis's `disconnectAllBlockedClients`).
+    UnblockAll(String),
     /// Pub/sub messages for subscribers of the receiving worker, in publication order.
     Deliver(Vec<crate::pubsub::Delivery>),
     /// Cluster mode: unsubscribe these clients of the receiving worker from these shard

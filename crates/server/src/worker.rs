@@ -545,6 +545,15 @@ impl Worker {
                     }
                 }
                 Msg::Poke => {}
+                Msg::UnblockAll(text) => {
+                    for idx in 0..self.conns.len() {
+                        let Some(c) = self.conns[idx].as_mut() else { continue };
+                        if c.blocked.is_some() && c.wait_repl.is_none() {
+                            self.env.unblock_with_error(c, &text);
+                            self.finish(idx);
+                        }
+                    }
+                }
                 Msg::MasterLink(stream, info, leftover, db) => {
                     if let Some(idx) = self.add_conn(stream, info) {
                         if let Some(c) = self.conns[idx].as_mut() {
@@ -1882,9 +1891,9 @@ impl Env {
                 }
             }
             REPLICAOF => {
-                // Inside EXEC the barrier it needs would wait for the transaction's own slot
-                // locks: the change is queued and happens as the transaction ends.
-                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), self.in_exec) {
+                // Inside an EXEC that holds slot locks the barrier would wait for them.
+                let locked = self.in_exec && !self.locks.is_empty();
+                match repl::replicaof_command(self.shared, args, self.cluster.is_some(), locked) {
                     Ok(text) => c.out.simple(&text),
                     Err(e) => c.out.error(&e),
                 }

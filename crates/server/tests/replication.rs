@@ -570,3 +570,21 @@ fn replica_aof_holds_the_synced_dataset() {
     drop(restarted);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn becoming_a_replica_unblocks_blocked_clients() {
+    let master = Redis::start(&[]);
+    let node = redoxide(&[]);
+    let mut blocked = node.client();
+    blocked.send(&["BLPOP", "list", "0"]);
+    let mut c = node.client();
+    wait_until("the client to block", Duration::from_secs(5), || field(&mut c, "clients", "blocked_clients") == "1");
+    assert_eq!(c.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    match blocked.read() {
+        Reply::Error(e) => assert_eq!(
+            e,
+            "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
