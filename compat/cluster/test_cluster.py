@@ -621,8 +621,23 @@ def test_failover_under_load_loses_nothing():
         wait_until(lambda: repl_field(victim, "master_repl_offset") == repl_field(replica, "slave_repl_offset"),
                    "the victim's replica to catch up", timeout=10, interval=0.02)
         victim_slots = owned_slots(victim)
+        probe = next("probe:%d" % i for i in range(100000) if key_slot("probe:%d" % i) in victim_slots)
         t_kill = time.time()
         victim.stop()
+
+        def writable():
+            try:
+                return replica.cmd("SET", probe, "x", timeout=1) == "OK"
+            except (OSError, RespError):
+                return False
+
+        wait_until(writable, "the dead master's slots to be writable on its replica", timeout=30, interval=0.02)
+        seconds = time.time() - t_kill
+        print("  the dead master's slots writable on its replica after %.2f s (node timeout 5 s)" % seconds)
+        # A liveness bound, not the benchmark (bench/failover.py measures that): Redis 7.0.15 itself took from
+        # 6.3 to 8.5 s in this scenario here (failure reports reach a majority by gossip after the node timeout,
+        # then the election delay and the votes), so the bound sits just above its worst.
+        assert seconds < 5.0 + 4.5, seconds
         wait_until(lambda: "master" in myself_flags(replica), "the replica to be promoted", timeout=30)
         all_ok_nodes = [n for n in c.nodes if n.proc is not None]
         wait_until(lambda: all(cluster_info(n).get("cluster_state") == "ok" for n in all_ok_nodes),
@@ -631,11 +646,8 @@ def test_failover_under_load_loses_nothing():
         result = writer.stop()
         taken_over = owned_slots(replica)
         back = [t for t, key in result["acks"] if t > t_kill and key_slot(key) in taken_over]
-        assert back, "no write to the failed master's slots was acknowledged after the failover"
-        seconds = back[0] - t_kill
-        print("  writes to the dead master's slots back after %.2f s (node timeout 5 s)" % seconds)
-        # Redis 7.0.15 takes node timeout + 0.8-1.7 s; a margin for a loaded CI machine on top.
-        assert seconds < 5.0 + 3.0, seconds
+        assert back, "the client wrote nothing to the failed master's slots after the failover"
+        print("  the client's writes to those slots back after %.2f s (its retry sleeps included)" % (back[0] - t_kill))
         assert victim_slots and victim_slots <= taken_over, "the replica did not take every slot over"
         check_no_acknowledged_write_lost(c, result)
         # The old master, restarted, rejoins as a replica of its successor and syncs.
@@ -674,12 +686,15 @@ def test_mixed_replication_and_failover():
     if SERVER == REDIS_SERVER:
         return
     with Cluster([SERVER, REDIS_SERVER, SERVER, REDIS_SERVER, SERVER, REDIS_SERVER]) as c:
-        create(c, replicas=0)
-        all_ok(c, 6)
-        # Three masters (nodes 0-2) got the slots; make 3 a replica of 0 (redis of redoxide) and 4 of 1
-        # (redoxide of redis), 5 of 2.
+        # Masters: 0 redoxide, 1 redis, 2 redoxide. Replicas added the seed's way (add-node --cluster-slave):
+        # 3 (redis) of 0, 4 (redoxide) of 1, 5 (redis) of 2.
+        code, out = redis_cli("--cluster", "create", *[n.addr() for n in c.nodes[:3]], "--cluster-replicas", 0,
+                              "--cluster-yes")
+        assert code == 0 and "[OK] All 16384 slots covered." in out, out
         for r, m in ((3, 0), (4, 1), (5, 2)):
-            assert c.nodes[r].cmd("CLUSTER", "REPLICATE", node_id(c.nodes[m])) == "OK"
+            code, out = redis_cli("--cluster", "add-node", c.nodes[r].addr(), c.nodes[0].addr(), "--cluster-slave",
+                                  "--cluster-master-id", node_id(c.nodes[m]))
+            assert code == 0, out
         all_ok(c, 6, replicas=3)
         load_keys(c.nodes[0], 600)
         load = dataset(c.nodes[2])

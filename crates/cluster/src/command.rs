@@ -44,11 +44,6 @@ pub trait Environment {
     fn link_buffers(&self, link: LinkId) -> Option<(u64, u64)>;
     /// Whether database 0 holds no key (FLUSHSLOTS, REPLICATE and RESET need an empty master).
     fn db_is_empty(&self) -> bool;
-    /// This node's replication offset: `master_repl_offset` of a master, the processed offset
-    /// of a replica (CLUSTER SHARDS, and whether CLUSTER SLOTS lists us as a usable replica).
-    fn repl_offset(&self) -> u64 {
-        0
-    }
     /// `total_cluster_links_buffer_limit_exceeded` of CLUSTER INFO (the server owns the buffers).
     fn links_buffer_limit_exceeded(&self) -> u64 {
         0
@@ -431,13 +426,10 @@ fn bulk(text: &str) -> Reply {
     Reply::Bulk(text.as_bytes().to_vec())
 }
 
-/// A node's replication offset: ours from the server, a peer's from its last header.
-fn repl_offset(machine: &Machine, name: &NodeName, env: &dyn Environment) -> u64 {
-    if *name == machine.myself() {
-        env.repl_offset()
-    } else {
-        machine.node_repl_offset(name)
-    }
+/// A node's replication offset: ours as the server last fed it (`Machine::set_repl_offset`,
+/// refreshed before every CLUSTER command), a peer's from its last header.
+fn repl_offset(machine: &Machine, name: &NodeName, _env: &dyn Environment) -> u64 {
+    machine.node_repl_offset(name)
 }
 
 /// `clusterReplyMultiBulkSlots`: one entry per run of slots with one owner; replicas that are

@@ -488,6 +488,11 @@ impl Machine {
 
     /// The replication offset a peer last announced in its header (0 if unknown).
     pub fn node_repl_offset(&self, node: &NodeName) -> u64 {
+        // Our own entry is never refreshed by a header (nodes do not gossip about themselves to
+        // themselves): Redis's isReplicaAvailable reads the live offset for myself.
+        if *node == self.myself() {
+            return self.my_repl_offset;
+        }
         self.runtime.get(node).map_or(0, |rt| rt.repl_offset)
     }
 

@@ -56,7 +56,6 @@ fn machine_as(me: char) -> Machine {
 struct Env {
     keys: BTreeMap<u16, Vec<Vec<u8>>>,
     buffers: BTreeMap<LinkId, (u64, u64)>,
-    repl_offset: u64,
     asked: RefCell<Vec<(u16, usize)>>,
 }
 
@@ -73,9 +72,6 @@ impl Environment for Env {
     }
     fn db_is_empty(&self) -> bool {
         self.keys.values().all(Vec::is_empty)
-    }
-    fn repl_offset(&self) -> u64 {
-        self.repl_offset
     }
 }
 
