@@ -46,8 +46,8 @@ passed = 0
 failed = 0
 deferred = 0
 # Checks a redoxide server cannot pass until a later issue builds what they need; each is reported, never
-# counted as passed. `backup` fetches each master's RDB with SYNC, which is replication (issue 6).
-DEFERRED_ON_REDOXIDE = {"backup": "needs SYNC (replication)"}
+# counted as passed. Empty since replication (SYNC, which `backup` uses to fetch each master's RDB) exists.
+DEFERRED_ON_REDOXIDE = {}
 IS_REDIS = os.path.basename(SERVER) == "redis-server"
 
 
