@@ -174,17 +174,28 @@ step_fuzz() {
     mkdir -p fuzz/corpus/aof_file
     { printf '\x00'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.manifest; } >fuzz/corpus/aof_file/seed-manifest
     { printf '\x01'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.1.incr.aof; } >fuzz/corpus/aof_file/seed-incr
+    local log failing=()
+    log="$(mktemp)"
     for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command repl_handshake; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.
         [[ $target == cluster_bus ]] && extra=(-max_len=8192)
         echo "fuzz: $target for ${FUZZ_SECONDS:-20}s"
-        timeout $((${FUZZ_SECONDS:-20} + 60)) "fuzz/target/cov/$host/release/$target" "${extra[@]}" \
+        if timeout $((${FUZZ_SECONDS:-20} + 60)) "fuzz/target/cov/$host/release/$target" "${extra[@]}" \
             -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=5 \
-            -artifact_prefix="fuzz/artifacts/" "fuzz/corpus/$target" 2>&1 | tail -n 3
-        [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "fuzz: $target found a failing input (see fuzz/artifacts/)"; return 1; }
+            -artifact_prefix="fuzz/artifacts/" "fuzz/corpus/$target" >"$log" 2>&1; then
+            tail -n 1 "$log"
+        else
+            # CI keeps only stdout and the artifact dies with the machine: print the panic and the
+            # input (libFuzzer's Base64 line) so the failure can be replayed, then fuzz the rest.
+            grep -v '^ \{2,\}\(at \|[0-9]\+: \)' "$log" | grep -v '^#[0-9]' | tail -n 25
+            echo "fuzz: $target found a failing input (see fuzz/artifacts/ and the Base64 line above)"
+            failing+=("$target")
+        fi
     done
+    rm -f "$log"
+    [[ ${#failing[@]} -eq 0 ]] || { echo "fuzz: failing targets: ${failing[*]}"; return 1; }
 }
 
 passed=0

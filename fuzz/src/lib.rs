@@ -629,6 +629,8 @@ mod tests {
         check_parse_request(b"\x00\x07*2\r\n$3\r\nGET\r\n$3\r\nkey\r\nPING\r\n\r\n*0\r\n*1\r\n$4\r\nPI");
         check_parse_request(b"\x01\x00set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n");
         check_split_args(b"\x05set \"a b\" 'c\\'d' \"\\x41\\n\" plain");
+        // A manifest naming a file with a single quote: written back bare it no longer parsed.
+        check_aof(b"~file ap\"'\"\x0c seq 2 type h\n");
     }
 
     #[test]
