@@ -19,7 +19,7 @@ pub use table::{set_expired_log, set_new_log, take_expired_log, take_new_log, Sl
 pub use value::{Score, StrValue, Value, ZSetValue};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// One slot's lock and table header, alone in one cache line: a command's first memory access
@@ -42,6 +42,9 @@ pub trait SnapshotHook: Send + Sync {
 struct SnapshotCell {
     active: AtomicBool,
     hook: RwLock<Option<Arc<dyn SnapshotHook>>>,
+    /// Snapshots started since start-up: where Redis forks a child, we start a snapshot, so
+    /// INFO's `total_forks` reports this count.
+    started: AtomicU64,
 }
 
 /// One database: a table per hash slot.
@@ -156,7 +159,13 @@ impl Keyspace {
         }
         *slot = Some(hook);
         self.snapshot.active.store(true, Ordering::Release);
+        self.snapshot.started.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// How many snapshots have started (BGSAVE, AOF rewrites, full syncs): our `total_forks`.
+    pub fn snapshots_started(&self) -> u64 {
+        self.snapshot.started.load(Ordering::Relaxed)
     }
 
     /// Ends the snapshot; slot locks stop calling the hook.

@@ -115,6 +115,12 @@ impl SlotTable {
         self.entries.get_mut(key)
     }
 
+    /// True if `key` is stored, live or past its expiry but not yet removed (Redis's
+    /// `dictFind` on the main dict, where `contains` is its `lookupKey`).
+    pub fn holds(&self, key: &[u8]) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// True if `key` exists and is live.
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.get(key, now_ms).is_some()

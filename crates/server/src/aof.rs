@@ -990,6 +990,7 @@ pub fn config_changed(shared: &'static Shared, in_exec: bool) -> Result<(), Stri
     if want_on && !is_on {
         if in_exec {
             // The transaction holds slot locks the barrier would wait for: start it after.
+            warning!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
             schedule_rewrite(shared, true);
             return Ok(());
         }
@@ -997,7 +998,11 @@ pub fn config_changed(shared: &'static Shared, in_exec: bool) -> Result<(), Stri
             // Redis kills its rewrite child here; ours is only a writer thread: wait for it.
             wait_rewrite_done();
         }
-        rewrite_background(shared, true).map_err(|_| "ERR Unable to turn on AOF. Check server logs.".to_string())?;
+        let started = rewrite_background(shared, true)
+            .map_err(|_| "ERR Unable to turn on AOF. Check server logs.".to_string())?;
+        if !started {
+            warning!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        }
     } else if !want_on && is_on {
         stop(shared);
     }

@@ -519,7 +519,9 @@ impl Env {
                 }
                 let dbs: Vec<usize> =
                     if id == FLUSHALL { (0..shared.ks.db_count()).collect() } else { vec![c.db as usize] };
-                self.touch_watched_keys_that_exist(&dbs, now);
+                for &d in &dbs {
+                    self.touch_all_watched_keys_in_db(d as u32, d as u32, None, now);
+                }
                 let mut removed = 0u64;
                 if in_exec {
                     // EXEC locked every slot of these databases already: clear through its
@@ -637,12 +639,13 @@ impl Env {
                         continue;
                     }
                     // A key that already expired when watched does not fail EXEC by expiring.
-                    let expire_at = {
+                    let (expire_at, expired) = {
                         let t = shared.ks.db(c.db as usize).lock_slot(keyspace::key_hash_slot(key));
-                        t.expire_at(key).filter(|&at| at > now)
+                        (t.expire_at(key).filter(|&at| at > now), t.holds(key) && t.is_expired(key, now))
                     };
                     let k = keyspace::Sds::new(key);
-                    shared.watches.lock().entry((c.db, k.clone())).or_default().push(c.info.id);
+                    let watcher = crate::shared::Watcher { client_id: c.info.id, expired };
+                    shared.watches.lock().entry((c.db, k.clone())).or_default().push(watcher);
                     shared.watch_count.fetch_add(1, Ordering::SeqCst);
                     c.watched.push((c.db, k, expire_at));
                 }
@@ -930,25 +933,6 @@ impl Env {
             text.push('\n');
         }
         c.out.verbatim("txt", text.as_bytes());
-    }
-
-    /// Before a flush: ends the WATCH of every client watching a key that exists in one of
-    /// `dbs` (Redis's `touchAllWatchedKeysInDb`; a watched key that does not exist is not
-    /// changed by the flush, so its watch survives).
-    fn touch_watched_keys_that_exist(&self, dbs: &[usize], now: i64) {
-        let shared = self.shared;
-        if shared.watch_count.load(Ordering::SeqCst) == 0 {
-            return;
-        }
-        let watched: Vec<(u32, keyspace::Sds)> =
-            shared.watches.lock().keys().filter(|(d, _)| dbs.contains(&(*d as usize))).cloned().collect();
-        for (d, key) in watched {
-            let Some(db) = shared.ks.db_if_used(d as usize) else { continue };
-            let exists = db.lock_slot(keyspace::key_hash_slot(key.as_bytes())).contains(key.as_bytes(), now);
-            if exists {
-                shared.touch_keys(d, std::iter::once(key.as_bytes()));
-            }
-        }
     }
 
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command as if it timed

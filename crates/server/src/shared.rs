@@ -314,8 +314,9 @@ pub struct Shared {
     /// Number of registered waiters, checked without the registry lock by writers that
     /// signal ready keys (SeqCst on both sides keeps wake-ups from being lost).
     pub blocked_count: AtomicUsize,
-    /// WATCHed keys → the clients watching them. Lock order: `watches` before `clients`.
-    pub watches: Mutex<HashMap<(u32, Sds), Vec<u64>>>,
+    /// WATCHed keys → the clients watching them. Lock order: `watches` before `clients`; a
+    /// slot lock may be held when `watches` is taken, never the other way round.
+    pub watches: Mutex<HashMap<(u32, Sds), Vec<Watcher>>>,
     /// Number of (client, key) watch registrations, checked without the lock by writers.
     pub watch_count: AtomicUsize,
     /// Pub/sub subscriptions of every client.
@@ -353,6 +354,15 @@ pub struct Shared {
     pub introspect: crate::introspect::State,
 }
 
+/// One client's WATCH of one key (Redis's `watchedKey`).
+#[derive(Debug, Clone, Copy)]
+pub struct Watcher {
+    pub client_id: u64,
+    /// The key was stored but already past its expiry (`wk->expired`): its removal is no
+    /// logical change, so a flush or SWAPDB that only removes it leaves the WATCH intact.
+    pub expired: bool,
+}
+
 impl Shared {
     /// Marks every client watching one of `keys` in `db` so its EXEC fails (Redis's
     /// `touchWatchedKey`).
@@ -363,16 +373,17 @@ impl Shared {
         let watches = self.watches.lock();
         let mut touched: Vec<u64> = Vec::new();
         for k in keys {
-            if let Some(ids) = watches.get(&(db, Sds::new(k))) {
-                touched.extend(ids);
+            if let Some(watchers) = watches.get(&(db, Sds::new(k))) {
+                touched.extend(watchers.iter().map(|w| w.client_id));
             }
         }
         drop(watches);
         self.mark_watch_dirty(&touched);
     }
 
-    /// Marks every client watching any key of `db` (all databases for `None`): FLUSHDB,
-    /// FLUSHALL, SWAPDB.
+    /// Marks every client watching any key of `db` (all databases for `None`): the end of a
+    /// diskless load, and a keyless write whose keys cannot be named. FLUSHDB, FLUSHALL and
+    /// SWAPDB look at each watched key instead (`Worker::touch_all_watched_keys_in_db`).
     pub fn touch_db(&self, db: Option<u32>) {
         if self.watch_count.load(Ordering::SeqCst) == 0 {
             return;
@@ -382,12 +393,12 @@ impl Shared {
             .lock()
             .iter()
             .filter(|((d, _), _)| db.is_none_or(|x| x == *d))
-            .flat_map(|(_, ids)| ids.iter().copied())
+            .flat_map(|(_, watchers)| watchers.iter().map(|w| w.client_id))
             .collect();
         self.mark_watch_dirty(&touched);
     }
 
-    fn mark_watch_dirty(&self, ids: &[u64]) {
+    pub fn mark_watch_dirty(&self, ids: &[u64]) {
         if ids.is_empty() {
             return;
         }

@@ -1526,6 +1526,17 @@ impl Env {
             return;
         }
         if self.key_pos.is_empty() {
+            if entry.meta.name == "swapdb" {
+                // Run already: the argument check passed, so both indexes parse.
+                let index = |a: Option<&&[u8]>| a.and_then(|a| std::str::from_utf8(a).ok()?.parse::<u32>().ok());
+                if let (Some(a), Some(b)) = (index(args.get(1)), index(args.get(2))) {
+                    let now = now_ms();
+                    // After the swap `a` holds what `b` held and the other way round.
+                    self.touch_all_watched_keys_in_db(a, b, Some(a), now);
+                    self.touch_all_watched_keys_in_db(b, a, Some(b), now);
+                    return;
+                }
+            }
             self.shared.touch_db(None);
             return;
         }
@@ -1691,6 +1702,69 @@ impl Env {
         }
     }
 
+    /// Redis's `touchAllWatchedKeysInDb`: fails the EXEC of clients watching a key of
+    /// `watch_db` that a flush or SWAPDB logically changes. `emptied_in` is the database that
+    /// now holds `watch_db`'s old content (itself, before a flush runs; the partner, after a
+    /// swap), `replaced_in` the one holding what replaced it (none for a flush). A key that
+    /// was already past its expiry when watched and is only removed, or stays expired, is no
+    /// change; nor is a missing key replaced by an expired one (it is then watched as expired).
+    ///
+    /// Slot tables are read through the transaction's locks when it holds them (a flush inside
+    /// EXEC: locking again would wait on ourselves), and `watches` is never held while a slot
+    /// is locked here, keeping the order "slot, then watches" that `touch_keys` relies on.
+    pub fn touch_all_watched_keys_in_db(&mut self, watch_db: u32, emptied_in: u32, replaced_in: Option<u32>, now: i64) {
+        let shared = self.shared;
+        if shared.watch_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let keys: Vec<Sds> =
+            shared.watches.lock().keys().filter(|(d, _)| *d == watch_db).map(|(_, k)| k.clone()).collect();
+        let mut dirty = Vec::new();
+        for key in keys {
+            let (in_emptied, _) = self.stored_state(emptied_in, key.as_bytes(), now);
+            let (in_replaced, replaced_expired) =
+                replaced_in.map_or((false, false), |r| self.stored_state(r, key.as_bytes(), now));
+            if !in_emptied && !in_replaced {
+                continue;
+            }
+            let mut watches = shared.watches.lock();
+            let Some(watchers) = watches.get_mut(&(watch_db, key)) else { continue };
+            for w in watchers.iter_mut() {
+                if w.expired {
+                    if !in_replaced {
+                        // The expired key is gone now: no logical change.
+                        w.expired = false;
+                        continue;
+                    }
+                    if replaced_expired {
+                        continue;
+                    }
+                } else if !in_emptied && replaced_expired {
+                    w.expired = true;
+                    continue;
+                }
+                dirty.push(w.client_id);
+            }
+        }
+        shared.mark_watch_dirty(&dirty);
+    }
+
+    /// Whether `key` is stored in `db` (expired or not) and whether it is past its expiry,
+    /// without removing it.
+    fn stored_state(&mut self, db: u32, key: &[u8], now: i64) -> (bool, bool) {
+        let slot = keyspace::key_hash_slot(key);
+        if let Some(t) = self.locks.held(db, slot) {
+            return (t.holds(key), t.is_expired(key, now));
+        }
+        match self.shared.ks.db_if_used(db as usize) {
+            Some(d) => {
+                let t = d.lock_slot(slot);
+                (t.holds(key), t.is_expired(key, now))
+            }
+            None => (false, false),
+        }
+    }
+
     /// Drops every WATCH of `c`.
     pub fn unwatch_all(&mut self, c: &mut Conn) {
         c.info.watch_dirty.store(false, Ordering::SeqCst);
@@ -1701,9 +1775,9 @@ impl Env {
         let mut watches = shared.watches.lock();
         for (db, key, _) in c.watched.drain(..) {
             let k = (db, key);
-            if let Some(ids) = watches.get_mut(&k) {
-                ids.retain(|id| *id != c.info.id);
-                if ids.is_empty() {
+            if let Some(watchers) = watches.get_mut(&k) {
+                watchers.retain(|w| w.client_id != c.info.id);
+                if watchers.is_empty() {
                     watches.remove(&k);
                 }
             }

@@ -381,6 +381,72 @@ fn watch_ignores_keys_a_command_only_read_or_left_unchanged() {
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["FLUSHDB"]), ran);
 }
 
+/// A flush inside EXEC ends another client's watch on a key it removed. The transaction holds
+/// every slot lock of the database, so the watch check must read through those locks: it once
+/// locked the watched key's slot again and the worker hung for good.
+#[test]
+fn flush_inside_exec_touches_watchers_without_deadlock() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut c = server.client();
+    let mut watcher = server.client();
+    c.cmd(&["SET", "x", "1"]);
+    watcher.cmd(&["WATCH", "x", "missing"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["FLUSHALL"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Simple("OK".into())]));
+    watcher.cmd(&["MULTI"]);
+    watcher.cmd(&["PING"]);
+    assert_eq!(watcher.cmd(&["EXEC"]), Reply::Null);
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0));
+}
+
+/// SWAPDB follows Redis's `touchAllWatchedKeysInDb`: a watch ends when the key exists on either
+/// side, but a key already expired when watched that is swapped away, or replaced by another
+/// expired key, and a missing key replaced by an expired one, are no logical change.
+#[test]
+fn swapdb_touches_watched_keys_by_their_logical_change() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.client();
+    let mut other = server.client();
+    let ran = Reply::Array(vec![Reply::Simple("PONG".into())]);
+    let exec = |c: &mut Client| {
+        c.cmd(&["MULTI"]);
+        c.cmd(&["PING"]);
+        c.cmd(&["EXEC"])
+    };
+    c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    // A live key swapped away: changed.
+    c.cmd(&["SET", "live", "1"]);
+    c.cmd(&["WATCH", "live"]);
+    other.cmd(&["SWAPDB", "0", "1"]);
+    assert_eq!(exec(&mut c), Reply::Null);
+    other.cmd(&["FLUSHALL"]);
+    // A stale key swapped for nothing, or for another stale key: unchanged.
+    c.cmd(&["SET", "stale", "1", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    c.cmd(&["WATCH", "stale"]);
+    other.cmd(&["SWAPDB", "0", "1"]);
+    assert_eq!(exec(&mut c), ran);
+    other.cmd(&["SELECT", "1"]);
+    other.cmd(&["SET", "stale", "2", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    c.cmd(&["WATCH", "stale"]);
+    other.cmd(&["SWAPDB", "0", "1"]);
+    assert_eq!(exec(&mut c), ran);
+    // A missing key replaced by a live one: changed; by a stale one: unchanged.
+    other.cmd(&["FLUSHALL"]);
+    other.cmd(&["SET", "k", "v"]);
+    c.cmd(&["WATCH", "k"]);
+    other.cmd(&["SWAPDB", "0", "1"]);
+    assert_eq!(exec(&mut c), Reply::Null);
+    other.cmd(&["FLUSHALL"]);
+    other.cmd(&["SET", "k", "v", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5));
+    c.cmd(&["WATCH", "k"]);
+    other.cmd(&["SWAPDB", "0", "1"]);
+    assert_eq!(exec(&mut c), ran);
+}
+
 #[test]
 fn blocking_command_inside_multi_does_not_block_and_push_wakes_after_exec() {
     let server = Server::start(&["--io-threads", "2"]);
