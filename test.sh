@@ -14,7 +14,9 @@
 #                 compared byte for byte; on Debian's redis-server (with -c on a two-node cluster), then on ours
 #   cluster       compat/cluster/test_cluster.py: six nodes configured as the seed configures them, joined by Debian's
 #                 redis-cli --cluster create, checked by redis-cli --cluster check, used by redis-py 8's RedisCluster
-#                 (the seed's examples) and redis-benchmark --cluster, restarted, and mixed with redis-server nodes
+#                 (the seed's examples) and redis-benchmark --cluster, restarted, and mixed with redis-server nodes;
+#                 then compat/cluster/test_partition.py: a master cut off by iptables in a private network namespace
+#                 (redis-server first, then ours: same scenario, same assertions)
 #   cli-cluster   compat/cli-cluster/run.py: redoxide-cli --cluster (create, add-node, rebalance, reshard, fix,
 #                 del-node, call, info, bad input) on 6-8 node clusters, each step checked with Debian's
 #                 `redis-cli --cluster check`, outputs compared with redis-cli's; once per server in
@@ -118,6 +120,7 @@ step_cli() {
 step_cluster() {
     need_server
     timeout 900 python3 compat/cluster/test_cluster.py --server "$server_bin"
+    timeout 300 python3 compat/cluster/test_partition.py --server /usr/bin/redis-server --server "$server_bin"
 }
 step_cli-cluster() {
     local name bin

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the compatibility tests need, skipping whatever is already there: Debian's
 # redis-server (the reference), redis-tools (redis-cli, redis-benchmark), tcl (Redis's Tcl test harness), procps
-# (`ps` and /bin/kill, used by that harness) and python3-venv (for redis-py). It also enables deb-src when Redis's
+# (`ps` and /bin/kill, used by that harness), python3-venv (for redis-py), tmux (the prompt test) and iptables and
+# iproute2 (the partition test). It also enables deb-src when Redis's
 # test suite still has to be downloaded (compat/tcl/fetch-suite.sh gets it with `apt-get source`), so that one
 # `apt-get update` serves both.
 #
@@ -17,6 +18,8 @@ pkgs=()
 command -v tclsh8.6 >/dev/null || command -v tclsh8.5 >/dev/null || command -v tclsh8.7 >/dev/null || pkgs+=(tcl)
 command -v ps >/dev/null && [[ -x /bin/kill ]] || pkgs+=(procps)
 command -v tmux >/dev/null || pkgs+=(tmux) # the redoxide-cli prompt test types into a real terminal
+command -v iptables >/dev/null || pkgs+=(iptables) # compat/cluster/test_partition.py cuts links with DROP rules
+command -v ip >/dev/null || pkgs+=(iproute2)      # ... inside a private network namespace (unshare is in util-linux)
 if ! command -v python3 >/dev/null; then
     pkgs+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' 2>/dev/null; then

@@ -1,7 +1,8 @@
 """Starts cluster nodes (redoxide-server or Debian's redis-server) the way the seed configures them, on free
 127.0.0.1 ports whose bus ports (+10000) are free too, and ends every process it started by its pid.
 
-Used by compat/cluster/test_cluster.py. Nothing here talks to any address but 127.0.0.1.
+Used by compat/cluster/test_cluster.py and test_partition.py. Nothing here talks to any address but 127.0.0.1,
+except a node given another loopback `host`, which only test_partition.py does, inside a private network namespace.
 """
 
 import os
@@ -43,9 +44,9 @@ def free_cluster_port():
     raise RuntimeError("no free port pair found")
 
 
-def resp_command(port, *args, timeout=5.0):
+def resp_command(port, *args, timeout=5.0, host="127.0.0.1"):
     """Sends one command, returns the decoded reply (bytes / int / list / None; errors as RespError)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection((host, port), timeout=timeout) as s:
         payload = b"*%d\r\n" % len(args)
         for a in args:
             a = a if isinstance(a, bytes) else str(a).encode()
@@ -85,8 +86,10 @@ def _read_reply(f):
 
 
 class Node:
-    def __init__(self, binary, port, directory, extra=()):
+    def __init__(self, binary, port, directory, extra=(), host="127.0.0.1", node_timeout_ms=5000):
         self.binary = binary
+        self.host = host
+        self.node_timeout_ms = node_timeout_ms
         self.port = port
         self.dir = directory
         self.extra = list(extra)
@@ -102,10 +105,16 @@ class Node:
         path = os.path.join(self.dir, "redis-%d.conf" % self.port)
         with open(path, "w") as f:
             f.write(
-                "port %d\nbind 127.0.0.1\ncluster-enabled yes\ncluster-config-file nodes-%d.conf\n"
-                "cluster-node-timeout 5000\nappendonly no\nappendfilename \"appendonly-%d.aof\"\n"
-                "dbfilename dump-%d.rdb\ndir %s\nsave \"\"\n" % (self.port, self.port, self.port, self.port, self.dir)
+                "port %d\nbind %s\ncluster-enabled yes\ncluster-config-file nodes-%d.conf\n"
+                "cluster-node-timeout %d\nappendonly no\nappendfilename \"appendonly-%d.aof\"\n"
+                "dbfilename dump-%d.rdb\ndir %s\nsave \"\"\n"
+                % (self.port, self.host, self.port, self.node_timeout_ms, self.port, self.port, self.dir)
             )
+            if self.host != "127.0.0.1":
+                # Bus and replication links leave from the node's own address, so a firewall rule between two
+                # addresses cuts exactly the links between those two nodes. Redis's protected mode counts only
+                # 127.0.0.1 and ::1 as local and would refuse a replica connecting from 127.0.0.12.
+                f.write("bind-source-addr %s\nprotected-mode no\n" % self.host)
         return path
 
     def start(self):
@@ -120,7 +129,7 @@ class Node:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s on port %d exited: %s" % (self.kind, self.port, self.tail_log()))
             try:
-                if resp_command(self.port, "PING", timeout=1) == "PONG":
+                if resp_command(self.port, "PING", timeout=1, host=self.host) == "PONG":
                     return self
             except OSError:
                 pass
@@ -138,7 +147,7 @@ class Node:
         self.proc = None
 
     def cmd(self, *args, timeout=5.0):
-        return resp_command(self.port, *args, timeout=timeout)
+        return resp_command(self.port, *args, timeout=timeout, host=self.host)
 
     def tail_log(self, lines=20):
         try:
@@ -148,7 +157,7 @@ class Node:
             return ""
 
     def addr(self):
-        return "127.0.0.1:%d" % self.port
+        return "%s:%d" % (self.host, self.port)
 
 
 class Cluster:

@@ -16,6 +16,7 @@ mod info;
 mod introspect;
 mod log;
 mod migrate;
+mod outbound;
 mod persistence;
 mod pubsub;
 mod replication;

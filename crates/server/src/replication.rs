@@ -1466,7 +1466,8 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
     set_state(generation, "connecting")?;
     let addr =
         (host, port).to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address for the master"))?;
-    let sock = TcpStream::connect_timeout(&addr, Duration::from_secs(timeout_s))?;
+    let sock =
+        crate::outbound::connect_timeout(addr, crate::outbound::source_addr(shared), Duration::from_secs(timeout_s))?;
     sock.set_read_timeout(Some(Duration::from_secs(timeout_s)))?;
     sock.set_write_timeout(Some(Duration::from_secs(timeout_s)))?;
     let _ = sock.set_nodelay(true);

@@ -197,7 +197,10 @@ impl Bus {
                 Action::Connect { link, ip, cport } => {
                     let addr: Option<SocketAddr> =
                         ip.parse::<std::net::IpAddr>().ok().map(|a| SocketAddr::new(a, cport));
-                    let connected = addr.and_then(|a| TcpStream::connect(a).ok());
+                    let source = crate::outbound::source_addr(self.shared);
+                    let connected = addr
+                        .and_then(|a| crate::outbound::connect_nonblocking(a, source).ok())
+                        .map(TcpStream::from_std);
                     match connected {
                         Some(mut stream) => {
                             let _ = stream.set_nodelay(true);
