@@ -212,6 +212,17 @@ def cluster_info(node):
     return dict(line.split(":", 1) for line in text.decode().split("\r\n") if ":" in line)
 
 
+def key_slot(key):
+    """Redis's keyHashSlot (CRC16 mod 16384) of a key with no hash tag in it."""
+    crc = 0
+    for b in key.encode():
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % 16384
+
+
 def wait_until(predicate, what, timeout=30.0, interval=0.2):
     deadline = time.time() + timeout
     last = None

@@ -16,7 +16,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import REDIS_SERVER, Cluster, RespError, cluster_info, redis_cli, wait_until  # noqa: E402
+from harness import REDIS_SERVER, Cluster, RespError, cluster_info, key_slot, redis_cli, wait_until  # noqa: E402
 
 SERVER = None
 
@@ -573,17 +573,6 @@ class Writer:
         with open(self.out) as f:
             self.result = json.load(f)
         return self.result
-
-
-def key_slot(key):
-    """Redis's keyHashSlot for keys without hash tags (the writer's `fo:<k>`)."""
-    crc = 0
-    for b in key.encode():
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc % 16384
 
 
 def check_no_acknowledged_write_lost(cluster, result):

@@ -29,22 +29,13 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Node, RespError, _read_reply, cluster_info, free_cluster_port, redis_cli, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    Node, RespError, _read_reply, cluster_info, free_cluster_port, key_slot, redis_cli, wait_until
+)
 
 NODE_TIMEOUT_MS = 2000
 HOSTS = ["127.0.0.%d" % (11 + i) for i in range(6)]
 KEYS = 100
-
-
-def key_slot(key):
-    """Redis's CRC16 slot of `key` (no hash tag inside)."""
-    crc = 0
-    for b in key.encode():
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc % 16384
 
 
 def nodes_lines(node):
