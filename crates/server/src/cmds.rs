@@ -77,6 +77,7 @@ pub const PSYNC: u16 = 101;
 pub const REPLICAOF: u16 = 102;
 pub const ROLE: u16 = 103;
 pub const WAIT: u16 = 104;
+pub const FAILOVER: u16 = 105;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -168,6 +169,7 @@ pub fn register(r: &mut Registry) {
         ("slaveof", REPLICAOF),
         ("role", ROLE),
         ("wait", WAIT),
+        ("failover", FAILOVER),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -271,7 +273,7 @@ impl Env {
             SLOWLOG => self.slowlog_command(c, args),
             LATENCY => self.latency_command(c, args),
             MONITOR => self.monitor_command(c),
-            REPLCONF..=WAIT => self.replication_command(c, id, args, now),
+            REPLCONF..=FAILOVER => self.replication_command(c, id, args, now),
             ECHO => c.out.bulk(args[1]),
             QUIT => {
                 c.out.ok();

@@ -178,6 +178,29 @@ pub struct Repl {
     pub sync_partial_err: AtomicU64,
     /// Serial number for temp file names.
     serial: AtomicU64,
+    /// A coordinated failover started by FAILOVER (standalone masters only).
+    failover: Mutex<Failover>,
+}
+
+/// Redis's `failover_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailoverPhase {
+    None,
+    /// Writes are paused; waiting for the target (or any replica) to reach our offset.
+    WaitForSync,
+    /// We replicate from the target and ask it, with `PSYNC ... FAILOVER`, to take over.
+    InProgress,
+}
+
+struct Failover {
+    phase: FailoverPhase,
+    /// TO host port, or the replica that caught up first.
+    target: Option<(String, u16)>,
+    end_ms: Option<i64>,
+    force: bool,
+    /// Set once no write that began before the pause is still running: from then on our offset
+    /// only moves by PINGs and GETACKs, which the replica acknowledges like any byte.
+    quiesced: bool,
 }
 
 static REPL: OnceLock<Repl> = OnceLock::new();
@@ -221,6 +244,13 @@ pub fn repl() -> &'static Repl {
         sync_partial_ok: AtomicU64::new(0),
         sync_partial_err: AtomicU64::new(0),
         serial: AtomicU64::new(0),
+        failover: Mutex::new(Failover {
+            phase: FailoverPhase::None,
+            target: None,
+            end_ms: None,
+            force: false,
+            quiesced: false,
+        }),
     })
 }
 
@@ -604,8 +634,26 @@ pub fn replconf(hello: &mut ReplicaHello, args: &[&[u8]]) -> Result<bool, String
 }
 
 /// Checks a PSYNC/SYNC before the connection is handed over. Err with the error reply.
-pub fn psync_check(args: &[&[u8]], hello: &ReplicaHello) -> Result<PsyncRequest, String> {
+/// `PSYNC <replid> <offset> FAILOVER` from our own master (same replication id) is Redis's
+/// coordinated failover: we become a master first, then serve the request, which then
+/// continues partially from our replid2. `in_locked_exec` as for REPLICAOF.
+pub fn psync_check(
+    shared: &'static Shared,
+    args: &[&[u8]],
+    hello: &ReplicaHello,
+    in_locked_exec: bool,
+) -> Result<PsyncRequest, String> {
     let r = repl();
+    if args.len() > 3 && args[0].eq_ignore_ascii_case(b"psync") && args[3].eq_ignore_ascii_case(b"failover") {
+        if args[1] != r.stream.lock().replid.as_bytes() {
+            return Err("ERR PSYNC FAILOVER replid must match my replid.".into());
+        }
+        become_master_at(shared, !in_locked_exec);
+        notice!("Failover request received for replid {}.", String::from_utf8_lossy(args[1]));
+    }
+    if r.failover.lock().phase != FailoverPhase::None {
+        return Err("NOMASTERLINK Can't SYNC while failing over".into());
+    }
     if r.replica.load(Ordering::Relaxed) && !r.link_up.load(Ordering::Relaxed) {
         return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
     }
@@ -613,7 +661,7 @@ pub fn psync_check(args: &[&[u8]], hello: &ReplicaHello) -> Result<PsyncRequest,
     if sync {
         return Ok(PsyncRequest { replid: "?".into(), offset: -1, sync: true, hello: hello.clone() });
     }
-    if args.len() != 3 {
+    if args.len() < 3 {
         return Err("ERR wrong number of arguments for 'psync' command".into());
     }
     let offset = std::str::from_utf8(args[2])
@@ -657,6 +705,205 @@ pub fn replicaof_command(
     }
     notice!("REPLICAOF {host}:{port} enabled (user request)");
     Ok("OK".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// FAILOVER (coordinated failover of a standalone master, Redis 6.2+)
+// ---------------------------------------------------------------------------------------------
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (Redis's `failoverCommand`): pauses
+/// writes, and once a replica (the named one, or any) has every byte, makes this node its
+/// replica with `PSYNC ... FAILOVER`, which tells the replica to take over. The cron carries it
+/// on (`update_failover_status`). `in_locked_exec` as for REPLICAOF.
+pub fn failover_command(
+    shared: &'static Shared,
+    args: &[&[u8]],
+    cluster: bool,
+    in_locked_exec: bool,
+    now: i64,
+) -> Result<(), String> {
+    const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    if cluster {
+        return Err("ERR FAILOVER not allowed in cluster mode.".into());
+    }
+    let parse = |a: &[u8]| std::str::from_utf8(a).ok().and_then(|s| s.parse::<i64>().ok());
+    let (mut host, mut port, mut timeout_ms, mut force, mut abort) = (None, 0i64, 0i64, false, false);
+    let mut j = 1;
+    while j < args.len() {
+        let a = args[j];
+        if a.eq_ignore_ascii_case(b"to") && host.is_none() && j + 2 < args.len() {
+            host = Some(String::from_utf8_lossy(args[j + 1]).into_owned());
+            port = parse(args[j + 2]).ok_or(NOT_INTEGER)?;
+            j += 2;
+        } else if a.eq_ignore_ascii_case(b"timeout") && j + 1 < args.len() && timeout_ms <= 0 {
+            timeout_ms = parse(args[j + 1]).ok_or(NOT_INTEGER)?;
+            if timeout_ms <= 0 {
+                return Err("ERR FAILOVER timeout must be greater than 0".into());
+            }
+            j += 1;
+        } else if a.eq_ignore_ascii_case(b"force") && !force {
+            force = true;
+        } else if a.eq_ignore_ascii_case(b"abort") && !abort {
+            abort = true;
+        } else {
+            return Err("ERR syntax error".into());
+        }
+        j += 1;
+    }
+    let r = repl();
+    if abort {
+        if r.failover.lock().phase == FailoverPhase::None {
+            return Err("ERR No failover in progress.".into());
+        }
+        abort_failover_at(shared, "Failover manually aborted", !in_locked_exec);
+        return Ok(());
+    }
+    if force && (timeout_ms == 0 || host.is_none()) {
+        return Err("ERR FAILOVER with force option requires both a timeout and target HOST and IP.".into());
+    }
+    if is_replica() {
+        return Err("ERR FAILOVER is not valid when server is a replica.".into());
+    }
+    if r.stream.lock().links.is_empty() {
+        return Err("ERR FAILOVER requires connected replicas.".into());
+    }
+    let mut f = r.failover.lock();
+    if f.phase != FailoverPhase::None {
+        return Err("ERR FAILOVER already in progress.".into());
+    }
+    let target = match host {
+        Some(host) => {
+            let link = find_replica(&host, port).ok_or("ERR FAILOVER target HOST and PORT is not a replica.")?;
+            if link.state.load(Ordering::Relaxed) != ONLINE {
+                return Err("ERR FAILOVER target replica is not online.".into());
+            }
+            notice!("FAILOVER requested to {host}:{port}.");
+            Some((host, port as u16))
+        }
+        None => {
+            notice!("FAILOVER requested to any replica.");
+            None
+        }
+    };
+    *f = Failover {
+        phase: FailoverPhase::WaitForSync,
+        target,
+        end_ms: (timeout_ms > 0).then(|| now.saturating_add(timeout_ms)),
+        force,
+        quiesced: false,
+    };
+    drop(f);
+    pause_writes(shared);
+    Ok(())
+}
+
+/// The link of the replica that announced `host` and listening port `port`.
+fn find_replica(host: &str, port: i64) -> Option<Arc<ReplicaLink>> {
+    let st = repl().stream.lock();
+    st.links.iter().find(|l| l.ip == host && i64::from(l.listening_port.load(Ordering::Relaxed)) == port).cloned()
+}
+
+/// Holds every write from now on (Redis's `PAUSE_DURING_FAILOVER` write pause; CLIENT UNPAUSE
+/// does not end it), then, on a thread of its own, waits until no worker is inside a write
+/// that began before (`WorkerStats::in_write`): only then does our offset stop moving with data.
+fn pause_writes(shared: &'static Shared) {
+    shared.failover_pause_until_ms.store(i64::MAX, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new().name("failover-pause".into()).spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        for w in shared.workers() {
+            while w.stats.in_write.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    warning!("FAILOVER: a write did not finish within 5 s of the pause");
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+        let mut f = repl().failover.lock();
+        if f.phase == FailoverPhase::WaitForSync {
+            f.quiesced = true;
+        }
+    });
+    if let Err(e) = spawned {
+        warning!("FAILOVER: could not start the pause thread: {e}");
+    }
+}
+
+/// Redis's `clearFailoverState`: no failover, writes flow again.
+fn clear_failover_state(shared: &Shared) {
+    let r = repl();
+    *r.failover.lock() =
+        Failover { phase: FailoverPhase::None, target: None, end_ms: None, force: false, quiesced: false };
+    shared.failover_pause_until_ms.store(0, Ordering::SeqCst);
+}
+
+/// Redis's `abortFailover`: back to master if we had already turned to the target.
+fn abort_failover(shared: &'static Shared, reason: &str) {
+    abort_failover_at(shared, reason, true)
+}
+
+fn abort_failover_at(shared: &'static Shared, reason: &str, barrier: bool) {
+    let (phase, target) = {
+        let f = repl().failover.lock();
+        (f.phase, f.target.clone())
+    };
+    if phase == FailoverPhase::None {
+        return;
+    }
+    match target {
+        Some((h, p)) => notice!("FAILOVER to {h}:{p} aborted: {reason}"),
+        None => notice!("FAILOVER to any replica aborted: {reason}"),
+    }
+    if phase == FailoverPhase::InProgress {
+        become_master_at(shared, barrier);
+    }
+    clear_failover_state(shared);
+}
+
+/// Redis's `updateFailoverStatus`, from the cron: times out (or, with FORCE, fails over
+/// anyway), or turns to the first replica that has acknowledged our whole offset.
+fn update_failover_status(shared: &'static Shared, now: i64) {
+    let r = repl();
+    let mut f = r.failover.lock();
+    if f.phase != FailoverPhase::WaitForSync {
+        return;
+    }
+    if f.end_ms.is_some_and(|end| end <= now) {
+        if let (true, Some((host, port))) = (f.force, f.target.clone()) {
+            notice!("FAILOVER to {host}:{port} time out exceeded, failing over.");
+            f.phase = FailoverPhase::InProgress;
+            drop(f);
+            let _ = replicate_from(shared, &host, port);
+        } else {
+            drop(f);
+            abort_failover(shared, "Replica never caught up before timeout");
+        }
+        return;
+    }
+    if !f.quiesced {
+        return;
+    }
+    let end = r.stream.lock().end;
+    let caught_up = match &f.target {
+        Some((host, port)) => find_replica(host, i64::from(*port)).filter(|l| l.ack.load(Ordering::Relaxed) == end),
+        None => {
+            let st = r.stream.lock();
+            st.links
+                .iter()
+                .find(|l| l.state.load(Ordering::Relaxed) == ONLINE && l.ack.load(Ordering::Relaxed) == end)
+                .cloned()
+        }
+    };
+    // Replicas acknowledge once a second on their own. Rejected: asking with REPLCONF GETACK,
+    // as WAIT does: a replica's answer counts the bytes before the GETACK, so while we keep
+    // asking its acknowledgement never reaches our offset.
+    let Some(link) = caught_up else { return };
+    let (host, port) = f.target.clone().unwrap_or((link.ip.clone(), link.listening_port.load(Ordering::Relaxed)));
+    f.target = Some((host.clone(), port));
+    f.phase = FailoverPhase::InProgress;
+    drop(f);
+    notice!("Failover target {host}:{port} is synced, failing over.");
+    let _ = replicate_from(shared, &host, port);
 }
 
 /// ROLE's reply.
@@ -768,6 +1015,7 @@ pub fn info_section(shared: &Shared) -> String {
             u8::from(cfg.get_bool("replica-announced").unwrap_or(true)),
         );
     }
+    let failover_state = failover_state_name();
     let st = r.stream.lock();
     let _ = write!(s, "connected_slaves:{}\r\n", st.links.len());
     {
@@ -806,7 +1054,8 @@ pub fn info_section(shared: &Shared) -> String {
     let first = if st.active { st.end - st.histlen() + 1 } else { 0 };
     let _ = write!(
         s,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\nrepl_backlog_histlen:{}\r\n",
+        failover_state,
         st.replid,
         st.replid2,
         st.end,
@@ -816,6 +1065,15 @@ pub fn info_section(shared: &Shared) -> String {
         if st.active { st.histlen() } else { 0 },
     );
     s
+}
+
+/// INFO's `master_failover_state`.
+fn failover_state_name() -> &'static str {
+    match REPL.get().map_or(FailoverPhase::None, |r| r.failover.lock().phase) {
+        FailoverPhase::None => "no-failover",
+        FailoverPhase::WaitForSync => "waiting-for-sync",
+        FailoverPhase::InProgress => "failover-in-progress",
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,6 +1206,7 @@ fn cron_thread(shared: &'static Shared) {
                 }
             });
         }
+        update_failover_status(shared, now);
         if !replica && now - last_ping_ms >= ping_period * 1000 {
             last_ping_ms = now;
             let mut st = r.stream.lock();
@@ -1513,9 +1772,25 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
         (st.replid.clone(), st.end + 1)
     };
     notice!("Trying a partial resynchronization (request {our_id}:{our_next}).");
-    let line = m.command(&[b"PSYNC", our_id.as_bytes(), our_next.to_string().as_bytes()])?;
+    let failing_over = r.failover.lock().phase == FailoverPhase::InProgress;
+    let next = our_next.to_string();
+    let line = if failing_over {
+        m.command(&[b"PSYNC", our_id.as_bytes(), next.as_bytes(), b"FAILOVER"])?
+    } else {
+        m.command(&[b"PSYNC", our_id.as_bytes(), next.as_bytes()])?
+    };
+    let reply = parse_psync_reply(&line);
+    if failing_over {
+        // A full resync is not what a coordinated failover expects, but nothing is wrong with it.
+        if matches!(reply, PsyncReply::Continue { .. } | PsyncReply::Full { .. }) {
+            clear_failover_state(shared);
+        } else {
+            abort_failover(shared, "Failover target rejected psync request");
+            return Err(std::io::Error::other("the failover target rejected PSYNC FAILOVER"));
+        }
+    }
     let mut db = 0;
-    match parse_psync_reply(&line) {
+    match reply {
         PsyncReply::Continue { replid } => {
             notice!("Successful partial resynchronization with master.");
             let changed = {

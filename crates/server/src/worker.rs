@@ -1269,9 +1269,12 @@ impl Env {
             self.parked += 1;
             return Exec::Deferred;
         }
-        // A manual failover's write pause (cluster masters): see `WorkerStats::in_write`. Our
-        // master's stream is never paused (its writes are not ours to hold).
-        let failover_guard = shared.cluster.is_some() && !c.master && self.writes_if_run(c, entry);
+        // A failover's write pause (a cluster manual failover, or FAILOVER): see
+        // `WorkerStats::in_write`. Our master's stream is never paused (its writes are not ours
+        // to hold). Rejected: guarding only while a failover runs, since a worker that read "no
+        // failover" just before the pause began would run its write unguarded and move the
+        // offset after the replica was judged caught up; the SeqCst store costs a few cycles.
+        let failover_guard = !c.master && self.writes_if_run(c, entry);
         if failover_guard {
             self.stats.in_write.store(true, Ordering::SeqCst);
             if shared.failover_pause_until_ms.load(Ordering::SeqCst) > now {
@@ -1943,7 +1946,7 @@ impl Env {
 impl Env {
     /// REPLCONF, PSYNC/SYNC, REPLICAOF/SLAVEOF, ROLE, WAIT (the logic is in `replication`).
     pub fn replication_command(&mut self, c: &mut Conn, id: u16, args: &[&[u8]], now: i64) {
-        use crate::cmds::{PSYNC, REPLCONF, REPLICAOF, ROLE, WAIT};
+        use crate::cmds::{FAILOVER, PSYNC, REPLCONF, REPLICAOF, ROLE, WAIT};
         use crate::replication as repl;
         match id {
             REPLCONF => {
@@ -1968,7 +1971,8 @@ impl Env {
                     return;
                 }
                 let hello = c.hello.as_deref().cloned().unwrap_or_default();
-                match repl::psync_check(args, &hello) {
+                let locked = self.in_exec && !self.locks.is_empty();
+                match repl::psync_check(self.shared, args, &hello, locked) {
                     Ok(req) => c.handoff = Some(req),
                     Err(e) => c.out.error(&e),
                 }
@@ -1982,6 +1986,13 @@ impl Env {
                 }
             }
             ROLE => repl::role_reply(&mut c.out),
+            FAILOVER => {
+                let locked = self.in_exec && !self.locks.is_empty();
+                match repl::failover_command(self.shared, args, self.cluster.is_some(), locked, now) {
+                    Ok(()) => c.out.ok(),
+                    Err(e) => c.out.error(&e),
+                }
+            }
             WAIT => {
                 if repl::is_replica() {
                     c.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");

@@ -588,3 +588,44 @@ fn becoming_a_replica_unblocks_blocked_clients() {
         other => panic!("{other:?}"),
     }
 }
+
+/// FAILOVER between the two implementations, both ways: a redoxide master hands over to a
+/// redis-server replica and becomes its replica (PSYNC ... FAILOVER from us, answered by
+/// Redis), then the redis-server master hands back to us (PSYNC ... FAILOVER from Redis,
+/// answered by us). Each hand-over is a partial resync: no full sync, the same data on both.
+#[test]
+fn failover_command_hands_over_between_redoxide_and_redis() {
+    let ours = redoxide(&[]);
+    let mut o = ours.client();
+    populate(&mut o, 500);
+    let theirs = Redis::start(&["--replicaof", "127.0.0.1", &ours.port.to_string()]);
+    let mut t = theirs.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut t));
+    write_traffic(&mut o, 0);
+    let to = |port: u16| ["FAILOVER", "TO", "127.0.0.1", &port.to_string()].map(String::from);
+    let redis_port = theirs.port;
+    let to_redis = to(redis_port);
+    let args: Vec<&str> = to_redis.iter().map(String::as_str).collect();
+    assert_eq!(o.cmd(&args), Reply::Simple("OK".into()));
+    wait_until("redis-server to become master", Duration::from_secs(20), || {
+        field(&mut t, "replication", "role") == "master" && field(&mut o, "replication", "master_link_status") == "up"
+    });
+    assert_eq!(field(&mut o, "replication", "master_failover_state"), "no-failover");
+    assert_eq!(field(&mut t, "stats", "sync_full"), "0", "the hand-over to Redis was a full sync");
+    assert_eq!(field(&mut t, "stats", "sync_partial_ok"), "1");
+    write_traffic(&mut t, 1);
+    assert_in_sync(&mut t, &mut o);
+
+    let to_ours = to(ours.port);
+    let args: Vec<&str> = to_ours.iter().map(String::as_str).collect();
+    assert_eq!(t.cmd(&args), Reply::Simple("OK".into()));
+    wait_until("redoxide to become master again", Duration::from_secs(20), || {
+        field(&mut o, "replication", "role") == "master" && field(&mut t, "replication", "master_link_status") == "up"
+    });
+    assert_eq!(field(&mut o, "stats", "sync_partial_ok"), "1", "the hand-back was not a partial resync");
+    write_traffic(&mut o, 2);
+    assert_in_sync(&mut o, &mut t);
+    // The pause ended: writes flow on the new master, and the old one is a read-only replica.
+    assert_eq!(o.cmd(&["SET", "after", "1"]), Reply::Simple("OK".into()));
+    assert!(matches!(t.cmd(&["SET", "x", "y"]), Reply::Error(e) if e.starts_with("READONLY")));
+}
