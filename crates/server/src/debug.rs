@@ -360,6 +360,9 @@ impl Env {
         }
         match crate::persistence::load_file(shared, merge) {
             Ok(()) => {
+                // Only a start-up load resumes the file's replication history (Redis's DEBUG
+                // RELOAD passes no rdbSaveInfo either).
+                shared.persist.lock().loaded_repl = None;
                 notice!("DB reloaded by DEBUG RELOAD");
                 c.out.ok();
             }

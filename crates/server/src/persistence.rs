@@ -43,8 +43,20 @@ pub struct PersistState {
     pub bgsave_scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
-    /// The replication info (stream db, replid, offset) of the RDB loaded at start-up.
-    pub loaded_repl: Option<(u32, String, u64)>,
+    /// The replication info of the RDB loaded at start-up (`replication::start` takes it).
+    pub loaded_repl: Option<LoadedRepl>,
+}
+
+/// What an RDB says of the replication history it was saved in (its `repl-*` aux fields).
+#[derive(Debug)]
+pub struct LoadedRepl {
+    pub stream_db: u32,
+    pub replid: String,
+    pub offset: u64,
+    /// Keys the file held that were past their expiry when loaded, by database. A restarted
+    /// master feeds their deletion to its backlog before any replica reconnects, so a replica
+    /// that partially resyncs loses them too (Redis's `RDBFLAGS_FEED_REPL`).
+    pub expired: Vec<(u32, Vec<u8>)>,
 }
 
 pub fn new_state() -> Mutex<PersistState> {
@@ -149,11 +161,11 @@ impl SnapshotHook for SlotSnapshot {
         }
         let mut bytes = Vec::new();
         let mut keys = 0u64;
+        // Keys past their expiry but not yet removed are written too, as Redis's rdbSaveRio does:
+        // whoever loads the file decides (a master drops them and, restarted, feeds their
+        // deletion to its replicas; a replica keeps them until its master's DEL arrives).
         for (key, value) in table.iter() {
             let expire = table.expire_at(key.as_bytes());
-            if expire.is_some_and(|at| at <= self.now_ms) {
-                continue;
-            }
             encode_key_entry(&mut bytes, key.as_bytes(), value, expire, &self.limits);
             keys += 1;
         }
@@ -399,11 +411,8 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
         for s in 0..SLOT_COUNT as u16 {
             let Some(t) = locks.held(d, s) else { continue };
             for (key, value) in t.iter() {
+                // Expired keys are written too (see `SlotSnapshot::on_first_lock`).
                 let expire = t.expire_at(key.as_bytes());
-                // Keys whose time has passed are not written (a master would drop them on load).
-                if expire.is_some_and(|at| at <= now) {
-                    continue;
-                }
                 w.key(key.as_bytes(), value, expire);
                 keys += 1;
             }
@@ -452,6 +461,7 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
     let (mut loaded, mut expired) = (0u64, 0u64);
     let mut db = 0usize;
     let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
+    let mut expired_keys: Vec<(u32, Vec<u8>)> = Vec::new();
     loop {
         let item = reader.next_item().map_err(|e| {
             anyhow::anyhow!(
@@ -485,6 +495,11 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
             RdbItem::Key { key, value, expire_at_ms } => {
                 if !keep_expired && expire_at_ms.is_some_and(|at| at <= now) {
                     expired += 1;
+                    // The aux fields come before the first key: only a file with a history
+                    // to resume needs the names.
+                    if repl_id.is_some() && repl_offset.is_some() {
+                        expired_keys.push((db as u32, key.to_vec()));
+                    }
                     continue;
                 }
                 let mut t = shared.ks.db(db).lock_slot(key_hash_slot(&key));
@@ -500,8 +515,9 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
         }
     }
     notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
-    if let (Some(id), Some(offset)) = (repl_id, repl_offset) {
-        shared.persist.lock().loaded_repl = Some((repl_db.unwrap_or(0), id, offset));
+    if let (Some(replid), Some(offset)) = (repl_id, repl_offset) {
+        shared.persist.lock().loaded_repl =
+            Some(LoadedRepl { stream_db: repl_db.unwrap_or(0), replid, offset, expired: expired_keys });
     }
     let mut st = shared.persist.lock();
     st.last_load_keys_loaded = loaded;

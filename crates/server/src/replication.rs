@@ -283,6 +283,14 @@ pub fn master_link_time_ms() -> Option<u64> {
     (down_since >= 0).then_some(down_since as u64)
 }
 
+/// CONFIG RESETSTAT: the sync counters of INFO stats start again from zero.
+pub fn reset_stats() {
+    let r = repl();
+    r.sync_full.store(0, Ordering::Relaxed);
+    r.sync_partial_ok.store(0, Ordering::Relaxed);
+    r.sync_partial_err.store(0, Ordering::Relaxed);
+}
+
 /// True while this node replicates from a master.
 #[inline]
 pub fn is_replica() -> bool {
@@ -1110,15 +1118,20 @@ pub fn start(shared: &'static Shared) {
     let r = repl();
     r.stream.lock().backlog_size = shared.config.read().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
     let loaded = shared.persist.lock().loaded_repl.take();
-    if let (Some((db, id, offset)), true) = (loaded, shared.config.read().replicaof().is_some()) {
-        notice!("Using the replication id {id} and offset {offset} saved in the RDB file");
-        let mut st = r.stream.lock();
-        st.replid = id;
-        st.start = offset;
-        st.end = offset;
-        st.active = true;
-        drop(st);
-        r.link.lock().db = db;
+    let is_replica = shared.config.read().replicaof().is_some();
+    match loaded {
+        Some(l) if is_replica => {
+            notice!("Using the replication id {} and offset {} saved in the RDB file", l.replid, l.offset);
+            let mut st = r.stream.lock();
+            st.replid = l.replid;
+            st.start = l.offset;
+            st.end = l.offset;
+            st.active = true;
+            drop(st);
+            r.link.lock().db = l.stream_db;
+        }
+        Some(l) => resume_history_as_master(shared, l),
+        None => {}
     }
     if let Err(e) = std::thread::Builder::new().name("repl-cron".into()).spawn(move || cron_thread(shared)) {
         warning!("Can't start the replication cron thread: {e}");
@@ -1126,6 +1139,35 @@ pub fn start(shared: &'static Shared) {
     let target = shared.config.read().replicaof();
     if let Some((host, port)) = target {
         let _ = replicate_from(shared, &host, port);
+    }
+}
+
+/// A master restarted from an RDB that names its history: the old id becomes replid2, valid up
+/// to the saved offset, and a backlog starts there (Redis's `loadDataFromDisk` for a master),
+/// so the replicas that followed us before the restart resume with a partial resync. The
+/// deletions of keys that expired while we were down go into that backlog first; if they
+/// outgrow it, the replicas get a full sync instead.
+fn resume_history_as_master(shared: &'static Shared, loaded: crate::persistence::LoadedRepl) {
+    let r = repl();
+    {
+        let mut st = r.stream.lock();
+        st.replid2 = loaded.replid;
+        st.second_offset = loaded.offset as i64 + 1;
+        st.start = loaded.offset;
+        st.end = loaded.offset;
+        st.buf.clear();
+        st.selected_db = None;
+        st.active = true;
+        st.no_replicas_since_ms = now_ms();
+    }
+    r.feeding.store(true, Ordering::Relaxed);
+    crate::aof::refresh_on();
+    let lazy = shared.config.read().get_bool("lazyfree-lazy-expire").unwrap_or(false);
+    let del: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+    let ops: Vec<(u32, Vec<Vec<u8>>)> =
+        loaded.expired.into_iter().map(|(db, key)| (db, vec![del.to_vec(), key])).collect();
+    if !ops.is_empty() {
+        feed(&ops, false);
     }
 }
 
