@@ -84,20 +84,25 @@ impl SlotTable {
         self.expires.len()
     }
 
-    /// Removes `key` if its expiry time has passed; true if it did.
+    /// True if `key`'s expiry time has passed and this lookup must treat it as missing. Under
+    /// [`ExpiryMode::Delete`] the key is also removed (and logged for propagation).
     #[inline]
     fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
         if self.expires.is_empty() {
             return false;
         }
         match self.expires.get(key) {
-            Some(&at) if at <= now_ms => {
-                self.expires.remove(key);
-                self.entries.remove(key);
-                self.expired_count += 1;
-                log_expired(key);
-                true
-            }
+            Some(&at) if at <= now_ms => match EXPIRY_MODE.with(std::cell::Cell::get) {
+                ExpiryMode::Delete => {
+                    self.expires.remove(key);
+                    self.entries.remove(key);
+                    self.expired_count += 1;
+                    log_expired(key);
+                    true
+                }
+                ExpiryMode::Hide => true,
+                ExpiryMode::Keep => false,
+            },
             _ => false,
         }
     }
@@ -105,13 +110,17 @@ impl SlotTable {
     /// The live value of `key`, expiring it first if its time has passed.
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.entries.get(key)
     }
 
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.entries.get_mut(key)
     }
 
@@ -274,6 +283,29 @@ fn log_expired(key: &[u8]) {
             }
         }
     });
+}
+
+/// What a lookup on the calling thread does with a key whose time has passed: Redis's
+/// `expireIfNeeded`, which deletes on a master but only hides on a replica, since a replica's
+/// keys change only by its master's stream (the master's DEL follows). A replica that deleted
+/// on its own would diverge as soon as the two clocks disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryMode {
+    /// A master (or a writable replica's own write): remove the key, log it for propagation.
+    Delete,
+    /// A replica serving a client: the key reads as missing but stays stored.
+    Hide,
+    /// A replica applying its master's stream: the key lives until the master says otherwise.
+    Keep,
+}
+
+thread_local! {
+    static EXPIRY_MODE: std::cell::Cell<ExpiryMode> = const { std::cell::Cell::new(ExpiryMode::Delete) };
+}
+
+/// Sets the calling thread's [`ExpiryMode`] for the lookups that follow.
+pub fn set_expiry_mode(mode: ExpiryMode) {
+    EXPIRY_MODE.with(|m| m.set(mode));
 }
 
 /// Turns logging of expired keys on or off for the calling thread.

@@ -283,6 +283,31 @@ pub fn master_link_time_ms() -> Option<u64> {
     (down_since >= 0).then_some(down_since as u64)
 }
 
+/// Keys a writable replica's own clients wrote with a TTL (Redis's `slaveKeysWithExpire`):
+/// the replica expires them itself, its master knowing nothing of them. Emptied when this
+/// node becomes a master or loads a full sync, as Redis's `flushSlaveKeysWithExpireList`.
+type DbKeys = std::collections::HashSet<(u32, Vec<u8>)>;
+static REPLICA_KEYS_WITH_EXPIRE: Mutex<Option<DbKeys>> = Mutex::new(None);
+
+pub fn remember_replica_key(db: u32, key: &[u8]) {
+    REPLICA_KEYS_WITH_EXPIRE.lock().get_or_insert_with(Default::default).insert((db, key.to_vec()));
+}
+
+pub fn forget_replica_key(db: u32, key: &[u8]) {
+    if let Some(set) = REPLICA_KEYS_WITH_EXPIRE.lock().as_mut() {
+        set.remove(&(db, key.to_vec()));
+    }
+}
+
+/// A copy of the remembered keys (a handful: only writable replicas have any).
+pub fn replica_keys_with_expire() -> Vec<(u32, Vec<u8>)> {
+    REPLICA_KEYS_WITH_EXPIRE.lock().as_ref().map(|s| s.iter().cloned().collect()).unwrap_or_default()
+}
+
+fn forget_replica_keys() {
+    *REPLICA_KEYS_WITH_EXPIRE.lock() = None;
+}
+
 /// CONFIG RESETSTAT: the sync counters of INFO stats start again from zero.
 pub fn reset_stats() {
     let r = repl();
@@ -377,6 +402,7 @@ fn become_master_at(shared: &'static Shared, barrier: bool) {
     if !r.replica.swap(false, Ordering::Relaxed) {
         return;
     }
+    forget_replica_keys();
     at_switch(shared, barrier, || {
         let mut st = r.stream.lock();
         st.shift_replid();
@@ -1973,6 +1999,7 @@ fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
 /// Replaces the data with the master's RDB and adopts its history.
 fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64) -> std::io::Result<()> {
     let r = repl();
+    forget_replica_keys();
     let _g = r.apply.lock();
     crate::aof::with_all_slots_locked(shared, || {});
     for db in 0..shared.ks.db_count() {

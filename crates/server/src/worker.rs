@@ -176,6 +176,8 @@ pub struct Env {
     pub shared: &'static Shared,
     pub stats: Arc<WorkerStats>,
     pub data_config: Arc<DataConfig>,
+    /// The thread's `keyspace::ExpiryMode` as last set, so it is written only when it changes.
+    pub expiry_mode: keyspace::ExpiryMode,
     /// `client-query-buffer-limit`, cached: reading the config lock per read would make every
     /// core touch one shared cache line.
     qbuf_limit: usize,
@@ -292,6 +294,7 @@ impl Worker {
                 shared,
                 stats,
                 data_config: shared.data_config(),
+                expiry_mode: keyspace::ExpiryMode::Delete,
                 qbuf_limit: shared.config.read().client_query_buffer_limit(),
                 parked: 0,
                 locks: LockSet::new(),
@@ -905,6 +908,14 @@ impl Worker {
         if !shared.active_expire_enabled.load(Ordering::Relaxed) {
             return;
         }
+        // A replica's keys expire by its master's DELs only (Redis runs no expiry cycle there),
+        // except those its own clients wrote with a TTL (replica-read-only no).
+        if crate::replication::is_replica() {
+            if self.env.id == 0 {
+                self.expire_replica_keys(now);
+            }
+            return;
+        }
         let started = Instant::now();
         let workers = shared.workers().len().max(1);
         let mut budget_keys = 2000usize;
@@ -943,6 +954,45 @@ impl Worker {
             }
         }
         crate::introspect::latency_event_if_needed(shared, "expire-cycle", started.elapsed().as_millis() as u64);
+    }
+}
+
+impl Worker {
+    /// Redis's `expireSlaveKeys`: removes the keys a writable replica's clients wrote with a TTL
+    /// once it has passed, logged and propagated as any expiry, and forgets keys that lost
+    /// their TTL or are gone.
+    fn expire_replica_keys(&mut self, now: i64) {
+        let shared = self.env.shared;
+        let keys = crate::replication::replica_keys_with_expire();
+        if keys.is_empty() {
+            return;
+        }
+        keyspace::set_expiry_mode(keyspace::ExpiryMode::Delete);
+        self.env.expiry_mode = keyspace::ExpiryMode::Delete;
+        for (db, key) in keys {
+            let Some(d) = shared.ks.db_if_used(db as usize) else {
+                crate::replication::forget_replica_key(db, &key);
+                continue;
+            };
+            let mut t = d.lock_slot(keyspace::key_hash_slot(&key));
+            match t.expire_at(&key) {
+                Some(at) if at <= now => {
+                    t.remove(&key, now);
+                    let logged = crate::aof::feed_expired(db, self.env.data_config.lazyfree_lazy_expire);
+                    drop(t);
+                    crate::replication::forget_replica_key(db, &key);
+                    match logged {
+                        Some(keys) => self.env.publish_expired_keys(db, keys),
+                        None => self.env.publish_expired_log(db),
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    drop(t);
+                    crate::replication::forget_replica_key(db, &key);
+                }
+            }
+        }
     }
 }
 
@@ -1275,6 +1325,17 @@ impl Env {
         // failover" just before the pause began would run its write unguarded and move the
         // offset after the replica was judged caught up; the SeqCst store costs a few cycles.
         let failover_guard = !c.master && self.writes_if_run(c, entry);
+        // A replica hides expired keys from its clients and keeps them for its master's stream;
+        // a write it accepts (replica-read-only no) deletes them, as Redis's forced expiry does.
+        let expiry_mode = match (crate::replication::is_replica(), c.master, failover_guard) {
+            (false, _, _) | (true, false, true) => keyspace::ExpiryMode::Delete,
+            (true, true, _) => keyspace::ExpiryMode::Keep,
+            (true, false, false) => keyspace::ExpiryMode::Hide,
+        };
+        if expiry_mode != self.expiry_mode {
+            keyspace::set_expiry_mode(expiry_mode);
+            self.expiry_mode = expiry_mode;
+        }
         if failover_guard {
             self.stats.in_write.store(true, Ordering::SeqCst);
             if shared.failover_pause_until_ms.load(Ordering::SeqCst) > now {
@@ -1305,6 +1366,9 @@ impl Env {
         }
         if failover_guard {
             self.stats.in_write.store(false, Ordering::Release);
+            if expiry_mode == keyspace::ExpiryMode::Delete && crate::replication::is_replica() {
+                self.remember_replica_keys_with_expire(c.db, entry, args, now);
+            }
         }
         if took_us >= self.introspect_floor_us {
             self.introspect_command(c, entry, args, took_us);
@@ -1556,6 +1620,20 @@ impl Env {
         }
         let keys = self.key_pos.iter().filter(|&&p| written(p));
         self.shared.touch_keys(db, keys.filter_map(|&p| args.get(p).copied()));
+    }
+
+    /// A writable replica's client wrote: the keys that now carry a TTL are expired by this
+    /// replica itself (Redis's `rememberSlaveKeyWithExpire`), since no master DEL will come.
+    fn remember_replica_keys_with_expire(&mut self, db: u32, entry: &Entry, args: &[&[u8]], now: i64) {
+        self.compute_keys(entry, args);
+        let Some(d) = self.shared.ks.db_if_used(db as usize) else { return };
+        for &p in &self.key_pos {
+            let Some(key) = args.get(p) else { continue };
+            let has_ttl = d.lock_slot(keyspace::key_hash_slot(key)).expire_at(key).is_some_and(|at| at > now);
+            if has_ttl {
+                crate::replication::remember_replica_key(db, key);
+            }
+        }
     }
 
     /// Computes the key positions of a command into `key_pos` (empty when it has none).

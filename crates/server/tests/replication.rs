@@ -629,3 +629,29 @@ fn failover_command_hands_over_between_redoxide_and_redis() {
     assert_eq!(o.cmd(&["SET", "after", "1"]), Reply::Simple("OK".into()));
     assert!(matches!(t.cmd(&["SET", "x", "y"]), Reply::Error(e) if e.starts_with("READONLY")));
 }
+
+/// A replica never removes a key on its own when its time passes: its clients see it missing,
+/// but it stays (DBSIZE counts it) until the master's DEL arrives, so the two datasets cannot
+/// diverge when the clocks disagree (Redis's `expireIfNeeded` on replicas).
+#[test]
+fn replica_hides_expired_keys_until_the_master_deletes_them() {
+    let master = Redis::start(&["--enable-debug-command", "yes"]);
+    let mut m = master.client();
+    let replica = redoxide(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.client();
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.cmd(&["SET", "short", "v", "PX", "50"]);
+    m.cmd(&["SET", "long", "v"]);
+    wait_until("the keys to replicate", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(2));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd(&["GET", "short"]), Reply::Null);
+    assert_eq!(r.cmd(&["EXISTS", "short"]), Reply::Int(0));
+    // Two reads later and past any active expiry tick of ours, still stored.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(2), "the replica removed an expired key on its own");
+    // The master expires it on access and its DEL removes it here.
+    assert_eq!(m.cmd(&["GET", "short"]), Reply::Null);
+    wait_until("the master's DEL", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(1));
+    assert_eq!(r.cmd(&["GET", "long"]), Reply::bulk("v"));
+}
