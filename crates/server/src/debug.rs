@@ -2,7 +2,7 @@
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
 //! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
-//! CLUSTERLINK KILL, HELP).
+//! CLUSTERLINK KILL, PAUSE-CRON, HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
 //! give equal digests, whatever the order their members were added in, and an empty dataset
@@ -63,6 +63,8 @@ const HELP: &[&str] = &[
     "    default.",
     "CLUSTERLINK KILL <to|from|all> <node-id>",
     "    Kills the link based on the direction to/from (both) with the provided node.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
@@ -190,6 +192,9 @@ impl Env {
             c.out.ok();
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
             shared.active_expire_enabled.store(parse_i64(args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
+            c.out.ok();
+        } else if eq_ic(sub, "pause-cron") && n == 3 {
+            shared.cron_paused.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
             c.out.ok();
         } else if eq_ic(sub, "jmap") && n == 2 {
             c.out.ok();
