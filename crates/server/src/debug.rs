@@ -267,7 +267,10 @@ impl Env {
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
         } else if eq_ic(sub, "loadaof") && n == 2 {
-            match crate::aof::debug_loadaof(self.shared) {
+            let loaded = crate::aof::debug_loadaof(self.shared);
+            // The dataset was emptied and reloaded (Redis's emptyData): a flush for trackers.
+            self.track_flush();
+            match loaded {
                 Ok(()) => c.out.ok(),
                 Err(e) => {
                     warning!("DEBUG LOADAOF failed: {e:#}");
@@ -362,6 +365,8 @@ impl Env {
                     }
                 }
             }
+            // Redis's emptyData signals a flush: trackers are told their caches are void.
+            self.track_flush();
         }
         match crate::persistence::load_file(shared, merge) {
             Ok(()) => {

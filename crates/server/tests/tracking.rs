@@ -253,3 +253,32 @@ fn expired_keys_are_invalidated_lazily_and_actively() {
     // Active expiry (10 Hz) removes `short`: bounded by the client's read timeout.
     assert_eq!(reader.read(), invalidate(&["short"]));
 }
+
+#[test]
+fn invalidations_follow_the_exec_reply_and_the_table_limit_evicts_with_messages() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut reader = resp3(&server);
+    let mut admin = server.client();
+    assert_eq!(reader.cmd(&["CLIENT", "TRACKING", "on"]), ok());
+    assert_eq!(reader.cmd(&["MSET", "a{t}", "1", "b{t}", "2"]), ok());
+    assert_eq!(reader.cmd(&["GET", "a{t}"]), b("1"));
+    assert_eq!(reader.cmd(&["MULTI"]), ok());
+    assert_eq!(reader.cmd(&["INCR", "a{t}"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(reader.cmd(&["GET", "b{t}"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(reader.cmd(&["EXEC"]), Reply::Array(vec![Reply::Int(2), b("2")]));
+    assert_eq!(reader.read(), invalidate(&["a{t}"]));
+    // b{t} (read inside EXEC) and three more are remembered; a limit of 2 evicts down to 2,
+    // each eviction telling the reader.
+    assert_eq!(reader.cmd(&["MGET", "k1", "k2", "k3"]), Reply::Array(vec![Reply::Null, Reply::Null, Reply::Null]));
+    assert_eq!(info_field(&mut admin, "tracking_total_keys"), 4);
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "2"]), ok());
+    let mut evicted = Vec::new();
+    for _ in 0..2 {
+        match reader.read() {
+            Reply::Push(items) if items.len() == 2 && items[0] == b("invalidate") => evicted.push(items[1].clone()),
+            other => panic!("expected an invalidation, got {other:?}"),
+        }
+    }
+    assert_eq!(evicted.len(), 2);
+    assert_eq!(info_field(&mut admin, "tracking_total_keys"), 2);
+}
