@@ -90,14 +90,20 @@ impl Sink {
 #[derive(Default)]
 pub struct Tracking {
     /// True while the hooks have work (a tracking client, a remembered key or a prefix): the
-    /// one atomic load a command pays when nobody tracks, as `watch_count` for WATCH.
-    active: AtomicBool,
+    /// one atomic load a command pays when nobody tracks, as `watch_count` for WATCH. Alone on
+    /// its line: the mutex and counters below are written by every tracking operation.
+    active: LineOf<AtomicBool>,
     /// Keys wait in some prefix for the end-of-iteration broadcast.
     bcast_pending: AtomicBool,
     /// Keys in the table, for the per-command `tracking-table-max-keys` check without the lock.
     keys: AtomicUsize,
     inner: Mutex<Inner>,
 }
+
+/// A value alone on its cache line (128 bytes: adjacent-line prefetching pairs 64-byte lines).
+#[derive(Default)]
+#[repr(align(128))]
+struct LineOf<T>(T);
 
 /// An error of CLIENT TRACKING ON, with Redis's text.
 #[derive(Debug, PartialEq, Eq)]
@@ -248,7 +254,7 @@ impl Tracking {
     /// One atomic load: whether any hook has work.
     #[inline]
     pub fn active(&self) -> bool {
-        self.active.load(Ordering::SeqCst)
+        self.active.0.load(Ordering::SeqCst)
     }
 
     pub fn bcast_pending(&self) -> bool {
@@ -259,10 +265,14 @@ impl Tracking {
         self.keys.load(Ordering::Relaxed)
     }
 
+    /// Called under the lock after every change. `active` is stored only when it flips, so a
+    /// busy tracker does not keep writing the line every command reads.
     fn refresh_active(&self, inner: &Inner) {
         self.keys.store(inner.table.len(), Ordering::Relaxed);
         let on = !inner.clients.is_empty() || !inner.table.is_empty() || !inner.prefixes.is_empty();
-        self.active.store(on, Ordering::SeqCst);
+        if self.active.0.load(Ordering::Relaxed) != on {
+            self.active.0.store(on, Ordering::SeqCst);
+        }
     }
 
     /// CLIENT TRACKING ON (Redis's checks in its order, then `enableTracking`).
