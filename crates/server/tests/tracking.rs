@@ -282,3 +282,28 @@ fn invalidations_follow_the_exec_reply_and_the_table_limit_evicts_with_messages(
     assert_eq!(evicted.len(), 2);
     assert_eq!(info_field(&mut admin, "tracking_total_keys"), 2);
 }
+
+#[test]
+fn an_unblocked_client_gets_its_invalidation_after_its_reply() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut blocked = resp3(&server);
+    let mut pusher = server.client();
+    assert_eq!(pusher.cmd(&["RPUSH", "dst{t}", "a"]), Reply::Int(1));
+    assert_eq!(blocked.cmd(&["CLIENT", "TRACKING", "on"]), ok());
+    assert_eq!(blocked.cmd(&["LRANGE", "dst{t}", "0", "-1"]), Reply::Array(vec![b("a")]));
+    blocked.send(&["BLMOVE", "src{t}", "dst{t}", "LEFT", "LEFT", "0"]);
+    let mut parked = false;
+    for _ in 0..200 {
+        if info_field(&mut pusher, "blocked_clients") == 1 {
+            parked = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(parked, "BLMOVE did not block");
+    // The pusher serves the blocked client on its own worker; the served command's write of
+    // dst{t} invalidates the blocked client's own read, after the BLMOVE reply.
+    assert_eq!(pusher.cmd(&["RPUSH", "src{t}", "foo"]), Reply::Int(1));
+    assert_eq!(blocked.read(), b("foo"));
+    assert_eq!(blocked.read(), invalidate(&["dst{t}"]));
+}
