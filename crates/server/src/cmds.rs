@@ -569,6 +569,7 @@ impl Env {
                 // FLUSHALL always counts as a change (it triggers a save in Redis), even when empty.
                 shared.stats.dirty.fetch_add(removed + u64::from(id == FLUSHALL), Ordering::Relaxed);
                 self.track_flush();
+                self.write_track_immediate(c);
                 c.out.ok();
             }
             TIME => {

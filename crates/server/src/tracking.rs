@@ -71,18 +71,21 @@ struct Inner {
     evict_rounds: u32,
 }
 
-/// Where the messages of one operation go: those for `current` (the client whose command is
-/// running) are held back in `deferred` until its reply is written, as Redis's
-/// `tracking_pending_keys`; the rest in `send`, each with the receiver's worker.
+/// Where the messages of one operation go: those of `current`'s own tracking (the client whose
+/// command is running) are held back in `deferred` until its reply is written, as Redis's
+/// `tracking_pending_keys`; those of another tracker that redirects to `current` go in
+/// `immediate`, to be written where the command's reply begins (Redis writes them at once, and
+/// a command replies after it modifies); the rest in `send`, each with the receiver's worker.
 pub struct Sink {
     pub current: u64,
     pub deferred: Vec<(usize, Delivery)>,
+    pub immediate: Vec<Delivery>,
     pub send: Vec<(usize, Delivery)>,
 }
 
 impl Sink {
     pub fn new(current: u64) -> Sink {
-        Sink { current, deferred: Vec::new(), send: Vec::new() }
+        Sink { current, deferred: Vec::new(), immediate: Vec::new(), send: Vec::new() }
     }
 }
 
@@ -170,6 +173,8 @@ fn route(shared: &Shared, t: &mut Tracker, message: Arc<[u8]>, sink: &mut Sink) 
     let d = delivery(receiver, push, message);
     if t.info.id == sink.current {
         sink.deferred.push((worker, d));
+    } else if receiver == sink.current {
+        sink.immediate.push(d);
     } else {
         sink.send.push((worker, d));
     }

@@ -236,6 +236,9 @@ pub struct Env {
     /// Tracking messages of the current client's own command, written after its reply (Redis's
     /// `tracking_pending_keys`), each with the receiver's worker.
     track_deferred: Vec<(usize, crate::pubsub::Delivery)>,
+    /// Tracking messages for the current client as another tracker's REDIRECT target: written
+    /// where its command's reply begins (`splice_track_immediate`).
+    track_immediate: Vec<crate::pubsub::Delivery>,
     /// `tracking-table-max-keys`, cached.
     tracking_max_keys: usize,
 }
@@ -336,6 +339,7 @@ impl Worker {
                 cur_caching: false,
                 cur_is_client: false,
                 track_deferred: Vec::new(),
+                track_immediate: Vec::new(),
                 tracking_max_keys: 0,
             },
             poll,
@@ -1233,6 +1237,9 @@ impl Env {
             // its reply, as Redis's processCommand sends them outside `call`.
             let mut sink = crate::tracking::Sink::new(c.info.id);
             self.track_limit(&mut sink);
+            for d in std::mem::take(&mut sink.immediate) {
+                crate::pubsub::write_delivery(c, &d);
+            }
             for (worker, d) in std::mem::take(&mut sink.deferred) {
                 if d.client_id == c.info.id {
                     crate::pubsub::write_delivery(c, &d);
@@ -1452,6 +1459,9 @@ impl Env {
     /// its reply, as Redis's `trackingHandlePendingKeyInvalidations`) and sends those for its
     /// REDIRECT target on.
     fn flush_track_deferred(&mut self, c: &mut Conn) {
+        // Left by an operation with no reply position to put them at (MIGRATE): after the reply
+        // is the nearest place.
+        self.write_track_immediate(c);
         if self.track_deferred.is_empty() {
             return;
         }
@@ -1464,9 +1474,18 @@ impl Env {
         }
     }
 
+    /// Writes now the messages for the current client as a REDIRECT target (a server command
+    /// that modified data and has not replied yet).
+    pub fn write_track_immediate(&mut self, c: &mut Conn) {
+        for d in std::mem::take(&mut self.track_immediate) {
+            crate::pubsub::write_delivery(c, &d);
+        }
+    }
+
     /// Hands a tracking operation's messages on: the current client's wait for its reply.
     pub fn route_tracking(&mut self, sink: crate::tracking::Sink) {
         self.track_deferred.extend(sink.deferred);
+        self.track_immediate.extend(sink.immediate);
         for (worker, d) in sink.send {
             self.queue_delivery(worker, d);
         }
@@ -1503,6 +1522,23 @@ impl Env {
             shared.tracking.remember(self.cur_client, self.cur_caching, keys);
         }
         self.route_tracking(sink);
+    }
+
+    /// Writes the messages for the current client as a REDIRECT target at `at`, where its
+    /// command's reply begins in `out`: Redis adds them while the command modifies, before it
+    /// replies (inside EXEC, between the replies of the queued commands, as Redis does).
+    fn splice_track_immediate(&mut self, out: &mut ReplyBuf, at: usize) {
+        if self.track_immediate.is_empty() {
+            return;
+        }
+        let at = at.min(out.buf.len());
+        let tail = out.buf.split_off(at);
+        for d in std::mem::take(&mut self.track_immediate) {
+            if let Some(push) = d.tracking {
+                crate::tracking::write_push(out, false, push, &d.message);
+            }
+        }
+        out.buf.extend_from_slice(&tail);
     }
 
     /// Invalidates keys a server command changed outside a data handler (MIGRATE's deletions).
@@ -1615,6 +1651,7 @@ impl Env {
             keyspace::set_tracking_log(true);
         }
         let dirty_before = self.effects.dirty;
+        let reply_at = out.len();
         // Read under the slot locks: the AOF switches on only while it holds all of them.
         self.effects.propagation = crate::aof::propagation();
         let mut ctx = Ctx {
@@ -1636,6 +1673,7 @@ impl Env {
         }
         if tracking {
             self.track_command(entry, args, dirty_before);
+            self.splice_track_immediate(out, reply_at);
         }
         self.locks.clear();
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
@@ -1847,6 +1885,7 @@ impl Env {
         if tracking {
             keyspace::set_tracking_log(true);
         }
+        let reply_at = c.out.len();
         self.effects.propagation = crate::aof::propagation();
         {
             let mut ctx = Ctx {
@@ -1874,6 +1913,7 @@ impl Env {
         if tracking {
             self.compute_keys(entry, args);
             self.track_command(entry, args, dirty_before);
+            self.splice_track_immediate(&mut c.out, reply_at);
         }
         if self.effects.dirty > dirty_before && shared.watch_count.load(Ordering::SeqCst) > 0 {
             self.compute_keys(entry, args);

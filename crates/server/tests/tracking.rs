@@ -307,3 +307,17 @@ fn an_unblocked_client_gets_its_invalidation_after_its_reply() {
     assert_eq!(blocked.read(), b("foo"));
     assert_eq!(blocked.read(), invalidate(&["dst{t}"]));
 }
+
+#[test]
+fn a_redirect_target_that_writes_gets_the_invalidation_before_its_reply() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut target = resp3(&server);
+    let target_id = id_of(&mut target);
+    let mut reader = server.client();
+    assert_eq!(reader.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &target_id]), ok());
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::Null);
+    // Redis writes the message while SET modifies the key, before SET's reply.
+    target.send(&["SET", "k", "1"]);
+    assert_eq!(target.read(), invalidate(&["k"]));
+    assert_eq!(target.read(), ok());
+}
