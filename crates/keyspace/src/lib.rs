@@ -15,7 +15,10 @@ pub mod value;
 pub use compact_map::CompactMap;
 pub use sds::Sds;
 pub use slot::{key_hash_slot, SLOT_COUNT};
-pub use table::{set_expired_log, set_expiry_mode, set_new_log, take_expired_log, take_new_log, ExpiryMode, SlotTable};
+pub use table::{
+    set_expired_log, set_expiry_mode, set_new_log, set_tracking_log, take_expired_log, take_new_log, take_tracking_log,
+    ExpiryMode, SlotTable,
+};
 pub use value::{Score, StrValue, Value, ZSetValue};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};

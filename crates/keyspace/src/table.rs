@@ -276,6 +276,13 @@ thread_local! {
 const EXPIRED_LOG_MAX: usize = 100_000;
 
 fn log_expired(key: &[u8]) {
+    TRACKING_LOG.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            if v.len() < EXPIRED_LOG_MAX {
+                v.push(Sds::new(key));
+            }
+        }
+    });
     EXPIRED_LOG.with(|l| {
         if let Some(v) = l.borrow_mut().as_mut() {
             if v.len() < EXPIRED_LOG_MAX {
@@ -306,6 +313,29 @@ thread_local! {
 /// Sets the calling thread's [`ExpiryMode`] for the lookups that follow.
 pub fn set_expiry_mode(mode: ExpiryMode) {
     EXPIRY_MODE.with(|m| m.set(mode));
+}
+
+thread_local! {
+    /// Keys this thread expired since the log was last taken, while client-side caching is in
+    /// use (the server's CLIENT TRACKING invalidates them). Kept apart from the `expired`-event
+    /// log because that one is taken by whoever propagates or notifies first; sharing it would
+    /// make each consumer depend on the others' order.
+    static TRACKING_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Turns the tracking log of expired keys on or off for the calling thread.
+pub fn set_tracking_log(on: bool) {
+    TRACKING_LOG.with(|l| {
+        let mut l = l.borrow_mut();
+        if on != l.is_some() {
+            *l = if on { Some(Vec::new()) } else { None };
+        }
+    });
+}
+
+/// Takes the keys the calling thread expired since the last take of the tracking log.
+pub fn take_tracking_log() -> Vec<Sds> {
+    TRACKING_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
 }
 
 /// Turns logging of expired keys on or off for the calling thread.

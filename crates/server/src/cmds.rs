@@ -30,6 +30,10 @@ pub const CLIENT_REPLY: u16 = 18;
 pub const CLIENT_NO_EVICT: u16 = 19;
 pub const CLIENT_HELP: u16 = 20;
 pub const CLIENT_UNBLOCK: u16 = 21;
+pub const CLIENT_TRACKING: u16 = 22;
+pub const CLIENT_CACHING: u16 = 23;
+pub const CLIENT_GETREDIR: u16 = 24;
+pub const CLIENT_TRACKINGINFO: u16 = 25;
 pub const COMMAND: u16 = 30;
 pub const COMMAND_COUNT: u16 = 31;
 pub const COMMAND_INFO: u16 = 32;
@@ -106,6 +110,10 @@ pub fn register(r: &mut Registry) {
         ("client|no-evict", CLIENT_NO_EVICT),
         ("client|help", CLIENT_HELP),
         ("client|unblock", CLIENT_UNBLOCK),
+        ("client|tracking", CLIENT_TRACKING),
+        ("client|caching", CLIENT_CACHING),
+        ("client|getredir", CLIENT_GETREDIR),
+        ("client|trackinginfo", CLIENT_TRACKINGINFO),
         ("command", COMMAND),
         ("command|count", COMMAND_COUNT),
         ("command|info", COMMAND_INFO),
@@ -211,6 +219,10 @@ fn client_type_name(t: &[u8]) -> &'static str {
     }
 }
 
+fn mode_on(flags: u8) -> bool {
+    flags & crate::tracking::ON != 0
+}
+
 fn help(c: &mut Conn, lines: &[&str]) {
     c.out.array(lines.len());
     for l in lines {
@@ -278,6 +290,11 @@ impl Env {
             QUIT => {
                 c.out.ok();
                 c.close_after_write = true;
+                // Gone for other clients from now on, though the socket closes only after the
+                // reply is written: whoever saw this OK and then looks the client up (a
+                // tracker's REDIRECT on another worker) must not find it, as in Redis, where
+                // the reply and the free happen in one step of the single thread.
+                shared.clients.lock().remove(&c.info.id);
             }
             SELECT => match parse_i64(args[1]) {
                 None => c.out.error(errors::NOT_INTEGER),
@@ -302,6 +319,8 @@ impl Env {
                 c.multi_aborted = false;
                 c.info.multi_len.store(-1, Ordering::Relaxed);
                 self.unwatch_all(c);
+                shared.tracking.disable(&c.info);
+                c.tracking_caching = false;
                 c.db = 0;
                 c.info.db.store(0, Ordering::Relaxed);
                 c.out.set_resp3(false);
@@ -404,6 +423,7 @@ impl Env {
             }
             CLIENT_HELP => help(c, info::CLIENT_HELP),
             CLIENT_UNBLOCK => self.client_unblock(c, args),
+            CLIENT_TRACKING..=CLIENT_TRACKINGINFO => self.client_tracking(c, id, args),
             COMMAND => {
                 let entries: Vec<&Entry> = shared.registry.entries().collect();
                 c.out.array(entries.len());
@@ -551,6 +571,8 @@ impl Env {
                 }
                 // FLUSHALL always counts as a change (it triggers a save in Redis), even when empty.
                 shared.stats.dirty.fetch_add(removed + u64::from(id == FLUSHALL), Ordering::Relaxed);
+                self.track_flush();
+                self.write_track_immediate(c);
                 c.out.ok();
             }
             TIME => {
@@ -886,6 +908,94 @@ impl Env {
         c.out.bulk(b"master");
         c.out.bulk(b"modules");
         c.out.array(0);
+    }
+
+    /// CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO (the logic is in `tracking`).
+    fn client_tracking(&mut self, c: &mut Conn, id: u16, args: &[&[u8]]) {
+        use crate::tracking::{parse_options, BCAST, BROKEN_REDIR, NOLOOP, OPTIN, OPTOUT};
+        let shared = self.shared;
+        let mode = shared.tracking.info_of(c.info.id);
+        match id {
+            CLIENT_TRACKING => {
+                let options = match parse_options(shared, args) {
+                    Ok(o) => o,
+                    Err(e) => return c.out.error(&e.0),
+                };
+                if eq_ic(args[2], "on") {
+                    match shared.tracking.enable(&c.info, options) {
+                        Ok(()) => c.out.ok(),
+                        Err(e) => c.out.error(&e.0),
+                    }
+                } else if eq_ic(args[2], "off") {
+                    shared.tracking.disable(&c.info);
+                    c.tracking_caching = false;
+                    c.out.ok();
+                } else {
+                    c.out.error(errors::SYNTAX);
+                }
+            }
+            CLIENT_CACHING => {
+                let Some((flags, _, _)) = mode else {
+                    return c.out.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+                };
+                if eq_ic(args[2], "yes") {
+                    if flags & OPTIN == 0 {
+                        return c
+                            .out
+                            .error("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.");
+                    }
+                } else if eq_ic(args[2], "no") {
+                    if flags & OPTOUT == 0 {
+                        return c
+                            .out
+                            .error("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.");
+                    }
+                } else {
+                    return c.out.error(errors::SYNTAX);
+                }
+                c.tracking_caching = true;
+                c.out.ok();
+            }
+            CLIENT_GETREDIR => c.out.int(mode.map_or(-1, |(_, redirect, _)| redirect as i64)),
+            _ => {
+                let (flags, redirect, prefixes) = mode.map_or((0, -1, Vec::new()), |(f, r, p)| (f, r as i64, p));
+                let mut names: Vec<&str> = vec![if mode_on(flags) { "on" } else { "off" }];
+                if flags & BCAST != 0 {
+                    names.push("bcast");
+                }
+                if flags & OPTIN != 0 {
+                    names.push("optin");
+                    if c.tracking_caching {
+                        names.push("caching-yes");
+                    }
+                }
+                if flags & OPTOUT != 0 {
+                    names.push("optout");
+                    if c.tracking_caching {
+                        names.push("caching-no");
+                    }
+                }
+                if flags & NOLOOP != 0 {
+                    names.push("noloop");
+                }
+                if flags & BROKEN_REDIR != 0 {
+                    names.push("broken_redirect");
+                }
+                c.out.map(3);
+                c.out.bulk(b"flags");
+                c.out.set(names.len());
+                for n in names {
+                    c.out.bulk(n.as_bytes());
+                }
+                c.out.bulk(b"redirect");
+                c.out.int(redirect);
+                c.out.bulk(b"prefixes");
+                c.out.array(prefixes.len());
+                for p in prefixes {
+                    c.out.bulk(&p);
+                }
+            }
+        }
     }
 
     fn client_list(&mut self, c: &mut Conn, args: &[&[u8]], now: i64) {

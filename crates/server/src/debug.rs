@@ -2,7 +2,7 @@
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
 //! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
-//! CLUSTERLINK KILL, HELP).
+//! CLUSTERLINK KILL, PAUSE-CRON, HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
 //! give equal digests, whatever the order their members were added in, and an empty dataset
@@ -63,6 +63,8 @@ const HELP: &[&str] = &[
     "    default.",
     "CLUSTERLINK KILL <to|from|all> <node-id>",
     "    Kills the link based on the direction to/from (both) with the provided node.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
@@ -191,6 +193,9 @@ impl Env {
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
             shared.active_expire_enabled.store(parse_i64(args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
             c.out.ok();
+        } else if eq_ic(sub, "pause-cron") && n == 3 {
+            shared.cron_paused.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
+            c.out.ok();
         } else if eq_ic(sub, "jmap") && n == 2 {
             c.out.ok();
         } else if eq_ic(sub, "log") && n == 3 {
@@ -262,7 +267,10 @@ impl Env {
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
         } else if eq_ic(sub, "loadaof") && n == 2 {
-            match crate::aof::debug_loadaof(self.shared) {
+            let loaded = crate::aof::debug_loadaof(self.shared);
+            // The dataset was emptied and reloaded (Redis's emptyData): a flush for trackers.
+            self.track_flush();
+            match loaded {
                 Ok(()) => c.out.ok(),
                 Err(e) => {
                     warning!("DEBUG LOADAOF failed: {e:#}");
@@ -357,6 +365,8 @@ impl Env {
                     }
                 }
             }
+            // Redis's emptyData signals a flush: trackers are told their caches are void.
+            self.track_flush();
         }
         match crate::persistence::load_file(shared, merge) {
             Ok(()) => {

@@ -348,6 +348,7 @@ impl Env {
                     channel: empty.clone(),
                     message: line.clone(),
                     monitor: true,
+                    tracking: None,
                 };
                 self.queue_delivery(worker, d);
             }

@@ -21,6 +21,7 @@ mod persistence;
 mod pubsub;
 mod replication;
 mod shared;
+mod tracking;
 mod worker;
 
 use crate::config::Config;
@@ -204,6 +205,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         blocked_count: 0.into(),
         watches: Mutex::new(Default::default()),
         watch_count: 0.into(),
+        tracking: Default::default(),
         workers: Default::default(),
         shutdown: false.into(),
         pause: Mutex::new(Default::default()),
@@ -218,6 +220,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         persist: persistence::new_state(),
         write_error: false.into(),
         active_expire_enabled: true.into(),
+        cron_paused: false.into(),
         stat_reset_ms: now_ms().into(),
         config_epoch: 0.into(),
         cluster,

@@ -390,6 +390,7 @@ impl Env {
             let (attempt, deleted) = self.migrate_attempt(&mut target, &req, db, &present);
             self.unlock_keys();
             shared.touch_keys(db, deleted.iter().copied());
+            self.track_modified(&deleted);
             match attempt {
                 Attempt::Answered(None) => {
                     c.out.ok();

@@ -158,10 +158,18 @@ pub struct Delivery {
     pub message: Arc<[u8]>,
     /// A MONITOR line (`introspect`): `message` is the whole line, written as it is.
     pub monitor: bool,
+    /// A CLIENT TRACKING message (`tracking`): `message` is the RESP payload (keys or a null).
+    /// Carried as a delivery so it reaches a receiver on another worker the way pub/sub
+    /// messages do; rejected: a message type of its own, which would duplicate the outbox.
+    pub tracking: Option<crate::tracking::Push>,
 }
 
 /// Writes a delivery in the receiver's protocol (a push in RESP3, an array in RESP2).
 pub fn write_delivery(c: &mut Conn, d: &Delivery) {
+    if let Some(push) = d.tracking {
+        crate::tracking::write_push(&mut c.out, c.subs.is_some(), push, &d.message);
+        return;
+    }
     if d.monitor {
         c.out.raw(&d.message);
         return;
@@ -189,6 +197,10 @@ pub fn write_delivery(c: &mut Conn, d: &Delivery) {
 /// just before the client unsubscribed, still in flight, is dropped rather than sent after the
 /// unsubscribe confirmation.
 pub fn still_subscribed(c: &Conn, d: &Delivery) -> bool {
+    if d.tracking.is_some() {
+        // Judged by `write_push` with the receiver's state as it is now.
+        return true;
+    }
     if d.monitor {
         return c.info.monitor.load(Ordering::Relaxed);
     }
@@ -510,7 +522,15 @@ fn for_each_receiver(
     let mut queue = |client_id: u64, worker: usize, pattern: Option<Arc<[u8]>>| {
         receivers += 1;
         each(
-            Delivery { client_id, kind, pattern, channel: channel.clone(), message: message.clone(), monitor: false },
+            Delivery {
+                client_id,
+                kind,
+                pattern,
+                channel: channel.clone(),
+                message: message.clone(),
+                monitor: false,
+                tracking: None,
+            },
             worker,
         );
     };

@@ -2024,6 +2024,8 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
     }
     loaded.map_err(|e| std::io::Error::other(format!("Failed trying to load the MASTER synchronization DB: {e}")))?;
     shared.touch_db(None);
+    // The dataset was replaced: every tracker's cache is stale (Redis's emptyData flushes).
+    shared.tracking.invalidate_all_now(shared);
     Ok(())
 }
 

@@ -164,6 +164,10 @@ pub struct ClientShared {
     pub monitor: AtomicBool,
     /// `replication::CLIENT_NORMAL`, `CLIENT_MASTER` (our master's link) or `CLIENT_REPLICA`.
     pub kind: AtomicU8,
+    /// CLIENT TRACKING state for CLIENT LIST (`tracking::ON`, `BCAST`, `BROKEN_REDIR` bits) and
+    /// its REDIRECT id; the authoritative mode is in `tracking::Tracking`.
+    pub tracking: AtomicU8,
+    pub tracking_redirect: AtomicU64,
 }
 
 impl ClientShared {
@@ -191,6 +195,8 @@ impl ClientShared {
             blocked: false.into(),
             monitor: false.into(),
             kind: AtomicU8::new(crate::replication::CLIENT_NORMAL),
+            tracking: 0.into(),
+            tracking_redirect: 0.into(),
         }
     }
 
@@ -321,6 +327,8 @@ pub struct Shared {
     pub watch_count: AtomicUsize,
     /// Pub/sub subscriptions of every client.
     pub pubsub: crate::pubsub::Registry,
+    /// CLIENT TRACKING: the tracking table, BCAST prefixes and tracking clients' modes.
+    pub tracking: crate::tracking::Tracking,
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub shutdown: AtomicBool,
     pub pause: Mutex<Pause>,
@@ -342,6 +350,9 @@ pub struct Shared {
     pub write_error: AtomicBool,
     /// DEBUG SET-ACTIVE-EXPIRE: false stops the background expiry cycle.
     pub active_expire_enabled: AtomicBool,
+    /// DEBUG PAUSE-CRON: the workers' periodic work (timeouts, active expiry, the tracking
+    /// table limit, save points) stops while set, as Redis's `serverCron` returns at once.
+    pub cron_paused: AtomicBool,
     pub stat_reset_ms: AtomicI64,
     /// Bumped by every CONFIG SET. Workers compare it with their copy once per batch of
     /// requests and re-read the settings they cache, so a setting changed through one

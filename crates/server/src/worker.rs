@@ -131,6 +131,9 @@ pub struct Conn {
     pub handoff: Option<crate::replication::PsyncRequest>,
     /// Parked in WAIT: (offset to reach, replicas wanted).
     pub wait_repl: Option<(u64, usize)>,
+    /// CLIENT CACHING yes|no was given: it applies to the next command, or to the whole
+    /// transaction (Redis's CLIENT_TRACKING_CACHING).
+    pub tracking_caching: bool,
 }
 
 impl Conn {
@@ -225,6 +228,21 @@ pub struct Env {
     /// `replica-read-only` and `replica-serve-stale-data`, cached.
     replica_read_only: bool,
     replica_serve_stale: bool,
+    /// The client whose command runs now, for CLIENT TRACKING (0: none, e.g. active expiry).
+    cur_client: u64,
+    /// It tracks in default mode (its reads are remembered), and CLIENT CACHING is in effect.
+    cur_tracking: bool,
+    cur_caching: bool,
+    /// The command is a CLIENT subcommand (it does not end CLIENT CACHING's effect).
+    cur_is_client: bool,
+    /// Tracking messages of the current client's own command, written after its reply (Redis's
+    /// `tracking_pending_keys`), each with the receiver's worker.
+    track_deferred: Vec<(usize, crate::pubsub::Delivery)>,
+    /// Tracking messages for the current client as another tracker's REDIRECT target: written
+    /// where its command's reply begins (`splice_track_immediate`).
+    track_immediate: Vec<crate::pubsub::Delivery>,
+    /// `tracking-table-max-keys`, cached.
+    tracking_max_keys: usize,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -319,6 +337,13 @@ impl Worker {
                 master_keep_reply: false,
                 replica_read_only: true,
                 replica_serve_stale: true,
+                cur_client: 0,
+                cur_tracking: false,
+                cur_caching: false,
+                cur_is_client: false,
+                track_deferred: Vec::new(),
+                track_immediate: Vec::new(),
+                tracking_max_keys: 0,
             },
             poll,
             conns: Vec::new(),
@@ -381,6 +406,9 @@ impl Worker {
             self.tick();
             if !self.aof_waiting.is_empty() {
                 self.finish_aof_waiting();
+            }
+            if self.env.shared.tracking.bcast_pending() {
+                self.env.track_broadcast();
             }
             self.flush_outbox();
         }
@@ -515,6 +543,7 @@ impl Worker {
             hello: None,
             handoff: None,
             wait_repl: None,
+            tracking_caching: false,
         });
         Some(idx)
     }
@@ -728,6 +757,7 @@ impl Worker {
         let _ = self.poll.registry().deregister(c.stream.source());
         self.env.unwatch_all(&mut c);
         self.env.unsubscribe_all(&mut c);
+        self.env.shared.tracking.disable(&c.info);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
         let pending = c.out.buf[c.wpos..].to_vec();
@@ -763,6 +793,7 @@ impl Worker {
         }
         self.env.unwatch_all(&mut c);
         self.env.unsubscribe_all(&mut c);
+        self.env.shared.tracking.disable(&c.info);
         crate::introspect::monitor_stop(self.env.shared, c.info.id);
         self.env.shared.clients.lock().remove(&c.info.id);
         self.by_client.remove(&c.info.id);
@@ -780,6 +811,9 @@ impl Worker {
             return;
         }
         self.last_tick_ms = now;
+        if self.env.shared.cron_paused.load(Ordering::Relaxed) {
+            return;
+        }
         self.master_cron(now);
         self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
@@ -796,6 +830,15 @@ impl Worker {
             }
         }
         self.active_expire(now);
+        if self.env.shared.tracking.active() {
+            if self.env.id == 0 {
+                let mut sink = crate::tracking::Sink::new(0);
+                self.env.track_limit(&mut sink);
+                self.env.route_tracking(sink);
+            }
+        } else {
+            keyspace::set_tracking_log(false);
+        }
         if self.env.id == 0 {
             crate::persistence::cron(self.env.shared, now);
         }
@@ -936,7 +979,14 @@ impl Worker {
             for db in 0..shared.ks.db_count() {
                 if let Some(d) = shared.ks.db_if_used(db) {
                     let mut t = d.lock_slot(slot as u16);
+                    let tracking = shared.tracking.active();
+                    if tracking {
+                        keyspace::set_tracking_log(true);
+                    }
                     let removed = t.expire_some(now, budget_keys);
+                    if tracking && removed > 0 {
+                        self.env.track_expired();
+                    }
                     // The DELs are logged while the slot is still locked (per-key order).
                     let logged = if removed > 0 {
                         crate::aof::feed_expired(db as u32, self.env.data_config.lazyfree_lazy_expire)
@@ -1212,6 +1262,11 @@ impl Env {
         let shared = self.shared;
         let now = self.clock.now_ms();
         let before = c.out.len();
+        self.cur_client = c.info.id;
+        self.cur_tracking = c.info.tracking.load(Ordering::Relaxed) & (crate::tracking::ON | crate::tracking::BCAST)
+            == crate::tracking::ON;
+        self.cur_caching = c.tracking_caching;
+        self.cur_is_client = false;
         let entry = match shared.registry.lookup(args) {
             Ok(e) => e,
             Err(LookupError::Reply(text)) => {
@@ -1227,6 +1282,23 @@ impl Env {
                 return Exec::Done;
             }
         };
+        if shared.tracking.active() {
+            // Room is made before the command runs; messages for this very client come before
+            // its reply, as Redis's processCommand sends them outside `call`.
+            let mut sink = crate::tracking::Sink::new(c.info.id);
+            self.track_limit(&mut sink);
+            for d in std::mem::take(&mut sink.immediate) {
+                crate::pubsub::write_delivery(c, &d);
+            }
+            for (worker, d) in std::mem::take(&mut sink.deferred) {
+                if d.client_id == c.info.id {
+                    crate::pubsub::write_delivery(c, &d);
+                } else {
+                    self.queue_delivery(worker, d);
+                }
+            }
+            self.route_tracking(sink);
+        }
         if !c.authenticated && !entry.meta.has(flag::NO_AUTH) {
             if shared.requirepass.read().is_some() {
                 c.out.error("NOAUTH Authentication required.");
@@ -1347,6 +1419,8 @@ impl Env {
         }
         c.info.last_interaction_ms.store(now, Ordering::Relaxed);
         c.info.last_cmd.store(entry.id, Ordering::Relaxed);
+        // An integer range check, not a name comparison: it runs for every command.
+        self.cur_is_client = matches!(entry.kind, Kind::Server(id) if (crate::cmds::CLIENT_ID..=crate::cmds::CLIENT_TRACKINGINFO).contains(&id));
         self.stats.commands.add(1);
         match entry.kind {
             Kind::Data(handler) => self.run_data(c, entry, handler, args, now),
@@ -1424,11 +1498,15 @@ impl Env {
             let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
             self.stats.count_error(&c.out.buf[before + 1..end]);
         }
+        if c.tracking_caching && c.multi.is_none() && !self.cur_is_client {
+            c.tracking_caching = false;
+        }
         if c.master {
             // Redis never answers its master, but for REPLCONF GETACK.
             if !std::mem::take(&mut self.master_keep_reply) {
                 c.out.truncate(before);
             }
+            self.flush_track_deferred(c);
             return;
         }
         match c.reply_mode {
@@ -1440,6 +1518,166 @@ impl Env {
                 c.reply_mode = ReplyMode::On;
             }
         }
+        // After the reply, and past CLIENT REPLY OFF|SKIP: pushes are always sent.
+        self.flush_track_deferred(c);
+    }
+
+    /// Writes the tracking messages the current client's command produced for itself (after
+    /// its reply, as Redis's `trackingHandlePendingKeyInvalidations`) and sends those for its
+    /// REDIRECT target on.
+    fn flush_track_deferred(&mut self, c: &mut Conn) {
+        // Left by an operation with no reply position to put them at (MIGRATE): after the reply
+        // is the nearest place.
+        self.write_track_immediate(c);
+        if self.track_deferred.is_empty() {
+            return;
+        }
+        for (worker, d) in std::mem::take(&mut self.track_deferred) {
+            if d.client_id == c.info.id {
+                crate::pubsub::write_delivery(c, &d);
+            } else {
+                self.queue_delivery(worker, d);
+            }
+        }
+    }
+
+    /// Writes now the messages for the current client as a REDIRECT target (a server command
+    /// that modified data and has not replied yet).
+    pub fn write_track_immediate(&mut self, c: &mut Conn) {
+        for d in std::mem::take(&mut self.track_immediate) {
+            crate::pubsub::write_delivery(c, &d);
+        }
+    }
+
+    /// Hands a tracking operation's messages on: the current client's wait for its reply.
+    pub fn route_tracking(&mut self, sink: crate::tracking::Sink) {
+        self.track_deferred.extend(sink.deferred);
+        self.track_immediate.extend(sink.immediate);
+        for (worker, d) in sink.send {
+            self.queue_delivery(worker, d);
+        }
+    }
+
+    /// CLIENT TRACKING's part of a command, run with its slot locks still held (so a read is
+    /// remembered before any write of its keys can run): keys it expired or wrote are
+    /// invalidated, then the keys a default-mode tracking client read are remembered. In that
+    /// order, as in Redis: a key a read expired lazily is invalidated, then remembered as read.
+    fn track_command(&mut self, entry: &Entry, args: &[&[u8]], dirty_before: u64) {
+        let shared = self.shared;
+        let mut sink = crate::tracking::Sink::new(self.cur_client);
+        let expired = keyspace::take_tracking_log();
+        if !expired.is_empty() {
+            shared.tracking.invalidate(shared, expired.iter().map(|k| k.as_bytes()), &mut sink);
+        }
+        if self.effects.dirty > dirty_before {
+            if self.key_pos.is_empty() {
+                // SWAPDB: Redis invalidates as for a flush (`trackingInvalidateKeysOnFlush`).
+                if entry.meta.name == "swapdb" {
+                    shared.tracking.invalidate_all(shared, &mut sink);
+                }
+            } else {
+                let written = self.written_key_positions(entry, args);
+                shared.tracking.invalidate(shared, written.iter().filter_map(|&p| args.get(p).copied()), &mut sink);
+            }
+        }
+        if self.cur_tracking
+            && entry.meta.has(flag::READONLY)
+            && !entry.meta.has(flag::PUBSUB)
+            && !self.key_pos.is_empty()
+        {
+            let keys = self.key_pos.iter().filter_map(|&p| args.get(p).copied());
+            shared.tracking.remember(self.cur_client, self.cur_caching, keys);
+        }
+        self.route_tracking(sink);
+    }
+
+    /// Writes the messages for the current client as a REDIRECT target at `at`, where its
+    /// command's reply begins in `out`: Redis adds them while the command modifies, before it
+    /// replies (inside EXEC, between the replies of the queued commands, as Redis does).
+    fn splice_track_immediate(&mut self, out: &mut ReplyBuf, at: usize) {
+        if self.track_immediate.is_empty() {
+            return;
+        }
+        let at = at.min(out.buf.len());
+        let tail = out.buf.split_off(at);
+        for d in std::mem::take(&mut self.track_immediate) {
+            if let Some(push) = d.tracking {
+                crate::tracking::write_push(out, false, push, &d.message);
+            }
+        }
+        out.buf.extend_from_slice(&tail);
+    }
+
+    /// Invalidates keys a server command changed outside a data handler (MIGRATE's deletions).
+    pub fn track_modified(&mut self, keys: &[&[u8]]) {
+        let shared = self.shared;
+        if !shared.tracking.active() || keys.is_empty() {
+            return;
+        }
+        let mut sink = crate::tracking::Sink::new(self.cur_client);
+        shared.tracking.invalidate(shared, keys.iter().copied(), &mut sink);
+        self.route_tracking(sink);
+    }
+
+    /// Invalidates the keys this thread expired outside a command (active expiry).
+    pub fn track_expired(&mut self) {
+        let keys = keyspace::take_tracking_log();
+        if keys.is_empty() {
+            return;
+        }
+        let shared = self.shared;
+        let mut sink = crate::tracking::Sink::new(0);
+        shared.tracking.invalidate(shared, keys.iter().map(|k| k.as_bytes()), &mut sink);
+        self.route_tracking(sink);
+    }
+
+    /// FLUSHALL / FLUSHDB: every tracking client is told with a null (after the reply for the
+    /// client that flushed).
+    pub fn track_flush(&mut self) {
+        let shared = self.shared;
+        if !shared.tracking.active() {
+            return;
+        }
+        let mut sink = crate::tracking::Sink::new(self.cur_client);
+        shared.tracking.invalidate_all(shared, &mut sink);
+        self.route_tracking(sink);
+    }
+
+    /// The end-of-iteration BCAST broadcast.
+    pub fn track_broadcast(&mut self) {
+        let shared = self.shared;
+        let mut sink = crate::tracking::Sink::new(0);
+        shared.tracking.broadcast(shared, &mut sink);
+        self.route_tracking(sink);
+    }
+
+    /// `tracking-table-max-keys`: worker 0's tick, and before every command while some
+    /// client tracks (Redis's `processCommand`). `tracking_max_keys` is cached, and the table's
+    /// size is read from an atomic first, so the common case takes no lock.
+    fn track_limit(&mut self, sink: &mut crate::tracking::Sink) {
+        let shared = self.shared;
+        if self.tracking_max_keys == 0 || shared.tracking.key_count() <= self.tracking_max_keys {
+            return;
+        }
+        shared.tracking.limit(shared, self.tracking_max_keys, sink);
+    }
+
+    /// Positions in `args` of the keys the command just run wrote, as Redis's
+    /// `signalModifiedKey` sees them: not the keys it only reads (SUNIONSTORE's sources,
+    /// COPY's source), nor those it left unchanged (`Effects::unmodified_key_args`).
+    fn written_key_positions(&self, entry: &Entry, args: &[&[u8]]) -> Vec<usize> {
+        let unmodified = self.effects.unmodified_key_args;
+        let written = |p: usize| p >= 64 || unmodified & (1 << p) == 0;
+        if entry.meta.key_specs.len() > 1 {
+            if let Ok(keys) = keys_and_flags(entry.meta, args) {
+                return keys
+                    .into_iter()
+                    .filter(|(p, flags)| !flags.contains(&"RO") && written(*p))
+                    .map(|(p, _)| p)
+                    .collect();
+            }
+        }
+        self.key_pos.iter().copied().filter(|&p| written(p)).collect()
     }
 
     /// Locks the slots of the command's keys (ascending), runs it, releases the locks.
@@ -1473,6 +1711,14 @@ impl Env {
                 return;
             }
         }
+        // Checked under the slot locks: a client that started tracking and read these keys did
+        // so before we got them, and its SeqCst store is visible now.
+        let tracking = shared.tracking.active();
+        if tracking {
+            keyspace::set_tracking_log(true);
+        }
+        let dirty_before = self.effects.dirty;
+        let reply_at = out.len();
         // Read under the slot locks: the AOF switches on only while it holds all of them.
         self.effects.propagation = crate::aof::propagation();
         let mut ctx = Ctx {
@@ -1491,6 +1737,10 @@ impl Env {
         }
         if self.effects.propagation.is_some() {
             crate::aof::feed_command(&mut self.effects, &self.data_config, entry, args, db, 0, 0);
+        }
+        if tracking {
+            self.track_command(entry, args, dirty_before);
+            self.splice_track_immediate(out, reply_at);
         }
         self.locks.clear();
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
@@ -1545,6 +1795,7 @@ impl Env {
         self.introspect_floor_us = crate::introspect::floor_us(self.shared);
         {
             let cfg = self.shared.config.read();
+            self.tracking_max_keys = cfg.get_i64("tracking-table-max-keys").unwrap_or(0).max(0) as usize;
             self.replica_read_only = cfg.get_bool("replica-read-only").unwrap_or(true);
             self.replica_serve_stale = cfg.get_bool("replica-serve-stale-data").unwrap_or(true);
             crate::replication::refresh_config(
@@ -1711,6 +1962,11 @@ impl Env {
         let notes_before = self.effects.notifications.len();
         self.effects.unmodified_key_args = 0;
         let shared = self.shared;
+        let tracking = shared.tracking.active();
+        if tracking {
+            keyspace::set_tracking_log(true);
+        }
+        let reply_at = c.out.len();
         self.effects.propagation = crate::aof::propagation();
         {
             let mut ctx = Ctx {
@@ -1734,6 +1990,11 @@ impl Env {
         }
         if self.data_config.notify_keyspace_events & commands::notify::NOTIFY_EXPIRED != 0 {
             self.note_expired(c.db, notes_before);
+        }
+        if tracking {
+            self.compute_keys(entry, args);
+            self.track_command(entry, args, dirty_before);
+            self.splice_track_immediate(&mut c.out, reply_at);
         }
         if self.effects.dirty > dirty_before && shared.watch_count.load(Ordering::SeqCst) > 0 {
             self.compute_keys(entry, args);
@@ -1967,7 +2228,28 @@ impl Env {
                 let mut out = ReplyBuf::new(w.resp3);
                 let (wdb, worker) = (w.db, w.worker);
                 let saved = std::mem::take(&mut self.effects);
+                // The served client is the current client while its command runs again: its
+                // own invalidations follow its reply (Redis's unblocked-client `call`).
+                let saved_cur = (self.cur_client, self.cur_tracking, self.cur_caching);
+                let saved_deferred = std::mem::take(&mut self.track_deferred);
+                self.cur_client = client_id;
+                self.cur_tracking = shared.tracking.active()
+                    && shared.clients.lock().get(&client_id).is_some_and(|i| {
+                        i.tracking.load(Ordering::Relaxed) & (crate::tracking::ON | crate::tracking::BCAST)
+                            == crate::tracking::ON
+                    });
+                self.cur_caching = false;
                 self.run_locked(entry, handler, &argv, wdb, &mut out, now_ms(), true);
+                for (to, d) in std::mem::replace(&mut self.track_deferred, saved_deferred) {
+                    if d.client_id == client_id {
+                        if let Some(push) = d.tracking {
+                            crate::tracking::write_push(&mut out, false, push, &d.message);
+                        }
+                    } else {
+                        self.queue_delivery(to, d);
+                    }
+                }
+                (self.cur_client, self.cur_tracking, self.cur_caching) = saved_cur;
                 let effects = std::mem::replace(&mut self.effects, saved);
                 if effects.block.is_some() {
                     break;

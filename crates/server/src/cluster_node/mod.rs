@@ -286,6 +286,10 @@ impl ClusterNode {
                                 }
                             }
                         }
+                        // Redis empties the data with emptyData, which voids trackers' caches.
+                        if let Some(shared) = self.shared.get() {
+                            shared.tracking.invalidate_all_now(shared);
+                        }
                     }
                 }
                 Action::PauseWrites { until_ms } => {
