@@ -427,8 +427,9 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
 }
 
 /// Redis's `rdbLoad` at start-up: fills the keyspace from the RDB file if there is one. Keys
-/// whose expiry has passed are dropped, as a master does. A file that cannot be read whole is
-/// an error: the caller stops start-up rather than run with part of the data.
+/// whose expiry has passed are dropped by a master and kept by a replica (see `load_file`). A
+/// file that cannot be read whole is an error: the caller stops start-up rather than run with
+/// part of the data.
 pub fn load_at_startup(shared: &Shared) -> anyhow::Result<()> {
     match std::fs::metadata(shared.config.read().rdb_path()) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -445,7 +446,13 @@ pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("Fatal error loading the DB: {e}. Exiting."),
     };
     let started = std::time::Instant::now();
-    load_rdb_bytes(shared, &bytes, merge, false)?;
+    // A replica keeps keys whose time has passed (Redis's `iAmMaster()` test): its master's
+    // stream may still name them, and the master's DEL removes them. At start-up the role is
+    // the one the configuration or nodes.conf gives; replication has not started yet.
+    let replica = crate::replication::is_replica()
+        || shared.config.read().replicaof().is_some()
+        || shared.cluster.as_ref().is_some_and(|c| c.myself_is_replica());
+    load_rdb_bytes(shared, &bytes, merge, replica)?;
     notice!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     Ok(())
 }

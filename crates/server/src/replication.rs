@@ -162,6 +162,8 @@ pub struct Repl {
     /// A master with a backlog: `aof::Aof::append` feeds the stream.
     feeding: AtomicBool,
     replica: AtomicBool,
+    /// A cluster replica at start-up, until REPLICAOF-like switches decide (see `is_replica`).
+    starting_as_replica: AtomicBool,
     link_up: AtomicBool,
     /// The link to a master has been up at least once since start (a replica that never synced
     /// has no data age to offer an election).
@@ -224,6 +226,7 @@ pub fn repl() -> &'static Repl {
         apply: Mutex::new(()),
         feeding: AtomicBool::new(false),
         replica: AtomicBool::new(false),
+        starting_as_replica: AtomicBool::new(false),
         link_up: AtomicBool::new(false),
         link_was_up: AtomicBool::new(false),
         link: Mutex::new(Link {
@@ -308,6 +311,11 @@ fn forget_replica_keys() {
     *REPLICA_KEYS_WITH_EXPIRE.lock() = None;
 }
 
+/// True when REPLICAOF (or the cluster) has named a master to replicate from.
+pub fn has_master_target() -> bool {
+    REPL.get().is_some_and(|r| r.link.lock().master.is_some())
+}
+
 /// CONFIG RESETSTAT: the sync counters of INFO stats start again from zero.
 pub fn reset_stats() {
     let r = repl();
@@ -316,10 +324,13 @@ pub fn reset_stats() {
     r.sync_partial_err.store(0, Ordering::Relaxed);
 }
 
-/// True while this node replicates from a master.
+/// True while this node replicates from a master, or is about to: a cluster node whose
+/// nodes.conf names it a replica is one from start-up on (Redis's `iAmMaster()` asks the
+/// cluster), before its first tick points it at its master. Until then it must neither expire
+/// keys itself nor take the writes of a master.
 #[inline]
 pub fn is_replica() -> bool {
-    REPL.get().is_some_and(|r| r.replica.load(Ordering::Relaxed))
+    REPL.get().is_some_and(|r| r.replica.load(Ordering::Relaxed) || r.starting_as_replica.load(Ordering::Relaxed))
 }
 
 /// Starts replicating from `host:port` (REPLICAOF host port). Ok(true) when already doing so.
@@ -343,6 +354,7 @@ fn at_switch(shared: &Shared, barrier: bool, f: impl FnOnce()) {
 
 fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bool) -> Result<bool, String> {
     let r = repl();
+    r.starting_as_replica.store(false, Ordering::Relaxed);
     let (generation, old_client) = {
         let mut l = r.link.lock();
         if l.master.as_ref().is_some_and(|(h, p)| h == host && *p == port) {
@@ -389,6 +401,7 @@ pub fn become_master(shared: &'static Shared) {
 
 fn become_master_at(shared: &'static Shared, barrier: bool) {
     let r = repl();
+    r.starting_as_replica.store(false, Ordering::Relaxed);
     let old_client = {
         let mut l = r.link.lock();
         l.master = None;
@@ -1144,7 +1157,9 @@ pub fn start(shared: &'static Shared) {
     let r = repl();
     r.stream.lock().backlog_size = shared.config.read().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
     let loaded = shared.persist.lock().loaded_repl.take();
-    let is_replica = shared.config.read().replicaof().is_some();
+    let cluster_replica = shared.cluster.as_ref().is_some_and(|c| c.myself_is_replica());
+    r.starting_as_replica.store(cluster_replica, Ordering::Relaxed);
+    let is_replica = shared.config.read().replicaof().is_some() || cluster_replica;
     match loaded {
         Some(l) if is_replica => {
             notice!("Using the replication id {} and offset {} saved in the RDB file", l.replid, l.offset);

@@ -117,6 +117,7 @@ impl Bus {
                     feed_replication_state(&mut m);
                     let actions = m.tick(now);
                     self.node.apply(&self.shared.ks, &m, actions, Some(&mut bus_actions));
+                    replicate_if_replica_without_link(self.shared, &m);
                 }
                 self.run_actions(bus_actions);
             }
@@ -455,6 +456,18 @@ fn addrs_of(stream: &TcpStream, peer: Option<SocketAddr>) -> LinkAddrs {
         peer_ip: peer.or_else(|| stream.peer_addr().ok()).map(text).unwrap_or_default(),
         local_ip: stream.local_addr().ok().map(text).unwrap_or_default(),
     }
+}
+
+/// Redis's clusterCron rule: a replica (by nodes.conf, after a restart) that replicates from
+/// nobody yet starts replicating from its master as soon as that master's address is known.
+/// The machine emits `ReplicateFrom` only when the role changes, which a restart is not.
+fn replicate_if_replica_without_link(shared: &'static Shared, m: &cluster::Machine) {
+    let Some(master) = m.state.nodes.get(&m.myself()).and_then(|n| n.master) else { return };
+    let Some(addr) = m.state.nodes.get(&master).filter(|n| !n.ip.is_empty() && n.port != 0) else { return };
+    if crate::replication::has_master_target() {
+        return;
+    }
+    crate::replication::request(shared, crate::replication::Control::ReplicateFrom(addr.ip.clone(), addr.port));
 }
 
 /// What the machine needs from replication before it acts: the offset every bus header carries

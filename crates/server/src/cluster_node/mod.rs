@@ -183,6 +183,12 @@ impl ClusterNode {
         Ok(node)
     }
 
+    /// True when nodes.conf (or the bus since) makes this node a replica.
+    pub fn myself_is_replica(&self) -> bool {
+        let m = self.machine.lock();
+        m.state.nodes.get(&m.myself()).is_some_and(|n| n.master.is_some())
+    }
+
     pub fn routing_epoch(&self) -> u64 {
         self.routing_epoch.load(Ordering::Acquire)
     }
