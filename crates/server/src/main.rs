@@ -12,6 +12,7 @@ mod cluster_node;
 mod cmds;
 mod config;
 mod debug;
+mod evict;
 mod info;
 mod introspect;
 mod log;

@@ -223,6 +223,8 @@ pub struct Env {
     /// `replica-read-only` and `replica-serve-stale-data`, cached.
     replica_read_only: bool,
     replica_serve_stale: bool,
+    /// maxmemory enforcement: settings, candidate pool (`evict`).
+    pub evictor: crate::evict::Evictor,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -294,6 +296,7 @@ impl Worker {
                 data_config: shared.data_config(),
                 qbuf_limit: shared.config.read().client_query_buffer_limit(),
                 parked: 0,
+                evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
                 locks: LockSet::new(),
                 effects: Effects::default(),
                 key_pos: Vec::new(),
@@ -793,6 +796,12 @@ impl Worker {
             }
         }
         self.active_expire(now);
+        if self.env.maxmemory_applies() {
+            // Redis's eviction time proc: an eviction that ran out of its time budget continues
+            // here, and a limit lowered by CONFIG SET takes effect without waiting for a command.
+            keyspace::access::advance(now);
+            self.env.perform_evictions();
+        }
         if self.env.id == 0 {
             crate::persistence::cron(self.env.shared, now);
         }
@@ -1234,6 +1243,39 @@ impl Env {
                 return Exec::Done;
             }
         }
+        // Stamps the access clocks of the keys this command touches (written once a second).
+        keyspace::access::advance(now);
+        // maxmemory, where Redis's processCommand checks it (after the cluster redirection):
+        // evict first, then refuse what would use memory if that did not get under the limit.
+        // Like Redis, every command tries to evict (a read-only one too: it is never refused,
+        // but it is how a lowered limit takes effect). A command queued inside MULTI is refused
+        // as well, because the queue itself uses memory; DISCARD, EXEC, QUIT and RESET never
+        // are, except an EXEC whose queue holds a denyoom command. Our master's stream is never
+        // refused (a replica that must diverge from its master is worse than one over its limit).
+        if self.maxmemory_applies() {
+            let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
+            let reject_on_oom = entry.meta.has(flag::DENYOOM)
+                || (is_exec && self.queue_has_flag(c, flag::DENYOOM))
+                || (c.multi.is_some() && !is_exec && !matches!(entry.meta.name.as_str(), "discard" | "quit" | "reset"));
+            let outcome = self.perform_evictions();
+            if outcome == crate::evict::Outcome::Fail && reject_on_oom && !c.master {
+                self.stats.rejected_calls.add(1);
+                self.count_rejected(entry);
+                if is_exec {
+                    // Redis's execCommandAbort: the refused EXEC ends the transaction.
+                    c.out.error(&format!("EXECABORT Transaction discarded because of: {}", crate::evict::OOM_ERROR));
+                    c.multi = None;
+                    c.multi_aborted = false;
+                    c.info.multi_len.store(-1, Ordering::Relaxed);
+                    self.unwatch_all(c);
+                } else {
+                    c.out.error(crate::evict::OOM_ERROR);
+                    c.multi_aborted |= c.multi.is_some();
+                }
+                self.after_command(c, before);
+                return Exec::Done;
+            }
+        }
         // After the cluster redirection, as Redis orders them: a write to a cluster replica's
         // slot is MOVED to its master, not refused as READONLY.
         if let Some(text) = crate::replication::refusal(
@@ -1326,6 +1368,16 @@ impl Env {
             }),
             _ => false,
         }
+    }
+
+    /// Whether a command queued in `c`'s MULTI has `flag` (Redis's `mstate.cmd_flags`).
+    fn queue_has_flag(&self, c: &Conn, wanted: u32) -> bool {
+        c.multi.as_ref().is_some_and(|queued| {
+            queued.iter().any(|argv| {
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                self.shared.registry.lookup(&argv).is_ok_and(|e| e.meta.has(wanted))
+            })
+        })
     }
 
     fn count_rejected(&self, entry: &Entry) {
@@ -1484,6 +1536,9 @@ impl Env {
                 cfg.get_i64("min-replicas-to-write").unwrap_or(0),
                 cfg.get_i64("min-replicas-max-lag").unwrap_or(10),
             );
+            let eviction = cfg.eviction_settings();
+            keyspace::access::configure(eviction.policy.lfu(), eviction.lfu_log_factor, eviction.lfu_decay_time);
+            self.evictor.settings = eviction;
         }
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
