@@ -334,7 +334,7 @@ pub(crate) fn value_bytes(value: &Value, samples: usize) -> usize {
 }
 
 /// Our estimate of the bytes `key` and its value occupy in a slot table.
-pub fn key_usage_bytes(key: &[u8], value: &Value, has_expire: bool, samples: usize) -> usize {
+pub(crate) fn key_usage_bytes(key: &[u8], value: &Value, has_expire: bool, samples: usize) -> usize {
     let key_heap = alloc_size(Sds::new(key).heap_bytes());
     let expire = if has_expire { expire_entry_bytes() + key_heap } else { 0 };
     table_entry_bytes() + key_heap + expire + value_bytes(value, samples)

@@ -30,7 +30,7 @@ mod zset;
 pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
 pub use dump::encode_limits;
 pub use generic::string_match;
-pub use introspect::{key_usage_bytes, redis_encoding};
+pub use introspect::redis_encoding;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};
 pub use tree::Tree;
