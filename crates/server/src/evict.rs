@@ -31,6 +31,15 @@ pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemo
 
 /// Redis's EVPOOL_SIZE: the candidates kept between samplings.
 const POOL_SIZE: usize = 16;
+/// After sampling found nothing the policy may evict, sampling is not tried again for this long.
+/// Finding nothing means walking every slot table of every database (tens of thousands of
+/// locks), and a server over its limit with nothing evictable (a volatile policy and no key
+/// with a TTL) would otherwise do that before every command, reads included. Redis skips a
+/// database in O(1) by its key counts, which our per-slot tables do not keep. A write this
+/// worker runs ends the wait at once (`Env::note_write`: it may have made a key evictable, e.g.
+/// EXPIRE); a key made evictable by another worker waits up to this long, and writes get the OOM
+/// error until then.
+const BARREN_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 /// The time budget is checked after this many evictions.
 const CHECK_TIME_EVERY: usize = 16;
 /// Longest a [`Gauge`]'s allocator-wide reading is used before it is taken again.
@@ -166,6 +175,8 @@ pub struct Evictor {
     pool: Vec<Candidate>,
     rng: u64,
     gauge: Gauge,
+    /// Until when sampling is skipped because the last one found nothing ([`BARREN_BACKOFF`]).
+    barren_until: Option<Instant>,
 }
 
 impl Evictor {
@@ -175,6 +186,7 @@ impl Evictor {
             pool: Vec::with_capacity(POOL_SIZE),
             rng: seed | 1,
             gauge: Gauge { base: 0, base_allocated: 0, base_deallocated: 0, read_at: None },
+            barren_until: None,
         }
     }
 
@@ -239,6 +251,11 @@ impl Env {
         s.maxmemory > 0 && !(s.replica_ignores && crate::replication::is_replica())
     }
 
+    /// A command of this worker changed data: keys may have become evictable.
+    pub fn note_write(&mut self) {
+        self.evictor.barren_until = None;
+    }
+
     /// Evicts keys per policy until used memory is under `maxmemory` (Redis's
     /// `performEvictions`).
     pub fn perform_evictions(&mut self) -> Outcome {
@@ -253,6 +270,9 @@ impl Env {
             return Outcome::Fail;
         }
         let started = Instant::now();
+        if self.evictor.barren_until.is_some_and(|until| started < until) {
+            return Outcome::Fail;
+        }
         let limit_us = time_limit_us(settings.tenacity);
         let mut evicted = 0usize;
         // The gauge sees this thread's frees at once, so it is asked after every eviction
@@ -260,6 +280,7 @@ impl Env {
         while self.evictor.gauge.used() > settings.maxmemory {
             let Some(victim) = self.pick_victim(settings) else {
                 // Nothing left that the policy may evict.
+                self.evictor.barren_until = Some(Instant::now() + BARREN_BACKOFF);
                 return Outcome::Fail;
             };
             self.evict_key(victim.db, &victim.key, settings.lazy);

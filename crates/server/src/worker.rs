@@ -1568,6 +1568,9 @@ impl Env {
             self.block_client(c, entry, handler, args, now);
         }
         self.touch_watched(entry, c.db, args);
+        if self.effects.dirty > 0 {
+            self.note_write();
+        }
         self.apply_effects();
     }
 
