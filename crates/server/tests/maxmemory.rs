@@ -289,3 +289,34 @@ fn server_dir(c: &mut Client) -> std::path::PathBuf {
         other => panic!("CONFIG GET dir replied {other:?}"),
     }
 }
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_replica_ignores_maxmemory_unless_told_otherwise() {
+    let master = Server::start(&[]);
+    let mut m = master.client();
+    let port = master.port.to_string();
+    let replica =
+        Server::start(&["--replicaof", "127.0.0.1", &port, "--maxmemory", "1", "--maxmemory-policy", "allkeys-random"]);
+    let mut r = replica.client();
+    for i in 0..50 {
+        ok(&mut m, &["SET", &format!("k:{i}"), "v"]);
+    }
+    // replica-ignore-maxmemory yes (the default): the master's writes all land and stay.
+    wait_until("the replica to hold the 50 keys", Duration::from_secs(20), || r.cmd(&["DBSIZE"]) == Reply::Int(50));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(50));
+    assert_eq!(evicted_keys(&mut r), 0);
+    // Told not to ignore it, the replica evicts on its own (its timer, no command needed).
+    ok(&mut r, &["CONFIG", "SET", "replica-ignore-maxmemory", "no"]);
+    wait_until("the replica to evict", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(0));
+    assert_eq!(evicted_keys(&mut r), 50);
+}
