@@ -135,9 +135,9 @@ pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
     }
 }
 
-/// Redis's OBJECT REFCOUNT for `value`: small non-negative integers are shared objects
-/// (assuming, as Redis's default config does, that maxmemory does not forbid sharing);
-/// everything else has exactly one reference.
+/// Redis's OBJECT REFCOUNT for `value`: small non-negative integers are shared objects unless
+/// a maxmemory LRU/LFU policy forbids sharing (`shared_integers` false: each key then needs its
+/// own access clock); everything else has exactly one reference.
 fn redis_refcount(value: &Value, shared_integers: bool) -> i64 {
     match value {
         Value::Str(StrValue::Int(n)) if shared_integers && (0..SHARED_INTEGERS).contains(n) => SHARED_REFCOUNT,
