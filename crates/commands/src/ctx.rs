@@ -29,6 +29,8 @@ pub struct DataConfig {
     pub lazyfree_lazy_expire: bool,
     /// `lazyfree-lazy-user-del`: GETDEL propagates as UNLINK, not DEL.
     pub lazyfree_lazy_user_del: bool,
+    /// OBJECT REFCOUNT reports small integers as shared (false under a maxmemory LRU/LFU policy).
+    pub shared_integers: bool,
 }
 
 impl Default for DataConfig {
@@ -50,6 +52,7 @@ impl Default for DataConfig {
             notify_keyspace_events: 0,
             lazyfree_lazy_expire: false,
             lazyfree_lazy_user_del: false,
+            shared_integers: true,
         }
     }
 }

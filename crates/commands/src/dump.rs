@@ -52,6 +52,9 @@ fn dump(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle_given, mut freq_given) = (false, false);
+    // The access clock the key gets (Redis's objectSetLRUOrLFU): an idle time only counts under
+    // LRU, a frequency only under LFU.
+    let mut clock: Option<u32> = None;
     let mut j = 4;
     while j < args.len() {
         let more = args.len() - j - 1;
@@ -64,7 +67,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             match parse_i64(args[j + 1]) {
                 None => return ctx.out.error(errors::NOT_INTEGER),
                 Some(v) if v < 0 => return ctx.out.error("ERR Invalid IDLETIME value, must be >= 0"),
-                Some(_) => {}
+                Some(v) => clock = Some(keyspace::access::with_idle(v, ctx.now_ms)),
             }
             idle_given = true;
             j += 1;
@@ -74,7 +77,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
                 Some(v) if !(0..=255).contains(&v) => {
                     return ctx.out.error("ERR Invalid FREQ value, must be >= 0 and <= 255")
                 }
-                Some(_) => {}
+                Some(v) => clock = Some(keyspace::access::with_freq(v as u8, ctx.now_ms)),
             }
             freq_given = true;
             j += 1;
@@ -114,6 +117,9 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         return ctx.out.ok();
     }
     t.set(key, value);
+    if let Some(clock) = clock {
+        t.set_clock(key, clock);
+    }
     if ttl > 0 {
         t.set_expire(key, ttl);
         // Propagated with the absolute time (Redis appends ABSTTL to the arguments).

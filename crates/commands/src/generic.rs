@@ -572,31 +572,34 @@ fn delete_keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ctx.out.int(deleted as i64);
 }
 
-/// EXISTS key [key ...]: a key named twice counts twice.
+/// EXISTS key [key ...]: a key named twice counts twice. Not an access (Redis's
+/// LOOKUP_NOTOUCH): the keys' access clocks stay as they were.
 fn exists(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    count_live(ctx, args);
+    count_live(ctx, args, false);
 }
 
-/// TOUCH key [key ...]: we keep no access times, so this only counts live keys.
+/// TOUCH key [key ...]: counts live keys and records an access to each.
 fn touch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    count_live(ctx, args);
+    count_live(ctx, args, true);
 }
 
-fn count_live(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+fn count_live(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], access: bool) {
     let now = ctx.now_ms;
     let mut n = 0i64;
     for key in &args[1..] {
-        if ctx.locks.table(ctx.ks, ctx.db, key).contains(key, now) {
+        let t = ctx.locks.table(ctx.ks, ctx.db, key);
+        let live = if access { t.contains(key, now) } else { t.peek(key, now).is_some() };
+        if live {
             n += 1;
         }
     }
     ctx.out.int(n);
 }
 
-/// TYPE key
+/// TYPE key (not an access, as Redis's LOOKUP_NOTOUCH)
 fn type_(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
-    let name = t.get(args[1], ctx.now_ms).map_or("none", Value::type_name);
+    let name = t.peek(args[1], ctx.now_ms).map_or("none", Value::type_name);
     ctx.out.simple(name);
 }
 
@@ -752,7 +755,8 @@ fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 fn ttl_generic(ctx: &mut Ctx<'_, '_>, key: &[u8], in_ms: bool, absolute: bool) {
     let now = ctx.now_ms;
     let t = ctx.locks.table(ctx.ks, ctx.db, key);
-    if !t.contains(key, now) {
+    // Not an access (Redis's LOOKUP_NOTOUCH).
+    if t.peek(key, now).is_none() {
         return ctx.out.int(-2);
     }
     let Some(at) = t.expire_at(key) else {

@@ -135,12 +135,12 @@ pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
     }
 }
 
-/// Redis's OBJECT REFCOUNT for `value`: small non-negative integers are shared objects
-/// (assuming, as Redis's default config does, that maxmemory does not forbid sharing);
-/// everything else has exactly one reference.
-fn redis_refcount(value: &Value) -> i64 {
+/// Redis's OBJECT REFCOUNT for `value`: small non-negative integers are shared objects unless
+/// a maxmemory LRU/LFU policy forbids sharing (`shared_integers` false: each key then needs its
+/// own access clock); everything else has exactly one reference.
+fn redis_refcount(value: &Value, shared_integers: bool) -> i64 {
     match value {
-        Value::Str(StrValue::Int(n)) if (0..SHARED_INTEGERS).contains(n) => SHARED_REFCOUNT,
+        Value::Str(StrValue::Int(n)) if shared_integers && (0..SHARED_INTEGERS).contains(n) => SHARED_REFCOUNT,
         _ => 1,
     }
 }
@@ -151,7 +151,7 @@ fn object_encoding(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let config = ctx.config;
     // Computed under the lock without cloning the value: this may walk up to a threshold's
     // worth of elements, never a whole large collection (the count is tested first).
-    let encoding = ctx.table(key).get(key, now).map(|v| redis_encoding(v, config));
+    let encoding = ctx.table(key).peek(key, now).map(|v| redis_encoding(v, config));
     match encoding {
         Some(e) => ctx.out.bulk(e.as_bytes()),
         None => ctx.out.null(),
@@ -161,39 +161,46 @@ fn object_encoding(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, now) = (args[2], ctx.now_ms);
-    let refcount = ctx.table(key).get(key, now).map(redis_refcount);
+    let shared = ctx.config.shared_integers;
+    let refcount = ctx.table(key).peek(key, now).map(|v| redis_refcount(v, shared));
     match refcount {
         Some(n) => ctx.out.int(n),
         None => ctx.out.null(),
     }
 }
 
-/// OBJECT IDLETIME key
-///
-/// We do not track access times yet, so every existing key reports 0 seconds idle. (Redis
-/// replies an error here when an LFU maxmemory policy is selected; we have no eviction
-/// policies, so that case cannot arise.)
+/// OBJECT IDLETIME key: seconds since the key was last accessed (its LRU clock; looking at it is
+/// not an access). Under an LFU policy the clock holds a counter instead, so Redis refuses.
 fn object_idletime(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, now) = (args[2], ctx.now_ms);
-    if ctx.table(key).contains(key, now) {
-        ctx.out.int(0);
-    } else {
-        ctx.out.null();
+    let Some(clock) = ctx.table(key).clock(key, now) else {
+        return ctx.out.null();
+    };
+    if keyspace::access::lfu_mode() {
+        return ctx.out.error(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching \
+             between policies at runtime LRU and LFU data will take some time to adjust.",
+        );
     }
+    // Measured against the time clocks are stamped with (not the command's own `now_ms`), so a
+    // key read in this very second is 0 seconds idle whatever the two clocks' phase.
+    ctx.out.int((keyspace::access::idle_ms(clock, keyspace::access::now_ms()) / 1000) as i64);
 }
 
-/// OBJECT FREQ key: Redis tracks access frequency only under an LFU maxmemory policy, which
-/// we never run, so an existing key always gets Redis's "not selected" error.
+/// OBJECT FREQ key: the key's logarithmic access counter, tracked only under an LFU policy.
 fn object_freq(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, now) = (args[2], ctx.now_ms);
-    if ctx.table(key).contains(key, now) {
-        ctx.out.error(
+    let Some(clock) = ctx.table(key).clock(key, now) else {
+        return ctx.out.null();
+    };
+    if !keyspace::access::lfu_mode() {
+        return ctx.out.error(
             "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when \
              switching between policies at runtime LRU and LFU data will take some time to adjust.",
         );
-    } else {
-        ctx.out.null();
     }
+    // Decayed as of now, as Redis's LFUDecrAndReturn does before replying.
+    ctx.out.int(keyspace::access::decayed_counter(clock, keyspace::access::now_ms()) as i64);
 }
 
 const OBJECT_HELP: &[&str] = &[

@@ -20,7 +20,8 @@
 //!   distance and an 8-bit fingerprint of the hash. A probe reads this small array first and
 //!   touches a 48-byte bucket only when the fingerprint matches (1 in 256 for a non-matching
 //!   key), and Robin Hood ordering lets a miss stop as soon as the stored distance is smaller
-//!   than the probe distance.
+//!   than the probe distance. Beside it sits each bucket's 24-bit access clock (3 bytes per
+//!   bucket; see `Segment`), which the maxmemory policies and OBJECT IDLETIME / FREQ read.
 //! * **Any capacity, not only powers of two.** A hash is mapped to its home bucket by
 //!   multiply-high ("fastrange": `(hash * capacity) >> 64`), so capacity can be whatever fits
 //!   best. Capacity is chosen so the bucket array *exactly* fills one of the allocator's size
@@ -91,16 +92,41 @@ type Buckets = [Option<(Sds, Value)>; SEGMENT_BUCKETS];
 
 /// One directory entry: the metadata of a segment's buckets, kept in the directory so a probe
 /// reads it without touching the entries, and the segment's entries.
+///
+/// It also holds each bucket's 24-bit access clock (see [`crate::access`]), which moves with
+/// its entry. Why here: an entry has no spare byte (key and value each use all 24 of theirs, the
+/// enum tags living in `Sds`'s niche), and the directory entry of the bucket a lookup found is
+/// already in cache, so updating the clock on access is one store to a line the probe just read.
+/// *Rejected*: a third field in the bucket (48 → 56 bytes: +8 per bucket where this costs 3, the
+/// 8-bucket block moving from the 384-byte size class to 448); a separate clock
+/// array per table (a second allocation per slot and another cache miss per access); a 16-bit
+/// clock (LFU needs 8 bits of counter plus a 16-bit minute stamp, as Redis's 24 bits).
 #[derive(Clone)]
 struct Segment {
     meta: [Meta; SEGMENT_BUCKETS],
+    clocks: [[u8; 3]; SEGMENT_BUCKETS],
     buckets: Box<Buckets>,
 }
 
 impl Segment {
     fn empty() -> Segment {
-        Segment { meta: [Meta::EMPTY; SEGMENT_BUCKETS], buckets: Box::new([const { None }; SEGMENT_BUCKETS]) }
+        Segment {
+            meta: [Meta::EMPTY; SEGMENT_BUCKETS],
+            clocks: [[0; 3]; SEGMENT_BUCKETS],
+            buckets: Box::new([const { None }; SEGMENT_BUCKETS]),
+        }
     }
+}
+
+#[inline]
+fn clock_bytes(clock: u32) -> [u8; 3] {
+    let b = clock.to_le_bytes();
+    [b[0], b[1], b[2]]
+}
+
+#[inline]
+fn clock_of(bytes: [u8; 3]) -> u32 {
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0])
 }
 
 /// An open-addressing Robin Hood hash map from [`Sds`] to [`Value`]; see the module doc.
@@ -204,6 +230,61 @@ impl CompactMap {
         self.slot_mut(i).as_mut().map(|(_, v)| v)
     }
 
+    /// The value of `key`, recording an access in its clock ([`crate::access::on_access`]).
+    #[inline]
+    pub fn get_touch(&mut self, key: &[u8]) -> Option<&Value> {
+        let i = self.find(self.hash(key), key)?;
+        self.touch_at(i);
+        self.slot(i).as_ref().map(|(_, v)| v)
+    }
+
+    /// [`CompactMap::get_touch`] for writing.
+    #[inline]
+    pub fn get_mut_touch(&mut self, key: &[u8]) -> Option<&mut Value> {
+        let i = self.find(self.hash(key), key)?;
+        self.touch_at(i);
+        self.slot_mut(i).as_mut().map(|(_, v)| v)
+    }
+
+    /// The access clock of `key` (not an access itself: OBJECT IDLETIME must not reset it).
+    pub fn clock(&self, key: &[u8]) -> Option<u32> {
+        let i = self.find(self.hash(key), key)?;
+        Some(self.clock_at(i))
+    }
+
+    /// Sets the access clock of `key` (RESTORE's IDLETIME / FREQ); false if it is absent.
+    pub fn set_clock(&mut self, key: &[u8], clock: u32) -> bool {
+        match self.find(self.hash(key), key) {
+            Some(i) => {
+                self.set_clock_at(i, clock);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Up to `max` entries with their clocks, read from consecutive buckets starting at bucket
+    /// `start % capacity` (wrapping): the eviction sampler's view, as Redis's `dictGetSomeKeys`
+    /// reads runs of buckets from a random place.
+    pub fn sample(&self, start: usize, max: usize, mut f: impl FnMut(&Sds, &Value, u32)) {
+        let cap = self.capacity();
+        if cap == 0 {
+            return;
+        }
+        let mut b = start % cap;
+        let mut taken = 0;
+        for _ in 0..cap {
+            if taken == max {
+                break;
+            }
+            if let Some((k, v)) = self.slot(b) {
+                f(k, v, self.clock_at(b));
+                taken += 1;
+            }
+            b = self.next(b);
+        }
+    }
+
     /// The stored key and its value (callers clone the key to index other maps by it).
     #[inline]
     pub fn get_key_value(&self, key: &[u8]) -> Option<(&Sds, &Value)> {
@@ -220,7 +301,10 @@ impl CompactMap {
     pub fn insert(&mut self, key: Sds, value: Value) -> Option<Value> {
         let hash = self.hash(&key);
         match self.probe(hash, &key) {
-            Probe::Found(i) => self.slot_mut(i).replace((key, value)).map(|(_, old)| old),
+            Probe::Found(i) => {
+                self.touch_at(i);
+                self.slot_mut(i).replace((key, value)).map(|(_, old)| old)
+            }
             Probe::Vacant(at) => {
                 self.place_new(hash, Some(at), key, value);
                 None
@@ -238,7 +322,11 @@ impl CompactMap {
     pub fn upsert(&mut self, key: &[u8], value: Value) -> Option<Value> {
         let hash = self.hash(key);
         match self.probe(hash, key) {
-            Probe::Found(i) => self.slot_mut(i).as_mut().map(|(_, stored)| std::mem::replace(stored, value)),
+            Probe::Found(i) => {
+                // Overwriting is an access (Redis looks the key up for writing first).
+                self.touch_at(i);
+                self.slot_mut(i).as_mut().map(|(_, stored)| std::mem::replace(stored, value))
+            }
             Probe::Vacant(at) => {
                 self.place_new(hash, Some(at), Sds::new(key), value);
                 None
@@ -255,7 +343,10 @@ impl CompactMap {
     pub fn insert_new(&mut self, key: Sds, value: Value) -> &mut Value {
         let hash = self.hash(&key);
         let at = match self.probe(hash, &key) {
-            Probe::Found(i) => return &mut self.slot_mut(i).insert((key, value)).1,
+            Probe::Found(i) => {
+                self.touch_at(i);
+                return &mut self.slot_mut(i).insert((key, value)).1;
+            }
             Probe::Vacant(at) => Some(at),
             Probe::Full => None,
         };
@@ -278,6 +369,17 @@ impl CompactMap {
             self.rebuild(capacity_for_len(self.len + self.len / 4 + 1));
         }
         entry
+    }
+
+    /// Gives back whole segments the entries no longer need (the tightest capacity that holds
+    /// them). Deletion alone shrinks only below 20 % load, so that a table that loses and regains
+    /// a few keys is not rebuilt each time; eviction calls this because the memory it frees is
+    /// the point of evicting, and with keys and values stored inline an emptied bucket frees
+    /// nothing by itself.
+    pub fn shrink_to_fit(&mut self) {
+        if self.len > 0 && capacity_for_len(self.len) < self.capacity() {
+            self.rebuild(capacity_for_len(self.len));
+        }
     }
 
     /// Removes every entry and frees the table.
@@ -316,6 +418,23 @@ impl CompactMap {
     #[inline]
     fn set_meta(&mut self, b: usize, meta: Meta) {
         self.segments[b / SEGMENT_BUCKETS].meta[b % SEGMENT_BUCKETS] = meta;
+    }
+
+    #[inline]
+    fn clock_at(&self, b: usize) -> u32 {
+        clock_of(self.segments[b / SEGMENT_BUCKETS].clocks[b % SEGMENT_BUCKETS])
+    }
+
+    #[inline]
+    fn set_clock_at(&mut self, b: usize, clock: u32) {
+        self.segments[b / SEGMENT_BUCKETS].clocks[b % SEGMENT_BUCKETS] = clock_bytes(clock);
+    }
+
+    /// Records an access to the entry in bucket `b`.
+    #[inline]
+    fn touch_at(&mut self, b: usize) {
+        let clock = crate::access::on_access(self.clock_at(b), crate::access::now_ms());
+        self.set_clock_at(b, clock);
     }
 
     #[inline]
@@ -405,6 +524,11 @@ impl CompactMap {
     /// Inserts an absent key. `at` is where the probe said it belongs (None if the table was
     /// full); it is recomputed if the table has to grow first. Returns the new value's slot.
     fn place_new(&mut self, hash: u64, at: Option<usize>, key: Sds, value: Value) -> &mut Value {
+        let clock = crate::access::initial(crate::access::now_ms());
+        self.place_with_clock(hash, at, key, value, clock)
+    }
+
+    fn place_with_clock(&mut self, hash: u64, at: Option<usize>, key: Sds, value: Value, clock: u32) -> &mut Value {
         let at = match at {
             Some(at) if self.len < max_len_for(self.capacity()) => at,
             _ => {
@@ -415,6 +539,7 @@ impl CompactMap {
         let cap = self.capacity();
         let home = home_bucket(hash, cap);
         self.set_meta(at, Meta::occupied((at + cap - home) % cap, fingerprint_of(hash)));
+        self.set_clock_at(at, clock);
         self.len += 1;
         &mut self.slot_mut(at).insert((key, value)).1
     }
@@ -453,6 +578,8 @@ impl CompactMap {
             if distance >= gap {
                 let moved = self.slot_mut(j).take();
                 *self.slot_mut(hole) = moved;
+                let clock = self.clock_at(j);
+                self.set_clock_at(hole, clock);
                 self.set_meta(hole, Meta::occupied(distance - gap, m.fingerprint));
                 self.set_meta(j, Meta::EMPTY);
                 hole = j;
@@ -474,10 +601,13 @@ impl CompactMap {
         // Empty the table into a scratch list, then reuse its segments (they are all the same
         // size) and add or drop whole segments: the buckets we re-place entries into are the
         // ones just read, still in cache, and growth allocates only the new segments.
-        let mut entries: Vec<(Sds, Value)> = Vec::with_capacity(self.len);
+        let mut entries: Vec<(Sds, Value, u32)> = Vec::with_capacity(self.len);
         for segment in self.segments.iter_mut() {
             segment.meta = [Meta::EMPTY; SEGMENT_BUCKETS];
-            entries.extend(segment.buckets.iter_mut().filter_map(Option::take));
+            let clocks = segment.clocks;
+            entries.extend(
+                segment.buckets.iter_mut().zip(clocks).filter_map(|(b, c)| b.take().map(|(k, v)| (k, v, clock_of(c)))),
+            );
         }
         let mut segments = Vec::with_capacity(segment_count);
         segments.extend(std::mem::take(&mut self.segments).into_vec().into_iter().take(segment_count));
@@ -486,10 +616,10 @@ impl CompactMap {
         self.len = 0;
         // Entries come out in home order and fastrange keeps that order at any capacity, so
         // each mostly lands right after the previous one.
-        for (key, value) in entries {
+        for (key, value, clock) in entries {
             let hash = self.hash(&key);
             let at = self.vacant_bucket(hash);
-            self.place_new(hash, Some(at), key, value);
+            self.place_with_clock(hash, Some(at), key, value, clock);
         }
     }
 }
@@ -656,10 +786,34 @@ mod tests {
     fn buckets_and_metadata_are_compact() {
         assert_eq!(std::mem::size_of::<Option<(Sds, Value)>>(), 48);
         // A segment's entries fill the 384-byte allocator size class exactly; its directory
-        // entry is 3 bytes per bucket.
+        // entry is 6 bytes per bucket (metadata 2, access clock 3, the segment pointer 1).
         assert_eq!(std::mem::size_of::<Buckets>(), 384);
-        assert_eq!(std::mem::size_of::<Segment>(), 24);
+        assert_eq!(std::mem::size_of::<Segment>(), 48);
         assert_eq!(std::mem::size_of::<Meta>(), 2);
+    }
+
+    #[test]
+    fn access_clocks_move_with_their_entries() {
+        // Growth (rehash) and backward-shift deletion move entries; each clock must follow.
+        let mut m = CompactMap::new();
+        for i in 0..3000 {
+            m.insert(Sds::new(format!("k{i}").as_bytes()), int(i));
+            assert!(m.set_clock(format!("k{i}").as_bytes(), (i as u32 * 7919) & crate::access::CLOCK_MAX));
+        }
+        for i in (0..3000).step_by(3) {
+            m.remove(format!("k{i}").as_bytes());
+        }
+        for i in 0..3000 {
+            let expect = (i % 3 != 0).then_some((i as u32 * 7919) & crate::access::CLOCK_MAX);
+            assert_eq!(m.clock(format!("k{i}").as_bytes()), expect, "k{i}");
+        }
+        let mut sampled = 0;
+        m.sample(12345, 10, |k, v, clock| {
+            assert_eq!(k.as_bytes(), format!("k{}", as_int(v)).as_bytes());
+            assert_eq!(clock, (as_int(v) as u32 * 7919) & crate::access::CLOCK_MAX);
+            sampled += 1;
+        });
+        assert_eq!(sampled, 10);
     }
 
     #[test]

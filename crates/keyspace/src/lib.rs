@@ -1,11 +1,12 @@
 //! The data: databases split into 16384 per-slot tables, each behind its own lock, the value
-//! types, and expiry.
+//! types, expiry, and each key's access clock (LRU / LFU, for the maxmemory policies).
 //!
 //! This crate owns where keys live and how they are found, locked and expired. It never does
 //! I/O, never reads a clock (callers pass `now_ms`) and never formats replies: commands build on
 //! it. Locks are always taken in ascending (db, slot) order, which is what makes multi-key
 //! commands and transactions deadlock-free; [`LockSet`] enforces that order.
 
+pub mod access;
 mod compact_map;
 mod sds;
 mod slot;
@@ -17,7 +18,7 @@ pub use sds::Sds;
 pub use slot::{key_hash_slot, SLOT_COUNT};
 pub use table::{
     set_expired_log, set_expiry_mode, set_new_log, set_tracking_log, take_expired_log, take_new_log, take_tracking_log,
-    ExpiryMode, SlotTable,
+    ExpiryMode, Rank, SlotTable,
 };
 pub use value::{Score, StrValue, Value, ZSetValue};
 

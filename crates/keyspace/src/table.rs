@@ -5,6 +5,18 @@ use crate::value::{FastMap, Value};
 use crate::Db;
 use crate::{CompactMap, Sds};
 
+/// What an eviction sample ranks keys by (see [`SlotTable::sample`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rank {
+    /// The access clock: idle time under LRU, rarity under LFU (whichever [`crate::access`]
+    /// is set to).
+    Access,
+    /// Nearness of the expiry time (volatile-ttl).
+    Ttl,
+    /// Nothing: the random policies take any sampled key.
+    Any,
+}
+
 /// The keys of one slot of one database. Always used under that slot's lock.
 #[derive(Default, Debug)]
 pub struct SlotTable {
@@ -107,13 +119,14 @@ impl SlotTable {
         }
     }
 
-    /// The live value of `key`, expiring it first if its time has passed.
+    /// The live value of `key`, expiring it first if its time has passed. An access: it updates
+    /// the key's access clock (Redis's `lookupKey`).
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        self.entries.get(key)
+        self.entries.get_touch(key)
     }
 
     #[inline]
@@ -121,7 +134,82 @@ impl SlotTable {
         if self.expire_if_needed(key, now_ms) {
             return None;
         }
-        self.entries.get_mut(key)
+        self.entries.get_mut_touch(key)
+    }
+
+    /// The live value of `key` without counting as an access (Redis's `LOOKUP_NOTOUCH`: OBJECT,
+    /// TYPE), still expiring it if its time has passed.
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        self.entries.get(key)
+    }
+
+    /// The access clock of a live key (see [`crate::access`]), without touching it.
+    pub fn clock(&mut self, key: &[u8], now_ms: i64) -> Option<u32> {
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
+        self.entries.clock(key)
+    }
+
+    /// Sets the access clock of `key` (RESTORE IDLETIME / FREQ); false if it is absent.
+    pub fn set_clock(&mut self, key: &[u8], clock: u32) -> bool {
+        self.entries.set_clock(key, clock)
+    }
+
+    /// Eviction sampling: calls `f` with up to `max` keys and how much the policy wants them
+    /// gone (higher first), read from a run of entries starting at position `start` (the caller's
+    /// random number). `volatile` samples only keys with a TTL, as Redis samples its `expires`
+    /// dict for the volatile policies.
+    pub fn sample(
+        &self,
+        volatile: bool,
+        rank: Rank,
+        start: usize,
+        max: usize,
+        now_ms: i64,
+        mut f: impl FnMut(&Sds, u64),
+    ) {
+        let score = |clock: u32, expire: Option<i64>| match rank {
+            Rank::Access => crate::access::eviction_score(clock, now_ms),
+            // The nearest expiry is evicted first; a key without one ranks last.
+            Rank::Ttl => expire.map_or(0, |at| u64::MAX - at.max(0) as u64),
+            Rank::Any => 0,
+        };
+        if volatile {
+            let len = self.expires.len();
+            if len == 0 {
+                return;
+            }
+            // Walking to a random offset of a hash map is linear, but a slot holds a few dozen
+            // keys even with millions in the database (they are spread over 16384 slots).
+            let first = start % len;
+            let take = max.min(len);
+            let tail = self.expires.iter().skip(first).take(take);
+            let head = self.expires.iter().take(take.saturating_sub(len - first));
+            for (k, &at) in tail.chain(head) {
+                let clock = self.entries.clock(k).unwrap_or(0);
+                f(k, score(clock, Some(at)));
+            }
+        } else {
+            self.entries.sample(start, max, |k, _, clock| f(k, score(clock, self.expires.get(k).copied())));
+        }
+    }
+
+    /// Removes `key` for eviction, past its expiry or not, and gives back the table memory
+    /// that frees (see `CompactMap::shrink_to_fit`); returns its value if it was there.
+    pub fn evict(&mut self, key: &[u8]) -> Option<Value> {
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+            if let Some(map) = self.expires.0.as_mut() {
+                map.shrink_to_fit();
+            }
+        }
+        let value = self.entries.remove(key);
+        self.entries.shrink_to_fit();
+        value
     }
 
     /// True if `key` is stored, live or past its expiry but not yet removed (Redis's

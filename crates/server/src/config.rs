@@ -260,7 +260,7 @@ static DEFS: &[Def] = &[
     boolean("stop-writes-on-bgsave-error", 0, true),
     boolean("set-proc-title", IMMUTABLE, true),
     boolean("dynamic-hz", 0, true),
-    boolean("lazyfree-lazy-eviction", 0, false),
+    boolean("lazyfree-lazy-eviction", 0, false).now(),
     boolean("lazyfree-lazy-expire", 0, false).now(),
     boolean("lazyfree-lazy-server-del", 0, false),
     boolean("lazyfree-lazy-user-del", 0, false).now(),
@@ -278,7 +278,7 @@ static DEFS: &[Def] = &[
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
     boolean("replica-serve-stale-data", 0, true).now().alias("slave-serve-stale-data"),
     boolean("replica-read-only", 0, true).now().alias("slave-read-only"),
-    boolean("replica-ignore-maxmemory", 0, true).alias("slave-ignore-maxmemory"),
+    boolean("replica-ignore-maxmemory", 0, true).alias("slave-ignore-maxmemory").now(),
     boolean("jemalloc-bg-thread", 0, true),
     boolean("activedefrag", 0, false).check(Check::ActiveDefrag),
     boolean("syslog-enabled", IMMUTABLE, false),
@@ -324,7 +324,7 @@ static DEFS: &[Def] = &[
     enumerated("syslog-facility", IMMUTABLE, SYSLOG_FACILITY, 128),
     enumerated("repl-diskless-load", DENY_LOADING, REPL_DISKLESS_LOAD, 0),
     enumerated("loglevel", 0, LOGLEVEL, 2).now(),
-    enumerated("maxmemory-policy", 0, MAXMEMORY_POLICY, 7),
+    enumerated("maxmemory-policy", 0, MAXMEMORY_POLICY, 7).now(),
     enumerated("appendfsync", 0, AOF_FSYNC, 2).now(),
     enumerated("oom-score-adj", 0, OOM_SCORE_ADJ, 0),
     enumerated("acl-pubsub-default", 0, ACL_PUBSUB_DEFAULT, 0),
@@ -350,12 +350,12 @@ static DEFS: &[Def] = &[
     signed("active-defrag-cycle-max", 0, 1, 99, 25, Int),
     signed("active-defrag-threshold-lower", 0, 0, 1000, 10, Int),
     signed("active-defrag-threshold-upper", 0, 0, 1000, 100, Int),
-    signed("lfu-log-factor", 0, 0, INT_MAX, 10, Int),
-    signed("lfu-decay-time", 0, 0, INT_MAX, 1, Int),
+    signed("lfu-log-factor", 0, 0, INT_MAX, 10, Int).now(),
+    signed("lfu-decay-time", 0, 0, INT_MAX, 1, Int).now(),
     signed("replica-priority", 0, 0, INT_MAX, 100, Int).now().alias("slave-priority"),
     signed("repl-diskless-sync-delay", 0, 0, INT_MAX, 5, Int).now(),
-    signed("maxmemory-samples", 0, 1, INT_MAX, 5, Int),
-    signed("maxmemory-eviction-tenacity", 0, 0, 100, 10, Int),
+    signed("maxmemory-samples", 0, 1, INT_MAX, 5, Int).now(),
+    signed("maxmemory-eviction-tenacity", 0, 0, 100, 10, Int).now(),
     signed("timeout", 0, 0, INT_MAX, 0, Int).now(),
     signed("replica-announce-port", 0, 0, 65535, 0, Int).now().alias("slave-announce-port"),
     signed("tcp-backlog", IMMUTABLE, 0, INT_MAX, 511, Int),
@@ -392,7 +392,7 @@ static DEFS: &[Def] = &[
     signed("stream-node-max-entries", 0, 0, LONG_MAX, 100, Int),
     signed("repl-backlog-size", 0, 1, LONG_MAX, MB, Memory).now(),
     // unsigned long long.
-    unsigned("maxmemory", 0, 0, ULLONG_MAX_BITS, 0, Memory),
+    unsigned("maxmemory", 0, 0, ULLONG_MAX_BITS, 0, Memory).now(),
     unsigned("cluster-link-sendbuf-limit", 0, 0, ULLONG_MAX_BITS, 0, Memory).now(),
     // size_t.
     unsigned("hash-max-listpack-entries", 0, 0, LONG_MAX, 512, Int).alias("hash-max-ziplist-entries").now(),
@@ -2203,6 +2203,30 @@ impl Config {
         enum_name(MAXMEMORY_POLICY, self.enum_of("maxmemory-policy"), false)
     }
 
+    /// The settings maxmemory enforcement reads (see `evict`), as one snapshot.
+    pub fn eviction_settings(&self) -> crate::evict::Settings {
+        let policy = match self.enum_of("maxmemory-policy") {
+            0 => crate::evict::Policy::VolatileLru,
+            1 => crate::evict::Policy::VolatileLfu,
+            2 => crate::evict::Policy::VolatileRandom,
+            3 => crate::evict::Policy::VolatileTtl,
+            4 => crate::evict::Policy::AllkeysLru,
+            5 => crate::evict::Policy::AllkeysLfu,
+            6 => crate::evict::Policy::AllkeysRandom,
+            _ => crate::evict::Policy::NoEviction,
+        };
+        crate::evict::Settings {
+            maxmemory: self.maxmemory(),
+            policy,
+            samples: self.num("maxmemory-samples").clamp(1, i32::MAX as i64) as usize,
+            tenacity: self.num("maxmemory-eviction-tenacity").clamp(0, 100) as u32,
+            lazy: self.flag("lazyfree-lazy-eviction"),
+            replica_ignores: self.flag("replica-ignore-maxmemory"),
+            lfu_log_factor: self.num("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
+            lfu_decay_time: self.num("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
+        }
+    }
+
     /// Where the RDB file lives: `dir`/`dbfilename`.
     pub fn rdb_path(&self) -> std::path::PathBuf {
         let name = self.str_value("dbfilename").unwrap_or_else(|| b"dump.rdb".to_vec());
@@ -2297,6 +2321,9 @@ impl Config {
             notify_keyspace_events: self.notify_keyspace_events(),
             lazyfree_lazy_expire: self.flag("lazyfree-lazy-expire"),
             lazyfree_lazy_user_del: self.flag("lazyfree-lazy-user-del"),
+            // Redis stops sharing small integers once a maxmemory LRU/LFU policy needs each
+            // key's own access clock (policies 0, 1, 4, 5 of MAXMEMORY_POLICY).
+            shared_integers: self.maxmemory() == 0 || !matches!(self.enum_of("maxmemory-policy"), 0 | 1 | 4 | 5),
             ..commands::DataConfig::default()
         }
     }
@@ -3187,8 +3214,8 @@ zset-max-ziplist-value=64
         let c = load(&["--hz", "1000", "--appendonly", "no", "--daemonize", "yes", "--maxmemory", "1mb"]);
         assert_eq!((c.hz(), c.get("hz").as_deref()), (500, Some("500")));
         assert_eq!(load(&["--hz", "0"]).get("hz").as_deref(), Some("1"));
-        // appendonly no is the default (inert); daemonize yes and maxmemory are not.
-        assert_eq!(c.not_yet_effective(), vec!["daemonize", "maxmemory"]);
+        // appendonly no is the default (inert); daemonize yes is not (maxmemory is enforced).
+        assert_eq!(c.not_yet_effective(), vec!["daemonize"]);
         assert!(load(&["--save", "", "--port", "7000", "--io-threads", "4"]).not_yet_effective().is_empty());
         assert_eq!(load(&["--save", "100 1"]).not_yet_effective(), vec!["save"]);
         assert_eq!(load(&["--io-threads", "4"]).io_threads(), 4);

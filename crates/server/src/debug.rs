@@ -286,7 +286,9 @@ impl Env {
     fn debug_object(&mut self, c: &mut Conn, key: &[u8], now: i64) {
         let db = self.shared.ks.db(c.db as usize);
         let mut t = db.lock_slot(key_hash_slot(key));
-        let Some(value) = t.get(key, now) else {
+        // Not an access: DEBUG OBJECT reports the clock as it was.
+        let clock = t.clock(key, now).unwrap_or(0);
+        let Some(value) = t.peek(key, now) else {
             c.out.error("ERR no such key");
             return;
         };
@@ -296,8 +298,9 @@ impl Env {
         persist::encode_object(value, &persist::EncodeLimits::default(), &mut payload);
         let addr = value as *const Value as usize;
         c.out.simple(&format!(
-            "Value at:0x{addr:x} refcount:1 encoding:{encoding} serializedlength:{} lru:0 lru_seconds_idle:0",
-            payload.len().saturating_sub(1)
+            "Value at:0x{addr:x} refcount:1 encoding:{encoding} serializedlength:{} lru:{clock} lru_seconds_idle:{}",
+            payload.len().saturating_sub(1),
+            keyspace::access::idle_ms(clock, keyspace::access::now_ms()) / 1000
         ));
     }
 

@@ -12,6 +12,7 @@ mod cluster_node;
 mod cmds;
 mod config;
 mod debug;
+mod evict;
 mod info;
 mod introspect;
 mod log;
@@ -227,6 +228,13 @@ fn run(config: Config) -> anyhow::Result<()> {
         introspect: Default::default(),
     }));
     introspect::refresh(shared);
+    // Keys loaded below get access clocks of the right kind, stamped now (not at the epoch, which
+    // would make every loaded key look idle for decades to the LRU policies).
+    keyspace::access::advance(shared::now_ms());
+    {
+        let eviction = shared.config.read().eviction_settings();
+        keyspace::access::configure(eviction.policy.lfu(), eviction.lfu_log_factor, eviction.lfu_decay_time);
+    }
 
     // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
     // whole stops start-up rather than let the server run with part of it.

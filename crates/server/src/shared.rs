@@ -306,6 +306,8 @@ pub struct GlobalStats {
     pub rejected_connections: AtomicU64,
     pub dirty: AtomicU64,
     pub expired_keys: AtomicU64,
+    /// Keys removed by maxmemory eviction (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
 }
 
 pub struct Shared {

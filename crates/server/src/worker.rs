@@ -243,6 +243,8 @@ pub struct Env {
     track_immediate: Vec<crate::pubsub::Delivery>,
     /// `tracking-table-max-keys`, cached.
     tracking_max_keys: usize,
+    /// maxmemory enforcement: settings, candidate pool (`evict`).
+    pub evictor: crate::evict::Evictor,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -315,6 +317,7 @@ impl Worker {
                 expiry_mode: keyspace::ExpiryMode::Delete,
                 qbuf_limit: shared.config.read().client_query_buffer_limit(),
                 parked: 0,
+                evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
                 locks: LockSet::new(),
                 effects: Effects::default(),
                 key_pos: Vec::new(),
@@ -839,6 +842,14 @@ impl Worker {
         } else {
             keyspace::set_tracking_log(false);
         }
+        if self.env.maxmemory_applies() {
+            // Redis's eviction time proc: an eviction that ran out of its time budget continues
+            // here, and a limit lowered by CONFIG SET takes effect without waiting for a command.
+            keyspace::access::advance(now);
+            // No command runs: every invalidation goes out as a message of its own.
+            self.env.cur_client = 0;
+            self.env.perform_evictions();
+        }
         if self.env.id == 0 {
             crate::persistence::cron(self.env.shared, now);
         }
@@ -1356,6 +1367,41 @@ impl Env {
                 return Exec::Done;
             }
         }
+        // Stamps the access clocks of the keys this command touches (written once a second).
+        keyspace::access::advance(now);
+        // maxmemory, where Redis's processCommand checks it (after the cluster redirection):
+        // evict first, then refuse what would use memory if that did not get under the limit.
+        // Like Redis, every command tries to evict (a read-only one too: it is never refused,
+        // but it is how a lowered limit takes effect). A command queued inside MULTI is refused
+        // as well, because the queue itself uses memory; DISCARD, EXEC, QUIT and RESET never
+        // are, except an EXEC whose queue holds a denyoom command. Our master's stream is never
+        // refused (a replica that must diverge from its master is worse than one over its limit).
+        if self.maxmemory_applies() {
+            let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
+            let reject_on_oom = entry.meta.has(flag::DENYOOM)
+                || (is_exec && self.queue_has_flag(c, flag::DENYOOM))
+                || (c.multi.is_some() && !is_exec && !matches!(entry.meta.name.as_str(), "discard" | "quit" | "reset"));
+            let outcome = self.perform_evictions();
+            // This client's invalidations of evicted keys precede its reply, as in Redis.
+            self.write_track_immediate(c);
+            if outcome == crate::evict::Outcome::Fail && reject_on_oom && !c.master {
+                self.stats.rejected_calls.add(1);
+                self.count_rejected(entry);
+                if is_exec {
+                    // Redis's execCommandAbort: the refused EXEC ends the transaction.
+                    c.out.error(&format!("EXECABORT Transaction discarded because of: {}", crate::evict::OOM_ERROR));
+                    c.multi = None;
+                    c.multi_aborted = false;
+                    c.info.multi_len.store(-1, Ordering::Relaxed);
+                    self.unwatch_all(c);
+                } else {
+                    c.out.error(crate::evict::OOM_ERROR);
+                    c.multi_aborted |= c.multi.is_some();
+                }
+                self.after_command(c, before);
+                return Exec::Done;
+            }
+        }
         // After the cluster redirection, as Redis orders them: a write to a cluster replica's
         // slot is MOVED to its master, not refused as READONLY.
         if let Some(text) = crate::replication::refusal(
@@ -1467,6 +1513,16 @@ impl Env {
             }),
             _ => false,
         }
+    }
+
+    /// Whether a command queued in `c`'s MULTI has `flag` (Redis's `mstate.cmd_flags`).
+    fn queue_has_flag(&self, c: &Conn, wanted: u32) -> bool {
+        c.multi.as_ref().is_some_and(|queued| {
+            queued.iter().any(|argv| {
+                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+                self.shared.registry.lookup(&argv).is_ok_and(|e| e.meta.has(wanted))
+            })
+        })
     }
 
     fn count_rejected(&self, entry: &Entry) {
@@ -1616,6 +1672,25 @@ impl Env {
         }
         let mut sink = crate::tracking::Sink::new(self.cur_client);
         shared.tracking.invalidate(shared, keys.iter().copied(), &mut sink);
+        self.route_tracking(sink);
+    }
+
+    /// Invalidates an evicted key. Eviction runs before the command that needed the memory, so
+    /// even its own client gets the message before that command's reply, as in Redis.
+    pub fn track_evicted(&mut self, key: &[u8]) {
+        let shared = self.shared;
+        if !shared.tracking.active() {
+            return;
+        }
+        let mut sink = crate::tracking::Sink::new(self.cur_client);
+        shared.tracking.invalidate(shared, std::iter::once(key), &mut sink);
+        for (worker, d) in std::mem::take(&mut sink.deferred) {
+            if d.client_id == self.cur_client {
+                sink.immediate.push(d);
+            } else {
+                sink.send.push((worker, d));
+            }
+        }
         self.route_tracking(sink);
     }
 
@@ -1802,6 +1877,9 @@ impl Env {
                 cfg.get_i64("min-replicas-to-write").unwrap_or(0),
                 cfg.get_i64("min-replicas-max-lag").unwrap_or(10),
             );
+            let eviction = cfg.eviction_settings();
+            keyspace::access::configure(eviction.policy.lfu(), eviction.lfu_log_factor, eviction.lfu_decay_time);
+            self.evictor.settings = eviction;
         }
         let flags = self.data_config.notify_keyspace_events;
         keyspace::set_expired_log(flags & commands::notify::NOTIFY_EXPIRED != 0 || crate::aof::enabled());
@@ -1831,6 +1909,9 @@ impl Env {
             self.block_client(c, entry, handler, args, now);
         }
         self.touch_watched(entry, c.db, args);
+        if self.effects.dirty > 0 {
+            self.note_write();
+        }
         self.apply_effects();
     }
 

@@ -1,0 +1,322 @@
+//! Black-box tests of maxmemory enforcement: the OOM refusal under noeviction (and inside
+//! MULTI), which keys each policy evicts, and what an eviction does besides deleting (INFO
+//! evicted_keys, the `evicted` keyspace event, WATCH, propagation to the AOF).
+//!
+//! Limits are set relative to the server's own used_memory (a few tens of KB below it), so the
+//! tests do not depend on the allocator's exact figures; keys are sampled exhaustively
+//! (`maxmemory-samples` above the key count) where a test checks *which* keys went.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::{Client, Reply, Server};
+
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+fn ok(c: &mut Client, args: &[&str]) {
+    assert_eq!(c.cmd(args), Reply::Simple("OK".into()), "{args:?}");
+}
+
+fn info_field(c: &mut Client, section: &str, field: &str) -> String {
+    let text = match c.cmd(&["INFO", section]) {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO replied {other:?}"),
+    };
+    let prefix = format!("{field}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+}
+
+fn used_memory(c: &mut Client) -> i64 {
+    info_field(c, "memory", "used_memory").parse().expect("used_memory")
+}
+
+fn evicted_keys(c: &mut Client) -> i64 {
+    info_field(c, "stats", "evicted_keys").parse().expect("evicted_keys")
+}
+
+fn exists(c: &mut Client, key: &str) -> bool {
+    c.cmd(&["EXISTS", key]) == Reply::Int(1)
+}
+
+/// Sets maxmemory `below` bytes under the current use, then writes (a denyoom command, which
+/// evicts first) until something was evicted; returns the reply of the last write.
+fn squeeze(c: &mut Client, below: i64) -> Reply {
+    let limit = (used_memory(c) - below).max(1);
+    ok(c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut i = 0;
+    loop {
+        let reply = c.cmd(&["SET", &format!("trigger:{i}"), "x"]);
+        if evicted_keys(c) > 0 || matches!(reply, Reply::Error(_)) {
+            return reply;
+        }
+        assert!(Instant::now() < deadline, "nothing was evicted under maxmemory {limit}");
+        i += 1;
+    }
+}
+
+#[test]
+fn noeviction_refuses_denyoom_commands_runs_the_rest_and_counts_oom() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    ok(&mut c, &["SET", "k", "v"]);
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(c.cmd(&["SET", "k2", "v"]), Reply::Error(OOM.into()));
+    assert_eq!(c.cmd(&["APPEND", "k", "more"]), Reply::Error(OOM.into()));
+    // Reads and deletions (not denyoom) still run.
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(c.cmd(&["DEL", "k"]), Reply::Int(1));
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_OOM"), "count=2");
+    let set_stats = info_field(&mut c, "commandstats", "cmdstat_set");
+    assert!(set_stats.contains("rejected_calls=1"), "{set_stats}");
+
+    // Queuing inside MULTI uses memory: refused, and the transaction is aborted. DISCARD runs.
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Error(OOM.into()));
+    assert!(matches!(c.cmd(&["EXEC"]), Reply::Error(e) if e.starts_with("EXECABORT")));
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd(&["SET", "x", "1"]), Reply::Error(OOM.into()));
+    ok(&mut c, &["DISCARD"]);
+
+    // A transaction queued before the limit: EXEC of reads runs, EXEC with a denyoom command
+    // is refused.
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    let mut other = server.client();
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Simple("QUEUED".into()));
+    ok(&mut other, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Null]));
+    ok(&mut other, &["CONFIG", "SET", "maxmemory", "0"]);
+    ok(&mut c, &["MULTI"]);
+    assert_eq!(c.cmd(&["SET", "k", "1"]), Reply::Simple("QUEUED".into()));
+    ok(&mut other, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Error(format!("EXECABORT Transaction discarded because of: {OOM}")));
+    ok(&mut other, &["CONFIG", "SET", "maxmemory", "0"]);
+    // The transaction is over: nothing ran, and the connection is out of MULTI.
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Null);
+    assert_eq!(evicted_keys(&mut c), 0, "noeviction never evicts");
+}
+
+#[test]
+fn volatile_policies_never_evict_keys_without_a_ttl() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let value = "v".repeat(100);
+    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+        ok(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+        ok(&mut c, &["FLUSHALL"]);
+        ok(&mut c, &["CONFIG", "RESETSTAT"]);
+        ok(&mut c, &["CONFIG", "SET", "maxmemory-policy", policy]);
+        for i in 0..300 {
+            ok(&mut c, &["SET", &format!("plain:{i}"), &value]);
+            ok(&mut c, &["SET", &format!("ttl:{i}"), &value, "EX", "1000"]);
+        }
+        squeeze(&mut c, 30_000);
+        assert!(evicted_keys(&mut c) > 0, "{policy}");
+        // Down to a limit nothing but the plain keys could meet: every key with a TTL goes,
+        // then writes are refused, and the plain keys all stay.
+        // (One call evicts for at most its time budget, maxmemory-eviction-tenacity, and lets
+        // the command run meanwhile; the refusal comes once nothing is left to evict.)
+        ok(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+        let refused = (0..1000).any(|_| c.cmd(&["SET", "one-more", "x"]) == Reply::Error(OOM.into()));
+        assert!(refused, "{policy}: writes never refused");
+        for i in 0..300 {
+            assert!(exists(&mut c, &format!("plain:{i}")), "{policy} evicted plain:{i}");
+            assert!(!exists(&mut c, &format!("ttl:{i}")), "{policy} kept ttl:{i}");
+        }
+        assert_eq!(evicted_keys(&mut c), 300, "{policy}");
+    }
+}
+
+#[test]
+fn volatile_ttl_evicts_the_nearest_expiry_first() {
+    let server = Server::start(&["--maxmemory-policy", "volatile-ttl", "--maxmemory-samples", "1000"]);
+    let mut c = server.client();
+    let value = "v".repeat(100);
+    for i in 0..300 {
+        let ttl = (100_000 + i * 1000).to_string();
+        ok(&mut c, &["SET", &format!("k:{i}"), &value, "PX", &ttl]);
+    }
+    squeeze(&mut c, 30_000);
+    let gone: Vec<usize> = (0..300).filter(|i| !exists(&mut c, &format!("k:{i}"))).collect();
+    assert!(!gone.is_empty());
+    // Every key was sampled, so exactly the nearest expiries went.
+    assert_eq!(gone, (0..gone.len()).collect::<Vec<_>>());
+}
+
+#[test]
+fn allkeys_lru_keeps_recently_read_keys_and_object_idletime_reports_idle_seconds() {
+    let server = Server::start(&["--maxmemory-policy", "allkeys-lru", "--maxmemory-samples", "1000"]);
+    let mut c = server.client();
+    let value = "v".repeat(100);
+    for i in 0..300 {
+        ok(&mut c, &["SET", &format!("k:{i}"), &value]);
+    }
+    // The LRU clock counts seconds.
+    std::thread::sleep(Duration::from_millis(2100));
+    for i in (0..300).step_by(2) {
+        assert_eq!(c.cmd(&["GET", &format!("k:{i}")]), Reply::bulk(&value));
+    }
+    assert_eq!(c.cmd(&["OBJECT", "IDLETIME", "k:0"]), Reply::Int(0));
+    assert!(matches!(c.cmd(&["OBJECT", "IDLETIME", "k:1"]), Reply::Int(n) if n >= 2));
+    // OBJECT itself is not an access.
+    assert!(matches!(c.cmd(&["OBJECT", "IDLETIME", "k:1"]), Reply::Int(n) if n >= 2));
+    assert!(
+        matches!(c.cmd(&["OBJECT", "FREQ", "k:1"]), Reply::Error(e) if e.contains("LFU maxmemory policy is not selected"))
+    );
+    squeeze(&mut c, 30_000);
+    let evicted = evicted_keys(&mut c);
+    assert!(evicted > 0 && evicted < 150, "evicted {evicted}");
+    for i in (0..300).step_by(2) {
+        assert!(exists(&mut c, &format!("k:{i}")), "recently read k:{i} was evicted");
+    }
+}
+
+#[test]
+fn lfu_counts_accesses_logarithmically() {
+    let server = Server::start(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = server.client();
+    ok(&mut c, &["SET", "hot", "1"]);
+    ok(&mut c, &["SET", "cold", "1"]);
+    // A new key starts at 5, and looking at it is not an access.
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "cold"]), Reply::Int(5));
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "cold"]), Reply::Int(5));
+    for _ in 0..2000 {
+        c.send(&["GET", "hot"]);
+    }
+    for _ in 0..2000 {
+        c.read();
+    }
+    match c.cmd(&["OBJECT", "FREQ", "hot"]) {
+        Reply::Int(n) => assert!(n > 10 && n < 100, "freq after 2000 reads: {n}"),
+        other => panic!("OBJECT FREQ replied {other:?}"),
+    }
+    assert!(
+        matches!(c.cmd(&["OBJECT", "IDLETIME", "hot"]), Reply::Error(e) if e.contains("LFU maxmemory policy is selected"))
+    );
+    assert!(matches!(c.cmd(&["RESTORE", "r", "0", "x", "FREQ", "300"]), Reply::Error(_)));
+    let dump = match c.cmd(&["DUMP", "cold"]) {
+        Reply::Bulk(b) => b,
+        other => panic!("DUMP replied {other:?}"),
+    };
+    // RESTORE with FREQ sets the counter (sent raw: the payload is binary).
+    let mut req = format!("*6\r\n$7\r\nRESTORE\r\n$8\r\nrestored\r\n$1\r\n0\r\n${}\r\n", dump.len()).into_bytes();
+    req.extend_from_slice(&dump);
+    req.extend_from_slice(b"\r\n$4\r\nFREQ\r\n$3\r\n100\r\n");
+    c.send_raw(&req);
+    assert_eq!(c.read(), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "restored"]), Reply::Int(100));
+}
+
+#[test]
+fn eviction_notifies_touches_watchers_and_propagates_to_the_aof() {
+    let server = Server::start(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--maxmemory-policy",
+        "allkeys-random",
+        "--notify-keyspace-events",
+        "Ee",
+        "--lazyfree-lazy-eviction",
+        "yes",
+    ]);
+    let mut c = server.client();
+    let mut sub = server.client();
+    assert!(matches!(sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]), Reply::Array(_)));
+    let mut watcher = server.client();
+    for i in 0..20 {
+        ok(&mut c, &["SET", &format!("k:{i}"), "v"]);
+    }
+    ok(&mut watcher, &["WATCH", "k:0"]);
+    // Everything must go: any command evicts, a read-only one too.
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.cmd(&["DBSIZE"]) != Reply::Int(0) {
+        assert!(Instant::now() < deadline, "keys left after 10 s over maxmemory");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(evicted_keys(&mut c), 20);
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+
+    let mut notified = Vec::new();
+    sub.set_read_timeout(Duration::from_secs(5));
+    for _ in 0..20 {
+        match sub.read() {
+            Reply::Array(items) => {
+                assert_eq!(items[1], Reply::bulk("__keyevent@0__:evicted"));
+                if let Reply::Bulk(k) = &items[2] {
+                    notified.push(String::from_utf8_lossy(k).into_owned());
+                }
+            }
+            other => panic!("subscriber got {other:?}"),
+        }
+    }
+    notified.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("k:{i}")).collect();
+    expected.sort();
+    assert_eq!(notified, expected);
+
+    ok(&mut watcher, &["MULTI"]);
+    assert_eq!(watcher.cmd(&["SET", "k:0", "again"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(watcher.cmd(&["EXEC"]), Reply::Null, "eviction must fail the watcher's EXEC");
+
+    // The AOF holds one UNLINK per evicted key (lazyfree-lazy-eviction yes).
+    let dir = server_dir(&mut c);
+    let mut aof = Vec::new();
+    for entry in std::fs::read_dir(dir.join("appendonlydir")).expect("appendonlydir").flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".incr.aof") {
+            aof.extend(std::fs::read(entry.path()).expect("read aof"));
+        }
+    }
+    let text = String::from_utf8_lossy(&aof);
+    for i in 0..20 {
+        let unlink = format!("*2\r\n$6\r\nUNLINK\r\n${}\r\nk:{i}\r\n", format!("k:{i}").len());
+        assert!(text.contains(&unlink), "no UNLINK of k:{i} in the AOF");
+    }
+}
+
+fn server_dir(c: &mut Client) -> std::path::PathBuf {
+    match c.cmd(&["CONFIG", "GET", "dir"]) {
+        Reply::Array(items) => match &items[1] {
+            Reply::Bulk(b) => std::path::PathBuf::from(String::from_utf8_lossy(b).into_owned()),
+            other => panic!("dir {other:?}"),
+        },
+        other => panic!("CONFIG GET dir replied {other:?}"),
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_replica_ignores_maxmemory_unless_told_otherwise() {
+    let master = Server::start(&[]);
+    let mut m = master.client();
+    let port = master.port.to_string();
+    let replica =
+        Server::start(&["--replicaof", "127.0.0.1", &port, "--maxmemory", "1", "--maxmemory-policy", "allkeys-random"]);
+    let mut r = replica.client();
+    for i in 0..50 {
+        ok(&mut m, &["SET", &format!("k:{i}"), "v"]);
+    }
+    // replica-ignore-maxmemory yes (the default): the master's writes all land and stay.
+    wait_until("the replica to hold the 50 keys", Duration::from_secs(20), || r.cmd(&["DBSIZE"]) == Reply::Int(50));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(50));
+    assert_eq!(evicted_keys(&mut r), 0);
+    // Told not to ignore it, the replica evicts on its own (its timer, no command needed).
+    ok(&mut r, &["CONFIG", "SET", "replica-ignore-maxmemory", "no"]);
+    wait_until("the replica to evict", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(0));
+    assert_eq!(evicted_keys(&mut r), 50);
+}
