@@ -856,15 +856,9 @@ fn find_replica(host: &str, port: i64) -> Option<Arc<ReplicaLink>> {
 fn pause_writes(shared: &'static Shared) {
     shared.failover_pause_until_ms.store(i64::MAX, Ordering::SeqCst);
     let spawned = std::thread::Builder::new().name("failover-pause".into()).spawn(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        for w in shared.workers() {
-            while w.stats.in_write.load(Ordering::SeqCst) {
-                if std::time::Instant::now() > deadline {
-                    warning!("FAILOVER: a write did not finish within 5 s of the pause");
-                    return;
-                }
-                std::thread::yield_now();
-            }
+        if !shared.wait_writes_drained(Duration::from_secs(5)) {
+            warning!("FAILOVER: a write did not finish within 5 s of the pause");
+            return;
         }
         let mut f = repl().failover.lock();
         if f.phase == FailoverPhase::WaitForSync {

@@ -411,6 +411,22 @@ impl Shared {
         self.mark_watch_dirty(&touched);
     }
 
+    /// Once a failover's write pause has begun: waits until every worker has been seen outside
+    /// a write (`WorkerStats::in_write`), so no write that started before the pause can still
+    /// move the replication offset. False if one is still inside a write after `limit`.
+    pub fn wait_writes_drained(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        for w in self.workers() {
+            while w.stats.in_write.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    return false;
+                }
+                std::thread::yield_now();
+            }
+        }
+        true
+    }
+
     pub fn mark_watch_dirty(&self, ids: &[u64]) {
         if ids.is_empty() {
             return;

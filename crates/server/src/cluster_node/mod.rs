@@ -92,16 +92,10 @@ fn failover_config(s: &ClusterSettings) -> cluster::FailoverConfig {
 fn pause_writes_for_failover(shared: &'static Shared, until_ms: u64) {
     shared.failover_pause_until_ms.store(until_ms.min(i64::MAX as u64) as i64, Ordering::SeqCst);
     let spawned = std::thread::Builder::new().name("mf-pause".into()).spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        for w in shared.workers() {
-            while w.stats.in_write.load(Ordering::SeqCst) {
-                if std::time::Instant::now() > deadline {
-                    // A write that takes 5 s is stuck; the failover will time out and resume.
-                    warning!("Manual failover: a write did not finish within 5 s of the pause");
-                    return;
-                }
-                std::thread::yield_now();
-            }
+        if !shared.wait_writes_drained(std::time::Duration::from_secs(5)) {
+            // A write that takes 5 s is stuck; the failover will time out and resume.
+            warning!("Manual failover: a write did not finish within 5 s of the pause");
+            return;
         }
         let offset = crate::replication::offset();
         let Some(node) = shared.cluster.as_ref() else { return };
