@@ -28,7 +28,7 @@
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing; then cluster_selftest.py and run-cluster.sh --check: its
 #                 legacy cluster suite (tests/cluster), fails if a test in compat/tcl/cluster-passing.txt stops
-#                 passing (bounded by TCL_CLUSTER_TIMEOUT, default 600 s)
+#                 passing (bounded by TCL_CLUSTER_TIMEOUT, default 780 s)
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
 #                 instrumentation (as cargo-fuzz does, without needing it installed) and run for FUZZ_SECONDS
 # Each step prints a banner and its time; the last line is `N passed, M failed` over steps.
@@ -151,7 +151,7 @@ step_tcl() {
     bash compat/tcl/run.sh --check "$server_bin"
     timeout 300 python3 compat/tcl/cluster_selftest.py
     # run-cluster.sh keeps to TCL_CLUSTER_TIMEOUT itself; the outer limit only guards against a hang in it.
-    timeout --kill-after=30 $((${TCL_CLUSTER_TIMEOUT:-600} + 120)) bash compat/tcl/run-cluster.sh --check "$server_bin"
+    timeout --kill-after=30 $((${TCL_CLUSTER_TIMEOUT:-780} + 120)) bash compat/tcl/run-cluster.sh --check "$server_bin"
 }
 
 step_fuzz() {

@@ -14,7 +14,7 @@
 #   --results DIR    where logs and result lists go (default compat/.cache/tcl-cluster-results)
 # Env:
 #   REDIS_CLI                    client put at src/redis-cli (default: Debian's /usr/bin/redis-cli)
-#   TCL_CLUSTER_TIMEOUT          seconds for all units together (default 600); units not started by then are
+#   TCL_CLUSTER_TIMEOUT          seconds for all units together (default 780); units not started by then are
 #                                reported as not run (and count as regressions under --check)
 #   TCL_CLUSTER_UNIT_TIMEOUT     seconds one unit may take before its process group is killed (default 300)
 #   TCL_WORKERS                  `io-threads` of every instance (default 1; see compat/tcl/run.sh)
@@ -92,7 +92,7 @@ if [[ -z "$tclsh" ]]; then
     exit 2
 fi
 
-total_timeout="${TCL_CLUSTER_TIMEOUT:-600}"
+total_timeout="${TCL_CLUSTER_TIMEOUT:-780}"
 unit_timeout="${TCL_CLUSTER_UNIT_TIMEOUT:-300}"
 baseport="${TCL_CLUSTER_BASEPORT:-11000}"
 if ! [[ "$baseport" =~ ^[0-9]+$ ]] || ((baseport < 1024 || baseport > 54000)); then
