@@ -352,32 +352,57 @@ mod tests {
     }
 }
 
+/// A per-thread log of keys (expired, created), kept only while switched on. A thread-local
+/// rather than a field of the table: the table header must stay within its cache line, and only
+/// the rare expiring or creating access touches it.
+type KeyLog = std::cell::RefCell<Option<Vec<Sds>>>;
+
 thread_local! {
-    /// Keys expired by this thread since the log was last taken, while logging is on (keyspace
-    /// notifications of class `x`). A thread-local rather than a field of the table: the table
-    /// header must stay within its cache line, and only the rare expiring access touches this.
-    static EXPIRED_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
+    /// Keys expired by this thread since the log was last taken (keyspace notifications of
+    /// class `x`, and propagation of the deletions).
+    static EXPIRED_LOG: KeyLog = const { std::cell::RefCell::new(None) };
+    /// The same keys for CLIENT TRACKING. Kept apart from `EXPIRED_LOG` because that one is
+    /// taken by whoever propagates or notifies first; sharing it would make each consumer
+    /// depend on the others' order.
+    static TRACKING_LOG: KeyLog = const { std::cell::RefCell::new(None) };
+    /// Keys this thread added to a database (keyspace notifications of class `n`).
+    static NEW_LOG: KeyLog = const { std::cell::RefCell::new(None) };
 }
 
 /// Bound on logged keys between two takes: a mass expiry beyond it is still carried out, but
-/// only the first keys get an `expired` event.
-const EXPIRED_LOG_MAX: usize = 100_000;
+/// only the first keys get an event.
+const KEY_LOG_MAX: usize = 100_000;
+
+fn log_push(log: &'static std::thread::LocalKey<KeyLog>, key: &[u8]) {
+    log.with(|l| {
+        if let Some(v) = l.borrow_mut().as_mut() {
+            if v.len() < KEY_LOG_MAX {
+                v.push(Sds::new(key));
+            }
+        }
+    });
+}
+
+fn log_switch(log: &'static std::thread::LocalKey<KeyLog>, on: bool) {
+    log.with(|l| {
+        let mut l = l.borrow_mut();
+        if on != l.is_some() {
+            *l = if on { Some(Vec::new()) } else { None };
+        }
+    });
+}
+
+fn log_take(log: &'static std::thread::LocalKey<KeyLog>) -> Vec<Sds> {
+    log.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+}
 
 fn log_expired(key: &[u8]) {
-    TRACKING_LOG.with(|l| {
-        if let Some(v) = l.borrow_mut().as_mut() {
-            if v.len() < EXPIRED_LOG_MAX {
-                v.push(Sds::new(key));
-            }
-        }
-    });
-    EXPIRED_LOG.with(|l| {
-        if let Some(v) = l.borrow_mut().as_mut() {
-            if v.len() < EXPIRED_LOG_MAX {
-                v.push(Sds::new(key));
-            }
-        }
-    });
+    log_push(&TRACKING_LOG, key);
+    log_push(&EXPIRED_LOG, key);
+}
+
+fn log_new(key: &[u8]) {
+    log_push(&NEW_LOG, key);
 }
 
 /// What a lookup on the calling thread does with a key whose time has passed: Redis's
@@ -403,71 +428,32 @@ pub fn set_expiry_mode(mode: ExpiryMode) {
     EXPIRY_MODE.with(|m| m.set(mode));
 }
 
-thread_local! {
-    /// Keys this thread expired since the log was last taken, while client-side caching is in
-    /// use (the server's CLIENT TRACKING invalidates them). Kept apart from the `expired`-event
-    /// log because that one is taken by whoever propagates or notifies first; sharing it would
-    /// make each consumer depend on the others' order.
-    static TRACKING_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
-}
-
 /// Turns the tracking log of expired keys on or off for the calling thread.
 pub fn set_tracking_log(on: bool) {
-    TRACKING_LOG.with(|l| {
-        let mut l = l.borrow_mut();
-        if on != l.is_some() {
-            *l = if on { Some(Vec::new()) } else { None };
-        }
-    });
+    log_switch(&TRACKING_LOG, on);
 }
 
 /// Takes the keys the calling thread expired since the last take of the tracking log.
 pub fn take_tracking_log() -> Vec<Sds> {
-    TRACKING_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+    log_take(&TRACKING_LOG)
 }
 
 /// Turns logging of expired keys on or off for the calling thread.
 pub fn set_expired_log(on: bool) {
-    EXPIRED_LOG.with(|l| {
-        let mut l = l.borrow_mut();
-        if on != l.is_some() {
-            *l = if on { Some(Vec::new()) } else { None };
-        }
-    });
+    log_switch(&EXPIRED_LOG, on);
 }
 
 /// Takes the keys the calling thread expired since the last take (empty while logging is off).
 pub fn take_expired_log() -> Vec<Sds> {
-    EXPIRED_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
-}
-
-thread_local! {
-    /// Keys this thread added to a database since the log was last taken, while logging is on
-    /// (keyspace notifications of class `n`). Touched only when a key is created.
-    static NEW_LOG: std::cell::RefCell<Option<Vec<Sds>>> = const { std::cell::RefCell::new(None) };
-}
-
-fn log_new(key: &[u8]) {
-    NEW_LOG.with(|l| {
-        if let Some(v) = l.borrow_mut().as_mut() {
-            if v.len() < EXPIRED_LOG_MAX {
-                v.push(Sds::new(key));
-            }
-        }
-    });
+    log_take(&EXPIRED_LOG)
 }
 
 /// Turns logging of created keys on or off for the calling thread.
 pub fn set_new_log(on: bool) {
-    NEW_LOG.with(|l| {
-        let mut l = l.borrow_mut();
-        if on != l.is_some() {
-            *l = if on { Some(Vec::new()) } else { None };
-        }
-    });
+    log_switch(&NEW_LOG, on);
 }
 
 /// Takes the keys the calling thread created since the last take (empty while logging is off).
 pub fn take_new_log() -> Vec<Sds> {
-    NEW_LOG.with(|l| l.borrow_mut().as_mut().map(std::mem::take).unwrap_or_default())
+    log_take(&NEW_LOG)
 }

@@ -185,8 +185,9 @@ pub struct Repl {
 }
 
 /// Redis's `failover_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum FailoverPhase {
+    #[default]
     None,
     /// Writes are paused; waiting for the target (or any replica) to reach our offset.
     WaitForSync,
@@ -194,6 +195,7 @@ enum FailoverPhase {
     InProgress,
 }
 
+#[derive(Default)]
 struct Failover {
     phase: FailoverPhase,
     /// TO host port, or the replica that caught up first.
@@ -247,13 +249,7 @@ pub fn repl() -> &'static Repl {
         sync_partial_ok: AtomicU64::new(0),
         sync_partial_err: AtomicU64::new(0),
         serial: AtomicU64::new(0),
-        failover: Mutex::new(Failover {
-            phase: FailoverPhase::None,
-            target: None,
-            end_ms: None,
-            force: false,
-            quiesced: false,
-        }),
+        failover: Mutex::new(Failover::default()),
     })
 }
 
@@ -873,8 +869,7 @@ fn pause_writes(shared: &'static Shared) {
 /// Redis's `clearFailoverState`: no failover, writes flow again.
 fn clear_failover_state(shared: &Shared) {
     let r = repl();
-    *r.failover.lock() =
-        Failover { phase: FailoverPhase::None, target: None, end_ms: None, force: false, quiesced: false };
+    *r.failover.lock() = Failover::default();
     shared.failover_pause_until_ms.store(0, Ordering::SeqCst);
 }
 

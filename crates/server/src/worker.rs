@@ -1503,24 +1503,20 @@ impl Env {
         if entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE) {
             return true;
         }
-        match (&entry.kind, &c.multi) {
-            (Kind::Server(crate::cmds::EXEC), Some(queued)) => queued.iter().any(|argv| {
-                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-                self.shared
-                    .registry
-                    .lookup(&argv)
-                    .is_ok_and(|e| e.meta.has(flag::WRITE) || e.meta.has(flag::MAY_REPLICATE))
-            }),
-            _ => false,
-        }
+        matches!(entry.kind, Kind::Server(crate::cmds::EXEC))
+            && self.queue_has_flag(c, flag::WRITE | flag::MAY_REPLICATE)
     }
 
-    /// Whether a command queued in `c`'s MULTI has `flag` (Redis's `mstate.cmd_flags`).
+    /// Whether a command queued in `c`'s MULTI has any of the `wanted` flags (Redis's
+    /// `mstate.cmd_flags`). The name and subcommand are enough (queued commands passed their
+    /// arity check when queued), so the lookup collects no arguments: this runs for every EXEC.
     fn queue_has_flag(&self, c: &Conn, wanted: u32) -> bool {
         c.multi.as_ref().is_some_and(|queued| {
             queued.iter().any(|argv| {
-                let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-                self.shared.registry.lookup(&argv).is_ok_and(|e| e.meta.has(wanted))
+                let Some(first) = argv.first() else { return false };
+                let head = [first.as_slice(), argv.get(1).map_or(&[][..], |a| a.as_slice())];
+                let named = &head[..argv.len().min(2)];
+                self.shared.registry.resolve(named).is_some_and(|e| e.meta.has(wanted))
             })
         })
     }
