@@ -34,6 +34,9 @@ do_throughput=1
 do_breadth=1
 do_memory=1
 bench_timeout_s=600
+aof_policies=""
+# What every server starts with for persistence; the AOF run replaces it per policy.
+persistence_args=(--appendonly no)
 keep_tmp=0
 results_dir="$here/results"
 
@@ -60,6 +63,10 @@ ratios redoxide/redis for requests/s, server CPU per request and memory bytes/ke
   --cluster              also run everything in cluster mode (one-node cluster owning all slots)
   --cluster-only         run only in cluster mode
   --no-throughput, --no-breadth, --no-memory   skip a workload
+  --aof LIST             also run SET at P=$breadth_pipeline with each AOF policy in LIST, on fresh servers with
+                         an AOF in their own directory: off (appendonly no), no, everysec, always; e.g.
+                         "off,no,everysec,always". The summary gives each server's requests/s as a fraction of
+                         its own "off" (the AOF's cost) besides the usual redoxide/redis ratios
   --timeout S            bound on each redis-benchmark run (default $bench_timeout_s)
   --keep                 keep the temporary server directories (logs) under /tmp
   -h, --help
@@ -93,6 +100,7 @@ while (($#)); do
     --no-throughput) do_throughput=0 ;;
     --no-breadth) do_breadth=0 ;;
     --no-memory) do_memory=0 ;;
+    --aof) aof_policies=$(list_words "${2:?}"); shift ;;
     --timeout) bench_timeout_s=${2:?}; shift ;;
     --keep) keep_tmp=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -101,6 +109,9 @@ while (($#)); do
     shift
 done
 
+for policy in $aof_policies; do
+    [[ $policy =~ ^(off|no|everysec|always)$ ]] || die "unknown AOF policy: $policy (off, no, everysec, always)"
+done
 for v in "$requests" "$rounds" "$breadth_pipeline" "$memory_keys" "$bench_timeout_s" $pipelines $clients_list; do
     [[ $v =~ ^[0-9]+$ && $v -gt 0 ]] || die "not a positive integer: '$v'"
 done
@@ -214,7 +225,7 @@ start_server() {
         cluster_args=(--cluster-enabled yes --cluster-config-file "$dir/nodes.conf")
     fi
     (cd "$dir" && exec taskset -c "$SERVER_CPU" "$bin" --port "$port" --bind 127.0.0.1 --save "" \
-        --appendonly no "${cluster_args[@]}" "${args[@]}" >"$dir/server.log" 2>&1) &
+        --dir "$dir" "${persistence_args[@]}" "${cluster_args[@]}" "${args[@]}" >"$dir/server.log" 2>&1) &
     pid=$!
     live[$pid]=1
     srv_port[$label]=$port
@@ -473,6 +484,19 @@ for mode in $modes; do
         stop_server A
         stop_server B
     fi
+    # The AOF's cost: the same SET load per appendfsync policy, each on fresh servers (an empty AOF).
+    for policy in $aof_policies; do
+        case $policy in
+        off) persistence_args=(--appendonly no) ;;
+        no | everysec | always) persistence_args=(--appendonly yes --appendfsync "$policy") ;;
+        *) die "unknown AOF policy: $policy (off, no, everysec, always)" ;;
+        esac
+        start_pair "$mode"
+        interleaved "aof-$policy" set "$breadth_pipeline" 50
+        stop_server A
+        stop_server B
+        persistence_args=(--appendonly no)
+    done
     if ((do_memory)); then
         memory_run A
         memory_run B

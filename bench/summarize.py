@@ -108,6 +108,33 @@ def main(path):
                 f"CPU/request {fmt(gm(cpu_ratios), 2)} over {len(cpu_ratios)} rows"
             )
 
+    aof = OrderedDict()  # mode -> policy -> server -> median rps
+    for (mode, workload, _test, _pipeline, _clients), by_server in runs.items():
+        if not workload.startswith("aof-"):
+            continue
+        for server in ("redis", "redoxide"):
+            rps = [num(r["rps"]) for r in by_server.get(server, []) if r["status"] == "ok" and num(r["rps"])]
+            aof.setdefault(mode, OrderedDict()).setdefault(workload[4:], {})[server] = (
+                statistics.median(rps) if rps else None
+            )
+    if aof:
+        print()
+        print("AOF cost (SET, medians; 'of off' = requests/s as a fraction of the same server without an AOF)")
+        head = (
+            f"{'mode':<10} {'appendfsync':<11} | {'redis rps':>11} {'of off':>6} | "
+            f"{'redoxide rps':>12} {'of off':>6} | {'ratio':>6}"
+        )
+        print(head)
+        print("-" * len(head))
+        for mode, by_policy in aof.items():
+            off = by_policy.get("off", {})
+            for policy, med in by_policy.items():
+                a, b = med.get("redis"), med.get("redoxide")
+                print(
+                    f"{mode:<10} {policy:<11} | {fmt(a):>11} {fmt(ratio(a, off.get('redis')), 2):>6} | "
+                    f"{fmt(b):>12} {fmt(ratio(b, off.get('redoxide')), 2):>6} | {fmt(ratio(b, a), 2):>6}"
+                )
+
     if memory:
         print()
         print("Memory (fresh servers; bytes/key = (RSS after - RSS before) / DBSIZE; lower is better)")

@@ -195,6 +195,8 @@ start_unit() {
     ln -s "$server_bin" "$dir/src/redis-server"
     ln -s "$redis_cli" "$dir/src/redis-cli"
     ln -s "$redis_benchmark" "$dir/src/redis-benchmark"
+    # The server binary is also the AOF checker when called by that name, as Redis's is.
+    ln -s "$server_bin" "$dir/src/redis-check-aof"
     # Each unit gets its own port range so harnesses running side by side do not race for the same ports
     # (the harness also probes ports and skips busy ones). Client ports 12000-21999 put every cluster bus port
     # (+10000) below Linux's ephemeral range (32768 and up): an outgoing connection of any process can take an
@@ -204,7 +206,7 @@ start_unit() {
         cd "$dir"
         export TERM=dumb # no colour codes in the logs
         exec timeout --kill-after=10 "$budget" ./runtest --single "$unit" --tags "$unit_tags" \
-            --ignore-encoding --ignore-digest --clients 1 --timeout "$stall_timeout" \
+            --ignore-encoding --clients 1 --timeout "$stall_timeout" \
             --baseport "$baseport" --portcount 250 "${skip_args[@]}" "${extra_args[@]}"
     ) >"$results/logs/$slug.log" 2>&1 </dev/null &
     job_unit[$!]="$unit"

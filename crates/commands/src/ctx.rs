@@ -2,6 +2,24 @@
 
 use keyspace::{Keyspace, LockSet, Sds, SlotTable};
 use resp::ReplyBuf;
+use std::sync::OnceLock;
+
+/// Where a command's diagnostic lines go (the server's log at verbose level), set once by the
+/// server at start-up. A hook rather than a logging dependency: this crate does no I/O itself,
+/// and a line a handler wants logged (why a RESTORE payload was refused) is rare, off the hot path.
+static VERBOSE_LOG: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Installs the server's verbose-level logger; later calls are ignored.
+pub fn set_verbose_log(log: fn(&str)) {
+    let _ = VERBOSE_LOG.set(log);
+}
+
+/// Logs `line` at verbose level through the installed logger (nowhere before one is installed).
+pub fn log_verbose(line: &str) {
+    if let Some(log) = VERBOSE_LOG.get() {
+        log(line);
+    }
+}
 
 /// Settings commands consult (a snapshot of the config values they need, kept small so the
 /// server can hand a shared reference to every command without locking).

@@ -10,6 +10,11 @@ use crate::ctx::{Ctx, DataConfig};
 use crate::errors;
 use crate::notify::NOTIFY_GENERIC;
 use crate::registry::{Kind, Registry};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE skips the payload's CRC (Redis's
+/// `server.skip_checksum_validation`, a test knob; process-wide as in Redis).
+pub static SKIP_CHECKSUM_VALIDATION: AtomicBool = AtomicBool::new(false);
 
 pub fn register(r: &mut Registry) {
     r.add("dump", Kind::Data(dump));
@@ -97,11 +102,20 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         Some(v) if v < 0 => return ctx.out.error("ERR Invalid TTL value, must be >= 0"),
         Some(v) => v,
     };
+    let check_crc = check_crc && !SKIP_CHECKSUM_VALIDATION.load(Ordering::Relaxed);
     if persist::verify_dump_payload(args[3], check_crc).is_none() {
         return ctx.out.error("ERR DUMP payload version or checksum are wrong");
     }
-    let Ok(value) = persist::restore_payload(args[3]) else {
-        return ctx.out.error("ERR Bad data format");
+    let value = match persist::restore_payload(args[3]) {
+        Ok(value) => value,
+        Err(e) => {
+            // Redis logs why at verbose level (rdbReportError in a RESTORE context) and replies in general terms.
+            let reason = persist::corruption_reason(args[3][0], &e);
+            crate::ctx::log_verbose(&format!(
+                "Internal error in RDB reading offset 0, function at rdb.c:0 -> {reason}"
+            ));
+            return ctx.out.error("ERR Bad data format");
+        }
     };
     let deleted = replace && t.remove(key, now).is_some();
     if ttl > 0 && !absttl {

@@ -27,8 +27,8 @@ mod sort;
 mod string;
 mod zset;
 
-pub use ctx::{BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
-pub use dump::encode_limits;
+pub use ctx::{set_verbose_log, BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
+pub use dump::{encode_limits, SKIP_CHECKSUM_VALIDATION};
 pub use generic::string_match;
 pub use introspect::redis_encoding;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};

@@ -35,6 +35,9 @@ pub enum FormatError {
     UnsupportedType(u8),
     #[error("empty collection")]
     Empty,
+    /// The file's CRC64 trailer does not match its bytes (Redis: "Wrong RDB checksum", "RDB CRC error").
+    #[error("RDB CRC error: wrong RDB checksum expected: ({computed:x}) got ({stored:x})")]
+    Checksum { computed: u64, stored: u64 },
 }
 
 const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
@@ -53,6 +56,26 @@ pub fn dump_payload(value: &keyspace::Value, limits: &EncodeLimits) -> Vec<u8> {
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// The reason Redis gives (in its log, `rdbReportCorruptRDB`) for refusing an object of RDB type
+/// `object_type` that failed to decode (`err`): the compact encodings fail their "integrity check",
+/// whatever inside them was wrong; other types say what was wrong.
+pub fn corruption_reason(object_type: u8, err: &FormatError) -> String {
+    let encoding = match object_type {
+        9 => "Zipmap",
+        10 => "List ziplist",
+        11 => "Intset",
+        12 => "Zset ziplist",
+        13 => "Hash ziplist",
+        14 => "Ziplist",
+        16 => "Hash listpack",
+        17 => "Zset listpack",
+        18 => "Listpack",
+        _ => return format!("Bad data format: {err}."),
+    };
+    // An empty one fails the same check in Redis (zipmapValidateIntegrity and the others count entries).
+    format!("{encoding} integrity check failed.")
 }
 
 /// Redis's `verifyDumpPayload`: the footer names an RDB version we read and, when

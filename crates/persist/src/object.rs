@@ -462,13 +462,16 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
                     Len::Encoded(_) => return Err(FormatError::Malformed("quicklist container")),
                 };
                 let blob = r.string()?;
+                // No node is empty: a plain node holds one large element, a packed one a listpack
+                // (Redis refuses a zero-length node in either container).
+                if blob.is_empty() {
+                    return Err(FormatError::Malformed("quicklist node"));
+                }
                 match container {
                     QUICKLIST_NODE_PLAIN => items.push_back(Sds::new(&blob)),
                     QUICKLIST_NODE_PACKED => {
                         let entries = listpack::decode(&blob)?;
-                        if entries.is_empty() {
-                            return Err(FormatError::Empty);
-                        }
+                        // As Redis: an empty node is skipped (a list left with no node is empty).
                         items.extend(entries.iter().map(|e| Sds::new(&e.to_bytes())));
                     }
                     _ => return Err(FormatError::Malformed("quicklist container")),
@@ -539,9 +542,7 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
             for _ in 0..nodes {
                 let blob = r.string()?;
                 let entries = ziplist::decode(&blob)?;
-                if entries.is_empty() {
-                    return Err(FormatError::Empty);
-                }
+                // As Redis: an empty node is skipped (a list left with no node is empty).
                 items.extend(entries.iter().map(|e| Sds::new(&e.to_bytes())));
             }
             let n = items.len();

@@ -136,6 +136,9 @@ pub enum RdbItem {
     },
     /// A function library (Redis 7 FUNCTION): the payload, which the loader may skip with a warning.
     Function(Vec<u8>),
+    /// A key whose collection holds nothing (files of older Redis versions can have them): Redis
+    /// 7.0 skips it with a warning, and so may the loader.
+    EmptyKey(Vec<u8>),
 }
 
 /// Walks a complete RDB file.
@@ -144,6 +147,8 @@ pub struct RdbReader<'a> {
     file: &'a [u8],
     version: u16,
     done: bool,
+    /// The RDB type of the last key's value read (or being read when an error came).
+    object_type: Option<u8>,
 }
 
 impl<'a> RdbReader<'a> {
@@ -159,11 +164,17 @@ impl<'a> RdbReader<'a> {
             .ok_or(FormatError::Malformed("RDB version"))?;
         let mut reader = Reader::new(file);
         reader.skip(9)?;
-        Ok(RdbReader { reader, file, version, done: false })
+        Ok(RdbReader { reader, file, version, done: false, object_type: None })
     }
 
     pub fn version(&self) -> u16 {
         self.version
+    }
+
+    /// The RDB object type of the last key read, or of the key whose value failed to decode: what
+    /// [`crate::corruption_reason`] words an error after.
+    pub fn object_type(&self) -> Option<u8> {
+        self.object_type
     }
 
     /// How far into the file the reader is (for progress reports).
@@ -188,8 +199,9 @@ impl<'a> RdbReader<'a> {
                         let mut b = [0u8; 8];
                         b.copy_from_slice(trailer);
                         let stored = u64::from_le_bytes(b);
-                        if stored != 0 && stored != crc64(&self.file[..at]) {
-                            return Err(FormatError::Malformed("RDB checksum"));
+                        let computed = crc64(&self.file[..at]);
+                        if stored != 0 && stored != computed {
+                            return Err(FormatError::Checksum { computed, stored });
                         }
                     }
                     self.done = true;
@@ -238,9 +250,14 @@ impl<'a> RdbReader<'a> {
                 _ => {
                     // A key: type byte, key string, then the object's encoding.
                     self.reader.skip(1)?;
+                    self.object_type = Some(op);
                     let key = self.reader.string_bytes()?;
-                    let value = decode_body(op, &mut self.reader)?;
-                    return Ok(Some(RdbItem::Key { key, value, expire_at_ms }));
+                    return match decode_body(op, &mut self.reader) {
+                        Ok(value) => Ok(Some(RdbItem::Key { key, value, expire_at_ms })),
+                        // The object was read whole: the walk can go on past it.
+                        Err(FormatError::Empty) => Ok(Some(RdbItem::EmptyKey(key))),
+                        Err(e) => Err(e),
+                    };
                 }
             }
         }

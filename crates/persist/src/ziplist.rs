@@ -54,8 +54,12 @@ pub fn decode(blob: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
     if total != blob.len() || blob[blob.len() - 1] != ZIP_END {
         return Err(bad("ziplist length"));
     }
+    let tail = u32::from_le_bytes([blob[4], blob[5], blob[6], blob[7]]) as usize;
     let declared = u16::from_le_bytes([blob[8], blob[9]]);
     let mut at = 10;
+    // Where the last entry starts (the header's end while there is none): the header's tail
+    // offset must name it, as Redis's ziplistValidateIntegrity requires.
+    let mut last_start = 10;
     let mut out = Vec::new();
     let mut prev_len = 0usize;
     loop {
@@ -101,7 +105,11 @@ pub fn decode(blob: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
             },
         };
         prev_len = at - start;
+        last_start = start;
         out.push(value);
+    }
+    if tail != last_start {
+        return Err(bad("ziplist tail offset"));
     }
     if at + 1 != blob.len() {
         return Err(bad("ziplist trailing bytes"));

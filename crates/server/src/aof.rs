@@ -35,6 +35,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::sync::OnceLock;
 
 /// `appendfsync`: when written bytes are forced to disk.
@@ -89,6 +90,9 @@ pub struct Aof {
     rewriting: AtomicBool,
     /// `aof-timestamp-enabled`: `#TS:<unix seconds>` lines before the commands of a new second.
     timestamps: AtomicBool,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds slept before each write of pending bytes (a test knob
+    /// that widens the window between a reply and the write it waits for).
+    flush_sleep_us: AtomicU64,
     log: Mutex<Log>,
     io: Mutex<Io>,
     state: Mutex<State>,
@@ -139,6 +143,8 @@ struct State {
     size_after_rewrite: u64,
     delayed_fsync: u64,
     thread_started: bool,
+    /// The running rewrite's snapshot, to cancel it (Redis kills its rewrite child).
+    rewrite_snapshot: Option<Arc<SlotSnapshot>>,
 }
 
 static AOF: OnceLock<Aof> = OnceLock::new();
@@ -156,6 +162,7 @@ pub fn aof() -> &'static Aof {
         no_fsync_on_rewrite: AtomicBool::new(false),
         rewriting: AtomicBool::new(false),
         timestamps: AtomicBool::new(false),
+        flush_sleep_us: AtomicU64::new(0),
         log: Mutex::new(Log::default()),
         io: Mutex::new(Io::default()),
         state: Mutex::new(State { last_rewrite_secs: -1, last_rewrite_ok: true, ..Default::default() }),
@@ -442,6 +449,10 @@ impl Aof {
             self.done.store(end, Ordering::Release);
             return;
         }
+        let sleep_us = self.flush_sleep_us.load(Ordering::Relaxed);
+        if sleep_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(sleep_us));
+        }
         let policy = self.policy();
         let result = io.write(&bytes).and_then(|()| match policy {
             Fsync::Always => io.sync(),
@@ -703,7 +714,8 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
     let (dir, filename) = paths(shared);
     std::fs::create_dir_all(&dir)?;
     let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms());
-    let started = with_all_slots_locked(shared, || -> std::io::Result<Option<ManifestEntry>> {
+    // Some(new incr file, None while the AOF is off), or None if a BGSAVE holds the snapshot.
+    let started = with_all_slots_locked(shared, || -> std::io::Result<Option<Option<ManifestEntry>>> {
         let mut io = a.io.lock();
         // Everything appended so far belongs to the old files.
         let (bytes, end) = {
@@ -730,6 +742,11 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         if !shared.ks.start_snapshot(snapshot.clone()) {
             return Ok(None);
         }
+        if !turn_on && !a.log_on.load(Ordering::Relaxed) {
+            // The AOF is off: only a new base is written, and no incr file is opened (Redis's
+            // openNewIncrAofForAppend does nothing while the AOF is off).
+            return Ok(Some(None));
+        }
         let seq = io.manifest.next_incr_seq();
         let name = incr_name(&filename, seq);
         let entry = ManifestEntry { name, seq, kind: FileKind::Incr };
@@ -747,13 +764,11 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         io.manifest = manifest;
         io.earlier_incrs_size += io.incr_size;
         io.incr_size = 0;
-        if turn_on || a.log_on.load(Ordering::Relaxed) {
-            io.file = Some(file);
-            a.log.lock().selected_db = None;
-            a.log_on.store(true, Ordering::Relaxed);
-            refresh_on();
-        }
-        Ok(Some(entry))
+        io.file = Some(file);
+        a.log.lock().selected_db = None;
+        a.log_on.store(true, Ordering::Relaxed);
+        refresh_on();
+        Ok(Some(Some(entry)))
     })?;
     let Some(new_incr) = started else {
         return Err(std::io::Error::other("a background save is in progress"));
@@ -761,10 +776,12 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
     notice!("Background append only file rewriting started");
     start_background_thread(shared);
     let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
+    aof().state.lock().rewrite_snapshot = Some(snapshot.clone());
     let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
         let result = finish_rewrite(shared, &snapshot, checksum, delay_us, &new_incr);
         shared.ks.end_snapshot();
         let mut st = aof().state.lock();
+        st.rewrite_snapshot = None;
         st.rewrite_in_progress = false;
         aof().rewriting.store(false, Ordering::Relaxed);
         st.last_rewrite_secs = (now_ms() - st.rewrite_started_ms) / 1000;
@@ -777,6 +794,10 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
                 notice!("Background AOF rewrite terminated with success");
                 notice!("Background AOF rewrite finished successfully");
             }
+            // Cancelled by turning the AOF off: as Redis's child killed with SIGUSR1, not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                warning!("Background AOF rewrite terminated by signal 10")
+            }
             Err(e) => {
                 st.last_rewrite_ok = false;
                 st.consecutive_failures += 1;
@@ -785,6 +806,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         }
     });
     if let Err(e) = spawned {
+        aof().state.lock().rewrite_snapshot = None;
         shared.ks.end_snapshot();
         return Err(e);
     }
@@ -797,7 +819,7 @@ fn finish_rewrite(
     snapshot: &SlotSnapshot,
     checksum: bool,
     delay_us: u64,
-    new_incr: &ManifestEntry,
+    new_incr: &Option<ManifestEntry>,
 ) -> std::io::Result<()> {
     let a = aof();
     let (dir, filename) = {
@@ -816,9 +838,11 @@ fn finish_rewrite(
         history: old.history.clone(),
         incrs: Vec::new(),
     };
-    // Everything before the incr file opened at the switch is replaced by the new base.
+    // Everything before the incr file opened at the switch (everything, if none was: the AOF is
+    // off) is replaced by the new base.
+    let first_kept = new_incr.as_ref().map_or(i64::MAX, |e| e.seq);
     for e in old.base.iter().chain(old.incrs.iter()) {
-        if e.kind == FileKind::Incr && e.seq >= new_incr.seq {
+        if e.kind == FileKind::Incr && e.seq >= first_kept {
             next.incrs.push(e.clone());
         } else {
             next.history.push(ManifestEntry { kind: FileKind::History, ..e.clone() });
@@ -836,7 +860,7 @@ fn finish_rewrite(
     }
     io.base_size = file_size(&path);
     io.earlier_incrs_size =
-        next.incrs.iter().filter(|e| e.seq != new_incr.seq).map(|e| file_size(&dir.join(&e.name))).sum();
+        next.incrs.iter().filter(|e| e.seq != first_kept).map(|e| file_size(&dir.join(&e.name))).sum();
     io.manifest = next;
     Ok(())
 }
@@ -866,6 +890,10 @@ fn write_base(
         rdb_to_commands(&rdb?).map_err(|e| std::io::Error::other(format!("re-reading the snapshot: {e}")))?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let mut f = File::create(&temp)?;
+    if aof().timestamps.load(Ordering::Relaxed) {
+        // As Redis's rewriteAppendOnlyFileRio: a command base opens with the time it was taken.
+        f.write_all(format!("#TS:{}\r\n", snapshot.now_ms() / 1000).as_bytes())?;
+    }
     f.write_all(&commands)?;
     f.sync_all()?;
     drop(f);
@@ -1018,13 +1046,18 @@ fn wait_rewrite_done() {
     }
 }
 
-/// Redis's `stopAppendOnly`: writes and fsyncs what is pending, closes the file.
+/// Redis's `stopAppendOnly`: writes and fsyncs what is pending, closes the file, and stops a
+/// rewrite in progress (Redis's `killAppendOnlyChild`).
 fn stop(shared: &Shared) {
     let a = aof();
     with_all_slots_locked(shared, || {
         a.log_on.store(false, Ordering::Relaxed);
         refresh_on();
     });
+    if let Some(snapshot) = a.state.lock().rewrite_snapshot.clone() {
+        notice!("Killing running AOF rewrite child: thread aof-rewrite");
+        snapshot.cancel();
+    }
     wait_rewrite_done();
     a.flush_and_sync();
     a.io.lock().file = None;
@@ -1206,6 +1239,11 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// DEBUG AOF-FLUSH-SLEEP <microseconds>.
+pub fn set_flush_sleep_us(us: u64) {
+    aof().flush_sleep_us.store(us, Ordering::Relaxed);
+}
+
 /// DEBUG LOADAOF: writes what is pending, empties the keyspace and loads the AOF files again
 /// (Redis's test hook). Other clients are not stopped meanwhile, unlike in Redis, whose one
 /// thread runs nothing else: it is a debugging command, for a quiet server.
@@ -1226,6 +1264,14 @@ pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
     let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
     for (i, e) in files.iter().enumerate() {
         load_file(shared, &dir.join(&e.name), i + 1 == files.len())?;
+    }
+    // As Redis's aofLoadManifestFromDisk: the manifest on disk becomes the one a later rewrite
+    // (or turning the AOF on) continues from. While the AOF is on the two are the same.
+    let mut io = a.io.lock();
+    if io.file.is_none() {
+        io.dir = dir;
+        io.filename = filename;
+        io.manifest = m;
     }
     warning!("Append Only File loaded by DEBUG LOADAOF");
     Ok(())

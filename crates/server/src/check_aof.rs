@@ -1,8 +1,10 @@
-//! `redoxide-server --check-aof [--fix] <file.manifest|file.aof>`: Redis 7.0's
-//! `redis-check-aof`, with its output lines, its line and offset counting and its exit codes.
-//! It detects a manifest (then checks the base and every incr file it lists, in order), an
-//! old-style file with an RDB preamble, or a plain command file. With `--fix` it asks before
-//! cutting the last file back to its last whole command (never another file).
+//! `redoxide-server --check-aof [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>`
+//! (also run when the binary is called as `redis-check-aof`): Redis 7.0's `redis-check-aof`, with its
+//! output lines, its line and offset counting and its exit codes. It detects a manifest (then checks
+//! the base and every incr file it lists, in order), an old-style file with an RDB preamble, or a
+//! plain command file. With `--fix` it asks before cutting the last file back to its last whole
+//! command (never another file); with `--truncate-to-timestamp` it cuts the last file at the first
+//! `#TS:` annotation later than the timestamp (point-in-time recovery with `aof-timestamp-enabled`).
 //!
 //! It reads files and may truncate the one the user named for fixing; it never starts a server
 //! and never touches the keyspace. Its RESP walk is its own, not `persist::aof::CommandReader`,
@@ -17,21 +19,32 @@ enum Checked {
     Ok,
     Empty,
     Truncated,
+    /// Cut at a `#TS:` annotation later than `--truncate-to-timestamp`.
+    TimestampTruncated,
 }
 
 /// The tool's state across files: Redis's counter of lines is global to the run.
 struct Checker {
     line: u64,
     fix: bool,
+    /// `--truncate-to-timestamp` (0: not asked, as in Redis).
+    to_timestamp: i64,
 }
 
 /// Runs the tool; returns the process's exit code.
 pub fn main(args: &[String]) -> i32 {
-    let (fix, file) = match args {
-        [f] => (false, f),
-        [opt, f] if opt == "--fix" => (true, f),
+    let (fix, to_timestamp, file) = match args {
+        [f] => (false, 0, f),
+        [opt, f] if opt == "--fix" => (true, 0, f),
+        [opt, ts, f] if opt == "--truncate-to-timestamp" => match ts.parse::<i64>() {
+            Ok(ts) => (false, ts, f),
+            Err(_) => {
+                println!("Invalid timestamp, aborting...");
+                return 1;
+            }
+        },
         _ => {
-            println!("Usage: redoxide-server --check-aof [--fix] <file.manifest|file.aof>");
+            println!("Usage: redis-check-aof [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>");
             return 1;
         }
     };
@@ -43,37 +56,15 @@ pub fn main(args: &[String]) -> i32 {
             return 1;
         }
     };
-    let mut checker = Checker { line: 1, fix };
+    let mut checker = Checker { line: 1, fix, to_timestamp };
     let result = if is_manifest(&bytes) {
         checker.multi_part(&path, &bytes)
     } else {
         let preamble = bytes.len() >= 8 && bytes.starts_with(b"REDIS");
         println!("Start checking Old-Style AOF");
-        match checker.single(file, &path, true, preamble) {
-            Ok(Checked::Ok) => {
-                println!("AOF {file} is valid");
-                Ok(())
-            }
-            Ok(Checked::Empty) => {
-                println!("AOF {file} is empty");
-                Ok(())
-            }
-            Ok(Checked::Truncated) => {
-                println!("Successfully truncated AOF {file}");
-                Ok(())
-            }
-            Err(()) => Err(()),
-        }
+        checker.single(file, &path, true, preamble).map(|checked| checker.report("", file, checked))
     };
     i32::from(result.is_err())
-}
-
-fn report(kind: &str, name: &str, checked: Checked) {
-    match checked {
-        Checked::Ok => println!("{kind} AOF {name} is valid"),
-        Checked::Empty => println!("{kind} AOF {name} is empty"),
-        Checked::Truncated => println!("Successfully truncated AOF {name}"),
-    }
 }
 
 /// Redis's `fileIsManifest`: a non-comment line starting with `file`.
@@ -82,6 +73,18 @@ fn is_manifest(bytes: &[u8]) -> bool {
 }
 
 impl Checker {
+    /// The line after one file; `kind` is "BASE " or "INCR " in a multi-part check, "" otherwise.
+    fn report(&self, kind: &str, name: &str, checked: Checked) {
+        match checked {
+            Checked::Ok => println!("{kind}AOF {name} is valid"),
+            Checked::Empty => println!("{kind}AOF {name} is empty"),
+            Checked::Truncated => println!("Successfully truncated AOF {name}"),
+            Checked::TimestampTruncated => {
+                println!("Successfully truncated AOF {name} to timestamp {}", self.to_timestamp)
+            }
+        }
+    }
+
     fn multi_part(&mut self, manifest_path: &Path, bytes: &[u8]) -> Result<(), ()> {
         println!("Start checking Multi Part AOF");
         let m = match parse_manifest(bytes) {
@@ -96,7 +99,8 @@ impl Checker {
                 return Err(());
             }
         };
-        let dir = manifest_path.parent().unwrap_or(Path::new("."));
+        // Redis joins dirname(manifest) and the name with a slash: "./name" for a manifest named bare.
+        let dir = manifest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let total = usize::from(m.base.is_some()) + m.incrs.len();
         let mut n = 0;
         if let Some(b) = &m.base {
@@ -105,7 +109,7 @@ impl Checker {
             let preamble = std::fs::read(&path).map(|d| d.len() >= 8 && d.starts_with(b"REDIS")).unwrap_or(false);
             println!("Start to check BASE AOF ({} format).", if preamble { "RDB" } else { "RESP" });
             let checked = self.single(&b.name, &path, n == total, preamble)?;
-            report("BASE", &b.name, checked);
+            self.report("BASE ", &b.name, checked);
         }
         if !m.incrs.is_empty() {
             println!("Start to check INCR files.");
@@ -113,7 +117,7 @@ impl Checker {
                 n += 1;
                 let path = dir.join(&e.name);
                 let checked = self.single(&e.name, &path, n == total, false)?;
-                report("INCR", &e.name, checked);
+                self.report("INCR ", &e.name, checked);
             }
         }
         println!("All AOF files and manifest are valid");
@@ -157,9 +161,17 @@ impl Checker {
                 break;
             };
             if first == b'#' {
-                match bytes[walk.at..].iter().position(|&b| b == b'\n') {
-                    Some(i) => walk.at += i + 1,
-                    None => walk.at = bytes.len(),
+                let start = walk.at;
+                let end = match bytes[start..].iter().position(|&b| b == b'\n') {
+                    Some(i) => start + i + 1,
+                    None => bytes.len(),
+                };
+                walk.at = end;
+                if self.to_timestamp != 0 && bytes[start..end].starts_with(b"#TS:") {
+                    let (ts, _) = strtol(&bytes[start + 4..end]);
+                    if ts > self.to_timestamp {
+                        return self.truncate_at_timestamp(path, start, last_file);
+                    }
                 }
             } else if first == b'*' {
                 if !walk.command(&mut self.line, name, &mut multi) {
@@ -178,6 +190,10 @@ impl Checker {
         }
         let size = bytes.len();
         let diff = size - pos;
+        if diff == 0 && self.to_timestamp != 0 {
+            println!("Truncate nothing in AOF {name} to timestamp {}", self.to_timestamp);
+            return Ok(Checked::Ok);
+        }
         println!(
             "AOF analyzed: filename={name}, size={size}, ok_up_to={pos}, ok_up_to_line={}, diff={diff}",
             self.line
@@ -208,6 +224,34 @@ impl Checker {
             return Err(());
         }
         Ok(Checked::Truncated)
+    }
+}
+
+impl Checker {
+    /// Redis's `processAnnotations` in truncate-to-timestamp mode, at an annotation later than the
+    /// timestamp that starts at `at`: cut the file there if it is the last one and something precedes it.
+    fn truncate_at_timestamp(&self, path: &Path, at: usize, last_file: bool) -> Result<Checked, ()> {
+        let (shown, ts) = (path.display(), self.to_timestamp);
+        if at == 0 {
+            println!("AOF {shown} has nothing before timestamp {ts}, aborting...");
+            return Err(());
+        }
+        if !last_file {
+            println!(
+                "Failed to truncate AOF {shown} to timestamp {ts} to offset {at} because it is not the last file."
+            );
+            println!(
+                "If you insist, please delete all files after this file according to the manifest file and \
+                 delete the corresponding records in manifest file manually. Then re-run redis-check-aof."
+            );
+            return Err(());
+        }
+        let truncated = std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(at as u64));
+        if truncated.is_err() {
+            println!("Failed to truncate AOF {shown} to timestamp {ts}");
+            return Err(());
+        }
+        Ok(Checked::TimestampTruncated)
     }
 }
 
@@ -331,7 +375,7 @@ fn strtol(s: &[u8]) -> (i64, usize) {
 
 /// The RDB preamble check, with the lines redis-check-rdb prints for a sane file; the offset
 /// where it ends, or None.
-fn check_rdb(name: &str, bytes: &[u8]) -> Option<usize> {
+pub(crate) fn check_rdb(name: &str, bytes: &[u8]) -> Option<usize> {
     use persist::rdb::{RdbItem, RdbReader};
     println!("[offset 0] Checking RDB file {name}");
     let mut reader = match RdbReader::new(bytes) {
@@ -364,7 +408,8 @@ fn check_rdb(name: &str, bytes: &[u8]) -> Option<usize> {
             Ok(Some(_)) => {}
             Ok(None) => break,
             Err(e) => {
-                println!("--- RDB ERROR DETECTED ---\n[offset {}] {e}", reader.position());
+                let text = crate::persistence::rdb_error_text(&e, &reader);
+                println!("--- RDB ERROR DETECTED ---\n[offset {}] {text}", reader.position());
                 return None;
             }
         }

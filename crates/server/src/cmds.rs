@@ -570,8 +570,20 @@ impl Env {
                         }
                     }
                 }
-                // FLUSHALL always counts as a change (it triggers a save in Redis), even when empty.
-                shared.stats.dirty.fetch_add(removed + u64::from(id == FLUSHALL), Ordering::Relaxed);
+                shared.stats.dirty.fetch_add(removed, Ordering::Relaxed);
+                if id == FLUSHALL {
+                    // Redis's flushAllDataAndResetRDB: a BGSAVE under way would save what is gone, so
+                    // it is stopped; with save points the empty dataset is saved at once. Not inside
+                    // EXEC (the save locks every slot, which the transaction holds), nor for our
+                    // master's FLUSHALL on a replica (the save takes the apply lock the master
+                    // client holds while it applies): there the save points save it later.
+                    crate::persistence::kill_bgsave(shared);
+                    if !in_exec && !c.master && !shared.config.read().save_params().is_empty() {
+                        let _ = crate::persistence::save(shared);
+                    }
+                    // And FLUSHALL counts as a change even when it removed nothing.
+                    shared.stats.dirty.fetch_add(1, Ordering::Relaxed);
+                }
                 self.track_flush();
                 self.write_track_immediate(c);
                 c.out.ok();

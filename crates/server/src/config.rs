@@ -75,8 +75,6 @@ enum Effect {
     Now,
     /// Not implemented yet: worth a warning when set to anything but its default.
     NotYet,
-    /// Not implemented yet: worth a warning unless set to this value (`save ""`).
-    NotYetUnless(&'static str),
 }
 
 /// Extra validation some directives have beyond their type.
@@ -166,10 +164,6 @@ impl Def {
         self.effect = Effect::Now;
         self
     }
-    const fn unless(mut self, inert: &'static str) -> Def {
-        self.effect = Effect::NotYetUnless(inert);
-        self
-    }
     const fn check(mut self, check: Check) -> Def {
         self.check = check;
         self
@@ -249,15 +243,15 @@ use Unit::{Int, Memory, MemoryPercent, Octal};
 /// not-yet-effective split all read it.
 static DEFS: &[Def] = &[
     // Booleans.
-    boolean("rdbchecksum", IMMUTABLE, true),
+    boolean("rdbchecksum", IMMUTABLE, true).now(),
     boolean("daemonize", IMMUTABLE, false),
     boolean("io-threads-do-reads", IMMUTABLE, false),
     boolean("always-show-logo", IMMUTABLE, false),
     boolean("protected-mode", 0, true).now(),
-    boolean("rdbcompression", 0, true),
+    boolean("rdbcompression", 0, true).now(),
     boolean("rdb-del-sync-files", 0, false),
     boolean("activerehashing", 0, true),
-    boolean("stop-writes-on-bgsave-error", 0, true),
+    boolean("stop-writes-on-bgsave-error", 0, true).now(),
     boolean("set-proc-title", IMMUTABLE, true),
     boolean("dynamic-hz", 0, true),
     boolean("lazyfree-lazy-eviction", 0, false).now(),
@@ -272,7 +266,7 @@ static DEFS: &[Def] = &[
     boolean("cluster-require-full-coverage", 0, true).now(),
     boolean("rdb-save-incremental-fsync", 0, true),
     boolean("aof-load-truncated", 0, true).now(),
-    boolean("aof-use-rdb-preamble", 0, true),
+    boolean("aof-use-rdb-preamble", 0, true).now(),
     boolean("aof-timestamp-enabled", 0, false).now(),
     boolean("cluster-replica-no-failover", 0, false).now().alias("cluster-slave-no-failover"),
     boolean("replica-lazy-flush", 0, false).alias("slave-lazy-flush"),
@@ -314,7 +308,7 @@ static DEFS: &[Def] = &[
     string("bgsave_cpulist", IMMUTABLE, true, None),
     string("ignore-warnings", 0, false, Some("")),
     string("proc-title-template", 0, false, Some("{title} {listen-addr} {server-mode}")).check(Check::ProcTitle),
-    string("bind-source-addr", 0, true, None),
+    string("bind-source-addr", 0, true, None).now(),
     string("logfile", IMMUTABLE, false, Some("")).now(),
     // Binary-safe strings.
     sds("masterauth", SENSITIVE).now(),
@@ -366,7 +360,7 @@ static DEFS: &[Def] = &[
     signed("repl-timeout", 0, 1, INT_MAX, 60, Int).now(),
     signed("repl-ping-replica-period", 0, 1, INT_MAX, 10, Int).now().alias("repl-ping-slave-period"),
     signed("list-compress-depth", 0, 0, INT_MAX, 0, Int).now(),
-    signed("rdb-key-save-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int),
+    signed("rdb-key-save-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int).now(),
     signed("key-load-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int),
     signed("active-expire-effort", 0, 1, 10, 1, Int),
     signed("hz", 0, 0, INT_MAX, 10, Int).now(),
@@ -381,13 +375,13 @@ static DEFS: &[Def] = &[
     unsigned("socket-mark-id", IMMUTABLE, 0, UINT_MAX, 0, Int),
     // unsigned long (checked as signed by Redis).
     signed("active-defrag-max-scan-fields", 0, 1, LONG_MAX, 1000, Int),
-    signed("slowlog-max-len", 0, 0, LONG_MAX, 128, Int),
+    signed("slowlog-max-len", 0, 0, LONG_MAX, 128, Int).now(),
     signed("acllog-max-len", 0, 0, LONG_MAX, 128, Int),
     // long long.
     signed("busy-reply-threshold", 0, 0, LONG_MAX, 5000, Int).alias("lua-time-limit"),
     signed("cluster-node-timeout", 0, 0, LONG_MAX, 15000, Int).now(),
-    signed("slowlog-log-slower-than", 0, -1, LONG_MAX, 10000, Int),
-    signed("latency-monitor-threshold", 0, 0, LONG_MAX, 0, Int),
+    signed("slowlog-log-slower-than", 0, -1, LONG_MAX, 10000, Int).now(),
+    signed("latency-monitor-threshold", 0, 0, LONG_MAX, 0, Int).now(),
     signed("proto-max-bulk-len", 0, MB, LONG_MAX, 512 * MB, Memory).now(),
     signed("stream-node-max-entries", 0, 0, LONG_MAX, 100, Int),
     signed("repl-backlog-size", 0, 1, LONG_MAX, MB, Memory).now(),
@@ -403,7 +397,7 @@ static DEFS: &[Def] = &[
     unsigned("stream-node-max-bytes", 0, 0, LONG_MAX, 4096, Memory),
     unsigned("zset-max-listpack-value", 0, 0, LONG_MAX, 64, Memory).alias("zset-max-ziplist-value").now(),
     unsigned("hll-sparse-max-bytes", 0, 0, LONG_MAX, 3000, Memory).now(),
-    unsigned("tracking-table-max-keys", 0, 0, LONG_MAX, 1_000_000, Int),
+    unsigned("tracking-table-max-keys", 0, 0, LONG_MAX, 1_000_000, Int).now(),
     unsigned("client-query-buffer-limit", 0, MB, LONG_MAX, 1024 * MB, Memory).now(),
     // ssize_t.
     signed("maxmemory-clients", 0, -100, LONG_MAX, 0, MemoryPercent),
@@ -434,10 +428,10 @@ static DEFS: &[Def] = &[
     string("tls-ciphersuites", 0, true, None),
     // Special syntax.
     special("dir", PROTECTED | DENY_LOADING, Special::Dir).now(),
-    special("save", MULTI_ARG, Special::Save).unless(""),
+    special("save", MULTI_ARG, Special::Save).now(),
     special("client-output-buffer-limit", MULTI_ARG, Special::ClientOutputBufferLimit).now(),
     special("oom-score-adj-values", MULTI_ARG, Special::OomScoreAdjValues),
-    special("notify-keyspace-events", 0, Special::NotifyKeyspaceEvents),
+    special("notify-keyspace-events", 0, Special::NotifyKeyspaceEvents).now(),
     special("bind", MULTI_ARG, Special::Bind).now(),
     special("replicaof", IMMUTABLE | MULTI_ARG, Special::ReplicaOf).now().alias("slaveof"),
     special("latency-tracking-info-percentiles", MULTI_ARG, Special::LatencyPercentiles),
@@ -1968,7 +1962,6 @@ impl Config {
             let inert = match def.effect {
                 Effect::Now => continue,
                 Effect::NotYet => defaults.value_bytes(idx),
-                Effect::NotYetUnless(v) => v.as_bytes().to_vec(),
             };
             if self.value_bytes(idx) != inert {
                 out.push(def.name.to_string());
@@ -3217,7 +3210,11 @@ zset-max-ziplist-value=64
         // appendonly no is the default (inert); daemonize yes is not (maxmemory is enforced).
         assert_eq!(c.not_yet_effective(), vec!["daemonize"]);
         assert!(load(&["--save", "", "--port", "7000", "--io-threads", "4"]).not_yet_effective().is_empty());
-        assert_eq!(load(&["--save", "100 1"]).not_yet_effective(), vec!["save"]);
+        // Save points, notifications and the slow log are honoured: no warning for them.
+        assert!(load(&["--save", "100 1", "--notify-keyspace-events", "KEA", "--slowlog-max-len", "5"])
+            .not_yet_effective()
+            .is_empty());
+        assert_eq!(load(&["--always-show-logo", "yes"]).not_yet_effective(), vec!["always-show-logo"]);
         assert_eq!(load(&["--io-threads", "4"]).io_threads(), 4);
         assert!(load(&["--io-threads", "0"]).io_threads() >= 1);
     }

@@ -193,6 +193,12 @@ impl Env {
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
             shared.active_expire_enabled.store(parse_i64(args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
             c.out.ok();
+        } else if eq_ic(sub, "set-skip-checksum-validation") && n == 3 {
+            commands::SKIP_CHECKSUM_VALIDATION.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
+            c.out.ok();
+        } else if eq_ic(sub, "aof-flush-sleep") && n == 3 {
+            crate::aof::set_flush_sleep_us(parse_i64(args[2]).unwrap_or(0).max(0) as u64);
+            c.out.ok();
         } else if eq_ic(sub, "pause-cron") && n == 3 {
             shared.cron_paused.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
             c.out.ok();

@@ -45,6 +45,8 @@ pub struct PersistState {
     pub last_load_keys_expired: u64,
     /// The replication info of the RDB loaded at start-up (`replication::start` takes it).
     pub loaded_repl: Option<LoadedRepl>,
+    /// The running BGSAVE's snapshot, to cancel it ([`kill_bgsave`]).
+    pub(crate) bgsave_snapshot: Option<Arc<SlotSnapshot>>,
 }
 
 /// What an RDB says of the replication history it was saved in (its `repl-*` aux fields).
@@ -85,6 +87,7 @@ fn finish_save(shared: &Shared, ok: bool, dirty_at_start: u64) {
     let now = now_ms();
     let mut st = shared.persist.lock();
     st.saving = false;
+    st.bgsave_snapshot = None;
     st.last_save_ok = ok;
     if let Some(started) = st.bgsave_started_ms.take() {
         st.last_bgsave_secs = (now - started) / 1000;
@@ -131,9 +134,30 @@ pub(crate) struct SlotSnapshot {
     parts: Mutex<HashMap<usize, (Vec<u8>, u64)>>,
     limits: EncodeLimits,
     now_ms: i64,
+    /// Set by [`SlotSnapshot::cancel`]: the writer stops at its next slot (Redis kills its child).
+    cancelled: AtomicBool,
 }
 
 impl SlotSnapshot {
+    /// Asks the thread writing this snapshot to stop and fail with `ErrorKind::Interrupted`; its
+    /// temp file is removed. What Redis does by killing the saving child (CONFIG SET appendonly no
+    /// during a rewrite).
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    /// Unix ms the snapshot was taken at.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn check_cancelled(&self) -> std::io::Result<()> {
+        if self.cancelled.load(Ordering::Acquire) {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+        }
+        Ok(())
+    }
+
     /// A snapshot of every database, not started yet (see [`keyspace::Keyspace::start_snapshot`]).
     pub(crate) fn new(shared: &Shared, now_ms: i64) -> (Arc<SlotSnapshot>, bool) {
         let (limits, checksum) = encode_limits(shared);
@@ -144,12 +168,19 @@ impl SlotSnapshot {
             parts: Mutex::new(HashMap::new()),
             limits,
             now_ms,
+            cancelled: AtomicBool::new(false),
         });
         (snapshot, checksum)
     }
 
     fn index(&self, db: u32, slot: u16) -> Option<usize> {
         ((db as usize) < self.databases).then(|| db as usize * SLOT_COUNT + slot as usize)
+    }
+}
+
+impl std::fmt::Debug for SlotSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotSnapshot").field("now_ms", &self.now_ms).finish_non_exhaustive()
     }
 }
 
@@ -172,6 +203,20 @@ impl SnapshotHook for SlotSnapshot {
         if keys > 0 {
             self.parts.lock().insert(i, (bytes, keys));
         }
+    }
+}
+
+/// Redis's `killRDBChild`: stops a running BGSAVE (its temp file is removed, and it does not count
+/// as a failed save) and waits until it has stopped. FLUSHALL does this: the snapshot would save
+/// data that no longer exists.
+pub fn kill_bgsave(shared: &Shared) {
+    let Some(snapshot) = shared.persist.lock().bgsave_snapshot.clone() else { return };
+    snapshot.cancel();
+    for _ in 0..10_000 {
+        if !shared.persist.lock().saving {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -199,6 +244,7 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
         shared.persist.lock().saving = false;
         return Err("ERR Background save already in progress");
     }
+    shared.persist.lock().bgsave_snapshot = Some(snapshot.clone());
     let spawned = std::thread::Builder::new().name("bgsave".into()).spawn(move || {
         let path = shared.config.read().rdb_path();
         let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
@@ -208,6 +254,19 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
             Ok(keys) => {
                 notice!("DB saved on disk ({keys} keys)");
                 notice!("Background saving terminated with success");
+            }
+            // Cancelled (kill_bgsave): as Redis's child killed with SIGUSR1, not an error that
+            // stops writes.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                warning!("Background saving terminated by signal 10");
+                let ok_before = shared.persist.lock().last_save_ok;
+                finish_save(shared, false, dirty_at_start);
+                let mut st = shared.persist.lock();
+                st.last_save_ok = ok_before;
+                shared
+                    .write_error
+                    .store(!ok_before && shared.config.read().stop_writes_on_bgsave_error(), Ordering::Relaxed);
+                return;
             }
             Err(e) => warning!("Background saving error: {e}"),
         }
@@ -270,6 +329,7 @@ fn write_parts(
             continue;
         }
         for s in 0..SLOT_COUNT as u16 {
+            snapshot.check_cancelled()?;
             drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
             let Some((bytes, n)) = snapshot.parts.lock().remove(&i) else { continue };
@@ -281,7 +341,13 @@ fn write_parts(
             sink(&w.take_bytes())?;
             keys += n;
             if delay_us > 0 {
-                std::thread::sleep(std::time::Duration::from_micros(delay_us.saturating_mul(n)));
+                // rdb-key-save-delay (a test knob) can ask for seconds per key: slept in short steps so
+                // a cancel is seen promptly.
+                let until = std::time::Instant::now() + std::time::Duration::from_micros(delay_us.saturating_mul(n));
+                while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                    snapshot.check_cancelled()?;
+                    std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
+                }
             }
         }
     }
@@ -290,9 +356,12 @@ fn write_parts(
 }
 
 /// A file written beside its target and moved over it only once complete and on disk: temp
-/// file, fsync, rename, fsync of the directory. A crash leaves the old file or the new one.
+/// file, fsync, rename, fsync of the directory. A crash leaves the old file or the new one; a
+/// save that fails or is cancelled removes its temp file when dropped, as Redis's parent removes
+/// a failed child's.
 struct TempFile {
-    out: std::io::BufWriter<std::fs::File>,
+    /// None once committed.
+    out: Option<std::io::BufWriter<std::fs::File>>,
     temp: std::path::PathBuf,
     target: std::path::PathBuf,
 }
@@ -301,19 +370,31 @@ impl TempFile {
     fn create(target: &Path, prefix: &str) -> std::io::Result<TempFile> {
         let temp = dir_of(target).join(format!("{prefix}-{}.rdb", std::process::id()));
         let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temp)?);
-        Ok(TempFile { out, temp, target: target.to_path_buf() })
+        Ok(TempFile { out: Some(out), temp, target: target.to_path_buf() })
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(bytes)
+        match &mut self.out {
+            Some(out) => out.write_all(bytes),
+            None => Err(std::io::Error::other("temp file already committed")),
+        }
     }
 
-    fn commit(self) -> std::io::Result<()> {
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+    fn commit(mut self) -> std::io::Result<()> {
+        let Some(out) = self.out.take() else { return Err(std::io::Error::other("temp file already committed")) };
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&self.temp, &self.target)?;
         std::fs::File::open(dir_of(&self.target))?.sync_all()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.out.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }
 
@@ -426,14 +507,50 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     Ok(keys)
 }
 
+/// Redis's log line for an RDB image that failed to decode where `reader` stopped.
+pub(crate) fn rdb_error_text(e: &persist::FormatError, reader: &RdbReader<'_>) -> String {
+    use persist::FormatError;
+    let reason = match (e, reader.object_type()) {
+        (FormatError::Truncated, _) => "Short read or OOM loading DB. Unrecoverable error, aborting now.".to_string(),
+        (FormatError::Checksum { .. }, _) | (_, None) => format!("{e}."),
+        (_, Some(object_type)) => persist::corruption_reason(object_type, e),
+    };
+    format!("Internal error in RDB reading offset {}, function at rdb.c:0 -> {reason}", reader.position())
+}
+
+/// An RDB image that could not be decoded, with Redis's words for why (`rdbReportError`).
+#[derive(Debug)]
+pub struct RdbCorrupt(pub String);
+
+impl std::fmt::Display for RdbCorrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RdbCorrupt {}
+
 /// Redis's `rdbLoad` at start-up: fills the keyspace from the RDB file if there is one. Keys
 /// whose expiry has passed are dropped by a master and kept by a replica (see `load_file`). A
 /// file that cannot be read whole is an error: the caller stops start-up rather than run with
 /// part of the data.
 pub fn load_at_startup(shared: &Shared) -> anyhow::Result<()> {
-    match std::fs::metadata(shared.config.read().rdb_path()) {
+    let path = shared.config.read().rdb_path();
+    match std::fs::metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        _ => load_file(shared, false),
+        _ => load_file(shared, false).inspect_err(|e| {
+            if let Some(RdbCorrupt(text)) = e.downcast_ref::<RdbCorrupt>() {
+                // As Redis's rdbReportError while loading a file: the error, then the RDB
+                // checker's report on the file (on stdout, as redis-check-rdb prints it); the
+                // caller then stops start-up.
+                warning!("{text}");
+                if let Ok(bytes) = std::fs::read(&path) {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    crate::check_aof::check_rdb(&name, &bytes);
+                }
+                warning!("Terminating server after rdb file reading failure.");
+            }
+        }),
     }
 }
 
@@ -465,17 +582,12 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
     let now = now_ms();
     let mut reader = RdbReader::new(bytes)
         .map_err(|e| anyhow::anyhow!("Wrong signature or version trying to load DB from file: {e}"))?;
-    let (mut loaded, mut expired) = (0u64, 0u64);
+    let (mut loaded, mut expired, mut empty_skipped) = (0u64, 0u64, 0u64);
     let mut db = 0usize;
     let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
     let mut expired_keys: Vec<(u32, Vec<u8>)> = Vec::new();
     loop {
-        let item = reader.next_item().map_err(|e| {
-            anyhow::anyhow!(
-                "Internal error in RDB reading offset {}: {e}. Short read or OOM loading DB. Unrecoverable error, aborting now.",
-                reader.position()
-            )
-        })?;
+        let item = reader.next_item().map_err(|e| anyhow::Error::new(RdbCorrupt(rdb_error_text(&e, &reader))))?;
         let Some(item) = item else { break };
         match item {
             RdbItem::Aux { key, value } => match key.as_slice() {
@@ -496,6 +608,13 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
                 db = d as usize;
             }
             RdbItem::ResizeDb { .. } => {}
+            RdbItem::EmptyKey(key) => {
+                // As Redis 7.0's rdbLoad: logged (the first ten) and skipped.
+                if empty_skipped < 10 {
+                    warning!("rdbLoadObject skipping empty key: {}", String::from_utf8_lossy(&key));
+                }
+                empty_skipped += 1;
+            }
             RdbItem::Function(_) => {
                 warning!("The RDB file holds a function library; redoxide has no scripting yet, so it was skipped");
             }
@@ -521,7 +640,13 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
             }
         }
     }
-    notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    if empty_skipped > 0 {
+        warning!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: {empty_skipped}."
+        );
+    } else {
+        notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+    }
     if let (Some(replid), Some(offset)) = (repl_id, repl_offset) {
         shared.persist.lock().loaded_repl =
             Some(LoadedRepl { stream_db: repl_db.unwrap_or(0), replid, offset, expired: expired_keys });

@@ -794,6 +794,79 @@ fn check_aof_agrees_with_redis_check_aof() {
     }
 }
 
+/// `--truncate-to-timestamp` cuts what redis-check-aof 7.0.15 cuts and prints what it prints: in an
+/// old-style file and in the last file of a manifest, refusing a file that is not the last one or
+/// that has nothing before the timestamp; and the checker also runs when called as `redis-check-aof`.
+#[test]
+fn truncate_to_timestamp_agrees_with_redis_check_aof() {
+    let dir = temp_dir("check-ts");
+    let _guard = DirGuard(dir.clone());
+    let ours = env!("CARGO_BIN_EXE_redoxide-server");
+    let as_redis_tool = dir.join("redis-check-aof");
+    std::os::unix::fs::symlink(ours, &as_redis_tool).expect("link");
+    let command = |args: &[&str]| {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        b
+    };
+    let mut timestamped = Vec::new();
+    for (ts, key) in [(1628217470, "foo1"), (1628217471, "foo2"), (1628217473, "foo3")] {
+        timestamped.extend_from_slice(format!("#TS:{ts}\r\n").as_bytes());
+        timestamped.extend_from_slice(&command(&["set", key, "bar"]));
+    }
+    timestamped.extend_from_slice(b"#TS:1628217474\r\n");
+    let plain = command(&["set", "foo", "hello"]);
+    // (case, the base and incr files of a manifest or None for an old-style file, timestamp)
+    type Files<'a> = Option<[&'a [u8]; 2]>;
+    let cases: Vec<(&str, Files, &str)> = vec![
+        ("old-keep-all", None, "1628217474"),
+        ("old-cut-last", None, "1628217473"),
+        ("old-cut-two", None, "1628217471"),
+        ("old-nothing-before", None, "1628217469"),
+        ("old-bad-timestamp", None, "12x"),
+        ("manifest-not-last", Some([&timestamped, &plain]), "1628217471"),
+        ("manifest-last", Some([&plain, &timestamped]), "1628217470"),
+    ];
+    for (name, files, ts) in cases {
+        let mut results = Vec::new();
+        for tool in ["ours", "ours-as-redis-check-aof", "redis"] {
+            let sub = dir.join(format!("{name}-{tool}"));
+            std::fs::create_dir_all(&sub).expect("case dir");
+            let (target, written) = match files {
+                None => {
+                    std::fs::write(sub.join("appendonly.aof"), &timestamped).expect("file");
+                    (sub.join("appendonly.aof"), vec![sub.join("appendonly.aof")])
+                }
+                Some([base, incr]) => {
+                    std::fs::write(sub.join("appendonly.aof.1.base.aof"), base).expect("base");
+                    std::fs::write(sub.join("appendonly.aof.1.incr.aof"), incr).expect("incr");
+                    std::fs::write(
+                        sub.join("appendonly.aof.manifest"),
+                        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+                    )
+                    .expect("manifest");
+                    let files = vec![sub.join("appendonly.aof.1.base.aof"), sub.join("appendonly.aof.1.incr.aof")];
+                    (sub.join("appendonly.aof.manifest"), files)
+                }
+            };
+            let args = ["--truncate-to-timestamp", ts];
+            let (out, code) = match tool {
+                "ours" => run_checker(ours, &["--check-aof"], &args, &target, ""),
+                "ours-as-redis-check-aof" => {
+                    run_checker(as_redis_tool.to_str().expect("utf-8 path"), &[], &args, &target, "")
+                }
+                _ => run_checker("redis-check-aof", &[], &args, &target, ""),
+            };
+            let after: Vec<Vec<u8>> = written.iter().map(|f| std::fs::read(f).expect("after")).collect();
+            results.push((out, code, after));
+        }
+        assert_eq!(results[0], results[2], "{name}: ours vs redis-check-aof");
+        assert_eq!(results[1], results[2], "{name}: ours called as redis-check-aof vs redis-check-aof");
+    }
+}
+
 /// INFO persistence has Redis's fields in Redis's order (AOF on and off), and the AOF sizes
 /// it reports are the files' sizes.
 #[test]

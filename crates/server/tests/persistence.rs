@@ -142,8 +142,9 @@ fn wait_bgsave_done(c: &mut support::Client) {
     panic!("BGSAVE did not finish within 30 s");
 }
 
-/// BGSAVE is a point-in-time snapshot without blocking: writes and a FLUSHALL issued while it
+/// BGSAVE is a point-in-time snapshot without blocking: writes and a FLUSHDB issued while it
 /// runs (slowed down with rdb-key-save-delay) are served at once and are not in the file.
+/// (FLUSHALL would stop the save instead: see `flushall_stops_a_running_bgsave`.)
 #[test]
 fn bgsave_saves_the_data_as_it_was_when_it_started() {
     let dir = temp_dir("bgsave");
@@ -164,7 +165,7 @@ fn bgsave_saves_the_data_as_it_was_when_it_started() {
         assert_eq!(c.cmd(&["SET", "key:7", "after"]), Reply::Simple("OK".into()));
         assert_eq!(c.cmd(&["SET", "new", "after"]), Reply::Simple("OK".into()));
         assert_eq!(persistence_field(&mut c, "rdb_bgsave_in_progress"), "1", "still saving while we wrote");
-        c.cmd(&["FLUSHALL"]);
+        assert_eq!(c.cmd(&["FLUSHDB"]), Reply::Simple("OK".into()));
         wait_bgsave_done(&mut c);
         assert_eq!(persistence_field(&mut c, "rdb_last_bgsave_status"), "ok");
     }
@@ -175,6 +176,53 @@ fn bgsave_saves_the_data_as_it_was_when_it_started() {
     assert_eq!(c.cmd(&["EXISTS", "new"]), Reply::Int(0));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// As Redis's FLUSHALL kills its saving child: a BGSAVE under way stops at once, writes no file,
+/// leaves no temp file, does not count as a failed save (writes stay allowed) and keeps the changes
+/// counted as unsaved; with save points configured, FLUSHALL then saves the empty dataset itself.
+#[test]
+fn flushall_stops_a_running_bgsave() {
+    for save_points in ["", "3600 1"] {
+        let dir = temp_dir("flushall-bgsave");
+        let server = Server::start_in(&dir, &["--save", save_points]).expect("start");
+        let mut c = server.client();
+        let mut pipeline = Vec::new();
+        for i in 0..2_000 {
+            pipeline.extend(support::Client::encode(&["SET", &format!("key:{i}"), "v"]));
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..2_000 {
+            assert_eq!(c.read(), Reply::Simple("OK".into()));
+        }
+        // 2000 keys at 10 ms each: the save would take 20 s.
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]);
+        assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("Background saving started".into()));
+        assert_eq!(persistence_field(&mut c, "rdb_bgsave_in_progress"), "1");
+        let started = std::time::Instant::now();
+        assert_eq!(c.cmd(&["FLUSHALL"]), Reply::Simple("OK".into()));
+        wait_bgsave_done(&mut c);
+        assert!(started.elapsed() < Duration::from_secs(5), "the save was stopped, not finished");
+        assert_eq!(persistence_field(&mut c, "rdb_last_bgsave_status"), "ok", "({save_points:?})");
+        assert_eq!(c.cmd(&["SET", "x", "y"]), Reply::Simple("OK".into()), "writes still allowed");
+        let leftovers: Vec<String> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .filter(|n| n.starts_with("temp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+        let changes: i64 = persistence_field(&mut c, "rdb_changes_since_last_save").parse().expect("number");
+        if save_points.is_empty() {
+            assert!(changes > 2_000, "nothing was saved: {changes} changes");
+            assert!(!dir.join("dump.rdb").exists(), "no file without save points");
+        } else {
+            // FLUSHALL's own save (of nothing) ran after the flush; only the SET after it is unsaved.
+            assert!(changes <= 2, "FLUSHALL saved: {changes} changes since");
+            assert!(dir.join("dump.rdb").exists());
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// A save that fails blocks writes with Redis's -MISCONF until a save succeeds.
