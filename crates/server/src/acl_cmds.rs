@@ -48,18 +48,31 @@ const HELP: &[&str] = &[
     "WHOAMI",
     "    Return the current connection username.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 const NO_ACLFILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
+/// An atomic alone on its cache line.
+#[repr(align(64))]
+pub struct Padded(pub AtomicU64);
+
+impl std::ops::Deref for Padded {
+    type Target = AtomicU64;
+    fn deref(&self) -> &AtomicU64 {
+        &self.0
+    }
+}
+
 /// The users and the ACL LOG, shared by every worker.
 pub struct AclShared {
     users: RwLock<Users>,
     pub log: Mutex<acl::Log>,
-    /// Bumped after every change of `users`; connections compare it before each command.
-    pub generation: AtomicU64,
+    /// Bumped after every change of `users`; connections compare it before each command. On a
+    /// cache line of its own: every request of every worker reads it, and the ACL LOG's mutex
+    /// beside it is written by every denial.
+    pub generation: Padded,
     /// The default user is on and nopass: new connections start authenticated, AUTH with a
     /// password alone is refused, protected mode applies.
     default_open: AtomicBool,
@@ -75,10 +88,15 @@ impl AclShared {
         AclShared {
             users: RwLock::new(users),
             log: Mutex::new(acl::Log::default()),
-            generation: AtomicU64::new(1),
+            generation: Padded(AtomicU64::new(1)),
             default_open: AtomicBool::new(open),
             requirepass: Mutex::new(requirepass),
         }
+    }
+
+    /// Protected mode's condition: the default user has no password (on or off, as Redis).
+    pub fn default_nopass(&self) -> bool {
+        self.users.read().default_user().nopass
     }
 
     pub fn default_open(&self) -> bool {
