@@ -179,7 +179,7 @@ impl Env {
         in_exec: bool,
     ) -> Option<String> {
         let Err(d) = c.user.check(meta, args) else { return None };
-        let context = if in_exec || c.multi.is_some() { Context::Multi } else { Context::Toplevel };
+        let context = if in_exec || self.in_exec || c.multi.is_some() { Context::Multi } else { Context::Toplevel };
         let object = match d.reason {
             Reason::Command => meta.name.as_bytes().to_vec(),
             _ => args.get(d.pos).map(|a| a.to_vec()).unwrap_or_default(),
@@ -217,7 +217,9 @@ impl Env {
             c.authenticated = true;
             return true;
         }
-        let context = if c.multi.is_some() { Context::Multi } else { Context::Toplevel };
+        // An AUTH queued in MULTI fails while EXEC runs it: Redis's client still has its
+        // MULTI flag then, so the entry's context is `multi`.
+        let context = if c.multi.is_some() || self.in_exec { Context::Multi } else { Context::Toplevel };
         self.acl_log(c, Reason::Auth, context, cmd_name.to_vec(), user.to_vec());
         false
     }

@@ -790,6 +790,14 @@ impl Env {
             // does (EXEC is not the hot path: reading the clock per command is fine here).
             let started = std::time::Instant::now();
             let at = c.out.len();
+            // SORT's BY/GET need read access to every key (see `Worker::execute`).
+            let sort_restricted = !c.user.unrestricted()
+                && !c.master
+                && matches!(entry.meta.name.as_str(), "sort" | "sort_ro")
+                && !c.user.full_key_access(entry.meta, &args, crate::acl::PERM_READ);
+            if sort_restricted {
+                commands::sort::set_key_read_restricted(true);
+            }
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
                 Kind::Server(id) => {
@@ -798,6 +806,9 @@ impl Env {
                     self.in_exec = false;
                 }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
+            }
+            if sort_restricted {
+                commands::sort::set_key_read_restricted(false);
             }
             let took_us = started.elapsed().as_micros() as u64;
             let failed = c.out.len() > at && c.out.buf[at] == b'-';

@@ -232,6 +232,46 @@ fn multi_is_checked_when_queued_and_again_at_exec() {
 }
 
 #[test]
+fn sort_by_and_get_need_read_access_to_every_key() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    assert_eq!(admin.cmd(&["RPUSH", "mylist", "1"]), Reply::Int(1));
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "s", "on", "nopass", "+sort", "+multi", "+exec", "+auth", "~mylist"]),
+        ok()
+    );
+    let mut u = as_user(&server, "s", "x");
+    let by_denied = err("ERR BY option of SORT denied due to insufficient ACL permissions.");
+    assert_eq!(u.cmd(&["SORT", "mylist", "BY", "v*"]), by_denied);
+    assert_eq!(
+        u.cmd(&["SORT", "mylist", "GET", "v*"]),
+        err("ERR GET option of SORT denied due to insufficient ACL permissions.")
+    );
+    // A BY pattern without `*` names no key: allowed.
+    assert_eq!(u.cmd(&["SORT", "mylist", "BY", "nosort"]), Reply::Array(vec![bulk("1")]));
+    // The same inside EXEC, and a failed AUTH there is logged in the `multi` context.
+    assert_eq!(u.cmd(&["MULTI"]), ok());
+    assert_eq!(u.cmd(&["SORT", "mylist", "BY", "v*"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(u.cmd(&["AUTH", "s", "x"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(u.cmd(&["AUTH", "nobody", "x"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(
+        u.cmd(&["EXEC"]),
+        Reply::Array(vec![by_denied, ok(), err("WRONGPASS invalid username-password pair or user is disabled.")])
+    );
+    match admin.cmd(&["ACL", "LOG", "1"]) {
+        Reply::Array(v) => {
+            let Reply::Array(e) = &v[0] else { panic!("{v:?}") };
+            assert_eq!((e[3].clone(), e[5].clone(), e[9].clone()), (bulk("auth"), bulk("multi"), bulk("nobody")));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Read access to every key lifts the refusal; other clients were never affected.
+    assert_eq!(admin.cmd(&["ACL", "SETUSER", "s", "%R~*"]), ok());
+    assert_eq!(u.cmd(&["SORT", "mylist", "BY", "v*"]), Reply::Array(vec![bulk("1")]));
+    assert_eq!(admin.cmd(&["SORT", "mylist", "GET", "#"]), Reply::Array(vec![bulk("1")]));
+}
+
+#[test]
 fn channels_are_checked_and_lost_channels_disconnect_subscribers() {
     let server = Server::start(&[]);
     let mut admin = server.client();
