@@ -1345,7 +1345,10 @@ impl Env {
             self.refresh_user(c, acl_gen);
         }
         let mut sort_restricted = false;
-        if !c.user.unrestricted() && !c.master {
+        // Inside MULTI a no-multi command is refused as such first (Redis checks that before
+        // ACLs); the refusal itself comes further down.
+        let refused_in_multi = c.multi.is_some() && entry.meta.has(flag::NO_MULTI);
+        if !c.user.unrestricted() && !c.master && !refused_in_multi {
             if let Some(text) = self.acl_denied(c, entry.meta, args, false) {
                 c.out.error(&text);
                 self.stats.rejected_calls.add(1);

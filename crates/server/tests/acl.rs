@@ -206,6 +206,8 @@ fn multi_is_checked_when_queued_and_again_at_exec() {
     assert_eq!(admin.cmd(&["ACL", "SETUSER", "m", "on", "nopass", "~*", "+multi", "+exec", "+set", "+get"]), ok());
     let mut u = as_user(&server, "m", "any");
     assert_eq!(u.cmd(&["MULTI"]), ok());
+    // A no-multi command is refused as such before ACLs are looked at (as Redis orders them).
+    assert_eq!(u.cmd(&["SAVE"]), err("ERR Command not allowed inside a transaction"));
     assert_eq!(u.cmd(&["DEL", "k"]), noperm_cmd("del"));
     assert_eq!(u.cmd(&["EXEC"]), err("EXECABORT Transaction discarded because of previous errors."));
     assert_eq!(u.cmd(&["MULTI"]), ok());
