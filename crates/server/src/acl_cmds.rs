@@ -128,12 +128,14 @@ impl AclShared {
     /// `requirepass` changed (start-up or CONFIG SET): it becomes the default user's only
     /// password, or the default user becomes nopass (`ACLUpdateDefaultUserPassword`).
     pub fn apply_requirepass(&self, pass: Option<Vec<u8>>) {
-        let mut last = self.requirepass.lock();
-        if *last == pass {
-            return;
+        if *self.requirepass.lock() != pass {
+            self.set_requirepass(pass);
         }
-        *last = pass.clone();
-        drop(last);
+    }
+
+    /// CONFIG SET requirepass: applied whatever the previous value.
+    pub fn set_requirepass(&self, pass: Option<Vec<u8>>) {
+        *self.requirepass.lock() = pass.clone();
         self.update(|users| {
             let mut d = (*users.default_user()).clone();
             let _ = d.apply(b"resetpass", false);

@@ -502,6 +502,11 @@ impl Env {
                 let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
                 match result {
                     Ok(_) => {
+                        // Setting requirepass resets the default user's passwords even to the
+                        // value it had (Redis's updateRequirePass runs on every set of it).
+                        if pairs.iter().any(|(k, _)| eq_ic(k, "requirepass")) {
+                            shared.acl.set_requirepass(shared.config.read().requirepass());
+                        }
                         shared.refresh_from_config();
                         self.refresh_data_config();
                         match crate::aof::config_changed(shared, in_exec) {

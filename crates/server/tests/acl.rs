@@ -338,6 +338,15 @@ fn auth_hello_and_the_acl_log() {
         server.client().cmd(&["AUTH", "secret"]),
         err("WRONGPASS invalid username-password pair or user is disabled.")
     );
+    // Setting it again to the same value still resets what ACL SETUSER did to the default user.
+    assert_eq!(c.cmd(&["ACL", "SETUSER", "default", ">extra"]), ok());
+    assert_eq!(server.client().cmd(&["AUTH", "extra"]), ok());
+    assert_eq!(c.cmd(&["CONFIG", "SET", "requirepass", "other"]), ok());
+    assert_eq!(
+        server.client().cmd(&["AUTH", "extra"]),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(server.client().cmd(&["AUTH", "other"]), ok());
 }
 
 #[test]
