@@ -734,7 +734,9 @@ impl User {
         if self.unrestricted {
             return Ok(());
         }
-        let Some(id) = table().id_of(meta) else { return Ok(()) };
+        // Every registered command's metadata comes from the table, so this never misses; if
+        // it did, a restricted user is refused rather than let through.
+        let Some(id) = table().id_of(meta) else { return Err(Denied { reason: Reason::Command, pos: 0 }) };
         let mut cache = KeyCache { keys: None };
         let mut worst = Denied { reason: Reason::Command, pos: 0 };
         for s in &self.selectors {
@@ -756,7 +758,7 @@ impl User {
         if self.unrestricted {
             return true;
         }
-        let Some(id) = table().id_of(meta) else { return true };
+        let Some(id) = table().id_of(meta) else { return false };
         let mut cache = KeyCache { keys: None };
         self.selectors.iter().any(|s| {
             s.check_cmd(id, args, &mut cache).is_ok()
