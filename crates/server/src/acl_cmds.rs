@@ -639,3 +639,19 @@ pub fn startup_users(config: &crate::config::Config) -> Result<Users, String> {
     }
     Ok(users)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_local;
+
+    #[test]
+    fn only_exact_loopback_addresses_are_local() {
+        assert!(is_local("127.0.0.1:5000", false));
+        assert!(is_local("[::1]:5000", false));
+        assert!(is_local("/tmp/redis.sock:0", true));
+        // Loopback to the kernel, not to Redis's islocalClient.
+        assert!(!is_local("127.0.0.2:5000", false));
+        assert!(!is_local("[::ffff:127.0.0.1]:5000", false));
+        assert!(!is_local("10.0.0.1:5000", false));
+    }
+}
