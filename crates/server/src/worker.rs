@@ -484,7 +484,9 @@ impl Worker {
         }
         // Protected mode (Redis's clientAcceptHandler): with no password on the default user,
         // only loopback clients are served; the others get the explanation and are closed.
-        if shared.acl.default_open() && !crate::acl_cmds::is_local(&addr, unix) && shared.config.read().protected_mode()
+        if !crate::acl_cmds::is_local(&addr, unix)
+            && shared.acl.default_nopass()
+            && shared.config.read().protected_mode()
         {
             let _ = stream.write(crate::acl_cmds::DENIED.as_bytes());
             shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);

@@ -447,8 +447,17 @@ fn protected_mode_refuses_non_loopback_clients_without_a_password() {
     let mut got = String::new();
     let _ = s.read_to_string(&mut got);
     assert!(got.starts_with("-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user."), "{got}");
+    // A disabled default user without a password still counts as "no password" (Redis tests
+    // the nopass flag alone).
+    let mut admin = server.client();
+    assert_eq!(admin.cmd(&["ACL", "SETUSER", "default", "off"]), ok());
+    let mut s = connect_from("127.0.0.2");
+    let mut got = String::new();
+    let _ = s.read_to_string(&mut got);
+    assert!(got.starts_with("-DENIED Redis is running in protected mode"), "{got}");
+    assert_eq!(admin.cmd(&["ACL", "SETUSER", "default", "on"]), ok());
     // With a password on the default user the connection is served.
-    assert_eq!(server.client().cmd(&["CONFIG", "SET", "requirepass", "pw"]), ok());
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "requirepass", "pw"]), ok());
     let s = connect_from("127.0.0.2");
     let mut c = Client::from_stream(s);
     assert_eq!(c.cmd(&["PING"]), err("NOAUTH Authentication required."));
