@@ -961,6 +961,68 @@ INTROSPECT_OPS = [
 ]
 
 
+# === ACL ==========================================================================================================
+# Users u1..u3 only: the connection stays the default user's (no AUTH that succeeds, default never changed). Every
+# SETUSER starts from `reset`. Redis lists the single commands of a description (those a rule names, and those
+# that complete a category) in its command dict's hash order, which changes from run to run: ACL LIST and GETUSER
+# are compared with each run of single-command rules sorted (compare.acl_rules). ACL LOG's entries hold client addresses and ages;
+# only its argument errors and RESET are compared.
+ACL_USERS = [b"u1", b"u2", b"u3", b"nosuch"]
+ACL_CATEGORY_RULES = [b"+@all", b"-@all", b"+@read", b"-@write", b"+@set", b"+@hash", b"-@dangerous", b"+@fast",
+                      b"-@slow", b"+@pubsub", b"+@admin", b"-@keyspace", b"+@nosuch", b"allcommands", b"nocommands"]
+ACL_COMMAND_RULES = [b"+get", b"-set", b"+config|get", b"-config|set", b"+select|0", b"+client", b"-debug",
+                     b"+nosuchcmd", b"+config|get|x", b"+select|", b"+get|x"]
+ACL_OTHER_RULES = [b"on", b"off", b"nopass", b">pw1", b">pw2", b"<pw1", b"resetpass", b"~k*", b"%R~{k}*", b"%W~w*",
+                   b"%RW~rw", b"%X~bad", b"allkeys", b"resetkeys", b"&ch*", b"allchannels", b"resetchannels",
+                   b"#" + b"a" * 64, b"#short", b"!" + b"b" * 64, b"bogus", b"sanitize-payload",
+                   b"skip-sanitize-payload", b"(~sel* +@read)", b"(+get", b"~x)", b"clearselectors"]
+ACL_CATEGORIES = [b"read", b"write", b"keyspace", b"dangerous", b"pubsub", b"connection", b"transaction",
+                  b"nosuch", b"READ", b"scripting", b"stream"]
+
+
+def acl_setuser(g):
+    rules = [b"reset"]
+    for _ in range(g.r.randint(0, 4)):
+        rules.append(g.pick(ACL_OTHER_RULES) if g.chance(0.6) else g.pick(ACL_CATEGORY_RULES))
+    for _ in range(g.r.randint(0, 2)):
+        rules.insert(g.r.randint(1, len(rules)), g.pick(ACL_COMMAND_RULES))
+    return Op([b"ACL", b"SETUSER", g.pick(ACL_USERS[:3])] + rules, mutable=False)
+
+
+def acl_dryrun(g):
+    cmd = g.pick([[b"GET", g.key()], [b"SET", g.key(), b"v"], [b"SET", b"w1", b"v", b"GET"], [b"CONFIG", b"GET", b"x"],
+                  [b"CONFIG", b"SET", b"x", b"y"], [b"SELECT", b"0"], [b"SELECT", b"1"], [b"PUBLISH", b"ch1", b"m"],
+                  [b"PUBLISH", b"other", b"m"], [b"SUBSCRIBE", b"ch1", b"x"], [b"PSUBSCRIBE", b"ch*"],
+                  [b"GET"], [b"NOSUCH"], [b"LPUSH", b"rw", b"a"], [b"SORT", b"k1"], [b"MGET", b"k1", b"{k}1"]])
+    return Op([b"ACL", b"DRYRUN", g.pick(ACL_USERS)] + cmd, mutable=False)
+
+
+ACL_OPS = [
+    (12, acl_setuser),
+    (6, lambda g: Op([b"ACL", b"GETUSER", g.pick(ACL_USERS)], "acl_rules", mutable=False)),
+    (4, lambda g: Op([b"ACL", b"LIST"], "acl_rules", mutable=False)),
+    (2, lambda g: Op([b"ACL", b"USERS"], mutable=False)),
+    (6, acl_dryrun),
+    (2, lambda g: Op([b"ACL", b"DELUSER"] + [g.pick(ACL_USERS) for _ in range(g.r.randint(1, 2))], mutable=False)),
+    (1, lambda g: Op([b"ACL", b"DELUSER", b"default"], mutable=False)),
+    (2, lambda g: Op([b"ACL", b"CAT"], mutable=False)),
+    (3, lambda g: Op([b"ACL", b"CAT", g.pick(ACL_CATEGORIES)], "unordered", mutable=False)),
+    (1, lambda g: Op([b"ACL", b"WHOAMI"], mutable=False)),
+    (1, lambda g: Op([b"ACL", b"HELP"], mutable=False)),
+    (2, lambda g: Op([b"ACL", b"GENPASS", g.pick([b"0", b"-1", b"abc", b"4097", b"99999999999999999999"])],
+                     mutable=False)),
+    (2, lambda g: Op([b"ACL", b"LOG", g.pick([b"abc", b"RESET", b"reset", b"0", b"-5"])], mutable=False)),
+    (1, lambda g: Op(g.pick([[b"ACL", b"SAVE"], [b"ACL", b"LOAD"], [b"ACL", b"NOSUCH"], [b"ACL", b"GETUSER", b"x", b"y"],
+                             [b"ACL", b"LIST", b"x"], [b"ACL", b"SAVE", b"x"], [b"ACL", b"WHOAMI", b"x"],
+                             [b"ACL", b"CAT", b"read", b"x"], [b"ACL"]]), mutable=False)),
+    # Never a login that switches users: an unknown user, or the default user (nopass: any password).
+    (2, lambda g: Op([b"AUTH", g.pick([b"nosuch", b"default"]), g.pick([b"pw1", b"bad"])], mutable=False)),
+    (1, lambda g: Op([b"AUTH", b"onlypass"], mutable=False)),
+    (1, lambda g: Op([b"CLIENT", b"KILL", b"USER", g.pick([b"nosuch", b"u3"])], mutable=False)),
+    (2, lambda g: Op([b"GET", g.key()])),
+]
+
+
 GROUPS = {
     "string": lambda proto: STRING_OPS,
     "generic": lambda proto: GENERIC_OPS,
@@ -971,4 +1033,5 @@ GROUPS = {
     "hll": lambda proto: HLL_OPS,
     "server": server_ops,
     "introspect": lambda proto: INTROSPECT_OPS,
+    "acl": lambda proto: ACL_OPS,
 }

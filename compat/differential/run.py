@@ -148,6 +148,8 @@ def execute(pair, op):
         pair.check(op.args, compare.command_info, op.info["ordered"])
     elif mode == "command_count":
         pair.check(op.args, compare.command_count)
+    elif mode == "acl_rules":
+        pair.check(op.args, compare.acl_rules)
     elif mode == "subset":
         pair.check(op.args, compare.subset)
     elif mode == "command_docs":

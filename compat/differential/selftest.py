@@ -49,6 +49,16 @@ class ParserTest(unittest.TestCase):
 
 
 class CompareTest(unittest.TestCase):
+    def test_acl_rules(self):
+        def users(*lines):
+            return reply(b"*%d\r\n" % len(lines) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in lines))
+        a = users(b"user u off -@all +@read +sadd +srem ~x")
+        self.assertIsNone(compare.acl_rules(a, users(b"user u off -@all +@read +srem +sadd ~x")))
+        # Categories keep their order; a different set of commands differs.
+        self.assertIsNotNone(compare.acl_rules(a, users(b"user u off -@all +@read +sadd +sdel ~x")))
+        self.assertIsNotNone(compare.acl_rules(users(b"-@all +@a +@b +c"), users(b"-@all +@b +@a +c")))
+        self.assertEqual(compare._acl_normalized(b"(~k -@all +set +get)"), b"(~k -@all +get +set)")
+
     def test_unordered(self):
         a = reply(b"*2\r\n$1\r\na\r\n$1\r\nb\r\n")
         b = reply(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n")

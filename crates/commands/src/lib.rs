@@ -23,7 +23,7 @@ mod introspect;
 mod list;
 mod long_double;
 mod set;
-mod sort;
+pub mod sort;
 mod string;
 mod zset;
 

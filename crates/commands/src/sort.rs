@@ -36,6 +36,24 @@ use std::collections::VecDeque;
 
 const BY_DENIED_IN_CLUSTER: &str = "ERR BY option of SORT denied in Cluster mode.";
 const GET_DENIED_IN_CLUSTER: &str = "ERR GET option of SORT denied in Cluster mode.";
+const BY_DENIED_BY_ACL: &str = "ERR BY option of SORT denied due to insufficient ACL permissions.";
+const GET_DENIED_BY_ACL: &str = "ERR GET option of SORT denied due to insufficient ACL permissions.";
+
+thread_local! {
+    /// Set by the server around a SORT of a client whose ACL user may not read every key:
+    /// BY and GET patterns name keys the ACL check never saw, so Redis refuses them then.
+    static KEY_READ_RESTRICTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the next SORT on this thread runs for a user without full read access to keys
+/// (Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`); the caller resets it afterwards.
+pub fn set_key_read_restricted(restricted: bool) {
+    KEY_READ_RESTRICTED.with(|r| r.set(restricted));
+}
+
+fn key_read_restricted() -> bool {
+    KEY_READ_RESTRICTED.with(|r| r.get())
+}
 const NOT_A_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 
 pub fn register(r: &mut Registry) {
@@ -129,12 +147,17 @@ fn parse_options<'a>(
                 // Redis 7.0 refuses any real pattern in cluster mode (the keys it forms may live
                 // on other nodes); later versions only refuse patterns of another slot.
                 return Err(BY_DENIED_IN_CLUSTER);
+            } else if key_read_restricted() {
+                return Err(BY_DENIED_BY_ACL);
             }
             j += 1;
         } else if is_keyword(arg, "get") && left >= 1 {
             // Refused in cluster mode even for `GET #`, as Redis 7.0 does.
             if cluster_enabled {
                 return Err(GET_DENIED_IN_CLUSTER);
+            }
+            if key_read_restricted() {
+                return Err(GET_DENIED_BY_ACL);
             }
             o.gets.push(Pattern::compile(args[j + 1]));
             j += 1;

@@ -178,6 +178,19 @@ pub fn register(r: &mut Registry) {
         ("role", ROLE),
         ("wait", WAIT),
         ("failover", FAILOVER),
+        ("acl|cat", crate::acl_cmds::ACL),
+        ("acl|deluser", crate::acl_cmds::ACL),
+        ("acl|dryrun", crate::acl_cmds::ACL),
+        ("acl|genpass", crate::acl_cmds::ACL),
+        ("acl|getuser", crate::acl_cmds::ACL),
+        ("acl|help", crate::acl_cmds::ACL),
+        ("acl|list", crate::acl_cmds::ACL),
+        ("acl|load", crate::acl_cmds::ACL),
+        ("acl|log", crate::acl_cmds::ACL),
+        ("acl|save", crate::acl_cmds::ACL),
+        ("acl|setuser", crate::acl_cmds::ACL),
+        ("acl|users", crate::acl_cmds::ACL),
+        ("acl|whoami", crate::acl_cmds::ACL),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -308,7 +321,8 @@ impl Env {
                     c.out.ok();
                 }
             },
-            AUTH => self.auth(c, args),
+            AUTH => self.auth_command(c, args),
+            crate::acl_cmds::ACL => self.acl_command(c, args),
             HELLO => self.hello(c, args),
             RESET => {
                 self.unsubscribe_all(c);
@@ -328,7 +342,7 @@ impl Env {
                 *c.info.name.lock() = None;
                 c.reply_mode = ReplyMode::On;
                 c.info.no_evict.store(false, Ordering::Relaxed);
-                c.authenticated = shared.requirepass.read().is_none();
+                self.reset_user(c);
                 c.out.simple("RESET");
             }
             CLIENT_ID => c.out.int(c.info.id as i64),
@@ -488,6 +502,11 @@ impl Env {
                 let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
                 match result {
                     Ok(_) => {
+                        // Setting requirepass resets the default user's passwords even to the
+                        // value it had (Redis's updateRequirePass runs on every set of it).
+                        if pairs.iter().any(|(k, _)| eq_ic(k, "requirepass")) {
+                            shared.acl.set_requirepass(shared.config.read().requirepass());
+                        }
                         shared.refresh_from_config();
                         self.refresh_data_config();
                         match crate::aof::config_changed(shared, in_exec) {
@@ -509,7 +528,7 @@ impl Env {
                 shared.stat_reset_ms.store(now, Ordering::Relaxed);
                 c.out.ok();
             }
-            CONFIG_REWRITE => match shared.config.read().rewrite() {
+            CONFIG_REWRITE => match self.config_rewrite() {
                 Ok(()) => c.out.ok(),
                 Err(text) => c.out.error(&text),
             },
@@ -774,12 +793,28 @@ impl Env {
                     continue;
                 }
             };
+            // Permissions again at EXEC: the rules may have changed since the command was
+            // queued (Redis's execCommand).
+            if !c.user.unrestricted() && !c.master {
+                if let Some(text) = self.acl_denied(c, entry.meta, &args, true) {
+                    c.out.error(&text);
+                    continue;
+                }
+            }
             c.info.last_cmd.store(entry.id, Ordering::Relaxed);
             self.stats.commands.add(1);
             // Queued commands are counted, logged and monitored one by one, as Redis's call()
             // does (EXEC is not the hot path: reading the clock per command is fine here).
             let started = std::time::Instant::now();
             let at = c.out.len();
+            // SORT's BY/GET need read access to every key (see `Worker::execute`).
+            let sort_restricted = !c.user.unrestricted()
+                && !c.master
+                && matches!(entry.meta.name.as_str(), "sort" | "sort_ro")
+                && !c.user.full_key_access(entry.meta, &args, crate::acl::PERM_READ);
+            if sort_restricted {
+                commands::sort::set_key_read_restricted(true);
+            }
             match entry.kind {
                 Kind::Data(handler) => self.run_in_transaction(c, entry, handler, &args, now),
                 Kind::Server(id) => {
@@ -788,6 +823,9 @@ impl Env {
                     self.in_exec = false;
                 }
                 Kind::Container => c.out.error(&errors::wrong_arity(&entry.meta.name)),
+            }
+            if sort_restricted {
+                commands::sort::set_key_read_restricted(false);
             }
             let took_us = started.elapsed().as_micros() as u64;
             let failed = c.out.len() > at && c.out.buf[at] == b'-';
@@ -823,32 +861,17 @@ impl Env {
         }
     }
 
-    fn auth(&mut self, c: &mut Conn, args: &[&[u8]]) {
+    /// CONFIG REWRITE. Users are written as `user` lines unless an aclfile holds them (Redis's
+    /// rewriteConfigUserOption); the lines are `<name> <rules>`.
+    fn config_rewrite(&self) -> Result<(), String> {
         let shared = self.shared;
-        if args.len() > 3 {
-            c.out.error(errors::SYNTAX);
-            return;
-        }
-        let pass = shared.requirepass.read().clone();
-        let (user, given) = if args.len() == 3 { (Some(args[1]), args[2]) } else { (None, args[1]) };
-        match (&pass, user) {
-            (None, None) => c.out.error(
-                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-            ),
-            _ => {
-                let user_ok = user.map(|u| u == b"default").unwrap_or(true);
-                let pass_ok = match &pass {
-                    Some(p) => p.as_slice() == given,
-                    None => true,
-                };
-                if user_ok && pass_ok {
-                    c.authenticated = true;
-                    c.out.ok();
-                } else {
-                    c.out.error("WRONGPASS invalid username-password pair or user is disabled.");
-                }
-            }
-        }
+        let cfg = shared.config.read();
+        let users: Vec<String> = if cfg.get_bytes(b"aclfile").is_some_and(|f| !f.is_empty()) {
+            Vec::new()
+        } else {
+            shared.acl.lines().into_iter().map(|l| l.trim_start_matches("user ").to_string()).collect()
+        };
+        cfg.rewrite_with_users(Some(&users))
     }
 
     fn hello(&mut self, c: &mut Conn, args: &[&[u8]]) {
@@ -885,15 +908,12 @@ impl Env {
             }
         }
         if let Some((user, pass)) = auth {
-            let required = shared.requirepass.read().clone();
-            let ok = user == b"default" && required.as_deref().map(|p| p == pass).unwrap_or(true);
-            if !ok {
-                c.out.error("WRONGPASS invalid username-password pair or user is disabled.");
+            if !self.authenticate(c, args[0], user, pass) {
+                c.out.error(crate::acl_cmds::WRONGPASS);
                 return;
             }
-            c.authenticated = true;
         }
-        if !c.authenticated && shared.requirepass.read().is_some() {
+        if !c.authenticated && !shared.acl.default_open() {
             c.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
@@ -1158,6 +1178,10 @@ impl Env {
                 }
                 ctype = Some(t);
             } else if eq_ic(k, "user") {
+                if shared.acl.user(v).is_none() {
+                    c.out.error(&format!("ERR No such user '{}'", String::from_utf8_lossy(v)));
+                    return;
+                }
                 user = Some(v.to_vec());
             } else if eq_ic(k, "skipme") {
                 if eq_ic(v, "yes") {
@@ -1181,7 +1205,7 @@ impl Env {
                 || addr.as_ref().is_some_and(|a| *a != cl.addr)
                 || laddr.as_ref().is_some_and(|a| *a != cl.laddr)
                 || ctype.as_ref().is_some_and(|t| client_type_name(t.as_bytes()) != client_type(&cl))
-                || user.as_ref().is_some_and(|u| u.as_slice() != b"default")
+                || user.as_ref().is_some_and(|u| *u != *cl.user.lock())
                 || (skipme && cl.id == c.info.id)
             {
                 continue;

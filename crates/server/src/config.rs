@@ -290,7 +290,7 @@ static DEFS: &[Def] = &[
     boolean("aof-disable-auto-gc", 0, false).now(),
     boolean("replica-ignore-disk-write-errors", 0, false),
     // C strings.
-    string("aclfile", IMMUTABLE, false, Some("")),
+    string("aclfile", IMMUTABLE, false, Some("")).now(),
     string("unixsocket", IMMUTABLE, true, None).now(),
     string("pidfile", IMMUTABLE, true, None).now(),
     string("replica-announce-ip", 0, true, None).now().alias("slave-announce-ip"),
@@ -321,7 +321,7 @@ static DEFS: &[Def] = &[
     enumerated("maxmemory-policy", 0, MAXMEMORY_POLICY, 7).now(),
     enumerated("appendfsync", 0, AOF_FSYNC, 2).now(),
     enumerated("oom-score-adj", 0, OOM_SCORE_ADJ, 0),
-    enumerated("acl-pubsub-default", 0, ACL_PUBSUB_DEFAULT, 0),
+    enumerated("acl-pubsub-default", 0, ACL_PUBSUB_DEFAULT, 0).now(),
     enumerated("sanitize-dump-payload", 0, SANITIZE_DUMP_PAYLOAD, 0),
     enumerated("enable-protected-configs", IMMUTABLE, PROTECTED_ACTION, 0).now(),
     enumerated("enable-debug-command", IMMUTABLE, PROTECTED_ACTION, 0).now(),
@@ -376,7 +376,7 @@ static DEFS: &[Def] = &[
     // unsigned long (checked as signed by Redis).
     signed("active-defrag-max-scan-fields", 0, 1, LONG_MAX, 1000, Int),
     signed("slowlog-max-len", 0, 0, LONG_MAX, 128, Int).now(),
-    signed("acllog-max-len", 0, 0, LONG_MAX, 128, Int),
+    signed("acllog-max-len", 0, 0, LONG_MAX, 128, Int).now(),
     // long long.
     signed("busy-reply-threshold", 0, 0, LONG_MAX, 5000, Int).alias("lua-time-limit"),
     signed("cluster-node-timeout", 0, 0, LONG_MAX, 15000, Int).now(),
@@ -1002,7 +1002,7 @@ fn glob_files(cwd: &Path, pattern: &[u8]) -> Vec<(String, PathBuf)> {
 }
 
 /// `strerror(errno)` text of an I/O error ("No such file or directory").
-fn strerror(e: &std::io::Error) -> String {
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let full = match e.raw_os_error() {
         Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
         None => e.to_string(),
@@ -1969,7 +1969,6 @@ impl Config {
         }
         for (present, name) in [
             (!self.renamed_commands.is_empty(), "rename-command"),
-            (!self.user_lines.is_empty(), "user"),
             (!self.load_modules.is_empty(), "loadmodule"),
             (self.sentinel_seen, "sentinel"),
         ] {
@@ -3197,7 +3196,7 @@ zset-max-ziplist-value=64
         .unwrap();
         assert_eq!(c.renamed_commands(), &[(b"flushall".to_vec(), Vec::new())]);
         assert_eq!(c.user_lines().len(), 1);
-        assert_eq!(c.not_yet_effective(), vec!["rename-command", "user", "loadmodule", "sentinel", "mymod.opt"]);
+        assert_eq!(c.not_yet_effective(), vec!["rename-command", "loadmodule", "sentinel", "mymod.opt"]);
         // With an argument count Redis does not accept, the dropped directive is an error.
         assert!(load_in(&dir, &["-"], "list-max-ziplist-entries 5 6\n").is_err());
     }

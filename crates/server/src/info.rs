@@ -142,7 +142,7 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     let qbuf = cl.qbuf.load(Ordering::Relaxed);
     let obl = cl.obuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -163,6 +163,7 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         obl,
         16384 + qbuf + obl,
         cmd,
+        String::from_utf8_lossy(&cl.user.lock()),
         if tracking & crate::tracking::ON != 0 { cl.tracking_redirect.load(Ordering::Relaxed) as i64 } else { -1 },
         cl.resp.load(Ordering::Relaxed),
     )

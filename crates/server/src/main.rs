@@ -6,6 +6,8 @@
 //! files. The protocol and data logic it drives live in the `resp`, `keyspace` and `commands`
 //! crates and never touch any of those.
 
+mod acl;
+mod acl_cmds;
 mod aof;
 mod check_aof;
 mod cluster_node;
@@ -195,6 +197,13 @@ fn run(config: Config) -> anyhow::Result<()> {
     }
     let data_config = Arc::new(config.data_config());
     let requirepass = config.requirepass();
+    let users = match acl_cmds::startup_users(&config) {
+        Ok(u) => u,
+        Err(e) => {
+            warning!("{e}");
+            std::process::exit(1);
+        }
+    };
     let unixsocket = config.unixsocket();
     let pidfile = config.pidfile();
     let bind = config.bind();
@@ -205,7 +214,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         registry,
         config: RwLock::new(config),
         data_config: RwLock::new(data_config),
-        requirepass: RwLock::new(requirepass),
+        acl: acl_cmds::AclShared::new(users, requirepass),
         clients: Mutex::new(Default::default()),
         next_client_id: 1.into(),
         blocking: Default::default(),

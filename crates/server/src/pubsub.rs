@@ -110,6 +110,23 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Every subscription held by one of `ids` (for ACL changes that take channels away).
+    pub fn subscriptions_of(&self, ids: &std::collections::HashSet<u64>) -> Vec<(u64, SubKind, Vec<u8>)> {
+        let r = self.inner.lock();
+        let mut out = Vec::new();
+        let mut scan = |kind: SubKind, entries: &mut dyn Iterator<Item = (&Vec<u8>, &Subscribers)>| {
+            for (name, subs) in entries {
+                for id in subs.keys().filter(|id| ids.contains(id)) {
+                    out.push((*id, kind, name.clone()));
+                }
+            }
+        };
+        scan(SubKind::Channel, &mut r.channels.iter());
+        scan(SubKind::Pattern, &mut r.patterns.iter());
+        scan(SubKind::Shard, &mut r.shard_channels.iter());
+        out
+    }
+
     /// INFO's `pubsub_channels`, `pubsub_patterns`, `pubsubshard_channels`.
     pub fn counts(&self) -> (usize, usize, usize) {
         let r = self.inner.lock();

@@ -168,6 +168,9 @@ pub struct ClientShared {
     /// its REDIRECT id; the authoritative mode is in `tracking::Tracking`.
     pub tracking: AtomicU8,
     pub tracking_redirect: AtomicU64,
+    /// The name of the user the client is authenticated as (CLIENT LIST's `user=`, CLIENT
+    /// KILL USER, disconnection on ACL changes).
+    pub user: Mutex<Vec<u8>>,
 }
 
 impl ClientShared {
@@ -185,6 +188,7 @@ impl ClientShared {
             last_cmd: u16::MAX.into(),
             name: Default::default(),
             kill: false.into(),
+            user: Mutex::new(b"default".to_vec()),
             no_evict: false.into(),
             watch_dirty: false.into(),
             multi_len: (-1).into(),
@@ -315,7 +319,8 @@ pub struct Shared {
     pub registry: Registry,
     pub config: RwLock<Config>,
     pub data_config: RwLock<Arc<DataConfig>>,
-    pub requirepass: RwLock<Option<Vec<u8>>>,
+    /// Users and the ACL LOG (`acl_cmds`).
+    pub acl: crate::acl_cmds::AclShared,
     pub clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
     pub next_client_id: AtomicU64,
     pub blocking: Blocking,
@@ -455,7 +460,7 @@ impl Shared {
     pub fn refresh_from_config(&self) {
         let cfg = self.config.read();
         *self.data_config.write() = Arc::new(cfg.data_config());
-        *self.requirepass.write() = cfg.requirepass();
+        self.acl.apply_requirepass(cfg.requirepass());
         let cluster_settings = self.cluster.as_ref().map(|_| cfg.cluster_settings());
         // The machine and slot locks are taken after the config lock is released, so nothing
         // waits on them while holding it.

@@ -92,6 +92,9 @@ pub struct Conn {
     wpos: usize,
     pub db: u32,
     pub authenticated: bool,
+    /// The user this client runs as, and the ACL generation it was read at (see `acl_cmds`).
+    pub user: Arc<crate::acl::User>,
+    pub acl_gen: u64,
     /// `Some(deadline)` while parked by a blocking command.
     pub blocked: Option<Option<i64>>,
     pub close_after_write: bool,
@@ -479,6 +482,16 @@ impl Worker {
             shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // Protected mode (Redis's clientAcceptHandler): with no password on the default user,
+        // only loopback clients are served; the others get the explanation and are closed.
+        if !crate::acl_cmds::is_local(&addr, unix)
+            && shared.acl.default_nopass()
+            && shared.config.read().protected_mode()
+        {
+            let _ = stream.write(crate::acl_cmds::DENIED.as_bytes());
+            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let fd = match &stream {
             Stream::Tcp(s) => std::os::fd::AsRawFd::as_raw_fd(s),
             Stream::Unix(s) => std::os::fd::AsRawFd::as_raw_fd(s),
@@ -513,7 +526,10 @@ impl Worker {
             self.free.push(idx);
             return None;
         }
-        let authenticated = self.env.shared.requirepass.read().is_none();
+        let acl = &self.env.shared.acl;
+        let acl_gen = acl.generation.load(Ordering::Acquire);
+        let authenticated = acl.default_open();
+        let user = acl.default_user();
         self.by_client.insert(info.id, idx);
         self.conns[idx] = Some(Conn {
             stream,
@@ -526,6 +542,8 @@ impl Worker {
             wpos: 0,
             db: 0,
             authenticated,
+            user,
+            acl_gen,
             blocked: None,
             close_after_write: false,
             closed: false,
@@ -1311,7 +1329,7 @@ impl Env {
             self.route_tracking(sink);
         }
         if !c.authenticated && !entry.meta.has(flag::NO_AUTH) {
-            if shared.requirepass.read().is_some() {
+            if !shared.acl.default_open() {
                 c.out.error("NOAUTH Authentication required.");
                 self.stats.rejected_calls.add(1);
                 self.count_rejected(entry);
@@ -1320,6 +1338,30 @@ impl Env {
                 return Exec::Done;
             }
             c.authenticated = true;
+        }
+        // ACLs, after authentication as in Redis's processCommand. A change of any user moves
+        // the generation on: the connection re-reads its user (one atomic load per request
+        // otherwise). An unrestricted user (the default one, as shipped) pays one flag test.
+        let acl_gen = shared.acl.generation.load(Ordering::Acquire);
+        if acl_gen != c.acl_gen {
+            self.refresh_user(c, acl_gen);
+        }
+        let mut sort_restricted = false;
+        // Inside MULTI a no-multi command is refused as such first (Redis checks that before
+        // ACLs); the refusal itself comes further down.
+        let refused_in_multi = c.multi.is_some() && entry.meta.has(flag::NO_MULTI);
+        if !c.user.unrestricted() && !c.master && !refused_in_multi {
+            if let Some(text) = self.acl_denied(c, entry.meta, args, false) {
+                c.out.error(&text);
+                self.stats.rejected_calls.add(1);
+                self.count_rejected(entry);
+                c.multi_aborted |= c.multi.is_some();
+                self.after_command(c, before);
+                return Exec::Done;
+            }
+            if matches!(entry.meta.name.as_str(), "sort" | "sort_ro") {
+                sort_restricted = !c.user.full_key_access(entry.meta, args, crate::acl::PERM_READ);
+            }
         }
         // Checked in Redis's processCommand order: after a failed save, writes (and PING) are
         // refused until a save succeeds (stop-writes-on-bgsave-error), so no client believes
@@ -1468,10 +1510,16 @@ impl Env {
         // An integer range check, not a name comparison: it runs for every command.
         self.cur_is_client = matches!(entry.kind, Kind::Server(id) if (crate::cmds::CLIENT_ID..=crate::cmds::CLIENT_TRACKINGINFO).contains(&id));
         self.stats.commands.add(1);
+        if sort_restricted {
+            commands::sort::set_key_read_restricted(true);
+        }
         match entry.kind {
             Kind::Data(handler) => self.run_data(c, entry, handler, args, now),
             Kind::Server(id) => self.server_command(c, entry, id, args, now),
             Kind::Container => c.out.error(&commands::errors::wrong_arity(&entry.meta.name)),
+        }
+        if sort_restricted {
+            commands::sort::set_key_read_restricted(false);
         }
         let mut took_us = 0;
         if c.blocked.is_none() {
@@ -1495,6 +1543,21 @@ impl Env {
         }
         self.after_command(c, before);
         Exec::Done
+    }
+
+    /// The client's user after an ACL change: the new rules of the same name. A deleted
+    /// user's clients are being disconnected; until then they run as the default user,
+    /// unauthenticated, as Redis's `ACLFreeUserAndKillClients` leaves them.
+    fn refresh_user(&self, c: &mut Conn, acl_gen: u64) {
+        c.acl_gen = acl_gen;
+        match self.shared.acl.user(&c.user.name) {
+            Some(u) => c.user = u,
+            None => {
+                c.user = self.shared.acl.default_user();
+                *c.info.user.lock() = c.user.name.clone();
+                c.authenticated = false;
+            }
+        }
     }
 
     /// Whether running `entry` now may write: a write or may-replicate command, or an EXEC whose

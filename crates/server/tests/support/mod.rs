@@ -184,6 +184,12 @@ impl Client {
         Client { reader: BufReader::new(stream.try_clone().expect("clone")), writer: stream }
     }
 
+    /// A client over a socket the test connected itself (e.g. from another source address).
+    pub fn from_stream(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Client { reader: BufReader::new(stream.try_clone().expect("clone")), writer: stream }
+    }
+
     pub fn encode(args: &[&str]) -> Vec<u8> {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
