@@ -832,6 +832,9 @@ impl Env {
             if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
                 counters.calls.add(1);
                 counters.usec.add(took_us);
+                if self.latency_tracking {
+                    counters.record_latency_us(took_us);
+                }
                 if failed {
                     counters.failed.add(1);
                 }

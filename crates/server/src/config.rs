@@ -286,7 +286,7 @@ static DEFS: &[Def] = &[
     boolean("disable-thp", IMMUTABLE, true),
     boolean("cluster-allow-replica-migration", 0, true).now(),
     boolean("replica-announced", 0, true).now(),
-    boolean("latency-tracking", 0, true),
+    boolean("latency-tracking", 0, true).now(),
     boolean("aof-disable-auto-gc", 0, false).now(),
     boolean("replica-ignore-disk-write-errors", 0, false),
     // C strings.
@@ -434,7 +434,7 @@ static DEFS: &[Def] = &[
     special("notify-keyspace-events", 0, Special::NotifyKeyspaceEvents).now(),
     special("bind", MULTI_ARG, Special::Bind).now(),
     special("replicaof", IMMUTABLE | MULTI_ARG, Special::ReplicaOf).now().alias("slaveof"),
-    special("latency-tracking-info-percentiles", MULTI_ARG, Special::LatencyPercentiles),
+    special("latency-tracking-info-percentiles", MULTI_ARG, Special::LatencyPercentiles).now(),
 ];
 
 /// Name (lowercase, primary or alias) → (index in [`DEFS`], true if it is the alias).
@@ -1997,6 +1997,14 @@ impl Config {
 
     fn value_of(&self, name: &str) -> Option<&Val> {
         lookup(name.as_bytes()).map(|(idx, _)| &self.values[idx])
+    }
+
+    /// `latency-tracking-info-percentiles`, as numbers.
+    pub fn latency_percentiles(&self) -> Vec<f64> {
+        match self.value_of("latency-tracking-info-percentiles") {
+            Some(Val::Percentiles(p)) => p.clone(),
+            _ => Vec::new(),
+        }
     }
 
     /// A numeric directive's value (unsigned ones as their bit pattern: see `get_u64`).

@@ -230,6 +230,7 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -415,6 +416,29 @@ fn render_section(
             }
             for (code, n) in codes {
                 let _ = write!(o, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            if cfg.get_bool("latency-tracking").unwrap_or(true) {
+                let percentiles = cfg.latency_percentiles();
+                let workers = shared.workers();
+                let mut summed = vec![0u64; crate::latencystats::COUNTS_LEN];
+                for id in 0..shared.registry.len() {
+                    let mut any = false;
+                    summed.iter_mut().for_each(|n| *n = 0);
+                    for counts in workers.iter().filter_map(|w| w.stats.per_command.get(id)?.latency.get()) {
+                        any = true;
+                        summed.iter_mut().zip(counts.iter()).for_each(|(s, c)| *s += c.get());
+                    }
+                    if !any {
+                        continue;
+                    }
+                    let name = shared.registry.name_of(id as u16);
+                    if let Some(line) = crate::latencystats::info_line(name, &summed, &percentiles) {
+                        o.push_str(&line);
+                    }
+                }
             }
         }
         "cluster" => {

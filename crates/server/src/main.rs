@@ -17,6 +17,7 @@ mod debug;
 mod evict;
 mod info;
 mod introspect;
+mod latencystats;
 mod log;
 mod migrate;
 mod outbound;

@@ -36,10 +36,15 @@ impl WorkerStats {
     /// Counts one error reply with text `err` (without the leading `-`).
     /// A blocked command finished with `reply` (served, or CLIENT UNBLOCK): its call, and its
     /// error if it failed, are counted now, as Redis counts them when the client is unblocked.
-    pub fn count_unblocked(&self, entry_id: u16, reply: &[u8]) {
+    /// `call_us`: how long the command ran when it blocked (its latency, as Redis's `c->duration`),
+    /// or None while latency tracking is off.
+    pub fn count_unblocked(&self, entry_id: u16, reply: &[u8], call_us: Option<u64>) {
         let failed = reply.first() == Some(&b'-');
         if let Some(counters) = self.per_command.get(entry_id as usize) {
             counters.calls.add(1);
+            if let Some(us) = call_us {
+                counters.record_latency_us(us);
+            }
             if failed {
                 counters.failed.add(1);
             }
@@ -76,6 +81,9 @@ impl WorkerStats {
             c.usec.reset();
             c.rejected.reset();
             c.failed.reset();
+            if let Some(counts) = c.latency.get() {
+                counts.iter().for_each(OwnedCounter::reset);
+            }
         }
         self.error_codes.lock().clear();
     }
@@ -95,13 +103,27 @@ impl OwnedCounter {
     }
 }
 
-/// Per-command counters for INFO commandstats.
+/// Per-command counters for INFO commandstats and latencystats.
 #[derive(Default, Debug)]
 pub struct CommandCounters {
     pub calls: OwnedCounter,
     pub usec: OwnedCounter,
     pub rejected: OwnedCounter,
     pub failed: OwnedCounter,
+    /// The command's latency histogram (`crate::latencystats`), allocated at its first
+    /// recording (24 KB): most commands are never run.
+    pub latency: std::sync::OnceLock<Box<[OwnedCounter]>>,
+}
+
+impl CommandCounters {
+    /// Records one call that took `us` microseconds (Redis records microseconds * 1000 ns).
+    #[inline]
+    pub fn record_latency_us(&self, us: u64) {
+        let counts = self
+            .latency
+            .get_or_init(|| (0..crate::latencystats::COUNTS_LEN).map(|_| OwnedCounter::default()).collect());
+        counts[crate::latencystats::counts_index(us.saturating_mul(1000))].add(1);
+    }
 }
 
 /// One worker's counters.

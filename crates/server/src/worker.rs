@@ -97,6 +97,8 @@ pub struct Conn {
     pub acl_gen: u64,
     /// `Some(deadline)` while parked by a blocking command.
     pub blocked: Option<Option<i64>>,
+    /// How long (µs) the command that blocked ran: its latency once it is served.
+    pub blocked_call_us: u64,
     pub close_after_write: bool,
     closed: bool,
     pub reply_mode: ReplyMode,
@@ -226,6 +228,8 @@ pub struct Env {
     routing_stale: bool,
     /// Commands taking at least this long (µs) go to `introspect` (`u64::MAX`: none do).
     pub introspect_floor_us: u64,
+    /// `latency-tracking`: commands' durations go to their latency histograms.
+    pub latency_tracking: bool,
     /// Set by REPLCONF GETACK from the master client: its reply (the ACK) is kept.
     pub master_keep_reply: bool,
     /// `replica-read-only` and `replica-serve-stale-data`, cached.
@@ -340,6 +344,7 @@ impl Worker {
                 routing_guard: None,
                 routing_stale: false,
                 introspect_floor_us: crate::introspect::floor_us(shared),
+                latency_tracking: shared.config.read().get_bool("latency-tracking").unwrap_or(true),
                 master_keep_reply: false,
                 replica_read_only: true,
                 replica_serve_stale: true,
@@ -545,6 +550,7 @@ impl Worker {
             user,
             acl_gen,
             blocked: None,
+            blocked_call_us: 0,
             close_after_write: false,
             closed: false,
             reply_mode: ReplyMode::On,
@@ -590,7 +596,8 @@ impl Worker {
                             }
                             c.blocked = None;
                             c.info.blocked.store(false, Ordering::Relaxed);
-                            self.env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply);
+                            let call_us = self.env.latency_tracking.then_some(c.blocked_call_us);
+                            self.env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply, call_us);
                             c.out.raw(&reply);
                             self.env.process_input(c);
                             self.finish(idx);
@@ -1522,14 +1529,22 @@ impl Env {
             commands::sort::set_key_read_restricted(false);
         }
         let mut took_us = 0;
-        if c.blocked.is_none() {
-            if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
-                took_us = self.clock.lap_us();
+        if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
+            took_us = self.clock.lap_us();
+            if c.blocked.is_none() {
                 counters.calls.add(1);
                 counters.usec.add(took_us);
+                if self.latency_tracking {
+                    counters.record_latency_us(took_us);
+                }
                 if c.out.len() > before && c.out.buf[before] == b'-' {
                     counters.failed.add(1);
                 }
+            } else {
+                // Counted when the client is served (`count_unblocked`), as Redis does; nor is a
+                // blocked command a slow-log entry yet.
+                c.blocked_call_us = took_us;
+                took_us = 0;
             }
         }
         if failover_guard {
@@ -1929,6 +1944,7 @@ impl Env {
         self.introspect_floor_us = crate::introspect::floor_us(self.shared);
         {
             let cfg = self.shared.config.read();
+            self.latency_tracking = cfg.get_bool("latency-tracking").unwrap_or(true);
             self.tracking_max_keys = cfg.get_i64("tracking-table-max-keys").unwrap_or(0).max(0) as usize;
             self.replica_read_only = cfg.get_bool("replica-read-only").unwrap_or(true);
             self.replica_serve_stale = cfg.get_bool("replica-serve-stale-data").unwrap_or(true);
