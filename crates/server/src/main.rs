@@ -21,6 +21,7 @@ mod outbound;
 mod persistence;
 mod pubsub;
 mod replication;
+mod scripting;
 mod shared;
 mod tracking;
 mod worker;

@@ -30,7 +30,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// will not report the rest again, so a connection cut off here is revisited on the next loop
 /// iteration (see `Worker::pending_reads`).
 const MAX_READS_PER_EVENT: usize = 64;
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 /// How many buffered requests `scan_ahead` looks at: enough for any pipeline depth to reach its
 /// steady state, few enough that a huge pipeline is not scanned twice.
 const LOOKAHEAD_MAX: usize = 256;
@@ -137,6 +137,47 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// The fake client a script's commands run through (Redis's Lua client): never registered
+    /// with the event loop nor listed among the clients; only its output buffer and database
+    /// are used. Its socket is one end of a pair whose other end is dropped at once.
+    pub fn script_client() -> io::Result<Conn> {
+        let (stream, _other) = UnixStream::pair()?;
+        let info = Arc::new(ClientShared::new(0, 0, String::new(), String::new(), -1, true));
+        Ok(Conn {
+            stream: Stream::Unix(stream),
+            info,
+            rbuf: Vec::new(),
+            rstart: 0,
+            filled: 0,
+            need: 0,
+            out: ReplyBuf::new(false),
+            wpos: 0,
+            db: 0,
+            authenticated: true,
+            blocked: None,
+            close_after_write: false,
+            closed: false,
+            reply_mode: ReplyMode::On,
+            writable: false,
+            spans: Vec::new(),
+            paused: false,
+            multi: None,
+            multi_aborted: false,
+            watched: Vec::new(),
+            subs: None,
+            asking: 0,
+            readonly: false,
+            blocked_slot: None,
+            master: false,
+            master_pending: Vec::new(),
+            last_ack_ms: 0,
+            hello: None,
+            handoff: None,
+            wait_repl: None,
+            tracking_caching: false,
+        })
+    }
+
     /// The master client ran the request `bytes`: they join our replication stream, a
     /// transaction's all at once after its EXEC (a link lost inside MULTI resumes before it).
     fn master_applied(&mut self, bytes: &[u8]) {
@@ -212,7 +253,7 @@ pub struct Env {
     routing: Option<Arc<crate::cluster_node::routing::Routing>>,
     routing_seen: u64,
     /// `cluster-allow-reads-when-down` and `cluster-allow-pubsubshard-when-down`, cached.
-    cluster_reads_when_down: bool,
+    pub cluster_reads_when_down: bool,
     cluster_pubsubshard_when_down: bool,
     /// The routing epoch a keyed command was judged at (`cluster_redirect`): once its slot
     /// locks are held the epoch must still be that, or the routing of its slot may have moved
@@ -1412,6 +1453,16 @@ impl Env {
             self.replica_serve_stale,
         ) {
             c.out.error(text);
+            self.stats.rejected_calls.add(1);
+            self.count_rejected(entry);
+            c.multi_aborted |= c.multi.is_some();
+            self.after_command(c, before);
+            return Exec::Done;
+        }
+        // A script past busy-reply-threshold on another worker: Redis answers everyone else
+        // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
+        if crate::scripting::busy() && !entry.meta.has(flag::ALLOW_BUSY) && !c.master {
+            c.out.error(crate::scripting::BUSY_ERROR);
             self.stats.rejected_calls.add(1);
             self.count_rejected(entry);
             c.multi_aborted |= c.multi.is_some();
