@@ -13,7 +13,7 @@ use std::rc::Rc;
 /// How deep a script's reply (or a command's reply turned into Lua) may nest before it is cut
 /// off with Redis's "reached lua stack limit" error: a table that contains itself must not
 /// recurse forever.
-const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 1000;
 
 pub const REDIS_VERSION: &str = "7.0.15";
 pub const REDIS_VERSION_NUM: i64 = 0x0007_000f;
