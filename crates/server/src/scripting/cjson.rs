@@ -27,10 +27,7 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
             let v = p.value(lua, 0).map_err(mlua::Error::runtime)?;
             p.ws();
             if p.pos < p.s.len() {
-                return Err(mlua::Error::runtime(format!(
-                    "Expected the end but found invalid token at character {}",
-                    p.pos + 1
-                )));
+                return Err(mlua::Error::runtime(p.invalid("the end")));
             }
             Ok(v)
         })?,
@@ -153,8 +150,24 @@ impl Parser<'_> {
         }
     }
 
+    /// lua-cjson's parse error: what was expected and the token found at the position.
     fn invalid(&self, what: &str) -> String {
-        format!("Expected {what} but found invalid token at character {}", self.pos + 1)
+        let rest = &self.s[self.pos.min(self.s.len())..];
+        let found = match rest.first() {
+            None => "T_END",
+            Some(b'{') => "T_OBJ_BEGIN",
+            Some(b'}') => "T_OBJ_END",
+            Some(b'[') => "T_ARR_BEGIN",
+            Some(b']') => "T_ARR_END",
+            Some(b'"') => "T_STRING",
+            Some(b'-' | b'0'..=b'9') => "T_NUMBER",
+            Some(b':') => "T_COLON",
+            Some(b',') => "T_COMMA",
+            Some(_) if rest.starts_with(b"true") || rest.starts_with(b"false") => "T_BOOLEAN",
+            Some(_) if rest.starts_with(b"null") => "T_NULL",
+            Some(_) => "invalid token",
+        };
+        format!("Expected {what} but found {found} at character {}", self.pos + 1)
     }
 
     fn value(&mut self, lua: &Lua, depth: usize) -> Result<Value, String> {

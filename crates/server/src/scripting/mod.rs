@@ -385,6 +385,9 @@ impl Env {
 
     /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO (Redis's evalGenericCommand).
     pub fn eval_command(&mut self, c: &mut Conn, args: &[&[u8]], now: i64, evalsha: bool, ro: bool) {
+        if evalsha && args[1].len() != 40 {
+            return c.out.error(NOSCRIPT);
+        }
         let Some(numkeys) = commands::args::parse_i64(args[2]) else {
             return c.out.error("ERR value is not an integer or out of range");
         };
@@ -395,9 +398,6 @@ impl Env {
             return c.out.error("ERR Number of keys can't be negative");
         }
         let numkeys = numkeys as usize;
-        if evalsha && args[1].len() != 40 {
-            return c.out.error(NOSCRIPT);
-        }
         let mut vm = match take_vm(self.id) {
             Ok(vm) => vm,
             Err(e) => return c.out.error(&e),

@@ -134,7 +134,9 @@ local function pcall_result(ok, ...)
     end
     local e = ...
     if type(e) == 'userdata' then
-        local s = rx.errtext(e)
+        local s, where = rx.errtext(e)
+        -- Caught right where a library function raised it: luaL_error's position would be
+        -- pcall's own (a C function), i.e. none.
         if s then
             return false, s
         end
@@ -229,8 +231,16 @@ local function handler(err)
         i = dbg.getinfo(level, 'nSl')
     end
     if type(err) == 'userdata' then
-        local s = rx.errtext(err)
-        if s then
+        local s, where = rx.errtext(err)
+        if s and where then
+            if s == 'Script killed by user with SCRIPT KILL...' then
+                err = { err = 'ERR ' .. s }
+            elseif i then
+                err = { err = 'ERR ' .. i.short_src .. ':' .. tostring(i.currentline) .. ': ' .. s }
+            else
+                err = { err = 'ERR ' .. s }
+            end
+        elseif s then
             err = { err = s }
         end
     end

@@ -163,7 +163,7 @@ impl Vm {
             lua.create_function(|_, v: Value| {
                 Ok(match v {
                     Value::Error(e) => error_text(&e),
-                    _ => None,
+                    _ => (None, false),
                 })
             })?,
         )?;
@@ -228,18 +228,19 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-/// The Redis error text of an error a Rust function raised: a `ScriptError`'s text, or
-/// "ERR <message>" for a plain runtime error (SCRIPT KILL's, a library's bad argument).
-fn error_text(e: &mlua::Error) -> Option<String> {
+/// The Redis error text of an error a Rust function raised: a `ScriptError`'s text (as is), or
+/// the message of a plain runtime error (a library's bad argument, SCRIPT KILL), which the error
+/// handler prefixes with the script's position as `luaL_error` would (the bool).
+fn error_text(e: &mlua::Error) -> (Option<String>, bool) {
     for cause in e.chain() {
         if let Some(s) = cause.downcast_ref::<ScriptError>() {
-            return Some(s.0.clone());
+            return (Some(s.0.clone()), false);
         }
         if let Some(mlua::Error::RuntimeError(m)) = cause.downcast_ref::<mlua::Error>() {
-            return Some(format!("ERR {m}"));
+            return (Some(m.clone()), true);
         }
     }
-    None
+    (None, false)
 }
 
 /// Lua's `%.14g` form of a number (what `tostring` gives).
