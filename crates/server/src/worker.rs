@@ -286,6 +286,9 @@ pub struct Env {
     tracking_max_keys: usize,
     /// maxmemory enforcement: settings, candidate pool (`evict`).
     pub evictor: crate::evict::Evictor,
+    /// Used memory was over maxmemory (evicting did not help) when the running client command
+    /// started (Redis's `pre_command_oom_state`, which scripts consult).
+    pub pre_command_oom: bool,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -359,6 +362,7 @@ impl Worker {
                 qbuf_limit: shared.config.read().client_query_buffer_limit(),
                 parked: 0,
                 evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
+                pre_command_oom: false,
                 locks: LockSet::new(),
                 effects: Effects::default(),
                 key_pos: Vec::new(),
@@ -1417,12 +1421,14 @@ impl Env {
         // as well, because the queue itself uses memory; DISCARD, EXEC, QUIT and RESET never
         // are, except an EXEC whose queue holds a denyoom command. Our master's stream is never
         // refused (a replica that must diverge from its master is worse than one over its limit).
+        self.pre_command_oom = false;
         if self.maxmemory_applies() {
             let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
             let reject_on_oom = entry.meta.has(flag::DENYOOM)
                 || (is_exec && self.queue_has_flag(c, flag::DENYOOM))
                 || (c.multi.is_some() && !is_exec && !matches!(entry.meta.name.as_str(), "discard" | "quit" | "reset"));
             let outcome = self.perform_evictions();
+            self.pre_command_oom = outcome == crate::evict::Outcome::Fail;
             // This client's invalidations of evicted keys precede its reply, as in Redis.
             self.write_track_immediate(c);
             if outcome == crate::evict::Outcome::Fail && reject_on_oom && !c.master {

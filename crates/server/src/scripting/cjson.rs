@@ -1,28 +1,76 @@
 //! The `cjson` library scripts see (lua-cjson 2.1 as Redis bundles it): `encode`, `decode` and
 //! `null`, with lua-cjson's rules for arrays (tables whose keys are all positive integers, not
-//! excessively sparse), number formatting (`%.14g`) and string escapes. Configuration functions
-//! (`encode_keep_buffer`, ...) are not provided.
+//! excessively sparse), number formatting (`%.14g`) and string escapes, and the settings Redis's
+//! tests use (`encode_max_depth`, `decode_max_depth`, `encode_invalid_numbers`,
+//! `encode_keep_buffer`), kept per VM as lua-cjson keeps them per module.
 
 use mlua::{LightUserData, Lua, Table, Value};
+use std::cell::Cell;
+use std::rc::Rc;
 
 const MAX_DEPTH: usize = 1000;
 
+struct Config {
+    encode_max_depth: Cell<usize>,
+    decode_max_depth: Cell<usize>,
+    invalid_numbers: Cell<bool>,
+}
+
 pub fn library(lua: &Lua) -> mlua::Result<Table> {
+    let cfg = Rc::new(Config {
+        encode_max_depth: Cell::new(MAX_DEPTH),
+        decode_max_depth: Cell::new(MAX_DEPTH),
+        invalid_numbers: Cell::new(false),
+    });
     let t = lua.create_table()?;
     t.set("null", Value::LightUserData(LightUserData(std::ptr::null_mut())))?;
+    let c = cfg.clone();
     t.set(
         "encode",
-        lua.create_function(|lua, v: Value| {
+        lua.create_function(move |lua, v: Value| {
             let mut out = Vec::new();
-            encode(&v, &mut out, 0).map_err(mlua::Error::runtime)?;
+            encode(&v, &mut out, 0, &c).map_err(mlua::Error::runtime)?;
             lua.create_string(&out)
         })?,
     )?;
+    let depth_arg = |v: Option<f64>| v.map(|n| n.max(1.0).min(i32::MAX as f64) as usize);
+    let c = cfg.clone();
+    t.set(
+        "encode_max_depth",
+        lua.create_function(move |_, v: Option<f64>| {
+            if let Some(n) = depth_arg(v) {
+                c.encode_max_depth.set(n);
+            }
+            Ok(c.encode_max_depth.get() as f64)
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.set(
+        "decode_max_depth",
+        lua.create_function(move |_, v: Option<f64>| {
+            if let Some(n) = depth_arg(v) {
+                c.decode_max_depth.set(n);
+            }
+            Ok(c.decode_max_depth.get() as f64)
+        })?,
+    )?;
+    let c = cfg.clone();
+    t.set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, v: Option<bool>| {
+            if let Some(b) = v {
+                c.invalid_numbers.set(b);
+            }
+            Ok(c.invalid_numbers.get())
+        })?,
+    )?;
+    t.set("encode_keep_buffer", lua.create_function(|_, v: Option<bool>| Ok(v.unwrap_or(true)))?)?;
+    let c = cfg.clone();
     t.set(
         "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lua.create_function(move |lua, s: mlua::LuaString| {
             let bytes = s.as_bytes();
-            let mut p = Parser { s: &bytes, pos: 0 };
+            let mut p = Parser { s: &bytes, pos: 0, max_depth: c.decode_max_depth.get() };
             p.ws();
             let v = p.value(lua, 0).map_err(mlua::Error::runtime)?;
             p.ws();
@@ -35,9 +83,19 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn number(n: f64, out: &mut Vec<u8>) -> Result<(), String> {
+fn number(n: f64, out: &mut Vec<u8>, cfg: &Config) -> Result<(), String> {
     if n.is_nan() || n.is_infinite() {
-        return Err("Cannot serialise number: must not be NaN or Inf".into());
+        if !cfg.invalid_numbers.get() {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
+        }
+        out.extend_from_slice(if n.is_nan() {
+            b"nan"
+        } else if n > 0.0 {
+            b"inf"
+        } else {
+            b"-inf"
+        });
+        return Ok(());
     }
     out.extend_from_slice(super::vm::lua_number_string(n).as_bytes());
     Ok(())
@@ -62,16 +120,16 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
+fn encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &Config) -> Result<(), String> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => number(*i as f64, out)?,
-        Value::Number(n) => number(*n, out)?,
+        Value::Integer(i) => number(*i as f64, out, cfg)?,
+        Value::Number(n) => number(*n, out, cfg)?,
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth >= MAX_DEPTH {
+            if depth >= cfg.encode_max_depth.get() {
                 return Err(format!("Cannot serialise, excessive nesting ({})", depth + 1));
             }
             let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
@@ -104,7 +162,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                         out.push(b',');
                     }
                     let v: Value = t.raw_get(i).unwrap_or(Value::Nil);
-                    encode(&v, out, depth + 1)?;
+                    encode(&v, out, depth + 1, cfg)?;
                 }
                 out.push(b']');
                 return Ok(());
@@ -118,18 +176,18 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                     Value::String(s) => string(&s.as_bytes(), out),
                     Value::Integer(n) => {
                         out.push(b'"');
-                        number(*n as f64, out)?;
+                        number(*n as f64, out, cfg)?;
                         out.push(b'"');
                     }
                     Value::Number(n) => {
                         out.push(b'"');
-                        number(*n, out)?;
+                        number(*n, out, cfg)?;
                         out.push(b'"');
                     }
                     _ => return Err("Cannot serialise table: table key must be a number or string".into()),
                 }
                 out.push(b':');
-                encode(v, out, depth + 1)?;
+                encode(v, out, depth + 1, cfg)?;
             }
             out.push(b'}');
         }
@@ -141,6 +199,7 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
 struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -171,7 +230,8 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, lua: &Lua, depth: usize) -> Result<Value, String> {
-        if depth >= MAX_DEPTH {
+        let opens = matches!(self.s.get(self.pos), Some(b'{' | b'['));
+        if opens && depth >= self.max_depth {
             return Err(format!("Found too many nested data structures ({}) at character {}", depth + 1, self.pos + 1));
         }
         let lerr = |e: mlua::Error| e.to_string();

@@ -201,6 +201,8 @@ struct Caller {
 /// The state of one run that `redis.call` reads and updates.
 struct Run {
     ro: bool,
+    /// The script may write while used memory is over maxmemory (`allow-oom`).
+    allow_oom: bool,
     allow_cross_slot: bool,
     /// The slot the script's keys hash to (cluster mode), from its declared keys or its first
     /// accessed key.
@@ -227,7 +229,13 @@ fn take_vm(env_id: usize) -> Result<Vm, String> {
     }
 }
 
-fn put_vm(env_id: usize, vm: Vm) {
+fn put_vm(env_id: usize, mut vm: Vm) {
+    // A full collection every few runs keeps the VM near its live size (Redis steps its
+    // collector every 50 scripts; a whole cycle of a VM this small takes microseconds).
+    vm.runs += 1;
+    if vm.runs & 15 == 0 {
+        let _ = vm.lua.gc_collect();
+    }
     LUA_MEMORY.lock().insert(env_id, vm.memory());
     VM.with(|v| *v.borrow_mut() = Some(vm));
 }
@@ -443,6 +451,7 @@ impl Env {
         });
         let mut run = Run {
             ro: ro || (!compat && script.flags & NO_WRITES != 0),
+            allow_oom: !compat && script.flags & ALLOW_OOM != 0,
             allow_cross_slot: compat || script.flags & ALLOW_CROSS_SLOT != 0,
             slot: if self.cluster.is_some() { keys.first().map(|k| key_hash_slot(k)) } else { None },
             wrote: false,
@@ -515,7 +524,13 @@ impl Env {
                 return Err("ERR Can not execute a script with write flag using *_ro command.".into());
             }
         }
-        let _ = ALLOW_OOM | ALLOW_STALE;
+        // Checked after the write checks, so no-writes (which implies allow-oom) needs no mention.
+        if self.pre_command_oom && flags & (ALLOW_OOM | NO_WRITES) == 0 && !c.master {
+            return Err(
+                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into()
+            );
+        }
+        let _ = ALLOW_STALE;
         Ok(())
     }
 
@@ -668,6 +683,16 @@ impl Env {
                 }
             }
         }
+        // Redis's scriptVerifyOOM: only a script that has not written yet can be stopped.
+        if !run.allow_oom
+            && !run.caller.master
+            && !run.wrote
+            && self.pre_command_oom
+            && self.maxmemory_applies()
+            && entry.meta.has(flag::DENYOOM)
+        {
+            return Err(format!("-{}", crate::evict::OOM_ERROR));
+        }
         if is_write {
             run.wrote = true;
             run.state.wrote.store(true, Ordering::Relaxed);
@@ -685,6 +710,7 @@ impl Env {
             }
         }
         let started = Instant::now();
+        commands::ctx::set_from_script(true);
         match entry.kind {
             Kind::Data(handler) => self.run_in_transaction(sc, entry, handler, args, run.now),
             Kind::Server(id) => {
@@ -695,6 +721,7 @@ impl Env {
             }
             Kind::Container => {}
         }
+        commands::ctx::set_from_script(false);
         let took_us = started.elapsed().as_micros() as u64;
         let failed = sc.out.buf.first() == Some(&b'-');
         if let Some(counters) = self.stats.per_command.get(entry.id as usize) {

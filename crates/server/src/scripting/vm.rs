@@ -33,6 +33,8 @@ pub struct Vm {
     pub epoch: u64,
     /// The protocol `redis.setresp` chose for this run (false: RESP2).
     pub resp3: Rc<Cell<bool>>,
+    /// Scripts run (and scripts loaded) since the VM was created, for the collector's pace.
+    pub runs: u64,
 }
 
 impl Vm {
@@ -170,7 +172,7 @@ impl Vm {
         let (env, exposed, run, redis): (Table, Table, Function, Table) =
             prelude.call((rx.clone(), debug, globals.clone()))?;
         globals.raw_set("debug", Value::Nil)?;
-        Ok(Vm { lua, exposed, env, run, redis, funcs: HashMap::new(), epoch, resp3 })
+        Ok(Vm { lua, exposed, env, run, redis, funcs: HashMap::new(), epoch, resp3, runs: 0 })
     }
 
     pub fn has(&self, sha: &str) -> bool {
