@@ -142,7 +142,8 @@ impl Conn {
     /// are used. Its socket is one end of a pair whose other end is dropped at once.
     pub fn script_client() -> io::Result<Conn> {
         let (stream, _other) = UnixStream::pair()?;
-        let info = Arc::new(ClientShared::new(0, 0, String::new(), String::new(), -1, true));
+        // Named "lua" where Redis's Lua client shows (MONITOR lines of a script's commands).
+        let info = Arc::new(ClientShared::new(0, 0, "lua".into(), String::new(), -1, false));
         Ok(Conn {
             stream: Stream::Unix(stream),
             info,
@@ -289,6 +290,12 @@ pub struct Env {
     /// Used memory was over maxmemory (evicting did not help) when the running client command
     /// started (Redis's `pre_command_oom_state`, which scripts consult).
     pub pre_command_oom: bool,
+    /// A Lua script is running on this worker and its `redis.call`s are being dispatched
+    /// (Redis's CLIENT_SCRIPT / ACL log context "lua"): permission checks and tracking look here.
+    pub in_script: bool,
+    /// The running script's declared keys: Redis tracks these (not the keys its commands read)
+    /// for a tracking caller whenever the script runs a read-only command.
+    pub script_keys: Vec<Vec<u8>>,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -363,6 +370,8 @@ impl Worker {
                 parked: 0,
                 evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
                 pre_command_oom: false,
+                in_script: false,
+                script_keys: Vec::new(),
                 locks: LockSet::new(),
                 effects: Effects::default(),
                 key_pos: Vec::new(),
@@ -1689,7 +1698,15 @@ impl Env {
                 shared.tracking.invalidate(shared, written.iter().filter_map(|&p| args.get(p).copied()), &mut sink);
             }
         }
-        if self.cur_tracking
+        if self.in_script {
+            // Redis 7.0: a script that runs a read command makes its caller track every key it
+            // declared (`trackingRememberKeys` on the caller's EVAL).
+            if self.cur_tracking && entry.meta.has(flag::READONLY) && !entry.meta.has(flag::PUBSUB) {
+                let keys = std::mem::take(&mut self.script_keys);
+                shared.tracking.remember(self.cur_client, self.cur_caching, keys.iter().map(|k| k.as_slice()));
+                self.script_keys = keys;
+            }
+        } else if self.cur_tracking
             && entry.meta.has(flag::READONLY)
             && !entry.meta.has(flag::PUBSUB)
             && !self.key_pos.is_empty()

@@ -393,6 +393,8 @@ impl Env {
 
     /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO (Redis's evalGenericCommand).
     pub fn eval_command(&mut self, c: &mut Conn, args: &[&[u8]], now: i64, evalsha: bool, ro: bool) {
+        // EVAL is skip_monitor: it feeds MONITOR itself, so its line precedes its commands'.
+        self.feed_monitors(c, args, &[]);
         if evalsha && args[1].len() != 40 {
             return c.out.error(NOSCRIPT);
         }
@@ -570,6 +572,8 @@ impl Env {
             })
             .map_err(lua_err)?;
         }
+        self.in_script = true;
+        self.script_keys = keys.iter().map(|k| k.to_vec()).collect();
         let cell = RefCell::new((&mut *self, &mut *sc, &mut *run));
         let outcome = vm.lua.scope(|scope| {
             let dispatch = |lua: &mlua::Lua, args: Variadic<Value>, raise: bool| -> mlua::Result<Value> {
@@ -595,7 +599,9 @@ impl Env {
             r
         });
         vm.lua.remove_hook();
-        let (_, _, run) = cell.into_inner();
+        let (env, _, run) = cell.into_inner();
+        env.in_script = false;
+        env.script_keys.clear();
         match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(error_reply(sha, &e, run.state.killed.load(Ordering::Relaxed))),
