@@ -41,6 +41,7 @@
 //! serving them from inside the script's hook); with `io-threads 1` that is every connection.
 
 pub mod cjson;
+pub mod cmsgpack;
 pub mod vm;
 
 use crate::worker::{Conn, Env};

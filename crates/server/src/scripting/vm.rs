@@ -107,7 +107,7 @@ impl Vm {
         rx.set("set_repl", lua.create_function(|_, _v: Value| Ok(()))?)?;
         rx.set("bit", bit_library(&lua)?)?;
         rx.set("cjson", super::cjson::library(&lua)?)?;
-        rx.set("cmsgpack", lua.create_table()?)?;
+        rx.set("cmsgpack", super::cmsgpack::library(&lua)?)?;
         rx.set("struct", lua.create_table()?)?;
         // Redis replaces math.random with its own rand48 so every platform gives one sequence.
         let state = Rc::new(Cell::new(RAND48_SEED));
