@@ -85,6 +85,12 @@ fn lua_values_become_resp2_replies_as_in_redis() {
     assert_eq!(eval(&mut c, "return cjson.encode({1,2,{a=1}})", &[], &[]), b("[1,2,{\"a\":1}]"));
     assert_eq!(eval(&mut c, "return cjson.decode('[1,2,{\"a\":7}]')[3].a", &[], &[]), Reply::Int(7));
     assert_eq!(eval(&mut c, "return bit.band(0xff, 0x0f) .. bit.tohex(65535)", &[], &[]), b("150000ffff"));
+    // Redis's own expected encodings (tests/unit/scripting.tcl).
+    let hex = "local e = cmsgpack.pack(ARGV[1] == 'd' and 0.1 or -1099511627776) local h = '' \
+               for i = 1, #e do h = h .. string.format('%02x', string.byte(e, i)) end return h";
+    assert_eq!(eval(&mut c, hex, &[], &["d"]), b("cb3fb999999999999a"));
+    assert_eq!(eval(&mut c, hex, &[], &["i"]), b("d3ffffff0000000000"));
+    assert_eq!(eval(&mut c, "return cmsgpack.unpack(cmsgpack.pack({1, 'x', {2}}))[3][1]", &[], &[]), Reply::Int(2));
     assert_eq!(
         eval(&mut c, "return redis.sha1hex('Pizza & Mandolino')", &[], &[]),
         b("74822d82031af7493c20eefa13bd07ec4fada82f")

@@ -281,6 +281,9 @@ pub fn command_slots(env: &Env, entry: &Entry, args: &[&[u8]], db: u32, wanted: 
             }
         }
         Kind::Server(crate::cmds::FLUSHDB | crate::cmds::DBSIZE) => all(wanted, db),
+        Kind::Server(crate::cmds::MIGRATE) => {
+            wanted.extend(crate::migrate::key_args(args).iter().map(|k| (db, key_hash_slot(k))))
+        }
         Kind::Server(crate::cmds::FLUSHALL | crate::cmds::INFO) => {
             for d in 0..shared.ks.db_count() as u32 {
                 if shared.ks.db_if_used(d as usize).is_some() {

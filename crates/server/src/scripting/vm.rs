@@ -368,7 +368,12 @@ fn bit_library(lua: &Lua) -> mlua::Result<Table> {
 /// Redis's tables). Returns the value and whether it was an error.
 pub fn reply_to_lua(lua: &Lua, bytes: &[u8]) -> mlua::Result<(Value, bool)> {
     let mut pos = 0;
-    let is_err = bytes.first() == Some(&b'-');
+    // Tracking pushes for the caller spliced ahead of the reply (it is a REDIRECT target of a
+    // key the script changed) are not part of the reply: skipped (bounded by the buffer).
+    while bytes.get(pos) == Some(&b'>') {
+        parse_value(lua, bytes, &mut pos, 0)?;
+    }
+    let is_err = bytes.get(pos) == Some(&b'-');
     let v = parse_value(lua, bytes, &mut pos, 0)?;
     Ok((v, is_err))
 }
