@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 use vm::Vm;
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+const STALE_ERROR: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 pub const BUSY_ERROR: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 /// How long a script's `redis.call` tries to lock a slot that sorts below one it holds.
 const LATE_LOCK_PATIENCE: Duration = Duration::from_millis(500);
@@ -508,11 +509,18 @@ impl Env {
 
     /// Redis's scriptPrepareForRun checks of a script's shebang flags.
     fn prepare_run(&self, c: &Conn, flags: u32, ro: bool) -> Result<(), String> {
+        let stale = self.running_stale(c.master);
         if flags & EVAL_COMPAT != 0 {
+            if stale {
+                return Err(STALE_ERROR.into());
+            }
             return Ok(());
         }
         if flags & NO_CLUSTER != 0 && self.cluster.is_some() {
             return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+        }
+        if stale && flags & ALLOW_STALE == 0 {
+            return Err("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script.".into());
         }
         if flags & NO_WRITES == 0 {
             let read_only_replica = crate::replication::is_replica()
@@ -529,6 +537,9 @@ impl Env {
             if ro {
                 return Err("ERR Can not execute a script with write flag using *_ro command.".into());
             }
+            if let Some(text) = self.not_enough_replicas(c.master) {
+                return Err(text.into());
+            }
         }
         // Checked after the write checks, so no-writes (which implies allow-oom) needs no mention.
         if self.pre_command_oom && flags & (ALLOW_OOM | NO_WRITES) == 0 && !c.master {
@@ -536,8 +547,25 @@ impl Env {
                 "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'".into()
             );
         }
-        let _ = ALLOW_STALE;
         Ok(())
+    }
+
+    /// A replica whose link is down with `replica-serve-stale-data no` (Redis's running_stale).
+    fn running_stale(&self, from_master: bool) -> bool {
+        if !crate::replication::is_replica() {
+            return false;
+        }
+        let serve_stale = self.shared.config.read().get_bool("replica-serve-stale-data").unwrap_or(true);
+        crate::replication::is_replica()
+            && crate::replication::refusal(false, false, from_master, false, serve_stale).is_some()
+    }
+
+    /// NOREPLICAS on a master with fewer good replicas than `min-replicas-to-write`.
+    fn not_enough_replicas(&self, from_master: bool) -> Option<&'static str> {
+        if crate::replication::is_replica() {
+            return None;
+        }
+        crate::replication::refusal(true, true, from_master, false, true)
     }
 
     /// Runs a compiled script; its reply (or error) is left in `sc.out`, an error of the run
@@ -673,6 +701,10 @@ impl Env {
         if entry.meta.has(flag::NOSCRIPT) {
             return Err("This Redis command is not allowed from script".into());
         }
+        // Redis's scriptVerifyAllowStale: reachable only by an allow-stale script.
+        if !entry.meta.has(flag::STALE) && self.running_stale(run.caller.master) {
+            return Err("Can not execute the command on a stale replica".into());
+        }
         // ACL: the caller's user is checked here (Redis's scriptVerifyACL, context "lua"), once
         // ACLs exist: "The user executing the script <reason>".
         let is_write = entry.meta.has(flag::WRITE);
@@ -680,6 +712,9 @@ impl Env {
             return Err("Write commands are not allowed from read-only scripts.".into());
         }
         if is_write && !run.wrote {
+            if let Some(text) = self.not_enough_replicas(run.caller.master) {
+                return Err(format!("-{text}"));
+            }
             let cfg_ro = shared.config.read().get_bool("replica-read-only").unwrap_or(true);
             if crate::replication::is_replica() && cfg_ro && !run.caller.master {
                 return Err("-READONLY You can't write against a read only replica.".into());
