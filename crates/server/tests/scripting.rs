@@ -505,3 +505,50 @@ fn a_busy_script_answers_busy_and_can_be_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn info_field(c: &mut Client, section: &str, name: &str) -> String {
+    let text = match c.cmd(&["INFO", section]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or("").trim().to_string()
+}
+
+/// A replica receives a script's effects and ends up with the same data; a script that writes is
+/// refused on it (read-only replica), one that only reads runs.
+#[test]
+fn replicas_receive_the_effects() {
+    let master = Server::start(&["--io-threads", "2"]);
+    let replica = Server::start(&["--io-threads", "2"]);
+    let mut m = master.client();
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), ok());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(&mut r, "replication", "master_link_status") != "up" {
+        assert!(Instant::now() < deadline, "replica never connected");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = "redis.call('set', KEYS[1], ARGV[1]) redis.call('rpush', KEYS[2], ARGV[1], ARGV[1]) \
+                redis.call('incrbyfloat', KEYS[3], '1.5') return redis.call('llen', KEYS[2])";
+    assert_eq!(eval(&mut m, body, &["s", "l", "f"], &["v"]), Reply::Int(2));
+    assert_eq!(eval(&mut m, body, &["s", "l", "f"], &["w"]), Reply::Int(4));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while r.cmd(&["LLEN", "l"]) != Reply::Int(4) {
+        assert!(Instant::now() < deadline, "replica never got the writes");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(r.cmd(&["GET", "s"]), b("w"));
+    assert_eq!(r.cmd(&["GET", "f"]), b("3"));
+    assert_eq!(r.cmd(&["LRANGE", "l", "0", "-1"]), Reply::Array(vec![b("v"), b("v"), b("w"), b("w")]));
+    // Scripts on the replica: reads run, writes are refused as Redis refuses them.
+    assert_eq!(eval(&mut r, "return redis.call('get', KEYS[1])", &["s"], &[]), b("w"));
+    match eval(&mut r, "return redis.call('set', 'x', '1')", &[], &[]) {
+        Reply::Error(e) => assert!(e.starts_with("READONLY You can't write against a read only replica."), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        eval(&mut r, "#!lua\nreturn 1", &[], &[]),
+        err("READONLY Can not run script with write flag on readonly replica")
+    );
+    assert_eq!(eval(&mut r, "#!lua flags=no-writes\nreturn redis.call('get', 's')", &[], &[]), b("w"));
+}
