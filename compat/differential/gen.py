@@ -10,6 +10,7 @@ server (no timeout 0 on blocking commands, no DEBUG, SHUTDOWN, CLIENT PAUSE/KILL
 Modes (see compare.py): exact, unordered, unordered_pairs, random, spop, ttl, time, info, hello, scan,
 command_info, command_docs.
 """
+import hashlib
 import time
 
 # A small key space, all with the same hash tag so that multi-key commands stay valid in cluster mode too; keys
@@ -1019,6 +1020,128 @@ ACL_OPS = [
     (2, lambda g: Op([b"AUTH", g.pick([b"nosuch", b"default"]), g.pick([b"pw1", b"bad"])], mutable=False)),
     (1, lambda g: Op([b"AUTH", b"onlypass"], mutable=False)),
     (1, lambda g: Op([b"CLIENT", b"KILL", b"USER", g.pick([b"nosuch", b"u3"])], mutable=False)),
+]
+
+
+# === scripting (EVAL) ==============================================================================================
+# Script bodies, each with its number of keys and of arguments. Left out: math.random (Redis's generator state is
+# process-wide, ours per worker thread) and SMEMBERS-like replies whose order is unspecified.
+SCRIPTS = [
+    (b"return redis.call('set', KEYS[1], ARGV[1])", 1, 1),
+    (b"return redis.call('get', KEYS[1])", 1, 0),
+    (b"return redis.call('incr', KEYS[1])", 1, 0),
+    (b"return redis.pcall('incr', KEYS[1])", 1, 0),
+    (b"return redis.call('rpush', KEYS[1], ARGV[1], ARGV[2])", 1, 2),
+    (b"return redis.call('lrange', KEYS[1], 0, -1)", 1, 0),
+    (b"return redis.call('hset', KEYS[1], ARGV[1], ARGV[2])", 1, 2),
+    (b"return redis.call('hgetall', KEYS[1])", 1, 0),
+    (b"redis.setresp(3) return redis.call('hgetall', KEYS[1])", 1, 0),
+    (b"redis.setresp(3) return redis.call('zrange', KEYS[1], 0, -1, 'withscores')", 1, 0),
+    (b"return redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])", 1, 2),
+    (b"return redis.call('zscore', KEYS[1], ARGV[1])", 1, 1),
+    (b"redis.setresp(3) return redis.call('zscore', KEYS[1], ARGV[1])", 1, 1),
+    (b"redis.setresp(3) return redis.call('get', KEYS[1])", 1, 0),
+    (b"return redis.call('scard', KEYS[1])", 1, 0),
+    (b"return redis.call('mget', KEYS[1], KEYS[2])", 2, 0),
+    (b"redis.call('set', KEYS[1], ARGV[1]) return redis.call('append', KEYS[2], ARGV[1])", 2, 1),
+    (b"local t = redis.call('type', KEYS[1]) return t.ok", 1, 0),
+    (b"return redis.call('exists', KEYS[1], KEYS[2])", 2, 0),
+    (b"return redis.call('del', KEYS[1])", 1, 0),
+    (b"return {1, 2, 3, 'x', {4, 5}, nil, 6}", 0, 0),
+    (b"return {ok='fine'}", 0, 0),
+    (b"return {err='ERR custom'}", 0, 0),
+    (b"return redis.error_reply('MY code')", 0, 0),
+    (b"return redis.error_reply('-WRONG thing')", 0, 0),
+    (b"return redis.status_reply('FINE')", 0, 0),
+    (b"return redis.status_reply(1)", 0, 0),
+    (b"return 3.99", 0, 0),
+    (b"return -2.5", 0, 0),
+    (b"return true", 0, 0),
+    (b"return false", 0, 0),
+    (b"return nil", 0, 0),
+    (b"return tonumber(ARGV[1])", 0, 1),
+    (b"redis.setresp(3) return {double=1.5}", 0, 0),
+    (b"redis.setresp(3) return true", 0, 0),
+    (b"redis.setresp(3) return false", 0, 0),
+    (b"redis.setresp(3) return {map={a=1}}", 0, 0),
+    (b"return {set={x=true}}", 0, 0),
+    (b"return {big_number='12345678901234567890'}", 0, 0),
+    (b"redis.setresp(3) return {verbatim_string={format='txt', string='hello'}}", 0, 0),
+    (b"redis.setresp(5)", 0, 0),
+    (b"redis.call('set', KEYS[1], 'a') redis.call('incr', KEYS[1])", 1, 0),
+    (b"return redis.call('nosuch')", 0, 0),
+    (b"return redis.call('get')", 0, 0),
+    (b"return redis.call()", 0, 0),
+    (b"return redis.call('get', {})", 0, 0),
+    (b"return redis.call('eval', 'return 1', '0')", 0, 0),
+    (b"return redis.call('multi')", 0, 0),
+    (b"local ok, e = pcall(redis.call, 'incr', KEYS[1]) return {tostring(ok), e}", 1, 0),
+    (b"return redis.pcall('nosuch')", 0, 0),
+    (b"return a_global", 0, 0),
+    (b"x = 1", 0, 0),
+    (b"return x(", 0, 0),
+    (b"error('boom')", 0, 0),
+    (b"error({err='TABLE err'})", 0, 0),
+    (b"local t = {}\nt.x.y = 1", 0, 0),
+    (b"return cjson.encode({1, 'a', {b=2}, true})", 0, 0),
+    (b"return cjson.decode(ARGV[1])", 0, 1),
+    (b"return cjson.encode(cjson.decode('[1,2.5,\"x\",[]]'))", 0, 0),
+    (b"return cmsgpack.pack({1, -200, 0.1, 'abc', {x=true}, 70000, -1099511627776})", 0, 0),
+    (b"return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, 5.5))}", 0, 0),
+    (b"return cmsgpack.unpack(ARGV[1])", 0, 1),
+    (b"return bit.bxor(tonumber(ARGV[1]) or 0, 7)", 0, 1),
+    (b"return bit.tohex(bit.lshift(1, 31))", 0, 0),
+    (b"return redis.sha1hex(ARGV[1])", 0, 1),
+    (b"return #KEYS + #ARGV", 2, 2),
+    (b"return tostring(3.5) .. tostring(10) .. tostring(1e20)", 0, 0),
+    (b"return string.format('%d-%s', 7, ARGV[1])", 0, 1),
+    (b"return table.concat({'a', 'b', 'c'}, ',')", 0, 0),
+    (b"return redis.REDIS_VERSION", 0, 0),
+    (b"#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, 0),
+    (b"#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')", 1, 0),
+    (b"#!lua\nreturn redis.call('del', KEYS[1])", 1, 0),
+    (b"#!lua flags=foo\nreturn 1", 0, 0),
+    (b"#!lua bar\nreturn 1", 0, 0),
+    (b"#!lua", 0, 0),
+]
+SCRIPT_ARGS = [b"1", b"2", b"10", b"-3", b"1.5", b"x", b"", b"[1,2]", b"{\"a\":[true,null]}", b"[1,", b"abc"]
+
+
+def script_eval(g):
+    body, nkeys, nargs = g.pick(SCRIPTS)
+    keys = [g.key() for _ in range(nkeys)]
+    argv = [g.pick(SCRIPT_ARGS) for _ in range(nargs)]
+    numkeys = str(nkeys).encode()
+    if g.chance(0.05):
+        numkeys = g.pick([b"-1", b"x", b"100", str(nkeys + nargs + 1).encode()])
+    cmd = g.pick([b"EVAL", b"EVAL", b"EVAL", b"eval_ro", b"EVALSHA", b"EVALSHA", b"EVALSHA_RO"])
+    if cmd.upper().startswith(b"EVALSHA"):
+        sha = hashlib.sha1(body).hexdigest().encode()
+        if g.chance(0.2):
+            sha = sha.upper()
+        if g.chance(0.1):
+            sha = g.pick([b"ffffffffffffffffffffffffffffffffffffffff", b"abc"])
+        return Op([cmd, sha, numkeys] + keys + argv)
+    return Op([cmd, body, numkeys] + keys + argv)
+
+
+def script_admin(g):
+    x = g.r.random()
+    if x < 0.5:
+        return Op([b"SCRIPT", b"LOAD", g.pick(SCRIPTS)[0]])
+    if x < 0.8:
+        shas = [hashlib.sha1(g.pick(SCRIPTS)[0]).hexdigest().encode() for _ in range(g.r.randint(1, 3))]
+        return Op([b"SCRIPT", b"EXISTS"] + shas)
+    if x < 0.9:
+        return Op([b"SCRIPT", b"FLUSH"] + ([g.pick([b"ASYNC", b"SYNC", b"sync", b"LATER"])] if g.chance(0.5)
+                                          else []))
+    return Op([b"SCRIPT", g.pick([b"KILL", b"HELP", b"NOPE"])])
+
+
+SCRIPT_OPS = [
+    (20, script_eval),
+    (3, script_admin),
+    (4, lambda g: g.foreign_write()),
     (2, lambda g: Op([b"GET", g.key()])),
 ]
 
@@ -1034,4 +1157,5 @@ GROUPS = {
     "server": server_ops,
     "introspect": lambda proto: INTROSPECT_OPS,
     "acl": lambda proto: ACL_OPS,
+    "scripting": lambda proto: SCRIPT_OPS,
 }

@@ -22,7 +22,10 @@
 #   TCL_TOTAL_TIMEOUT    seconds for all units together; units not started by then are reported as not run
 #                        (default 900)
 #   TCL_TAGS             harness --tags (default "-needs:debug -needs:repl"); a unit listed in units.txt with
-#                        "+debug" after its name also runs its needs:debug tests (the tag is dropped for it)
+#                        "+debug" after its name also runs its needs:debug tests (the tag is dropped for it);
+#                        "+eval-only" runs only the EVAL pass of unit/scripting, which runs every test twice, first
+#                        through FUNCTION/FCALL and then through EVAL, under the same names (so --skiptest cannot
+#                        defer one pass): the unit's copy gets `foreach is_eval {1}` for `foreach is_eval {0 1}`
 #   TCL_EXTRA_ARGS       more harness arguments, e.g. "--dump-logs" or "--only <test>"
 #   TCL_WORKERS          worker threads of every server the harness starts (`io-threads`; default 1). Redis's
 #                        tests assume that commands sent on different connections run in the order they were
@@ -111,13 +114,17 @@ suite="$("$here/fetch-suite.sh" "$cache")"
 
 units=()
 declare -A unit_debug=() # units whose needs:debug tests run ("+debug" in the units file)
+declare -A unit_eval_only=() # units whose FUNCTION pass is left out ("+eval-only")
 listed=()
 while IFS= read -r line || [[ -n "$line" ]]; do
     line="${line%%#*}"
     read -r -a fields <<<"$line"
     [[ ${#fields[@]} -eq 0 ]] && continue
     listed+=("${fields[0]}")
-    [[ "${fields[1]:-}" == "+debug" ]] && unit_debug[${fields[0]}]=1
+    for opt in "${fields[@]:1}"; do
+        [[ "$opt" == "+debug" ]] && unit_debug[${fields[0]}]=1
+        [[ "$opt" == "+eval-only" ]] && unit_eval_only[${fields[0]}]=1
+    done
 done <"$units_file"
 if [[ ${#only_units[@]} -gt 0 ]]; then
     units=("${only_units[@]}")
@@ -192,6 +199,10 @@ start_unit() {
     unit_dir[$unit]="$dir"
     mkdir -p "$dir/src"
     cp -a "$suite/tests" "$suite/runtest" "$dir/"
+    if [[ -n "${unit_eval_only[$unit]:-}" ]]; then
+        sed -i 's/^foreach is_eval {0 1} {$/foreach is_eval {1} {/' "$dir/tests/$unit.tcl"
+        grep -q '^foreach is_eval {1} {$' "$dir/tests/$unit.tcl" || { echo "run.sh: +eval-only found no FUNCTION pass in $unit" >&2; exit 2; }
+    fi
     ln -s "$server_bin" "$dir/src/redis-server"
     ln -s "$redis_cli" "$dir/src/redis-cli"
     ln -s "$redis_benchmark" "$dir/src/redis-benchmark"

@@ -265,3 +265,19 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.out.error(msg);
     }
 }
+
+thread_local! {
+    /// Set while this thread runs a command on behalf of a Lua script (Redis's CLIENT_SCRIPT on
+    /// the Lua client), for the few commands that behave differently there.
+    static FROM_SCRIPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks (or unmarks) the commands this thread runs next as run by a script.
+pub fn set_from_script(on: bool) {
+    FROM_SCRIPT.with(|f| f.set(on));
+}
+
+/// Whether the running command was called by a script (`redis.call`).
+pub fn from_script() -> bool {
+    FROM_SCRIPT.with(|f| f.get())
+}

@@ -608,8 +608,9 @@ fn sort_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], readonly: bool) {
             }
         };
         // Sorting a set "BY nosort" into a key would store the table's arbitrary order, which
-        // would differ on replicas and after a reload: Redis sorts it ALPHA instead.
-        if dont_sort && matches!(value, Some(Value::Set(_))) && opts.store.is_some() {
+        // would differ on replicas and after a reload: Redis sorts it ALPHA instead, and so it
+        // does for a script (whose output must not depend on the table's order either).
+        if dont_sort && matches!(value, Some(Value::Set(_))) && (opts.store.is_some() || crate::ctx::from_script()) {
             dont_sort = false;
             alpha = true;
             by = None;

@@ -74,6 +74,19 @@ impl Db {
         guard
     }
 
+    /// The slot's lock if it is free at once (a script's late lock that must not wait: see
+    /// `LockSet::lock_late`).
+    #[inline]
+    pub fn try_lock_slot(&self, slot: u16) -> Option<MutexGuard<'_, SlotTable>> {
+        let guard = self.slots[slot as usize].0.try_lock()?;
+        if self.snapshot.active.load(Ordering::Acquire) {
+            if let Some(hook) = self.snapshot.hook.read().as_ref() {
+                hook.on_first_lock(self.index, slot, &guard);
+            }
+        }
+        Some(guard)
+    }
+
     /// Asks the CPU to start loading what a lookup of `key` in `slot` will touch, one level of
     /// the lookup per `stage`, so that a pipelined command finds it in cache when it runs. A
     /// lookup follows four dependent loads (the slot's lock and header, the table segment's
@@ -305,6 +318,73 @@ impl<'a> LockSet<'a> {
     pub fn held(&mut self, db: u32, slot: u16) -> Option<&mut SlotTable> {
         let i = self.position(db, slot)?;
         Some(&mut self.guards[i].2)
+    }
+
+    /// Whether this set holds (db, slot).
+    pub fn holds(&self, db: u32, slot: u16) -> bool {
+        self.position(db, slot).is_some()
+    }
+
+    /// Locks, for a command that already holds locks and must keep them (a script's
+    /// `redis.call` on a key it did not declare), every (db, slot) of `wanted` not held yet,
+    /// without ever risking a deadlock. A slot above every slot held is locked with a blocking
+    /// wait: everyone locks in ascending (db, slot) order, so that wait cannot close a cycle. A
+    /// slot below one held could (its holder may be waiting for one of ours), so it is only
+    /// tried, again and again until `patience` runs out. Returns the first (db, slot) it could
+    /// not lock; the locks taken until then stay held (released with the rest by `clear`).
+    pub fn lock_late(
+        &mut self,
+        ks: &'a Keyspace,
+        wanted: &mut [(u32, u16)],
+        patience: std::time::Duration,
+    ) -> Result<(), (u32, u16)> {
+        wanted.sort_unstable();
+        let before = self.guards.len();
+        let mut highest = self.guards.iter().map(|(d, s, _)| (*d, *s)).max();
+        let mut deadline: Option<std::time::Instant> = None;
+        let mut last = None;
+        let mut outcome = Ok(());
+        for &(db, slot) in wanted.iter() {
+            if last == Some((db, slot)) {
+                continue;
+            }
+            last = Some((db, slot));
+            if self.position_in(db, slot, before).is_some() {
+                continue;
+            }
+            let guard = if highest.is_none_or(|h| h < (db, slot)) {
+                ks.db(db as usize).lock_slot(slot)
+            } else {
+                let until = *deadline.get_or_insert_with(|| std::time::Instant::now() + patience);
+                // Bounded: one try per pass until the deadline.
+                let mut got = None;
+                loop {
+                    if let Some(g) = ks.db(db as usize).try_lock_slot(slot) {
+                        got = Some(g);
+                        break;
+                    }
+                    if std::time::Instant::now() >= until {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                match got {
+                    Some(g) => g,
+                    None => {
+                        outcome = Err((db, slot));
+                        break;
+                    }
+                }
+            };
+            self.guards.push((db, slot, guard));
+            highest = highest.max(Some((db, slot)));
+        }
+        // Keep every guard findable by binary search (a script may go on to lock many more).
+        if self.guards.len() > before {
+            self.guards.sort_unstable_by_key(|(d, s, _)| (*d, *s));
+            self.sorted = self.guards.len();
+        }
+        outcome
     }
 
     /// Releases every lock.

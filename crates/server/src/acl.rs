@@ -937,6 +937,8 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 pub enum Context {
     Toplevel,
     Multi,
+    /// A command a script ran (`redis.call`).
+    Lua,
 }
 
 impl Context {
@@ -944,6 +946,7 @@ impl Context {
         match self {
             Context::Toplevel => "toplevel",
             Context::Multi => "multi",
+            Context::Lua => "lua",
         }
     }
 }

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub const ACL: u16 = 110;
+pub const ACL: u16 = 120;
 
 const HELP: &[&str] = &[
     "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -186,7 +186,7 @@ impl Env {
             Reason::Command => meta.name.as_bytes().to_vec(),
             _ => args.get(d.pos).map(|a| a.to_vec()).unwrap_or_default(),
         };
-        self.acl_log(c, d.reason, context, object, c.user.name.clone());
+        self.acl_log(&c.info, d.reason, context, object, c.user.name.clone());
         Some(if in_exec {
             let reason = match d.reason {
                 Reason::Command => "no permission to execute the command or subcommand",
@@ -200,9 +200,16 @@ impl Env {
         })
     }
 
-    pub fn acl_log(&mut self, c: &Conn, reason: Reason, context: Context, object: Vec<u8>, username: Vec<u8>) {
+    pub fn acl_log(
+        &mut self,
+        info: &crate::shared::ClientShared,
+        reason: Reason,
+        context: Context,
+        object: Vec<u8>,
+        username: Vec<u8>,
+    ) {
         let now = crate::shared::now_ms();
-        let client_info = crate::info::client_line(self.shared, &c.info, now);
+        let client_info = crate::info::client_line(self.shared, info, now);
         let max = self.shared.config.read().get_i64("acllog-max-len").unwrap_or(128).max(0) as usize;
         let entry = LogEntry { count: 1, reason, context, object, username, ctime_ms: now, client_info };
         self.shared.acl.log.lock().add(entry, max);
@@ -222,7 +229,7 @@ impl Env {
         // An AUTH queued in MULTI fails while EXEC runs it: Redis's client still has its
         // MULTI flag then, so the entry's context is `multi`.
         let context = if c.multi.is_some() || self.in_exec { Context::Multi } else { Context::Toplevel };
-        self.acl_log(c, Reason::Auth, context, cmd_name.to_vec(), user.to_vec());
+        self.acl_log(&c.info, Reason::Auth, context, cmd_name.to_vec(), user.to_vec());
         false
     }
 

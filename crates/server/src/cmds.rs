@@ -82,6 +82,11 @@ pub const REPLICAOF: u16 = 102;
 pub const ROLE: u16 = 103;
 pub const WAIT: u16 = 104;
 pub const FAILOVER: u16 = 105;
+pub const EVAL: u16 = 110;
+pub const EVALSHA: u16 = 111;
+pub const EVAL_RO: u16 = 112;
+pub const EVALSHA_RO: u16 = 113;
+pub const SCRIPT: u16 = 114;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -191,6 +196,16 @@ pub fn register(r: &mut Registry) {
         ("acl|setuser", crate::acl_cmds::ACL),
         ("acl|users", crate::acl_cmds::ACL),
         ("acl|whoami", crate::acl_cmds::ACL),
+        ("eval", EVAL),
+        ("evalsha", EVALSHA),
+        ("eval_ro", EVAL_RO),
+        ("evalsha_ro", EVALSHA_RO),
+        ("script|load", SCRIPT),
+        ("script|exists", SCRIPT),
+        ("script|flush", SCRIPT),
+        ("script|kill", SCRIPT),
+        ("script|debug", SCRIPT),
+        ("script|help", SCRIPT),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -686,6 +701,11 @@ impl Env {
                 }
             }
             EXEC => self.exec(c, now),
+            EVAL => self.eval_command(c, args, now, false, false),
+            EVALSHA => self.eval_command(c, args, now, true, false),
+            EVAL_RO => self.eval_command(c, args, now, false, true),
+            EVALSHA_RO => self.eval_command(c, args, now, true, true),
+            SCRIPT => self.script_command(c, args),
             WATCH => {
                 if c.multi.is_some() {
                     c.out.error("ERR WATCH inside MULTI is not allowed");
@@ -769,6 +789,9 @@ impl Env {
                 }
                 Kind::Server(MIGRATE) => {
                     wanted.extend(crate::migrate::key_args(&args).iter().map(|k| (db, keyspace::key_hash_slot(k))))
+                }
+                Kind::Server(EVAL | EVALSHA | EVAL_RO | EVALSHA_RO) => {
+                    crate::scripting::command_slots(self, entry, &args, db, &mut wanted)
                 }
                 Kind::Server(FLUSHDB | DBSIZE) => all_slots(&mut wanted, db),
                 Kind::Server(FLUSHALL | INFO) => {

@@ -332,12 +332,25 @@ impl Env {
             log.entries.truncate(max_len);
         }
         if monitor {
+            self.feed_monitors(c, args, &redacted);
+        }
+    }
+
+    /// Sends the line of `args`, run by `c`, to every MONITOR client (EVAL feeds its own line
+    /// before its script's commands, as Redis's evalCommand does).
+    pub fn feed_monitors(&mut self, c: &Conn, args: &[&[u8]], redacted: &[usize]) {
+        let shared = self.shared;
+        let s = &shared.introspect;
+        if s.monitor_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        {
             let client = if c.info.unix {
                 format!("unix:{}", shared.config.read().get("unixsocket").unwrap_or_default())
             } else {
                 c.info.addr.clone()
             };
-            let line: Arc<[u8]> = monitor_line(wall_us(), c.db, &client, args, &redacted).into_bytes().into();
+            let line: Arc<[u8]> = monitor_line(wall_us(), c.db, &client, args, redacted).into_bytes().into();
             let empty: Arc<[u8]> = Arc::from(&b""[..]);
             let targets: Vec<(u64, usize)> = s.monitors.lock().clone();
             for (client_id, worker) in targets {

@@ -24,6 +24,7 @@ mod outbound;
 mod persistence;
 mod pubsub;
 mod replication;
+mod scripting;
 mod shared;
 mod tracking;
 mod worker;
@@ -304,7 +305,12 @@ fn run(config: Config) -> anyhow::Result<()> {
     let threads: Vec<_> = workers
         .into_iter()
         .enumerate()
-        .map(|(i, w)| std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || w.run()))
+        // 16 MB of stack (address space; pages are touched only as used): a script's reply and
+        // the command replies it converts recurse once per nesting level (up to
+        // scripting::vm::MAX_DEPTH), which overflowed the default 2 MB in debug builds.
+        .map(|(i, w)| {
+            std::thread::Builder::new().name(format!("worker-{i}")).stack_size(16 << 20).spawn(move || w.run())
+        })
         .collect::<Result<_, _>>()?;
     for t in threads {
         let _ = t.join();

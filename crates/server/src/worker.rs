@@ -30,7 +30,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// will not report the rest again, so a connection cut off here is revisited on the next loop
 /// iteration (see `Worker::pending_reads`).
 const MAX_READS_PER_EVENT: usize = 64;
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 /// How many buffered requests `scan_ahead` looks at: enough for any pipeline depth to reach its
 /// steady state, few enough that a huge pipeline is not scanned twice.
 const LOOKAHEAD_MAX: usize = 256;
@@ -142,6 +142,53 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// The fake client a script's commands run through (Redis's Lua client): never registered
+    /// with the event loop nor listed among the clients; only its output buffer and database
+    /// are used. Its socket is one end of a pair whose other end is dropped at once.
+    pub fn script_client() -> io::Result<Conn> {
+        let (stream, _other) = UnixStream::pair()?;
+        // Named "lua" where Redis's Lua client shows (MONITOR lines of a script's commands).
+        let info = Arc::new(ClientShared::new(0, 0, "lua".into(), String::new(), -1, false));
+        Ok(Conn {
+            stream: Stream::Unix(stream),
+            info,
+            rbuf: Vec::new(),
+            rstart: 0,
+            filled: 0,
+            need: 0,
+            out: ReplyBuf::new(false),
+            wpos: 0,
+            db: 0,
+            authenticated: true,
+            // The caller's user is checked in `script_dispatch` before a command reaches this
+            // client, which therefore runs with every permission.
+            user: Arc::new(crate::acl::User::default_user()),
+            acl_gen: 0,
+            blocked: None,
+            blocked_call_us: 0,
+            close_after_write: false,
+            closed: false,
+            reply_mode: ReplyMode::On,
+            writable: false,
+            spans: Vec::new(),
+            paused: false,
+            multi: None,
+            multi_aborted: false,
+            watched: Vec::new(),
+            subs: None,
+            asking: 0,
+            readonly: false,
+            blocked_slot: None,
+            master: false,
+            master_pending: Vec::new(),
+            last_ack_ms: 0,
+            hello: None,
+            handoff: None,
+            wait_repl: None,
+            tracking_caching: false,
+        })
+    }
+
     /// The master client ran the request `bytes`: they join our replication stream, a
     /// transaction's all at once after its EXEC (a link lost inside MULTI resumes before it).
     fn master_applied(&mut self, bytes: &[u8]) {
@@ -217,7 +264,7 @@ pub struct Env {
     routing: Option<Arc<crate::cluster_node::routing::Routing>>,
     routing_seen: u64,
     /// `cluster-allow-reads-when-down` and `cluster-allow-pubsubshard-when-down`, cached.
-    cluster_reads_when_down: bool,
+    pub cluster_reads_when_down: bool,
     cluster_pubsubshard_when_down: bool,
     /// The routing epoch a keyed command was judged at (`cluster_redirect`): once its slot
     /// locks are held the epoch must still be that, or the routing of its slot may have moved
@@ -252,6 +299,15 @@ pub struct Env {
     tracking_max_keys: usize,
     /// maxmemory enforcement: settings, candidate pool (`evict`).
     pub evictor: crate::evict::Evictor,
+    /// Used memory was over maxmemory (evicting did not help) when the running client command
+    /// started (Redis's `pre_command_oom_state`, which scripts consult).
+    pub pre_command_oom: bool,
+    /// A Lua script is running on this worker and its `redis.call`s are being dispatched
+    /// (Redis's CLIENT_SCRIPT / ACL log context "lua"): permission checks and tracking look here.
+    pub in_script: bool,
+    /// The running script's declared keys: Redis tracks these (not the keys its commands read)
+    /// for a tracking caller whenever the script runs a read-only command.
+    pub script_keys: Vec<Vec<u8>>,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -325,6 +381,9 @@ impl Worker {
                 qbuf_limit: shared.config.read().client_query_buffer_limit(),
                 parked: 0,
                 evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
+                pre_command_oom: false,
+                in_script: false,
+                script_keys: Vec::new(),
                 locks: LockSet::new(),
                 effects: Effects::default(),
                 key_pos: Vec::new(),
@@ -1425,12 +1484,14 @@ impl Env {
         // as well, because the queue itself uses memory; DISCARD, EXEC, QUIT and RESET never
         // are, except an EXEC whose queue holds a denyoom command. Our master's stream is never
         // refused (a replica that must diverge from its master is worse than one over its limit).
+        self.pre_command_oom = false;
         if self.maxmemory_applies() {
             let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
             let reject_on_oom = entry.meta.has(flag::DENYOOM)
                 || (is_exec && self.queue_has_flag(c, flag::DENYOOM))
                 || (c.multi.is_some() && !is_exec && !matches!(entry.meta.name.as_str(), "discard" | "quit" | "reset"));
             let outcome = self.perform_evictions();
+            self.pre_command_oom = outcome == crate::evict::Outcome::Fail;
             // This client's invalidations of evicted keys precede its reply, as in Redis.
             self.write_track_immediate(c);
             if outcome == crate::evict::Outcome::Fail && reject_on_oom && !c.master {
@@ -1461,6 +1522,16 @@ impl Env {
             self.replica_serve_stale,
         ) {
             c.out.error(text);
+            self.stats.rejected_calls.add(1);
+            self.count_rejected(entry);
+            c.multi_aborted |= c.multi.is_some();
+            self.after_command(c, before);
+            return Exec::Done;
+        }
+        // A script past busy-reply-threshold on another worker: Redis answers everyone else
+        // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
+        if crate::scripting::busy() && !entry.meta.has(flag::ALLOW_BUSY) && !c.master {
+            c.out.error(crate::scripting::BUSY_ERROR);
             self.stats.rejected_calls.add(1);
             self.count_rejected(entry);
             c.multi_aborted |= c.multi.is_some();
@@ -1710,7 +1781,15 @@ impl Env {
                 shared.tracking.invalidate(shared, written.iter().filter_map(|&p| args.get(p).copied()), &mut sink);
             }
         }
-        if self.cur_tracking
+        if self.in_script {
+            // Redis 7.0: a script that runs a read command makes its caller track every key it
+            // declared (`trackingRememberKeys` on the caller's EVAL).
+            if self.cur_tracking && entry.meta.has(flag::READONLY) && !entry.meta.has(flag::PUBSUB) {
+                let keys = std::mem::take(&mut self.script_keys);
+                shared.tracking.remember(self.cur_client, self.cur_caching, keys.iter().map(|k| k.as_slice()));
+                self.script_keys = keys;
+            }
+        } else if self.cur_tracking
             && entry.meta.has(flag::READONLY)
             && !entry.meta.has(flag::PUBSUB)
             && !self.key_pos.is_empty()
