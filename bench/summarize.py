@@ -43,6 +43,14 @@ def spread(values):
     return f"±{(max(values) - min(values)) / 2 / med * 100:.0f}%"
 
 
+def table_head(title, head):
+    """A blank line, the table's title, its column heads and a rule under them."""
+    print()
+    print(title)
+    print(head)
+    print("-" * len(head))
+
+
 def main(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -118,14 +126,11 @@ def main(path):
                 statistics.median(rps) if rps else None
             )
     if aof:
-        print()
-        print("AOF cost (SET, medians; 'of off' = requests/s as a fraction of the same server without an AOF)")
-        head = (
+        table_head(
+            "AOF cost (SET, medians; 'of off' = requests/s as a fraction of the same server without an AOF)",
             f"{'mode':<10} {'appendfsync':<11} | {'redis rps':>11} {'of off':>6} | "
-            f"{'redoxide rps':>12} {'of off':>6} | {'ratio':>6}"
+            f"{'redoxide rps':>12} {'of off':>6} | {'ratio':>6}",
         )
-        print(head)
-        print("-" * len(head))
         for mode, by_policy in aof.items():
             off = by_policy.get("off", {})
             for policy, med in by_policy.items():
@@ -136,14 +141,11 @@ def main(path):
                 )
 
     if memory:
-        print()
-        print("Memory (fresh servers; bytes/key = (RSS after - RSS before) / DBSIZE; lower is better)")
-        head = (
+        table_head(
+            "Memory (fresh servers; bytes/key = (RSS after - RSS before) / DBSIZE; lower is better)",
             f"{'mode':<10} | {'redis keys':>10} {'redis B/key':>11} | "
-            f"{'redoxide keys':>13} {'redoxide B/key':>14} | {'ratio':>6}"
+            f"{'redoxide keys':>13} {'redoxide B/key':>14} | {'ratio':>6}",
         )
-        print(head)
-        print("-" * len(head))
         for mode, by_server in memory.items():
             a = by_server.get("redis", {})
             b = by_server.get("redoxide", {})

@@ -1159,6 +1159,7 @@ impl Env {
             match found {
                 Some(cl) => {
                     cl.kill.store(true, Ordering::Relaxed);
+                    crate::replication::master_link_killed(cl.id);
                     if let Some(w) = shared.workers().get(cl.worker) {
                         w.send(Msg::Poke);
                     }
@@ -1237,6 +1238,7 @@ impl Env {
                 continue;
             }
             cl.kill.store(true, Ordering::Relaxed);
+            crate::replication::master_link_killed(cl.id);
             if cl.id == c.info.id {
                 c.close_after_write = true;
             } else if let Some(w) = shared.workers().get(cl.worker) {

@@ -528,6 +528,19 @@ pub fn applied_from_master(client_id: u64, bytes: &[u8]) {
     r.data.notify_all();
 }
 
+/// CLIENT KILL chose client `client_id`: if it is our master link, the link counts as down from
+/// now (Redis frees the master client at once), although its worker closes it only when it is
+/// free (after a DEBUG SLEEP or a transaction under way). A cluster replica's failover judges
+/// its data's age from this time (06-slave-stop-cond).
+pub fn master_link_killed(client_id: u64) {
+    let Some(r) = REPL.get() else { return };
+    let mut l = r.link.lock();
+    if l.client.map(|c| c.0) == Some(client_id) && r.link_up.load(Ordering::Relaxed) {
+        l.down_since_ms = now_ms();
+        r.link_up.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The worker closed the master client: the link thread reconnects and asks for a partial
 /// resync from our offset (the cached master is our own stream).
 pub fn master_link_lost(client_id: u64, db: u32) {
@@ -537,7 +550,10 @@ pub fn master_link_lost(client_id: u64, db: u32) {
         l.client = None;
         l.db = db;
         l.state = "connect";
-        l.down_since_ms = now_ms();
+        // Down since CLIENT KILL if that is what closed it (`master_link_killed`).
+        if r.link_up.load(Ordering::Relaxed) || l.down_since_ms < 0 {
+            l.down_since_ms = now_ms();
+        }
         r.link_up.store(false, Ordering::Relaxed);
         notice!("Connection with master lost.");
         notice!("* Caching the disconnected master state.");

@@ -149,8 +149,22 @@ impl Conn {
         let (stream, _other) = UnixStream::pair()?;
         // Named "lua" where Redis's Lua client shows (MONITOR lines of a script's commands).
         let info = Arc::new(ClientShared::new(0, 0, "lua".into(), String::new(), -1, false));
-        Ok(Conn {
-            stream: Stream::Unix(stream),
+        // The caller's user is checked in `script_dispatch` before a command reaches this
+        // client, which therefore runs with every permission.
+        Ok(Conn::new(Stream::Unix(stream), info, true, Arc::new(crate::acl::User::default_user()), 0))
+    }
+
+    /// A connection in its initial state: database 0, RESP2, no transaction, subscription or
+    /// pause, served as `user` (read at ACL generation `acl_gen`).
+    fn new(
+        stream: Stream,
+        info: Arc<ClientShared>,
+        authenticated: bool,
+        user: Arc<crate::acl::User>,
+        acl_gen: u64,
+    ) -> Conn {
+        Conn {
+            stream,
             info,
             rbuf: Vec::new(),
             rstart: 0,
@@ -159,11 +173,9 @@ impl Conn {
             out: ReplyBuf::new(false),
             wpos: 0,
             db: 0,
-            authenticated: true,
-            // The caller's user is checked in `script_dispatch` before a command reaches this
-            // client, which therefore runs with every permission.
-            user: Arc::new(crate::acl::User::default_user()),
-            acl_gen: 0,
+            authenticated,
+            user,
+            acl_gen,
             blocked: None,
             blocked_call_us: 0,
             close_after_write: false,
@@ -186,7 +198,7 @@ impl Conn {
             handoff: None,
             wait_repl: None,
             tracking_caching: false,
-        })
+        }
     }
 
     /// The master client ran the request `bytes`: they join our replication stream, a
@@ -595,42 +607,7 @@ impl Worker {
         let authenticated = acl.default_open();
         let user = acl.default_user();
         self.by_client.insert(info.id, idx);
-        self.conns[idx] = Some(Conn {
-            stream,
-            info,
-            rbuf: Vec::new(),
-            rstart: 0,
-            filled: 0,
-            need: 0,
-            out: ReplyBuf::new(false),
-            wpos: 0,
-            db: 0,
-            authenticated,
-            user,
-            acl_gen,
-            blocked: None,
-            blocked_call_us: 0,
-            close_after_write: false,
-            closed: false,
-            reply_mode: ReplyMode::On,
-            writable: false,
-            spans: Vec::new(),
-            paused: false,
-            multi: None,
-            multi_aborted: false,
-            watched: Vec::new(),
-            subs: None,
-            asking: 0,
-            readonly: false,
-            blocked_slot: None,
-            master: false,
-            master_pending: Vec::new(),
-            last_ack_ms: 0,
-            hello: None,
-            handoff: None,
-            wait_repl: None,
-            tracking_caching: false,
-        });
+        self.conns[idx] = Some(Conn::new(stream, info, authenticated, user, acl_gen));
         Some(idx)
     }
 

@@ -224,6 +224,7 @@ impl ClusterNode {
     /// thread's inbox when `bus_actions` is `None`). Ends by publishing the routing.
     pub fn apply(&self, ks: &Keyspace, machine: &Machine, actions: Vec<Action>, bus_actions: Option<&mut Vec<Action>>) {
         let mut for_bus = Vec::new();
+        let mut resume_writes = false;
         for action in actions {
             match action {
                 // On the bus thread a save without fsync waits for the end of the loop iteration
@@ -297,14 +298,12 @@ impl ClusterNode {
                         pause_writes_for_failover(shared, until_ms);
                     }
                 }
-                Action::ResumeWrites => {
-                    if let Some(shared) = self.shared.get() {
-                        shared.failover_pause_until_ms.store(0, Ordering::SeqCst);
-                        for w in shared.workers() {
-                            w.send(crate::shared::Msg::Poke);
-                        }
-                    }
-                }
+                // After the routing below: the writes held by a manual failover's pause must see
+                // the topology that ended it. Resumed first, a write held on the old master ran
+                // with its old routing (the slot still ours), was acknowledged, and was then lost
+                // when the node resynced as the new master's replica (Redis ends the pause in the
+                // same step that gives the slots away, before any client runs again).
+                Action::ResumeWrites => resume_writes = true,
                 Action::Deliver { shard, channel, message } => {
                     if let Some(shared) = self.shared.get() {
                         crate::pubsub::deliver_from_bus(shared, shard, &channel, &message);
@@ -317,6 +316,14 @@ impl ClusterNode {
             }
         }
         self.publish_routing(ks, machine);
+        if resume_writes {
+            if let Some(shared) = self.shared.get() {
+                shared.failover_pause_until_ms.store(0, Ordering::SeqCst);
+                for w in shared.workers() {
+                    w.send(crate::shared::Msg::Poke);
+                }
+            }
+        }
         if !for_bus.is_empty() {
             match bus_actions {
                 Some(out) => out.extend(for_bus),

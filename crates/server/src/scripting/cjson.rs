@@ -132,25 +132,10 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize, cfg: &Config) -> Result<()
             if depth >= cfg.encode_max_depth.get() {
                 return Err(format!("Cannot serialise, excessive nesting ({})", depth + 1));
             }
-            let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
             // lua-cjson's array test: every key a positive integer, not excessively sparse.
-            let mut max = 0f64;
-            let mut array = true;
-            for (k, _) in &pairs {
-                let n = match k {
-                    Value::Integer(i) => *i as f64,
-                    Value::Number(n) => *n,
-                    _ => {
-                        array = false;
-                        break;
-                    }
-                };
-                if n < 1.0 || n.fract() != 0.0 {
-                    array = false;
-                    break;
-                }
-                max = max.max(n);
-            }
+            let (pairs, max) = super::vm::table_pairs(t);
+            let array = max.is_some();
+            let max = max.unwrap_or(0.0);
             if array && !pairs.is_empty() {
                 let count = pairs.len() as f64;
                 if max > 10.0 && max > count * 2.0 {

@@ -131,25 +131,10 @@ fn encode(v: &Value, out: &mut Vec<u8>, level: usize) {
             out.extend_from_slice(&b);
         }
         Value::Table(t) if level < MAX_NESTING => {
-            let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
             // An array when the keys are exactly 1..n.
-            let mut max = 0f64;
-            let mut array = true;
-            for (k, _) in &pairs {
-                let n = match k {
-                    Value::Integer(i) => *i as f64,
-                    Value::Number(n) => *n,
-                    _ => {
-                        array = false;
-                        break;
-                    }
-                };
-                if n < 1.0 || n.fract() != 0.0 {
-                    array = false;
-                    break;
-                }
-                max = max.max(n);
-            }
+            let (pairs, max) = super::vm::table_pairs(t);
+            let array = max.is_some();
+            let max = max.unwrap_or(0.0);
             if array && max as usize == pairs.len() {
                 encode_len(pairs.len(), 0x90, 16, [0, 0xdc, 0xdd], out);
                 for i in 1..=pairs.len() {

@@ -248,6 +248,25 @@ fn error_text(e: &mlua::Error) -> (Option<String>, bool) {
 }
 
 /// Lua's `%.14g` form of a number (what `tostring` gives).
+/// A table's key/value pairs, and the largest key if every key is a positive whole number
+/// (None otherwise): what the cjson and cmsgpack encoders decide "array or map" from.
+pub fn table_pairs(t: &Table) -> (Vec<(Value, Value)>, Option<f64>) {
+    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().filter_map(|p| p.ok()).collect();
+    let mut max = 0f64;
+    for (k, _) in &pairs {
+        let n = match k {
+            Value::Integer(i) => *i as f64,
+            Value::Number(n) => *n,
+            _ => return (pairs, None),
+        };
+        if n < 1.0 || n.fract() != 0.0 {
+            return (pairs, None);
+        }
+        max = max.max(n);
+    }
+    (pairs, Some(max))
+}
+
 pub fn lua_number_string(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         return format!("{}", n as i64);
