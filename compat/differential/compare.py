@@ -360,6 +360,26 @@ def _acl_normalized(raw):
     return b" ".join(out) + end
 
 
+def memory_stats(a, b):
+    """MEMORY STATS: the same shape (a map, or a flat array in RESP2, with the same element types) and the same
+    field names in the same order; the figures themselves are each server's own memory."""
+    if shape(a) != shape(b):
+        return "reply shapes differ"
+
+    def names(reply):
+        out = []
+        for i, item in enumerate(reply.value):
+            if i % 2 == 0:
+                out.append(item.raw)
+            elif item.is_aggregate():
+                out.extend(names(item))
+        return out
+
+    if names(a) == names(b):
+        return None
+    return "field names differ: %s vs %s" % (_few(Counter(names(a))), _few(Counter(names(b))))
+
+
 def acl_rules(a, b):
     """ACL LIST / GETUSER: same shape, same leaves once each run of single-command rules is put in order."""
     if shape(a) != shape(b):

@@ -959,6 +959,11 @@ INTROSPECT_OPS = [
     (3, lambda g: Op([b"GET", g.key()])),
     # Never mutated: cut to plain MONITOR it would turn the connection into a monitor.
     (1, lambda g: Op([b"MONITOR", b"x"], mutable=False)),
+    # MEMORY: STATS by field names (the figures are each server's own); DOCTOR's text on these small datasets is
+    # the "instance is empty" one on both; MALLOC-STATS (jemalloc's own report) is left out.
+    (2, lambda g: Op([b"MEMORY", b"STATS"], "memory_stats", mutable=False)),
+    (1, lambda g: Op([b"MEMORY", g.pick([b"DOCTOR", b"HELP", b"PURGE", b"NOSUCH"])], mutable=False)),
+    (1, lambda g: Op([b"MEMORY", g.pick([b"STATS", b"DOCTOR", b"PURGE"]), b"x"], mutable=False)),
 ]
 
 

@@ -150,6 +150,8 @@ def execute(pair, op):
         pair.check(op.args, compare.command_count)
     elif mode == "acl_rules":
         pair.check(op.args, compare.acl_rules)
+    elif mode == "memory_stats":
+        pair.check(op.args, compare.memory_stats)
     elif mode == "subset":
         pair.check(op.args, compare.subset)
     elif mode == "command_docs":

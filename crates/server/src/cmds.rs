@@ -87,6 +87,7 @@ pub const EVALSHA: u16 = 111;
 pub const EVAL_RO: u16 = 112;
 pub const EVALSHA_RO: u16 = 113;
 pub const SCRIPT: u16 = 114;
+pub const MEMORY: u16 = 121;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -206,6 +207,11 @@ pub fn register(r: &mut Registry) {
         ("script|kill", SCRIPT),
         ("script|debug", SCRIPT),
         ("script|help", SCRIPT),
+        ("memory|stats", MEMORY),
+        ("memory|doctor", MEMORY),
+        ("memory|malloc-stats", MEMORY),
+        ("memory|purge", MEMORY),
+        ("memory|help", MEMORY),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -311,6 +317,7 @@ impl Env {
             }
             MIGRATE => self.migrate(c, args),
             SLOWLOG => self.slowlog_command(c, args),
+            MEMORY => self.memory_command(c, args),
             LATENCY => self.latency_command(c, args),
             MONITOR => self.monitor_command(c),
             REPLCONF..=FAILOVER => self.replication_command(c, id, args, now),

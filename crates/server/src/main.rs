@@ -19,6 +19,7 @@ mod info;
 mod introspect;
 mod latencystats;
 mod log;
+mod memory;
 mod migrate;
 mod outbound;
 mod persistence;
@@ -263,6 +264,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         aof::load_and_open_at_startup(shared)?;
     }
     cluster_node::start(shared, &bind)?;
+    memory::note_startup();
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for id in 0..threads {
