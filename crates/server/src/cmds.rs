@@ -211,7 +211,6 @@ pub fn register(r: &mut Registry) {
         ("memory|doctor", MEMORY),
         ("memory|malloc-stats", MEMORY),
         ("memory|purge", MEMORY),
-        ("memory|help", MEMORY),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));

@@ -1,4 +1,4 @@
-//! MEMORY STATS, DOCTOR, MALLOC-STATS, PURGE and HELP (MEMORY USAGE is a data command, in
+//! MEMORY STATS, DOCTOR, MALLOC-STATS and PURGE (MEMORY USAGE and HELP are data commands, in
 //! `commands`): Redis 7.0.15's replies, from jemalloc's statistics and our own counters.
 //!
 //! Owns the memory overview ([`Overview`], Redis's `getMemoryOverheadData`) and the doctor's rules
@@ -38,23 +38,6 @@ pub fn used_and_peak() -> (u64, u64) {
     let peak = PEAK_ALLOCATED.fetch_max(used, Ordering::Relaxed).max(used);
     (used, peak)
 }
-
-const HELP: &[&str] = &[
-    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "DOCTOR",
-    "    Return memory problems reports.",
-    "MALLOC-STATS",
-    "    Return internal statistics report from the memory allocator.",
-    "PURGE",
-    "    Attempt to purge dirty pages for reclamation by the allocator.",
-    "STATS",
-    "    Return information about the memory usage of the server.",
-    "USAGE <key> [SAMPLES <count>]",
-    "    Return memory in bytes used by <key> and its value. Nested values are",
-    "    sampled up to <count> times (default: 5, 0 means sample all).",
-    "HELP",
-    "    Prints this help.",
-];
 
 /// Redis's `redisMemOverhead`, with what we measure.
 struct Overview {
@@ -223,14 +206,11 @@ fn purge() {
 }
 
 impl Env {
-    /// MEMORY DOCTOR / STATS / MALLOC-STATS / PURGE / HELP (the dispatcher checked arity).
+    /// MEMORY DOCTOR / STATS / MALLOC-STATS / PURGE (the dispatcher checked arity).
     pub fn memory_command(&mut self, c: &mut Conn, args: &[&[u8]]) {
         let shared = self.shared;
         let sub = args[1];
-        if eq_ic(sub, "help") {
-            c.out.array(HELP.len());
-            HELP.iter().for_each(|l| c.out.simple(l));
-        } else if eq_ic(sub, "purge") {
+        if eq_ic(sub, "purge") {
             purge();
             c.out.ok();
         } else if eq_ic(sub, "malloc-stats") {
