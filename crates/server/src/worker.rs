@@ -1395,12 +1395,7 @@ impl Env {
         let refused_in_multi = c.multi.is_some() && entry.meta.has(flag::NO_MULTI);
         if !c.user.unrestricted() && !c.master && !refused_in_multi {
             if let Some(text) = self.acl_denied(c, entry.meta, args, false) {
-                c.out.error(&text);
-                self.stats.rejected_calls.add(1);
-                self.count_rejected(entry);
-                c.multi_aborted |= c.multi.is_some();
-                self.after_command(c, before);
-                return Exec::Done;
+                return self.reject(c, entry, &text, before);
             }
             if matches!(entry.meta.name.as_str(), "sort" | "sort_ro") {
                 sort_restricted = !c.user.full_key_access(entry.meta, args, crate::acl::PERM_READ);
@@ -1427,12 +1422,7 @@ impl Env {
             None
         };
         if let Some(text) = rejection {
-            c.out.error(&text);
-            self.stats.rejected_calls.add(1);
-            self.count_rejected(entry);
-            c.multi_aborted |= c.multi.is_some();
-            self.after_command(c, before);
-            return Exec::Done;
+            return self.reject(c, entry, &text, before);
         }
         if self.cluster.is_some() && !c.master {
             if let Some(text) = self.cluster_redirect(c, entry, args) {
@@ -1645,6 +1635,17 @@ impl Env {
                 self.shared.registry.resolve(named).is_some_and(|e| e.meta.has(wanted))
             })
         })
+    }
+
+    /// Refuses the command with `text` before it runs (Redis's rejectCommand): counted as
+    /// rejected, and a transaction being queued is marked to abort at EXEC.
+    fn reject(&mut self, c: &mut Conn, entry: &Entry, text: &str, before: usize) -> Exec {
+        c.out.error(text);
+        self.stats.rejected_calls.add(1);
+        self.count_rejected(entry);
+        c.multi_aborted |= c.multi.is_some();
+        self.after_command(c, before);
+        Exec::Done
     }
 
     fn count_rejected(&self, entry: &Entry) {
