@@ -114,7 +114,13 @@ impl CommandMeta {
         if items.len() < 10 {
             return None;
         }
-        let flags = items[2].items().iter().filter_map(|t| t.as_str()).map(flag::from_name).fold(0, |a, b| a | b);
+        let mut flags = items[2].items().iter().filter_map(|t| t.as_str()).map(flag::from_name).fold(0, |a, b| a | b);
+        // COMMAND never shows may_replicate (Redis leaves it out of the reply), yet it decides
+        // what CLIENT PAUSE WRITE and a failover's pause hold: these six have it in 7.0.15's
+        // command table.
+        if matches!(items[0].as_str(), Some("eval" | "evalsha" | "fcall" | "pfcount" | "publish" | "spublish")) {
+            flags |= flag::MAY_REPLICATE;
+        }
         let key_specs = items[8].items().iter().map(parse_key_spec).collect();
         let sub_docs = docs.and_then(|d| d.get("subcommands"));
         let subcommands = items[9]

@@ -301,7 +301,7 @@ fn render_section(
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
                 connected,
                 cfg.maxclients(),
-                shared.blocked_count.load(Ordering::Relaxed),
+                shared.blocked_count.load(Ordering::Relaxed) + shared.paused_count.load(Ordering::Relaxed),
                 shared.tracking.counts().0,
                 shared.blocked_count.load(Ordering::Relaxed),
             );

@@ -448,7 +448,14 @@ pub fn request(shared: &'static Shared, c: Control) {
                     Control::ReplicateFrom(host, port) => {
                         let _ = replicate_from(shared, &host, port);
                     }
-                    Control::BecomeMaster => become_master(shared),
+                    Control::BecomeMaster => {
+                        become_master(shared);
+                        if shared.role_switch_pending.swap(false, Ordering::SeqCst) {
+                            for w in shared.workers() {
+                                w.send(Msg::Poke);
+                            }
+                        }
+                    }
                 }
             }
         });

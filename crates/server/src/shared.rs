@@ -349,6 +349,9 @@ pub struct Shared {
     /// Number of registered waiters, checked without the registry lock by writers that
     /// signal ready keys (SeqCst on both sides keeps wake-ups from being lost).
     pub blocked_count: AtomicUsize,
+    /// Clients whose command waits for a pause to end (CLIENT PAUSE, a failover's pause): INFO
+    /// counts them in blocked_clients, as Redis blocks them (BLOCKED_POSTPONE).
+    pub paused_count: AtomicUsize,
     /// WATCHed keys → the clients watching them. Lock order: `watches` before `clients`; a
     /// slot lock may be held when `watches` is taken, never the other way round.
     pub watches: Mutex<HashMap<(u32, Sds), Vec<Watcher>>>,
@@ -367,6 +370,11 @@ pub struct Shared {
     /// CLIENT PAUSE as Redis keeps its pause purposes apart: CLIENT UNPAUSE must not end it.
     /// Until this time (ms) no write command starts; see `WorkerStats::in_write`.
     pub failover_pause_until_ms: AtomicI64,
+    /// Set while a cluster replica that now owns slots is still turning into a master (the
+    /// queued `Control::BecomeMaster`): the routing already sends its slots' clients here, and
+    /// until the switch their writes are held, not refused READONLY (Redis promotes in the same
+    /// step that takes the slots, so its clients never see the gap).
+    pub role_switch_pending: AtomicBool,
     pub stats: GlobalStats,
     pub start_ms: i64,
     pub run_id: String,

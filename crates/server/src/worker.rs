@@ -855,6 +855,9 @@ impl Worker {
         if c.blocked.is_some() || c.paused {
             self.env.parked = self.env.parked.saturating_sub(1);
         }
+        if c.paused {
+            self.env.shared.paused_count.fetch_sub(1, Ordering::Relaxed);
+        }
         self.env.unwatch_all(&mut c);
         self.env.unsubscribe_all(&mut c);
         self.env.shared.tracking.disable(&c.info);
@@ -976,13 +979,15 @@ impl Worker {
             .shared
             .pause_until_ms
             .load(Ordering::Relaxed)
-            .max(self.env.shared.failover_pause_until_ms.load(Ordering::Relaxed));
+            .max(self.env.shared.failover_pause_until_ms.load(Ordering::Relaxed))
+            .max(if self.env.shared.role_switch_pending.load(Ordering::Relaxed) { i64::MAX } else { 0 });
         for idx in 0..self.conns.len() {
             let resume = matches!(&self.conns[idx], Some(c) if c.paused && now >= paused_until);
             if resume {
                 if let Some(c) = self.conns[idx].as_mut() {
                     c.paused = false;
                     self.env.parked = self.env.parked.saturating_sub(1);
+                    self.env.shared.paused_count.fetch_sub(1, Ordering::Relaxed);
                     self.env.process_input(c);
                 }
                 self.finish(idx);
@@ -1119,6 +1124,22 @@ impl Worker {
 }
 
 /// Writes as much pending output as the socket takes.
+/// Whether `entry` run with `args` may write or replicate (Redis's CMD_WRITE | CMD_MAY_REPLICATE
+/// of `getCommandFlags`, which for EVAL and EVALSHA come from the script's shebang flags).
+fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
+    if entry.meta.has(flag::WRITE) {
+        return true;
+    }
+    if !entry.meta.has(flag::MAY_REPLICATE) {
+        return false;
+    }
+    match entry.kind {
+        Kind::Server(crate::cmds::EVAL) => crate::scripting::eval_may_write(args, false),
+        Kind::Server(crate::cmds::EVALSHA) => crate::scripting::eval_may_write(args, true),
+        _ => true,
+    }
+}
+
 fn flush(c: &mut Conn) {
     while c.wpos < c.out.len() {
         match c.stream.write(&c.out.buf[c.wpos..]) {
@@ -1479,6 +1500,13 @@ impl Env {
                 return Exec::Done;
             }
         }
+        // A cluster replica promoted a moment ago serves its new slots before its role has
+        // switched (`Shared::role_switch_pending`): a write waits for the switch rather than
+        // being refused as READONLY, which no cluster client retries.
+        if shared.role_switch_pending.load(Ordering::SeqCst) && !c.master && self.writes_if_run(c, entry, args) {
+            self.park_paused(c);
+            return Exec::Deferred;
+        }
         // After the cluster redirection, as Redis orders them: a write to a cluster replica's
         // slot is MOVED to its master, not refused as READONLY.
         if let Some(text) = crate::replication::refusal(
@@ -1519,9 +1547,8 @@ impl Env {
             return Exec::Done;
         }
         let paused_until = shared.pause_until_ms.load(Ordering::Relaxed);
-        if paused_until > now && self.affected_by_pause(entry) {
-            c.paused = true;
-            self.parked += 1;
+        if paused_until > now && self.affected_by_pause(c, entry, args) {
+            self.park_paused(c);
             return Exec::Deferred;
         }
         // A failover's write pause (a cluster manual failover, or FAILOVER): see
@@ -1529,7 +1556,7 @@ impl Env {
         // to hold). Rejected: guarding only while a failover runs, since a worker that read "no
         // failover" just before the pause began would run its write unguarded and move the
         // offset after the replica was judged caught up; the SeqCst store costs a few cycles.
-        let failover_guard = !c.master && self.writes_if_run(c, entry);
+        let failover_guard = !c.master && self.writes_if_run(c, entry, args);
         // A replica hides expired keys from its clients and keeps them for its master's stream;
         // a write it accepts (replica-read-only no) deletes them, as Redis's forced expiry does.
         let expiry_mode = match (crate::replication::is_replica(), c.master, failover_guard) {
@@ -1545,8 +1572,7 @@ impl Env {
             self.stats.in_write.store(true, Ordering::SeqCst);
             if shared.failover_pause_until_ms.load(Ordering::SeqCst) > now {
                 self.stats.in_write.store(false, Ordering::Release);
-                c.paused = true;
-                self.parked += 1;
+                self.park_paused(c);
                 return Exec::Deferred;
             }
         }
@@ -1615,12 +1641,21 @@ impl Env {
 
     /// Whether running `entry` now may write: a write or may-replicate command, or an EXEC whose
     /// queue holds one (Redis pauses EXEC by its queued commands' flags).
-    fn writes_if_run(&self, c: &Conn, entry: &Entry) -> bool {
-        if entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE) {
+    fn writes_if_run(&self, c: &Conn, entry: &Entry, args: &[&[u8]]) -> bool {
+        if may_write(entry, args) {
             return true;
         }
         matches!(entry.kind, Kind::Server(crate::cmds::EXEC))
-            && self.queue_has_flag(c, flag::WRITE | flag::MAY_REPLICATE)
+            && c.multi.as_ref().is_some_and(|queued| {
+                // The name and first argument are enough (see `queue_has_flag`); for EVAL and
+                // EVALSHA the first argument is what `may_write` reads.
+                queued.iter().any(|argv| {
+                    let Some(first) = argv.first() else { return false };
+                    let head = [first.as_slice(), argv.get(1).map_or(&[][..], |a| a.as_slice())];
+                    let named = &head[..argv.len().min(2)];
+                    self.shared.registry.resolve(named).is_some_and(|e| may_write(e, named))
+                })
+            })
     }
 
     /// Whether a command queued in `c`'s MULTI has any of the `wanted` flags (Redis's
@@ -1654,12 +1689,17 @@ impl Env {
         }
     }
 
-    fn affected_by_pause(&self, entry: &Entry) -> bool {
+    /// Holds `c`'s command until a pause ends (`wake_parked` runs it again). Counted in INFO's
+    /// blocked_clients, as Redis blocks a postponed client (BLOCKED_POSTPONE).
+    fn park_paused(&mut self, c: &mut Conn) {
+        c.paused = true;
+        self.parked += 1;
+        self.shared.paused_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn affected_by_pause(&self, c: &Conn, entry: &Entry, args: &[&[u8]]) -> bool {
         let write_only = self.shared.pause.lock().write_only;
-        if !write_only {
-            return true;
-        }
-        entry.meta.has(flag::WRITE) || entry.meta.has(flag::MAY_REPLICATE)
+        !write_only || self.writes_if_run(c, entry, args)
     }
 
     /// Bookkeeping after a command: error counting and CLIENT REPLY OFF|SKIP. Pub/sub pushes

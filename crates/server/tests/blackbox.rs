@@ -223,6 +223,52 @@ fn client_pause_write_holds_writes_not_reads() {
     assert!(started.elapsed() >= Duration::from_millis(250), "write ran during the pause");
 }
 
+/// Polls INFO until `blocked_clients` is `want` (bounded: 5 s).
+fn wait_blocked_clients(c: &mut Client, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Reply::Bulk(info) = c.cmd(&["INFO", "clients"]) else { panic!("INFO") };
+        let info = String::from_utf8_lossy(&info).into_owned();
+        if info.contains(&format!("blocked_clients:{want}\r\n")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "blocked_clients never reached {want}: {info}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Redis's may-replicate commands (EVAL, EVALSHA, PUBLISH, PFCOUNT...) wait out CLIENT PAUSE
+/// WRITE like writes, counted as blocked clients; a script that declares no-writes does not,
+/// alone or queued in MULTI. A failover's pause holds the same set.
+#[test]
+fn client_pause_write_holds_may_replicate_commands() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    let mut other = server.client();
+    other.set_read_timeout(Duration::from_secs(5));
+    assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), Reply::Simple("OK".into()));
+    let read_only = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    assert_eq!(other.cmd(&["EVAL", read_only, "1", "k"]), Reply::Null);
+    assert_eq!(other.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    assert_eq!(other.cmd(&["EVAL", read_only, "1", "k"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(other.cmd(&["EXEC"]), Reply::Array(vec![Reply::Null]));
+    for held in [
+        &["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k"][..],
+        &["PUBLISH", "ch", "m"][..],
+        &["PFCOUNT", "hll"][..],
+    ] {
+        other.send(held);
+        wait_blocked_clients(&mut admin, 1);
+        assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), Reply::Simple("OK".into()));
+        let reply = other.read();
+        assert!(!matches!(reply, Reply::Error(_)), "{held:?} after the pause: {reply:?}");
+        wait_blocked_clients(&mut admin, 0);
+        assert_eq!(admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), Reply::Simple("OK".into()));
+    }
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), Reply::Simple("OK".into()));
+    assert_eq!(other.cmd(&["GET", "k"]), Reply::bulk("v"));
+}
+
 #[test]
 fn databases_are_separate() {
     let server = Server::start(&[]);

@@ -277,6 +277,9 @@ impl ClusterNode {
                 }
                 Action::StopReplication { flush_data } => {
                     if let Some(shared) = self.shared.get() {
+                        // Before the routing below publishes our new slots (see
+                        // `Shared::role_switch_pending`); the control thread clears it.
+                        shared.role_switch_pending.store(true, Ordering::SeqCst);
                         crate::replication::request(shared, crate::replication::Control::BecomeMaster);
                     }
                     if flush_data {

@@ -141,6 +141,31 @@ pub fn sha1_hex(data: &[u8]) -> String {
     s
 }
 
+/// Whether EVAL / EVALSHA with these arguments counts as a write for CLIENT PAUSE WRITE and a
+/// failover's pause (Redis's evalGetCommandFlags): a script that declares flags writes unless
+/// it says no-writes; one without a shebang, an unknown SHA or a bad shebang keeps the
+/// command's may-replicate. EVAL parses its shebang rather than hashing the body to find it in
+/// the cache: the cached flags come from that same line.
+pub fn eval_may_write(args: &[&[u8]], evalsha: bool) -> bool {
+    let Some(&body_or_sha) = args.get(1) else { return true };
+    let flags = if evalsha {
+        if body_or_sha.len() != 40 {
+            return true;
+        }
+        let sha = String::from_utf8_lossy(body_or_sha).to_ascii_lowercase();
+        match CACHE.read().get(&sha) {
+            Some(s) => s.flags,
+            None => return true,
+        }
+    } else {
+        match shebang_flags(body_or_sha) {
+            Ok((flags, _)) => flags,
+            Err(_) => return true,
+        }
+    };
+    flags & EVAL_COMPAT != 0 || flags & NO_WRITES == 0
+}
+
 /// Parses `#!lua flags=...` (Redis's evalExtractShebangFlags): (flags, shebang length).
 fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
     if !body.starts_with(b"#!") {
