@@ -964,6 +964,12 @@ INTROSPECT_OPS = [
     (2, lambda g: Op([b"MEMORY", b"STATS"], "memory_stats", mutable=False)),
     (1, lambda g: Op([b"MEMORY", g.pick([b"DOCTOR", b"HELP", b"PURGE", b"NOSUCH"])], mutable=False)),
     (1, lambda g: Op([b"MEMORY", g.pick([b"STATS", b"DOCTOR", b"PURGE"]), b"x"], mutable=False)),
+    # LOLWUT: the banner, argument errors, and Schotter drawings of at most two rows of squares (the rows below
+    # are turned at random), which both servers must draw byte for byte. VERSION 6 is random throughout.
+    (1, lambda g: Op([b"LOLWUT"] + g.pick([[], [b"VERSION", b"7"], [b"VERSION", b"-3"], [b"VERSION"], [b"VERSION", b"x"],
+                                            [b"VERSION", b"5", b"y"], [b"VERSION", b"6", b"0", b"z"]]), mutable=False)),
+    (1, lambda g: Op([b"LOLWUT", b"VERSION", b"5", str(g.r.randint(-2, 120)).encode(),
+                      str(g.r.randint(-1, 30)).encode(), str(g.r.randint(-1, 2)).encode()], mutable=False)),
 ]
 
 

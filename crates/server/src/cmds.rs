@@ -88,6 +88,7 @@ pub const EVAL_RO: u16 = 112;
 pub const EVALSHA_RO: u16 = 113;
 pub const SCRIPT: u16 = 114;
 pub const MEMORY: u16 = 121;
+pub const LOLWUT: u16 = 130;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
 pub fn runs_inside_multi(entry: &Entry) -> bool {
@@ -211,6 +212,7 @@ pub fn register(r: &mut Registry) {
         ("memory|doctor", MEMORY),
         ("memory|malloc-stats", MEMORY),
         ("memory|purge", MEMORY),
+        ("lolwut", LOLWUT),
     ];
     for &(name, id) in table {
         r.add(name, Kind::Server(id));
@@ -317,6 +319,10 @@ impl Env {
             MIGRATE => self.migrate(c, args),
             SLOWLOG => self.slowlog_command(c, args),
             MEMORY => self.memory_command(c, args),
+            LOLWUT => match crate::lolwut::lolwut(&args[1..]) {
+                Ok(text) => c.out.verbatim("txt", &text),
+                Err(e) => c.out.error(e),
+            },
             LATENCY => self.latency_command(c, args),
             MONITOR => self.monitor_command(c),
             REPLCONF..=FAILOVER => self.replication_command(c, id, args, now),

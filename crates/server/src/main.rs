@@ -19,6 +19,7 @@ mod info;
 mod introspect;
 mod latencystats;
 mod log;
+mod lolwut;
 mod memory;
 mod migrate;
 mod outbound;
