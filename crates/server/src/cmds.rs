@@ -534,6 +534,9 @@ impl Env {
                         if pairs.iter().any(|(k, _)| eq_ic(k, "requirepass")) {
                             shared.acl.set_requirepass(shared.config.read().requirepass());
                         }
+                        if pairs.iter().any(|(k, _)| eq_ic(k, "repl-backlog-size")) {
+                            crate::replication::resize_backlog(shared);
+                        }
                         shared.refresh_from_config();
                         self.refresh_data_config();
                         match crate::aof::config_changed(shared, in_exec) {

@@ -361,7 +361,7 @@ static DEFS: &[Def] = &[
     signed("repl-ping-replica-period", 0, 1, INT_MAX, 10, Int).now().alias("repl-ping-slave-period"),
     signed("list-compress-depth", 0, 0, INT_MAX, 0, Int).now(),
     signed("rdb-key-save-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int).now(),
-    signed("key-load-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int),
+    signed("key-load-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int).now(),
     signed("active-expire-effort", 0, 1, 10, 1, Int),
     signed("hz", 0, 0, INT_MAX, 10, Int).now(),
     signed("min-replicas-to-write", 0, 0, INT_MAX, 0, Int).now().alias("min-slaves-to-write"),
@@ -404,7 +404,8 @@ static DEFS: &[Def] = &[
     // time_t, off_t.
     signed("repl-backlog-ttl", 0, 0, LONG_MAX, 3600, Int).now(),
     signed("auto-aof-rewrite-min-size", 0, 0, LONG_MAX, 64 * MB, Memory).now(),
-    signed("loading-process-events-interval-bytes", HIDDEN, 1024, INT_MAX, 2 * MB, Int),
+    // Honoured by design: loading never stops the other threads from serving events.
+    signed("loading-process-events-interval-bytes", HIDDEN, 1024, INT_MAX, 2 * MB, Int).now(),
     // TLS.
     signed("tls-port", 0, 0, 65535, 0, Int),
     signed("tls-session-cache-size", 0, 0, INT_MAX, 20 * 1024, Int),
@@ -2248,6 +2249,12 @@ impl Config {
     /// `rdb-key-save-delay`: microseconds BGSAVE waits per key (Redis's test hook for slow saves).
     pub fn rdb_key_save_delay_us(&self) -> i64 {
         self.num("rdb-key-save-delay")
+    }
+
+    /// `key-load-delay`: microseconds an RDB load waits per key (Redis's test hook for slow
+    /// loads; a negative -n sleeps 1 µs on one key in n).
+    pub fn key_load_delay_us(&self) -> i64 {
+        self.num("key-load-delay")
     }
 
     /// `stop-writes-on-bgsave-error`.

@@ -578,6 +578,15 @@ pub fn load_file(shared: &Shared, merge: bool) -> anyhow::Result<()> {
 /// where it ended (the AOF tail of an old-style preamble file follows). With `keep_expired`
 /// (an AOF base, as Redis's RDBFLAGS_AOF_PREAMBLE) keys whose time passed are kept: the AOF
 /// that follows holds their deletion, and replaying it must find them.
+/// Redis's debugDelay: sleeps `us` microseconds, or for a negative -n, 1 µs on one call in n
+/// (a short sleep costs a context switch whatever its length, so short ones are spread out).
+fn debug_delay(us: i64) {
+    let us = if us < 0 { u64::from(rand::random_range(0..us.unsigned_abs()) == 0) } else { us as u64 };
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us));
+    }
+}
+
 pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: bool) -> anyhow::Result<usize> {
     let now = now_ms();
     let mut reader = RdbReader::new(bytes)
@@ -586,6 +595,7 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
     let mut db = 0usize;
     let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
     let mut expired_keys: Vec<(u32, Vec<u8>)> = Vec::new();
+    let key_load_delay_us = shared.config.read().key_load_delay_us();
     loop {
         let item = reader.next_item().map_err(|e| anyhow::Error::new(RdbCorrupt(rdb_error_text(&e, &reader))))?;
         let Some(item) = item else { break };
@@ -637,6 +647,8 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
                     t.set_expire(&key, at);
                 }
                 loaded += 1;
+                drop(t);
+                debug_delay(key_load_delay_us);
             }
         }
     }

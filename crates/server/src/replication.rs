@@ -266,6 +266,62 @@ pub fn offset() -> u64 {
     REPL.get().map_or(0, |r| r.stream.lock().end)
 }
 
+/// CONFIG SET repl-backlog-size: the new size holds at once, the backlog trimmed to it (Redis's
+/// resizeReplicationBacklog), not at the next cron tick: a replica that disconnects right after
+/// must find only what the new size keeps.
+pub fn resize_backlog(shared: &Shared) {
+    let size = shared.config.read().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
+    let mut st = repl().stream.lock();
+    st.backlog_size = size;
+    st.trim();
+}
+
+/// Set from a master's FULLRESYNC until its RDB is loaded (`FullSync`).
+static FULL_SYNC: AtomicBool = AtomicBool::new(false);
+/// Set while a master's RDB is being loaded (INFO's `loading`, the -LOADING refusal).
+static LOADING: AtomicBool = AtomicBool::new(false);
+/// Set during a full sync with repl-diskless-load swapdb (INFO's `async_loading`).
+static ASYNC_LOADING: AtomicBool = AtomicBool::new(false);
+
+pub fn async_loading() -> bool {
+    ASYNC_LOADING.load(Ordering::Relaxed)
+}
+
+/// Clears its flag when dropped, whichever way the sync ends.
+struct FlagGuard(&'static AtomicBool);
+
+impl FlagGuard {
+    fn set(flag: &'static AtomicBool) -> FlagGuard {
+        flag.store(true, Ordering::SeqCst);
+        FlagGuard(flag)
+    }
+}
+
+impl Drop for FlagGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// True while this replica loads its master's RDB: commands without the `loading` flag are
+/// refused with -LOADING, as Redis does, since the dataset is half there.
+#[inline]
+pub fn loading() -> bool {
+    LOADING.load(Ordering::Relaxed)
+}
+
+/// The offset the cluster bus announces and CLUSTER SLOTS / SHARDS judge us by: 0 during a full
+/// sync, as Redis's `replicationGetSlaveOffset` is (its master client does not exist until the
+/// RDB is loaded), so the other nodes hide a loading replica from CLUSTER SLOTS and report it
+/// "loading" in CLUSTER SHARDS.
+pub fn cluster_offset() -> u64 {
+    if FULL_SYNC.load(Ordering::SeqCst) {
+        0
+    } else {
+        offset()
+    }
+}
+
 /// For a replica's election (`Machine::set_master_link_time`): now while the link to the master
 /// is up (Redis's `master->lastinteraction`, which its PINGs keep within the ping period), the
 /// time it went down otherwise (`repl_down_since`), and `None` when this node is no replica or
@@ -1076,7 +1132,10 @@ pub fn info_section(shared: &Shared) -> String {
     }
     let failover_state = failover_state_name();
     let st = r.stream.lock();
-    let _ = write!(s, "connected_slaves:{}\r\n", st.links.len());
+    // A replica CLIENT KILL chose is gone for Redis at once (freeClient); its link thread may
+    // take a moment to notice, and must not be counted meanwhile.
+    let live = || st.links.iter().filter(|l| !l.info.kill.load(Ordering::Relaxed));
+    let _ = write!(s, "connected_slaves:{}\r\n", live().count());
     {
         let cfg = shared.config.read();
         let min = cfg.get_i64("min-replicas-to-write").unwrap_or(0);
@@ -1084,8 +1143,7 @@ pub fn info_section(shared: &Shared) -> String {
         if min > 0 && lag > 0 {
             let good = {
                 let now = now_ms();
-                st.links
-                    .iter()
+                live()
                     .filter(|l| {
                         l.state.load(Ordering::Relaxed) == ONLINE
                             && now - l.ack_ms.load(Ordering::Relaxed) <= lag * 1000
@@ -1095,7 +1153,7 @@ pub fn info_section(shared: &Shared) -> String {
             let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
         }
     }
-    for (i, l) in st.links.iter().enumerate() {
+    for (i, l) in live().enumerate() {
         let state = match l.state.load(Ordering::Relaxed) {
             WAIT_BGSAVE => "wait_bgsave",
             SEND_BULK => "send_bulk",
@@ -1908,6 +1966,12 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
         }
         PsyncReply::Full { replid, offset } => {
             notice!("Full resync from master: {replid}:{offset}");
+            let _full_sync = FlagGuard::set(&FULL_SYNC);
+            // repl-diskless-load swapdb: Redis keeps serving the old data while the new arrives
+            // (async_loading). Ours is kept whole until the RDB is all here in any mode, so the
+            // flag is the report of it, and a transfer that fails leaves the data as it was.
+            let swapdb = shared.config.read().get_bytes(b"repl-diskless-load").as_deref() == Some(&b"swapdb"[..]);
+            let _async_loading = swapdb.then(|| FlagGuard::set(&ASYNC_LOADING));
             set_state(generation, "sync")?;
             let rdb = read_rdb(&mut m, generation)?;
             notice!("MASTER <-> REPLICA sync: Flushing old data");
@@ -2037,7 +2101,9 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
         }
     }
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let loading = FlagGuard::set(&LOADING);
     let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);
+    drop(loading);
     {
         let mut st = r.stream.lock();
         st.replid = replid.to_string();

@@ -1523,6 +1523,11 @@ impl Env {
             self.after_command(c, before);
             return Exec::Done;
         }
+        // A replica loading its master's RDB: the dataset is half there (Redis's -LOADING, checked
+        // after the replica refusals as processCommand does).
+        if crate::replication::loading() && !entry.meta.has(flag::LOADING) && !c.master {
+            return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
+        }
         // A script past busy-reply-threshold on another worker: Redis answers everyone else
         // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
         if crate::scripting::busy() && !entry.meta.has(flag::ALLOW_BUSY) && !c.master {

@@ -474,6 +474,6 @@ fn replicate_if_replica_without_link(shared: &'static Shared, m: &cluster::Machi
 /// (replicas are ranked by it, and a manual failover waits for it) and the replica's link time
 /// (the data-age check of an election).
 fn feed_replication_state(m: &mut cluster::Machine) {
-    m.set_repl_offset(crate::replication::offset());
+    m.set_repl_offset(crate::replication::cluster_offset());
     m.set_master_link_time(crate::replication::master_link_time_ms());
 }

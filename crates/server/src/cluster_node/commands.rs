@@ -143,7 +143,7 @@ pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
             let now = crate::shared::now_ms() as u64;
             let mut machine = node.machine.lock();
             // CLUSTER SLOTS / SHARDS / REPLICAS judge our own availability by the live offset.
-            machine.set_repl_offset(crate::replication::offset());
+            machine.set_repl_offset(crate::replication::cluster_offset());
             let (mut reply, mut actions) = cluster_command(&mut machine, &args[1..], &KeyspaceEnv { ks, node }, now);
             if args.get(1).is_some_and(|a| a.eq_ignore_ascii_case(b"saveconfig")) {
                 // CLUSTER SAVECONFIG reports a failed save to its caller; every other save that
