@@ -238,17 +238,32 @@ pub fn incr_name(appendfilename: &str, seq: i64) -> String {
 
 /// Appends one command as the AOF holds it: `*<argc>\r\n` then `$<len>\r\n<arg>\r\n` per argument.
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
-    out.push(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    push_header(out, b'*', argv.len());
     for a in argv {
         let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        push_header(out, b'$', a.len());
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// `<kind><n>\r\n` without a heap allocation (every propagated write passes here, once per
+/// argument; `to_string` cost an allocation each time).
+fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Why a command stream stopped before its end.
@@ -390,6 +405,19 @@ mod tests {
     /// The manifest redis-server 7.0.15 writes on first start with `appendonly yes`.
     const REDIS_MANIFEST: &[u8] =
         b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+
+    #[test]
+    fn commands_encode_as_resp_arrays_of_bulk_strings() {
+        let mut out = Vec::new();
+        encode_command(&mut out, &[&b"SET"[..], b"", &[b'x'; 1234]]);
+        let mut want = b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$1234\r\n".to_vec();
+        want.extend_from_slice(&[b'x'; 1234]);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(out, want);
+        let mut header = Vec::new();
+        push_header(&mut header, b'$', usize::MAX);
+        assert_eq!(header, format!("${}\r\n", usize::MAX).into_bytes());
+    }
 
     #[test]
     fn redis_manifest_round_trips() {

@@ -98,6 +98,9 @@ pub struct Aof {
     state: Mutex<State>,
 }
 
+/// The largest log buffer kept for reuse after a flush (a burst's bigger one is freed).
+const SPARE_MAX_BYTES: usize = 1 << 20;
+
 /// Appended commands not yet handed to the file.
 #[derive(Default)]
 struct Log {
@@ -124,6 +127,9 @@ struct Io {
     earlier_incrs_size: u64,
     /// Written since the last fsync (everysec).
     unsynced: bool,
+    /// The log's previous buffer, emptied, swapped in at the next flush so appends do not
+    /// grow a new one from nothing every time (kept only up to `SPARE_MAX_BYTES`).
+    spare: Vec<u8>,
     last_error: Option<String>,
 }
 
@@ -262,6 +268,11 @@ pub fn feed_command(
     if p.replaced {
         ops.extend(p.ops.into_iter().map(|argv| (db, argv)));
     } else if effects.dirty > dirty_before {
+        if ops.is_empty() && !in_transaction() {
+            // The common case: the command alone, encoded from the request's own bytes.
+            aof().append_args(db, args);
+            return;
+        }
         ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
     }
     if ops.is_empty() {
@@ -283,6 +294,11 @@ pub fn feed_command(
         let wrap = ops.len() > 1 && !matches!(entry.meta.name.as_str(), "scan" | "randomkey");
         aof().append(&ops, wrap);
     }
+}
+
+/// True while a transaction's commands are being collected (`begin_transaction`).
+fn in_transaction() -> bool {
+    TX_OPS.with(|t| t.borrow().is_some())
 }
 
 /// Starts collecting a transaction's commands (EXEC, its slot locks held).
@@ -365,13 +381,24 @@ impl Aof {
     /// Appends commands to the log, preceded by a SELECT when their database differs from
     /// the last one, and wrapped in MULTI/EXEC with `wrap`.
     fn append(&self, ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
+        self.append_ops(ops.iter().map(|(db, argv)| (*db, argv.as_slice())), wrap);
+    }
+
+    /// [`Aof::append`] of one command borrowed from the request: the common case (a write that
+    /// propagates itself) copies no argument before encoding it.
+    fn append_args(&self, db: u32, args: &[&[u8]]) {
+        self.append_ops(std::iter::once((db, args)), false);
+    }
+
+    fn append_ops<'a, A: AsRef<[u8]> + 'a>(&self, ops: impl Iterator<Item = (u32, &'a [A])> + Clone, wrap: bool) {
         // The replication stream keeps its own SELECT tracking (Redis's `slaveseldb`).
         if crate::replication::feeding() {
-            crate::replication::feed(ops, wrap);
+            crate::replication::feed_ops(ops.clone(), wrap);
         }
         if !self.log_on.load(Ordering::Relaxed) {
             return;
         }
+        let mut ops = ops.peekable();
         let mut log = self.log.lock();
         let before = log.buf.len();
         if self.timestamps.load(Ordering::Relaxed) {
@@ -382,13 +409,13 @@ impl Aof {
             }
         }
         if wrap {
-            if let Some((db, _)) = ops.first() {
+            if let Some((db, _)) = ops.peek() {
                 log.select(*db);
             }
             encode_command(&mut log.buf, &[b"MULTI"]);
         }
         for (db, argv) in ops {
-            log.select(*db);
+            log.select(db);
             encode_command(&mut log.buf, argv);
         }
         if wrap {
@@ -441,9 +468,10 @@ impl Aof {
         if self.done.load(Ordering::Acquire) >= target {
             return;
         }
-        let (bytes, end) = {
+        let (mut bytes, end) = {
             let mut log = self.log.lock();
-            (std::mem::take(&mut log.buf), log.end)
+            let spare = std::mem::take(&mut io.spare);
+            (std::mem::replace(&mut log.buf, spare), log.end)
         };
         if bytes.is_empty() {
             self.done.store(end, Ordering::Release);
@@ -465,6 +493,10 @@ impl Aof {
                 }
                 io.last_error = None;
                 self.done.store(end, Ordering::Release);
+                if bytes.capacity() <= SPARE_MAX_BYTES {
+                    bytes.clear();
+                    io.spare = bytes;
+                }
             }
             Err(e) => {
                 if policy == Fsync::Always {

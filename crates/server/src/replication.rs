@@ -553,17 +553,23 @@ pub fn feeding() -> bool {
 /// Appends commands run on this master (slot locks held), with SELECTs as the stream needs
 /// them and MULTI/EXEC around them with `wrap`.
 pub fn feed(ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
+    feed_ops(ops.iter().map(|(db, argv)| (*db, argv.as_slice())), wrap);
+}
+
+/// [`feed`] of borrowed commands (the AOF's `append_ops` passes a request's own arguments).
+pub fn feed_ops<'a, A: AsRef<[u8]> + 'a>(ops: impl Iterator<Item = (u32, &'a [A])>, wrap: bool) {
     let r = repl();
+    let mut ops = ops.peekable();
     let mut st = r.stream.lock();
     let mut out = Vec::new();
     if wrap {
-        if let Some((db, _)) = ops.first() {
+        if let Some((db, _)) = ops.peek() {
             st.select(*db, &mut out);
         }
         persist::aof::encode_command(&mut out, &[b"MULTI"]);
     }
     for (db, argv) in ops {
-        st.select(*db, &mut out);
+        st.select(db, &mut out);
         persist::aof::encode_command(&mut out, argv);
     }
     if wrap {
