@@ -558,25 +558,35 @@ pub fn feed(ops: &[(u32, Vec<Vec<u8>>)], wrap: bool) {
 
 /// [`feed`] of borrowed commands (the AOF's `append_ops` passes a request's own arguments).
 pub fn feed_ops<'a, A: AsRef<[u8]> + 'a>(ops: impl Iterator<Item = (u32, &'a [A])>, wrap: bool) {
+    thread_local! {
+        /// The encoding buffer, reused: every write a master propagates passes here.
+        static OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let r = repl();
     let mut ops = ops.peekable();
-    let mut st = r.stream.lock();
-    let mut out = Vec::new();
-    if wrap {
-        if let Some((db, _)) = ops.peek() {
-            st.select(*db, &mut out);
+    OUT.with(|out| {
+        let mut out = out.borrow_mut();
+        out.clear();
+        let mut st = r.stream.lock();
+        if wrap {
+            if let Some((db, _)) = ops.peek() {
+                st.select(*db, &mut out);
+            }
+            persist::aof::encode_command(&mut out, &[b"MULTI"]);
         }
-        persist::aof::encode_command(&mut out, &[b"MULTI"]);
-    }
-    for (db, argv) in ops {
-        st.select(db, &mut out);
-        persist::aof::encode_command(&mut out, argv);
-    }
-    if wrap {
-        persist::aof::encode_command(&mut out, &[b"EXEC"]);
-    }
-    st.push(&out);
-    drop(st);
+        for (db, argv) in ops {
+            st.select(db, &mut out);
+            persist::aof::encode_command(&mut out, argv);
+        }
+        if wrap {
+            persist::aof::encode_command(&mut out, &[b"EXEC"]);
+        }
+        st.push(&out);
+        if out.capacity() > 1 << 20 {
+            // A huge write's buffer is not kept for the next small one.
+            *out = Vec::new();
+        }
+    });
     r.data.notify_all();
 }
 
