@@ -316,6 +316,7 @@ struct Query {
 }
 
 /// One point found.
+#[derive(Clone, Copy)]
 struct Found<'z> {
     member: &'z [u8],
     lon: f64,
@@ -500,6 +501,153 @@ fn collect<'z>(z: &'z ZSetValue, shape: &Shape, limit: usize, found: &mut Vec<Fo
     }
 }
 
+/// Redis's `sort_gp_asc`: a three-way comparison in which NaN is below everything.
+fn cmp_asc(a: &Found, b: &Found) -> i32 {
+    if a.dist > b.dist {
+        1
+    } else if a.dist == b.dist {
+        0
+    } else {
+        -1
+    }
+}
+
+/// glibc 2.36's `qsort` for arrays that fit in memory (`msort_with_tmp`): a top-down merge sort
+/// splitting at n/2 and taking from the left run unless it compares greater. `tmp` is at least
+/// as long as `v`.
+fn merge_sort<'z>(v: &mut [Found<'z>], tmp: &mut [Found<'z>], cmp: fn(&Found, &Found) -> i32) {
+    let n = v.len();
+    if n <= 1 {
+        return;
+    }
+    let n1 = n / 2;
+    {
+        let (left, right) = v.split_at_mut(n1);
+        merge_sort(left, tmp, cmp);
+        merge_sort(right, tmp, cmp);
+    }
+    let (mut i, mut j, mut k) = (0, n1, 0);
+    while i < n1 && j < n {
+        if cmp(&v[i], &v[j]) <= 0 {
+            tmp[k] = v[i];
+            i += 1;
+        } else {
+            tmp[k] = v[j];
+            j += 1;
+        }
+        k += 1;
+    }
+    // What is left of the right run is already in place.
+    tmp[k..k + (n1 - i)].copy_from_slice(&v[i..n1]);
+    let filled = k + (n1 - i);
+    v[..filled].copy_from_slice(&tmp[..filled]);
+}
+
+/// Median of three elements by index, with Bentley & McIlroy's comparison order.
+fn med3(v: &[Found], a: usize, b: usize, c: usize, cmp: fn(&Found, &Found) -> i32) -> usize {
+    if cmp(&v[a], &v[b]) < 0 {
+        if cmp(&v[b], &v[c]) < 0 {
+            b
+        } else if cmp(&v[a], &v[c]) < 0 {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) > 0 {
+        b
+    } else if cmp(&v[a], &v[c]) < 0 {
+        a
+    } else {
+        c
+    }
+}
+
+/// Redis's `pqsort`: Bentley & McIlroy's three-way quicksort that only recurses into the parts
+/// overlapping positions `lo..=hi`, so those end up sorted (the rest in some order). Ported as
+/// an algorithm, for the identical order of ties.
+///
+/// The two partitions of a step are disjoint, so the order they are sorted in does not matter:
+/// an explicit stack replaces Redis's recursion, and no input can exhaust the thread's stack.
+fn partial_quicksort(v: &mut [Found], lo: usize, hi: usize, cmp: fn(&Found, &Found) -> i32) {
+    // Whether the elements a..a+len hold any of the positions wanted.
+    let overlaps = |a: usize, len: usize| hi >= a && lo < a + len;
+    let mut pending = vec![(0usize, v.len())];
+    while let Some((a, n)) = pending.pop() {
+        if n < 7 {
+            for m in a + 1..a + n {
+                let mut l = m;
+                while l > a && cmp(&v[l - 1], &v[l]) > 0 {
+                    v.swap(l, l - 1);
+                    l -= 1;
+                }
+            }
+            continue;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = med3(v, pm - d, pm, pm + d, cmp);
+                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = med3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                let r = cmp(&v[pb], &v[a]);
+                if r > 0 {
+                    break;
+                }
+                if r == 0 {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let r = cmp(&v[pc], &v[a]);
+                if r < 0 {
+                    break;
+                }
+                if r == 0 {
+                    v.swap(pc, pd);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        for i in 0..r {
+            v.swap(a + i, pb - r + i);
+        }
+        let r = (pd - pc).min(pn - pd - 1);
+        for i in 0..r {
+            v.swap(pb + i, pn - r + i);
+        }
+        let r = pb - pa;
+        if r > 1 && overlaps(a, r) {
+            pending.push((a, r));
+        }
+        let r = pd - pc;
+        if r > 1 && overlaps(pn - r, r) {
+            pending.push((pn - r, r));
+        }
+    }
+}
+
 /// Deletes the destination of a search that stored nothing, as Redis does.
 fn delete_store_key(ctx: &mut Ctx<'_, '_>, dst: &[u8]) {
     let now = ctx.now_ms;
@@ -535,13 +683,22 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], src: usize, flags: u8) 
     collect(z, &q.shape, limit, &mut found);
     let returned =
         if q.count == 0 { found.len() } else { found.len().min(usize::try_from(q.count).unwrap_or(usize::MAX)) };
-    // glibc's qsort (a merge sort) keeps equal distances in the order found; a stable sort does
-    // the same. NaN distances compare equal to everything, as Redis's comparator makes them.
-    let by_dist = |a: &Found, b: &Found| a.dist.partial_cmp(&b.dist).unwrap_or(std::cmp::Ordering::Equal);
-    match q.sort {
-        Sort::None => {}
-        Sort::Asc => found.sort_by(by_dist),
-        Sort::Desc => found.sort_by(|a, b| by_dist(b, a)),
+    // Redis sorts with glibc's qsort (a merge sort, so ties keep the order found) when every
+    // result is returned, and with its partial quicksort when COUNT cuts the list: both are
+    // reproduced step for step, as the order of equal distances (and of NaN ones, which its
+    // comparator ranks inconsistently) shows in the replies.
+    let cmp: fn(&Found, &Found) -> i32 = match q.sort {
+        Sort::None => |_, _| 0,
+        Sort::Asc => cmp_asc,
+        Sort::Desc => |a, b| -cmp_asc(a, b),
+    };
+    if q.sort != Sort::None {
+        if returned == found.len() {
+            let mut tmp = found.clone();
+            merge_sort(&mut found, &mut tmp, cmp);
+        } else if returned > 0 {
+            partial_quicksort(&mut found, 0, returned - 1, cmp);
+        }
     }
     let conv = q.shape.conversion;
     let Some(dst_idx) = q.store else {
