@@ -183,33 +183,29 @@ fn geoadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         return ctx.out.error(errors::SYNTAX);
     }
     // Scores as decimal text, as ZADD will read them back (integers below 2^52, so exact).
-    let mut scores: Vec<[u8; 20]> = Vec::with_capacity(triples.len() / 3);
-    let mut lens: Vec<usize> = Vec::with_capacity(triples.len() / 3);
+    let mut scores: Vec<([u8; 20], usize)> = Vec::with_capacity(triples.len() / 3);
     for t in triples.chunks_exact(3) {
         let Some((lon, lat)) = lonlat_or_reply(ctx.out, &t[..2]) else { return };
+        // A validated pair always encodes; 0 is never used.
         let score = geohash::lonlat_to_score(lon, lat).unwrap_or(0);
         let mut buf = [0u8; 20];
         let mut w = &mut buf[..];
         let _ = write!(w, "{score}");
-        lens.push(20 - w.len());
-        scores.push(buf);
+        let len = 20 - w.len();
+        scores.push((buf, len));
     }
     let mut zargs: Vec<&[u8]> = Vec::with_capacity(first + triples.len() / 3 * 2);
     zargs.push(b"zadd");
     zargs.extend_from_slice(&args[1..first]);
-    for ((t, s), &n) in triples.chunks_exact(3).zip(&scores).zip(&lens) {
-        zargs.push(&s[..n]);
+    for (t, (s, n)) in triples.chunks_exact(3).zip(&scores) {
+        zargs.push(&s[..*n]);
         zargs.push(t[2]);
     }
     let dirty_before = ctx.effects.dirty;
     zadd_generic(ctx, &zargs, false);
     if ctx.effects.dirty > dirty_before {
         // Redis replaced the command vector with this ZADD before running it.
-        ctx.propagate_as(|| {
-            let mut v: Vec<Vec<u8>> = zargs.iter().map(|a| a.to_vec()).collect();
-            v[0] = b"zadd".to_vec();
-            v
-        });
+        ctx.propagate_as(|| zargs.iter().map(|a| a.to_vec()).collect());
     }
 }
 
@@ -766,4 +762,74 @@ fn geosearch(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// GEOSEARCHSTORE dst src ... [STOREDIST]
 fn geosearchstore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     search_generic(ctx, args, 2, SEARCH | SEARCH_STORE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn points(dists: &[f64]) -> Vec<Found<'static>> {
+        const NAMES: [&[u8]; 8] = [b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h"];
+        dists
+            .iter()
+            .enumerate()
+            .map(|(i, &dist)| Found { member: NAMES[i % 8], lon: i as f64, lat: 0.0, dist, score: 0.0 })
+            .collect()
+    }
+
+    #[test]
+    fn merge_sort_is_stable() {
+        let mut v = points(&[3.0, 1.0, 3.0, 1.0, 2.0, 1.0]);
+        let mut tmp = v.clone();
+        merge_sort(&mut v, &mut tmp, cmp_asc);
+        let order: Vec<f64> = v.iter().map(|p| p.lon).collect();
+        assert_eq!(order, [1.0, 3.0, 5.0, 4.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn partial_quicksort_sorts_the_wanted_prefix() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..300 {
+            let n = rng.random_range(1..200);
+            let dists: Vec<f64> = (0..n).map(|_| rng.random_range(0..12) as f64).collect();
+            let want = rng.random_range(1..=n);
+            let mut v = points(&dists);
+            partial_quicksort(&mut v, 0, want - 1, cmp_asc);
+            let mut sorted = dists.clone();
+            sorted.sort_by(f64::total_cmp);
+            let got: Vec<f64> = v[..want].iter().map(|p| p.dist).collect();
+            assert_eq!(got, sorted[..want]);
+            // Nothing lost or duplicated.
+            let mut all: Vec<f64> = v.iter().map(|p| p.lon).collect();
+            all.sort_by(f64::total_cmp);
+            assert_eq!(all, (0..n).map(|i| i as f64).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn partial_quicksort_orders_ties_as_redis() {
+        // redis-server 7.0.15: 45 members on three points, in the order GEORADIUS found them
+        // (member:distance, from the unsorted reply), then the COUNT 5 DESC and COUNT 9 ASC replies.
+        const FOUND: &str = "12:7.3263 13:7.3263 16:7.3263 17:7.3263 21:7.3263 29:7.3263 31:7.3263 33:7.3263 \
+            34:7.3263 35:7.3263 36:7.3263 37:7.3263 39:7.3263 44:7.3263 6:7.3263 7:7.3263 1:11.1227 10:11.1227 \
+            11:11.1227 18:11.1227 19:11.1227 20:11.1227 22:11.1227 25:11.1227 26:11.1227 27:11.1227 28:11.1227 \
+            30:11.1227 32:11.1227 38:11.1227 4:11.1227 43:11.1227 5:11.1227 8:11.1227 0:13.3147 14:13.3147 \
+            15:13.3147 2:13.3147 23:13.3147 24:13.3147 3:13.3147 40:13.3147 41:13.3147 42:13.3147 9:13.3147";
+        let found: Vec<Found<'static>> = FOUND
+            .split_whitespace()
+            .map(|item| {
+                let (m, d) = item.split_once(':').unwrap();
+                Found { member: m.as_bytes(), lon: 0.0, lat: 0.0, dist: d.parse().unwrap(), score: 0.0 }
+            })
+            .collect();
+        let names =
+            |v: &[Found]| v.iter().map(|p| std::str::from_utf8(p.member).unwrap()).collect::<Vec<_>>().join(" ");
+        let mut v = found.clone();
+        partial_quicksort(&mut v, 0, 4, |a, b| -cmp_asc(a, b));
+        assert_eq!(names(&v[..5]), "14 9 42 41 40");
+        let mut v = found.clone();
+        partial_quicksort(&mut v, 0, 8, cmp_asc);
+        assert_eq!(names(&v[..9]), "16 21 29 31 33 34 35 36 37");
+    }
 }
