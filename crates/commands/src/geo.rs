@@ -726,8 +726,13 @@ fn search_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], src: usize, flags: u8) 
         ctx.out.int(0);
         return;
     }
+    // A NaN distance (haversine's asin argument rounded just above 1, for an exactly antipodal
+    // pair) would make Redis assert in zslInsert; a sorted set never holds NaN here, so such a
+    // point is stored at the antipodal distance it stands for.
+    let stored_dist =
+        |d: f64| if d.is_nan() { std::f64::consts::PI * geohash::EARTH_RADIUS_M / conv } else { d / conv };
     let result =
-        zs_from(found[..returned].iter().map(|p| (p.member, if q.storedist { p.dist / conv } else { p.score })));
+        zs_from(found[..returned].iter().map(|p| (p.member, if q.storedist { stored_dist(p.dist) } else { p.score })));
     drop(found);
     ctx.locks.table(ctx.ks, ctx.db, dst).set(dst, Value::ZSet(Box::new(result)));
     ctx.dirty(returned as u64);
