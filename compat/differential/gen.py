@@ -930,6 +930,179 @@ HLL_OPS = [
 ]
 
 
+# === geo ==========================================================================================================
+# Points cluster around hubs (so searches find several, and COUNT cuts lists long enough for Redis's partial
+# quicksort), some hubs sit by the 180th meridian and the Mercator latitude limit, and bulk adds reuse a few
+# coordinates so equal distances (ties, whose order the sorts decide) are common.
+GEO_MEMBERS = [b"m%d" % i for i in range(10)] + [b"Palermo", b"Catania", b"", b"\x00z"]
+GEO_HUBS = [(13.361389, 38.115556), (-122.27652, 37.805186), (0.0, 0.0), (179.95, 10.0), (-179.95, -10.0),
+            (0.0, 85.0), (100.0, -84.9), (-73.9, 40.7), (179.999, 85.05), (-45.0, 66.2), (60.0, -80.3)]
+GEO_EDGE = [(b"180", b"85.05112878"), (b"-180", b"-85.05112878"), (b"180", b"-85.05112878"),
+            (b"-180", b"85.05112878"), (b"0", b"85.05112878"), (b"179.99999999", b"0"), (b"-179.99999999", b"0"),
+            (b"0", b"-85.0511287"), (b"90", b"80.1"), (b"-90", b"-66.1"), (b"0", b"0"), (b"180", b"0"),
+            (b"-180", b"0"), (b"-0", b"-0"), (b"1e-10", b"-1e-10"), (b"0x10", b"0x1p-2")]
+GEO_BAD = [(b"180.0000001", b"0"), (b"0", b"85.06"), (b"-181", b"0"), (b"0", b"-90"), (b"inf", b"0"),
+           (b"abc", b"0"), (b"0", b"nan"), (b"", b"0"), (b"1e400", b"0"), (b"0", b"-inf")]
+GEO_UNITS = [b"m", b"km", b"ft", b"mi", b"KM", b"Mi", b"M", b"fT"]
+GEO_UNIT_METERS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
+
+
+def geo_num(g, v):
+    return b"%.*f" % (g.pick([0, 2, 4, 6, 8, 10]), v)
+
+
+def geo_lonlat(g, bad=0.03):
+    if g.chance(bad):
+        return list(g.pick(GEO_BAD))
+    if g.chance(0.15):
+        return list(g.pick(GEO_EDGE))
+    if g.chance(0.25):
+        return [geo_num(g, g.r.uniform(-180, 180)), geo_num(g, g.r.uniform(-85.05112878, 85.05112878))]
+    lon, lat = g.pick(GEO_HUBS)
+    spread = g.pick([0.001, 0.05, 0.5, 3.0, 20.0])
+    lon += g.r.uniform(-spread, spread)
+    lat += g.r.uniform(-spread, spread)
+    if lon > 180:
+        lon -= 360
+    if lon < -180:
+        lon += 360
+    lat = max(-85.05112878, min(85.05112878, lat))
+    return [geo_num(g, lon), geo_num(g, lat)]
+
+
+def geo_unit(g):
+    if g.chance(0.02):
+        return g.pick([b"parsec", b"kilometers", b"", b"m\x00"])
+    return g.pick(GEO_UNITS)
+
+
+def geo_distance(g, unit):
+    """A size in `unit` drawn in kilometres (0 to antipodal), or a bad one now and then."""
+    if g.chance(0.04):
+        return g.pick([b"-1", b"abc", b"", b"1e400", b"inf", b"-0", b"nan"])
+    km = g.pick([0.0, 0.001, 0.3, 5.0, 50.0, 200.0, 1000.0, 3000.0, 8000.0, 20000.0]) * g.r.uniform(0.5, 1.5)
+    meters = GEO_UNIT_METERS.get(unit.lower(), 1.0)
+    return geo_num(g, km * 1000.0 / meters)
+
+
+def geo_add(g):
+    k = g.key()
+    args = [b"GEOADD", k]
+    for opt in g.r.sample(["NX", "XX", "CH"], g.r.choice([0, 0, 0, 1, 1, 2])):
+        args.append(g.case(opt))
+    if g.chance(0.12):
+        # Bulk: many members on a few coordinates, for long result lists with ties.
+        coords = [geo_lonlat(g, bad=0.0) for _ in range(g.r.randint(1, 6))]
+        base = g.r.randrange(300)
+        for i in range(g.r.randint(20, 120)):
+            args += g.pick(coords) + [b"p%d" % (base + i)]
+        return Op(args)
+    for _ in range(g.r.randint(1, 4)):
+        args += geo_lonlat(g) + [g.pick(GEO_MEMBERS)]
+    if g.chance(0.03):
+        args = args[:-1]
+    return Op(args)
+
+
+def geo_options(g, store_ok, search_store=False):
+    opts = []
+    if not store_ok or g.chance(0.85):
+        for w in ("WITHCOORD", "WITHDIST", "WITHHASH"):
+            if g.chance(0.3):
+                opts.append([g.case(w)])
+    if g.chance(0.5):
+        opts.append([g.case(g.pick(["ASC", "DESC"]))])
+    if g.chance(0.45):
+        if g.chance(0.06):
+            count = g.pick([b"0", b"-1", b"abc", b"9223372036854775807", b"1.5"])
+        else:
+            count = str(g.r.choice([1, 1, 2, 3, 5, 8, 10, 30, 50, 200])).encode()
+        opts.append([g.case("COUNT"), count])
+        if g.chance(0.3):
+            opts.append([g.case("ANY")])
+    elif g.chance(0.03):
+        opts.append([g.case("ANY")])
+    if store_ok and g.chance(0.2):
+        opts.append([g.case(g.pick(["STORE", "STOREDIST"])), g.key()])
+    if search_store and g.chance(0.4):
+        opts.append([g.case("STOREDIST")])
+    if g.chance(0.5):
+        g.r.shuffle(opts)
+    return [a for o in opts for a in o]
+
+
+def geo_radius(g, ro):
+    name = b"GEORADIUS_RO" if ro else b"GEORADIUS"
+    unit = geo_unit(g)
+    args = [name, g.key()] + geo_lonlat(g) + [geo_distance(g, unit), unit]
+    return Op(args + geo_options(g, store_ok=not ro or g.chance(0.05)))
+
+
+def geo_radius_member(g, ro):
+    name = b"GEORADIUSBYMEMBER_RO" if ro else b"GEORADIUSBYMEMBER"
+    unit = geo_unit(g)
+    member = g.pick(GEO_MEMBERS) if g.chance(0.7) else b"p%d" % g.r.randrange(420)
+    args = [name, g.key(), member, geo_distance(g, unit), unit]
+    return Op(args + geo_options(g, store_ok=not ro or g.chance(0.05)))
+
+
+def geo_search_args(g):
+    parts = []
+    if g.chance(0.95):
+        if g.chance(0.4):
+            member = g.pick(GEO_MEMBERS) if g.chance(0.7) else b"p%d" % g.r.randrange(420)
+            parts.append([g.case("FROMMEMBER"), member])
+        else:
+            parts.append([g.case("FROMLONLAT")] + geo_lonlat(g))
+        if g.chance(0.03):
+            parts.append([g.case("FROMLONLAT")] + geo_lonlat(g))
+    if g.chance(0.95):
+        unit = geo_unit(g)
+        if g.chance(0.5):
+            parts.append([g.case("BYRADIUS"), geo_distance(g, unit), unit])
+        else:
+            parts.append([g.case("BYBOX"), geo_distance(g, unit), geo_distance(g, unit), unit])
+        if g.chance(0.03):
+            parts.append([g.case("BYRADIUS"), geo_distance(g, unit), unit])
+    if g.chance(0.2):
+        g.r.shuffle(parts)
+    return [a for p in parts for a in p]
+
+
+def geo_search(g):
+    return Op([g.case("GEOSEARCH"), g.key()] + geo_search_args(g) + geo_options(g, store_ok=g.chance(0.03)))
+
+
+def geo_searchstore(g):
+    args = [b"GEOSEARCHSTORE", g.key(), g.key()] + geo_search_args(g)
+    return Op(args + geo_options(g, store_ok=g.chance(0.03), search_store=True))
+
+
+def geo_members(g):
+    return [g.pick(GEO_MEMBERS) if g.chance(0.6) else b"p%d" % g.r.randrange(420)
+            for _ in range(g.r.randint(0, 4))]
+
+
+GEO_OPS = [
+    (14, geo_add),
+    (8, lambda g: geo_radius(g, False)),
+    (3, lambda g: geo_radius(g, True)),
+    (5, lambda g: geo_radius_member(g, False)),
+    (2, lambda g: geo_radius_member(g, True)),
+    (10, geo_search),
+    (4, geo_searchstore),
+    (4, lambda g: Op([b"GEODIST", g.key()] + [g.pick(GEO_MEMBERS) if g.chance(0.6) else b"p%d" % g.r.randrange(420)
+                                               for _ in range(2)] + ([geo_unit(g)] if g.chance(0.6) else []))),
+    (3, lambda g: Op([b"GEOHASH", g.key()] + geo_members(g))),
+    (3, lambda g: Op([b"GEOPOS", g.key()] + geo_members(g))),
+    (2, lambda g: Op([b"ZSCORE", g.key(), g.pick(GEO_MEMBERS)])),
+    (2, lambda g: Op([b"ZRANGE", g.key(), b"0", b"-1", b"WITHSCORES"])),
+    (2, lambda g: Op([b"ZREM", g.key()] + geo_members(g))),
+    (1, lambda g: Op([b"ZADD", g.key(), g.pick([b"-5", b"1e300", b"4503599627370496", b"-inf", b"inf", b"0.5",
+                                               b"4503599627370495", b"9007199254740993"]), g.pick(GEO_MEMBERS)])),
+]
+
+
 # === introspection ==================================================================================================
 # Only what both servers must answer alike whatever their timing: with the default thresholds (slow log 10 ms,
 # latency monitor off) the latency events stay empty and LATENCY DOCTOR says so; SLOWLOG LEN/GET would depend on
@@ -1165,6 +1338,7 @@ GROUPS = {
     "set": lambda proto: SET_OPS,
     "zset": lambda proto: ZSET_OPS,
     "hll": lambda proto: HLL_OPS,
+    "geo": lambda proto: GEO_OPS,
     "server": server_ops,
     "introspect": lambda proto: INTROSPECT_OPS,
     "acl": lambda proto: ACL_OPS,

@@ -17,6 +17,8 @@ pub mod tree;
 mod bitops;
 mod dump;
 mod generic;
+mod geo;
+pub mod geohash;
 mod hash;
 pub mod hll;
 mod introspect;
@@ -41,6 +43,7 @@ fn register_all(r: &mut Registry) {
     bitops::register(r);
     dump::register(r);
     generic::register(r);
+    geo::register(r);
     hash::register(r);
     hll::register(r);
     introspect::register(r);

@@ -115,7 +115,7 @@ fn zs_remove(z: &mut ZSetValue, member: &[u8]) -> Option<f64> {
 }
 
 /// Builds a sorted set from members and scores (later duplicates overwrite earlier ones).
-fn zs_from<'a>(items: impl IntoIterator<Item = (&'a [u8], f64)>) -> ZSetValue {
+pub(crate) fn zs_from<'a>(items: impl IntoIterator<Item = (&'a [u8], f64)>) -> ZSetValue {
     let mut z = ZSetValue::default();
     for (m, s) in items {
         zs_set(&mut z, m, s);
@@ -130,7 +130,7 @@ fn zs_rank(z: &ZSetValue, member: &[u8]) -> Option<usize> {
     Some(z.ordered.range(..(Score(score), Sds::new(member))).count())
 }
 
-fn zset_ref<'t>(t: &'t mut SlotTable, key: &[u8], now_ms: i64) -> Result<Option<&'t ZSetValue>, WrongType> {
+pub(crate) fn zset_ref<'t>(t: &'t mut SlotTable, key: &[u8], now_ms: i64) -> Result<Option<&'t ZSetValue>, WrongType> {
     match t.get(key, now_ms) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
@@ -175,7 +175,7 @@ fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], result: ZSetValue, event: &'s
 
 /// A score or weight as Redis's `string2d` reads it: strtod syntax (hex and `inf` included),
 /// no leading space, nothing left over, no overflow, no underflow to zero, no NaN.
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || is_c_space(arg[0]) {
         return None;
     }
@@ -549,7 +549,7 @@ fn zset_add(z: &mut ZSetValue, score: f64, member: &[u8], f: AddFlags) -> Result
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...], and ZINCRBY (the same
 /// parser with INCR preset, as in Redis: ZINCRBY's increment slot is read for options too).
-fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], incr_preset: bool) {
+pub(crate) fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], incr_preset: bool) {
     let key = args[1];
     let mut f = AddFlags { incr: incr_preset, ..Default::default() };
     let mut ch = false;
