@@ -283,6 +283,17 @@ fn list_stats_dump_and_restore() {
             other => panic!("{body:?}: {other:?}"),
         }
     }
+    // A library that never finishes loading: the load timeout, not a hung worker.
+    let endless = b"#!lua name=z\nwhile true do end";
+    let mut p = vec![0xF5u8, endless.len() as u8];
+    p.extend_from_slice(endless);
+    p.extend_from_slice(&10u16.to_le_bytes());
+    let crc = crc64(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    match cmd_bytes(&mut c, &[b"FUNCTION", b"RESTORE", &p]) {
+        Reply::Error(e) => assert!(e.contains("FUNCTION LOAD timeout"), "{e}"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(c.cmd(&["FCALL", "F2", "0"]), Reply::Int(0));
     assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
 }

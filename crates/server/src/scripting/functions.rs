@@ -30,7 +30,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-/// How long FUNCTION LOAD's run of a library may take (Redis's LOAD_TIMEOUT_MS).
+/// How long a run of a library's code may take (Redis's LOAD_TIMEOUT_MS for FUNCTION LOAD).
+/// Applied to every run, also RESTORE, RDB and AOF loads and a worker's own compile, where
+/// Redis has none: there an endless loop would hang the thread for good, and code that
+/// FUNCTION LOAD accepted ran within it.
 const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
 const NAME_ERROR: &str =
     "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
@@ -165,16 +168,16 @@ fn parse_metadata(code: &[u8]) -> Result<(Vec<u8>, String, usize), String> {
     Ok((engine, String::from_utf8_lossy(&name).into_owned(), end))
 }
 
-/// Builds a library from its code: runs it in this thread's loader VM (with Redis's load
-/// timeout when `timeout`) and keeps what it registered. Errors are Redis's texts without "ERR".
-fn build(code: &[u8], name: String, body_start: usize, timeout: bool) -> Result<Library, String> {
+/// Builds a library from its code: runs it in this thread's loader VM (within `LOAD_TIMEOUT`)
+/// and keeps what it registered. Errors are Redis's texts without "ERR".
+fn build(code: &[u8], name: String, body_start: usize) -> Result<Library, String> {
     let registered = LOADER.with(|l| {
         let mut slot = l.borrow_mut();
         if slot.is_none() {
             *slot = Some(Vm::new(0).map_err(|e| format!("Lua VM could not be created: {e}"))?);
         }
         let vm = slot.as_ref().ok_or_else(|| "Lua VM could not be created".to_string())?;
-        let r = vm.load_library(&code[body_start..], timeout.then_some(LOAD_TIMEOUT));
+        let r = vm.load_library(&code[body_start..], Some(LOAD_TIMEOUT));
         // The callbacks are dropped: workers compile the code themselves.
         let _ = vm.lua.gc_collect();
         r
@@ -191,30 +194,30 @@ fn build(code: &[u8], name: String, body_start: usize, timeout: bool) -> Result<
 
 /// Parses, validates and builds a library for the registry `existing` (checked for a library of
 /// the same name first, as Redis does before compiling).
-fn create(code: &[u8], replace: bool, timeout: bool, existing: &Libraries) -> Result<Arc<Library>, String> {
+fn create(code: &[u8], replace: bool, existing: &Libraries) -> Result<Arc<Library>, String> {
     let (_, name, body_start) = parse_metadata(code)?;
     if !replace && existing.libs.contains_key(&name) {
         return Err(format!("Library '{name}' already exists"));
     }
-    Ok(Arc::new(build(code, name, body_start, timeout)?))
+    Ok(Arc::new(build(code, name, body_start)?))
 }
 
 /// FUNCTION LOAD's work: the library's name, or the error text (without "ERR").
 pub fn load(code: &[u8], replace: bool) -> Result<String, String> {
     let lib = {
         let current = LIBS.read().clone();
-        create(code, replace, true, &current)?
+        create(code, replace, &current)?
     };
     let name = lib.name.clone();
     LIBS.write().insert(lib, replace)?;
     Ok(name)
 }
 
-/// A library read from an RDB file (Redis's rdbFunctionLoad): no timeout; an existing library
-/// of the same name is an error unless `replace` (DEBUG RELOAD MERGE).
+/// A library read from an RDB file (Redis's rdbFunctionLoad): an existing library of the same
+/// name is an error unless `replace` (DEBUG RELOAD MERGE).
 pub fn load_from_rdb(code: &[u8], replace: bool) -> Result<(), String> {
     let current = LIBS.read().clone();
-    let lib = create(code, replace, false, &current)?;
+    let lib = create(code, replace, &current)?;
     LIBS.write().insert(lib, replace)
 }
 
@@ -282,9 +285,7 @@ fn restore(payload: &[u8], policy: Option<&[u8]>) -> Result<(), String> {
     // errors), then join the current one by the policy.
     let mut restored = Libraries::default();
     for code in &codes {
-        create(code, false, false, &restored)
-            .and_then(|lib| restored.insert(lib, false))
-            .map_err(|e| format!("ERR {e}"))?;
+        create(code, false, &restored).and_then(|lib| restored.insert(lib, false)).map_err(|e| format!("ERR {e}"))?;
     }
     let mut current = LIBS.write();
     if policy == Policy::Flush {
@@ -508,7 +509,7 @@ fn compiled(vm: &mut Vm, lib: &Library, key: &str) -> Result<mlua::Function, Str
             let libs = LIBS.read();
             vm.libs.retain(|name, (v, _)| libs.libs.get(name).is_some_and(|l| l.version == *v));
         }
-        let registered = vm.load_library(&lib.code[lib.body_start..], None)?;
+        let registered = vm.load_library(&lib.code[lib.body_start..], Some(LOAD_TIMEOUT))?;
         let callbacks = registered.into_iter().map(|r| (r.name.to_ascii_lowercase(), r.callback)).collect();
         vm.libs.insert(lib.name.clone(), (lib.version, callbacks));
     }
