@@ -230,7 +230,7 @@ impl Vm {
 
     /// Compiles a library's code (chunk name `@user_function`, as Redis) and runs it with the
     /// load API, under `timeout` if given (Redis's 500 ms for FUNCTION LOAD). Returns the
-    /// functions it registered, or Redis's error text (without the "ERR " code).
+    /// functions it registered, or Redis's error text (without the reply's own "ERR " code).
     pub fn load_library(&self, code: &[u8], timeout: Option<std::time::Duration>) -> Result<Vec<Registered>, String> {
         let chunk =
             self.lua.load(code).set_name("@user_function").set_environment(self.fenv.clone()).into_function().map_err(
@@ -244,7 +244,8 @@ impl Vm {
             self.lua
                 .set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
                     if started.elapsed() > limit {
-                        return Err(mlua::Error::runtime("FUNCTION LOAD timeout"));
+                        // Raised as Redis's error table, without the position a runtime error gets.
+                        return Err(mlua::Error::external(ScriptError("ERR FUNCTION LOAD timeout".into())));
                     }
                     Ok(mlua::VmState::Continue)
                 })
@@ -264,7 +265,7 @@ impl Vm {
                 Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
                 _ => "unknown error".to_string(),
             };
-            let msg = msg.strip_prefix("ERR ").unwrap_or(&msg);
+            // The error's own code stays in the text, as Redis words it ("... functions: ERR ...").
             return Err(format!("Error registering functions: {msg}"));
         }
         let Value::Table(list) = v else { return Ok(Vec::new()) };
