@@ -1,5 +1,7 @@
 //! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP, as
 //! Redis 7.0.15's `eval.c`, `script.c` and `script_lua.c` behave (read as the specification).
+//! Functions (FUNCTION, FCALL) live in [`functions`], which owns the libraries and runs their
+//! callbacks through this module's `execute_script`, the run path EVAL takes.
 //!
 //! Owns: the script cache shared by every worker (SHA1 → body and shebang flags, so a SCRIPT LOAD
 //! on one connection serves EVALSHA on any other), one Lua VM per worker thread (`vm`, created on
