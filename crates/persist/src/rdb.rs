@@ -52,6 +52,12 @@ impl RdbWriter {
         crate::object::write_string(&mut self.buf, value, &self.limits);
     }
 
+    /// One function library (Redis 7.0's `RDB_OPCODE_FUNCTION2` and the library's code), which
+    /// Redis writes after the aux fields, before the first database.
+    pub fn function(&mut self, code: &[u8]) {
+        encode_function(&mut self.buf, code, &self.limits);
+    }
+
     /// Starts database `db`, with the sizes Redis records as a hint for the loader.
     pub fn select_db(&mut self, db: u64, keys: u64, keys_with_expiry: u64) {
         self.buf.push(OP_SELECTDB);
@@ -115,6 +121,57 @@ pub fn encode_key_entry(
     let object = out.split_off(start + 1);
     crate::object::write_string(out, key, limits);
     out.extend_from_slice(&object);
+}
+
+/// Appends one function library entry: the opcode, then the code as an RDB string.
+pub fn encode_function(out: &mut Vec<u8>, code: &[u8], limits: &EncodeLimits) {
+    out.push(OP_FUNCTION2);
+    crate::object::write_string(out, code, limits);
+}
+
+/// The FUNCTION DUMP payload of these libraries' code (Redis's functionDumpCommand): each as an
+/// RDB function entry, then the RDB version and the CRC64 of everything before it.
+pub fn function_dump_payload(codes: &[&[u8]], limits: &EncodeLimits) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        encode_function(&mut out, code, limits);
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Why a FUNCTION RESTORE payload was refused, worded as Redis's functionRestoreCommand.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FunctionPayloadError {
+    /// The footer's version is newer than ours or the checksum does not match.
+    Footer,
+    /// An entry that is not a library (the text is Redis's reason).
+    Entry(&'static str),
+}
+
+/// The libraries' code in a FUNCTION DUMP payload. The footer is checked first; every entry
+/// before it must be an `RDB_OPCODE_FUNCTION2` library, whose string length is checked against
+/// the bytes present before anything is allocated.
+pub fn function_restore_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionPayloadError> {
+    let body = crate::verify_dump_payload(payload, true).ok_or(FunctionPayloadError::Footer)?;
+    let mut reader = crate::object::Reader::new(body);
+    let mut libraries = Vec::new();
+    while reader.position() < body.len() {
+        let op = reader.peek_u8().map_err(|_| FunctionPayloadError::Entry("can not read data type"))?;
+        match op {
+            OP_FUNCTION => return Err(FunctionPayloadError::Entry("Pre-GA function format not supported")),
+            OP_FUNCTION2 => {}
+            _ => return Err(FunctionPayloadError::Entry("given type is not a function")),
+        }
+        let _ = reader.skip(1);
+        let code = reader
+            .string_bytes()
+            .map_err(|_| FunctionPayloadError::Entry("failed loading the given functions payload"))?;
+        libraries.push(code);
+    }
+    Ok(libraries)
 }
 
 /// One item of an RDB file, in file order.
@@ -246,6 +303,7 @@ impl<'a> RdbReader<'a> {
                     self.reader.skip(1)?;
                     return Ok(Some(RdbItem::Function(self.reader.string_bytes()?)));
                 }
+                // Redis 7.0 refuses the pre-GA function format (`RDB_OPCODE_FUNCTION`) too.
                 OP_FUNCTION | OP_MODULE_AUX => return Err(FormatError::UnsupportedType(op)),
                 _ => {
                     // A key: type byte, key string, then the object's encoding.
@@ -270,6 +328,30 @@ mod tests {
     use keyspace::StrValue;
 
     const REDIS_FILE: &[u8] = include_bytes!("../tests/fixtures/redis-7.0.15-types.rdb");
+
+    #[test]
+    fn function_payload_round_trips_and_refuses_bad_input() {
+        let limits = EncodeLimits::default();
+        let codes: [&[u8]; 2] = [b"#!lua name=a\nredis.register_function('f', function() end)", b"#!lua name=b\n"];
+        let payload = function_dump_payload(&codes, &limits);
+        let back = function_restore_payload(&payload).expect("valid payload");
+        assert_eq!(back, codes.iter().map(|c| c.to_vec()).collect::<Vec<_>>());
+        assert_eq!(function_restore_payload(&function_dump_payload(&[], &limits)), Ok(vec![]));
+        // A flipped byte fails the checksum; a short payload has no footer.
+        let mut bad = payload.clone();
+        bad[3] ^= 1;
+        assert_eq!(function_restore_payload(&bad), Err(FunctionPayloadError::Footer));
+        assert_eq!(function_restore_payload(b"bad_payload"), Err(FunctionPayloadError::Footer));
+        // A key entry (a string) where a library is expected.
+        let key = crate::dump_payload(&Value::Str(StrValue::from_bytes(b"x")), &limits);
+        assert_eq!(function_restore_payload(&key), Err(FunctionPayloadError::Entry("given type is not a function")));
+        // A library whose length runs past the footer: refused, not read past the end.
+        let mut body = vec![OP_FUNCTION2, 0x80, 0xff, 0xff, 0xff, 0xff];
+        body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = crc64(&body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        assert!(matches!(function_restore_payload(&body), Err(FunctionPayloadError::Entry(_))));
+    }
 
     fn read_all(file: &[u8]) -> Result<Vec<RdbItem>, FormatError> {
         let mut r = RdbReader::new(file)?;

@@ -948,6 +948,11 @@ fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
                 continue;
             }
             persist::rdb::RdbItem::Key { key, value, expire_at_ms } => (key, value, expire_at_ms),
+            // Redis's rewriteFunctions: each library as the FUNCTION LOAD that creates it.
+            persist::rdb::RdbItem::Function(code) => {
+                encode_command(&mut out, &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code]);
+                continue;
+            }
             _ => continue,
         };
         if let Some(d) = pending_db.take() {
@@ -1291,6 +1296,8 @@ pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
             }
         }
     }
+    // Redis's emptyData clears the function libraries too: the files hold their FUNCTION LOADs.
+    crate::scripting::functions::clear();
     let (dir, filename) = paths(shared);
     let Some(m) = read_manifest(&dir, &filename)? else { return Ok(()) };
     let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
@@ -1461,6 +1468,10 @@ impl<'a> Loader<'a> {
                 }
             }
             (Kind::Data(handler), _) => self.run_data(entry, handler, &args),
+            // FUNCTION LOAD / DELETE / FLUSH / RESTORE; a failure is a reply, ignored as above.
+            (Kind::Server(crate::cmds::FUNCTION), _) => {
+                let _ = crate::scripting::functions::replay(&args);
+            }
             _ => return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&argv[0]))),
         }
         Ok(())

@@ -88,6 +88,9 @@ pub const EVAL_RO: u16 = 112;
 pub const EVALSHA_RO: u16 = 113;
 pub const SCRIPT: u16 = 114;
 pub const MEMORY: u16 = 121;
+pub const FUNCTION: u16 = 122;
+pub const FCALL: u16 = 123;
+pub const FCALL_RO: u16 = 124;
 pub const LOLWUT: u16 = 130;
 
 /// Commands that run at once even inside MULTI instead of being queued (as in Redis).
@@ -208,6 +211,17 @@ pub fn register(r: &mut Registry) {
         ("script|kill", SCRIPT),
         ("script|debug", SCRIPT),
         ("script|help", SCRIPT),
+        ("function|load", FUNCTION),
+        ("function|delete", FUNCTION),
+        ("function|flush", FUNCTION),
+        ("function|list", FUNCTION),
+        ("function|dump", FUNCTION),
+        ("function|restore", FUNCTION),
+        ("function|stats", FUNCTION),
+        ("function|kill", FUNCTION),
+        ("function|help", FUNCTION),
+        ("fcall", FCALL),
+        ("fcall_ro", FCALL_RO),
         ("memory|stats", MEMORY),
         ("memory|doctor", MEMORY),
         ("memory|malloc-stats", MEMORY),
@@ -721,6 +735,9 @@ impl Env {
             EVAL_RO => self.eval_command(c, args, now, false, true),
             EVALSHA_RO => self.eval_command(c, args, now, true, true),
             SCRIPT => self.script_command(c, args),
+            FUNCTION => self.function_command(c, args),
+            FCALL => self.fcall_command(c, args, now, false),
+            FCALL_RO => self.fcall_command(c, args, now, true),
             WATCH => {
                 if c.multi.is_some() {
                     c.out.error("ERR WATCH inside MULTI is not allowed");

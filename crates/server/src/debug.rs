@@ -374,6 +374,8 @@ impl Env {
                     }
                 }
             }
+            // Redis's emptyData also clears the function libraries (the file holds them).
+            crate::scripting::functions::clear();
             // Redis's emptyData signals a flush: trackers are told their caches are void.
             self.track_flush();
         }

@@ -322,6 +322,7 @@ fn write_parts(
 ) -> std::io::Result<u64> {
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
     write_aux(&mut w, snapshot.now_ms, aof_base);
+    write_functions(&mut w);
     let mut keys = 0u64;
     for &d in used {
         let mut selected = false;
@@ -423,6 +424,18 @@ fn write_aux_repl(w: &mut RdbWriter, now_ms: i64, aof_base: bool, repl: Option<(
     w.aux(b"aof-base", if aof_base { b"1" } else { b"0" });
 }
 
+/// The function libraries, after the aux fields and before the databases, as Redis's
+/// rdbSaveFunctions. A background snapshot reads them when it starts writing, after its
+/// barrier: a FUNCTION LOAD / DELETE / FLUSH in between is both in the file and in the stream
+/// that follows it, and replaying it there converges (a LOAD of a library present, a DELETE of
+/// one absent, fail and change nothing). Rejected: reading them when the snapshot is created,
+/// before the barrier, which would lose a change made in between from both.
+fn write_functions(w: &mut RdbWriter) {
+    for lib in crate::scripting::functions::library_codes() {
+        w.function(&lib.code);
+    }
+}
+
 /// Redis's save points (`save <seconds> <changes>`), checked from a worker's timer: starts a
 /// BGSAVE when enough changes are older than their time, retrying a failed one after 5 s.
 pub fn cron(shared: &'static Shared, now_ms: i64) {
@@ -476,6 +489,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     let mut locks = LockSet::new();
     locks.lock(&shared.ks, &mut wanted);
     write_aux_repl(&mut w, now, false, crate::replication::save_info(shared));
+    write_functions(&mut w);
     let mut keys = 0u64;
     for &d in &used {
         let (mut n, mut with_expiry) = (0u64, 0u64);
@@ -625,8 +639,12 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
                 }
                 empty_skipped += 1;
             }
-            RdbItem::Function(_) => {
-                warning!("The RDB file holds a function library; redoxide has no scripting yet, so it was skipped");
+            RdbItem::Function(code) => {
+                // As Redis's rdbFunctionLoad: a library already present is an error, unless the
+                // load merges (DEBUG RELOAD MERGE), which replaces it.
+                if let Err(e) = crate::scripting::functions::load_from_rdb(&code, merge) {
+                    anyhow::bail!("Failed loading library, {e}");
+                }
             }
             RdbItem::Key { key, value, expire_at_ms } => {
                 if !keep_expired && expire_at_ms.is_some_and(|at| at <= now) {

@@ -2116,6 +2116,8 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
             }
         }
     }
+    // As Redis's emptyData before a full sync: the master's libraries replace ours.
+    crate::scripting::functions::clear();
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
     let loading = FlagGuard::set(&LOADING);
     let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);

@@ -1136,6 +1136,7 @@ fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
     match entry.kind {
         Kind::Server(crate::cmds::EVAL) => crate::scripting::eval_may_write(args, false),
         Kind::Server(crate::cmds::EVALSHA) => crate::scripting::eval_may_write(args, true),
+        Kind::Server(crate::cmds::FCALL) => crate::scripting::functions::fcall_may_write(args),
         _ => true,
     }
 }
@@ -1509,8 +1510,13 @@ impl Env {
         }
         // After the cluster redirection, as Redis orders them: a write to a cluster replica's
         // slot is MOVED to its master, not refused as READONLY.
+        // FCALL of a function without no-writes is a write here, as Redis's getCommandFlags
+        // makes it: a read-only replica refuses it as any write.
+        let is_write = entry.meta.has(flag::WRITE)
+            || (matches!(entry.kind, Kind::Server(crate::cmds::FCALL))
+                && crate::scripting::functions::fcall_may_write(args));
         if let Some(text) = crate::replication::refusal(
-            entry.meta.has(flag::WRITE),
+            is_write,
             entry.meta.has(flag::STALE),
             c.master,
             self.replica_read_only,
@@ -1531,7 +1537,7 @@ impl Env {
         // A script past busy-reply-threshold on another worker: Redis answers everyone else
         // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
         if crate::scripting::busy() && !entry.meta.has(flag::ALLOW_BUSY) && !c.master {
-            c.out.error(crate::scripting::BUSY_ERROR);
+            c.out.error(crate::scripting::busy_error());
             self.stats.rejected_calls.add(1);
             self.count_rejected(entry);
             c.multi_aborted |= c.multi.is_some();

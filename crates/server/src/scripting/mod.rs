@@ -1,5 +1,7 @@
 //! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP, as
 //! Redis 7.0.15's `eval.c`, `script.c` and `script_lua.c` behave (read as the specification).
+//! Functions (FUNCTION, FCALL) live in [`functions`], which owns the libraries and runs their
+//! callbacks through this module's `execute_script`, the run path EVAL takes.
 //!
 //! Owns: the script cache shared by every worker (SHA1 → body and shebang flags, so a SCRIPT LOAD
 //! on one connection serves EVALSHA on any other), one Lua VM per worker thread (`vm`, created on
@@ -42,6 +44,7 @@
 
 pub mod cjson;
 pub mod cmsgpack;
+pub mod functions;
 pub mod vm;
 
 use crate::worker::{Conn, Env};
@@ -59,16 +62,27 @@ use vm::Vm;
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 const STALE_ERROR: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 pub const BUSY_ERROR: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The BUSY reply while the busy script is a function (Redis's slowscripterr).
+pub const BUSY_FUNCTION_ERROR: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 /// How long a script's `redis.call` tries to lock a slot that sorts below one it holds.
 const LATE_LOCK_PATIENCE: Duration = Duration::from_millis(500);
 const LATE_LOCK_ERROR: &str = "Script attempted to access a key whose slot another client holds while this script holds a higher slot (declare the key in KEYS to lock it up front)";
 
-// Shebang flags (Redis's SCRIPT_FLAG_*).
-const NO_WRITES: u32 = 1;
-const ALLOW_OOM: u32 = 2;
-const ALLOW_STALE: u32 = 4;
-const NO_CLUSTER: u32 = 8;
-const ALLOW_CROSS_SLOT: u32 = 16;
+// Shebang and function flags (Redis's SCRIPT_FLAG_*; prelude.lua's `flag_bits` has the same).
+pub const NO_WRITES: u32 = 1;
+pub const ALLOW_OOM: u32 = 2;
+pub const ALLOW_STALE: u32 = 4;
+pub const NO_CLUSTER: u32 = 8;
+pub const ALLOW_CROSS_SLOT: u32 = 16;
+/// The flags' names, in Redis's order (FUNCTION LIST).
+pub const FLAG_NAMES: [(u32, &str); 5] = [
+    (NO_WRITES, "no-writes"),
+    (ALLOW_OOM, "allow-oom"),
+    (ALLOW_STALE, "allow-stale"),
+    (NO_CLUSTER, "no-cluster"),
+    (ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+];
 /// No shebang: the script runs as in Redis 6 (flags of the EVAL command itself).
 const EVAL_COMPAT: u32 = 32;
 
@@ -105,6 +119,65 @@ pub struct RunState {
     killed: AtomicBool,
     wrote: AtomicBool,
     from_master: bool,
+    /// A function (FCALL), which only FUNCTION KILL stops, or an EVAL script (SCRIPT KILL).
+    function: bool,
+    /// The function's name or the script's SHA1, and the command line (FUNCTION STATS).
+    name: String,
+    command: Vec<Vec<u8>>,
+}
+
+/// What a run calls: a cached script by SHA1, or a function's callback.
+pub(crate) enum Callee<'a> {
+    Script(&'a str),
+    Function { name: &'a str, f: &'a mlua::Function },
+}
+
+impl Callee<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Callee::Script(sha) => sha,
+            Callee::Function { name, .. } => name,
+        }
+    }
+}
+
+/// The BUSY error other clients get now: the text names the kill command of the busy run.
+pub fn busy_error() -> &'static str {
+    let running = RUNNING.lock();
+    match running.iter().find(|r| r.timed_out.load(Ordering::Relaxed)) {
+        Some(r) if r.function => BUSY_FUNCTION_ERROR,
+        _ => BUSY_ERROR,
+    }
+}
+
+/// SCRIPT KILL (`function` false) / FUNCTION KILL (Redis's scriptKill): stops the timed-out run
+/// if it may be stopped, or the error saying why not.
+pub(crate) fn kill(function: bool) -> Result<(), &'static str> {
+    let running = RUNNING.lock();
+    let Some(run) = running.iter().find(|r| r.timed_out.load(Ordering::Relaxed)) else {
+        return Err("NOTBUSY No scripts in execution right now.");
+    };
+    if run.from_master {
+        return Err("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.");
+    }
+    if run.wrote.load(Ordering::Relaxed) {
+        return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+    }
+    if run.function != function {
+        // Each kill command stops only its own kind, answering with the other's BUSY text.
+        return Err(if run.function { BUSY_FUNCTION_ERROR } else { BUSY_ERROR });
+    }
+    run.killed.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The timed-out run FUNCTION STATS reports: (name, command line, milliseconds so far).
+pub(crate) fn busy_run() -> Option<(String, Vec<Vec<u8>>, u64)> {
+    let running = RUNNING.lock();
+    running
+        .iter()
+        .find(|r| r.timed_out.load(Ordering::Relaxed))
+        .map(|r| (r.name.clone(), r.command.clone(), r.start.elapsed().as_millis() as u64))
 }
 
 /// Whether a timed-out script is running (other clients' commands get -BUSY).
@@ -321,9 +394,14 @@ pub fn command_slots(env: &Env, entry: &Entry, args: &[&[u8]], db: u32, wanted: 
                 }
             }
         }
-        Kind::Server(crate::cmds::EVAL | crate::cmds::EVALSHA | crate::cmds::EVAL_RO | crate::cmds::EVALSHA_RO)
-            if key_positions(entry.meta, args, &mut pos).is_ok() =>
-        {
+        Kind::Server(
+            crate::cmds::EVAL
+            | crate::cmds::EVALSHA
+            | crate::cmds::EVAL_RO
+            | crate::cmds::EVALSHA_RO
+            | crate::cmds::FCALL
+            | crate::cmds::FCALL_RO,
+        ) if key_positions(entry.meta, args, &mut pos).is_ok() => {
             wanted.extend(pos.iter().filter_map(|&p| args.get(p)).map(|k| (db, key_hash_slot(k))));
         }
         _ => {}
@@ -392,20 +470,10 @@ impl Env {
                 LUA_MEMORY.lock().remove(&self.id);
                 c.out.ok();
             }
-            b"kill" => {
-                let running = RUNNING.lock();
-                let Some(run) = running.iter().find(|r| r.timed_out.load(Ordering::Relaxed)) else {
-                    return c.out.error("NOTBUSY No scripts in execution right now.");
-                };
-                if run.from_master {
-                    return c.out.error("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.");
-                }
-                if run.wrote.load(Ordering::Relaxed) {
-                    return c.out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
-                }
-                run.killed.store(true, Ordering::Relaxed);
-                c.out.ok();
-            }
+            b"kill" => match kill(false) {
+                Ok(()) => c.out.ok(),
+                Err(e) => c.out.error(e),
+            },
             b"debug" => {
                 let mode = args[2].to_ascii_lowercase();
                 match mode.as_slice() {
@@ -476,7 +544,25 @@ impl Env {
             put_vm(self.id, vm);
             return c.out.error(&e);
         }
-        let compat = script.flags & EVAL_COMPAT != 0;
+        self.execute_script(c, &vm, args, now, numkeys, script.flags, ro, Callee::Script(&sha));
+        put_vm(self.id, vm);
+    }
+
+    /// Runs a script or function whose checks passed (`prepare_run`): locks its declared keys'
+    /// slots, runs it on the script client, replies, and ends the transaction its writes made.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn execute_script(
+        &mut self,
+        c: &mut Conn,
+        vm: &Vm,
+        args: &[&[u8]],
+        now: i64,
+        numkeys: usize,
+        flags: u32,
+        ro: bool,
+        callee: Callee<'_>,
+    ) {
+        let compat = flags & EVAL_COMPAT != 0;
         let keys = &args[3..3 + numkeys];
         let state = Arc::new(RunState {
             start: Instant::now(),
@@ -484,11 +570,14 @@ impl Env {
             killed: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             from_master: c.master,
+            function: matches!(callee, Callee::Function { .. }),
+            name: callee.name().to_string(),
+            command: args.iter().map(|a| a.to_vec()).collect(),
         });
         let mut run = Run {
-            ro: ro || (!compat && script.flags & NO_WRITES != 0),
-            allow_oom: !compat && script.flags & ALLOW_OOM != 0,
-            allow_cross_slot: compat || script.flags & ALLOW_CROSS_SLOT != 0,
+            ro: ro || (!compat && flags & NO_WRITES != 0),
+            allow_oom: !compat && flags & ALLOW_OOM != 0,
+            allow_cross_slot: compat || flags & ALLOW_CROSS_SLOT != 0,
             slot: if self.cluster.is_some() { keys.first().map(|k| key_hash_slot(k)) } else { None },
             wrote: false,
             state: state.clone(),
@@ -520,7 +609,7 @@ impl Env {
                 sc.db = c.db;
                 sc.out.truncate(0);
                 sc.out.set_resp3(false);
-                self.run_script(&vm, sc, &sha, keys, &args[3 + numkeys..], &mut run)
+                self.run_script(vm, sc, &callee, keys, &args[3 + numkeys..], &mut run)
             }
             None => Err("ERR the script client could not be created".to_string()),
         };
@@ -536,14 +625,13 @@ impl Env {
             TIMED_OUT.fetch_sub(1, Ordering::Relaxed);
         }
         LUA_CLIENT.with(|l| *l.borrow_mut() = sc);
-        put_vm(self.id, vm);
         if outer {
             self.finish_transaction();
         }
     }
 
     /// Redis's scriptPrepareForRun checks of a script's shebang flags.
-    fn prepare_run(&self, c: &Conn, flags: u32, ro: bool) -> Result<(), String> {
+    pub(crate) fn prepare_run(&self, c: &Conn, flags: u32, ro: bool) -> Result<(), String> {
         let stale = self.running_stale(c.master);
         if flags & EVAL_COMPAT != 0 {
             if stale {
@@ -609,14 +697,17 @@ impl Env {
         &mut self,
         vm: &Vm,
         sc: &mut Conn,
-        sha: &str,
+        callee: &Callee<'_>,
         keys: &[&[u8]],
         argv: &[&[u8]],
         run: &mut Run,
     ) -> Result<Value, String> {
+        let sha = callee.name();
         let lua_err = |e: mlua::Error| format!("ERR Error running script {sha}: {e}");
-        vm.set_array("KEYS", keys).map_err(lua_err)?;
-        vm.set_array("ARGV", argv).map_err(lua_err)?;
+        if let Callee::Script(_) = callee {
+            vm.set_array("KEYS", keys).map_err(lua_err)?;
+            vm.set_array("ARGV", argv).map_err(lua_err)?;
+        }
         vm.resp3.set(false);
         let threshold = self.shared.config.read().get_i64("busy-reply-threshold").unwrap_or(5000).max(0) as u64;
         if threshold > 0 {
@@ -687,7 +778,10 @@ impl Env {
             vm.redis.raw_set("call", call)?;
             vm.redis.raw_set("pcall", pcall)?;
             vm.rx.raw_set("acl_check", acl_check)?;
-            let r = vm.call(sha);
+            let r = match callee {
+                Callee::Script(sha) => vm.call(sha),
+                Callee::Function { f, .. } => vm.call_function(f, keys, argv),
+            };
             vm.redis.raw_set("call", Value::Nil)?;
             vm.redis.raw_set("pcall", Value::Nil)?;
             vm.rx.raw_set("acl_check", Value::Nil)?;

@@ -255,9 +255,179 @@ local function handler(err)
     return err
 end
 
-local xpcall = xpcall
-local function run(f)
-    return xpcall(f, handler)
+local xpcall, unpack = xpcall, unpack
+-- Runs `f` under the error handler; the arguments (a function's KEYS and ARGV) are passed on,
+-- which Lua 5.1's xpcall cannot do itself.
+local function run(f, ...)
+    local n = select('#', ...)
+    if n == 0 then
+        return xpcall(f, handler)
+    end
+    local args = { ... }
+    return xpcall(function()
+        return f(unpack(args, 1, n))
+    end, handler)
 end
 
-return env, exposed, run, redis
+-- Functions (FUNCTION LOAD, Redis's function_lua.c). A library's code runs once with only the
+-- load API as its globals (`redis` holding register_function, log and the version and log
+-- constants); the callbacks it registers later run with the scripts' globals. One environment
+-- table serves both, its lookup chosen by whether a load is under way (`loading`).
+local lower = string.lower
+local loading = nil -- { list = registrations in order, names = lower-cased names seen }
+
+-- A read-only view whose missing fields raise as missing globals do (luaSetErrorMetatable).
+local function strict_proxy(t)
+    local p = setmetatable({}, {
+        __index = function(_, k)
+            local v = t[k]
+            if v == nil then
+                error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+            end
+            return v
+        end,
+        __newindex = readonly_error,
+        __metatable = ro_meta,
+    })
+    protected[p] = true
+    return p
+end
+
+local flag_bits = {
+    ['no-writes'] = 1,
+    ['allow-oom'] = 2,
+    ['allow-stale'] = 4,
+    ['no-cluster'] = 8,
+    ['allow-cross-slot-keys'] = 16,
+}
+
+local function is_string(v)
+    return type(v) == 'string' or type(v) == 'number'
+end
+
+local function read_flags(t)
+    local bits, j = 0, 1
+    while true do
+        local f = t[j]
+        if f == nil then
+            return bits
+        end
+        local b = is_string(f) and flag_bits[lower(tostring(f))]
+        if not b then
+            raise('unknown flag given')
+        end
+        if bits % (2 * b) < b then
+            bits = bits + b
+        end
+        j = j + 1
+    end
+end
+
+local load_redis = {}
+load_redis.register_function = function(...)
+    if not loading then
+        raise('redis.register_function can only be called on FUNCTION LOAD command')
+    end
+    local n = select('#', ...)
+    if n < 1 or n > 2 then
+        raise('wrong number of arguments to redis.register_function')
+    end
+    local name, callback, flags, desc
+    if n == 1 then
+        local t = ...
+        if type(t) ~= 'table' then
+            raise('calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).')
+        end
+        for k, v in pairs(t) do
+            if not is_string(k) then
+                raise('named argument key given to redis.register_function is not a string')
+            end
+            local key = lower(tostring(k))
+            if key == 'function_name' then
+                if not is_string(v) then
+                    raise('function_name argument given to redis.register_function must be a string')
+                end
+                name = tostring(v)
+            elseif key == 'description' then
+                if not is_string(v) then
+                    raise('description argument given to redis.register_function must be a string')
+                end
+                desc = tostring(v)
+            elseif key == 'callback' then
+                if type(v) ~= 'function' then
+                    raise('callback argument given to redis.register_function must be a function')
+                end
+                callback = v
+            elseif key == 'flags' then
+                if type(v) ~= 'table' then
+                    raise('flags argument to redis.register_function must be a table representing function flags')
+                end
+                flags = read_flags(v)
+            else
+                raise('unknown argument given to redis.register_function')
+            end
+        end
+        if not name then
+            raise('redis.register_function must get a function name argument')
+        end
+        if not callback then
+            raise('redis.register_function must get a callback argument')
+        end
+    else
+        name, callback = ...
+        if not is_string(name) then
+            raise('first argument to redis.register_function must be a string')
+        end
+        if type(callback) ~= 'function' then
+            raise('second argument to redis.register_function must be a function')
+        end
+        name = tostring(name)
+    end
+    -- Redis checks function names with the library-name rule and its message.
+    if not find(name, '^[%w_]+$') then
+        raise('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
+    end
+    local key = lower(name)
+    if loading.names[key] then
+        raise('Function already exists in the library')
+    end
+    loading.names[key] = true
+    loading.list[#loading.list + 1] = { name = name, callback = callback, flags = flags or 0, description = desc }
+end
+load_redis.log = redis.log
+load_redis.LOG_DEBUG, load_redis.LOG_VERBOSE, load_redis.LOG_NOTICE, load_redis.LOG_WARNING = 0, 1, 2, 3
+load_redis.REDIS_VERSION = rx.version
+load_redis.REDIS_VERSION_NUM = rx.version_num
+local load_globals = { redis = strict_proxy(load_redis) }
+
+local fenv = setmetatable({}, {
+    __index = function(_, k)
+        local v
+        if loading then
+            v = load_globals[k]
+        else
+            v = exposed[k]
+        end
+        if v == nil then
+            error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+        end
+        return v
+    end,
+    __newindex = readonly_error,
+    __metatable = ro_meta,
+})
+protected[fenv] = true
+
+-- Runs a library's compiled chunk: true and its registrations, or false and the error.
+local function load_library(chunk)
+    loading = { list = {}, names = {} }
+    local ok, err = xpcall(chunk, handler)
+    local list = loading.list
+    loading = nil
+    if ok then
+        return true, list
+    end
+    return false, err
+end
+
+return env, exposed, run, redis, fenv, load_library

@@ -31,6 +31,13 @@ pub struct Vm {
     /// The prelude's table of Rust primitives; `acl_check` set per run.
     pub rx: Table,
     funcs: HashMap<String, Function>,
+    /// The environment of function libraries (load API while loading, scripts' globals after).
+    fenv: Table,
+    /// The prelude's `load_library(chunk)`: runs a library's chunk, collecting registrations.
+    load_library: Function,
+    /// Function libraries compiled in this VM: library name → (its version in the registry,
+    /// lower-cased function name → callback). See `functions`.
+    pub libs: HashMap<String, (u64, HashMap<String, Function>)>,
     /// `SCRIPT FLUSH` count this VM was created after (`super::flush_epoch`).
     pub epoch: u64,
     /// The protocol `redis.setresp` chose for this run (false: RESP2).
@@ -171,10 +178,24 @@ impl Vm {
                 })
             })?,
         )?;
-        let (env, exposed, run, redis): (Table, Table, Function, Table) =
+        let (env, exposed, run, redis, fenv, load_library): (Table, Table, Function, Table, Table, Function) =
             prelude.call((rx.clone(), debug, globals.clone()))?;
         globals.raw_set("debug", Value::Nil)?;
-        Ok(Vm { lua, exposed, env, run, redis, rx, funcs: HashMap::new(), epoch, resp3, runs: 0 })
+        Ok(Vm {
+            lua,
+            exposed,
+            env,
+            run,
+            redis,
+            rx,
+            funcs: HashMap::new(),
+            fenv,
+            load_library,
+            libs: HashMap::new(),
+            epoch,
+            resp3,
+            runs: 0,
+        })
     }
 
     pub fn has(&self, sha: &str) -> bool {
@@ -207,6 +228,78 @@ impl Vm {
         Ok(if ok { Ok(v) } else { Err(v) })
     }
 
+    /// Compiles a library's code (chunk name `@user_function`, as Redis) and runs it with the
+    /// load API, under `timeout` if given (Redis's 500 ms for FUNCTION LOAD). Returns the
+    /// functions it registered, or Redis's error text (without the reply's own "ERR " code).
+    pub fn load_library(&self, code: &[u8], timeout: Option<std::time::Duration>) -> Result<Vec<Registered>, String> {
+        let chunk =
+            self.lua.load(code).set_name("@user_function").set_environment(self.fenv.clone()).into_function().map_err(
+                |e| match e {
+                    mlua::Error::SyntaxError { message, .. } => format!("Error compiling function: {message}"),
+                    other => format!("Error compiling function: {other}"),
+                },
+            )?;
+        if let Some(limit) = timeout {
+            let started = std::time::Instant::now();
+            self.lua
+                .set_hook(mlua::HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
+                    if started.elapsed() > limit {
+                        // Raised as Redis's error table, without the position a runtime error gets.
+                        return Err(mlua::Error::external(ScriptError("ERR FUNCTION LOAD timeout".into())));
+                    }
+                    Ok(mlua::VmState::Continue)
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        let outcome: mlua::Result<(bool, Value)> = self.load_library.call(chunk);
+        if timeout.is_some() {
+            self.lua.remove_hook();
+        }
+        let (ok, v) = outcome.map_err(|e| format!("Error registering functions: {e}"))?;
+        if !ok {
+            let msg = match &v {
+                Value::Table(t) => match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                    _ => "unknown error".to_string(),
+                },
+                Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                _ => "unknown error".to_string(),
+            };
+            // The error's own code stays in the text, as Redis words it ("... functions: ERR ...").
+            return Err(format!("Error registering functions: {msg}"));
+        }
+        let Value::Table(list) = v else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for item in list.sequence_values::<Table>() {
+            let item = item.map_err(|e| e.to_string())?;
+            let name: String = item.raw_get("name").map_err(|e| e.to_string())?;
+            let flags: f64 = item.raw_get("flags").map_err(|e| e.to_string())?;
+            let description: Option<String> = item.raw_get("description").map_err(|e| e.to_string())?;
+            let callback: Function = item.raw_get("callback").map_err(|e| e.to_string())?;
+            out.push(Registered { name, flags: flags as u32, description, callback });
+        }
+        Ok(out)
+    }
+
+    /// Runs a function's callback with its KEYS and ARGV tables as its two arguments: as
+    /// [`Vm::call`].
+    pub fn call_function(&self, f: &Function, keys: &[&[u8]], argv: &[&[u8]]) -> mlua::Result<Result<Value, Value>> {
+        let k = self.array(keys)?;
+        let a = self.array(argv)?;
+        let mut out: mlua::MultiValue = self.run.call((f.clone(), k, a))?;
+        let ok = matches!(out.pop_front(), Some(Value::Boolean(true)));
+        let v = out.pop_front().unwrap_or(Value::Nil);
+        Ok(if ok { Ok(v) } else { Err(v) })
+    }
+
+    fn array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, a) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(a)?)?;
+        }
+        Ok(t)
+    }
+
     pub fn set_array(&self, name: &str, items: &[&[u8]]) -> mlua::Result<()> {
         let t = self.lua.create_table_with_capacity(items.len(), 0)?;
         for (i, a) in items.iter().enumerate() {
@@ -218,6 +311,14 @@ impl Vm {
     pub fn memory(&self) -> usize {
         self.lua.used_memory()
     }
+}
+
+/// A function a library registered while loading.
+pub struct Registered {
+    pub name: String,
+    pub flags: u32,
+    pub description: Option<String>,
+    pub callback: Function,
 }
 
 /// An error `redis.call` raises: the `err` string of Redis's error table ("CODE message").
