@@ -1986,8 +1986,11 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
             // repl-diskless-load swapdb: Redis keeps serving the old data while the new arrives
             // (async_loading). Ours is kept whole until the RDB is all here in any mode, so the
             // flag is the report of it, and a transfer that fails leaves the data as it was.
+            // Only with the master's own history (same replid, e.g. after a failover): a
+            // different one makes Redis load the plain way (readSyncBulkPayload's asyncLoading).
             let swapdb = shared.config.read().get_bytes(b"repl-diskless-load").as_deref() == Some(&b"swapdb"[..]);
-            let _async_loading = swapdb.then(|| FlagGuard::set(&ASYNC_LOADING));
+            let same_history = r.stream.lock().replid == replid;
+            let _async_loading = (swapdb && same_history).then(|| FlagGuard::set(&ASYNC_LOADING));
             set_state(generation, "sync")?;
             let rdb = read_rdb(&mut m, generation)?;
             notice!("MASTER <-> REPLICA sync: Flushing old data");

@@ -1028,6 +1028,12 @@ impl Worker {
         if !shared.active_expire_enabled.load(Ordering::Relaxed) {
             return;
         }
+        // No expiry cycle while clients are paused (see the expiry mode in `execute`).
+        if shared.pause_until_ms.load(Ordering::Relaxed) > now
+            || shared.failover_pause_until_ms.load(Ordering::Relaxed) > now
+        {
+            return;
+        }
         // A replica's keys expire by its master's DELs only (Redis runs no expiry cycle there),
         // except those its own clients wrote with a TTL (replica-read-only no).
         if crate::replication::is_replica() {
@@ -1570,7 +1576,14 @@ impl Env {
         let failover_guard = !c.master && self.writes_if_run(c, entry, args);
         // A replica hides expired keys from its clients and keeps them for its master's stream;
         // a write it accepts (replica-read-only no) deletes them, as Redis's forced expiry does.
+        // While clients are paused (CLIENT PAUSE, a failover's pause) nothing expires for real
+        // either, as Redis 7.0's checkClientPauseTimeoutAndReturnIfPaused: a read that runs
+        // during a write pause finds expired keys gone but leaves them, so the dataset (and the
+        // replication offset) does not move until the pause ends.
+        let paused = shared.pause_until_ms.load(Ordering::Relaxed) > now
+            || shared.failover_pause_until_ms.load(Ordering::Relaxed) > now;
         let expiry_mode = match (crate::replication::is_replica(), c.master, failover_guard) {
+            (false, _, _) if paused => keyspace::ExpiryMode::Hide,
             (false, _, _) | (true, false, true) => keyspace::ExpiryMode::Delete,
             (true, true, _) => keyspace::ExpiryMode::Keep,
             (true, false, false) => keyspace::ExpiryMode::Hide,

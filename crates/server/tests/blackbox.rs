@@ -269,6 +269,28 @@ fn client_pause_write_holds_may_replicate_commands() {
     assert_eq!(other.cmd(&["GET", "k"]), Reply::bulk("v"));
 }
 
+fn expired_keys(c: &mut Client) -> String {
+    let Reply::Bulk(info) = c.cmd(&["INFO", "stats"]) else { panic!("INFO") };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    info.lines().find_map(|l| l.strip_prefix("expired_keys:").map(str::to_string)).expect("expired_keys")
+}
+
+/// While clients are paused nothing expires for real (Redis 7.0): a read finds the key gone but
+/// leaves it, and the active cycle waits; after the pause the key expires and is counted.
+#[test]
+fn client_pause_holds_expiry() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["SET", "k", "v", "PX", "50"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), Reply::Simple("OK".into()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Null);
+    assert_eq!(expired_keys(&mut c), "0", "nothing expires during the pause");
+    assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::Null);
+    assert_eq!(expired_keys(&mut c), "1");
+}
+
 #[test]
 fn databases_are_separate() {
     let server = Server::start(&[]);
