@@ -1,4 +1,5 @@
-//! Fuzzes RESTORE's payload decoder (`persist::restore_payload`); see `restore::check_restore_payload`.
+//! Fuzzes the RESTORE and FUNCTION RESTORE payload decoders (`persist::restore_payload`,
+//! `persist::rdb::function_restore_payload`); see `restore::check_restore_payload`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

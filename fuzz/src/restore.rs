@@ -6,6 +6,7 @@
 use persist::{dump_payload, restore_payload, verify_dump_payload, EncodeLimits};
 
 pub fn check_restore_payload(data: &[u8]) {
+    check_function_restore_payload(data);
     let _ = verify_dump_payload(data, true);
     let _ = verify_dump_payload(data, false);
     let Ok(value) = restore_payload(data) else { return };
@@ -14,6 +15,17 @@ pub fn check_restore_payload(data: &[u8]) {
     assert!(verify_dump_payload(&first, true).is_some(), "our own payload fails its footer check");
     let again = restore_payload(&first).expect("our own payload must restore");
     assert_eq!(dump_payload(&again, &limits), first, "dump -> restore -> dump changed the bytes");
+}
+
+/// FUNCTION RESTORE's payload (any client can send one): decoding never panics or allocates
+/// beyond the input, and the libraries it yields dump to a payload that restores to them again.
+/// Run by the restore_payload target, on the same inputs, rather than by a target of its own.
+pub fn check_function_restore_payload(data: &[u8]) {
+    let Ok(codes) = persist::rdb::function_restore_payload(data) else { return };
+    let refs: Vec<&[u8]> = codes.iter().map(|c| c.as_slice()).collect();
+    let dumped = persist::rdb::function_dump_payload(&refs, &EncodeLimits::default());
+    let again = persist::rdb::function_restore_payload(&dumped).expect("our own function payload must restore");
+    assert_eq!(again, codes, "function dump -> restore changed the libraries");
 }
 
 /// An RDB file (what a node loads at start-up, and what full resynchronisation sends): walking
@@ -37,9 +49,15 @@ mod tests {
     #[test]
     fn known_payloads_pass() {
         check_restore_payload(b"\x00\x05hello\n\x00cr\xdfve4 \n");
-        check_restore_payload(b"\x12\x01\x02\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\xdf\x9c\x02\x85hello\x06\xff");
+        check_restore_payload(
+            b"\x12\x01\x02\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\xdf\x9c\x02\x85hello\x06\xff",
+        );
         check_restore_payload(b"\x0b\x0c\x02\x00\x00\x00\x02\x00\x00\x00\xff\xff\x03\x00");
         check_restore_payload(b"");
+        let lib: &[u8] = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+        let payload = persist::rdb::function_dump_payload(&[lib], &EncodeLimits::default());
+        assert_eq!(persist::rdb::function_restore_payload(&payload), Ok(vec![lib.to_vec()]));
+        check_restore_payload(&payload);
         check_rdb_file(include_bytes!("../../crates/persist/tests/fixtures/redis-7.0.15-types.rdb"));
         check_rdb_file(b"REDIS0010\xff");
     }
