@@ -239,26 +239,26 @@ fn geodist(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 
 /// GEOHASH key [member ...]: the 11-character standard geohash of each member, or null.
 fn geohash_cmd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    let now = ctx.now_ms;
-    let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
-    let z = match zset_ref(t, args[1], now) {
-        Err(_) => return ctx.out.error(errors::WRONGTYPE),
-        Ok(z) => z,
-    };
-    ctx.out.array(args.len() - 2);
-    for m in &args[2..] {
-        match z.and_then(|z| z.scores.get(*m)) {
-            None => ctx.out.null(),
-            Some(&score) => {
-                let (lon, lat) = geohash::score_to_lonlat(score);
-                ctx.out.bulk(&geohash::geohash_string(lon, lat));
-            }
-        }
-    }
+    reply_per_member(ctx, args, ReplyBuf::null, |out, lon, lat| out.bulk(&geohash::geohash_string(lon, lat)));
 }
 
 /// GEOPOS key [member ...]: [longitude, latitude] of each member, or a null array.
 fn geopos(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+    reply_per_member(ctx, args, ReplyBuf::null_array, |out, lon, lat| {
+        out.array(2);
+        reply_coord(out, lon);
+        reply_coord(out, lat);
+    });
+}
+
+/// One reply per member of `args[2..]` (GEOHASH, GEOPOS): `found` with its decoded position,
+/// `missing` for a member (or key) that is not there; WRONGTYPE for a key of another type.
+fn reply_per_member(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[&[u8]],
+    missing: fn(&mut ReplyBuf),
+    found: fn(&mut ReplyBuf, f64, f64),
+) {
     let now = ctx.now_ms;
     let t = ctx.locks.table(ctx.ks, ctx.db, args[1]);
     let z = match zset_ref(t, args[1], now) {
@@ -268,12 +268,10 @@ fn geopos(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.scores.get(*m)) {
-            None => ctx.out.null_array(),
+            None => missing(ctx.out),
             Some(&score) => {
                 let (lon, lat) = geohash::score_to_lonlat(score);
-                ctx.out.array(2);
-                reply_coord(ctx.out, lon);
-                reply_coord(ctx.out, lat);
+                found(ctx.out, lon, lat);
             }
         }
     }

@@ -153,21 +153,25 @@ end
 
 -- The environment scripts run in: the allowed globals (library tables as read-only views),
 -- KEYS and ARGV of the running script, and errors for anything else.
+-- A read-only view whose missing fields raise as missing globals do (luaSetErrorMetatable).
+local function strict_proxy(t)
+    local p = setmetatable({}, {
+        __index = function(_, k)
+            local v = t[k]
+            if v == nil then
+                error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+            end
+            return v
+        end,
+        __newindex = readonly_error,
+        __metatable = ro_meta,
+    })
+    protected[p] = true
+    return p
+end
+
 local exposed = {}
-local env = {}
-local env_meta = {
-    __index = function(_, k)
-        local v = exposed[k]
-        if v == nil then
-            error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-        end
-        return v
-    end,
-    __newindex = readonly_error,
-    __metatable = ro_meta,
-}
-setmetatable(env, env_meta)
-protected[env] = true
+local env = strict_proxy(exposed)
 
 local allowed = {
     'xpcall', 'tostring', 'getfenv', 'next', 'assert', 'tonumber', 'rawequal', 'collectgarbage',
@@ -276,22 +280,6 @@ end
 local lower = string.lower
 local loading = nil -- { list = registrations in order, names = lower-cased names seen }
 
--- A read-only view whose missing fields raise as missing globals do (luaSetErrorMetatable).
-local function strict_proxy(t)
-    local p = setmetatable({}, {
-        __index = function(_, k)
-            local v = t[k]
-            if v == nil then
-                error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-            end
-            return v
-        end,
-        __newindex = readonly_error,
-        __metatable = ro_meta,
-    })
-    protected[p] = true
-    return p
-end
 
 local flag_bits = {
     ['no-writes'] = 1,
