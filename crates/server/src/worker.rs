@@ -1582,7 +1582,11 @@ impl Env {
         // replication offset) does not move until the pause ends.
         let paused = shared.pause_until_ms.load(Ordering::Relaxed) > now
             || shared.failover_pause_until_ms.load(Ordering::Relaxed) > now;
-        let expiry_mode = match (crate::replication::is_replica(), c.master, failover_guard) {
+        // Only a writable replica's writes delete (Redis forces the deletion for write lookups
+        // unless the replica is read-only): a may-replicate command a read-only replica runs,
+        // such as PFCOUNT or EVAL, hides expired keys and keeps them.
+        let replica_write = failover_guard && !self.replica_read_only;
+        let expiry_mode = match (crate::replication::is_replica(), c.master, replica_write) {
             (false, _, _) if paused => keyspace::ExpiryMode::Hide,
             (false, _, _) | (true, false, true) => keyspace::ExpiryMode::Delete,
             (true, true, _) => keyspace::ExpiryMode::Keep,
