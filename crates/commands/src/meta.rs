@@ -31,6 +31,7 @@ pub mod flag {
     pub const MOVABLEKEYS: u32 = 1 << 16;
     pub const ALLOW_BUSY: u32 = 1 << 17;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 19;
 
     pub fn from_name(name: &str) -> u32 {
         match name {
@@ -53,6 +54,7 @@ pub mod flag {
             "movablekeys" => MOVABLEKEYS,
             "allow_busy" => ALLOW_BUSY,
             "no_mandatory_keys" => NO_MANDATORY_KEYS,
+            "no_async_loading" => NO_ASYNC_LOADING,
             _ => 0,
         }
     }

@@ -164,6 +164,7 @@ fn kill_clients(shared: &Shared, c: &mut Conn, pred: impl Fn(&ClientShared) -> b
             continue;
         }
         cl.kill.store(true, Ordering::Relaxed);
+        crate::replication::client_killed(cl.id);
         if let Some(w) = shared.workers().get(cl.worker) {
             w.send(Msg::Poke);
         }

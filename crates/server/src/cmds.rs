@@ -539,7 +539,10 @@ impl Env {
                 let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
                 // `enable-protected-configs local` lets loopback and unix-socket clients set them.
                 let local = c.info.unix || c.info.addr.starts_with("127.") || c.info.addr.starts_with("[::1]");
-                let cx = crate::config::SetContext { client_is_local: local, loading: false };
+                // Redis refuses deny-loading directives during either kind of load (its `server.loading`
+                // is set for an async one too).
+                let loading = crate::replication::loading() || crate::replication::async_loading();
+                let cx = crate::config::SetContext { client_is_local: local, loading };
                 let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
                 match result {
                     Ok(_) => {
@@ -1191,7 +1194,7 @@ impl Env {
             match found {
                 Some(cl) => {
                     cl.kill.store(true, Ordering::Relaxed);
-                    crate::replication::master_link_killed(cl.id);
+                    crate::replication::client_killed(cl.id);
                     if let Some(w) = shared.workers().get(cl.worker) {
                         w.send(Msg::Poke);
                     }
@@ -1270,7 +1273,7 @@ impl Env {
                 continue;
             }
             cl.kill.store(true, Ordering::Relaxed);
-            crate::replication::master_link_killed(cl.id);
+            crate::replication::client_killed(cl.id);
             if cl.id == c.info.id {
                 c.close_after_write = true;
             } else if let Some(w) = shared.workers().get(cl.worker) {

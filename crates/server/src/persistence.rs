@@ -293,33 +293,52 @@ pub(crate) fn write_background_snapshot(
     aof_base: bool,
 ) -> std::io::Result<u64> {
     let mut out = TempFile::create(path, if aof_base { "temp-rewriteaof-bg" } else { "temp-bgsave" })?;
-    let keys = write_parts(shared, snapshot, used, checksum, delay_us, aof_base, &mut |b| out.write_all(b))?;
+    let how = PartsOptions { checksum, delay_us, aof_base, stop: &|| false };
+    let keys = write_parts(shared, snapshot, used, &how, &mut |b| out.write_all(b))?;
     out.commit()?;
     Ok(keys)
 }
 
 /// The snapshot as an RDB image handed to `sink` piece by piece (a replica's socket for a
-/// diskless sync, a file otherwise), as [`write_background_snapshot`] writes it.
+/// diskless sync, a file otherwise), as [`write_background_snapshot`] writes it. `stop` is asked
+/// between slots and during `delay_us` waits: true ends the write with `Interrupted` (the
+/// replica went away; otherwise a slowed-down transfer would hold the one snapshot to the end).
 pub(crate) fn write_snapshot_to(
     shared: &Shared,
     snapshot: &SlotSnapshot,
     used: &[u32],
     checksum: bool,
     delay_us: u64,
+    stop: &dyn Fn() -> bool,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
-    write_parts(shared, snapshot, used, checksum, delay_us, false, sink)
+    write_parts(shared, snapshot, used, &PartsOptions { checksum, delay_us, aof_base: false, stop }, sink)
+}
+
+/// How [`write_parts`] writes: with a checksum, slowed by `delay_us` a key, as an AOF base, and
+/// until `stop` says otherwise.
+struct PartsOptions<'a> {
+    checksum: bool,
+    delay_us: u64,
+    aof_base: bool,
+    stop: &'a dyn Fn() -> bool,
 }
 
 fn write_parts(
     shared: &Shared,
     snapshot: &SlotSnapshot,
     used: &[u32],
-    checksum: bool,
-    delay_us: u64,
-    aof_base: bool,
+    how: &PartsOptions,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
+    let PartsOptions { checksum, delay_us, aof_base, stop } = *how;
+    let go_on = || -> std::io::Result<()> {
+        snapshot.check_cancelled()?;
+        if stop() {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped"));
+        }
+        Ok(())
+    };
     let mut w = RdbWriter::new(snapshot.limits.clone(), checksum);
     write_aux(&mut w, snapshot.now_ms, aof_base);
     write_functions(&mut w);
@@ -330,7 +349,7 @@ fn write_parts(
             continue;
         }
         for s in 0..SLOT_COUNT as u16 {
-            snapshot.check_cancelled()?;
+            go_on()?;
             drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
             let Some((bytes, n)) = snapshot.parts.lock().remove(&i) else { continue };
@@ -346,7 +365,7 @@ fn write_parts(
                 // a cancel is seen promptly.
                 let until = std::time::Instant::now() + std::time::Duration::from_micros(delay_us.saturating_mul(n));
                 while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
-                    snapshot.check_cancelled()?;
+                    go_on()?;
                     std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
                 }
             }

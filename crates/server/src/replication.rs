@@ -134,6 +134,14 @@ impl ReplicaLink {
         self.closed.store(true, Ordering::Relaxed);
         let _ = self.sock.shutdown(Shutdown::Both);
     }
+
+    /// Whether the transfer to this replica should stop: its link closed, CLIENT KILL chose it,
+    /// or the server is shutting down.
+    fn stopped(&self, shared: &Shared) -> bool {
+        self.closed.load(Ordering::Relaxed)
+            || self.info.kill.load(Ordering::Relaxed)
+            || shared.shutdown.load(Ordering::Relaxed)
+    }
 }
 
 /// The replica side: which master, and how the link is.
@@ -607,16 +615,29 @@ pub fn applied_from_master(client_id: u64, bytes: &[u8]) {
     r.data.notify_all();
 }
 
-/// CLIENT KILL chose client `client_id`: if it is our master link, the link counts as down from
-/// now (Redis frees the master client at once), although its worker closes it only when it is
-/// free (after a DEBUG SLEEP or a transaction under way). A cluster replica's failover judges
-/// its data's age from this time (06-slave-stop-cond).
-pub fn master_link_killed(client_id: u64) {
+/// CLIENT KILL chose client `client_id` (its kill flag is already set).
+///
+/// If it is our master link, the link counts as down from now (Redis frees the master client at
+/// once), although its worker closes it only when it is free (after a DEBUG SLEEP or a
+/// transaction under way). A cluster replica's failover judges its data's age from this time
+/// (06-slave-stop-cond).
+///
+/// If it is one of our replicas, its socket is shut down now, as Redis frees a replica client at
+/// once: the replica sees the end of its transfer or stream at the same moment, not when the
+/// writer thread next looks at the flag (which, mid-transfer, is only after the whole RDB).
+pub fn client_killed(client_id: u64) {
     let Some(r) = REPL.get() else { return };
-    let mut l = r.link.lock();
-    if l.client.map(|c| c.0) == Some(client_id) && r.link_up.load(Ordering::Relaxed) {
-        l.down_since_ms = now_ms();
-        r.link_up.store(false, Ordering::Relaxed);
+    {
+        let mut l = r.link.lock();
+        if l.client.map(|c| c.0) == Some(client_id) && r.link_up.load(Ordering::Relaxed) {
+            l.down_since_ms = now_ms();
+            r.link_up.store(false, Ordering::Relaxed);
+        }
+    }
+    let killed = r.stream.lock().links.iter().find(|l| l.info.id == client_id).cloned();
+    if let Some(link) = killed {
+        link.close();
+        r.data.notify_all();
     }
 }
 
@@ -629,7 +650,7 @@ pub fn master_link_lost(client_id: u64, db: u32) {
         l.client = None;
         l.db = db;
         l.state = "connect";
-        // Down since CLIENT KILL if that is what closed it (`master_link_killed`).
+        // Down since CLIENT KILL if that is what closed it (`client_killed`).
         if r.link_up.load(Ordering::Relaxed) || l.down_since_ms < 0 {
             l.down_since_ms = now_ms();
         }
@@ -1532,13 +1553,17 @@ fn full_sync(
 ) -> std::io::Result<()> {
     let r = repl();
     r.sync_full.fetch_add(1, Ordering::Relaxed);
-    let (diskless, delay_s) = {
+    let (diskless, delay_s, key_delay_us) = {
         let cfg = shared.config.read();
         (
             cfg.get_bool("repl-diskless-sync").unwrap_or(true) && req.hello.capa_eof,
             cfg.get_i64("repl-diskless-sync-delay").unwrap_or(5).max(0),
+            // Read once, as Redis's child reads it once when forked: a later CONFIG SET does not
+            // speed up a transfer under way.
+            cfg.rdb_key_save_delay_us().max(0) as u64,
         )
     };
+    let stop = || link.stopped(shared);
     notice!("Replica {} asks for synchronization", link.info.addr);
     notice!("Full resync requested by replica {}", link.info.addr);
     if diskless && delay_s > 0 {
@@ -1546,7 +1571,7 @@ fn full_sync(
         // each second keeps the replica's read timeout at bay.
         for _ in 0..delay_s {
             std::thread::sleep(Duration::from_secs(1));
-            if link.closed.load(Ordering::Relaxed) {
+            if stop() {
                 return Err(std::io::Error::other("closed while waiting"));
             }
             sock.write_all(b"\n")?;
@@ -1556,7 +1581,7 @@ fn full_sync(
     // or AOF rewrite may hold it), so retry until it is free, with keepalives.
     let mut waited_ms = 0u64;
     let (snapshot, checksum, replid, at) = loop {
-        if link.closed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
+        if stop() {
             return Err(std::io::Error::other("closed while waiting for the snapshot"));
         }
         let (snapshot, checksum) = crate::persistence::SlotSnapshot::new(shared, now_ms());
@@ -1610,7 +1635,9 @@ fn full_sync(
             let mark = random_hex(40);
             let mut w = std::io::BufWriter::with_capacity(1 << 16, &*sock);
             w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
-            crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, 0, &mut |b| w.write_all(b))?;
+            crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, key_delay_us, &stop, &mut |b| {
+                w.write_all(b)
+            })?;
             w.write_all(mark.as_bytes())?;
             w.flush()?;
         } else {
@@ -1620,7 +1647,15 @@ fn full_sync(
             let path = dir.join(format!("temp-repl-{}-{n}.rdb", std::process::id()));
             let written = (|| -> std::io::Result<()> {
                 let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, 0, &mut |b| f.write_all(b))?;
+                crate::persistence::write_snapshot_to(
+                    shared,
+                    &snapshot,
+                    &dbs,
+                    checksum,
+                    key_delay_us,
+                    &stop,
+                    &mut |b| f.write_all(b),
+                )?;
                 f.flush()
             })();
             shared.ks.end_snapshot();
@@ -1653,10 +1688,7 @@ fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> 
     let r = repl();
     let mut chunk = Vec::with_capacity(SEND_CHUNK);
     loop {
-        if link.closed.load(Ordering::Relaxed)
-            || link.info.kill.load(Ordering::Relaxed)
-            || shared.shutdown.load(Ordering::Relaxed)
-        {
+        if link.stopped(shared) {
             return Ok(());
         }
         chunk.clear();
@@ -1988,11 +2020,20 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
             // flag is the report of it, and a transfer that fails leaves the data as it was.
             // Only with the master's own history (same replid, e.g. after a failover): a
             // different one makes Redis load the plain way (readSyncBulkPayload's asyncLoading).
-            let swapdb = shared.config.read().get_bytes(b"repl-diskless-load").as_deref() == Some(&b"swapdb"[..]);
+            let load_mode = shared.config.read().get_bytes(b"repl-diskless-load");
+            let swapdb = load_mode.as_deref() == Some(&b"swapdb"[..]);
             let same_history = r.stream.lock().replid == replid;
             let _async_loading = (swapdb && same_history).then(|| FlagGuard::set(&ASYNC_LOADING));
+            // Redis's other diskless loads (swapdb with a new history, on-empty-db into an empty
+            // dataset) block clients with -LOADING from the first byte of the transfer, as they
+            // parse it straight from the socket (useDisklessLoad); a disk-based one serves the
+            // old data until the file is all here.
+            let diskless_load = swapdb
+                || (load_mode.as_deref() == Some(&b"on-empty-db"[..])
+                    && (0..shared.ks.db_count()).all(|d| shared.ks.db_if_used(d).is_none_or(|db| db.is_empty())));
+            let loading_flag = (diskless_load && !(swapdb && same_history)).then_some(&LOADING);
             set_state(generation, "sync")?;
-            let rdb = read_rdb(&mut m, generation)?;
+            let (rdb, _loading) = read_rdb(&mut m, generation, loading_flag)?;
             notice!("MASTER <-> REPLICA sync: Flushing old data");
             disconnect_replicas();
             load_full_sync(shared, &rdb, &replid, offset)?;
@@ -2050,11 +2091,17 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
 }
 
 /// Reads the RDB payload in either form. It grows as bytes arrive (never by the announced
-/// length, which the master controls).
-fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
+/// length, which the master controls). `loading_flag` is raised once the payload starts, and
+/// stays up while the returned guard lives.
+fn read_rdb(
+    m: &mut MasterReader,
+    generation: u64,
+    loading_flag: Option<&'static AtomicBool>,
+) -> std::io::Result<(Vec<u8>, Option<FlagGuard>)> {
     let r = repl();
     let line = m.reply()?;
     let preamble = parse_rdb_preamble(&line).map_err(std::io::Error::other)?;
+    let guard = loading_flag.map(FlagGuard::set);
     let mut rdb = Vec::new();
     let mut scanned = 0usize;
     let total = match &preamble {
@@ -2088,7 +2135,7 @@ fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
             l.sync_last_io_ms = now_ms();
         }
         match &preamble {
-            RdbPreamble::Len(n) if rdb.len() as u64 >= *n => return Ok(rdb),
+            RdbPreamble::Len(n) if rdb.len() as u64 >= *n => return Ok((rdb, guard)),
             RdbPreamble::Eof(mark) => {
                 // The mark may arrive split over reads, and stream bytes may follow it in the
                 // same read: they are given back to the reader.
@@ -2096,7 +2143,7 @@ fn read_rdb(m: &mut MasterReader, generation: u64) -> std::io::Result<Vec<u8>> {
                     m.buf = rdb[at + 40..].to_vec();
                     m.pos = 0;
                     rdb.truncate(at);
-                    return Ok(rdb);
+                    return Ok((rdb, guard));
                 }
                 scanned = rdb.len();
             }

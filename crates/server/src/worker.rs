@@ -1490,21 +1490,7 @@ impl Env {
             // This client's invalidations of evicted keys precede its reply, as in Redis.
             self.write_track_immediate(c);
             if outcome == crate::evict::Outcome::Fail && reject_on_oom && !c.master {
-                self.stats.rejected_calls.add(1);
-                self.count_rejected(entry);
-                if is_exec {
-                    // Redis's execCommandAbort: the refused EXEC ends the transaction.
-                    c.out.error(&format!("EXECABORT Transaction discarded because of: {}", crate::evict::OOM_ERROR));
-                    c.multi = None;
-                    c.multi_aborted = false;
-                    c.info.multi_len.store(-1, Ordering::Relaxed);
-                    self.unwatch_all(c);
-                } else {
-                    c.out.error(crate::evict::OOM_ERROR);
-                    c.multi_aborted |= c.multi.is_some();
-                }
-                self.after_command(c, before);
-                return Exec::Done;
+                return self.reject(c, entry, crate::evict::OOM_ERROR, before);
             }
         }
         // A cluster replica promoted a moment ago serves its new slots before its role has
@@ -1538,6 +1524,17 @@ impl Env {
         // A replica loading its master's RDB: the dataset is half there (Redis's -LOADING, checked
         // after the replica refusals as processCommand does).
         if crate::replication::loading() && !entry.meta.has(flag::LOADING) && !c.master {
+            return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
+        }
+        // While the old dataset is served during a swapdb sync, commands that would change the
+        // replication setup or save the half-replaced data wait for it (REPLICAOF, SAVE,
+        // CLUSTER SETSLOT...), also from inside a transaction.
+        if crate::replication::async_loading()
+            && !c.master
+            && (entry.meta.has(flag::NO_ASYNC_LOADING)
+                || (matches!(entry.kind, Kind::Server(crate::cmds::EXEC))
+                    && self.queue_has_flag(c, flag::NO_ASYNC_LOADING)))
+        {
             return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
         }
         // A script past busy-reply-threshold on another worker: Redis answers everyone else
@@ -1702,11 +1699,21 @@ impl Env {
 
     /// Refuses the command with `text` before it runs (Redis's rejectCommand): counted as
     /// rejected, and a transaction being queued is marked to abort at EXEC.
+    /// Redis's `rejectCommand`: the error, counted against the command; a refused EXEC ends its
+    /// transaction (`execCommandAbort`), any other refusal inside MULTI makes EXEC fail.
     fn reject(&mut self, c: &mut Conn, entry: &Entry, text: &str, before: usize) -> Exec {
-        c.out.error(text);
         self.stats.rejected_calls.add(1);
         self.count_rejected(entry);
-        c.multi_aborted |= c.multi.is_some();
+        if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
+            c.out.error(&format!("EXECABORT Transaction discarded because of: {text}"));
+            c.multi = None;
+            c.multi_aborted = false;
+            c.info.multi_len.store(-1, Ordering::Relaxed);
+            self.unwatch_all(c);
+        } else {
+            c.out.error(text);
+            c.multi_aborted |= c.multi.is_some();
+        }
         self.after_command(c, before);
         Exec::Done
     }

@@ -655,3 +655,60 @@ fn replica_hides_expired_keys_until_the_master_deletes_them() {
     wait_until("the master's DEL", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(1));
     assert_eq!(r.cmd(&["GET", "long"]), Reply::bulk("v"));
 }
+
+/// A swapdb full sync with the master's own history (async loading): the old dataset is served
+/// until the new one is all here; commands that would change the replication setup or save the
+/// half-replaced data get -LOADING (inside MULTI too, which then fails); and when the master
+/// drops the replica mid-transfer (CLIENT KILL, which must close the link at once although
+/// rdb-key-save-delay makes the transfer last seconds more), the old dataset stays as it was.
+#[test]
+fn async_loading_serves_the_old_data_and_survives_an_aborted_transfer() {
+    let master = redoxide(&["--repl-diskless-sync", "yes"]);
+    let mut m = master.client();
+    let replica = redoxide(&["--repl-diskless-load", "swapdb", "--replica-read-only", "no"]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    let cmds: Vec<Vec<String>> = (0..300).map(|i| v(&["SET", &format!("k{i}"), "v"])).collect();
+    pipeline(&mut m, &cmds);
+    wait_until("the keys to replicate", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(300));
+    assert_eq!(r.cmd(&["SET", "mykey", "old"]), Reply::Simple("OK".into()));
+
+    // 20 ms a key: the next transfer takes over six seconds. The link is dropped and the backlog
+    // overrun in one transaction, so the replica must sync in full, with the same history.
+    assert_eq!(m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "20000"]), Reply::Simple("OK".into()));
+    assert_eq!(m.cmd(&["CONFIG", "SET", "repl-backlog-size", "16384"]), Reply::Simple("OK".into()));
+    let big = "A".repeat(16384);
+    m.send(&["MULTI"]);
+    m.read();
+    m.send(&["CLIENT", "KILL", "TYPE", "replica"]);
+    m.read();
+    for i in 0..4 {
+        m.send(&["SET", &format!("big{i}"), &big]);
+        m.read();
+    }
+    assert!(matches!(m.cmd(&["EXEC"]), Reply::Array(items) if items.len() == 5));
+    wait_until("async loading", Duration::from_secs(10), || field(&mut r, "persistence", "async_loading") == "1");
+    assert_eq!(field(&mut r, "persistence", "loading"), "0");
+    assert_eq!(r.cmd(&["GET", "mykey"]), Reply::bulk("old"));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(301));
+    let loading = "LOADING Redis is loading the dataset in memory";
+    assert_eq!(r.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::Error(loading.into()));
+    assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "yes"]), Reply::Error(loading.into()));
+    assert_eq!(r.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["SAVE"]), Reply::Error(loading.into()), "refused when queued, as processCommand does");
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Error("EXECABORT Transaction discarded because of previous errors.".into()));
+    assert_eq!(r.cmd(&["PING"]), Reply::Simple("PONG".into()), "the aborted EXEC left the client in MULTI");
+
+    // A second sync must not start at once, so the replica is seen between the two.
+    assert_eq!(m.cmd(&["CONFIG", "SET", "repl-diskless-sync-delay", "5"]), Reply::Simple("OK".into()));
+    assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), Reply::Int(1));
+    wait_until("the aborted transfer", Duration::from_secs(3), || field(&mut r, "persistence", "async_loading") == "0");
+    assert_eq!(r.cmd(&["GET", "mykey"]), Reply::bulk("old"), "an aborted sync lost the old data");
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(301));
+
+    // Unslowed, the next sync completes and replaces the data with the master's.
+    assert_eq!(m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "0"]), Reply::Simple("OK".into()));
+    wait_until("the full sync", Duration::from_secs(30), || link_up(&mut r) && r.cmd(&["DBSIZE"]) == Reply::Int(304));
+    assert_eq!(r.cmd(&["GET", "mykey"]), Reply::Null);
+}
