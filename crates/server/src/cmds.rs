@@ -705,6 +705,12 @@ impl Env {
                     return;
                 }
                 let has = |k: &str| args[1..].iter().any(|a| eq_ic(a, k));
+                // Redis's shutdownCommand: during a busy script only NOSAVE (saving would wait
+                // for the script's data).
+                if crate::scripting::busy() && !has("nosave") {
+                    c.out.error(crate::scripting::busy_error());
+                    return;
+                }
                 notice!("User requested shutdown...");
                 if !crate::persistence::save_for_shutdown(shared, has("save"), has("nosave")) && !has("force") {
                     c.out.error("ERR Errors trying to SHUTDOWN. Check logs.");

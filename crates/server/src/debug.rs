@@ -193,6 +193,9 @@ impl Env {
         } else if eq_ic(sub, "set-active-expire") && n == 3 {
             shared.active_expire_enabled.store(parse_i64(args[2]).unwrap_or(1) != 0, Ordering::Relaxed);
             c.out.ok();
+        } else if eq_ic(sub, "set-disable-deny-scripts") && n == 3 {
+            crate::scripting::DISABLE_DENY_SCRIPT.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
+            c.out.ok();
         } else if eq_ic(sub, "set-skip-checksum-validation") && n == 3 {
             commands::SKIP_CHECKSUM_VALIDATION.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
             c.out.ok();

@@ -309,6 +309,8 @@ pub struct Env {
     track_immediate: Vec<crate::pubsub::Delivery>,
     /// `tracking-table-max-keys`, cached.
     tracking_max_keys: usize,
+    /// This is a worker's second environment, for [`busy_pump`].
+    serves_busy_pump: bool,
     /// maxmemory enforcement: settings, candidate pool (`evict`).
     pub evictor: crate::evict::Evictor,
     /// Used memory was over maxmemory (evicting did not help) when the running client command
@@ -364,7 +366,8 @@ impl BatchClock {
 pub struct Worker {
     env: Env,
     poll: Poll,
-    conns: Vec<Option<Conn>>,
+    /// Boxed so a connection can be taken out while its commands run (see [`Worker::with_conn`]).
+    conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
     by_client: HashMap<u64, usize>,
     listeners: Vec<Listener>,
@@ -379,54 +382,205 @@ pub struct Worker {
     aof_waiting: Vec<usize>,
     /// The connection of our master's link, if this worker serves it.
     master_idx: Option<usize>,
+    /// Runs the commands [`busy_pump`] serves while this worker's own environment is inside a
+    /// busy script (a second environment: the first one holds the script's locks and state).
+    pump_env: Box<Env>,
+    /// The tokens of the loop's current batch of events: a busy script's pump serves them too,
+    /// since edge-triggered readiness already reported is not reported to its own poll again.
+    batch: Vec<usize>,
+    /// Poll tokens [`busy_pump`] saw but left for the loop (the waker, the script's own
+    /// connection, our master's link, connections to close or with output left to write).
+    deferred: Vec<usize>,
+}
+
+/// A worker's connection table, borrowed apart from its environments: what accepting and
+/// registering connections needs, for the loop and for [`busy_pump`] alike.
+struct Admission<'a> {
+    shared: &'static Shared,
+    worker_id: usize,
+    stats: &'a WorkerStats,
+    poll: &'a Poll,
+    listeners: &'a mut Vec<Listener>,
+    conns: &'a mut Vec<Option<Box<Conn>>>,
+    free: &'a mut Vec<usize>,
+    by_client: &'a mut HashMap<u64, usize>,
+    next_worker: &'a mut usize,
+}
+
+impl Admission<'_> {
+    /// Accepts what listener `index` has; the connections this worker keeps are returned (to be
+    /// read at once: data may already be waiting), the others go to their workers.
+    fn accept(&mut self, index: usize) -> Vec<usize> {
+        let mut kept = Vec::new();
+        loop {
+            let accepted = match self.listeners.get_mut(index) {
+                Some(Listener::Tcp(l)) => l.accept().map(|(s, peer)| {
+                    let _ = s.set_nodelay(true);
+                    let laddr = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                    (Stream::Tcp(s), peer.to_string(), laddr, false)
+                }),
+                Some(Listener::Unix(l)) => l.accept().map(|(s, _)| {
+                    let path = self.shared.config.read().unixsocket().unwrap_or_default();
+                    (Stream::Unix(s), format!("{path}:0"), format!("{path}:0"), true)
+                }),
+                None => return kept,
+            };
+            match accepted {
+                Ok((stream, addr, laddr, unix)) => kept.extend(self.admit(stream, addr, laddr, unix)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return kept,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warning!("Accepting client connection: {}", e);
+                    return kept;
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: Stream, addr: String, laddr: String, unix: bool) -> Option<usize> {
+        let shared = self.shared;
+        let maxclients = shared.config.read().maxclients();
+        if shared.clients.lock().len() >= maxclients {
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        // Protected mode (Redis's clientAcceptHandler): with no password on the default user,
+        // only loopback clients are served; the others get the explanation and are closed.
+        if !crate::acl_cmds::is_local(&addr, unix)
+            && shared.acl.default_nopass()
+            && shared.config.read().protected_mode()
+        {
+            let _ = stream.write(crate::acl_cmds::DENIED.as_bytes());
+            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let fd = match &stream {
+            Stream::Tcp(s) => std::os::fd::AsRawFd::as_raw_fd(s),
+            Stream::Unix(s) => std::os::fd::AsRawFd::as_raw_fd(s),
+        };
+        let workers = shared.workers().len().max(1);
+        let target = *self.next_worker % workers;
+        *self.next_worker = self.next_worker.wrapping_add(1);
+        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let info = Arc::new(ClientShared::new(id, target, addr, laddr, fd, unix));
+        shared.clients.lock().insert(id, info.clone());
+        self.stats.connections.add(1);
+        if target == self.worker_id {
+            return self.add_conn(stream, info);
+        }
+        if let Some(w) = shared.workers().get(target) {
+            w.send(Msg::NewConn(stream, info));
+        }
+        None
+    }
+
+    fn add_conn(&mut self, mut stream: Stream, info: Arc<ClientShared>) -> Option<usize> {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        if let Err(e) = self.poll.registry().register(stream.source(), Token(CONN_BASE + idx), Interest::READABLE) {
+            warning!("Registering client connection: {}", e);
+            self.shared.clients.lock().remove(&info.id);
+            self.free.push(idx);
+            return None;
+        }
+        let acl = &self.shared.acl;
+        let acl_gen = acl.generation.load(Ordering::Acquire);
+        let authenticated = acl.default_open();
+        let user = acl.default_user();
+        self.by_client.insert(info.id, idx);
+        self.conns[idx] = Some(Box::new(Conn::new(stream, info, authenticated, user, acl_gen)));
+        Some(idx)
+    }
+}
+
+thread_local! {
+    /// The worker of this thread while [`Worker::with_conn`] runs a connection's commands, for
+    /// [`busy_pump`]; null otherwise, and while the pump itself runs.
+    static PUMP: std::cell::Cell<*mut Worker> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Redis's `processEventsWhileBlocked`, called by a script past busy-reply-threshold: the other
+/// connections of its worker are read and answered (-BUSY but for allow-busy commands such as
+/// SCRIPT KILL, SHUTDOWN NOSAVE, MULTI or HELLO), as other workers already answer theirs;
+/// without it a client of the same worker could never send the SCRIPT KILL. The script's own
+/// connection (taken out of `conns`), our master's link (Redis lets its stream accumulate),
+/// listeners and the waker are left for the loop once the script ends.
+///
+/// A no-op outside [`Worker::with_conn`] (the script then runs as before: only other workers
+/// answer meanwhile).
+pub fn busy_pump() {
+    let me = PUMP.with(|p| p.replace(std::ptr::null_mut()));
+    if me.is_null() {
+        return;
+    }
+    // SAFETY: `me` was made from the `&mut Worker` of the `with_conn` frame below us on this
+    // thread, which meanwhile only uses the `env` field (the script runs in it) and a connection
+    // it took out of `conns`. The fields reached here are disjoint from both, and nothing else
+    // touches them until this function returns (the pointer is cleared meanwhile, so there is
+    // no re-entry).
+    unsafe {
+        let deferred = &mut (*me).deferred;
+        let mut ready: Vec<usize> = Vec::new();
+        {
+            let pump_env = &*(*me).pump_env;
+            let mut table = Admission {
+                shared: pump_env.shared,
+                worker_id: pump_env.id,
+                stats: &pump_env.stats,
+                poll: &(*me).poll,
+                listeners: &mut (*me).listeners,
+                conns: &mut (*me).conns,
+                free: &mut (*me).free,
+                by_client: &mut (*me).by_client,
+                next_worker: &mut (*me).next_worker,
+            };
+            let mut events = Events::with_capacity(64);
+            let mut tokens = std::mem::take(&mut (*me).batch);
+            if (*me).poll.poll(&mut events, Some(Duration::ZERO)).is_ok() {
+                tokens.extend(events.iter().map(|ev| ev.token().0));
+            }
+            for t in tokens {
+                if t == WAKER_TOKEN.0 {
+                    deferred.push(t);
+                } else if t < CONN_BASE {
+                    // New clients are served at once, as Redis accepts them meanwhile.
+                    ready.extend(table.accept(t - LISTENER_BASE));
+                } else {
+                    ready.push(t - CONN_BASE);
+                }
+            }
+        }
+        let env = &mut *(*me).pump_env;
+        let conns = &mut (*me).conns;
+        for idx in ready {
+            let Some(c) = conns.get_mut(idx).and_then(|c| c.as_deref_mut()).filter(|c| !c.master) else {
+                deferred.push(CONN_BASE + idx);
+                continue;
+            };
+            env.read_and_process(c, true);
+            flush(c);
+            if c.closed || c.close_after_write || c.handoff.is_some() || c.out.len() > c.wpos {
+                // Closing, handing over or a full socket: the loop's `finish` does it.
+                deferred.push(CONN_BASE + idx);
+            }
+        }
+    }
+    PUMP.with(|p| p.set(me));
 }
 
 impl Worker {
     pub fn new(id: usize, shared: &'static Shared, poll: Poll, stats: Arc<WorkerStats>) -> Worker {
         Worker {
-            env: Env {
-                id,
-                shared,
-                stats,
-                data_config: shared.data_config(),
-                expiry_mode: keyspace::ExpiryMode::Delete,
-                qbuf_limit: shared.config.read().client_query_buffer_limit(),
-                parked: 0,
-                evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
-                pre_command_oom: false,
-                in_script: false,
-                script_keys: Vec::new(),
-                locks: LockSet::new(),
-                effects: Effects::default(),
-                key_pos: Vec::new(),
-                slot_buf: Vec::new(),
-                clock: BatchClock::new(),
-                lookahead: Vec::with_capacity(LOOKAHEAD_MAX),
-                outbox: Vec::new(),
-                obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
-                in_exec: false,
-                pushed_until: None,
-                config_epoch: 0,
-                cluster: shared.cluster.as_ref(),
-                routing: None,
-                routing_seen: 0,
-                cluster_reads_when_down: false,
-                cluster_pubsubshard_when_down: true,
-                routing_guard: None,
-                routing_stale: false,
-                introspect_floor_us: crate::introspect::floor_us(shared),
-                latency_tracking: shared.config.read().get_bool("latency-tracking").unwrap_or(true),
-                master_keep_reply: false,
-                replica_read_only: true,
-                replica_serve_stale: true,
-                cur_client: 0,
-                cur_tracking: false,
-                cur_caching: false,
-                cur_is_client: false,
-                track_deferred: Vec::new(),
-                track_immediate: Vec::new(),
-                tracking_max_keys: 0,
-            },
+            env: Env::new(id, shared, stats.clone()),
+            pump_env: Box::new(Env { serves_busy_pump: true, ..Env::new(id, shared, stats) }),
+            deferred: Vec::new(),
+            batch: Vec::new(),
             poll,
             conns: Vec::new(),
             free: Vec::new(),
@@ -466,6 +620,8 @@ impl Worker {
                 }
                 continue;
             }
+            self.batch.clear();
+            self.batch.extend(events.iter().map(|ev| ev.token().0).filter(|&t| t != WAKER_TOKEN.0));
             for ev in events.iter() {
                 let t = ev.token().0;
                 if ev.token() == WAKER_TOKEN {
@@ -480,6 +636,15 @@ impl Worker {
                     if ev.is_writable() {
                         self.on_writable(idx);
                     }
+                }
+            }
+            for t in std::mem::take(&mut self.deferred) {
+                if t == WAKER_TOKEN.0 {
+                    self.drain_inbox();
+                } else if t < CONN_BASE {
+                    self.accept(t - LISTENER_BASE);
+                } else {
+                    self.on_readable(t - CONN_BASE);
                 }
             }
             for idx in std::mem::take(&mut self.pending_reads) {
@@ -504,7 +669,7 @@ impl Worker {
     }
 
     fn poll_timeout(&self) -> Duration {
-        if !self.pending_reads.is_empty() {
+        if !self.pending_reads.is_empty() || !self.deferred.is_empty() {
             return Duration::ZERO;
         }
         let hz = self.env.data_config_hz();
@@ -524,91 +689,29 @@ impl Worker {
         Duration::from_millis(ms.max(0) as u64)
     }
 
+    /// The connection table, borrowed apart from the environments.
+    fn admission(&mut self) -> Admission<'_> {
+        Admission {
+            shared: self.env.shared,
+            worker_id: self.env.id,
+            stats: &self.env.stats,
+            poll: &self.poll,
+            listeners: &mut self.listeners,
+            conns: &mut self.conns,
+            free: &mut self.free,
+            by_client: &mut self.by_client,
+            next_worker: &mut self.next_worker,
+        }
+    }
+
     fn accept(&mut self, index: usize) {
-        loop {
-            let accepted = match self.listeners.get_mut(index) {
-                Some(Listener::Tcp(l)) => l.accept().map(|(s, peer)| {
-                    let _ = s.set_nodelay(true);
-                    let laddr = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
-                    (Stream::Tcp(s), peer.to_string(), laddr, false)
-                }),
-                Some(Listener::Unix(l)) => l.accept().map(|(s, _)| {
-                    let path = self.env.shared.config.read().unixsocket().unwrap_or_default();
-                    (Stream::Unix(s), format!("{path}:0"), format!("{path}:0"), true)
-                }),
-                None => return,
-            };
-            match accepted {
-                Ok((stream, addr, laddr, unix)) => self.admit(stream, addr, laddr, unix),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warning!("Accepting client connection: {}", e);
-                    return;
-                }
-            }
+        for idx in self.admission().accept(index) {
+            self.on_readable(idx);
         }
     }
 
-    fn admit(&mut self, mut stream: Stream, addr: String, laddr: String, unix: bool) {
-        let shared = self.env.shared;
-        let maxclients = shared.config.read().maxclients();
-        if shared.clients.lock().len() >= maxclients {
-            let _ = stream.write(b"-ERR max number of clients reached\r\n");
-            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        // Protected mode (Redis's clientAcceptHandler): with no password on the default user,
-        // only loopback clients are served; the others get the explanation and are closed.
-        if !crate::acl_cmds::is_local(&addr, unix)
-            && shared.acl.default_nopass()
-            && shared.config.read().protected_mode()
-        {
-            let _ = stream.write(crate::acl_cmds::DENIED.as_bytes());
-            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let fd = match &stream {
-            Stream::Tcp(s) => std::os::fd::AsRawFd::as_raw_fd(s),
-            Stream::Unix(s) => std::os::fd::AsRawFd::as_raw_fd(s),
-        };
-        let workers = shared.workers().len().max(1);
-        let target = self.next_worker % workers;
-        self.next_worker = self.next_worker.wrapping_add(1);
-        let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let info = Arc::new(ClientShared::new(id, target, addr, laddr, fd, unix));
-        shared.clients.lock().insert(id, info.clone());
-        self.env.stats.connections.add(1);
-        if target == self.env.id {
-            if let Some(idx) = self.add_conn(stream, info) {
-                self.on_readable(idx);
-            }
-        } else if let Some(w) = shared.workers().get(target) {
-            w.send(Msg::NewConn(stream, info));
-        }
-    }
-
-    fn add_conn(&mut self, mut stream: Stream, info: Arc<ClientShared>) -> Option<usize> {
-        let idx = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.conns.push(None);
-                self.conns.len() - 1
-            }
-        };
-        if let Err(e) = self.poll.registry().register(stream.source(), Token(CONN_BASE + idx), Interest::READABLE) {
-            warning!("Registering client connection: {}", e);
-            self.env.shared.clients.lock().remove(&info.id);
-            self.free.push(idx);
-            return None;
-        }
-        let acl = &self.env.shared.acl;
-        let acl_gen = acl.generation.load(Ordering::Acquire);
-        let authenticated = acl.default_open();
-        let user = acl.default_user();
-        self.by_client.insert(info.id, idx);
-        self.conns[idx] = Some(Conn::new(stream, info, authenticated, user, acl_gen));
-        Some(idx)
+    fn add_conn(&mut self, stream: Stream, info: Arc<ClientShared>) -> Option<usize> {
+        self.admission().add_conn(stream, info)
     }
 
     fn drain_inbox(&mut self) {
@@ -626,16 +729,18 @@ impl Worker {
                 }
                 Msg::Unblocked { client_id, reply } => {
                     if let Some(&idx) = self.by_client.get(&client_id) {
-                        if let Some(c) = self.conns[idx].as_mut() {
+                        let resumed = self.with_conn(idx, |env, c| {
                             if c.blocked.is_some() {
-                                self.env.parked = self.env.parked.saturating_sub(1);
+                                env.parked = env.parked.saturating_sub(1);
                             }
                             c.blocked = None;
                             c.info.blocked.store(false, Ordering::Relaxed);
-                            let call_us = self.env.latency_tracking.then_some(c.blocked_call_us);
-                            self.env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply, call_us);
+                            let call_us = env.latency_tracking.then_some(c.blocked_call_us);
+                            env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply, call_us);
                             c.out.raw(&reply);
-                            self.env.process_input(c);
+                            env.process_input(c);
+                        });
+                        if resumed.is_some() {
                             self.finish(idx);
                         }
                     }
@@ -643,16 +748,17 @@ impl Worker {
                 Msg::Poke => {}
                 Msg::UnblockAll(text) => {
                     for idx in 0..self.conns.len() {
-                        let Some(c) = self.conns[idx].as_mut() else { continue };
-                        if c.blocked.is_some() && c.wait_repl.is_none() {
-                            self.env.unblock_with_error(c, &text);
+                        let waiting =
+                            matches!(&self.conns[idx], Some(c) if c.blocked.is_some() && c.wait_repl.is_none());
+                        if waiting {
+                            self.with_conn(idx, |env, c| env.unblock_with_error(c, &text));
                             self.finish(idx);
                         }
                     }
                 }
                 Msg::MasterLink(stream, info, leftover, db) => {
                     if let Some(idx) = self.add_conn(stream, info) {
-                        if let Some(c) = self.conns[idx].as_mut() {
+                        self.with_conn(idx, |env, c| {
                             c.master = true;
                             c.authenticated = true;
                             c.db = db;
@@ -660,8 +766,8 @@ impl Worker {
                             c.last_ack_ms = now_ms();
                             c.rbuf = leftover;
                             c.filled = c.rbuf.len();
-                            self.env.process_input(c);
-                        }
+                            env.process_input(c);
+                        });
                         self.master_idx = Some(idx);
                         self.on_readable(idx);
                     }
@@ -739,6 +845,19 @@ impl Worker {
         }
     }
 
+    /// Runs `f` with the worker's environment on connection `idx`, taken out of `conns`
+    /// meanwhile so that a script running past busy-reply-threshold can serve the other
+    /// connections through [`busy_pump`] without reaching this one.
+    fn with_conn<R>(&mut self, idx: usize, f: impl FnOnce(&mut Env, &mut Conn) -> R) -> Option<R> {
+        let mut c = self.conns.get_mut(idx)?.take()?;
+        let me: *mut Worker = self;
+        let outer = PUMP.with(|p| p.replace(me));
+        let result = f(&mut self.env, &mut c);
+        PUMP.with(|p| p.set(outer));
+        self.conns[idx] = Some(c);
+        Some(result)
+    }
+
     /// Reads until the socket says it is empty (`WouldBlock`).
     fn on_readable(&mut self, idx: usize) {
         self.on_readable_drain(idx, true);
@@ -750,10 +869,10 @@ impl Worker {
     /// already there when it was reported shows as `read_closed` (callers then ask to drain).
     /// That saves the read that would only answer `WouldBlock`: one syscall per batch.
     fn on_readable_drain(&mut self, idx: usize, until_would_block: bool) {
-        let Some(c) = self.conns.get_mut(idx).and_then(|c| c.as_mut()) else {
+        let Some(outcome) = self.with_conn(idx, |env, c| env.read_and_process(c, until_would_block)) else {
             return;
         };
-        if self.env.read_and_process(c, until_would_block) == ReadOutcome::MoreToRead {
+        if outcome == ReadOutcome::MoreToRead {
             self.pending_reads.push(idx);
         }
         self.finish(idx);
@@ -949,18 +1068,19 @@ impl Worker {
         }
         if crate::replication::repl().waiters.load(Ordering::Relaxed) > 0 {
             for idx in 0..self.conns.len() {
-                let Some(c) = self.conns[idx].as_mut() else { continue };
-                let Some((target, wanted)) = c.wait_repl else { continue };
+                let Some(Some((target, wanted))) = self.conns[idx].as_ref().map(|c| c.wait_repl) else { continue };
                 let acked = crate::replication::replicas_acked(target);
-                let timed_out = matches!(c.blocked, Some(Some(d)) if d <= now);
+                let timed_out = matches!(&self.conns[idx], Some(c) if matches!(c.blocked, Some(Some(d)) if d <= now));
                 if acked >= wanted || timed_out {
-                    c.wait_repl = None;
-                    crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);
-                    c.blocked = None;
-                    c.info.blocked.store(false, Ordering::Relaxed);
-                    self.env.parked = self.env.parked.saturating_sub(1);
-                    c.out.int(acked as i64);
-                    self.env.process_input(c);
+                    self.with_conn(idx, |env, c| {
+                        c.wait_repl = None;
+                        crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);
+                        c.blocked = None;
+                        c.info.blocked.store(false, Ordering::Relaxed);
+                        env.parked = env.parked.saturating_sub(1);
+                        c.out.int(acked as i64);
+                        env.process_input(c);
+                    });
                     self.finish(idx);
                 }
             }
@@ -968,9 +1088,7 @@ impl Worker {
         for idx in 0..self.conns.len() {
             let due = matches!(&self.conns[idx], Some(c) if c.wait_repl.is_none() && matches!(c.blocked, Some(Some(d)) if d <= now));
             if due {
-                if let Some(c) = self.conns[idx].as_mut() {
-                    self.env.unblock_on_timeout(c);
-                }
+                self.with_conn(idx, |env, c| env.unblock_on_timeout(c));
                 self.finish(idx);
             }
         }
@@ -984,12 +1102,12 @@ impl Worker {
         for idx in 0..self.conns.len() {
             let resume = matches!(&self.conns[idx], Some(c) if c.paused && now >= paused_until);
             if resume {
-                if let Some(c) = self.conns[idx].as_mut() {
+                self.with_conn(idx, |env, c| {
                     c.paused = false;
-                    self.env.parked = self.env.parked.saturating_sub(1);
-                    self.env.shared.paused_count.fetch_sub(1, Ordering::Relaxed);
-                    self.env.process_input(c);
-                }
+                    env.parked = env.parked.saturating_sub(1);
+                    env.shared.paused_count.fetch_sub(1, Ordering::Relaxed);
+                    env.process_input(c);
+                });
                 self.finish(idx);
             }
         }
@@ -1175,6 +1293,54 @@ fn flush(c: &mut Conn) {
 }
 
 impl Env {
+    /// A worker's command environment: everything a command needs besides its connection.
+    fn new(id: usize, shared: &'static Shared, stats: Arc<WorkerStats>) -> Env {
+        Env {
+            id,
+            shared,
+            stats,
+            data_config: shared.data_config(),
+            expiry_mode: keyspace::ExpiryMode::Delete,
+            qbuf_limit: shared.config.read().client_query_buffer_limit(),
+            parked: 0,
+            evictor: crate::evict::Evictor::new(0x9E37_79B9_7F4A_7C15 ^ id as u64),
+            pre_command_oom: false,
+            in_script: false,
+            script_keys: Vec::new(),
+            locks: LockSet::new(),
+            effects: Effects::default(),
+            key_pos: Vec::new(),
+            slot_buf: Vec::new(),
+            clock: BatchClock::new(),
+            lookahead: Vec::with_capacity(LOOKAHEAD_MAX),
+            outbox: Vec::new(),
+            obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
+            in_exec: false,
+            pushed_until: None,
+            config_epoch: 0,
+            cluster: shared.cluster.as_ref(),
+            routing: None,
+            routing_seen: 0,
+            cluster_reads_when_down: false,
+            cluster_pubsubshard_when_down: true,
+            routing_guard: None,
+            routing_stale: false,
+            introspect_floor_us: crate::introspect::floor_us(shared),
+            latency_tracking: shared.config.read().get_bool("latency-tracking").unwrap_or(true),
+            master_keep_reply: false,
+            replica_read_only: true,
+            replica_serve_stale: true,
+            cur_client: 0,
+            cur_tracking: false,
+            cur_caching: false,
+            cur_is_client: false,
+            track_deferred: Vec::new(),
+            track_immediate: Vec::new(),
+            tracking_max_keys: 0,
+            serves_busy_pump: false,
+        }
+    }
+
     fn data_config_hz(&self) -> u32 {
         10
     }
@@ -1539,13 +1705,13 @@ impl Env {
         }
         // A script past busy-reply-threshold on another worker: Redis answers everyone else
         // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
-        if crate::scripting::busy() && !entry.meta.has(flag::ALLOW_BUSY) && !c.master {
-            c.out.error(crate::scripting::busy_error());
-            self.stats.rejected_calls.add(1);
-            self.count_rejected(entry);
-            c.multi_aborted |= c.multi.is_some();
-            self.after_command(c, before);
-            return Exec::Done;
+        // In the busy script's own worker (`busy_pump`) a command with keys is refused too: the
+        // script holds slot locks on this very thread (WATCH is the one allow-busy such command).
+        if crate::scripting::busy()
+            && (!entry.meta.has(flag::ALLOW_BUSY) || (self.serves_busy_pump && entry.meta.first_key > 0))
+            && !c.master
+        {
+            return self.reject(c, entry, crate::scripting::busy_error(), before);
         }
         if c.multi.is_some() && !crate::cmds::runs_inside_multi(entry) {
             if entry.meta.has(flag::NO_MULTI) {

@@ -506,6 +506,64 @@ fn a_busy_script_answers_busy_and_can_be_killed() {
     }
 }
 
+/// With one I/O thread every client shares the busy script's worker: it answers them from the
+/// script's hook (Redis's processEventsWhileBlocked), new connections included. Allow-busy
+/// commands run (MULTI, SCRIPT KILL), the rest get -BUSY (a transaction holding one is
+/// aborted), SHUTDOWN needs NOSAVE, and the script's own pipelined command waits for it.
+#[test]
+fn one_thread_serves_its_other_clients_during_a_busy_script() {
+    let s = Server::start(&["--io-threads", "1", "--busy-reply-threshold", "50"]);
+    let mut a = s.client();
+    let mut b = s.client();
+    let busy = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    assert_eq!(b.cmd(&["SET", "xx", "1"]), ok());
+    assert_eq!(b.cmd(&["MULTI"]), ok());
+    assert_eq!(b.cmd(&["INCR", "xx"]), Reply::Simple("QUEUED".into()));
+    // The script and a PING pipelined behind it on the same connection.
+    let mut pipelined = Client::encode(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    pipelined.extend_from_slice(&Client::encode(&["PING"]));
+    a.send_raw(&pipelined);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // A connection made now is accepted and answered while the script runs.
+    let mut c = loop {
+        let mut fresh = s.client();
+        match fresh.cmd(&["PING"]) {
+            Reply::Error(e) => {
+                assert_eq!(e, busy);
+                break fresh;
+            }
+            Reply::Simple(p) => assert_eq!(p, "PONG"),
+            other => panic!("{other:?}"),
+        }
+        assert!(Instant::now() < deadline, "never busy");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(c.cmd(&["GET", "xx"]), err(busy));
+    assert_eq!(c.cmd(&["SHUTDOWN"]), err(busy), "saving needs the script's data");
+    assert_eq!(c.cmd(&["MULTI"]), ok(), "MULTI is allowed while busy");
+    assert_eq!(c.cmd(&["INCR", "xx"]), err(busy));
+    // EXEC itself is refused before it looks at the queue (processCommand's order).
+    assert_eq!(c.cmd(&["EXEC"]), err(&format!("EXECABORT Transaction discarded because of: {busy}")));
+    assert_eq!(b.cmd(&["EXEC"]), err(&format!("EXECABORT Transaction discarded because of: {busy}")));
+    assert_eq!(c.cmd(&["SCRIPT", "KILL"]), ok());
+    match a.read() {
+        Reply::Error(e) => assert!(e.starts_with("ERR Script killed by user with SCRIPT KILL..."), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.read(), Reply::Simple("PONG".into()), "the script's own pipelined command");
+    assert_eq!(b.cmd(&["GET", "xx"]), Reply::bulk("1"), "no part of either transaction ran");
+    assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    // SHUTDOWN NOSAVE ends a busy script and the server.
+    a.send(&["EVAL", "while true do end", "0"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.cmd(&["PING"]) != err(busy) {
+        assert!(Instant::now() < deadline, "never busy");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(c.is_closed(), "SHUTDOWN NOSAVE did not end the server");
+}
+
 fn info_field(c: &mut Client, section: &str, name: &str) -> String {
     let text = match c.cmd(&["INFO", section]) {
         Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),

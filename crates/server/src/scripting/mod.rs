@@ -39,8 +39,10 @@
 //! A script running longer than `busy-reply-threshold` (`lua-time-limit`) is marked timed out:
 //! while one is, every other worker answers commands without the `allow-busy` flag with -BUSY,
 //! as Redis answers other clients; SCRIPT KILL stops a timed-out script that has not written.
-//! Not matched: connections served by the script's own worker wait until it ends (Redis keeps
-//! serving them from inside the script's hook); with `io-threads 1` that is every connection.
+//! The script's own worker answers its other connections from the script's hook
+//! (`worker::busy_pump`, Redis's processEventsWhileBlocked), so with `io-threads 1` too a client
+//! can send the SCRIPT KILL. Not matched: the pump answers WATCH with -BUSY (its slot may be
+//! locked by the script, on the same thread).
 
 pub mod cjson;
 pub mod cmsgpack;
@@ -101,6 +103,8 @@ static CACHE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static FLUSH_EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Scripts running now, on any worker.
 static RUNNING: LazyLock<Mutex<Vec<Arc<RunState>>>> = LazyLock::new(|| Mutex::new(Vec::new()));
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands (a test hook of Redis's).
+pub static DISABLE_DENY_SCRIPT: AtomicBool = AtomicBool::new(false);
 /// Running scripts past `busy-reply-threshold`: while non-zero other clients get -BUSY.
 static TIMED_OUT: AtomicUsize = AtomicUsize::new(0);
 /// Memory of every worker's Lua VM, as last measured after a run (INFO's used_memory_lua).
@@ -713,8 +717,10 @@ impl Env {
         if threshold > 0 {
             let st = run.state.clone();
             let name = sha.to_string();
+            let shared = self.shared;
             vm.lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
-                if st.killed.load(Ordering::Relaxed) {
+                // SHUTDOWN NOSAVE ends a busy script too: the server is going away.
+                if st.killed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
                     return Err(mlua::Error::runtime(KILLED));
                 }
                 if !st.timed_out.load(Ordering::Relaxed) && st.start.elapsed() >= Duration::from_millis(threshold) {
@@ -725,6 +731,13 @@ impl Env {
                         st.start.elapsed().as_millis(),
                         name
                     );
+                }
+                if st.timed_out.load(Ordering::Relaxed) {
+                    // The clients of this worker are answered meanwhile (SCRIPT KILL among them).
+                    crate::worker::busy_pump();
+                    if st.killed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
+                        return Err(mlua::Error::runtime(KILLED));
+                    }
                 }
                 Ok(VmState::Continue)
             })
@@ -855,7 +868,7 @@ impl Env {
         if (arity > 0 && arity != argc) || argc < -arity || matches!(entry.kind, Kind::Container) {
             return Err("Wrong number of args calling Redis command from script".into());
         }
-        if entry.meta.has(flag::NOSCRIPT) {
+        if entry.meta.has(flag::NOSCRIPT) && !DISABLE_DENY_SCRIPT.load(Ordering::Relaxed) {
             return Err("This Redis command is not allowed from script".into());
         }
         // Redis's scriptVerifyAllowStale: reachable only by an allow-stale script.
