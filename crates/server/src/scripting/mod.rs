@@ -67,8 +67,11 @@ pub const BUSY_ERROR: &str = "BUSY Redis is busy running a script. You can only 
 /// The BUSY reply while the busy script is a function (Redis's slowscripterr).
 pub const BUSY_FUNCTION_ERROR: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
-/// How long a script's `redis.call` tries to lock a slot that sorts below one it holds.
-const LATE_LOCK_PATIENCE: Duration = Duration::from_millis(500);
+/// How long a script's `redis.call` tries to lock a slot that sorts below one it holds. Ample
+/// for a client command or transaction holding it (microseconds); kept short because the holder
+/// is often a script blocked on a slot this one holds, and then trying can only fail while that
+/// script, and everyone queued behind it, waits too (500 ms made such runs take seconds).
+const LATE_LOCK_PATIENCE: Duration = Duration::from_millis(100);
 const LATE_LOCK_ERROR: &str = "Script attempted to access a key whose slot another client holds while this script holds a higher slot (declare the key in KEYS to lock it up front)";
 
 // Shebang and function flags (Redis's SCRIPT_FLAG_*; prelude.lua's `flag_bits` has the same).
