@@ -146,6 +146,12 @@ impl SlotTable {
         self.entries.get(key)
     }
 
+    /// The stored value of `key` and its access clock, whether or not its time has passed, with
+    /// nothing expired or touched (a bare `dictFind`, as DEBUG OBJECT looks keys up).
+    pub fn stored(&self, key: &[u8]) -> Option<(&Value, u32)> {
+        Some((self.entries.get(key)?, self.entries.clock(key).unwrap_or(0)))
+    }
+
     /// The access clock of a live key (see [`crate::access`]), without touching it.
     pub fn clock(&mut self, key: &[u8], now_ms: i64) -> Option<u32> {
         if self.expire_if_needed(key, now_ms) {

@@ -253,7 +253,7 @@ impl Env {
                 c.out.error(&format!("ERR Unknown node {}", String::from_utf8_lossy(args[4])));
             }
         } else if eq_ic(sub, "object") && n == 3 {
-            self.debug_object(c, args[2], now);
+            self.debug_object(c, args[2]);
         } else if eq_ic(sub, "digest") && n == 2 {
             c.out.simple(&dataset_digest(shared, now).hex());
         } else if eq_ic(sub, "digest-value") && n >= 2 {
@@ -292,12 +292,12 @@ impl Env {
         }
     }
 
-    fn debug_object(&mut self, c: &mut Conn, key: &[u8], now: i64) {
+    fn debug_object(&mut self, c: &mut Conn, key: &[u8]) {
         let db = self.shared.ks.db(c.db as usize);
-        let mut t = db.lock_slot(key_hash_slot(key));
-        // Not an access: DEBUG OBJECT reports the clock as it was.
-        let clock = t.clock(key, now).unwrap_or(0);
-        let Some(value) = t.peek(key, now) else {
+        let t = db.lock_slot(key_hash_slot(key));
+        // Not an access, and no expiry either: Redis's DEBUG OBJECT finds the key in the dict
+        // directly, so a key past its time is still reported until something expires it.
+        let Some((value, clock)) = t.stored(key) else {
             c.out.error("ERR no such key");
             return;
         };

@@ -51,6 +51,9 @@ fn digest_reload_populate_and_active_expire() {
     ca.cmd(&["SET", "gone", "v", "PX", "1"]);
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(ca.cmd(&["DBSIZE"]), Reply::Int(104));
+    // DEBUG OBJECT finds it in the table as Redis's dictFind does: no expiry on the way.
+    assert!(matches!(ca.cmd(&["DEBUG", "OBJECT", "gone"]), Reply::Simple(s) if s.contains("encoding:embstr")));
+    assert_eq!(ca.cmd(&["DBSIZE"]), Reply::Int(104));
     ca.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
     let mut gone = false;
     for _ in 0..50 {
