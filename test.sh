@@ -174,12 +174,16 @@ step_fuzz() {
     mkdir -p fuzz/corpus/rdb_file
     cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
     # AOF seeds (byte 0 picks the parser: 0 = manifest, 1 = command stream), written by redis-server.
+    # A seed aclfile: users with passwords, key and channel patterns, commands and a selector.
+    mkdir -p fuzz/corpus/acl_file
+    printf '\0user default on nopass ~* &* +@all\nuser alice on >secret %%R~r:* ~cached:* resetchannels &news.* -@all +get +set|ex (~other:* +@read)\n' \
+        >fuzz/corpus/acl_file/seed-users
     mkdir -p fuzz/corpus/aof_file
     { printf '\x00'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.manifest; } >fuzz/corpus/aof_file/seed-manifest
     { printf '\x01'; cat crates/persist/tests/fixtures/redis-7.0.15-appendonly.aof.1.incr.aof; } >fuzz/corpus/aof_file/seed-incr
     local log failing=()
     log="$(mktemp)"
-    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command repl_handshake; do
+    for target in parse_request split_args restore_payload rdb_file cluster_bus nodes_conf aof_file cluster_command repl_handshake acl_file; do
         mkdir -p "fuzz/corpus/$target" fuzz/artifacts
         extra=()
         # An UPDATE packet is 4352 bytes, past libFuzzer's default 4096-byte input limit.
