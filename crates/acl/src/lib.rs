@@ -374,10 +374,10 @@ impl Selector {
 
     /// `ACLDescribeSelectorCommandRules`: `+@all`/`-@all`, then the categories that fit best,
     /// then single commands, until rules applied to an empty selector give these bits.
-    pub fn describe_commands(&self) -> String {
+    pub fn describe_commands(&self) -> Vec<u8> {
         let t = table();
         let additive = !self.bit(t.future_bit());
-        let mut rules = String::from(if additive { "-@all " } else { "+@all " });
+        let mut rules = if additive { b"-@all ".to_vec() } else { b"+@all ".to_vec() };
         let mut fake = Selector::new(false);
         fake.set_all_commands(!additive);
         let mut temp = self.clone();
@@ -401,9 +401,9 @@ impl Selector {
             let Some(j) = best else { break };
             fake.set_category(1 << j, additive);
             temp.set_category(1 << j, !additive);
-            rules.push_str(if additive { "+@" } else { "-@" });
-            rules.push_str(CATEGORIES[j]);
-            rules.push(' ');
+            rules.extend_from_slice(if additive { b"+@" } else { b"-@" });
+            rules.extend_from_slice(CATEGORIES[j].as_bytes());
+            rules.push(b' ');
             applied[j] = true;
         }
         for top in (0..t.cmds.len()).filter(|&i| t.cmds[i].parent.is_none()) {
@@ -411,20 +411,20 @@ impl Selector {
             for id in group {
                 let user = self.bit(id as usize);
                 if user != fake.bit(id as usize) {
-                    rules.push(if user { '+' } else { '-' });
-                    rules.push_str(t.cmds[id as usize].name);
-                    rules.push(' ');
+                    rules.push(if user { b'+' } else { b'-' });
+                    rules.extend_from_slice(t.cmds[id as usize].name.as_bytes());
+                    rules.push(b' ');
                     fake.change_perm(id, user);
                 }
             }
             // First-args come after the command and its subcommands, as Redis emits them.
             if !self.bit(top) {
                 for arg in self.firstargs_of(top as u16).unwrap_or(&[]) {
-                    rules.push('+');
-                    rules.push_str(t.cmds[top].name);
-                    rules.push('|');
-                    rules.push_str(&String::from_utf8_lossy(arg));
-                    rules.push(' ');
+                    rules.push(b'+');
+                    rules.extend_from_slice(t.cmds[top].name.as_bytes());
+                    rules.push(b'|');
+                    rules.extend_from_slice(arg);
+                    rules.push(b' ');
                 }
             }
         }
@@ -433,42 +433,56 @@ impl Selector {
     }
 
     /// Key patterns as GETUSER's `keys` field (space separated, no trailing space).
-    pub fn describe_keys(&self) -> String {
+    pub fn describe_keys(&self) -> Vec<u8> {
         if self.allkeys {
-            return "~*".into();
+            return b"~*".to_vec();
         }
-        self.patterns.iter().map(|(f, p)| pattern_string(*f, p)).collect::<Vec<_>>().join(" ")
+        let mut res = Vec::new();
+        for (f, p) in &self.patterns {
+            push_pattern(&mut res, *f, p);
+            res.push(b' ');
+        }
+        res.pop();
+        res
     }
 
-    pub fn describe_channels(&self) -> String {
+    pub fn describe_channels(&self) -> Vec<u8> {
         if self.allchannels {
-            return "&*".into();
+            return b"&*".to_vec();
         }
-        self.channels.iter().map(|c| format!("&{}", String::from_utf8_lossy(c))).collect::<Vec<_>>().join(" ")
+        let mut res = Vec::new();
+        for c in &self.channels {
+            res.push(b'&');
+            res.extend_from_slice(c);
+            res.push(b' ');
+        }
+        res.pop();
+        res
     }
 
-    /// `ACLDescribeSelector`: keys, channels, commands.
-    pub fn describe(&self) -> String {
-        let mut res = String::new();
+    /// `ACLDescribeSelector`: keys, channels, commands, as bytes (patterns and first-args are
+    /// whatever bytes the rules gave, as in Redis's sds descriptions).
+    pub fn describe(&self) -> Vec<u8> {
+        let mut res = Vec::new();
         if self.allkeys {
-            res.push_str("~* ");
+            res.extend_from_slice(b"~* ");
         } else {
             for (f, p) in &self.patterns {
-                res.push_str(&pattern_string(*f, p));
-                res.push(' ');
+                push_pattern(&mut res, *f, p);
+                res.push(b' ');
             }
         }
         if self.allchannels {
-            res.push_str("&* ");
+            res.extend_from_slice(b"&* ");
         } else {
-            res.push_str("resetchannels ");
+            res.extend_from_slice(b"resetchannels ");
             for c in &self.channels {
-                res.push('&');
-                res.push_str(&String::from_utf8_lossy(c));
-                res.push(' ');
+                res.push(b'&');
+                res.extend_from_slice(c);
+                res.push(b' ');
             }
         }
-        res.push_str(&self.describe_commands());
+        res.extend_from_slice(&self.describe_commands());
         res
     }
 
@@ -508,13 +522,13 @@ impl Selector {
     }
 }
 
-fn pattern_string(flags: u8, p: &[u8]) -> String {
-    let prefix = match flags {
-        PERM_READ => "%R~",
-        PERM_WRITE => "%W~",
-        _ => "~",
-    };
-    format!("{prefix}{}", String::from_utf8_lossy(p))
+fn push_pattern(out: &mut Vec<u8>, flags: u8, p: &[u8]) {
+    out.extend_from_slice(match flags {
+        PERM_READ => b"%R~",
+        PERM_WRITE => b"%W~",
+        _ => b"~",
+    });
+    out.extend_from_slice(p);
 }
 
 /// `ACLCheckChannelAgainstList`: a channel must match a pattern; a pattern subscription must
@@ -772,8 +786,8 @@ impl User {
     }
 
     /// The user's rules as ACL LIST shows them (`ACLDescribeUser`), without `user <name> `.
-    pub fn describe(&self) -> String {
-        let mut res = String::new();
+    pub fn describe(&self) -> Vec<u8> {
+        let mut res = Vec::new();
         for (on, name) in [
             (self.enabled, "on"),
             (!self.enabled, "off"),
@@ -782,22 +796,22 @@ impl User {
             (self.sanitize == Some(true), "sanitize-payload"),
         ] {
             if on {
-                res.push_str(name);
-                res.push(' ');
+                res.extend_from_slice(name.as_bytes());
+                res.push(b' ');
             }
         }
         for p in &self.passwords {
-            res.push('#');
-            res.push_str(p);
-            res.push(' ');
+            res.push(b'#');
+            res.extend_from_slice(p.as_bytes());
+            res.push(b' ');
         }
         for (i, s) in self.selectors.iter().enumerate() {
             if i == 0 {
-                res.push_str(&s.describe());
+                res.extend_from_slice(&s.describe());
             } else {
-                res.push_str(" (");
-                res.push_str(&s.describe());
-                res.push(')');
+                res.extend_from_slice(b" (");
+                res.extend_from_slice(&s.describe());
+                res.push(b')');
             }
         }
         res
@@ -1016,9 +1030,18 @@ impl Users {
         self.map.get(&b"default"[..]).cloned().unwrap_or_else(|| Arc::new(User::default_user()))
     }
 
-    /// Users as config/aclfile lines (`user <name> <rules>`).
-    pub fn lines(&self) -> Vec<String> {
-        self.map.values().map(|u| format!("user {} {}", String::from_utf8_lossy(&u.name), u.describe())).collect()
+    /// Users as config/aclfile lines (`user <name> <rules>`), byte for byte.
+    pub fn lines(&self) -> Vec<Vec<u8>> {
+        self.map
+            .values()
+            .map(|u| {
+                let mut line = b"user ".to_vec();
+                line.extend_from_slice(&u.name);
+                line.push(b' ');
+                line.extend_from_slice(&u.describe());
+                line
+            })
+            .collect()
     }
 }
 
@@ -1157,21 +1180,32 @@ mod tests {
 
     #[test]
     fn default_and_new_user_descriptions() {
-        assert_eq!(User::default_user().describe(), "on nopass ~* &* +@all");
-        assert_eq!(User::new(b"x", false).describe(), "off resetchannels -@all");
-        assert_eq!(User::new(b"x", true).describe(), "off &* -@all");
+        assert_eq!(User::default_user().describe(), b"on nopass ~* &* +@all");
+        assert_eq!(User::new(b"x", false).describe(), b"off resetchannels -@all");
+        assert_eq!(User::new(b"x", true).describe(), b"off &* -@all");
         assert!(User::default_user().unrestricted());
     }
 
     #[test]
+    fn describes_patterns_byte_for_byte() {
+        let mut raw = User::new(b"u", false);
+        for rule in [&b"on"[..], b"~a\x8d", b"~a\x8f", b"&c\xff", b"+select|\xfe"] {
+            raw.apply(rule, false).unwrap();
+        }
+        assert_eq!(raw.describe(), b"on ~a\x8d ~a\x8f resetchannels &c\xff -@all +select|\xfe");
+        assert_eq!(raw.selectors[0].describe_keys(), b"~a\x8d ~a\x8f");
+        assert_eq!(raw.selectors[0].describe_channels(), b"&c\xff");
+    }
+
+    #[test]
     fn describes_categories_and_commands() {
-        assert_eq!(user(&["+@all", "-@dangerous"]).selectors[0].describe_commands(), "+@all -@dangerous");
-        assert_eq!(user(&["+@set", "+acl"]).selectors[0].describe_commands(), "-@all +@set +acl");
+        assert_eq!(user(&["+@all", "-@dangerous"]).selectors[0].describe_commands(), b"+@all -@dangerous");
+        assert_eq!(user(&["+@set", "+acl"]).selectors[0].describe_commands(), b"-@all +@set +acl");
         assert_eq!(
             user(&["-@all", "+select|0", "+select|1"]).selectors[0].describe_commands(),
-            "-@all +select|0 +select|1"
+            b"-@all +select|0 +select|1"
         );
-        assert_eq!(user(&["+@all", "-config|set"]).selectors[0].describe_commands(), "+@all -config|set");
+        assert_eq!(user(&["+@all", "-config|set"]).selectors[0].describe_commands(), b"+@all -config|set");
     }
 
     #[test]
@@ -1197,7 +1231,7 @@ mod tests {
         assert_eq!(u.check(get, &[b"get", b"write1"]).unwrap_err().reason, Reason::Key);
         assert!(u.check(set, &[b"set", b"write1", b"v"]).is_ok());
         assert!(u.check(set, &[b"set", b"rw", b"v"]).is_ok());
-        assert_eq!(u.describe(), "on %R~read* %W~write* ~rw* resetchannels +@all");
+        assert_eq!(u.describe(), b"on %R~read* %W~write* ~rw* resetchannels +@all");
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl AclShared {
         self.users.read().get(name).cloned()
     }
 
-    pub fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<Vec<u8>> {
         self.users.read().lines()
     }
 
@@ -290,7 +290,7 @@ impl Env {
                 Some(u) => getuser_reply(c, &u),
             }
         } else if (is("list") || is("users")) && argc == 2 {
-            let lines: Vec<(Vec<u8>, String)> = {
+            let lines: Vec<(Vec<u8>, Vec<u8>)> = {
                 let users = shared.acl.users.read();
                 users.map.values().map(|u| (u.name.clone(), u.describe())).collect()
             };
@@ -302,7 +302,7 @@ impl Env {
                     let mut line = b"user ".to_vec();
                     line.extend_from_slice(&name);
                     line.push(b' ');
-                    line.extend_from_slice(descr.as_bytes());
+                    line.extend_from_slice(&descr);
                     c.out.bulk(&line);
                 }
             }
@@ -500,10 +500,10 @@ pub fn load_aclfile(shared: &Shared, path: &str) -> Result<(), String> {
 
 /// `ACLSaveToFile`: a temporary file renamed over the aclfile.
 fn save_aclfile(shared: &Shared, path: &str) -> std::io::Result<()> {
-    let mut text = String::new();
+    let mut text = Vec::new();
     for line in shared.acl.lines() {
-        text.push_str(&line);
-        text.push('\n');
+        text.extend_from_slice(&line);
+        text.push(b'\n');
     }
     let tmp = format!("{path}.tmp-{}-{}", std::process::id(), crate::shared::now_ms());
     let r = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
@@ -554,11 +554,11 @@ fn getuser_reply(c: &mut Conn, u: &User) {
 
 fn selector_fields(c: &mut Conn, s: &acl::Selector) {
     c.out.bulk(b"commands");
-    c.out.bulk(s.describe_commands().as_bytes());
+    c.out.bulk(&s.describe_commands());
     c.out.bulk(b"keys");
-    c.out.bulk(s.describe_keys().as_bytes());
+    c.out.bulk(&s.describe_keys());
     c.out.bulk(b"channels");
-    c.out.bulk(s.describe_channels().as_bytes());
+    c.out.bulk(&s.describe_channels());
 }
 
 fn acl_dryrun(shared: &Shared, c: &mut Conn, args: &[&[u8]]) {

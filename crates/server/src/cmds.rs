@@ -936,7 +936,14 @@ impl Env {
         let users: Vec<String> = if cfg.get_bytes(b"aclfile").is_some_and(|f| !f.is_empty()) {
             Vec::new()
         } else {
-            shared.acl.lines().into_iter().map(|l| l.trim_start_matches("user ").to_string()).collect()
+            // The config writer works in text: a user whose rules hold other bytes than UTF-8
+            // is written lossily there (the aclfile keeps the bytes).
+            shared
+                .acl
+                .lines()
+                .into_iter()
+                .map(|l| String::from_utf8_lossy(l.strip_prefix(b"user ").unwrap_or(&l)).into_owned())
+                .collect()
         };
         cfg.rewrite_with_users(Some(&users))
     }

@@ -399,6 +399,18 @@ fn aclfile_save_and_load() {
     alice.set_read_timeout(Duration::from_secs(5));
     assert!(alice.is_closed());
     assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    // Patterns of any bytes are saved and listed as they are, as Redis writes its sds rules.
+    c.send_raw(b"*4\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$3\r\ncar\r\n$4\r\n~k\xff\x8d\r\n");
+    assert_eq!(c.read(), ok());
+    assert_eq!(c.cmd(&["ACL", "SAVE"]), ok());
+    let line = b"user car off ~k\xff\x8d resetchannels -@all";
+    let saved = std::fs::read(&file).unwrap();
+    assert!(saved.windows(line.len()).any(|w| w == line), "{}", String::from_utf8_lossy(&saved));
+    assert_eq!(c.cmd(&["ACL", "LOAD"]), ok());
+    match c.cmd(&["ACL", "LIST"]) {
+        Reply::Array(items) => assert!(items.contains(&Reply::Bulk(line.to_vec())), "{items:?}"),
+        other => panic!("{other:?}"),
+    }
     drop(server);
     // Users in the config and an aclfile together are refused at start-up.
     let err = Server::start_in(&dir, &["--aclfile", file.to_str().unwrap(), "--user", "x", "on", "nopass"]).err();
