@@ -463,24 +463,17 @@ impl Selector {
     /// `ACLDescribeSelector`: keys, channels, commands, as bytes (patterns and first-args are
     /// whatever bytes the rules gave, as in Redis's sds descriptions).
     pub fn describe(&self) -> Vec<u8> {
-        let mut res = Vec::new();
-        if self.allkeys {
-            res.extend_from_slice(b"~* ");
-        } else {
-            for (f, p) in &self.patterns {
-                push_pattern(&mut res, *f, p);
-                res.push(b' ');
-            }
+        let mut res = self.describe_keys();
+        if !res.is_empty() {
+            res.push(b' ');
         }
-        if self.allchannels {
-            res.extend_from_slice(b"&* ");
-        } else {
+        if !self.allchannels {
             res.extend_from_slice(b"resetchannels ");
-            for c in &self.channels {
-                res.push(b'&');
-                res.extend_from_slice(c);
-                res.push(b' ');
-            }
+        }
+        let channels = self.describe_channels();
+        if !channels.is_empty() {
+            res.extend_from_slice(&channels);
+            res.push(b' ');
         }
         res.extend_from_slice(&self.describe_commands());
         res

@@ -370,10 +370,7 @@ impl Env {
                 if c.info.monitor.swap(false, Ordering::AcqRel) {
                     crate::introspect::monitor_stop(shared, c.info.id);
                 }
-                c.multi = None;
-                c.multi_aborted = false;
-                c.info.multi_len.store(-1, Ordering::Relaxed);
-                self.unwatch_all(c);
+                self.discard_transaction(c);
                 shared.tracking.disable(&c.info);
                 c.tracking_caching = false;
                 c.db = 0;
@@ -729,12 +726,10 @@ impl Env {
                 }
             }
             DISCARD => {
-                if c.multi.take().is_none() {
+                if c.multi.is_none() {
                     c.out.error("ERR DISCARD without MULTI");
                 } else {
-                    c.multi_aborted = false;
-                    c.info.multi_len.store(-1, Ordering::Relaxed);
-                    self.unwatch_all(c);
+                    self.discard_transaction(c);
                     c.out.ok();
                 }
             }

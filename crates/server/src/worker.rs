@@ -508,9 +508,10 @@ thread_local! {
 /// Redis's `processEventsWhileBlocked`, called by a script past busy-reply-threshold: the other
 /// connections of its worker are read and answered (-BUSY but for allow-busy commands such as
 /// SCRIPT KILL, SHUTDOWN NOSAVE, MULTI or HELLO), as other workers already answer theirs;
-/// without it a client of the same worker could never send the SCRIPT KILL. The script's own
-/// connection (taken out of `conns`), our master's link (Redis lets its stream accumulate),
-/// listeners and the waker are left for the loop once the script ends.
+/// without it a client of the same worker could never send the SCRIPT KILL. New connections are
+/// accepted. The script's own connection (taken out of `conns`), our master's link (Redis lets
+/// its stream accumulate) and the waker (other workers' messages) are left for the loop once the
+/// script ends.
 ///
 /// A no-op outside [`Worker::with_conn`] (the script then runs as before: only other workers
 /// answer meanwhile).
@@ -623,29 +624,11 @@ impl Worker {
             self.batch.clear();
             self.batch.extend(events.iter().map(|ev| ev.token().0).filter(|&t| t != WAKER_TOKEN.0));
             for ev in events.iter() {
-                let t = ev.token().0;
-                if ev.token() == WAKER_TOKEN {
-                    self.drain_inbox();
-                } else if t < CONN_BASE {
-                    self.accept(t - LISTENER_BASE);
-                } else {
-                    let idx = t - CONN_BASE;
-                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        self.on_readable_drain(idx, ev.is_read_closed() || ev.is_error());
-                    }
-                    if ev.is_writable() {
-                        self.on_writable(idx);
-                    }
-                }
+                let closed = ev.is_read_closed() || ev.is_error();
+                self.on_event(ev.token().0, ev.is_readable() || closed, closed, ev.is_writable());
             }
             for t in std::mem::take(&mut self.deferred) {
-                if t == WAKER_TOKEN.0 {
-                    self.drain_inbox();
-                } else if t < CONN_BASE {
-                    self.accept(t - LISTENER_BASE);
-                } else {
-                    self.on_readable(t - CONN_BASE);
-                }
+                self.on_event(t, true, true, false);
             }
             for idx in std::mem::take(&mut self.pending_reads) {
                 self.on_readable(idx);
@@ -664,6 +647,24 @@ impl Worker {
         for i in ids {
             if let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) {
                 flush(c);
+            }
+        }
+    }
+
+    /// One readiness event, or a token [`busy_pump`] left for the loop (then read until the
+    /// socket is empty).
+    fn on_event(&mut self, token: usize, readable: bool, drain: bool, writable: bool) {
+        if token == WAKER_TOKEN.0 {
+            self.drain_inbox();
+        } else if token < CONN_BASE {
+            self.accept(token - LISTENER_BASE);
+        } else {
+            let idx = token - CONN_BASE;
+            if readable {
+                self.on_readable_drain(idx, drain);
+            }
+            if writable {
+                self.on_writable(idx);
             }
         }
     }
@@ -1625,10 +1626,7 @@ impl Env {
                 self.count_rejected(entry);
                 if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
                     // processCommand discards a transaction whose EXEC is redirected.
-                    c.multi = None;
-                    c.multi_aborted = false;
-                    c.info.multi_len.store(-1, Ordering::Relaxed);
-                    self.unwatch_all(c);
+                    self.discard_transaction(c);
                 } else {
                     c.multi_aborted |= c.multi.is_some();
                 }
@@ -1703,9 +1701,8 @@ impl Env {
         {
             return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
         }
-        // A script past busy-reply-threshold on another worker: Redis answers everyone else
-        // -BUSY (but for allow-busy commands such as SCRIPT KILL) until it ends.
-        // In the busy script's own worker (`busy_pump`) a command with keys is refused too: the
+        // A script past busy-reply-threshold: Redis answers everyone else -BUSY (but for
+        // allow-busy commands such as SCRIPT KILL) until it ends. In the busy script's own worker (`busy_pump`) a command with keys is refused too: the
         // script holds slot locks on this very thread (WATCH is the one allow-busy such command).
         if crate::scripting::busy()
             && (!entry.meta.has(flag::ALLOW_BUSY) || (self.serves_busy_pump && entry.meta.first_key > 0))
@@ -1863,25 +1860,29 @@ impl Env {
         })
     }
 
-    /// Refuses the command with `text` before it runs (Redis's rejectCommand): counted as
-    /// rejected, and a transaction being queued is marked to abort at EXEC.
-    /// Redis's `rejectCommand`: the error, counted against the command; a refused EXEC ends its
-    /// transaction (`execCommandAbort`), any other refusal inside MULTI makes EXEC fail.
+    /// Refuses the command with `text` before it runs (Redis's `rejectCommand`): counted as
+    /// rejected; a refused EXEC ends its transaction (`execCommandAbort`), any other refusal
+    /// inside MULTI makes EXEC fail.
     fn reject(&mut self, c: &mut Conn, entry: &Entry, text: &str, before: usize) -> Exec {
         self.stats.rejected_calls.add(1);
         self.count_rejected(entry);
         if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
             c.out.error(&format!("EXECABORT Transaction discarded because of: {text}"));
-            c.multi = None;
-            c.multi_aborted = false;
-            c.info.multi_len.store(-1, Ordering::Relaxed);
-            self.unwatch_all(c);
+            self.discard_transaction(c);
         } else {
             c.out.error(text);
             c.multi_aborted |= c.multi.is_some();
         }
         self.after_command(c, before);
         Exec::Done
+    }
+
+    /// Redis's `discardTransaction`: out of MULTI, its queue and its WATCHes dropped.
+    pub fn discard_transaction(&mut self, c: &mut Conn) {
+        c.multi = None;
+        c.multi_aborted = false;
+        c.info.multi_len.store(-1, Ordering::Relaxed);
+        self.unwatch_all(c);
     }
 
     fn count_rejected(&self, entry: &Entry) {

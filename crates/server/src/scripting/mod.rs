@@ -722,10 +722,6 @@ impl Env {
             let name = sha.to_string();
             let shared = self.shared;
             vm.lua.set_hook(HookTriggers::new().every_nth_instruction(100_000), move |_, _| {
-                // SHUTDOWN NOSAVE ends a busy script too: the server is going away.
-                if st.killed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
-                    return Err(mlua::Error::runtime(KILLED));
-                }
                 if !st.timed_out.load(Ordering::Relaxed) && st.start.elapsed() >= Duration::from_millis(threshold) {
                     st.timed_out.store(true, Ordering::Relaxed);
                     TIMED_OUT.fetch_add(1, Ordering::Relaxed);
@@ -738,9 +734,10 @@ impl Env {
                 if st.timed_out.load(Ordering::Relaxed) {
                     // The clients of this worker are answered meanwhile (SCRIPT KILL among them).
                     crate::worker::busy_pump();
-                    if st.killed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
-                        return Err(mlua::Error::runtime(KILLED));
-                    }
+                }
+                // SHUTDOWN NOSAVE ends a busy script too: the server is going away.
+                if st.killed.load(Ordering::Relaxed) || shared.shutdown.load(Ordering::Relaxed) {
+                    return Err(mlua::Error::runtime(KILLED));
                 }
                 Ok(VmState::Continue)
             })
