@@ -46,7 +46,22 @@ use std::sync::Arc;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Asks every worker to stop; the main thread then finishes the shutdown.
+///
+/// The listeners stop accepting first, before any reply or connection close can reach a client:
+/// Redis exits inside SHUTDOWN, so a client that sees its connection end must find the port
+/// refusing (Redis's suite reconnects and expects "connection refused"). Rejected: closing the
+/// listeners when worker 0's loop ends, which races the SHUTDOWN client's own close on another
+/// worker (or on worker 0 itself, whose reply is flushed before its loop checks the flag).
 pub fn request_shutdown(shared: &Shared) {
+    for fd in std::mem::take(&mut *shared.listener_fds.lock()) {
+        // SAFETY: the descriptor belongs to a listener that worker 0 keeps open until its loop
+        // ends, which is after `shutdown` is set below; it is taken from the list, so it is
+        // never shut down twice nor after it could have been closed and reused. shutdown(2) on a
+        // listening socket makes new connections fail and does not close the descriptor.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+        }
+    }
     shared.shutdown.store(true, Ordering::SeqCst);
     for w in shared.workers() {
         let _ = w.waker.wake();
@@ -232,6 +247,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         tracking: Default::default(),
         workers: Default::default(),
         shutdown: false.into(),
+        listener_fds: Mutex::new(Vec::new()),
         pause: Mutex::new(Default::default()),
         pause_until_ms: 0.into(),
         failover_pause_until_ms: 0.into(),

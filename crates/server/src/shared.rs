@@ -363,6 +363,9 @@ pub struct Shared {
     pub tracking: crate::tracking::Tracking,
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub shutdown: AtomicBool,
+    /// The client listeners' descriptors, for `request_shutdown` to stop accepting at once (the
+    /// listeners themselves are owned by worker 0's poll). Taken, so only the first request uses them.
+    pub listener_fds: Mutex<Vec<std::os::fd::RawFd>>,
     pub pause: Mutex<Pause>,
     /// Copy of `pause.until_ms` for a lock-free check on every command.
     pub pause_until_ms: AtomicI64,

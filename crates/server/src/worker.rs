@@ -387,6 +387,7 @@ pub struct Worker {
     pump_env: Box<Env>,
     /// The tokens of the loop's current batch of events: a busy script's pump serves them too,
     /// since edge-triggered readiness already reported is not reported to its own poll again.
+    /// The waker's token is kept too: the pump takes the connections handed over in the inbox.
     batch: Vec<usize>,
     /// Poll tokens [`busy_pump`] saw but left for the loop (the waker, the script's own
     /// connection, our master's link, connections to close or with output left to write).
@@ -429,6 +430,8 @@ impl Admission<'_> {
                 Ok((stream, addr, laddr, unix)) => kept.extend(self.admit(stream, addr, laddr, unix)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return kept,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // EINVAL: the listener was shut down by `request_shutdown`; nothing to report.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return kept,
                 Err(e) => {
                     warning!("Accepting client connection: {}", e);
                     return kept;
@@ -473,6 +476,28 @@ impl Admission<'_> {
             w.send(Msg::NewConn(stream, info));
         }
         None
+    }
+
+    /// The busy pump's share of the inbox: adds the connections other workers handed over and
+    /// leaves every other message, in order, for the loop's `drain_inbox`.
+    fn admit_handed_over(&mut self) -> Vec<usize> {
+        let Some(handle) = self.shared.workers().get(self.worker_id) else { return Vec::new() };
+        let msgs = std::mem::take(&mut *handle.inbox.lock());
+        let mut kept = Vec::new();
+        let mut ready = Vec::new();
+        for msg in msgs {
+            match msg {
+                Msg::NewConn(stream, info) => ready.extend(self.add_conn(stream, info)),
+                other => kept.push(other),
+            }
+        }
+        if !kept.is_empty() {
+            // Messages sent meanwhile go after the ones taken first.
+            let mut inbox = handle.inbox.lock();
+            kept.append(&mut inbox);
+            *inbox = kept;
+        }
+        ready
     }
 
     fn add_conn(&mut self, mut stream: Stream, info: Arc<ClientShared>) -> Option<usize> {
@@ -548,6 +573,10 @@ pub fn busy_pump() {
             }
             for t in tokens {
                 if t == WAKER_TOKEN.0 {
+                    // New connections handed to us by the accepting worker are served now, as
+                    // the rest of the inbox waits for the loop: with several workers a client
+                    // may land on the busy one and must still get its -BUSY or SCRIPT KILL.
+                    ready.extend(table.admit_handed_over());
                     deferred.push(t);
                 } else if t < CONN_BASE {
                     // New clients are served at once, as Redis accepts them meanwhile.
@@ -602,10 +631,17 @@ impl Worker {
 
     pub fn add_listener(&mut self, mut l: Listener) -> io::Result<()> {
         let token = Token(LISTENER_BASE + self.listeners.len());
-        match &mut l {
-            Listener::Tcp(t) => self.poll.registry().register(t, token, Interest::READABLE)?,
-            Listener::Unix(u) => self.poll.registry().register(u, token, Interest::READABLE)?,
-        }
+        let fd = match &mut l {
+            Listener::Tcp(t) => {
+                self.poll.registry().register(t, token, Interest::READABLE)?;
+                std::os::fd::AsRawFd::as_raw_fd(t)
+            }
+            Listener::Unix(u) => {
+                self.poll.registry().register(u, token, Interest::READABLE)?;
+                std::os::fd::AsRawFd::as_raw_fd(u)
+            }
+        };
+        self.env.shared.listener_fds.lock().push(fd);
         self.listeners.push(l);
         Ok(())
     }
@@ -622,7 +658,7 @@ impl Worker {
                 continue;
             }
             self.batch.clear();
-            self.batch.extend(events.iter().map(|ev| ev.token().0).filter(|&t| t != WAKER_TOKEN.0));
+            self.batch.extend(events.iter().map(|ev| ev.token().0));
             for ev in events.iter() {
                 let closed = ev.is_read_closed() || ev.is_error();
                 self.on_event(ev.token().0, ev.is_readable() || closed, closed, ev.is_writable());

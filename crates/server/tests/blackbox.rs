@@ -535,3 +535,37 @@ fn blocking_command_inside_multi_does_not_block_and_push_wakes_after_exec() {
     // The waiter was not woken by the transaction (the key ended up a string) but by the push.
     assert_eq!(waiter.read(), Reply::Array(vec![Reply::bulk("l"), Reply::bulk("b")]));
 }
+
+/// Redis exits inside SHUTDOWN: once the client sees its connection end, the port refuses new
+/// connections (Redis's suite reconnects right away and expects "connection refused"). Two
+/// workers, and the shutting-down client on each in turn (worker 0 owns the listeners); in the
+/// busy rounds a script is running on the other client's thread, so the process takes a while to
+/// end after the reply (the race Redis's "SHUTDOWN NOSAVE can kill a timedout script" hit), and in
+/// one of them the new probe connection is handed to the busy worker, which must still answer it.
+#[test]
+fn the_port_refuses_connections_once_shutdown_has_closed_the_client() {
+    for round in 0..4 {
+        let (shutting, busy) = (round % 2, round >= 2);
+        let mut server = Server::start(&["--io-threads", "2", "--busy-reply-threshold", "50"]);
+        let mut clients = [server.client(), server.client()];
+        for c in clients.iter_mut() {
+            assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
+        }
+        if busy {
+            clients[1 - shutting].send(&["EVAL", "while true do end", "0"]);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut probe = server.client();
+            while !matches!(probe.cmd(&["PING"]), Reply::Error(ref e) if e.starts_with("BUSY")) {
+                assert!(Instant::now() < deadline, "the script never became busy");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let c = &mut clients[shutting];
+        c.set_read_timeout(Duration::from_secs(10));
+        c.send(&["SHUTDOWN", "NOSAVE"]);
+        assert!(c.is_closed(), "SHUTDOWN closes the connection");
+        let err = std::net::TcpStream::connect(("127.0.0.1", server.port)).err();
+        assert_eq!(err.map(|e| e.kind()), Some(std::io::ErrorKind::ConnectionRefused), "round {round}");
+        assert!(server.wait_exit(Duration::from_secs(10)).is_some(), "the server exits");
+    }
+}
