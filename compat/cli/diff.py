@@ -6,6 +6,8 @@ Starts a server (Debian's redis-server by default, or --server BIN) on a free 12
 target/release/redoxide-cli with the same arguments and the same stdin, after loading the same
 fixture into the server before each run, and compares stdout, stderr and the exit code byte for byte.
 With --cluster it also starts two cluster-enabled redis-servers and checks -c (MOVED and ASK).
+The tool modes (--scan, --bigkeys, --memkeys, --hotkeys, --stat, --latency*) run from MODE_CASES;
+the never-ending ones are stopped with SIGINT after a bounded time.
 
 Usage: compat/cli/diff.py [--server BIN] [--cli BIN] [--oracle BIN] [--cluster] [-k SUBSTRING]
 Prints one line per difference (with both outputs) and `N passed, M failed`; exits 1 on any failure.
@@ -184,6 +186,213 @@ CASES = [
     # --pipe
     (["--pipe"], b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$1\r\n1\r\n*2\r\n$4\r\nINCR\r\n$3\r\nstr\r\nPING\r\n"),
 ]
+
+# Tool modes: (arguments, setup run after the fixture in db 0, how to run, normaliser or None).
+# How to run: "exit" (the mode ends by itself; stdout is a pipe), or ("pty" | "pipe", seconds): the
+# CLI runs that long with stdout on a pseudo-terminal or a pipe and is then stopped with SIGINT, as a
+# user stops these modes. A normaliser masks only what differs from run to run (timings, counters
+# the server moves on its own); the shape around it is compared byte for byte.
+# Keys whose names need quoting: --scan prints them quoted on a tty and as C strings (cut at the NUL)
+# otherwise.
+ODD_KEYS = [["SET", b"nul\x00key", "v"], ["SET", "nl\nkey", "v"], ["SET", "s p", "v"], ["SADD", "set", "m2", "m3"]]
+# OBJECT FREQ needs an LFU policy, set before the keys are written so their counters start at
+# LFU_INIT_VAL (5); one GET moves str's to 6. A second access would be random (LFULogIncr).
+LFU = [["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]] + FIXTURE + [["SELECT", "0"], ["GET", "str"]]
+NO_LFU = [["CONFIG", "SET", "maxmemory-policy", "noeviction"]]
+MODE_CASES = [
+    (["--scan"], ODD_KEYS, "exit", None),
+    (["--no-raw", "--scan"], ODD_KEYS, "exit", None),
+    (["--csv", "--scan"], ODD_KEYS, "exit", None),
+    (["--scan", "--pattern", "*s*"], ODD_KEYS, "exit", None),
+    (["--scan", "--pattern", "nomatch*"], [], "exit", None),
+    (["--no-raw", "--scan", "--quoted-pattern", '"nul\\x00*"'], ODD_KEYS, "exit", None),
+    (["--scan", "--quoted-pattern", '"nul'], [], "exit", None),
+    (["-n", "3", "--scan", "-i", "0.01"], [], "exit", None),
+    (["-p", "1", "--scan"], [], "exit", None),
+    (["--scan", "-n", "99"], [], "exit", None),
+    (["--bigkeys"], ODD_KEYS, "exit", None),
+    (["--bigkeys", "-i", "0.01", "--pattern", "*i*"], [], "exit", None),
+    (["--bigkeys", "-n", "5"], [], "exit", None),
+    (["-n", "3", "--bigkeys"], [], "exit", None),
+    # MEMORY USAGE is the server's own measure: same server, same data, same bytes.
+    (["--memkeys"], [], "exit", None),
+    (["--memkeys-samples", "2"], [], "exit", None),
+    (["--memkeys", "-n", "5"], [], "exit", None),
+    (["--hotkeys"], NO_LFU, "exit", None),
+    (["--hotkeys"], LFU, "exit", None),
+    (["--hotkeys", "--pattern", "*s*"], LFU, "exit", None),
+    (["--latency", "-i", "0.2"], [], "exit", "latency"),
+    (["--csv", "--latency", "-i", "0.2"], [], "exit", "latency"),
+    (["--latency", "-p", "1"], [], "exit", None),
+    # Not a terminal: C's stdio keeps these lines in its 4096-byte buffer, so a CLI stopped after
+    # half a second has printed nothing.
+    (["--latency-history", "-i", "0.1"], [], ("pipe", 0.5), None),
+    (["--stat", "-i", "0.1"], [], ("pipe", 0.5), None),
+    (["--latency"], [], ("pty", 0.5), "redraw"),
+    (["--latency-history", "-i", "0.15"], [], ("pty", 0.8), "redraw"),
+    (["--stat", "-i", "0.1"], [], ("pty", 0.75), "stat"),
+    (["--latency-dist", "-i", "0.15"], [], ("pty", 0.8), "spectrum"),
+    (["--latency-dist", "--mono", "-i", "0.15"], [], ("pty", 0.5), "spectrum"),
+]
+
+# --latency's one line off a terminal: min, max, avg (ms) and the sample count vary with timing.
+# The count is kept when it is implausible for the interval, so a wrong sampling rate still fails.
+LATENCY_LINE = re.compile(rb"^(\d+)([ ,])(\d+)[ ,](\d+\.\d\d)[ ,](\d+)\n$")
+
+
+def mask_latency(out, interval_s):
+    m = LATENCY_LINE.match(out)
+    if not m:
+        return out
+    sep = m.group(2)
+    count = int(m.group(5))
+    # One PING per 10 ms (plus the PING's own time) for the interval.
+    plausible = interval_s * 50 <= count <= interval_s * 110
+    return sep.join([b"<min>", b"<max>", b"<avg>", b"<n>" if plausible else m.group(5)]) + b"\n"
+
+
+# A redrawn --latency / --latency-history line: numbers masked, then runs of identical shapes
+# collapsed (how many samples fit in the run is timing); at least two redraws must be there.
+REDRAW_NUMBERS = re.compile(rb"\d+(\.\d\d)?")
+
+
+def mask_redraw(out):
+    pieces = out.split(b"\x1b[0G\x1b[2K")
+    shapes = []
+    for piece in pieces[1:]:
+        shape = REDRAW_NUMBERS.sub(lambda m: b"N.NN" if m.group(1) else b"N", piece)
+        if not shapes or shapes[-1] != shape:
+            shapes.append(shape)
+    if len(pieces) < 3:
+        return out
+    # How many history ranges fit in the run is timing: the first four shapes (two ranges).
+    return pieces[0] + b"|".join(shapes[:4])
+
+
+def mask_stat(out):
+    """--stat on a terminal: the header lines exact; in each data line the keys, clients and
+    blocked columns and the first "(+0)" exact, memory, request and connection counts masked, and
+    every column checked at redis-cli's fixed offsets. The last line may be cut by the stop."""
+    lines = out.split(b"\r\n")
+    res = []
+    for n, line in enumerate(lines[:-1]):
+        if line.startswith(b"---") or line.startswith(b"keys "):
+            res.append(line)
+            continue
+        keys, mem, gap, clients, blocked = line[:11], line[11:19], line[19:20], line[20:28], line[28:36]
+        requests, gap2, conns = line[36:55], line[55:56], line[56:68]
+        ok = (re.match(rb"^\d+ *$", keys) and re.match(rb"^\d+(\.\d\d)?[BKMG] *$", mem) and gap == b" "
+              and re.match(rb"^\d+ *$", clients) and re.match(rb"^\d+ *$", blocked) and gap2 == b" "
+              and re.match(rb"^\d+ \(\+\d+\) *$", requests) and re.match(rb"^\d+ *$", conns))
+        if not ok:
+            res.append(line)
+            continue
+        delta = re.search(rb"\(\+\d+\)", requests).group(0)
+        res.append(b"|".join([keys.rstrip(), b"<mem>", clients.rstrip(), blocked.rstrip(),
+                              delta if delta == b"(+0)" else b"(+N)", b"<conns>", line[68:]]))
+    # How many lines fit in the run is timing: compare the first four (header, header, 2 lines).
+    return b"\n".join(res[:4]) if len(res) >= 4 else out
+
+
+SPECTRUM_LINE = re.compile(rb"^\x1b\[38;5;0m(\x1b\[48;5;\d+m[.\-*#1-9A-Q?]){31}\x1b\[0m$")
+
+
+def mask_spectrum(out):
+    """--latency-dist: the legend exact; a spectrum line's colours (the share of each bucket) vary,
+    its 31 bucket characters in order and the escape codes around them do not."""
+    lines = out.split(b"\r\n")
+    res = []
+    for line in lines[:-1]:
+        if line.startswith(b"\x1b[38;5;0m"):
+            if not SPECTRUM_LINE.match(line):
+                res.append(line)
+                continue
+            line = re.sub(rb"\x1b\[48;5;\d+m", b"<c>", line)
+        res.append(line)
+    # The legend's 8 lines and the first spectrum line after it.
+    return b"\n".join(res[:9]) if len(res) >= 9 else out
+
+
+def run_stopped(binary, args, env, seconds, on_pty):
+    """Runs a never-ending mode for `seconds` (stdout on a pty or a pipe), then stops it with SIGINT
+    as a user does; returns what it printed, its stderr and its exit status."""
+    import pty
+    import signal
+    if on_pty:
+        master, slave = pty.openpty()
+        p = subprocess.Popen([binary] + args, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+    else:
+        p = subprocess.Popen([binary] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+    time.sleep(seconds)
+    p.send_signal(signal.SIGINT)
+    if not on_pty:
+        try:
+            out, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # it ignored SIGINT: it must not outlive the script
+            p.kill()
+            out, err = p.communicate(timeout=10)
+        return out, err, p.returncode
+    out = b""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    try:
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = p.wait(timeout=10)
+    err = p.stderr.read()
+    p.stderr.close()
+    return out, err, rc
+
+
+def mode_cases(server, cli, oracle, env, dead_port, only, failures):
+    passed = 0
+    for args, setup, how, masker in MODE_CASES:
+        if only and only not in " ".join(args):
+            continue
+        full = ["-h", "127.0.0.1", "-p", str(server.port)] + args
+        full = [dead_port if a == "1" and full[i - 1] == "-p" else a for i, a in enumerate(full)]
+        results = []
+        for binary in (oracle, cli):
+            for argv in FIXTURE + [["SELECT", "0"]] + setup:
+                server.cmd(argv)
+            # Two serverCron ticks (hz 10): Redis finishes rehashing the tables the fixture grew,
+            # so SCAN walks the same layout for both CLIs (mid-rehash, its order can change).
+            time.sleep(0.25)
+            try:
+                if how == "exit":
+                    try:
+                        r = run(binary, full, None, env)
+                    except subprocess.TimeoutExpired:  # run() has killed it; a mode that should end did not
+                        r = (b"<did not exit within 30 s>", b"", None)
+                else:
+                    r = run_stopped(binary, full, env, how[1], how[0] == "pty")
+            finally:
+                for argv in NO_LFU:
+                    server.cmd(argv)
+            out, err, rc = r
+            if masker == "latency":
+                out = mask_latency(out, float(args[-1]))
+            elif masker == "redraw":
+                out = mask_redraw(out)
+            elif masker == "stat":
+                out = mask_stat(out)
+            elif masker == "spectrum":
+                out = mask_spectrum(out)
+            results.append((out, err, rc))
+        if compare("mode %r" % args, results[0], results[1], failures):
+            passed += 1
+    return passed
 
 
 def free_port():
@@ -432,6 +641,7 @@ def main():
                 results.append(normalize(run(binary, full, stdin, env)))
             if compare("%r stdin=%r" % (args, stdin), results[0], results[1], failures):
                 passed += 1
+        passed += mode_cases(server, opts.cli, opts.oracle, env, dead_port, opts.k, failures)
         # FAKETTY makes both pick the tty format although stdout is a pipe.
         for args in (["lrange", "list", "0", "-1"], ["-3", "hgetall", "hash"]):
             full = ["-p", str(server.port)] + args

@@ -7,7 +7,9 @@
 //! (`main.rs`) wires these to stdin/stdout; `cluster`: redis-cli's `--cluster` manager, on top of `client`.
 //! The interactive prompt: `help` (the COMMAND DOCS help table, hints, completions), `prompt` (the
 //! loop's pure rules) and `lineedit` (the raw-mode line editor, the one module that writes to the
-//! terminal itself, and only to the stream it is handed while a line is edited).
+//! terminal itself, and only to the stream it is handed while a line is edited). `modes`: the
+//! tool modes (`--scan`, `--bigkeys`, `--memkeys`, `--hotkeys`, `--stat`, `--latency*`), writing to
+//! the handles the binary gives them.
 //!
 //! It must never: panic on anything a server sends (a malformed reply is a typed error), print from
 //! the library (only the binary writes to stdout/stderr, so output stays testable), or encode requests
@@ -19,6 +21,7 @@ pub mod cluster;
 pub mod format;
 pub mod help;
 pub mod lineedit;
+pub mod modes;
 pub mod options;
 pub mod prompt;
 pub mod reply;

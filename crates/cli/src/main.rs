@@ -10,6 +10,7 @@ use cli::client::{ClientError, Connection};
 use cli::format::{self, Mode};
 use cli::help::HelpTable;
 use cli::lineedit::{self, Editor, Outcome};
+use cli::modes;
 use cli::options::{self, Options};
 use cli::prompt::{self, Repeat};
 use cli::reply::Reply;
@@ -94,11 +95,19 @@ fn main() {
     let words: Vec<Vec<u8>> = argv_os[o.first_arg..].iter().map(|a| a.as_bytes().to_vec()).collect();
     let mut cli = Cli::new(o);
     cli.push_output = stdout_tty;
+    // redis-cli's main() runs --latency and --latency-dist before --pipe, the other tool modes after.
+    let stdout_is_terminal = std::io::stdout().is_terminal();
+    if cli.o.tools.before_pipe() {
+        exit(cli.tool_mode(&argv_os, stdout_is_terminal));
+    }
     if cli.o.pipe {
         if cli.connect(false).is_err() {
             exit(1);
         }
         exit(cli.pipe_mode());
+    }
+    if cli.o.tools.any() {
+        exit(cli.tool_mode(&argv_os, stdout_is_terminal));
     }
     if words.is_empty() {
         cli.repl(std::io::stdin().is_terminal());
@@ -146,6 +155,8 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   -u <uri>           Server URI: redis://[[user]:pass@]host[:port][/db].
   -r <repeat>        Execute specified command N times (negative: forever).
   -i <interval>      When -r is used, waits <interval> seconds per command.
+                     Also the cycle of --scan, --stat and --latency*, and the pause
+                     per 100 SCAN commands of --bigkeys, --memkeys and --hotkeys.
   -n <db>            Database number.
   -2, -3             Start session in RESP2 / RESP3 protocol mode.
   -x                 Read last argument from STDIN.
@@ -157,6 +168,18 @@ const USAGE: &str = "Usage: redoxide-cli [OPTIONS] [cmd [arg [arg ...]]]
   -e                 Return exit error code when command execution fails.
   --raw, --no-raw    Use raw formatting for replies / force formatted output.
   --csv              Output in CSV format.
+  --stat             Print rolling stats about server: mem, clients, ... (every -i, default 1 s).
+  --latency          Sample PING latency continuously; with --raw, --csv or a non-tty
+                     stdout, for 1 second (or -i), then one line, and exit.
+  --latency-history  Like --latency, tracking changes over time (range every 15 s, or -i).
+  --latency-dist     Latency as a spectrum, xterm 256 colors (--mono: greys); every 1 s or -i.
+  --bigkeys          Sample keys looking for keys with many elements (complexity).
+  --memkeys          Sample keys looking for keys consuming a lot of memory.
+  --memkeys-samples <n> Like --memkeys, with MEMORY USAGE ... SAMPLES <n>.
+  --hotkeys          Sample keys looking for hot keys (needs maxmemory-policy *lfu).
+  --scan             List all keys using the SCAN command.
+  --pattern <pat>    Keys pattern for --scan, --bigkeys, --memkeys, --hotkeys (default: *).
+  --quoted-pattern <pat> Same as --pattern, quoted as a prompt word (e.g. \"a\\x00*\").
   --pipe             Transfer raw Redis protocol from stdin to server.
   --pipe-timeout <n> In --pipe mode, abort after n seconds without a reply (default 30, 0: never).
   --cluster <command> [args...] [opts...]
@@ -222,6 +245,14 @@ impl lineedit::Hooks for PromptHooks<'_> {
 /// Atomics, because the SIGINT handler reads and writes them.
 static STREAM_FD: AtomicI32 = AtomicI32::new(-1);
 static STREAM_ABORTED: AtomicBool = AtomicBool::new(false);
+
+/// Set by Ctrl-C in --scan, --bigkeys, --memkeys and --hotkeys (redis-cli's `force_cancel_loop`):
+/// the scan stops after the current batch and the summary is printed.
+static STOP_LOOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint_stop_loop(_: libc::c_int) {
+    STOP_LOOP.store(true, Ordering::SeqCst);
+}
 
 /// redis-cli's `sigIntHandler` in interactive mode: Ctrl-C during MONITOR or SUBSCRIBE ends the
 /// stream (we shut the socket down, so the blocked read returns, then reconnect and go back to the
@@ -769,6 +800,63 @@ impl Cli {
                 exit(1);
             }
         }
+    }
+
+    /// The first tool mode given, in redis-cli's `main()` order, after `cliConnect(0)` (which
+    /// prints why it could not connect; exit 1).
+    fn tool_mode(&mut self, argv_os: &[std::ffi::OsString], stdout_is_terminal: bool) -> i32 {
+        if self.connect(false).is_err() {
+            return 1;
+        }
+        let Some(mut conn) = self.conn.take() else { return 1 };
+        let tools = self.o.tools.clone();
+        let mut pattern = tools.pattern.clone();
+        if let Some(raw) = tools.pattern_raw_at.and_then(|at| argv_os.get(at)) {
+            pattern = Some(raw.as_bytes().to_vec());
+        }
+        // SAFETY: the handler only stores to an atomic. SIGPIPE goes back to its default: redis-cli
+        // does not ignore it in these modes, so `--scan | head -1` ends it (Rust's runtime ignores
+        // SIGPIPE, which would leave us scanning on into a closed pipe).
+        unsafe {
+            if tools.scan || tools.bigkeys || tools.memkeys || tools.hotkeys {
+                libc::signal(libc::SIGINT, on_sigint_stop_loop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            }
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+        let (mut out_lock, mut err_lock) = (stdout.lock(), stderr.lock());
+        let mut out = modes::StdioOut::new(&mut out_lock, stdout_is_terminal);
+        let code = {
+            let mut env = modes::ModeEnv {
+                out: &mut out,
+                err: &mut err_lock,
+                mode: self.o.mode,
+                interval_us: self.o.interval_us,
+                pattern,
+                cancel: &STOP_LOOP,
+                host: self.o.host.clone(),
+                port: self.o.port,
+            };
+            if tools.latency {
+                modes::latency_mode(&mut conn, &mut env, tools.latency_history)
+            } else if tools.latency_dist {
+                let palette = if tools.mono { modes::PALETTE_MONO } else { modes::PALETTE_COLOR };
+                modes::latency_dist_mode(&mut conn, &mut env, palette)
+            } else if tools.bigkeys {
+                modes::big_keys(&mut conn, &mut env, None)
+            } else if tools.memkeys {
+                modes::big_keys(&mut conn, &mut env, Some(tools.memkeys_samples))
+            } else if tools.hotkeys {
+                modes::hot_keys(&mut conn, &mut env)
+            } else if tools.stat {
+                modes::stat_mode(&mut conn, &mut env)
+            } else {
+                modes::scan_mode(&mut conn, &mut env)
+            }
+        };
+        // What exit() does to stdio: the buffered output goes out.
+        out.flush();
+        code
     }
 
     /// `--pipe`: stdin's raw protocol to the server, then an ECHO of a random marker; replies are

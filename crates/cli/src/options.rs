@@ -41,6 +41,43 @@ pub struct Options {
     pub first_arg: usize,
     /// `--cluster <subcommand> ...`: the cluster manager's command line.
     pub cluster: Option<ClusterArgs>,
+    /// The tool modes (`--scan`, `--bigkeys`, ...); all off unless asked for.
+    pub tools: ToolModes,
+}
+
+/// redis-cli's tool modes and their options. Several may be given; the binary runs the first in
+/// redis-cli's `main()` order (latency, latency-dist, then after `--pipe`: bigkeys, memkeys,
+/// hotkeys, stat, scan).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolModes {
+    pub latency: bool,
+    pub latency_history: bool,
+    pub latency_dist: bool,
+    /// `--mono`: `--latency-dist` in greys.
+    pub mono: bool,
+    pub stat: bool,
+    pub scan: bool,
+    pub bigkeys: bool,
+    pub memkeys: bool,
+    /// `--memkeys-samples n` (0: the server's default).
+    pub memkeys_samples: u32,
+    pub hotkeys: bool,
+    /// `--pattern` / `--quoted-pattern`, unquoted (the last one given wins).
+    pub pattern: Option<Vec<u8>>,
+    /// argv index of a `--pattern` value, so the binary can take its raw bytes (options are
+    /// matched on a lossy UTF-8 copy of argv). `None` after `--quoted-pattern`.
+    pub pattern_raw_at: Option<usize>,
+}
+
+impl ToolModes {
+    /// Whether a mode runs before `--pipe` is considered (redis-cli checks these first).
+    pub fn before_pipe(&self) -> bool {
+        self.latency || self.latency_dist
+    }
+
+    pub fn any(&self) -> bool {
+        self.before_pipe() || self.bigkeys || self.memkeys || self.hotkeys || self.stat || self.scan
+    }
 }
 
 /// The `--cluster` subcommand, its arguments and every `--cluster-*` option (redis-cli's
@@ -252,6 +289,7 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
         version: false,
         first_arg: argv.len(),
         cluster: None,
+        tools: ToolModes::default(),
     };
     let mut cluster_named = false;
     let mut i = 1;
@@ -298,6 +336,41 @@ pub fn parse(argv: &[String], stdout_is_tty: bool) -> Result<Options, OptionsErr
             "-2" => o.resp2 = true,
             "-3" => o.resp3 = true,
             "--pipe" => o.pipe = true,
+            "--latency" => o.tools.latency = true,
+            "--latency-history" => {
+                o.tools.latency = true;
+                o.tools.latency_history = true;
+            }
+            "--latency-dist" => o.tools.latency_dist = true,
+            "--mono" => o.tools.mono = true,
+            "--stat" => o.tools.stat = true,
+            "--scan" => o.tools.scan = true,
+            "--bigkeys" => o.tools.bigkeys = true,
+            "--memkeys" => {
+                o.tools.memkeys = true;
+                o.tools.memkeys_samples = 0;
+            }
+            // redis-cli reads this one's value without checking it is there (a crash when it is
+            // last); we refuse it as any other option missing its value.
+            "--memkeys-samples" if has_value => {
+                o.tools.memkeys = true;
+                // C's atoi into an unsigned: a negative count wraps.
+                o.tools.memkeys_samples = atoi(&value()) as u32;
+            }
+            "--hotkeys" => o.tools.hotkeys = true,
+            "--pattern" if has_value => {
+                let p = value();
+                o.tools.pattern = Some(p.into_bytes());
+                o.tools.pattern_raw_at = Some(i);
+            }
+            "--quoted-pattern" if has_value => {
+                let p = value();
+                match resp::split_args(p.as_bytes()).filter(|v| v.len() == 1).and_then(|mut v| v.pop()) {
+                    Some(unquoted) => o.tools.pattern = Some(unquoted),
+                    None => return Err(OptionsError("Invalid quoted string specified for --quoted-pattern.".into())),
+                }
+                o.tools.pattern_raw_at = None;
+            }
             "--cluster" if has_value => {
                 if cluster_named {
                     o.usage_error = true;
@@ -490,6 +563,28 @@ mod tests {
         assert_eq!((c.command.as_str(), c.dir.as_deref()), ("down", Some("d")));
         let c = parse(&args("--cluster health 127.0.0.1:7000"), false).unwrap().cluster.unwrap();
         assert_eq!((c.command.as_str(), c.args), ("health", vec!["127.0.0.1:7000".to_string()]));
+    }
+
+    #[test]
+    fn tool_modes() {
+        let o = parse(&args("--scan --pattern k* -i 0.5"), false).unwrap();
+        assert!(o.tools.scan && o.tools.any() && !o.tools.before_pipe());
+        assert_eq!(
+            (o.tools.pattern.as_deref(), o.tools.pattern_raw_at, o.interval_us),
+            (Some(&b"k*"[..]), Some(3), 500_000)
+        );
+        let o = parse(&args("--quoted-pattern \"a\\x00*\" --scan"), false).unwrap();
+        assert_eq!((o.tools.pattern.as_deref(), o.tools.pattern_raw_at), (Some(&b"a\x00*"[..]), None));
+        assert_eq!(
+            parse(&args("--quoted-pattern \"a --scan"), false).unwrap_err().0,
+            "Invalid quoted string specified for --quoted-pattern."
+        );
+        let o = parse(&args("--memkeys-samples 7"), false).unwrap();
+        assert_eq!((o.tools.memkeys, o.tools.memkeys_samples), (true, 7));
+        assert!(parse(&args("--memkeys-samples"), false).is_err());
+        let o = parse(&args("--latency-history --mono"), false).unwrap();
+        assert!(o.tools.latency && o.tools.latency_history && o.tools.mono && o.tools.before_pipe());
+        assert!(!parse(&args("get x"), false).unwrap().tools.any());
     }
 
     #[test]
