@@ -1342,15 +1342,25 @@ fn load_file(shared: &Shared, path: &Path, last: bool) -> anyhow::Result<()> {
     let mut start = 0;
     if bytes.starts_with(b"REDIS") {
         notice!("Reading RDB base file on AOF loading...");
-        start = persistence::load_rdb_bytes(shared, &bytes, false, true)
-            .map_err(|e| anyhow::anyhow!("Error reading the RDB base file {name}, AOF loading aborted: {e}"))?;
+        start = persistence::load_rdb_bytes(shared, &bytes, false, true).map_err(|e| {
+            if e.is::<persistence::ShutdownDuringLoad>() {
+                e
+            } else {
+                anyhow::anyhow!("Error reading the RDB base file {name}, AOF loading aborted: {e}")
+            }
+        })?;
     }
     let truncate_ok = shared.config.read().get_bool("aof-load-truncated").unwrap_or(true);
     let mut loader = Loader::new(shared);
     let mut reader = CommandReader::new(&bytes, start);
     let mut valid_before_multi = start;
+    let progress_base = persistence::LOAD_PROGRESS.loaded().saturating_sub(start as u64);
     let outcome = loop {
         let before = reader.position();
+        persistence::LOAD_PROGRESS.set_loaded(progress_base + before as u64);
+        if shared.shutdown.load(Ordering::Relaxed) {
+            anyhow::bail!(persistence::ShutdownDuringLoad);
+        }
         match reader.next_command() {
             Ok(Some(argv)) => {
                 if argv[0].eq_ignore_ascii_case(b"multi") {

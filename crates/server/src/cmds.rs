@@ -540,7 +540,12 @@ impl Env {
                 // is set for an async one too).
                 let loading = crate::replication::loading() || crate::replication::async_loading();
                 let cx = crate::config::SetContext { client_is_local: local, loading };
-                let result = shared.config.write().config_set_with(&pairs, cx, &mut |_, _| Ok(()));
+                let result = shared.config.write().config_set_with(&pairs, cx, &mut |cfg, changed| {
+                    if changed.iter().any(|n| n == "port" || n == "bind") {
+                        crate::relisten(shared, cfg)?;
+                    }
+                    Ok(())
+                });
                 match result {
                     Ok(_) => {
                         // Setting requirepass resets the default user's passwords even to the

@@ -281,7 +281,7 @@ fn render_section(
                 std::env::consts::OS,
                 std::process::id(),
                 shared.run_id,
-                shared.tcp_port,
+                cfg.port(),
                 now_ms * 1000,
                 uptime,
                 uptime / 86_400,
@@ -352,6 +352,9 @@ fn render_section(
                 persist.last_load_keys_loaded,
                 crate::aof::info_fields(),
             );
+            if crate::replication::loading() {
+                o.push_str(&crate::persistence::LOAD_PROGRESS.info_fields());
+            }
         }
         "stats" => {
             let expired: u64 = shared.stats.expired_keys.load(Ordering::Relaxed) + expired;

@@ -53,15 +53,18 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// listeners when worker 0's loop ends, which races the SHUTDOWN client's own close on another
 /// worker (or on worker 0 itself, whose reply is flushed before its loop checks the flag).
 pub fn request_shutdown(shared: &Shared) {
-    for fd in std::mem::take(&mut *shared.listener_fds.lock()) {
-        // SAFETY: the descriptor belongs to a listener that worker 0 keeps open until its loop
-        // ends, which is after `shutdown` is set below; it is taken from the list, so it is
-        // never shut down twice nor after it could have been closed and reused. shutdown(2) on a
-        // listening socket makes new connections fail and does not close the descriptor.
+    let mut fds = shared.listener_fds.lock();
+    for fd in fds.take().unwrap_or_default() {
+        // SAFETY: the descriptor belongs to an open listener: worker 0 removes a descriptor from
+        // the list, under this lock, before it closes its listener (CONFIG SET port/bind), and
+        // closes the rest only after its loop ends, after `shutdown` is set below. The list is
+        // taken, so no descriptor is shut down twice. shutdown(2) on a listening socket makes
+        // new connections fail and does not close the descriptor.
         unsafe {
             libc::shutdown(fd, libc::SHUT_RDWR);
         }
     }
+    drop(fds);
     shared.shutdown.store(true, Ordering::SeqCst);
     for w in shared.workers() {
         let _ = w.waker.wake();
@@ -137,12 +140,24 @@ pub(crate) fn bind_address(entry: &str) -> (String, bool) {
 
 fn listen_tcp(config: &Config) -> anyhow::Result<Vec<Listener>> {
     let port = config.port();
-    let mut listeners = Vec::new();
     if port == 0 {
-        return Ok(listeners);
+        return Ok(Vec::new());
     }
-    for entry in config.bind() {
-        let (addr, optional) = bind_address(&entry);
+    let binds = config.bind();
+    let listeners = listen_tcp_on(&binds, port)?;
+    // An empty `bind` means no TCP listener at all (Redis's `bind ""`); addresses that were
+    // all optional and all failed leave the server unreachable, which Redis refuses.
+    if listeners.is_empty() && !binds.is_empty() {
+        anyhow::bail!("Failed listening on port {port} (TCP), aborting.");
+    }
+    Ok(listeners)
+}
+
+/// Binds `port` on every `bind` entry (Redis's listenToPort).
+fn listen_tcp_on(binds: &[String], port: u16) -> anyhow::Result<Vec<Listener>> {
+    let mut listeners = Vec::new();
+    for entry in binds {
+        let (addr, optional) = bind_address(entry);
         let sockaddr = if addr.contains(':') { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") };
         match std::net::TcpListener::bind(&sockaddr) {
             Ok(l) => {
@@ -158,10 +173,58 @@ fn listen_tcp(config: &Config) -> anyhow::Result<Vec<Listener>> {
             }
         }
     }
-    if listeners.is_empty() {
-        anyhow::bail!("Failed listening on port {port} (TCP), aborting.");
-    }
     Ok(listeners)
+}
+
+/// CONFIG SET port / bind (Redis's updatePort and updateBind): the TCP listeners follow the
+/// configuration. A new port is bound here, before CONFIG SET answers, and handed to worker 0,
+/// which owns the listeners and closes the old ones; a failure leaves everything as it was and
+/// makes CONFIG SET roll back. A new address list on the same port cannot be bound beside the
+/// old one (the address is in use until the old socket closes), so each address is first
+/// tried on a spare port, which catches the addresses that cannot be bound here, and worker 0
+/// then closes the old sockets and binds the new ones, as Redis's changeBindAddr does.
+/// Rejected: sharing the listeners behind a lock so this thread could swap them itself, which
+/// would put a lock on every accept.
+pub(crate) fn relisten(shared: &Shared, cfg: &Config) -> Result<(), (String, String)> {
+    let want = (cfg.bind(), cfg.port());
+    let mut current = shared.listen_spec.lock();
+    if *current == want {
+        return Ok(());
+    }
+    let msg = if current.1 != want.1 {
+        let listeners = if want.1 == 0 { Ok(Vec::new()) } else { listen_tcp_on(&want.0, want.1) };
+        match listeners {
+            Ok(l) => shared::Msg::Listeners(l),
+            Err(e) => {
+                warning!("Failed to listen on port {}: {e}", want.1);
+                return Err(("port".into(), "Unable to listen on this port. Check server logs.".into()));
+            }
+        }
+    } else {
+        if want.1 != 0 {
+            if let Err(e) = listen_tcp_on(&want.0, 0) {
+                warning!("Failed to bind: {e}");
+                return Err(("bind".into(), "Failed to bind to specified addresses.".into()));
+            }
+        }
+        shared::Msg::Rebind(want.0.clone(), want.1)
+    };
+    if let Some(w) = shared.workers().first() {
+        w.send(msg);
+    }
+    *current = want;
+    Ok(())
+}
+
+/// Worker 0's side of a `Msg::Rebind`: the old sockets are closed by then.
+pub(crate) fn rebind(binds: &[String], port: u16) -> Vec<Listener> {
+    if port == 0 {
+        return Vec::new();
+    }
+    listen_tcp_on(binds, port).unwrap_or_else(|e| {
+        warning!("Failed to bind: {e}");
+        Vec::new()
+    })
 }
 
 fn listen_unix(config: &Config) -> anyhow::Result<Option<Listener>> {
@@ -205,6 +268,10 @@ fn run(config: Config) -> anyhow::Result<()> {
     cmds::register(&mut registry);
     let tcp = listen_tcp(&config)?;
     let unix = listen_unix(&config)?;
+    if tcp.is_empty() && unix.is_none() {
+        anyhow::bail!("Configured to not listen anywhere, exiting.");
+    }
+    let listen_spec = (config.bind(), config.port());
     let port = config.port();
     notice!(
         "redoxide {} running in {} mode, port={port}, worker threads={threads}, PID: {pid}",
@@ -247,7 +314,8 @@ fn run(config: Config) -> anyhow::Result<()> {
         tracking: Default::default(),
         workers: Default::default(),
         shutdown: false.into(),
-        listener_fds: Mutex::new(Vec::new()),
+        listener_fds: Mutex::new(Some(Vec::new())),
+        listen_spec: Mutex::new(listen_spec),
         pause: Mutex::new(Default::default()),
         pause_until_ms: 0.into(),
         failover_pause_until_ms: 0.into(),
@@ -255,7 +323,6 @@ fn run(config: Config) -> anyhow::Result<()> {
         stats: Default::default(),
         start_ms: now_ms(),
         run_id: random_hex_id(),
-        tcp_port: port,
         executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
         lastsave_s: (now_ms() / 1000).into(),
         persist: persistence::new_state(),
@@ -276,16 +343,6 @@ fn run(config: Config) -> anyhow::Result<()> {
         keyspace::access::configure(eviction.policy.lfu(), eviction.lfu_log_factor, eviction.lfu_decay_time);
     }
 
-    // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
-    // whole stops start-up rather than let the server run with part of it.
-    if !shared.config.read().appendonly() {
-        persistence::load_at_startup(shared)?;
-    } else {
-        // As Redis 7.0: with the AOF on, the AOF directory is the data (an RDB file is not read).
-        aof::load_and_open_at_startup(shared)?;
-    }
-    cluster_node::start(shared, &bind)?;
-    memory::note_startup();
     let mut workers = Vec::with_capacity(threads);
     let mut handles = Vec::with_capacity(threads);
     for id in 0..threads {
@@ -296,15 +353,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         workers.push(Worker::new(id, shared, poll, stats));
     }
     let _ = shared.workers.set(handles);
-    replication::start(shared);
-    if let Some(first) = workers.first_mut() {
-        for l in tcp {
-            first.add_listener(l)?;
-        }
-        if let Some(u) = unix {
-            first.add_listener(u)?;
-        }
-    }
+    let listeners: Vec<Listener> = tcp.into_iter().chain(unix).collect();
     let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]);
     match signals {
         Ok(mut signals) => {
@@ -313,7 +362,8 @@ fn run(config: Config) -> anyhow::Result<()> {
                     let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
                     warning!("Received {name} scheduling shutdown...");
                     // As Redis: if the final save fails, the server keeps running rather than
-                    // exit and lose the data it was asked to keep.
+                    // exit and lose the data it was asked to keep. During the start-up load
+                    // nothing is saved (`save_for_shutdown`) and the load stops.
                     if persistence::save_for_shutdown(shared, false, false) {
                         request_shutdown(shared);
                         break;
@@ -323,8 +373,9 @@ fn run(config: Config) -> anyhow::Result<()> {
         }
         Err(e) => warning!("Could not install signal handlers: {e}"),
     }
+    // As Redis's initServer: the baseline is taken before the data is loaded.
+    memory::note_startup();
     notice!("Server initialized");
-    notice!("Ready to accept connections");
     let threads: Vec<_> = workers
         .into_iter()
         .enumerate()
@@ -335,6 +386,44 @@ fn run(config: Config) -> anyhow::Result<()> {
             std::thread::Builder::new().name(format!("worker-{i}")).stack_size(16 << 20).spawn(move || w.run())
         })
         .collect::<Result<_, _>>()?;
+    // The workers serve clients while the data loads, as Redis's loading loop processes events:
+    // INFO, CONFIG and the other `loading` commands run, the rest get -LOADING. Worker 0 gets
+    // the listeners once the load is past `loading-process-events-interval-bytes`, as Redis's
+    // loader first serves events there, or when it ends. Rejected: loading before the workers
+    // start, which left connections unanswered in the listen backlog for the whole load (a
+    // client could not even learn that the server was loading).
+    // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
+    // whole stops start-up rather than let the server run with part of it.
+    let interval_bytes =
+        shared.config.read().get_i64("loading-process-events-interval-bytes").unwrap_or(2 << 20).max(0) as u64;
+    persistence::LOAD_PROGRESS.begin_startup(
+        persistence::startup_load_bytes(shared),
+        interval_bytes,
+        Box::new(move || {
+            if let Some(w) = shared.workers().first() {
+                w.send(shared::Msg::Listeners(listeners));
+            }
+        }),
+    );
+    let loaded = {
+        let _loading = replication::begin_startup_loading();
+        if !shared.config.read().appendonly() {
+            persistence::load_at_startup(shared)
+        } else {
+            // As Redis 7.0: with the AOF on, the AOF directory is the data (an RDB file is not read).
+            aof::load_and_open_at_startup(shared)
+        }
+    };
+    match loaded {
+        Err(e) if e.is::<persistence::ShutdownDuringLoad>() => notice!("Loading stopped: shutdown requested"),
+        Err(e) => return Err(e),
+        Ok(()) => {
+            cluster_node::start(shared, &bind)?;
+            replication::start(shared);
+            persistence::LOAD_PROGRESS.open_now();
+            notice!("Ready to accept connections");
+        }
+    }
     for t in threads {
         let _ = t.join();
     }

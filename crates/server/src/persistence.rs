@@ -24,8 +24,8 @@ use persist::EncodeLimits;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::Arc;
 
 /// What INFO persistence reports about saves and the last load.
@@ -552,6 +552,18 @@ pub(crate) fn rdb_error_text(e: &persist::FormatError, reader: &RdbReader<'_>) -
 }
 
 /// An RDB image that could not be decoded, with Redis's words for why (`rdbReportError`).
+/// A load stopped because shutdown was asked for meanwhile: start-up ends cleanly.
+#[derive(Debug)]
+pub struct ShutdownDuringLoad;
+
+impl std::fmt::Display for ShutdownDuringLoad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("shutdown requested during loading")
+    }
+}
+
+impl std::error::Error for ShutdownDuringLoad {}
+
 #[derive(Debug)]
 pub struct RdbCorrupt(pub String);
 
@@ -562,6 +574,98 @@ impl std::fmt::Display for RdbCorrupt {
 }
 
 impl std::error::Error for RdbCorrupt {}
+
+/// Where the load under way is, for INFO's `loading_*` fields (Redis's `loading_start_time`,
+/// `loading_total_bytes`, `loading_loaded_bytes`). Written by the one loading thread, read by
+/// INFO; plain atomics, since a reader seeing one field a step behind another is harmless.
+pub struct LoadProgress {
+    start_s: AtomicI64,
+    total_bytes: AtomicU64,
+    loaded_bytes: AtomicU64,
+    /// Start-up only: once this many bytes are loaded, `open_listeners` runs (see
+    /// [`LoadProgress::begin_startup`]); u64::MAX when nothing waits.
+    open_at_bytes: AtomicU64,
+    open_listeners: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+pub static LOAD_PROGRESS: LoadProgress = LoadProgress {
+    start_s: AtomicI64::new(0),
+    total_bytes: AtomicU64::new(0),
+    loaded_bytes: AtomicU64::new(0),
+    open_at_bytes: AtomicU64::new(u64::MAX),
+    open_listeners: Mutex::new(None),
+};
+
+impl LoadProgress {
+    /// A load of `total_bytes` (the file's size, or the sum of the AOF's files) starts now.
+    pub fn begin(&self, total_bytes: u64) {
+        self.start_s.store(now_ms() / 1000, Ordering::Relaxed);
+        self.total_bytes.store(total_bytes, Ordering::Relaxed);
+        self.loaded_bytes.store(0, Ordering::Relaxed);
+    }
+
+    pub fn loaded(&self) -> u64 {
+        self.loaded_bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn set_loaded(&self, bytes: u64) {
+        self.loaded_bytes.store(bytes, Ordering::Relaxed);
+        if bytes >= self.open_at_bytes.load(Ordering::Relaxed) {
+            self.open_now();
+        }
+    }
+
+    /// The start-up load: clients are let in once `interval_bytes` are loaded (or when
+    /// [`LoadProgress::open_now`] is called at the end), by `open_listeners`. Redis's loader
+    /// first processes events after `loading-process-events-interval-bytes` (2 MB): a
+    /// connection made during a shorter load waits and is then served normally, never
+    /// -LOADING. Rejected: serving from the first byte, which turned every start-up into a
+    /// LOADING window that clients connecting right away (tests, `--cluster up`) had to ride.
+    pub fn begin_startup(&self, total_bytes: u64, interval_bytes: u64, open_listeners: Box<dyn FnOnce() + Send>) {
+        *self.open_listeners.lock() = Some(open_listeners);
+        self.open_at_bytes.store(interval_bytes, Ordering::Relaxed);
+        self.begin(total_bytes);
+    }
+
+    /// Lets clients in now, if they are not yet.
+    pub fn open_now(&self) {
+        self.open_at_bytes.store(u64::MAX, Ordering::Relaxed);
+        let open = self.open_listeners.lock().take();
+        if let Some(open) = open {
+            open();
+        }
+    }
+
+    /// INFO's lines while loading, computed as Redis's genRedisInfoString does (a one-second
+    /// ETA until a second has passed).
+    pub fn info_fields(&self) -> String {
+        let (start_s, total, loaded) = (
+            self.start_s.load(Ordering::Relaxed),
+            self.total_bytes.load(Ordering::Relaxed),
+            self.loaded_bytes.load(Ordering::Relaxed).min(self.total_bytes.load(Ordering::Relaxed)),
+        );
+        let (perc, remaining) =
+            if total > 0 { (loaded as f64 / total as f64 * 100.0, total - loaded) } else { (0.0, 1) };
+        let elapsed = now_ms() / 1000 - start_s;
+        let eta = if elapsed <= 0 { 1 } else { (elapsed as u64 * remaining / (loaded + 1)) as i64 };
+        format!(
+            "loading_start_time:{start_s}\r\nloading_total_bytes:{total}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n"
+        )
+    }
+}
+
+/// Files a start-up load reads, for the progress total: the RDB file, or with the AOF on, the
+/// AOF directory's files (an estimate is enough: it only feeds INFO's percentage).
+pub fn startup_load_bytes(shared: &Shared) -> u64 {
+    let cfg = shared.config.read();
+    if cfg.appendonly() {
+        std::fs::read_dir(cfg.aof_dir())
+            .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+            .unwrap_or(0)
+    } else {
+        std::fs::metadata(cfg.rdb_path()).map(|m| m.len()).unwrap_or(0)
+    }
+}
 
 /// Redis's `rdbLoad` at start-up: fills the keyspace from the RDB file if there is one. Keys
 /// whose expiry has passed are dropped by a master and kept by a replica (see `load_file`). A
@@ -629,6 +733,7 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
     let (mut repl_db, mut repl_id, mut repl_offset) = (None, None, None);
     let mut expired_keys: Vec<(u32, Vec<u8>)> = Vec::new();
     let key_load_delay_us = shared.config.read().key_load_delay_us();
+    let progress_base = LOAD_PROGRESS.loaded();
     loop {
         let item = reader.next_item().map_err(|e| anyhow::Error::new(RdbCorrupt(rdb_error_text(&e, &reader))))?;
         let Some(item) = item else { break };
@@ -685,6 +790,12 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
                 }
                 loaded += 1;
                 drop(t);
+                LOAD_PROGRESS.set_loaded(progress_base + reader.position() as u64);
+                // SHUTDOWN or SIGTERM during a start-up load: the rest is not read (Redis
+                // exits from its loading loop; nothing half-loaded is ever saved).
+                if shared.shutdown.load(Ordering::Relaxed) {
+                    anyhow::bail!(ShutdownDuringLoad);
+                }
                 debug_delay(key_load_delay_us);
             }
         }
@@ -710,7 +821,9 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
 /// unless NOSAVE. Returns false if a save was needed and failed.
 pub fn save_for_shutdown(shared: &Shared, force_save: bool, no_save: bool) -> bool {
     let configured = !shared.config.read().save_params().is_empty();
-    if no_save || !(configured || force_save) {
+    // As Redis's prepareForShutdown: never while a dataset is half loaded, which would
+    // overwrite the file with part of it.
+    if no_save || !(configured || force_save) || crate::replication::loading() {
         return true;
     }
     // A BGSAVE under way is waited for (Redis kills its child instead): its file is then

@@ -296,7 +296,13 @@ pub fn async_loading() -> bool {
 }
 
 /// Clears its flag when dropped, whichever way the sync ends.
-struct FlagGuard(&'static AtomicBool);
+pub struct FlagGuard(&'static AtomicBool);
+
+/// The start-up load (Redis's `loadDataFromDisk` under `server.loading`): clients are served
+/// meanwhile, and those without the `loading` flag get -LOADING, as during a full sync.
+pub fn begin_startup_loading() -> FlagGuard {
+    FlagGuard::set(&LOADING)
+}
 
 impl FlagGuard {
     fn set(flag: &'static AtomicBool) -> FlagGuard {
@@ -1952,7 +1958,7 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
             return Err(std::io::Error::other(format!("Unable to AUTH to MASTER: {reply}")));
         }
     }
-    let listen = if announce_port > 0 { announce_port as u16 } else { shared.tcp_port };
+    let listen = if announce_port > 0 { announce_port as u16 } else { shared.config.read().port() };
     let reply = m.command(&[b"REPLCONF", b"listening-port", listen.to_string().as_bytes()])?;
     if reply.starts_with('-') {
         notice!("(Non critical) Master does not understand REPLCONF listening-port: {reply}");
@@ -2101,7 +2107,10 @@ fn read_rdb(
     let r = repl();
     let line = m.reply()?;
     let preamble = parse_rdb_preamble(&line).map_err(std::io::Error::other)?;
-    let guard = loading_flag.map(FlagGuard::set);
+    let guard = loading_flag.map(|flag| {
+        crate::persistence::LOAD_PROGRESS.begin(0);
+        FlagGuard::set(flag)
+    });
     let mut rdb = Vec::new();
     let mut scanned = 0usize;
     let total = match &preamble {
@@ -2169,6 +2178,7 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
     // As Redis's emptyData before a full sync: the master's libraries replace ours.
     crate::scripting::functions::clear();
     notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    crate::persistence::LOAD_PROGRESS.begin(rdb.len() as u64);
     let loading = FlagGuard::set(&LOADING);
     let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);
     drop(loading);

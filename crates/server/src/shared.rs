@@ -248,6 +248,10 @@ pub enum Msg {
     UnblockAll(String),
     /// Pub/sub messages for subscribers of the receiving worker, in publication order.
     Deliver(Vec<crate::pubsub::Delivery>),
+    /// CONFIG SET port: these freshly bound TCP listeners replace worker 0's.
+    Listeners(Vec<crate::worker::Listener>),
+    /// CONFIG SET bind: worker 0 closes its TCP listeners, then binds this list on this port.
+    Rebind(Vec<String>, u16),
     /// Cluster mode: unsubscribe these clients of the receiving worker from these shard
     /// channels (their slot is no longer served here), with Redis's `sunsubscribe` push.
     ShardUnsubscribe(Vec<(u64, Vec<u8>)>),
@@ -364,8 +368,10 @@ pub struct Shared {
     pub workers: OnceLock<Vec<WorkerHandle>>,
     pub shutdown: AtomicBool,
     /// The client listeners' descriptors, for `request_shutdown` to stop accepting at once (the
-    /// listeners themselves are owned by worker 0's poll). Taken, so only the first request uses them.
-    pub listener_fds: Mutex<Vec<std::os::fd::RawFd>>,
+    /// listeners themselves are owned by worker 0's poll). None once shutdown has taken them.
+    pub listener_fds: Mutex<Option<Vec<std::os::fd::RawFd>>>,
+    /// The `bind` list and `port` the TCP listeners serve (CONFIG SET compares against it).
+    pub listen_spec: Mutex<(Vec<String>, u16)>,
     pub pause: Mutex<Pause>,
     /// Copy of `pause.until_ms` for a lock-free check on every command.
     pub pause_until_ms: AtomicI64,
@@ -381,7 +387,6 @@ pub struct Shared {
     pub stats: GlobalStats,
     pub start_ms: i64,
     pub run_id: String,
-    pub tcp_port: u16,
     pub executable: String,
     pub lastsave_s: AtomicI64,
     /// SAVE bookkeeping and the last load's counts (INFO persistence).

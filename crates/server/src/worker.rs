@@ -641,9 +641,51 @@ impl Worker {
                 std::os::fd::AsRawFd::as_raw_fd(u)
             }
         };
-        self.env.shared.listener_fds.lock().push(fd);
+        match self.env.shared.listener_fds.lock().as_mut() {
+            Some(fds) => fds.push(fd),
+            // Shutdown already stopped the others: this one must not accept either.
+            // SAFETY: `fd` belongs to `l`, open until it is dropped below us.
+            None => unsafe {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            },
+        }
         self.listeners.push(l);
         Ok(())
+    }
+
+    /// CONFIG SET port / bind: the TCP listeners are closed and `fresh` ones (or, for
+    /// `rebind`, ones bound now, after the old addresses are free) take their place; the unix
+    /// socket stays. Tokens are handed out again from the start, as `add_listener` numbers them.
+    fn replace_tcp_listeners(&mut self, fresh: Vec<Listener>, rebind: Option<(Vec<String>, u16)>) {
+        let old = std::mem::take(&mut self.listeners);
+        {
+            // Out of the shutdown list before they close (see `request_shutdown`).
+            let mut fds = self.env.shared.listener_fds.lock();
+            if let Some(fds) = fds.as_mut() {
+                fds.clear();
+            }
+        }
+        let mut kept = Vec::new();
+        for mut l in old {
+            match &mut l {
+                Listener::Tcp(t) => {
+                    let _ = self.poll.registry().deregister(t);
+                }
+                Listener::Unix(u) => {
+                    let _ = self.poll.registry().deregister(u);
+                    kept.push(l);
+                }
+            }
+        }
+        let fresh = match rebind {
+            Some((binds, port)) => crate::rebind(&binds, port),
+            None => fresh,
+        };
+        for l in fresh.into_iter().chain(kept) {
+            if let Err(e) = self.add_listener(l) {
+                warning!("Registering a listener: {e}");
+            }
+        }
     }
 
     /// Runs the event loop until shutdown is requested.
@@ -810,6 +852,8 @@ impl Worker {
                     }
                 }
                 Msg::Deliver(batch) => self.deliver(batch),
+                Msg::Listeners(fresh) => self.replace_tcp_listeners(fresh, None),
+                Msg::Rebind(binds, port) => self.replace_tcp_listeners(Vec::new(), Some((binds, port))),
                 Msg::ShardUnsubscribe(list) => {
                     for (client_id, channel) in list {
                         let Some(&idx) = self.by_client.get(&client_id) else { continue };
@@ -1051,6 +1095,11 @@ impl Worker {
                     self.close(idx);
                 }
             }
+        }
+        // Redis runs no serverCron while loading (only whileBlockedCron): no expiry cycle, no
+        // eviction and no save point may act on a dataset that is half there.
+        if crate::replication::loading() {
+            return;
         }
         self.active_expire(now);
         if self.env.shared.tracking.active() {

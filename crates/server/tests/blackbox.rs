@@ -569,3 +569,66 @@ fn the_port_refuses_connections_once_shutdown_has_closed_the_client() {
         assert!(server.wait_exit(Duration::from_secs(10)).is_some(), "the server exits");
     }
 }
+
+/// CONFIG SET port / bind move the listeners as Redis's updatePort / updateBind do: a new port
+/// serves at once and the old one closes; a port in use or an address that cannot be bound is
+/// refused with Redis's error, rolls back every directive of the same CONFIG SET, and leaves
+/// the server where it was.
+#[test]
+fn config_set_port_and_bind_move_the_listeners() {
+    let server = Server::start(&[]);
+    let new_port = support::free_port();
+    assert_eq!(server.client().cmd(&["CONFIG", "SET", "port", &new_port.to_string()]), Reply::Simple("OK".into()));
+    let mut c = Client::connect(new_port);
+    assert_eq!(c.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(Instant::now() < deadline, "the old port still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Reply::Bulk(info) = c.cmd(&["INFO", "server"]) else { panic!("INFO") };
+    assert!(String::from_utf8_lossy(&info).contains(&format!("tcp_port:{new_port}\r\n")));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port().to_string();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory", "10000001", "port", &taken_port, "client-query-buffer-limit", "10m"]),
+        Reply::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."
+                .into()
+        )
+    );
+    let get = |c: &mut Client, name: &str| c.cmd(&["CONFIG", "GET", name]);
+    assert_eq!(get(&mut c, "maxmemory"), Reply::Array(vec![Reply::bulk("maxmemory"), Reply::bulk("0")]));
+    assert_eq!(
+        get(&mut c, "client-query-buffer-limit"),
+        Reply::Array(vec![Reply::bulk("client-query-buffer-limit"), Reply::bulk("1073741824")])
+    );
+    assert_eq!(get(&mut c, "port"), Reply::Array(vec![Reply::bulk("port"), Reply::bulk(&new_port.to_string())]));
+    assert_eq!(Client::connect(new_port).cmd(&["PING"]), Reply::Simple("PONG".into()));
+
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "bind", "999.999.999.999"]),
+        Reply::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses."
+                .into()
+        )
+    );
+    // Same port, other address list: the old sockets close before the new ones bind.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "bind", "127.0.0.1 -::1"]), Reply::Simple("OK".into()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // A connection the old socket took just before it closed is reset: try again.
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", new_port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reply = [0u8; 7];
+            if stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() {
+                assert_eq!(&reply, b"+PONG\r\n");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing listens after the rebind");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(taken);
+}

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::{Reply, Server};
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -268,6 +268,109 @@ fn save_points_trigger_a_background_save() {
     assert!(saved, "no background save within 5 s of the second change");
     assert_eq!(persistence_field(&mut c, "rdb_changes_since_last_save"), "0");
     assert!(dir.join("dump.rdb").exists());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes `keys` keys with DEBUG POPULATE and saves them; returns the file's bytes.
+fn populate_and_save(dir: &std::path::Path, keys: &str) -> Vec<u8> {
+    let server = Server::start_in(dir, &["--save", "", "--enable-debug-command", "yes"]).expect("start");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DEBUG", "POPULATE", keys, "key", "100"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["SAVE"]), Reply::Simple("OK".into()));
+    drop(server);
+    std::fs::read(dir.join("dump.rdb")).expect("dump.rdb")
+}
+
+fn info_field(c: &mut support::Client, name: &str) -> Option<String> {
+    let Reply::Bulk(info) = c.cmd(&["INFO", "persistence"]) else { panic!("INFO") };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+}
+
+/// As Redis's loading loop: clients are answered while the file loads. INFO reports the
+/// progress, `loading` commands run (CONFIG SET of a runtime directive), the others get
+/// -LOADING, and so does CONFIG SET of a deny-loading directive. Once loaded, all is served.
+#[test]
+fn clients_are_served_with_loading_during_the_start_up_load() {
+    let dir = temp_dir("loading");
+    populate_and_save(&dir, "300");
+    // 10 ms per key: about 3 s of loading.
+    // Clients are let in once 1 KB is loaded (as Redis's loader first serves them then).
+    let args = [
+        "--save",
+        "",
+        "--key-load-delay",
+        "10000",
+        "--enable-protected-configs",
+        "yes",
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ];
+    let server = Server::start_in(&dir, &args).expect("start");
+    let mut c = server.client();
+    assert_eq!(info_field(&mut c, "loading").as_deref(), Some("1"));
+    let total: u64 = info_field(&mut c, "loading_total_bytes").and_then(|v| v.parse().ok()).expect("total");
+    assert_eq!(total, std::fs::metadata(dir.join("dump.rdb")).expect("file").len());
+    assert_eq!(c.cmd(&["GET", "key:1"]), Reply::Error("LOADING Redis is loading the dataset in memory".into()));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "loglevel", "debug"]), Reply::Simple("OK".into()));
+    let Reply::Error(e) = c.cmd(&["CONFIG", "SET", "dir", "/tmp"]) else { panic!("CONFIG SET dir ran") };
+    assert!(e.starts_with("LOADING"), "{e}");
+    let perc: f64 = info_field(&mut c, "loading_loaded_perc").and_then(|v| v.parse().ok()).expect("perc");
+    assert!((0.0..100.0).contains(&perc), "{perc}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(&mut c, "loading").as_deref() != Some("0") {
+        assert!(Instant::now() < deadline, "the load never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(info_field(&mut c, "loading_total_bytes"), None, "the progress lines go with the load");
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(300));
+    let Reply::Bulk(value) = c.cmd(&["GET", "key:1"]) else { panic!("GET") };
+    assert!(value.len() == 100 && value.starts_with(b"value:1\0"), "{value:?}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM or SHUTDOWN during the start-up load stops the server without saving, even with
+/// save points set (Redis's prepareForShutdown forces NOSAVE while loading): saving then would
+/// replace the file with the part loaded so far.
+#[test]
+fn shutdown_during_the_start_up_load_keeps_the_file() {
+    let dir = temp_dir("loadstop");
+    let file = populate_and_save(&dir, "300");
+    for how in ["SIGTERM", "SHUTDOWN"] {
+        let args = ["--save", "3600 1", "--key-load-delay", "10000", "--loading-process-events-interval-bytes", "1024"];
+        let mut server = Server::start_in(&dir, &args).expect("start");
+        let mut c = server.client();
+        assert_eq!(info_field(&mut c, "loading").as_deref(), Some("1"), "{how}");
+        let started = Instant::now();
+        if how == "SIGTERM" {
+            server.signal("-TERM");
+        } else {
+            c.send(&["SHUTDOWN"]);
+        }
+        let status = server.wait_exit(Duration::from_secs(10)).expect("the server exits");
+        assert!(status.success(), "{how}: {status}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{how}: the load was not cut short");
+        assert_eq!(std::fs::read(dir.join("dump.rdb")).expect("dump.rdb"), file, "{how}: the file is untouched");
+    }
+    let server = Server::start_in(&dir, &["--save", ""]).expect("restart");
+    assert_eq!(server.client().cmd(&["DBSIZE"]), Reply::Int(300));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A load shorter than `loading-process-events-interval-bytes` (2 MB by default) is never seen:
+/// as with Redis, a client that connects during it waits and is then served, never -LOADING.
+#[test]
+fn a_short_start_up_load_is_never_seen_as_loading() {
+    let dir = temp_dir("shortload");
+    populate_and_save(&dir, "300");
+    // About 0.3 s of loading, all of it under the 2 MB after which clients would be let in.
+    let server = Server::start_in(&dir, &["--save", "", "--key-load-delay", "1000"]).expect("start");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(300));
+    assert_eq!(info_field(&mut c, "loading").as_deref(), Some("0"));
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

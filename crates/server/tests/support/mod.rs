@@ -147,6 +147,12 @@ impl Server {
     pub fn client(&self) -> Client {
         Client::connect(self.port)
     }
+
+    /// Sends `signal` (e.g. "-TERM") to the server's process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
 }
 
 /// A reply, with RESP3 types kept apart.
