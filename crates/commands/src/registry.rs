@@ -94,6 +94,19 @@ impl Registry {
         }
     }
 
+    /// `rename-command from to`, as Redis applies it to its command table: the command leaves
+    /// the table under `from` and, unless `to` is empty, comes back under `to` (its own name,
+    /// which COMMAND and the logs show, stays). False when no command is called `from`.
+    pub fn rename(&mut self, from: &[u8], to: &[u8]) -> bool {
+        let Some(entry) = self.commands.remove(&from.to_ascii_lowercase()) else {
+            return false;
+        };
+        if !to.is_empty() {
+            self.commands.insert(to.to_ascii_lowercase(), entry);
+        }
+        true
+    }
+
     /// Number of entry ids handed out (top-level commands and subcommands).
     pub fn len(&self) -> usize {
         self.names.len()
@@ -201,5 +214,18 @@ mod tests {
         assert_eq!(r.resolve(&[b"get"]).unwrap().meta.name, "get");
         r.add("nosuchcommand", Kind::Server(2));
         assert!(r.get(b"nosuchcommand").is_none());
+    }
+
+    #[test]
+    fn renamed_commands_answer_to_their_new_name_only() {
+        let mut r = Registry::with_data_commands();
+        assert!(r.rename(b"GET", b"Fetch"));
+        assert!(r.get(b"get").is_none());
+        assert_eq!(r.get(b"FETCH").map(|e| e.meta.name.as_str()), Some("get"));
+        assert!(matches!(r.lookup(&[b"get", b"k"]), Err(LookupError::Reply(_))));
+        assert!(r.lookup(&[b"fetch", b"k"]).is_ok());
+        assert!(r.rename(b"set", b""));
+        assert!(r.get(b"set").is_none());
+        assert!(!r.rename(b"nosuch", b"x"));
     }
 }

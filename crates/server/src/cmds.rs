@@ -574,6 +574,7 @@ impl Env {
                 shared.stats.expired_keys.store(0, Ordering::Relaxed);
                 crate::replication::reset_stats();
                 shared.stats.evicted_keys.store(0, Ordering::Relaxed);
+                shared.stats.evicted_clients.store(0, Ordering::Relaxed);
                 shared.stat_reset_ms.store(now, Ordering::Relaxed);
                 c.out.ok();
             }

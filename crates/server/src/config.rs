@@ -400,7 +400,7 @@ static DEFS: &[Def] = &[
     unsigned("tracking-table-max-keys", 0, 0, LONG_MAX, 1_000_000, Int).now(),
     unsigned("client-query-buffer-limit", 0, MB, LONG_MAX, 1024 * MB, Memory).now(),
     // ssize_t.
-    signed("maxmemory-clients", 0, -100, LONG_MAX, 0, MemoryPercent),
+    signed("maxmemory-clients", 0, -100, LONG_MAX, 0, MemoryPercent).now(),
     // time_t, off_t.
     signed("repl-backlog-ttl", 0, 0, LONG_MAX, 3600, Int).now(),
     signed("auto-aof-rewrite-min-size", 0, 0, LONG_MAX, 64 * MB, Memory).now(),
@@ -1968,11 +1968,7 @@ impl Config {
                 out.push(def.name.to_string());
             }
         }
-        for (present, name) in [
-            (!self.renamed_commands.is_empty(), "rename-command"),
-            (!self.load_modules.is_empty(), "loadmodule"),
-            (self.sentinel_seen, "sentinel"),
-        ] {
+        for (present, name) in [(!self.load_modules.is_empty(), "loadmodule"), (self.sentinel_seen, "sentinel")] {
             if present {
                 out.push(name.to_string());
             }
@@ -2197,6 +2193,26 @@ impl Config {
     /// `maxmemory` in bytes; 0 means no limit.
     pub fn maxmemory(&self) -> u64 {
         self.get_u64("maxmemory").unwrap_or(0)
+    }
+
+    /// The bytes clients may use before the largest are evicted (Redis's getClientEvictionLimit):
+    /// 0 when `maxmemory-clients` is 0; a percentage is of `maxmemory` (no limit while that is
+    /// 0); never under 128 KB, so a bad setting cannot cut every client off.
+    pub fn client_eviction_limit(&self) -> u64 {
+        let raw = self.num("maxmemory-clients");
+        let limit = match raw {
+            0 => return 0,
+            r if r < 0 => {
+                let maxmemory = self.maxmemory();
+                if maxmemory == 0 {
+                    u64::MAX
+                } else {
+                    (maxmemory as f64 * (-r) as f64 / 100.0) as u64
+                }
+            }
+            r => r as u64,
+        };
+        limit.max(128 * 1024)
     }
 
     /// "noeviction", "allkeys-lru", ...
@@ -3211,7 +3227,7 @@ zset-max-ziplist-value=64
         .unwrap();
         assert_eq!(c.renamed_commands(), &[(b"flushall".to_vec(), Vec::new())]);
         assert_eq!(c.user_lines().len(), 1);
-        assert_eq!(c.not_yet_effective(), vec!["rename-command", "loadmodule", "sentinel", "mymod.opt"]);
+        assert_eq!(c.not_yet_effective(), vec!["loadmodule", "sentinel", "mymod.opt"]);
         // With an argument count Redis does not accept, the dropped directive is an error.
         assert!(load_in(&dir, &["-"], "list-max-ziplist-entries 5 6\n").is_err());
     }

@@ -19,6 +19,9 @@
 //! refresh interval. Rejected: a counting wrapper around the global allocator (an atomic update
 //! shared by every thread on every allocation); re-reading only every N commands (a burst of
 //! large writes would overshoot the limit by N of them).
+//!
+//! It also owns client eviction (`maxmemory-clients`, Redis's `evictClients`): when the normal
+//! and pub/sub clients' memory reaches the limit, the largest evictable clients are closed.
 
 use crate::worker::Env;
 use keyspace::{Rank, Sds};
@@ -370,6 +373,54 @@ impl Env {
             self.publish_notifications(&[note]);
         }
         freed
+    }
+}
+
+/// Redis's `evictClients`: while the clients' memory is at or over `maxmemory-clients`, the
+/// largest clients that may be evicted (normal and pub/sub ones without CLIENT NO-EVICT) are
+/// killed, largest first (Redis walks its power-of-two memory buckets from the top, the same
+/// order to within a factor of two), each logged and counted in `evicted_clients`. Their
+/// workers close them (a Poke), so the memory they still hold is taken off here at once,
+/// as are clients already marked for closing, which keeps one overflow from evicting more
+/// clients than it takes. Runs only when a report found the limit crossed; the scan of the
+/// client table is then the cost of evicting.
+pub fn evict_clients(shared: &crate::shared::Shared) {
+    use crate::shared::Msg;
+    let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed) as i64;
+    if limit == 0 {
+        return;
+    }
+    let mut total = shared.stats.clients_mem.load(Ordering::Relaxed);
+    if total < limit {
+        return;
+    }
+    let mut candidates = Vec::new();
+    for cl in shared.clients.lock().values() {
+        let mem = cl.mem_reported.load(Ordering::Relaxed) as i64;
+        if cl.kill.load(Ordering::Relaxed) {
+            total -= mem;
+        } else if !cl.no_evict.load(Ordering::Relaxed)
+            && cl.kind.load(Ordering::Relaxed) == crate::replication::CLIENT_NORMAL
+            && !cl.monitor.load(Ordering::Relaxed)
+        {
+            candidates.push((mem, cl.clone()));
+        }
+    }
+    candidates.sort_unstable_by_key(|(mem, _)| std::cmp::Reverse(*mem));
+    let now = crate::shared::now_ms();
+    let mut evicted = candidates.into_iter();
+    while total >= limit {
+        let Some((mem, cl)) = evicted.next() else {
+            crate::warning!("Over client maxmemory after evicting all evictable clients");
+            return;
+        };
+        crate::notice!("Evicting client: {}", crate::info::client_line(shared, &cl, now));
+        cl.kill.store(true, Ordering::Relaxed);
+        shared.stats.evicted_clients.fetch_add(1, Ordering::Relaxed);
+        total -= mem;
+        if let Some(w) = shared.workers().get(cl.worker) {
+            w.send(Msg::Poke);
+        }
     }
 }
 

@@ -266,6 +266,10 @@ fn run(config: Config) -> anyhow::Result<()> {
     let databases = if config.cluster_enabled() { 1 } else { config.databases() };
     let mut registry = Registry::with_data_commands();
     cmds::register(&mut registry);
+    // Checked against the command table when the configuration was read.
+    for (from, to) in config.renamed_commands() {
+        registry.rename(from, to);
+    }
     let tcp = listen_tcp(&config)?;
     let unix = listen_unix(&config)?;
     if tcp.is_empty() && unix.is_none() {
@@ -335,6 +339,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         introspect: Default::default(),
     }));
     introspect::refresh(shared);
+    shared.stats.client_eviction_limit.store(shared.config.read().client_eviction_limit(), Ordering::Relaxed);
     // Keys loaded below get access clocks of the right kind, stamped now (not at the epoch, which
     // would make every loaded key look idle for decades to the LRU policies).
     keyspace::access::advance(shared::now_ms());

@@ -152,6 +152,11 @@ pub struct WorkerStats {
     pub in_write: std::sync::atomic::AtomicBool,
 }
 
+/// The memory a connection is charged before anything waits in its buffers: CLIENT LIST's
+/// `tot-mem` floor and each client's share of `clients_mem` (the reserve of its query and
+/// output buffers, as Redis's 16 KB reply buffer).
+pub const CLIENT_BASE_MEM: u64 = 16384;
+
 /// What other threads may need to know about a connection (CLIENT LIST, CLIENT KILL).
 /// The owning worker updates it with relaxed stores as it serves the client.
 #[derive(Debug)]
@@ -174,6 +179,8 @@ pub struct ClientShared {
     /// Bytes pending in the query buffer and output buffer, refreshed per batch.
     pub qbuf: AtomicU64,
     pub obuf: AtomicU64,
+    /// This client's share of `GlobalStats::clients_mem` (0 for our master's link and replicas).
+    pub mem_reported: AtomicU64,
     pub blocked: AtomicBool,
     /// Set when a key this client WATCHes is modified: its next EXEC fails.
     pub watch_dirty: AtomicBool,
@@ -218,6 +225,7 @@ impl ClientShared {
             unix,
             qbuf: 0.into(),
             obuf: 0.into(),
+            mem_reported: 0.into(),
             blocked: false.into(),
             monitor: false.into(),
             kind: AtomicU8::new(crate::replication::CLIENT_NORMAL),
@@ -338,6 +346,14 @@ pub struct GlobalStats {
     pub expired_keys: AtomicU64,
     /// Keys removed by maxmemory eviction (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
+    /// Clients closed by client eviction (INFO `evicted_clients`).
+    pub evicted_clients: AtomicU64,
+    /// The memory of normal and pub/sub clients as last reported by their workers (each
+    /// client's share is its `ClientShared::mem_reported`): INFO `mem_clients_normal`, and
+    /// what `maxmemory-clients` limits.
+    pub clients_mem: AtomicI64,
+    /// `Config::client_eviction_limit`, kept here for the check after every batch (0: off).
+    pub client_eviction_limit: AtomicU64,
 }
 
 pub struct Shared {
@@ -500,6 +516,7 @@ impl Shared {
         *self.data_config.write() = Arc::new(cfg.data_config());
         self.acl.apply_requirepass(cfg.requirepass());
         let cluster_settings = self.cluster.as_ref().map(|_| cfg.cluster_settings());
+        self.stats.client_eviction_limit.store(cfg.client_eviction_limit(), Ordering::Relaxed);
         // The machine and slot locks are taken after the config lock is released, so nothing
         // waits on them while holding it.
         drop(cfg);

@@ -8,7 +8,7 @@
 //! registry), except MIGRATE waiting for its target (`migrate.rs`).
 
 use crate::cluster_node::routing::{Redirect, NONE};
-use crate::shared::{now_ms, ClientShared, Msg, Shared, Waiter, WorkerStats};
+use crate::shared::{now_ms, ClientShared, Msg, Shared, Waiter, WorkerStats, CLIENT_BASE_MEM};
 use crate::{verbose, warning};
 use commands::{flag, key_positions, keys_and_flags, Ctx, DataConfig, Effects, Entry, Kind, LookupError};
 use keyspace::{key_hash_slot, LockSet, Sds};
@@ -824,7 +824,8 @@ impl Worker {
                         }
                     }
                 }
-                Msg::Poke => {}
+                // CLIENT KILL or client eviction marked one of ours.
+                Msg::Poke => self.check_kills(),
                 Msg::UnblockAll(text) => {
                     for idx in 0..self.conns.len() {
                         let waiting =
@@ -1000,6 +1001,9 @@ impl Worker {
             self.hand_off(idx);
             return;
         }
+        if !c.master && report_client_mem(self.env.shared, c) {
+            crate::evict::evict_clients(self.env.shared);
+        }
         if c.closed || c.info.kill.load(Ordering::Relaxed) || (c.close_after_write && c.wpos >= c.out.len()) {
             self.close(idx);
             return;
@@ -1022,6 +1026,7 @@ impl Worker {
         self.env.unwatch_all(&mut c);
         self.env.unsubscribe_all(&mut c);
         self.env.shared.tracking.disable(&c.info);
+        forget_client_mem(self.env.shared, &c.info);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
         let pending = c.out.buf[c.wpos..].to_vec();
@@ -1062,6 +1067,7 @@ impl Worker {
         self.env.unsubscribe_all(&mut c);
         self.env.shared.tracking.disable(&c.info);
         crate::introspect::monitor_stop(self.env.shared, c.info.id);
+        forget_client_mem(self.env.shared, &c.info);
         self.env.shared.clients.lock().remove(&c.info.id);
         self.by_client.remove(&c.info.id);
         self.free.push(idx);
@@ -1349,6 +1355,31 @@ fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
         Kind::Server(crate::cmds::FCALL) => crate::scripting::functions::fcall_may_write(args),
         _ => true,
     }
+}
+
+/// The client's memory (a fixed share for the connection, plus what its query and output
+/// buffers hold allocated, as Redis counts its buffers' allocation sizes), reported into
+/// `clients_mem` when it changed. True when client eviction is on and clients are over the limit.
+/// A pipelined GET/SET batch leaves both buffers' capacity as it was, so it changes nothing
+/// and costs two loads here. Rejected: counting only the bytes pending, which missed the
+/// growth slack of a buffer holding large replies (up to twice them) until keys were evicted
+/// for memory the clients held.
+fn report_client_mem(shared: &Shared, c: &Conn) -> bool {
+    let mem = CLIENT_BASE_MEM + c.rbuf.capacity() as u64 + c.out.buf.capacity() as u64;
+    let old = c.info.mem_reported.swap(mem, Ordering::Relaxed);
+    let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed);
+    if old != mem {
+        let total =
+            shared.stats.clients_mem.fetch_add(mem as i64 - old as i64, Ordering::Relaxed) + mem as i64 - old as i64;
+        return limit != 0 && total >= limit as i64;
+    }
+    false
+}
+
+/// A client leaves (closed, or handed to replication): its share leaves `clients_mem`.
+fn forget_client_mem(shared: &Shared, info: &ClientShared) {
+    let old = info.mem_reported.swap(0, Ordering::Relaxed);
+    shared.stats.clients_mem.fetch_sub(old as i64, Ordering::Relaxed);
 }
 
 fn flush(c: &mut Conn) {

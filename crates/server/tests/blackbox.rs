@@ -632,3 +632,20 @@ fn config_set_port_and_bind_move_the_listeners() {
     }
     drop(taken);
 }
+
+/// `rename-command` takes effect: the old name is unknown, the new one runs the command, and an
+/// empty new name removes it.
+#[test]
+fn rename_command_moves_and_removes_commands() {
+    let server = Server::start(&["--rename-command", "flushdb", "badger", "--rename-command", "keys", ""]);
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["FLUSHDB"]), Reply::Error("ERR unknown command 'FLUSHDB', with args beginning with: ".into()));
+    assert_eq!(
+        c.cmd(&["KEYS", "*"]),
+        Reply::Error("ERR unknown command 'KEYS', with args beginning with: '*' ".into())
+    );
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["BADGER"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0));
+}

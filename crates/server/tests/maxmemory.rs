@@ -329,3 +329,52 @@ fn a_replica_ignores_maxmemory_unless_told_otherwise() {
     wait_until("the replica to evict", Duration::from_secs(10), || r.cmd(&["DBSIZE"]) == Reply::Int(0));
     assert_eq!(evicted_keys(&mut r), 50);
 }
+
+/// Client eviction (`maxmemory-clients`): clients whose unread replies or unfinished requests
+/// push the clients' memory over the limit are closed, largest first, counted in
+/// `evicted_clients`; a CLIENT NO-EVICT client and the keys are left alone. Without the limit
+/// nothing is evicted.
+#[test]
+fn client_eviction_closes_the_largest_clients_and_spares_no_evict_ones() {
+    let server = Server::start(&["--io-threads", "2"]);
+    let mut admin = server.client();
+    ok(&mut admin, &["CLIENT", "NO-EVICT", "on"]);
+    assert_eq!(admin.cmd(&["SETRANGE", "big", "100000", "x"]), Reply::Int(100001));
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+    // A client that asks for 100 KB replies and never reads them.
+    let mut hog = server.client();
+    let burst: Vec<u8> = (0..40).flat_map(|_| Client::encode(&["GET", "big"])).collect();
+    // A client that never finishes a 2 MB request.
+    let mut dead = server.client();
+    let mut partial = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n".to_vec();
+    partial.extend(std::iter::repeat_n(b'v', 1_200_000));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The socket buffers absorb the first replies; keep asking until the server reacts.
+    let mut hog_alive = true;
+    while hog_alive {
+        assert!(Instant::now() < deadline, "no client was evicted");
+        hog_alive = hog.try_send_raw(&burst);
+        std::thread::sleep(Duration::from_millis(20));
+        if info_field(&mut admin, "stats", "evicted_clients") != "0" {
+            break;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let _ = dead.try_send_raw(&partial);
+    while info_field(&mut admin, "stats", "evicted_clients").parse::<u64>().unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "the dead client was not evicted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(admin.cmd(&["STRLEN", "big"]), Reply::Int(100001), "keys are not touched");
+    assert_eq!(info_field(&mut admin, "stats", "evicted_keys"), "0");
+    assert!(dead.is_closed_or_reset(), "the dead client's connection is closed");
+    let mem: i64 = info_field(&mut admin, "memory", "mem_clients_normal").parse().expect("number");
+    assert!(mem < 1 << 20, "clients' memory is back under the limit: {mem}");
+    // Off: the same dead client stays.
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "0"]);
+    let mut dead = server.client();
+    assert!(dead.try_send_raw(&partial));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(info_field(&mut admin, "stats", "evicted_clients").parse::<u64>().unwrap_or(0), 2);
+    assert_eq!(admin.cmd(&["PING"]), Reply::Simple("PONG".into()));
+}

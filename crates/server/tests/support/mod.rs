@@ -210,6 +210,21 @@ impl Client {
         self.writer.write_all(bytes).expect("write");
     }
 
+    /// Writes `bytes`; false once the server has closed the connection.
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> bool {
+        self.writer.write_all(bytes).is_ok()
+    }
+
+    /// True if the server closed the connection, with or without a reset.
+    pub fn is_closed_or_reset(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        match self.reader.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
     pub fn send(&mut self, args: &[&str]) {
         let bytes = Client::encode(args);
         self.send_raw(&bytes);
