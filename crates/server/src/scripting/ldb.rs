@@ -217,7 +217,13 @@ pub fn end_session() {
     if let Some(mut s) = session {
         s.log(b"<endsession>".to_vec());
         s.send_logs();
-        crate::warning!("Redis synchronous debugging eval session ended");
+        crate::warning!(
+            "{}",
+            match s.mode {
+                Mode::Sync => "Redis synchronous debugging eval session ended",
+                Mode::Forkless => "Redis forkless debugging eval session ended",
+            }
+        );
     }
 }
 
