@@ -139,6 +139,9 @@ pub struct Conn {
     /// CLIENT CACHING yes|no was given: it applies to the next command, or to the whole
     /// transaction (Redis's CLIENT_TRACKING_CACHING).
     pub tracking_caching: bool,
+    /// SCRIPT DEBUG YES|SYNC was given: the next EVAL runs under the Lua debugger
+    /// (Redis's CLIENT_LUA_DEBUG / CLIENT_LUA_DEBUG_SYNC).
+    pub lua_debug: Option<crate::scripting::ldb::Mode>,
 }
 
 impl Conn {
@@ -198,7 +201,27 @@ impl Conn {
             handoff: None,
             wait_repl: None,
             tracking_caching: false,
+            lua_debug: None,
         }
+    }
+
+    /// For the Lua debugger (`scripting::ldb`), which talks to this client's socket itself
+    /// while its script runs, as Redis's ldbRepl does: the socket, and the replies queued
+    /// before the EVAL (`take_unsent`), which become the debugger's to write first so the
+    /// order on the wire stays. Inside EXEC they stay (the transaction's reply is being built).
+    pub(crate) fn debugger_socket(&mut self, take_unsent: bool) -> (std::os::fd::RawFd, Vec<u8>) {
+        use std::os::fd::AsRawFd;
+        let fd = match &self.stream {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        };
+        if !take_unsent {
+            return (fd, Vec::new());
+        }
+        let unsent = self.out.buf.get(self.wpos..).unwrap_or_default().to_vec();
+        self.out.truncate(0);
+        self.wpos = 0;
+        (fd, unsent)
     }
 
     /// The master client ran the request `bytes`: they join our replication stream, a

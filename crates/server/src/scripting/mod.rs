@@ -47,6 +47,7 @@
 pub mod cjson;
 pub mod cmsgpack;
 pub mod functions;
+pub mod ldb;
 pub mod vm;
 
 use crate::worker::{Conn, Env};
@@ -324,6 +325,10 @@ struct Run {
     now: i64,
     /// The protocol `redis.setresp` chose (the VM's cell).
     resp3: std::rc::Rc<std::cell::Cell<bool>>,
+    /// The run is an EVAL under the Lua debugger (`ldb`): its commands are logged while
+    /// stepping; in a YES session (`forkless`) its writes are refused.
+    debugging: bool,
+    forkless: bool,
 }
 
 /// Gives back the worker's VM and fake client when a run ends, however it ends.
@@ -482,11 +487,27 @@ impl Env {
                 Err(e) => c.out.error(e),
             },
             b"debug" => {
+                if args.len() != 3 {
+                    return c.out.error(&commands::errors::unknown_subcommand(args[0], args[1]));
+                }
+                // Redis's clientHasPendingReplies: the session writes to the socket itself.
+                if !c.out.buf.is_empty() {
+                    return c.out.error("ERR SCRIPT DEBUG must be called outside a pipeline");
+                }
                 let mode = args[2].to_ascii_lowercase();
                 match mode.as_slice() {
-                    // The Lua debugger is not built: NO is what every script gets anyway.
-                    b"no" => c.out.ok(),
-                    b"yes" | b"sync" => c.out.error("ERR SCRIPT DEBUG (the Lua debugger) is not supported"),
+                    b"no" => {
+                        c.lua_debug = None;
+                        c.out.ok()
+                    }
+                    b"yes" => {
+                        c.lua_debug = Some(ldb::Mode::Forkless);
+                        c.out.ok()
+                    }
+                    b"sync" => {
+                        c.lua_debug = Some(ldb::Mode::Sync);
+                        c.out.ok()
+                    }
                     _ => c.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO"),
                 }
             }
@@ -507,6 +528,29 @@ impl Env {
         if evalsha && args[1].len() != 40 {
             return c.out.error(NOSCRIPT);
         }
+        if let Some(mode) = c.lua_debug {
+            if evalsha {
+                return c.out.error("ERR Please use EVAL instead of EVALSHA for debugging");
+            }
+            return self.eval_with_debugging(c, args, now, ro, mode);
+        }
+        self.eval_generic(c, args, now, evalsha, ro);
+    }
+
+    /// Redis's evalGenericCommandWithDebugging: the EVAL runs as a debugging session on this
+    /// client's connection (see `ldb`), which is closed after the EVAL's reply, as Redis does
+    /// to mark the session's end.
+    fn eval_with_debugging(&mut self, c: &mut Conn, args: &[&[u8]], now: i64, ro: bool, mode: ldb::Mode) {
+        let (fd, unsent) = c.debugger_socket(!self.in_exec);
+        ldb::start_session(mode, fd, unsent, args[1], c.info.clone(), self.shared);
+        self.eval_generic(c, args, now, false, ro);
+        ldb::end_session();
+        c.lua_debug = None;
+        c.close_after_write = true;
+    }
+
+    /// EVAL / EVALSHA once the debugger is settled (Redis's evalGenericCommand).
+    fn eval_generic(&mut self, c: &mut Conn, args: &[&[u8]], now: i64, evalsha: bool, ro: bool) {
         let Some(numkeys) = commands::args::parse_i64(args[2]) else {
             return c.out.error("ERR value is not an integer or out of range");
         };
@@ -597,7 +641,13 @@ impl Env {
             },
             now,
             resp3: vm.resp3.clone(),
+            debugging: false,
+            forkless: false,
         };
+        if let (Callee::Script(_), Some(mode)) = (&callee, ldb::mode()) {
+            run.debugging = true;
+            run.forkless = mode == ldb::Mode::Forkless;
+        }
         let mut wanted: Vec<(u32, u16)> = keys.iter().map(|k| (c.db, key_hash_slot(k))).collect();
         let outer = !self.in_exec;
         if outer {
@@ -717,7 +767,19 @@ impl Env {
         }
         vm.resp3.set(false);
         let threshold = self.shared.config.read().get_i64("busy-reply-threshold").unwrap_or(5000).max(0) as u64;
-        if threshold > 0 {
+        if run.debugging {
+            // Redis's luaLdbLineHook (every line, and every 100,000 instructions to catch a
+            // loop) in place of the busy hook: the session holds this worker like a busy script
+            // would, but a person decides when it goes on, so others are not told BUSY.
+            let ctx = ldb::HookCtx {
+                env: vm.env.clone(),
+                exposed: vm.exposed.clone(),
+                redis: vm.redis.clone(),
+                locals: vm.ldb_locals.clone(),
+            };
+            let triggers = HookTriggers::new().every_line().every_nth_instruction(100_000);
+            vm.lua.set_hook(triggers, move |lua, ar| ldb::line_hook(lua, ar, &ctx)).map_err(lua_err)?;
+        } else if threshold > 0 {
             let st = run.state.clone();
             let name = sha.to_string();
             let shared = self.shared;
@@ -823,28 +885,51 @@ impl Env {
         if run.state.killed.load(Ordering::Relaxed) {
             return Err(mlua::Error::runtime(KILLED));
         }
+        // Redis's ldbIsEnabled: a debugged script logs its commands while it is stepping.
+        let logging = run.debugging && ldb::logging();
+        let refuse = |text: &str| {
+            if logging {
+                ldb::log_error(text.as_bytes());
+            }
+            Ok(Err(error_string(text)))
+        };
         if args.is_empty() {
-            return Ok(Err(error_string("Please specify at least one argument for this redis lib call")));
+            return refuse("Please specify at least one argument for this redis lib call");
         }
-        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+        let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
         for a in args {
             match a {
-                Value::String(s) => argv.push(s.as_bytes().to_vec()),
-                Value::Integer(i) => argv.push(i.to_string().into_bytes()),
-                Value::Number(n) => argv.push(resp::format_double(*n).into_bytes()),
-                _ => return Ok(Err(error_string("Lua redis lib command arguments must be strings or integers"))),
+                Value::String(s) => owned.push(s.as_bytes().to_vec()),
+                Value::Integer(i) => owned.push(i.to_string().into_bytes()),
+                Value::Number(n) => owned.push(resp::format_double(*n).into_bytes()),
+                _ => return refuse("Lua redis lib command arguments must be strings or integers"),
             }
         }
-        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+        if logging {
+            ldb::log_command(&owned);
+        }
+        let argv: Vec<&[u8]> = owned.iter().map(|a| a.as_slice()).collect();
         sc.out.truncate(0);
         sc.out.set_resp3(run.resp3.get());
         if let Err(text) = self.script_dispatch(sc, run, &argv) {
             sc.out.truncate(0);
+            if logging {
+                ldb::log_error(text.as_bytes());
+            }
             let text = error_string(&text);
             self.stats.count_error(text.split(' ').next().unwrap_or("ERR").as_bytes());
             return Ok(Err(text));
         }
         let (v, is_err) = vm::reply_to_lua(lua, &sc.out.buf)?;
+        if logging {
+            if is_err {
+                // Redis's redisProtocolToLuaType_Error logs the error line ("-CODE msg").
+                let start = sc.out.buf.iter().position(|&b| b == b'-').unwrap_or(0);
+                let line = &sc.out.buf[start..];
+                ldb::log_error(&line[..memchr::memchr(b'\r', line).unwrap_or(line.len())]);
+            }
+            ldb::log_reply(&sc.out.buf);
+        }
         sc.out.truncate(0);
         if is_err {
             let text = match &v {
@@ -897,6 +982,9 @@ impl Env {
             .into());
         }
         let is_write = entry.meta.has(flag::WRITE);
+        if run.forkless && (is_write || entry.meta.has(flag::MAY_REPLICATE)) {
+            return Err(ldb::FORKLESS_WRITE_ERROR.into());
+        }
         if run.ro && (is_write || entry.meta.has(flag::MAY_REPLICATE)) {
             return Err("Write commands are not allowed from read-only scripts.".into());
         }

@@ -105,10 +105,10 @@ end
 redis.replicate_commands = function()
     return true
 end
-redis.breakpoint = function()
-    return false
-end
-redis.debug = function() end
+-- The Lua debugger's (scripting/ldb.rs): C functions, as in Redis, so they add no lines of
+-- their own for its line hook to stop at.
+redis.breakpoint = rx.breakpoint
+redis.debug = rx.debug
 redis.acl_check_cmd = function(...)
     if select('#', ...) == 0 then
         raise('Please specify at least one argument for this redis lib call')
@@ -418,4 +418,46 @@ local function load_library(chunk)
     return false, err
 end
 
-return env, exposed, run, redis, fenv, load_library
+-- The Lua debugger's view of a stopped script's locals (Redis's ldbPrint / ldbPrintAll), called
+-- from its line hook: the first Lua frame below this one is the line the script stopped at.
+-- With `name`: (true, value) of the first local so named from that frame outwards (frames of
+-- this prelude skipped), or false. Without: the names and values of that frame's locals and
+-- their count (values may be nil).
+local getinfo, getlocal = dbg.getinfo, dbg.getlocal
+local function ldb_locals(name)
+    local level = 2
+    local info = getinfo(level, 'S')
+    while info and info.what == 'C' do
+        level = level + 1
+        info = getinfo(level, 'S')
+    end
+    local names, values, count = {}, {}, 0
+    while info do
+        if info.what ~= 'C' and info.source ~= '=redis_api' then
+            local i = 1
+            while true do
+                local k, v = getlocal(level, i)
+                if k == nil then
+                    break
+                end
+                if name == nil then
+                    if not find(k, '(*temporary)', 1, true) then
+                        count = count + 1
+                        names[count], values[count] = k, v
+                    end
+                elseif k == name then
+                    return true, v
+                end
+                i = i + 1
+            end
+        end
+        if name == nil then
+            return names, values, count
+        end
+        level = level + 1
+        info = getinfo(level, 'S')
+    end
+    return false
+end
+
+return env, exposed, run, redis, fenv, load_library, ldb_locals

@@ -23,7 +23,7 @@ pub struct Vm {
     /// What scripts see as globals besides the library (`KEYS`, `ARGV` set per run).
     pub exposed: Table,
     /// The scripts' environment (a read-only proxy over `exposed`).
-    env: Table,
+    pub env: Table,
     /// `xpcall(f, handler)` with Redis's error handler.
     run: Function,
     /// The real `redis` table (scripts see a read-only view); `call` / `pcall` set per run.
@@ -44,6 +44,8 @@ pub struct Vm {
     pub resp3: Rc<Cell<bool>>,
     /// Scripts run (and scripts loaded) since the VM was created, for the collector's pace.
     pub runs: u64,
+    /// The prelude's `ldb_locals` (the Lua debugger's `print`, see `ldb`).
+    pub ldb_locals: Function,
 }
 
 impl Vm {
@@ -114,6 +116,15 @@ impl Vm {
             })?,
         )?;
         rx.set("set_repl", lua.create_function(|_, _v: Value| Ok(()))?)?;
+        // redis.breakpoint / redis.debug: no-ops (false / nothing) outside a debugging session.
+        rx.set("breakpoint", lua.create_function(|_, _: Variadic<Value>| Ok(super::ldb::breakpoint()))?)?;
+        rx.set(
+            "debug",
+            lua.create_function(|_, args: Variadic<Value>| {
+                super::ldb::debug(&args);
+                Ok(())
+            })?,
+        )?;
         rx.set("bit", bit_library(&lua)?)?;
         rx.set("cjson", super::cjson::library(&lua)?)?;
         rx.set("cmsgpack", super::cmsgpack::library(&lua)?)?;
@@ -178,8 +189,16 @@ impl Vm {
                 })
             })?,
         )?;
-        let (env, exposed, run, redis, fenv, load_library): (Table, Table, Function, Table, Table, Function) =
-            prelude.call((rx.clone(), debug, globals.clone()))?;
+        #[allow(clippy::type_complexity)]
+        let (env, exposed, run, redis, fenv, load_library, ldb_locals): (
+            Table,
+            Table,
+            Function,
+            Table,
+            Table,
+            Function,
+            Function,
+        ) = prelude.call((rx.clone(), debug, globals.clone()))?;
         globals.raw_set("debug", Value::Nil)?;
         Ok(Vm {
             lua,
@@ -195,6 +214,7 @@ impl Vm {
             epoch,
             resp3,
             runs: 0,
+            ldb_locals,
         })
     }
 
