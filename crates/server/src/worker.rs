@@ -345,6 +345,10 @@ pub struct Env {
     /// The running script's declared keys: Redis tracks these (not the keys its commands read)
     /// for a tracking caller whenever the script runs a read-only command.
     pub script_keys: Vec<Vec<u8>>,
+    /// The script that just ran replied with an error its `redis.call` already counted in
+    /// INFO errorstats (Redis's `ignore_error_stats_update`): `after_command` does not count
+    /// it again. Set by `scripting` only, taken by `after_command`.
+    pub error_stats_counted: bool,
 }
 
 /// The time as commands see it, read once per command from a monotonic clock anchored to the
@@ -1439,6 +1443,7 @@ impl Env {
             id,
             shared,
             stats,
+            error_stats_counted: false,
             data_config: shared.data_config(),
             expiry_mode: keyspace::ExpiryMode::Delete,
             qbuf_limit: shared.config.read().client_query_buffer_limit(),
@@ -1739,9 +1744,12 @@ impl Env {
         // refused until a save succeeds (stop-writes-on-bgsave-error), so no client believes
         // data is safe that is not; then a RESP2 client in subscribed mode may run only a few
         // commands.
+        // Redis's getCommandFlags: a script's declared flags stand in for EVAL's / FCALL's own.
+        let cmd_flags = crate::scripting::command_flags(entry, args);
+        let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
         let rejection: Option<String> = if shared.write_error.load(Ordering::Relaxed)
             && !c.master
-            && (entry.meta.has(flag::WRITE) || entry.meta.name == "ping")
+            && (cmd_flags & flag::WRITE != 0 || entry.meta.name == "ping")
             && shared.config.read().stop_writes_on_bgsave_error()
         {
             Some(MISCONF.to_string())
@@ -1784,8 +1792,7 @@ impl Env {
         // refused (a replica that must diverge from its master is worse than one over its limit).
         self.pre_command_oom = false;
         if self.maxmemory_applies() {
-            let is_exec = matches!(entry.kind, Kind::Server(crate::cmds::EXEC));
-            let reject_on_oom = entry.meta.has(flag::DENYOOM)
+            let reject_on_oom = cmd_flags & flag::DENYOOM != 0
                 || (is_exec && self.queue_has_flag(c, flag::DENYOOM))
                 || (c.multi.is_some() && !is_exec && !matches!(entry.meta.name.as_str(), "discard" | "quit" | "reset"));
             let outcome = self.perform_evictions();
@@ -1804,25 +1811,15 @@ impl Env {
             return Exec::Deferred;
         }
         // After the cluster redirection, as Redis orders them: a write to a cluster replica's
-        // slot is MOVED to its master, not refused as READONLY.
-        // FCALL of a function without no-writes is a write here, as Redis's getCommandFlags
-        // makes it: a read-only replica refuses it as any write.
-        let is_write = entry.meta.has(flag::WRITE)
-            || (matches!(entry.kind, Kind::Server(crate::cmds::FCALL))
-                && crate::scripting::functions::fcall_may_write(args));
-        if let Some(text) = crate::replication::refusal(
-            is_write,
-            entry.meta.has(flag::STALE),
-            c.master,
-            self.replica_read_only,
-            self.replica_serve_stale,
-        ) {
-            c.out.error(text);
-            self.stats.rejected_calls.add(1);
-            self.count_rejected(entry);
-            c.multi_aborted |= c.multi.is_some();
-            self.after_command(c, before);
-            return Exec::Done;
+        // slot is MOVED to its master, not refused as READONLY. A script declaring flags is a
+        // write unless no-writes (`cmd_flags`); an EXEC is a write if its queue holds one, and
+        // denied on a stale replica if any queued command is (Redis's mstate flags).
+        let is_write = cmd_flags & flag::WRITE != 0 || (is_exec && self.queue_has_flag(c, flag::WRITE));
+        let stale_ok = cmd_flags & flag::STALE != 0 && !(is_exec && self.queue_lacks_flag(c, flag::STALE));
+        if let Some(text) =
+            crate::replication::refusal(is_write, stale_ok, c.master, self.replica_read_only, self.replica_serve_stale)
+        {
+            return self.reject(c, entry, text, before);
         }
         // A replica loading its master's RDB: the dataset is half there (Redis's -LOADING, checked
         // after the replica refusals as processCommand does).
@@ -1989,12 +1986,24 @@ impl Env {
     /// `mstate.cmd_flags`). The name and subcommand are enough (queued commands passed their
     /// arity check when queued), so the lookup collects no arguments: this runs for every EXEC.
     fn queue_has_flag(&self, c: &Conn, wanted: u32) -> bool {
+        self.queue_any(c, |flags| flags & wanted != 0)
+    }
+
+    /// Whether a command queued in `c`'s MULTI lacks all of the `wanted` flags (Redis's
+    /// `mstate.cmd_inv_flags`).
+    fn queue_lacks_flag(&self, c: &Conn, wanted: u32) -> bool {
+        self.queue_any(c, |flags| flags & wanted == 0)
+    }
+
+    /// Whether `test` holds for the flags (as `scripting::command_flags` gives them: the name
+    /// and first argument are all a script's flags depend on) of any command in `c`'s queue.
+    fn queue_any(&self, c: &Conn, test: impl Fn(u32) -> bool) -> bool {
         c.multi.as_ref().is_some_and(|queued| {
             queued.iter().any(|argv| {
                 let Some(first) = argv.first() else { return false };
                 let head = [first.as_slice(), argv.get(1).map_or(&[][..], |a| a.as_slice())];
                 let named = &head[..argv.len().min(2)];
-                self.shared.registry.resolve(named).is_some_and(|e| e.meta.has(wanted))
+                self.shared.registry.resolve(named).is_some_and(|e| test(crate::scripting::command_flags(e, named)))
             })
         })
     }
@@ -2054,7 +2063,8 @@ impl Env {
             Some(end) if end > before && end <= c.out.len() => end,
             _ => before,
         };
-        if c.out.len() > before && c.out.buf[before] == b'-' {
+        let counted = std::mem::take(&mut self.error_stats_counted);
+        if c.out.len() > before && c.out.buf[before] == b'-' && !counted {
             let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
             self.stats.count_error(&c.out.buf[before + 1..end]);
         }

@@ -604,9 +604,39 @@ fn replicas_receive_the_effects() {
         Reply::Error(e) => assert!(e.starts_with("READONLY You can't write against a read only replica."), "{e}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        eval(&mut r, "#!lua\nreturn 1", &[], &[]),
-        err("READONLY Can not run script with write flag on readonly replica")
-    );
+    // A script declaring flags without no-writes is a write before it runs (Redis's
+    // getCommandFlags): processCommand's own READONLY refusal, as Redis's "no-writes shebang
+    // flag on replica" test expects.
+    assert_eq!(eval(&mut r, "#!lua\nreturn 1", &[], &[]), err("READONLY You can't write against a read only replica."));
     assert_eq!(eval(&mut r, "#!lua flags=no-writes\nreturn redis.call('get', 's')", &[], &[]), b("w"));
+}
+
+/// A command error inside a script is counted once: INFO errorstats and the command's
+/// rejected_calls count the refused `set`, and the script's error reply made of it only adds
+/// the EVAL's failed_calls (Redis's `ignore_error_stats_update`). A shebang script that may
+/// write is refused OOM before it runs.
+#[test]
+fn a_script_error_made_of_a_command_error_is_counted_once() {
+    let s = Server::start(&[]);
+    let mut c = s.client();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]), ok());
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), ok());
+    match eval(&mut c, "return redis.call('set','x','y')", &["x"], &[]) {
+        Reply::Error(e) => assert!(e.starts_with("OOM command not allowed"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let stats = |c: &mut Client| match c.cmd(&["INFO", "errorstats", "commandstats"]) {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other:?}"),
+    };
+    let text = stats(&mut c);
+    assert!(text.contains("errorstat_OOM:count=1\r\n"), "{text}");
+    assert!(text.contains("cmdstat_set:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"), "{text}");
+    assert!(text.contains("rejected_calls=0,failed_calls=1"), "{text}");
+    assert_eq!(
+        eval(&mut c, "#!lua\nreturn 1", &[], &[]),
+        err("OOM command not allowed when used memory > 'maxmemory'.")
+    );
+    assert_eq!(eval(&mut c, "#!lua flags=no-writes\nreturn 1", &[], &[]), Reply::Int(1));
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]), ok());
 }

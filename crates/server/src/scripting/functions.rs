@@ -247,6 +247,15 @@ pub fn memory() -> usize {
 /// Whether FCALL with these arguments counts as a write for CLIENT PAUSE WRITE, a failover's
 /// pause and a read-only replica (Redis's fcallGetCommandFlags): an unknown function keeps the
 /// command's may-replicate; a known one writes unless it has no-writes.
+/// The flags of the function an FCALL names, if it exists.
+pub fn function_flags(args: &[&[u8]]) -> Option<u32> {
+    let name = args.get(1)?;
+    let key = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let libs = LIBS.read();
+    let (lib, i) = libs.funcs.get(&key)?;
+    lib.functions.get(*i).map(|f| f.flags)
+}
+
 pub fn fcall_may_write(args: &[&[u8]]) -> bool {
     let Some(name) = args.get(1) else { return true };
     let key = String::from_utf8_lossy(name).to_ascii_lowercase();

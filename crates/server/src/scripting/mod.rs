@@ -247,6 +247,50 @@ pub fn eval_may_write(args: &[&[u8]], evalsha: bool) -> bool {
     flags & EVAL_COMPAT != 0 || flags & NO_WRITES == 0
 }
 
+/// The script flags an EVAL/EVALSHA (`evalsha`) would run with: the cached script's, or the
+/// shebang's; None when they cannot be known before it runs (an EVALSHA of an unknown sha, a
+/// bad shebang: the command's own flags apply and the run reports the error).
+fn eval_script_flags(args: &[&[u8]], evalsha: bool) -> Option<u32> {
+    let &body_or_sha = args.get(1)?;
+    if evalsha {
+        if body_or_sha.len() != 40 {
+            return None;
+        }
+        let sha = String::from_utf8_lossy(body_or_sha).to_ascii_lowercase();
+        return CACHE.read().get(&sha).map(|s| s.flags);
+    }
+    shebang_flags(body_or_sha).ok().map(|(flags, _)| flags)
+}
+
+/// Redis's getCommandFlags: the flags processCommand judges a command by. For EVAL, EVALSHA,
+/// their _RO forms and FCALL/FCALL_RO, a script that declares flags (a shebang, or any
+/// function) replaces the command's write, denyoom and stale flags with what it declared
+/// (`scriptFlagsToCmdFlags`): a write unless no-writes, denyoom unless no-writes or allow-oom,
+/// stale only with allow-stale. Every other command, and a script without a shebang, keeps
+/// its own flags. Costs a match on the command for everything else.
+pub fn command_flags(entry: &commands::Entry, args: &[&[u8]]) -> u32 {
+    use commands::{flag, Kind};
+    let cmd_flags = entry.meta.flags;
+    let script_flags = match entry.kind {
+        Kind::Server(crate::cmds::EVAL | crate::cmds::EVAL_RO) => eval_script_flags(args, false),
+        Kind::Server(crate::cmds::EVALSHA | crate::cmds::EVALSHA_RO) => eval_script_flags(args, true),
+        Kind::Server(crate::cmds::FCALL | crate::cmds::FCALL_RO) => functions::function_flags(args),
+        _ => return cmd_flags,
+    };
+    let Some(script_flags) = script_flags.filter(|f| f & EVAL_COMPAT == 0) else { return cmd_flags };
+    let mut flags = cmd_flags & !(flag::STALE | flag::DENYOOM | flag::WRITE | flag::MAY_REPLICATE);
+    if script_flags & (ALLOW_OOM | NO_WRITES) == 0 {
+        flags |= flag::DENYOOM;
+    }
+    if script_flags & NO_WRITES == 0 {
+        flags |= flag::WRITE;
+    }
+    if script_flags & ALLOW_STALE != 0 {
+        flags |= flag::STALE;
+    }
+    flags
+}
+
 /// Parses `#!lua flags=...` (Redis's evalExtractShebangFlags): (flags, shebang length).
 fn shebang_flags(body: &[u8]) -> Result<(u32, usize), String> {
     if !body.starts_with(b"#!") {
@@ -671,7 +715,11 @@ impl Env {
             None => Err("ERR the script client could not be created".to_string()),
         };
         match result {
-            Ok(v) => vm::lua_to_reply(&mut c.out, &v, vm.resp3.get(), 0),
+            Ok(v) => {
+                self.error_stats_counted = vm::error_counted(&v);
+                vm::lua_to_reply(&mut c.out, &v, vm.resp3.get(), 0)
+            }
+            // `run_script` said whether its error was counted already.
             Err(e) => c.out.error(&e),
         }
         {
@@ -760,6 +808,7 @@ impl Env {
         run: &mut Run,
     ) -> Result<Value, String> {
         let sha = callee.name();
+        self.error_stats_counted = false;
         let lua_err = |e: mlua::Error| format!("ERR Error running script {sha}: {e}");
         if let Callee::Script(_) = callee {
             vm.set_array("KEYS", keys).map_err(lua_err)?;
@@ -814,10 +863,17 @@ impl Env {
                 let (env, sc, run) = &mut *guard;
                 match env.script_call(lua, sc, run, &args)? {
                     Ok(v) => Ok(v),
-                    Err(text) if raise => Err(mlua::Error::external(vm::ScriptError(text))),
-                    Err(text) => {
+                    Err((text, counted)) if raise => Err(if counted {
+                        mlua::Error::external(vm::CountedError(text))
+                    } else {
+                        mlua::Error::external(vm::ScriptError(text))
+                    }),
+                    Err((text, counted)) => {
                         let t = lua.create_table()?;
                         t.raw_set("err", text)?;
+                        if counted {
+                            t.raw_set("ignore_error_stats_update", true)?;
+                        }
                         Ok(Value::Table(t))
                     }
                 }
@@ -868,20 +924,24 @@ impl Env {
         env.script_keys.clear();
         match outcome {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(error_reply(sha, &e, run.state.killed.load(Ordering::Relaxed))),
+            Ok(Err(e)) => {
+                env.error_stats_counted = vm::error_counted(&e);
+                Err(error_reply(sha, &e, run.state.killed.load(Ordering::Relaxed)))
+            }
             Err(e) => Err(lua_err(e)),
         }
     }
 
-    /// One `redis.call` / `redis.pcall`: `Ok(reply as a Lua value)`, or `Err(text)` of the error
-    /// table (a command's error reply, or a script-level refusal), "CODE message".
+    /// One `redis.call` / `redis.pcall`: `Ok(reply as a Lua value)`, or `Err((text, counted))`
+    /// of the error table, "CODE message": a command's error reply or refusal (`counted`: INFO
+    /// errorstats has it already), or a refusal of the call itself (bad arguments).
     fn script_call(
         &mut self,
         lua: &mlua::Lua,
         sc: &mut Conn,
         run: &mut Run,
         args: &[Value],
-    ) -> mlua::Result<Result<Value, String>> {
+    ) -> mlua::Result<Result<Value, (String, bool)>> {
         if run.state.killed.load(Ordering::Relaxed) {
             return Err(mlua::Error::runtime(KILLED));
         }
@@ -891,7 +951,7 @@ impl Env {
             if logging {
                 ldb::log_error(text.as_bytes());
             }
-            Ok(Err(error_string(text)))
+            Ok(Err((error_string(text), false)))
         };
         if args.is_empty() {
             return refuse("Please specify at least one argument for this redis lib call");
@@ -918,7 +978,15 @@ impl Env {
             }
             let text = error_string(&text);
             self.stats.count_error(text.split(' ').next().unwrap_or("ERR").as_bytes());
-            return Ok(Err(text));
+            // Redis's scriptCall error path: a refused command counts as rejected
+            // (incrCommandStatsOnError), an unknown one nowhere.
+            if let Some(entry) = self.shared.registry.resolve(&argv) {
+                self.stats.rejected_calls.add(1);
+                if let Some(counters) = self.stats.per_command.get(entry.id as usize) {
+                    counters.rejected.add(1);
+                }
+            }
+            return Ok(Err((text, true)));
         }
         let (v, is_err) = vm::reply_to_lua(lua, &sc.out.buf)?;
         if logging {
@@ -936,7 +1004,7 @@ impl Env {
                 Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
                 _ => String::new(),
             };
-            return Ok(Err(error_string(&format!("-{text}"))));
+            return Ok(Err((error_string(&format!("-{text}")), true)));
         }
         Ok(Ok(v))
     }

@@ -236,7 +236,7 @@ local function handler(err)
         i = dbg.getinfo(level, 'nSl')
     end
     if type(err) == 'userdata' then
-        local s, where = rx.errtext(err)
+        local s, where, counted = rx.errtext(err)
         if s and where then
             if s == 'Script killed by user with SCRIPT KILL...' then
                 err = { err = 'ERR ' .. s }
@@ -247,6 +247,9 @@ local function handler(err)
             end
         elseif s then
             err = { err = s }
+            if counted then
+                err['ignore_error_stats_update'] = true
+            end
         end
     end
     if type(err) ~= 'table' then

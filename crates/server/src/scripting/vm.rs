@@ -185,7 +185,7 @@ impl Vm {
             lua.create_function(|_, v: Value| {
                 Ok(match v {
                     Value::Error(e) => error_text(&e),
-                    _ => (None, false),
+                    _ => (None, false, false),
                 })
             })?,
         )?;
@@ -353,19 +353,49 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
+/// An error `redis.call` raises for a command that failed or was refused: its reply already
+/// counted in INFO errorstats, so the script's error reply made of it is not counted again
+/// (Redis's `ignore_error_stats_update` field).
+#[derive(Debug)]
+pub struct CountedError(pub String);
+
+impl std::fmt::Display for CountedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CountedError {}
+
+/// Whether a script's final value (an error table it raised or returned) is an error whose
+/// stats were counted already (`ignore_error_stats_update`).
+pub fn error_counted(v: &Value) -> bool {
+    match v {
+        Value::Table(t) => {
+            matches!(t.raw_get::<Value>("err"), Ok(Value::String(_)))
+                && matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)))
+        }
+        _ => false,
+    }
+}
+
 /// The Redis error text of an error a Rust function raised: a `ScriptError`'s text (as is), or
 /// the message of a plain runtime error (a library's bad argument, SCRIPT KILL), which the error
 /// handler prefixes with the script's position as `luaL_error` would (the bool).
-fn error_text(e: &mlua::Error) -> (Option<String>, bool) {
+/// The third value: a [`CountedError`], whose stats were counted already.
+fn error_text(e: &mlua::Error) -> (Option<String>, bool, bool) {
     for cause in e.chain() {
         if let Some(s) = cause.downcast_ref::<ScriptError>() {
-            return (Some(s.0.clone()), false);
+            return (Some(s.0.clone()), false, false);
+        }
+        if let Some(s) = cause.downcast_ref::<CountedError>() {
+            return (Some(s.0.clone()), false, true);
         }
         if let Some(mlua::Error::RuntimeError(m)) = cause.downcast_ref::<mlua::Error>() {
-            return (Some(m.clone()), true);
+            return (Some(m.clone()), true, false);
         }
     }
-    (None, false)
+    (None, false, false)
 }
 
 /// Lua's `%.14g` form of a number (what `tostring` gives).
