@@ -1393,14 +1393,17 @@ fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
 /// for memory the clients held.
 fn report_client_mem(shared: &Shared, c: &Conn) -> bool {
     let mem = CLIENT_BASE_MEM + c.rbuf.capacity() as u64 + c.out.buf.capacity() as u64;
-    let old = c.info.mem_reported.swap(mem, Ordering::Relaxed);
-    let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed);
-    if old != mem {
-        let total =
-            shared.stats.clients_mem.fetch_add(mem as i64 - old as i64, Ordering::Relaxed) + mem as i64 - old as i64;
-        return limit != 0 && total >= limit as i64;
+    // Only the owning worker writes a client's share (`forget_client_mem` too, on the same
+    // thread), so a plain load and store do: no read-modify-write unless it changed.
+    let old = c.info.mem_reported.load(Ordering::Relaxed);
+    if old == mem {
+        return false;
     }
-    false
+    c.info.mem_reported.store(mem, Ordering::Relaxed);
+    let delta = mem as i64 - old as i64;
+    let total = shared.stats.clients_mem.fetch_add(delta, Ordering::Relaxed) + delta;
+    let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed);
+    limit != 0 && total >= limit as i64
 }
 
 /// A client leaves (closed, or handed to replication): its share leaves `clients_mem`.
