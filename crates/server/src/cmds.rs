@@ -544,6 +544,9 @@ impl Env {
                     if changed.iter().any(|n| n == "port" || n == "bind") {
                         crate::relisten(shared, cfg)?;
                     }
+                    if changed.iter().any(|n| n == "proc-title-template") {
+                        crate::proctitle::refresh(cfg);
+                    }
                     Ok(())
                 });
                 match result {

@@ -252,7 +252,7 @@ static DEFS: &[Def] = &[
     boolean("rdb-del-sync-files", 0, false),
     boolean("activerehashing", 0, true),
     boolean("stop-writes-on-bgsave-error", 0, true).now(),
-    boolean("set-proc-title", IMMUTABLE, true),
+    boolean("set-proc-title", IMMUTABLE, true).now(),
     boolean("dynamic-hz", 0, true),
     boolean("lazyfree-lazy-eviction", 0, false).now(),
     boolean("lazyfree-lazy-expire", 0, false).now(),
@@ -307,7 +307,7 @@ static DEFS: &[Def] = &[
     string("aof_rewrite_cpulist", IMMUTABLE, true, None),
     string("bgsave_cpulist", IMMUTABLE, true, None),
     string("ignore-warnings", 0, false, Some("")),
-    string("proc-title-template", 0, false, Some("{title} {listen-addr} {server-mode}")).check(Check::ProcTitle),
+    string("proc-title-template", 0, false, Some("{title} {listen-addr} {server-mode}")).check(Check::ProcTitle).now(),
     string("bind-source-addr", 0, true, None).now(),
     string("logfile", IMMUTABLE, false, Some("")).now(),
     // Binary-safe strings.
@@ -1424,6 +1424,13 @@ pub fn notify_flags_text(flags: u32) -> String {
 /// Expands a proc-title template the way Redis validates it (empty title): unknown variables
 /// or an unclosed `{` are invalid, and so is a result that is blank.
 fn proc_title_valid(template: &[u8], cfg: &Config) -> bool {
+    expand_proc_title(template, cfg, "").is_some_and(|t| !t.is_empty())
+}
+
+/// Redis's expandProcTitleTemplate: the template with its variables replaced (`{title}` by
+/// `title`, the program as executed) and spaces trimmed; None for an unknown variable or an
+/// unclosed `{`.
+fn expand_proc_title(template: &[u8], cfg: &Config, title: &str) -> Option<String> {
     let mut out: Vec<u8> = Vec::new();
     let mut rest = c_str(template);
     while !rest.is_empty() {
@@ -1434,18 +1441,16 @@ fn proc_title_valid(template: &[u8], cfg: &Config) -> bool {
         out.extend_from_slice(&rest[..open]);
         rest = &rest[open + 1..];
         if rest.is_empty() {
-            return false;
+            return None;
         }
         if rest[0] == b'{' {
             out.push(b'{');
             rest = &rest[1..];
             continue;
         }
-        let Some(close) = rest.iter().position(|&b| b == b'}') else {
-            return false;
-        };
+        let close = rest.iter().position(|&b| b == b'}')?;
         let value = match &rest[..close] {
-            b"title" => String::new(),
+            b"title" => title.to_string(),
             b"listen-addr" => {
                 let port = cfg.num("port");
                 let tls_port = cfg.num("tls-port");
@@ -1461,12 +1466,12 @@ fn proc_title_valid(template: &[u8], cfg: &Config) -> bool {
             b"port" => cfg.num("port").to_string(),
             b"tls-port" => cfg.num("tls-port").to_string(),
             b"unixsocket" => cfg.unixsocket().unwrap_or_default(),
-            _ => return false,
+            _ => return None,
         };
         out.extend_from_slice(value.as_bytes());
         rest = &rest[close + 1..];
     }
-    !trim_bytes(&out, b" ").is_empty()
+    Some(String::from_utf8_lossy(trim_bytes(&out, b" ")).into_owned())
 }
 
 /// Redis's checks for string directives beyond their type.
@@ -2191,6 +2196,16 @@ impl Config {
     }
 
     /// `maxmemory` in bytes; 0 means no limit.
+    /// The process title (`proc-title-template` expanded with `title`, the program as executed),
+    /// or None when `set-proc-title` is off.
+    pub fn proc_title(&self, title: &str) -> Option<String> {
+        if !self.get_bool("set-proc-title").unwrap_or(true) {
+            return None;
+        }
+        let template = self.str_value("proc-title-template").unwrap_or_default();
+        expand_proc_title(&template, self, title)
+    }
+
     pub fn maxmemory(&self) -> u64 {
         self.get_u64("maxmemory").unwrap_or(0)
     }

@@ -26,6 +26,7 @@ mod memory;
 mod migrate;
 mod outbound;
 mod persistence;
+mod proctitle;
 mod pubsub;
 mod replication;
 mod scripting;
@@ -78,6 +79,8 @@ fn random_hex_id() -> String {
 fn main() {
     let argv0 = std::env::args().next().unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Before any other thread exists, and after the arguments were read (see `proctitle`).
+    proctitle::init(&argv0);
     // As Redis's binary does, the checker runs when the program is called by its name (a `redis-check-aof`
     // link, which is how Redis's test suite calls it), as well as with `--check-aof`.
     if argv0.contains("check-aof") {
@@ -213,6 +216,8 @@ pub(crate) fn relisten(shared: &Shared, cfg: &Config) -> Result<(), (String, Str
         w.send(msg);
     }
     *current = want;
+    // The title's {listen-addr} / {port} follow (Redis's changeListenPort / changeBindAddr).
+    proctitle::refresh(cfg);
     Ok(())
 }
 
@@ -339,6 +344,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         introspect: Default::default(),
     }));
     introspect::refresh(shared);
+    proctitle::refresh(&shared.config.read());
     shared.stats.client_eviction_limit.store(shared.config.read().client_eviction_limit(), Ordering::Relaxed);
     // Keys loaded below get access clocks of the right kind, stamped now (not at the epoch, which
     // would make every loaded key look idle for decades to the LRU policies).
@@ -365,7 +371,11 @@ fn run(config: Config) -> anyhow::Result<()> {
             std::thread::Builder::new().name("signals".into()).spawn(move || {
                 for sig in signals.forever() {
                     let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
-                    warning!("Received {name} scheduling shutdown...");
+                    if replication::loading() {
+                        warning!("Received shutdown signal during loading, scheduling shutdown.");
+                    } else {
+                        warning!("Received {name} scheduling shutdown...");
+                    }
                     // As Redis: if the final save fails, the server keeps running rather than
                     // exit and lose the data it was asked to keep. During the start-up load
                     // nothing is saved (`save_for_shutdown`) and the load stops.

@@ -649,3 +649,33 @@ fn rename_command_moves_and_removes_commands() {
     assert_eq!(c.cmd(&["BADGER"]), Reply::Simple("OK".into()));
     assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0));
 }
+
+/// The process title (`/proc/PID/cmdline`, what `ps` shows) is `proc-title-template` expanded,
+/// as Redis's setproctitle makes it, and follows CONFIG SET of the template and of the port.
+#[test]
+fn the_process_title_follows_the_template_and_the_port() {
+    let server = Server::start(&[]);
+    let title = || {
+        let raw = std::fs::read(format!("/proc/{}/cmdline", server.pid())).expect("cmdline");
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        String::from_utf8_lossy(&raw[..end]).into_owned()
+    };
+    let port = server.port;
+    let program = env!("CARGO_BIN_EXE_redoxide-server");
+    assert_eq!(title(), format!("{program} 127.0.0.1:{port}"), "the default template");
+    let mut c = server.client();
+    let template = "TEST {title} {listen-addr} {port} {tls-port} {config-file}";
+    assert_eq!(c.cmd(&["CONFIG", "SET", "proc-title-template", template]), Reply::Simple("OK".into()));
+    assert_eq!(title(), format!("TEST {program} 127.0.0.1:{port} {port} 0 -"));
+    let new_port = support::free_port();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "port", &new_port.to_string()]), Reply::Simple("OK".into()));
+    assert_eq!(title(), format!("TEST {program} 127.0.0.1:{new_port} {new_port} 0 -"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "proc-title-template", "{invalid-var}"]),
+        Reply::Error(
+            "ERR CONFIG SET failed (possibly related to argument 'proc-title-template') - template format is invalid or contains unknown variables"
+                .into()
+        )
+    );
+    assert!(title().starts_with("TEST "), "a refused template changes nothing");
+}

@@ -148,6 +148,10 @@ impl Server {
         Client::connect(self.port)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (e.g. "-TERM") to the server's process.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
