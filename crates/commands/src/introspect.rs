@@ -551,7 +551,6 @@ fn swap_databases<'a>(locks: &mut LockSet<'a>, ks: &'a keyspace::Keyspace, lo: u
 /// offer every candidate and the server's waiter registry ignores keys nobody waits for).
 /// Locks one slot at a time, as keyspace walks do.
 fn signal_blocking_candidates(ctx: &mut Ctx<'_, '_>, db: u32) {
-    let now = ctx.now_ms;
     let Some(tables) = ctx.ks.db_if_used(db as usize) else {
         return;
     };
@@ -561,8 +560,11 @@ fn signal_blocking_candidates(ctx: &mut Ctx<'_, '_>, db: u32) {
             if t.is_empty() {
                 return;
             }
+            // Expired keys too, as Redis's scanDatabaseForReadyKeys finds keys without looking
+            // at their TTL: serving the waiter then finds the key expired, deletes it and
+            // propagates the DEL, and the client stays blocked.
             for (k, v) in t.iter() {
-                if may_serve_blocked(v) && !t.is_expired(k, now) {
+                if may_serve_blocked(v) {
                     ready.push(k.clone());
                 }
             }
