@@ -1197,7 +1197,7 @@ impl Env {
             out.buf
         };
         if let Some(w) = shared.workers().get(waiter.worker) {
-            w.send(Msg::Unblocked { client_id: waiter.client_id, reply });
+            w.send(Msg::Unblocked { client_id: waiter.client_id, reply, argv: waiter.argv, served_us: 0 });
         }
         c.out.int(1);
     }

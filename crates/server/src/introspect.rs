@@ -316,23 +316,21 @@ impl Env {
         }
         let redacted = redacted_positions(name, args);
         if slowlog {
-            let entry = SlowEntry {
-                id: 0,
-                time_s: wall_us() / 1_000_000,
-                duration_us: duration_us as i64,
-                argv: trimmed_argv(args, &redacted),
-                peer: c.info.addr.clone(),
-                name: c.info.name.lock().clone().unwrap_or_default(),
-            };
-            let max_len = s.max_len.load(Ordering::Relaxed).max(0) as usize;
-            let mut log = s.slowlog.lock();
-            let id = log.next_id;
-            log.next_id += 1;
-            log.entries.push_front(SlowEntry { id, ..entry });
-            log.entries.truncate(max_len);
+            slowlog_push(shared, c, args, &redacted, duration_us);
         }
         if monitor {
             self.feed_monitors(c, args, &redacted);
+        }
+    }
+
+    /// A blocked command was served (or timed out, or was unblocked): its slow-log entry, with
+    /// the time it ran for, not the time it waited (Redis's updateStatsOnUnblock, which does
+    /// not feed MONITOR again: that happened when the command first ran).
+    pub fn slowlog_unblocked(&self, c: &Conn, entry: &Entry, args: &[&[u8]], duration_us: u64) {
+        let slower = self.shared.introspect.slower_than_us.load(Ordering::Relaxed);
+        if slower >= 0 && duration_us >= slower as u64 && !entry.meta.has(flag::SKIP_SLOWLOG) {
+            let redacted = redacted_positions(entry.meta.name.as_str(), args);
+            slowlog_push(self.shared, c, args, &redacted, duration_us);
         }
     }
 
@@ -632,6 +630,26 @@ fn subcommand_syntax_error(args: &[&[u8]]) -> String {
     let cmd = String::from_utf8_lossy(args[0]).to_ascii_uppercase();
     let sub: String = String::from_utf8_lossy(args[1]).chars().take(128).collect();
     format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")
+}
+
+/// Adds `args`, run by `c` for `duration_us`, to the slow log (trimmed and redacted as Redis's
+/// slowlogCreateEntry), dropping the oldest entry past `slowlog-max-len`.
+fn slowlog_push(shared: &Shared, c: &Conn, args: &[&[u8]], redacted: &[usize], duration_us: u64) {
+    let s = &shared.introspect;
+    let entry = SlowEntry {
+        id: 0,
+        time_s: wall_us() / 1_000_000,
+        duration_us: duration_us as i64,
+        argv: trimmed_argv(args, redacted),
+        peer: c.info.addr.clone(),
+        name: c.info.name.lock().clone().unwrap_or_default(),
+    };
+    let max_len = s.max_len.load(Ordering::Relaxed).max(0) as usize;
+    let mut log = s.slowlog.lock();
+    let id = log.next_id;
+    log.next_id += 1;
+    log.entries.push_front(SlowEntry { id, ..entry });
+    log.entries.truncate(max_len);
 }
 
 #[cfg(test)]

@@ -244,8 +244,10 @@ impl ClientShared {
 pub enum Msg {
     /// A new connection for the receiving worker to serve.
     NewConn(crate::worker::Stream, Arc<ClientShared>),
-    /// A blocked client was served by another thread: append `reply` and resume it.
-    Unblocked { client_id: u64, reply: Vec<u8> },
+    /// A blocked client was served by another thread: append `reply` and resume it. `argv` is
+    /// the command it was blocked in and `served_us` what serving it took, for its slow-log
+    /// entry (logged when it is unblocked, as Redis does).
+    Unblocked { client_id: u64, reply: Vec<u8>, argv: Vec<Vec<u8>>, served_us: u64 },
     /// Look at kill flags (CLIENT KILL) and pause state now.
     Poke,
     /// Our master's link after the handshake and sync (`replication`): serve it as the master

@@ -833,7 +833,7 @@ impl Worker {
                         self.on_readable(idx);
                     }
                 }
-                Msg::Unblocked { client_id, reply } => {
+                Msg::Unblocked { client_id, reply, argv, served_us } => {
                     if let Some(&idx) = self.by_client.get(&client_id) {
                         let resumed = self.with_conn(idx, |env, c| {
                             if c.blocked.is_some() {
@@ -843,6 +843,7 @@ impl Worker {
                             c.info.blocked.store(false, Ordering::Relaxed);
                             let call_us = env.latency_tracking.then_some(c.blocked_call_us);
                             env.stats.count_unblocked(c.info.last_cmd.load(Ordering::Relaxed), &reply, call_us);
+                            env.slowlog_unblocked_argv(c, &argv, c.blocked_call_us + served_us);
                             c.out.raw(&reply);
                             env.process_input(c);
                         });
@@ -2846,7 +2847,9 @@ impl Env {
                             == crate::tracking::ON
                     });
                 self.cur_caching = false;
+                let serve_started = Instant::now();
                 self.run_locked(entry, handler, &argv, wdb, &mut out, now_ms(), true);
+                let served_us = serve_started.elapsed().as_micros() as u64;
                 for (to, d) in std::mem::replace(&mut self.track_deferred, saved_deferred) {
                     if d.client_id == client_id {
                         if let Some(push) = d.tracking {
@@ -2866,14 +2869,14 @@ impl Env {
                     // The served command popped (and maybe pushed): WATCHers of those keys see it.
                     shared.touch_keys(wdb, self.key_pos.iter().filter_map(|&p| argv.get(p).copied()));
                 }
-                reg.remove(client_id);
+                let waiter_argv = reg.remove(client_id).map(|w| w.argv).unwrap_or_default();
                 shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
                 queue.extend(effects.ready_keys);
                 // Lock order: the blocking registry may be held while the pub/sub registry is
                 // taken (never the other way round).
                 self.publish_notifications(&effects.notifications);
                 if let Some(h) = shared.workers().get(worker) {
-                    h.send(Msg::Unblocked { client_id, reply: out.buf });
+                    h.send(Msg::Unblocked { client_id, reply: out.buf, argv: waiter_argv, served_us });
                 }
             }
         }
@@ -2896,11 +2899,20 @@ impl Env {
         self.process_input(c);
     }
 
+    /// The slow-log entry of a command that was blocked (see `Env::slowlog_unblocked`).
+    fn slowlog_unblocked_argv(&self, c: &Conn, argv: &[Vec<u8>], duration_us: u64) {
+        let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        if let Some(entry) = self.shared.registry.resolve(&refs) {
+            self.slowlog_unblocked(c, entry, &refs, duration_us);
+        }
+    }
+
     fn unblock_on_timeout(&mut self, c: &mut Conn) {
         let shared = self.shared;
-        if shared.blocking.inner.lock().remove(c.info.id).is_none() {
+        let Some(waiter) = shared.blocking.inner.lock().remove(c.info.id) else {
             return;
-        }
+        };
+        self.slowlog_unblocked_argv(c, &waiter.argv, c.blocked_call_us);
         shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
         c.out.null_array();
         c.blocked = None;

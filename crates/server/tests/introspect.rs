@@ -157,3 +157,43 @@ fn monitor_sees_every_worker_redacts_and_ends_with_reset() {
     c.cmd(&["SET", "after", "reset"]);
     assert_eq!(m.cmd(&["PING"]), Reply::Simple("PONG".into()), "no monitor line after RESET");
 }
+
+/// A blocked command is a slow-log entry when it is unblocked, as itself (BLPOP, not the LPOP it
+/// became), whether served by a push from another client, timed out, or unblocked by CLIENT
+/// UNBLOCK (Redis's updateStatsOnUnblock).
+#[test]
+fn blocked_commands_are_logged_when_unblocked() {
+    let server = start();
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]), Reply::Simple("OK".into()));
+    let mut blocked = server.client();
+    let Reply::Int(id) = blocked.cmd(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    let wait_blocked = |c: &mut Client| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !matches!(c.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]), Reply::Bulk(ref b) if String::from_utf8_lossy(b).contains("flags=b"))
+        {
+            assert!(std::time::Instant::now() < deadline, "never blocked");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    // Served inside an EXEC whose queue resets the log (EXEC itself is never logged).
+    blocked.send(&["BLPOP", "l", "0"]);
+    wait_blocked(&mut c);
+    assert_eq!(c.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["LPUSH", "l", "foo"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), Reply::Simple("QUEUED".into()));
+    assert!(matches!(c.cmd(&["EXEC"]), Reply::Array(_)));
+    assert_eq!(blocked.read(), Reply::Array(vec![Reply::bulk("l"), Reply::bulk("foo")]));
+    assert_eq!(slowlog_argvs(&mut c).first(), Some(&vec!["BLPOP".to_string(), "l".into(), "0".into()]));
+    // Unblocked by CLIENT UNBLOCK.
+    blocked.send(&["BRPOP", "other", "0"]);
+    wait_blocked(&mut c);
+    assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), Reply::Simple("OK".into()));
+    assert_eq!(c.cmd(&["CLIENT", "UNBLOCK", &id.to_string()]), Reply::Int(1));
+    assert_eq!(blocked.read(), Reply::Null);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !slowlog_argvs(&mut c).iter().any(|a| a == &["BRPOP", "other", "0"]) {
+        assert!(std::time::Instant::now() < deadline, "the unblocked BRPOP was not logged");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
