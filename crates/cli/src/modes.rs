@@ -256,6 +256,28 @@ fn send_pipeline(conn: &mut Connection, commands: &[Vec<Vec<u8>>]) -> Result<(),
     conn.send_raw(&bytes)
 }
 
+/// A pipeline sent in one write, its replies read one at a time, each when its caller gets to it
+/// (as redis-cli reads them, so the first error stops the reading): a failed send is every
+/// reply's error.
+struct Pipeline<'c> {
+    conn: &'c mut Connection,
+    sent: Result<(), String>,
+}
+
+impl<'c> Pipeline<'c> {
+    fn send(conn: &'c mut Connection, commands: &[Vec<Vec<u8>>]) -> Pipeline<'c> {
+        let sent = send_pipeline(conn, commands).map_err(|e| e.to_string());
+        Pipeline { conn, sent }
+    }
+
+    fn next_reply(&mut self) -> Result<Reply, ClientError> {
+        match &self.sent {
+            Ok(()) => self.conn.read_reply(),
+            Err(e) => Err(ClientError::Io(e.clone())),
+        }
+    }
+}
+
 /// `scanMode`: every key SCAN returns, one a line (quoted on a terminal, as C strings otherwise).
 pub fn scan_mode(conn: &mut Connection, env: &mut ModeEnv) -> i32 {
     let mut cursor = 0;
@@ -405,13 +427,10 @@ fn key_types(
     env: &mut ModeEnv,
 ) -> Result<Vec<Option<usize>>, i32> {
     let cmds: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| vec![b"TYPE".to_vec(), k.clone()]).collect();
-    let sent = send_pipeline(conn, &cmds);
+    let mut pipeline = Pipeline::send(conn, &cmds);
     let mut types = Vec::with_capacity(keys.len());
     for k in keys {
-        let reply = match &sent {
-            Ok(()) => conn.read_reply(),
-            Err(e) => Err(ClientError::Io(e.to_string())),
-        };
+        let reply = pipeline.next_reply();
         match reply {
             Err(e) => {
                 env.eprint(&format!(
@@ -465,17 +484,14 @@ fn key_sizes(
             (None, cmd) => vec![cmd.unwrap_or_default().as_bytes().to_vec(), k.clone()],
         });
     }
-    let sent = send_pipeline(conn, &cmds);
+    let mut pipeline = Pipeline::send(conn, &cmds);
     let mut sizes = Vec::with_capacity(keys.len());
     for (k, &t) in keys.iter().zip(types) {
         if !sized(t) {
             sizes.push(0);
             continue;
         }
-        let reply = match &sent {
-            Ok(()) => conn.read_reply(),
-            Err(e) => Err(ClientError::Io(e.to_string())),
-        };
+        let reply = pipeline.next_reply();
         match reply {
             Err(e) => {
                 env.eprint(&format!(
@@ -617,13 +633,10 @@ impl HotKeys {
 /// `getKeyFreqs`: OBJECT FREQ of every key, pipelined.
 fn key_freqs(conn: &mut Connection, keys: &[Vec<u8>], env: &mut ModeEnv) -> Result<Vec<u64>, i32> {
     let cmds: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| vec![b"OBJECT".to_vec(), b"FREQ".to_vec(), k.clone()]).collect();
-    let sent = send_pipeline(conn, &cmds);
+    let mut pipeline = Pipeline::send(conn, &cmds);
     let mut freqs = Vec::with_capacity(keys.len());
     for k in keys {
-        let reply = match &sent {
-            Ok(()) => conn.read_reply(),
-            Err(e) => Err(ClientError::Io(e.to_string())),
-        };
+        let reply = pipeline.next_reply();
         match reply {
             Err(e) => {
                 env.eprint(&format!(

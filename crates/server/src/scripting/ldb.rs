@@ -916,25 +916,6 @@ fn format_g(n: f64) -> String {
     String::from_utf8_lossy(&buf[..len]).into_owned()
 }
 
-/// Redis's sdscatrepr: a quoted string with C escapes.
-fn cat_repr(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &b in s {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
 /// Redis's ldbCatStackValueRec: a Lua value as the debugger shows it (tables as `{1; 2}` when
 /// they look like arrays, `{["k"]=v}` otherwise, cut at `MAX_VALUES_DEPTH`).
 pub fn cat_value(out: &mut Vec<u8>, v: &Value, level: usize) {
@@ -943,7 +924,7 @@ pub fn cat_value(out: &mut Vec<u8>, v: &Value, level: usize) {
         return;
     }
     match v {
-        Value::String(s) => cat_repr(out, &s.as_bytes()),
+        Value::String(s) => resp::repr(out, &s.as_bytes()),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Integer(i) => out.extend_from_slice(format_g(*i as f64).as_bytes()),
         Value::Number(n) => out.extend_from_slice(format_g(*n).as_bytes()),
@@ -1012,11 +993,11 @@ fn protocol_to_human(out: &mut Vec<u8>, reply: &[u8], pos: &mut usize, depth: us
                 out.extend_from_slice(b"NULL");
             } else {
                 let data = reply.get(*pos..*pos + n as usize)?;
-                cat_repr(out, data);
+                resp::repr(out, data);
                 *pos += n as usize + 2;
             }
         }
-        b'+' | b'-' => cat_repr(out, &reply[start..end]),
+        b'+' | b'-' => resp::repr(out, &reply[start..end]),
         b'*' | b'>' => {
             let n = count()?;
             if n < 0 {
