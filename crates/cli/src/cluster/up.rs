@@ -170,16 +170,20 @@ fn wanted_layout(args: &ClusterArgs) -> Result<Layout, UpError> {
 
 /// Is `pid` alive (not a zombie) and a redoxide-server started on a config in `dir`?
 fn is_our_server(pid: i32, dir: &Path) -> bool {
-    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
-    if let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name; a zombie has exited already.
-        if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
-            return false;
-        }
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the parenthesised command name; a zombie has exited already.
+    if stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')) {
+        return false;
     }
-    let words: Vec<String> = cmdline.split(|&b| b == 0).map(|w| String::from_utf8_lossy(w).into_owned()).collect();
-    let dir = dir.display().to_string();
-    words.first().is_some_and(|w| w.ends_with("redoxide-server")) && words.iter().any(|w| w.starts_with(&dir))
+    // The program (a rebuilt binary reads "redoxide-server (deleted)") and the working directory,
+    // which the server changes to its node directory under `dir`. Rejected: the command line,
+    // which the server replaces with its process title (`proc-title-template`, as Redis does),
+    // so the config file path it held is gone.
+    let program_is_ours = fs::read_link(format!("/proc/{pid}/exe"))
+        .is_ok_and(|exe| exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("redoxide-server")));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let runs_in_dir = fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir));
+    program_is_ours && runs_in_dir
 }
 
 /// `(port, pid)` pairs of the pid file; missing file: empty.
