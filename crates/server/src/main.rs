@@ -194,13 +194,20 @@ pub(crate) fn relisten(shared: &Shared, cfg: &Config) -> Result<(), (String, Str
     if *current == want {
         return Ok(());
     }
-    let msg = if current.1 != want.1 {
+    // A new port, or no TCP listener until now: nothing holds the addresses, so they are bound
+    // here and CONFIG SET answers once the server listens (a client may connect right after).
+    let listening_before = !current.0.is_empty() && current.1 != 0;
+    let msg = if current.1 != want.1 || !listening_before {
         let listeners = if want.1 == 0 { Ok(Vec::new()) } else { listen_tcp_on(&want.0, want.1) };
         match listeners {
             Ok(l) => shared::Msg::Listeners(l),
-            Err(e) => {
+            Err(e) if current.1 != want.1 => {
                 warning!("Failed to listen on port {}: {e}", want.1);
                 return Err(("port".into(), "Unable to listen on this port. Check server logs.".into()));
+            }
+            Err(e) => {
+                warning!("Failed to bind: {e}");
+                return Err(("bind".into(), "Failed to bind to specified addresses.".into()));
             }
         }
     } else {

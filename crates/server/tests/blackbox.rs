@@ -630,6 +630,16 @@ fn config_set_port_and_bind_move_the_listeners() {
         assert!(Instant::now() < deadline, "nothing listens after the rebind");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // From no TCP listener at all, the addresses are bound before CONFIG SET answers: a client
+    // connecting right after it is served (Redis's "CONFIG REWRITE handles empty bindaddr").
+    assert_eq!(c.cmd(&["CONFIG", "SET", "bind", ""]), Reply::Simple("OK".into()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", new_port)).is_ok() {
+        assert!(Instant::now() < deadline, "bind \"\" left a listener");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.cmd(&["CONFIG", "SET", "bind", "127.0.0.1"]), Reply::Simple("OK".into()));
+    assert_eq!(Client::connect(new_port).cmd(&["PING"]), Reply::Simple("PONG".into()));
     drop(taken);
 }
 
