@@ -972,6 +972,28 @@ pub fn cat_value(out: &mut Vec<u8>, v: &Value, level: usize) {
     }
 }
 
+/// `n` replies of an array or set, comma-separated between `open` and `close`
+/// (ldbRedisProtocolToHuman_MultiBulk / _Set).
+fn human_list(
+    out: &mut Vec<u8>,
+    reply: &[u8],
+    pos: &mut usize,
+    depth: usize,
+    n: i64,
+    open: &[u8],
+    close: &[u8],
+) -> Option<()> {
+    out.extend_from_slice(open);
+    for j in 0..n {
+        protocol_to_human(out, reply, pos, depth + 1)?;
+        if j != n - 1 {
+            out.push(b',');
+        }
+    }
+    out.extend_from_slice(close);
+    Some(())
+}
+
 /// Redis's ldbRedisProtocolToHuman: one reply from `reply[*pos..]` in the debugger's form.
 /// `None` when the reply is cut short or of a type Redis does not show (then nothing more of it
 /// is read); nesting is bounded by `vm::MAX_DEPTH`.
@@ -1004,25 +1026,11 @@ fn protocol_to_human(out: &mut Vec<u8>, reply: &[u8], pos: &mut usize, depth: us
                 out.extend_from_slice(b"NULL");
                 return Some(());
             }
-            out.push(b'[');
-            for j in 0..n {
-                protocol_to_human(out, reply, pos, depth + 1)?;
-                if j != n - 1 {
-                    out.push(b',');
-                }
-            }
-            out.push(b']');
+            human_list(out, reply, pos, depth, n, b"[", b"]")?;
         }
         b'~' => {
             let n = count()?;
-            out.extend_from_slice(b"~(");
-            for j in 0..n {
-                protocol_to_human(out, reply, pos, depth + 1)?;
-                if j != n - 1 {
-                    out.push(b',');
-                }
-            }
-            out.push(b')');
+            human_list(out, reply, pos, depth, n, b"~(", b")")?;
         }
         b'%' => {
             let n = count()?;
