@@ -10,6 +10,7 @@ pub mod access;
 mod compact_map;
 mod sds;
 mod slot;
+pub mod stream;
 mod table;
 pub mod value;
 
