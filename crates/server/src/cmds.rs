@@ -511,7 +511,7 @@ impl Env {
                 c.out.map(metas.len());
                 for m in metas {
                     c.out.bulk(m.name.as_bytes());
-                    match &m.docs {
+                    match m.docs() {
                         Some(d) => d.write(&mut c.out),
                         None => c.out.map(0),
                     }
