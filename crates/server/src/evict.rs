@@ -47,6 +47,8 @@ const BARREN_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100
 const CHECK_TIME_EVERY: usize = 16;
 /// Longest a [`Gauge`]'s allocator-wide reading is used before it is taken again.
 const GAUGE_REFRESH: std::time::Duration = std::time::Duration::from_millis(10);
+/// A reading younger than this is not taken again to confirm that the limit is exceeded.
+const GAUGE_CONFIRM_AGE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// `maxmemory-policy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +158,17 @@ fn thread_bytes() -> Option<(u64, u64)> {
 }
 
 impl Gauge {
+    /// A fresh allocator-wide reading, unless the last one is under [`GAUGE_CONFIRM_AGE`] old
+    /// (then the estimate stands: a server that stays over the limit, refusing writes under
+    /// noeviction, must not pay a statistics merge per command).
+    fn confirmed(&mut self) -> u64 {
+        if self.read_at.is_some_and(|at| at.elapsed() < GAUGE_CONFIRM_AGE) {
+            return self.used();
+        }
+        self.read_at = None;
+        self.used()
+    }
+
     fn used(&mut self) -> u64 {
         let fresh = self.read_at.is_some_and(|at| at.elapsed() < GAUGE_REFRESH);
         let Some((allocated, deallocated)) = thread_bytes().filter(|_| fresh) else {
@@ -266,7 +279,15 @@ impl Env {
             return Outcome::Ok;
         }
         let settings = self.evictor.settings;
-        let used = self.evictor.gauge.used();
+        let mut used = self.evictor.gauge.used();
+        if used > settings.maxmemory {
+            // Over by the estimate: confirm with an allocator-wide reading before deleting
+            // anything, less what clients marked for closing still hold (client eviction
+            // closed them for this very excess; their workers free them in a moment). The
+            // estimate adds this thread's allocations to a reading up to GAUGE_REFRESH old,
+            // and after a burst of large replies it overstated used memory by megabytes.
+            used = self.evictor.gauge.confirmed().saturating_sub(dying_clients_mem(self.shared));
+        }
         if used <= settings.maxmemory {
             return Outcome::Ok;
         }
@@ -384,6 +405,20 @@ impl Env {
 /// as are clients already marked for closing, which keeps one overflow from evicting more
 /// clients than it takes. Runs only when a report found the limit crossed; the scan of the
 /// client table is then the cost of evicting.
+/// The memory reported by clients that are marked for closing and not closed yet. Only read
+/// when over maxmemory, so the scan of the client table is no cost otherwise.
+fn dying_clients_mem(shared: &crate::shared::Shared) -> u64 {
+    if shared.stats.client_eviction_limit.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    let clients = shared.clients.lock();
+    clients
+        .values()
+        .filter(|cl| cl.kill.load(Ordering::Relaxed))
+        .map(|cl| cl.mem_reported.load(Ordering::Relaxed))
+        .sum()
+}
+
 pub fn evict_clients(shared: &crate::shared::Shared) {
     use crate::shared::Msg;
     let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed) as i64;

@@ -1393,14 +1393,21 @@ fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
 /// growth slack of a buffer holding large replies (up to twice them) until keys were evicted
 /// for memory the clients held.
 fn report_client_mem(shared: &Shared, c: &Conn) -> bool {
-    let mem = CLIENT_BASE_MEM + c.rbuf.capacity() as u64 + c.out.buf.capacity() as u64;
+    report_client_buffers(shared, &c.info, c.rbuf.capacity() + c.out.buf.capacity())
+}
+
+/// [`report_client_mem`] with the buffers' capacities given: while `process_input` runs, the
+/// input buffer is out of the connection.
+fn report_client_buffers(shared: &Shared, info: &ClientShared, buffers_bytes: usize) -> bool {
+    let c = info;
+    let mem = CLIENT_BASE_MEM + buffers_bytes as u64;
     // Only the owning worker writes a client's share (`forget_client_mem` too, on the same
     // thread), so a plain load and store do: no read-modify-write unless it changed.
-    let old = c.info.mem_reported.load(Ordering::Relaxed);
+    let old = c.mem_reported.load(Ordering::Relaxed);
     if old == mem {
         return false;
     }
-    c.info.mem_reported.store(mem, Ordering::Relaxed);
+    c.mem_reported.store(mem, Ordering::Relaxed);
     let delta = mem as i64 - old as i64;
     let total = shared.stats.clients_mem.fetch_add(delta, Ordering::Relaxed) + delta;
     let limit = shared.stats.client_eviction_limit.load(Ordering::Relaxed);
@@ -1595,6 +1602,18 @@ impl Env {
                     }
                     c.rstart += consumed;
                     c.need = 0;
+                    // As Redis after each command (updateClientMemUsageAndBucket, then
+                    // evictClients before the next): a pipeline of large replies must be able
+                    // to evict clients before its output makes the next command evict keys.
+                    if !c.master
+                        && self.shared.stats.client_eviction_limit.load(Ordering::Relaxed) != 0
+                        && report_client_buffers(self.shared, &c.info, rbuf.capacity() + c.out.buf.capacity())
+                    {
+                        crate::evict::evict_clients(self.shared);
+                        if c.info.kill.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
                 }
                 Ok(Parsed::Inline { consumed, args }) => {
                     let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
