@@ -155,12 +155,17 @@ pub(crate) fn prefetch_read(p: *const i8) {
 pub struct Keyspace {
     dbs: Box<[OnceLock<Db>]>,
     snapshot: Arc<SnapshotCell>,
+    /// Held while a database is created, and by [`Keyspace::with_every_slot_locked`] while it
+    /// runs its closure, so the set of databases cannot change under a barrier.
+    creating: Mutex<()>,
+    /// Databases created so far: how a barrier learns that one appeared while it was locking.
+    created: AtomicU64,
 }
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let dbs: Box<[OnceLock<Db>]> = (0..databases.max(1)).map(|_| OnceLock::new()).collect();
-        let ks = Keyspace { dbs, snapshot: Arc::default() };
+        let ks = Keyspace { dbs, snapshot: Arc::default(), creating: Mutex::new(()), created: AtomicU64::new(0) };
         ks.db(0);
         ks
     }
@@ -199,7 +204,53 @@ impl Keyspace {
     /// Database `index`, created if needed. Callers validate `index` against [`Keyspace::db_count`].
     #[inline]
     pub fn db(&self, index: usize) -> &Db {
-        self.dbs[index].get_or_init(|| Db::new(index as u32, self.snapshot.clone()))
+        match self.dbs[index].get() {
+            Some(db) => db,
+            None => self.create_db(index),
+        }
+    }
+
+    /// A database's first use. Never called with the creation lock held by this thread: a
+    /// barrier holds it only while it runs its closure, and it creates no database there.
+    #[cold]
+    fn create_db(&self, index: usize) -> &Db {
+        let _creating = self.creating.lock();
+        self.dbs[index].get_or_init(|| {
+            self.created.fetch_add(1, Ordering::AcqRel);
+            Db::new(index as u32, self.snapshot.clone())
+        })
+    }
+
+    /// Runs `f` with every slot of every database that exists locked, and with no database
+    /// created meanwhile, so no command is between its change and its append anywhere (the
+    /// barrier of full syncs, AOF switches and replication role changes).
+    ///
+    /// Databases that were never used are not created for it: each costs 16384 slot cells
+    /// (1 MB), and creating all sixteen at every full sync made an idle standalone master with
+    /// one replica hold 16 MB more than Redis. The set of databases is made fixed instead:
+    /// after the existing ones are locked, the creation lock is taken; if a database appeared
+    /// meanwhile, everything is released and the locking starts over with it. The creation
+    /// lock is taken last and held only by a thread that holds every existing slot, so no
+    /// command that waits for it can hold a slot the barrier wants (rejected: taking it first,
+    /// which deadlocks with a command that holds a slot of database 0 and creates database 5
+    /// within one lock set).
+    pub fn with_every_slot_locked<R>(&self, f: impl FnOnce() -> R) -> R {
+        loop {
+            let created_before = self.created.load(Ordering::Acquire);
+            let mut wanted: Vec<(u32, u16)> = (0..self.dbs.len())
+                .filter(|&d| self.dbs[d].get().is_some())
+                .flat_map(|d| (0..SLOT_COUNT as u16).map(move |s| (d as u32, s)))
+                .collect();
+            let mut locks = LockSet::new();
+            locks.lock(self, &mut wanted);
+            let creating = self.creating.lock();
+            if self.created.load(Ordering::Acquire) == created_before {
+                let r = f();
+                drop(creating);
+                drop(locks);
+                return r;
+            }
+        }
     }
 
     /// Database `index` if it was ever used.
@@ -423,6 +474,28 @@ mod tests {
         locks.table(&ks, 0, b"foo").set(b"foo", Value::string(b"1"));
         assert!(locks.held(0, key_hash_slot(b"foo")).is_some());
         assert!(locks.held(1, 8000).is_some());
+    }
+
+    #[test]
+    fn the_all_slots_barrier_locks_used_databases_and_creates_none() {
+        let ks = Keyspace::new(16);
+        drop(ks.db(3).lock_slot(7));
+        let held = ks.with_every_slot_locked(|| {
+            (ks.db(0).try_lock_slot(0).is_none(), ks.db(3).try_lock_slot(16383).is_none(), ks.db_if_used(5).is_none())
+        });
+        assert_eq!(held, (true, true, true));
+        assert!(ks.db(3).try_lock_slot(16383).is_some(), "released after the closure");
+        // A database first used by another thread while the barrier waits is locked too.
+        let ks = std::sync::Arc::new(Keyspace::new(16));
+        let guard = ks.db(0).lock_slot(1);
+        let barrier = {
+            let ks = ks.clone();
+            std::thread::spawn(move || ks.with_every_slot_locked(|| ks.db(9).try_lock_slot(4).is_none()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(ks.db(9).lock_slot(4));
+        drop(guard);
+        assert!(barrier.join().unwrap_or(false), "database 9, created while the barrier locked, was held too");
     }
 
     #[test]

@@ -694,16 +694,9 @@ fn file_size(path: &Path) -> u64 {
 // ---------------------------------------------------------------------------------------------
 
 /// Runs `f` with every slot of every database locked, so that no command is between its
-/// change and its append. Every database is created for it (a database first used during the
-/// barrier could otherwise hold a write on either side of it).
+/// change and its append (see `Keyspace::with_every_slot_locked`).
 pub(crate) fn with_all_slots_locked<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
-    let mut wanted: Vec<(u32, u16)> =
-        (0..shared.ks.db_count() as u32).flat_map(|d| (0..SLOT_COUNT as u16).map(move |s| (d, s))).collect();
-    let mut locks = LockSet::new();
-    locks.lock(&shared.ks, &mut wanted);
-    let r = f();
-    drop(locks);
-    r
+    shared.ks.with_every_slot_locked(f)
 }
 
 /// Redis's `rewriteAppendOnlyFileBackground`, forkless: at the barrier, opens a new incr file

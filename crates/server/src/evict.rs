@@ -279,14 +279,17 @@ impl Env {
             return Outcome::Ok;
         }
         let settings = self.evictor.settings;
-        let mut used = self.evictor.gauge.used();
+        // As Redis's getMaxmemoryState: the replication buffer beyond the backlog is the
+        // replicas', and evicting keys would not shrink it.
+        let not_counted = crate::replication::repl_buffer_mem().not_counted_for_evict;
+        let mut used = self.evictor.gauge.used().saturating_sub(not_counted);
         if used > settings.maxmemory {
             // Over by the estimate: confirm with an allocator-wide reading before deleting
             // anything, less what clients marked for closing still hold (client eviction
             // closed them for this very excess; their workers free them in a moment). The
             // estimate adds this thread's allocations to a reading up to GAUGE_REFRESH old,
             // and after a burst of large replies it overstated used memory by megabytes.
-            used = self.evictor.gauge.confirmed().saturating_sub(dying_clients_mem(self.shared));
+            used = self.evictor.gauge.confirmed().saturating_sub(not_counted + dying_clients_mem(self.shared));
         }
         if used <= settings.maxmemory {
             return Outcome::Ok;
@@ -307,7 +310,7 @@ impl Env {
         // the gauge whether we are under the limit after every eviction, which counted the
         // invalidation messages each eviction sends to tracking clients against us, so every
         // eviction caused more and the database drained.
-        while freed < to_free && self.evictor.gauge.used() > settings.maxmemory {
+        while freed < to_free && self.evictor.gauge.used().saturating_sub(not_counted) > settings.maxmemory {
             let Some(victim) = self.pick_victim(settings) else {
                 // Nothing left that the policy may evict.
                 self.evictor.barren_until = Some(Instant::now() + BARREN_BACKOFF);

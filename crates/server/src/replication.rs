@@ -87,6 +87,21 @@ impl Stream {
             self.buf.drain(..n);
             self.start += n as u64;
         }
+        self.account();
+    }
+
+    /// Gives back what a lagging replica made the buffer grow to once it is no longer needed
+    /// (Redis frees its 16 KB blocks as they are trimmed; a ring keeps its largest size), and
+    /// publishes the buffer's memory for INFO and key eviction. The shrink waits for twice
+    /// what is kept plus 1 MB, so a buffer that keeps refilling is not resized back and forth.
+    fn account(&mut self) {
+        let kept = self.buf.len().max(self.backlog_size as usize);
+        if self.buf.capacity() > 2 * kept + (1 << 20) {
+            self.buf.shrink_to(kept);
+        }
+        REPL_BUFFER_BYTES.store(crate::memory::allocation_size(self.buf.capacity()) as u64, Ordering::Relaxed);
+        REPL_BACKLOG_BYTES.store(self.backlog_size, Ordering::Relaxed);
+        REPL_HAS_REPLICAS.store(!self.links.is_empty(), Ordering::Relaxed);
     }
 
     fn histlen(&self) -> u64 {
@@ -282,6 +297,60 @@ pub fn resize_backlog(shared: &Shared) {
     let mut st = repl().stream.lock();
     st.backlog_size = size;
     st.trim();
+}
+
+/// The shared replication buffer's allocation (Redis's `repl_buffer_mem`), the backlog size and
+/// whether replicas are attached, as `Stream::account` last saw them: read per command by key
+/// eviction, which must not take the stream lock for it.
+static REPL_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
+static REPL_BACKLOG_BYTES: AtomicU64 = AtomicU64::new(0);
+static REPL_HAS_REPLICAS: AtomicBool = AtomicBool::new(false);
+
+/// What the replica links' own send buffers hold (one chunk each while streaming): replica
+/// output memory as much as the shared buffer is, so it is counted with it.
+static REPL_LINK_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a link's send buffer in [`REPL_LINK_BUFFER_BYTES`] while it lives.
+struct LinkBufferCounted(u64);
+
+impl LinkBufferCounted {
+    fn new(capacity: usize) -> LinkBufferCounted {
+        let bytes = crate::memory::allocation_size(capacity) as u64;
+        REPL_LINK_BUFFER_BYTES.fetch_add(bytes, Ordering::Relaxed);
+        LinkBufferCounted(bytes)
+    }
+}
+
+impl Drop for LinkBufferCounted {
+    fn drop(&mut self) {
+        REPL_LINK_BUFFER_BYTES.fetch_sub(self.0, Ordering::Relaxed);
+    }
+}
+
+/// The replication buffer's memory as INFO reports it, after Redis's getMemoryOverheadData.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplBufferMem {
+    /// `mem_total_replication_buffers`.
+    pub total: u64,
+    /// `mem_replication_backlog`.
+    pub backlog: u64,
+    /// `mem_clients_slaves`: what replicas hold beyond the backlog.
+    pub replicas: u64,
+    /// `mem_not_counted_for_evict`.
+    pub not_counted_for_evict: u64,
+}
+
+/// Where the buffer is over the backlog size and replicas are attached, the excess is the
+/// replicas' (`mem_clients_slaves`); otherwise it is all backlog. Key eviction ignores the
+/// excess even with no replica left (Redis's freeMemoryGetNotCountedMemory), so a buffer still
+/// shrinking after a replica went away does not evict keys.
+pub fn repl_buffer_mem() -> ReplBufferMem {
+    let total = REPL_BUFFER_BYTES.load(Ordering::Relaxed) + REPL_LINK_BUFFER_BYTES.load(Ordering::Relaxed);
+    let backlog_size = REPL_BACKLOG_BYTES.load(Ordering::Relaxed);
+    let over = total.saturating_sub(backlog_size);
+    let (backlog, replicas) =
+        if REPL_HAS_REPLICAS.load(Ordering::Relaxed) && over > 0 { (backlog_size, over) } else { (total, 0) };
+    ReplBufferMem { total, backlog, replicas, not_counted_for_evict: over }
 }
 
 /// Set from a master's FULLRESYNC until its RDB is loaded (`FullSync`).
@@ -640,7 +709,18 @@ pub fn client_killed(client_id: u64) {
             r.link_up.store(false, Ordering::Relaxed);
         }
     }
-    let killed = r.stream.lock().links.iter().find(|l| l.info.id == client_id).cloned();
+    // The link leaves the stream now, as Redis frees a replica at once: what only it still
+    // needed is trimmed here, so INFO right after the kill shows the memory given back, not
+    // whenever the writer thread notices.
+    let killed = {
+        let mut st = r.stream.lock();
+        let killed = st.links.iter().find(|l| l.info.id == client_id).cloned();
+        if let Some(link) = &killed {
+            st.links.retain(|l| !Arc::ptr_eq(l, link));
+            st.trim();
+        }
+        killed
+    };
     if let Some(link) = killed {
         link.close();
         r.data.notify_all();
@@ -1533,6 +1613,7 @@ fn try_partial(sock: &mut TcpStream, link: &Arc<ReplicaLink>, req: &PsyncRequest
         link.ack.store(req.offset as u64 - 1, Ordering::Relaxed);
         link.state.store(ONLINE, Ordering::Relaxed);
         st.links.push(link.clone());
+        st.account();
         notice!(
             "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
             link.info.addr,
@@ -1619,6 +1700,7 @@ fn full_sync(
                 link.pos.store(st.end, Ordering::Relaxed);
                 link.ack.store(0, Ordering::Relaxed);
                 st.links.push(link.clone());
+                st.account();
                 Some((st.replid.clone(), st.end))
             })
         };
@@ -1692,7 +1774,11 @@ fn full_sync(
 /// Sends the stream from the link's position on, until the link closes.
 fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> std::io::Result<()> {
     let r = repl();
+    // The full sync (which allocates while it encodes) is over: from here on this thread only
+    // copies into one buffer.
+    crate::memory::disable_thread_cache();
     let mut chunk = Vec::with_capacity(SEND_CHUNK);
+    let _counted = LinkBufferCounted::new(chunk.capacity());
     loop {
         if link.stopped(shared) {
             return Ok(());
@@ -1727,6 +1813,7 @@ fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> 
 /// Reads what a replica sends its master: `REPLCONF ACK <offset>` (and PINGs of old
 /// replicas). Anything malformed closes the link.
 fn replica_reader(shared: &'static Shared, mut sock: TcpStream, link: Arc<ReplicaLink>) {
+    crate::memory::disable_thread_cache();
     let r = repl();
     let mut buf: Vec<u8> = Vec::new();
     let mut spans = Vec::new();
