@@ -132,6 +132,7 @@ pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -330,6 +331,7 @@ pub(crate) fn value_bytes(value: &Value, samples: usize) -> usize {
                 + z.ordered.len() * btree_element_bytes()
                 + sampled(z.scores.keys().map(|m| 2 * sds_heap(m)), samples, z.scores.len())
         }
+        Value::Stream(_) => box_of::<keyspace::stream::Stream>(),
     }
 }
 

@@ -110,6 +110,42 @@ impl ListpackWriter {
     }
 }
 
+/// Bytes [`ListpackWriter::push`] adds for `element`: its entry and its back-length.
+pub fn pushed_len(element: &[u8]) -> usize {
+    match resp::string2ll(element) {
+        Some(v) if element.len() <= 20 => pushed_int_len(v),
+        _ => {
+            let len = element.len();
+            let head = if len < 64 {
+                1
+            } else if len < 4096 {
+                2
+            } else {
+                5
+            };
+            head + len + backlen_size(head + len)
+        }
+    }
+}
+
+/// Bytes [`ListpackWriter::push_int`] adds for `v`: its entry and its back-length.
+pub fn pushed_int_len(v: i64) -> usize {
+    let len = if (0..=127).contains(&v) {
+        1
+    } else if (-4096..=4095).contains(&v) {
+        2
+    } else if (-32768..=32767).contains(&v) {
+        3
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        4
+    } else if i32::try_from(v).is_ok() {
+        5
+    } else {
+        9
+    };
+    len + backlen_size(len)
+}
+
 /// Redis's `lpEncodeBacklen`: the entry length in 7-bit groups, most significant first, every
 /// byte but the first carrying the high bit.
 fn encode_backlen(l: usize, out: &mut Vec<u8>) {
@@ -133,6 +169,13 @@ fn backlen_size(l: usize) -> usize {
 /// Decodes a whole listpack, checking its header against its size, every entry's bounds and
 /// back-length, and the terminator.
 pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
+    decode_checking_count(buf, true)
+}
+
+/// [`decode`], optionally without checking the header's element count: Redis checks a stream
+/// node's entries one by one (`streamValidateListpackIntegrity`) but never that count, so a
+/// stream node whose count is off still loads there, and must here.
+pub fn decode_checking_count(buf: &[u8], check_count: bool) -> Result<Vec<LpValue<'_>>, FormatError> {
     if buf.len() < 7 {
         return Err(FormatError::Malformed("listpack header"));
     }
@@ -205,7 +248,7 @@ pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
         i = start + len + back;
         out.push(value);
     }
-    if count != u16::MAX as usize && count != out.len() {
+    if check_count && count != u16::MAX as usize && count != out.len() {
         return Err(FormatError::Malformed("listpack count"));
     }
     Ok(out)

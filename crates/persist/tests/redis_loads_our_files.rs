@@ -3,6 +3,7 @@
 //! value it reads back must equal the original. The server runs on a free 127.0.0.1 port and
 //! is killed by its pid.
 
+use keyspace::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamId, ENTRIES_READ_UNKNOWN};
 use keyspace::value::{HashFields, SetMembers};
 use keyspace::{Score, Sds, StrValue, Value, ZSetValue};
 use persist::rdb::RdbWriter;
@@ -33,6 +34,8 @@ fn start_redis(dir: std::path::PathBuf) -> Redis {
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
     let child = Command::new(REDIS_SERVER)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        // Deep checks on everything RESTORE reads, so what we write passes Redis's sanitizer.
+        .args(["--sanitize-dump-payload", "yes"])
         .args(["--dir", dir.to_str().expect("utf-8 dir"), "--dbfilename", "dump.rdb"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -56,6 +59,7 @@ enum Reply {
     Int(i64),
     Bulk(Option<Vec<u8>>),
     Array(Vec<Reply>),
+    Error(String),
 }
 
 impl Client {
@@ -66,6 +70,14 @@ impl Client {
     }
 
     fn call(&mut self, args: &[&[u8]]) -> Reply {
+        match self.try_call(args) {
+            Reply::Error(e) => panic!("redis-server answered an error: {e}"),
+            reply => reply,
+        }
+    }
+
+    /// Sends a command; an error reply is returned, not a panic.
+    fn try_call(&mut self, args: &[&[u8]]) -> Reply {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
@@ -82,7 +94,7 @@ impl Client {
         let body = line.trim_end().to_string();
         match body.as_bytes().first() {
             Some(b'+') => Reply::Status(body[1..].to_string()),
-            Some(b'-') => panic!("redis-server answered an error: {body}"),
+            Some(b'-') => Reply::Error(body[1..].to_string()),
             Some(b':') => Reply::Int(body[1..].parse().expect("int")),
             Some(b'$') => {
                 let n: i64 = body[1..].parse().expect("len");
@@ -95,8 +107,8 @@ impl Client {
                 Reply::Bulk(Some(b))
             }
             Some(b'*') => {
-                let n: usize = body[1..].parse().expect("len");
-                Reply::Array((0..n).map(|_| self.read()).collect())
+                let n: i64 = body[1..].parse().expect("len");
+                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
             }
             _ => panic!("unexpected reply line {body:?}"),
         }
@@ -123,7 +135,8 @@ impl Lcg {
 
     fn value(&mut self) -> Value {
         let n = [1, 3, 20, 300][self.next(4) as usize];
-        match self.next(5) {
+        match self.next(6) {
+            5 => Value::Stream(Box::new(self.stream(n - 1))),
             0 => Value::Str(StrValue::from_bytes(&self.bytes())),
             1 => Value::List(Box::new((0..n).map(|_| Sds::new(&self.bytes())).collect::<VecDeque<_>>())),
             2 => {
@@ -152,6 +165,64 @@ impl Lcg {
             }
         }
     }
+
+    /// A stream of `n` entries with increasing IDs (runs within a millisecond and jumps), entries
+    /// that share field names and entries that do not, and up to three groups whose pending
+    /// entries are spread over their consumers (some consumers have none).
+    fn stream(&mut self, n: usize) -> Stream {
+        let mut s = Stream::new();
+        let mut id = StreamId::new(self.next(1 << 42), self.next(3));
+        for _ in 0..n {
+            let fields: Vec<Sds> = if self.next(3) > 0 {
+                vec![Sds::new(b"sensor"), Sds::new(&self.bytes()), Sds::new(b"7"), Sds::new(&self.bytes())]
+            } else {
+                (0..1 + self.next(3))
+                    .flat_map(|j| [Sds::new(format!("f{j}").as_bytes()), Sds::new(&self.bytes())])
+                    .collect()
+            };
+            s.entries.insert(id, fields.into_boxed_slice());
+            id = match self.next(3) {
+                0 => StreamId::new(id.ms, id.seq + 1 + self.next(5)),
+                1 => StreamId::new(id.ms + 1 + self.next(1000), self.next(3)),
+                _ => StreamId::new(id.ms + 1 + self.next(1 << 30), 0),
+            };
+        }
+        s.last_id = s.entries.keys().next_back().copied().unwrap_or(id);
+        s.first_id = s.entries.keys().next().copied().unwrap_or(StreamId::MIN);
+        s.max_deleted_entry_id = if self.next(2) == 0 { StreamId::MIN } else { StreamId::new(self.next(1000), 1) };
+        s.entries_added = n as u64 + self.next(10);
+        let ids: Vec<StreamId> = s.entries.keys().copied().collect();
+        for g in 0..self.next(4) {
+            let last_id = ids.get(self.next(ids.len() as u64 + 1) as usize).copied().unwrap_or(s.last_id);
+            let entries_read = if self.next(2) == 0 { ENTRIES_READ_UNKNOWN } else { self.next(1000) as i64 };
+            let mut group = ConsumerGroup::new(last_id, entries_read);
+            let consumers: Vec<Sds> =
+                (0..1 + self.next(3)).map(|c| Sds::new(format!("consumer-{c}").as_bytes())).collect();
+            for name in &consumers {
+                group
+                    .consumers
+                    .insert(name.clone(), Consumer { seen_time_ms: self.next(1 << 45), pending: Default::default() });
+            }
+            for _ in 0..self.next(12) {
+                let Some(&pending_id) = ids.get(self.next(ids.len() as u64) as usize) else { break };
+                let owner = consumers[self.next(consumers.len() as u64) as usize].clone();
+                if group.pel.contains_key(&pending_id) {
+                    continue;
+                }
+                if let Some(consumer) = group.consumers.get_mut(&owner) {
+                    consumer.pending.insert(pending_id);
+                }
+                let pending = PendingEntry {
+                    consumer: owner,
+                    delivery_time_ms: self.next(1 << 45),
+                    delivery_count: self.next(20),
+                };
+                group.pel.insert(pending_id, pending);
+            }
+            s.groups.insert(Sds::new(format!("group-{g}").as_bytes()), group);
+        }
+        s
+    }
 }
 
 /// What redis-server reports for `key`, to compare with what we gave it.
@@ -176,6 +247,14 @@ fn read_back(c: &mut Client, key: &[u8]) -> Vec<Vec<u8>> {
         "hash" => flat(c.call(&[b"HGETALL", key])),
         "set" => flat(c.call(&[b"SMEMBERS", key])),
         "zset" => flat(c.call(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])),
+        // Redis keeps a loaded stream's nodes as they are and DUMP writes them back: decoded,
+        // they show that every entry, counter and group arrived. (Compared uncompressed: our
+        // LZF may pick other matches than Redis's for the same bytes.)
+        "stream" => {
+            let dump = flat(c.call(&[b"DUMP", key])).concat();
+            let value = persist::restore_payload(&dump).expect("our decoder reads Redis's DUMP");
+            vec![dump_payload(&value, &uncompressed())]
+        }
         other => panic!("{key:?} has type {other}"),
     };
     if t == "hash" {
@@ -207,7 +286,12 @@ fn expected(value: &Value) -> Vec<Vec<u8>> {
         Value::ZSet(z) => {
             z.ordered.iter().flat_map(|(score, m)| [m.as_bytes().to_vec(), resp_score(score.0)]).collect()
         }
+        Value::Stream(_) => vec![dump_payload(value, &uncompressed())],
     }
+}
+
+fn uncompressed() -> EncodeLimits {
+    EncodeLimits { compress: false, ..EncodeLimits::default() }
 }
 
 /// ZRANGE WITHSCORES prints scores with `%.17g` (and inf/-inf).
