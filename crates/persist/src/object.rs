@@ -280,6 +280,11 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
     pub fn skip(&mut self, n: usize) -> Result<(), FormatError> {
         self.take(n).map(|_| ())
     }

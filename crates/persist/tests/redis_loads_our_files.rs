@@ -9,111 +9,9 @@ use keyspace::{Score, Sds, StrValue, Value, ZSetValue};
 use persist::rdb::RdbWriter;
 use persist::{dump_payload, EncodeLimits};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use support::{start_redis, Client, Reply};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_redis(dir: std::path::PathBuf) -> Redis {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let child = Command::new(REDIS_SERVER)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        // Deep checks on everything RESTORE reads, so what we write passes Redis's sanitizer.
-        .args(["--sanitize-dump-payload", "yes"])
-        .args(["--dir", dir.to_str().expect("utf-8 dir"), "--dbfilename", "dump.rdb"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-    let redis = Redis { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    redis
-}
-
-/// A minimal RESP client: enough for the replies these checks read.
-struct Client(BufReader<TcpStream>);
-
-#[derive(Debug, PartialEq, Clone)]
-enum Reply {
-    Status(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-    Error(String),
-}
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        Client(BufReader::new(s))
-    }
-
-    fn call(&mut self, args: &[&[u8]]) -> Reply {
-        match self.try_call(args) {
-            Reply::Error(e) => panic!("redis-server answered an error: {e}"),
-            reply => reply,
-        }
-    }
-
-    /// Sends a command; an error reply is returned, not a panic.
-    fn try_call(&mut self, args: &[&[u8]]) -> Reply {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.0.get_mut().write_all(&out).expect("write");
-        self.read()
-    }
-
-    fn read(&mut self) -> Reply {
-        let mut line = String::new();
-        self.0.read_line(&mut line).expect("read");
-        let body = line.trim_end().to_string();
-        match body.as_bytes().first() {
-            Some(b'+') => Reply::Status(body[1..].to_string()),
-            Some(b'-') => Reply::Error(body[1..].to_string()),
-            Some(b':') => Reply::Int(body[1..].parse().expect("int")),
-            Some(b'$') => {
-                let n: i64 = body[1..].parse().expect("len");
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut b = vec![0u8; n as usize + 2];
-                self.0.read_exact(&mut b).expect("bulk");
-                b.truncate(n as usize);
-                Reply::Bulk(Some(b))
-            }
-            Some(b'*') => {
-                let n: i64 = body[1..].parse().expect("len");
-                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
-            }
-            _ => panic!("unexpected reply line {body:?}"),
-        }
-    }
-}
+mod support;
 
 /// A small deterministic generator (no test may depend on the clock or the OS's randomness).
 struct Lcg(u64);
@@ -326,7 +224,7 @@ fn redis_server_loads_an_rdb_file_we_wrote() {
     file.extend(w.finish());
     let dir = temp_dir("rdb");
     std::fs::write(dir.join("dump.rdb"), &file).expect("write rdb");
-    let redis = start_redis(dir);
+    let redis = start_redis(dir, &[]);
     let mut c = Client::connect(redis.port);
     assert_eq!(c.call(&[b"DBSIZE"]), Reply::Int(values.len() as i64), "redis-server loaded every key");
     for (k, v) in &values {
@@ -339,7 +237,7 @@ fn redis_server_loads_an_rdb_file_we_wrote() {
 #[test]
 fn redis_server_restores_our_dump_payloads() {
     let dir = temp_dir("dump");
-    let redis = start_redis(dir);
+    let redis = start_redis(dir, &[]);
     let mut c = Client::connect(redis.port);
     let mut rng = Lcg(11);
     for i in 0..120 {
