@@ -55,6 +55,16 @@ pub struct StreamNodeLimits {
     pub max_entries: u64,
 }
 
+impl StreamNodeLimits {
+    /// From the directives' values (never negative there; a negative one counts as no limit).
+    pub fn from_config(max_bytes: i64, max_entries: i64) -> StreamNodeLimits {
+        StreamNodeLimits {
+            max_bytes: u64::try_from(max_bytes).unwrap_or(0),
+            max_entries: u64::try_from(max_entries).unwrap_or(0),
+        }
+    }
+}
+
 impl Default for StreamNodeLimits {
     /// Redis's defaults: 4096 bytes, 100 entries.
     fn default() -> Self {
@@ -101,6 +111,13 @@ pub fn encode_stream_body(stream: &Stream, limits: &EncodeLimits, out: &mut Vec<
             }
         }
     }
+}
+
+/// How many nodes [`encode_stream_body`] cuts `stream` into: Redis's XINFO STREAM
+/// `radix-tree-keys` for a stream that was only ever appended to (Redis keeps emptied space in
+/// its nodes after XDEL and trimming; we repack).
+pub fn node_count(stream: &Stream, limits: &StreamNodeLimits) -> usize {
+    split_into_nodes(stream, limits).len()
 }
 
 fn write_id(out: &mut Vec<u8>, id: StreamId) {
@@ -710,6 +727,7 @@ mod tests {
         let nodes = nodes_of(&encode(&stream, StreamNodeLimits::default()));
         let keys: Vec<StreamId> = nodes.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, [StreamId::new(1, 0), StreamId::new(101, 0), StreamId::new(201, 0)], "100 entries a node");
+        assert_eq!(node_count(&stream, &StreamNodeLimits::default()), 3);
 
         // By bytes: a node closes once its listpack plus the next entry's fields and values
         // reach the limit.

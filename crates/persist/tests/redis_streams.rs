@@ -8,7 +8,7 @@
 
 use keyspace::stream::{Stream, StreamId};
 use keyspace::Value;
-use persist::{crc64, dump_payload, restore_payload, EncodeLimits, RDB_VERSION};
+use persist::{crc64, dump_payload, restore_payload, EncodeLimits, StreamNodeLimits, RDB_VERSION};
 use support::{start_redis, Client, Reply, REDIS_SERVER};
 
 mod support;
@@ -163,19 +163,34 @@ fn redis_built_streams() {
     if !redis_present() {
         return;
     }
+    check_built_streams("default", &[], StreamNodeLimits::default());
+    let small = ["--stream-node-max-bytes", "300", "--stream-node-max-entries", "7"];
+    check_built_streams("small-nodes", &small, StreamNodeLimits { max_bytes: 300, max_entries: 7 });
+    let unlimited = ["--stream-node-max-bytes", "0", "--stream-node-max-entries", "0"];
+    check_built_streams("unlimited", &unlimited, StreamNodeLimits { max_bytes: 0, max_entries: 0 });
+}
+
+/// [`redis_built_streams`] with Redis's node limits `node_args`, which are `node` to us.
+fn check_built_streams(name: &str, node_args: &[&str], node: StreamNodeLimits) {
     // Uncompressed DUMPs, so payloads compare byte for byte (our LZF may choose other matches).
-    let redis = start_redis(temp_dir("built"), &["--rdbcompression", "no"]);
+    let mut args = vec!["--rdbcompression", "no"];
+    args.extend_from_slice(node_args);
+    let redis = start_redis(temp_dir(name), &args);
     let mut c = Client::connect(redis.port);
+    let limits = EncodeLimits { stream_node: node, ..uncompressed() };
     for (key, append_only) in build_streams(&mut c) {
         let key = key.as_bytes();
         let payload = bulk(c.call(&[b"DUMP", key]));
         assert_eq!(payload[0], persist::stream::TYPE_STREAM_LISTPACKS_2);
         let stream = decode_stream(&payload);
-        let name = String::from_utf8_lossy(key);
+        let name = format!("{name} {}", String::from_utf8_lossy(key));
         assert_eq!(as_xrange(&stream), c.call(&[b"XRANGE", key, b"-", b"+"]), "{name}: entries");
-        let ours = dump_payload(&Value::Stream(Box::new(stream.clone())), &uncompressed());
+        let ours = dump_payload(&Value::Stream(Box::new(stream.clone())), &limits);
         if append_only {
             assert_eq!(ours, payload, "{name}: our payload is Redis's");
+            let Reply::Array(info) = c.call(&[b"XINFO", b"STREAM", key]) else { panic!("XINFO STREAM") };
+            let nodes = Reply::Int(persist::stream::node_count(&stream, &node) as i64);
+            assert_eq!(info[2..4], [Reply::Bulk(Some(b"radix-tree-keys".to_vec())), nodes], "{name}");
         }
         let copy = [key, b":copy"].concat();
         assert_eq!(c.call(&[b"RESTORE", &copy, b"0", &ours]), Reply::Status("OK".into()), "{name}");
