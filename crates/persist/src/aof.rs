@@ -466,6 +466,54 @@ fn read_header(bytes: &[u8], at: &mut usize, prefix: u8) -> Result<u64, HeaderEr
 
 #[cfg(test)]
 mod tests {
+    use keyspace::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamId};
+
+    fn commands(aof: &[u8]) -> Vec<String> {
+        let mut reader = CommandReader::new(aof, 0);
+        let mut out = Vec::new();
+        while let Some(argv) = reader.next_command().expect("well-formed") {
+            out.push(argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "));
+        }
+        out
+    }
+
+    #[test]
+    fn streams_rewrite_as_redis_rewrites_them() {
+        let mut empty = Stream::new();
+        empty.last_id = StreamId::new(5, 0);
+        empty.max_deleted_entry_id = StreamId::new(5, 0);
+        empty.entries_added = 5;
+        let mut out = Vec::new();
+        encode_stream_rewrite(&mut out, b"e", &empty);
+        assert_eq!(commands(&out), ["XADD e MAXLEN 0 0-1 x y", "XSETID e 5-0 ENTRIESADDED 5 MAXDELETEDID 5-0"]);
+
+        let mut s = Stream::new();
+        s.entries.insert(StreamId::new(1, 2), vec![keyspace::Sds::new(b"f"), keyspace::Sds::new(b"v")].into());
+        s.last_id = StreamId::new(1, 2);
+        s.entries_added = 1;
+        let mut group = ConsumerGroup::new(StreamId::new(1, 2), -1);
+        let bob = keyspace::Sds::new(b"bob");
+        group.pel.insert(
+            StreamId::new(1, 2),
+            PendingEntry { consumer: bob.clone(), delivery_time_ms: 77, delivery_count: 3 },
+        );
+        group.consumers.insert(bob, Consumer { seen_time_ms: 1, pending: [StreamId::new(1, 2)].into() });
+        group.consumers.insert(keyspace::Sds::new(b"idle"), Consumer::default());
+        s.groups.insert(keyspace::Sds::new(b"g"), group);
+        let mut out = Vec::new();
+        encode_stream_rewrite(&mut out, b"s", &s);
+        assert_eq!(
+            commands(&out),
+            [
+                "XADD s 1-2 f v",
+                "XSETID s 1-2 ENTRIESADDED 1 MAXDELETEDID 0-0",
+                "XGROUP CREATE s g 1-2 ENTRIESREAD -1",
+                "XCLAIM s g bob 0 1-2 TIME 77 RETRYCOUNT 3 JUSTID FORCE",
+                "XGROUP CREATECONSUMER s g idle",
+            ]
+        );
+    }
+
     use super::*;
 
     /// The manifest redis-server 7.0.15 writes on first start with `appendonly yes`.

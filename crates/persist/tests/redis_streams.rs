@@ -354,3 +354,51 @@ fn whatever_we_accept_redis_accepts() {
     eprintln!("mutations: both accept {both}, both refuse {neither}, only Redis accepts {only_redis}");
     assert!(neither > 0 && both > 0, "the mutations reach both outcomes");
 }
+
+/// The commands of `aof` that name `key` (XGROUP names it after its subcommand).
+fn commands_for(aof: &[u8], key: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut reader = persist::aof::CommandReader::new(aof, 0);
+    let mut out = Vec::new();
+    while let Some(argv) = reader.next_command().expect("a well-formed AOF") {
+        let key_at = if argv[0].eq_ignore_ascii_case(b"XGROUP") { 2 } else { 1 };
+        if argv.get(key_at).map(Vec::as_slice) == Some(key) && !argv[0].eq_ignore_ascii_case(b"SELECT") {
+            out.push(argv);
+        }
+    }
+    out
+}
+
+/// Redis's own BGREWRITEAOF (without the RDB preamble) writes, for every stream, exactly the
+/// commands `persist::aof::encode_stream_rewrite` writes for what we decoded from its DUMP.
+#[test]
+fn aof_rewrite_commands_are_redis_s() {
+    if !redis_present() {
+        return;
+    }
+    let dir = temp_dir("aof");
+    let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no", "--appenddirname", "aof"];
+    let redis = start_redis(dir.clone(), &args);
+    let mut c = Client::connect(redis.port);
+    let keys = build_streams(&mut c);
+    run(&mut c, "BGREWRITEAOF");
+    // The rewrite's base file (sequence 2: starting the server wrote the first), once complete.
+    let base = dir.join("aof").join("appendonly.aof.2.base.aof");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let aof = loop {
+        let Reply::Bulk(Some(info)) = c.call(&[b"INFO", b"persistence"]) else { panic!("INFO") };
+        let done = String::from_utf8_lossy(&info).contains("aof_rewrite_in_progress:0");
+        if let (true, Ok(bytes)) = (done, std::fs::read(&base)) {
+            break bytes;
+        }
+        assert!(std::time::Instant::now() < deadline, "BGREWRITEAOF did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for (key, _) in keys {
+        let stream = decode_stream(&bulk(c.call(&[b"DUMP", key.as_bytes()])));
+        let mut ours = Vec::new();
+        persist::aof::encode_stream_rewrite(&mut ours, key.as_bytes(), &stream);
+        let theirs = commands_for(&aof, key.as_bytes());
+        assert!(!theirs.is_empty(), "{key}");
+        assert_eq!(commands_for(&ours, key.as_bytes()), theirs, "{key}");
+    }
+}
