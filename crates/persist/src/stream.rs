@@ -140,20 +140,24 @@ fn split_into_nodes<'a>(stream: &'a Stream, limits: &StreamNodeLimits) -> Vec<No
     // Bytes of the current node's entries after its master entry.
     let mut entries_bytes = 0usize;
     for (&id, fields) in &stream.entries {
-        if let Some(&(master_id, master)) = current.first() {
-            let added: usize = fields.iter().map(|s| s.len()).sum();
-            let node_bytes = master_entry_len(master, current.len()) + entries_bytes;
-            let full = (node_bytes as u64).saturating_add(added as u64) >= max_bytes
-                || (limits.max_entries != 0 && current.len() as u64 >= limits.max_entries);
-            if full {
-                nodes.push(std::mem::take(&mut current));
-                entries_bytes = 0;
-            } else {
-                entries_bytes += entry_len(master_id, master, id, fields);
+        // Redis decides before appending: the node as it stands, plus the entry's raw bytes.
+        let opens_node = match current.first() {
+            None => true,
+            Some(&(_, master)) => {
+                let node_bytes = master_entry_len(master, current.len()) + entries_bytes;
+                let added: usize = fields.iter().map(|s| s.len()).sum();
+                (node_bytes as u64).saturating_add(added as u64) >= max_bytes
+                    || (limits.max_entries != 0 && current.len() as u64 >= limits.max_entries)
             }
-        }
-        if current.is_empty() {
+        };
+        if opens_node {
+            if !current.is_empty() {
+                nodes.push(std::mem::take(&mut current));
+            }
+            // The master entry takes this entry's fields.
             entries_bytes = entry_len(id, fields, id, fields);
+        } else if let Some(&(master_id, master)) = current.first() {
+            entries_bytes += entry_len(master_id, master, id, fields);
         }
         current.push((id, fields));
     }
