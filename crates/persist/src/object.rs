@@ -266,7 +266,7 @@ pub struct Reader<'a> {
 }
 
 /// A length field, or one of the special string encodings.
-pub(crate) enum Len {
+enum Len {
     Plain(u64),
     Encoded(u8),
 }
@@ -322,7 +322,7 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
-    pub(crate) fn len_field(&mut self) -> Result<Len, FormatError> {
+    fn len_field(&mut self) -> Result<Len, FormatError> {
         let b = self.u8()?;
         Ok(match b >> 6 {
             0 => Len::Plain((b & 0x3f) as u64),
@@ -345,7 +345,7 @@ impl<'a> Reader<'a> {
 
     /// A plain length, bounded by the bytes left (every counted item takes at least one byte),
     /// so a hostile count cannot make us allocate.
-    pub(crate) fn len(&mut self) -> Result<usize, FormatError> {
+    fn len(&mut self) -> Result<usize, FormatError> {
         match self.len_field()? {
             Len::Plain(n) if n <= (self.buf.len() - self.pos) as u64 => Ok(n as usize),
             Len::Plain(_) => Err(FormatError::Truncated),
