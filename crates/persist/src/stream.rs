@@ -76,7 +76,16 @@ impl Default for StreamNodeLimits {
 
 /// Appends `stream`'s RDB body (type 19, without the type byte), its entries packed into nodes
 /// under `limits.stream_node` as Redis's XADD would have packed them.
+///
+/// The stream must keep `keyspace::stream`'s invariants (entries with fields in pairs, each
+/// pending entry listed under exactly the consumer it names): consumers' lists are written as
+/// they are, and Redis refuses a payload whose lists disagree with the group's.
 pub fn encode_stream_body(stream: &Stream, limits: &EncodeLimits, out: &mut Vec<u8>) {
+    debug_assert!(
+        stream.entries.values().all(|f| !f.is_empty() && f.len() % 2 == 0),
+        "stream entries hold field/value pairs"
+    );
+    debug_assert!(stream.groups.values().all(pending_lists_agree), "a group's PEL and its consumers' lists agree");
     let nodes = split_into_nodes(stream, &limits.stream_node);
     write_len(out, nodes.len() as u64);
     for node in &nodes {
@@ -111,6 +120,15 @@ pub fn encode_stream_body(stream: &Stream, limits: &EncodeLimits, out: &mut Vec<
             }
         }
     }
+}
+
+/// Whether every pending entry is listed under the consumer it names, and nothing else is.
+fn pending_lists_agree(group: &ConsumerGroup) -> bool {
+    let listed: usize = group.consumers.values().map(|c| c.pending.len()).sum();
+    listed == group.pel.len()
+        && group.pel.iter().all(|(id, pending)| {
+            group.consumers.get(&pending.consumer).is_some_and(|consumer| consumer.pending.contains(id))
+        })
 }
 
 /// How many nodes [`encode_stream_body`] cuts `stream` into: Redis's XINFO STREAM
