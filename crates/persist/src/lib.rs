@@ -1,7 +1,7 @@
 //! Redis's on-disk and on-the-wire object formats: the RDB object encodings (version 10, as
-//! Redis 7.0 writes them), LZF, listpacks and intsets, and the DUMP/RESTORE payload built on
-//! them (object + RDB version + CRC64), and the multi-part AOF's manifest and command stream
-//! ([`aof`]).
+//! Redis 7.0 writes them; streams in [`stream`]), LZF, listpacks and intsets, and the
+//! DUMP/RESTORE payload built on them (object + RDB version + CRC64), and the multi-part AOF's
+//! manifest and command stream ([`aof`]).
 //!
 //! This crate owns byte formats only. It never does I/O, never reads a clock and never touches
 //! the keyspace's locks: callers hand it a value and get bytes, or hand it bytes and get a value.
