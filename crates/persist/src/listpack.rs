@@ -169,13 +169,19 @@ fn backlen_size(l: usize) -> usize {
 /// Decodes a whole listpack, checking its header against its size, every entry's bounds and
 /// back-length, and the terminator.
 pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
-    decode_checking_count(buf, true)
+    decode_elements(buf, true)
 }
 
-/// [`decode`], optionally without checking the header's element count: Redis checks a stream
-/// node's entries one by one (`streamValidateListpackIntegrity`) but never that count, so a
-/// stream node whose count is off still loads there, and must here.
-pub fn decode_checking_count(buf: &[u8], check_count: bool) -> Result<Vec<LpValue<'_>>, FormatError> {
+/// The elements of a stream node, read as Redis's `streamValidateListpackIntegrity` walks them:
+/// the header's size and final terminator are checked as in [`decode`], but not the header's
+/// element count, and the elements end at the first terminator even when bytes follow it
+/// (Redis's walk stops there, and so do its readers). Redis loads such nodes, so we must.
+pub fn decode_stream_node(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
+    decode_elements(buf, false)
+}
+
+/// [`decode`] when `strict`, [`decode_stream_node`] otherwise.
+fn decode_elements(buf: &[u8], strict: bool) -> Result<Vec<LpValue<'_>>, FormatError> {
     if buf.len() < 7 {
         return Err(FormatError::Malformed("listpack header"));
     }
@@ -189,7 +195,7 @@ pub fn decode_checking_count(buf: &[u8], check_count: bool) -> Result<Vec<LpValu
     loop {
         let b = *buf.get(i).ok_or(FormatError::Truncated)?;
         if b == 0xFF {
-            if i != total - 1 {
+            if strict && i != total - 1 {
                 return Err(FormatError::Malformed("listpack terminator"));
             }
             break;
@@ -248,7 +254,7 @@ pub fn decode_checking_count(buf: &[u8], check_count: bool) -> Result<Vec<LpValu
         i = start + len + back;
         out.push(value);
     }
-    if check_count && count != u16::MAX as usize && count != out.len() {
+    if strict && count != u16::MAX as usize && count != out.len() {
         return Err(FormatError::Malformed("listpack count"));
     }
     Ok(out)

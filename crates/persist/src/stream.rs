@@ -537,7 +537,7 @@ fn read_node(
     previous_entry: &mut Option<StreamId>,
     refusal: &mut Refusal,
 ) -> Result<(), FormatError> {
-    let elements = listpack::decode_checking_count(listpack, false).map_err(|_| NODE_INTEGRITY)?;
+    let elements = listpack::decode_stream_node(listpack).map_err(|_| NODE_INTEGRITY)?;
     // An empty node fails here too, as in Redis's deep check (its "Empty listpack inside
     // stream" is only reached without it).
     let mut cursor = NodeCursor { elements: &elements, pos: 0 };
@@ -830,10 +830,20 @@ mod tests {
         assert_eq!(one(listpack(&["-1", "0", "1", "f", "0"])), integrity, "negative count");
         assert_eq!(one(listpack(&[])), integrity, "empty listpack");
         assert_eq!(one(b"\x07\x00\x00\x00\x00\x00".to_vec()), integrity, "no terminator");
-        // A header count that is off does not matter to Redis's stream check.
+        // A header count that is off, or bytes after an early terminator, do not matter to
+        // Redis's stream check (redis-server 7.0.15 restores both, sanitizing).
         let mut miscounted = listpack(&["1", "0", "1", "f", "0", "2", "0", "0", "v", "4"]);
         miscounted[4] = 3;
         assert!(one(miscounted).is_ok());
+        let mut early_end = listpack(&["1", "0", "1", "f", "0", "2", "0", "0", "v", "4"]);
+        early_end.splice(early_end.len() - 1.., [0xFF, 0x01, 0xFF]);
+        early_end[0] += 2;
+        assert!(one(early_end.clone()).is_ok());
+        assert!(listpack::decode(&early_end).is_err(), "other types' listpacks stay strict");
+        let mut cut_short = listpack(&["1", "0", "1", "f", "0", "2", "0", "0", "v", "4"]);
+        cut_short.splice(cut_short.len() - 3.., [0xFF, 0x04, 0x01, 0xFF]);
+        cut_short[0] += 1;
+        assert_eq!(one(cut_short), integrity, "a terminator before the last lp-count");
         // Entries Redis would load but no Redis writes.
         assert_eq!(
             one(listpack(&["1", "0", "0", "0", "2", "0", "0", "3"])),
