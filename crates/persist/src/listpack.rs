@@ -156,6 +156,24 @@ fn encode_backlen(l: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// Redis's `lpDecodeBacklen`: the length whose last byte is `buf[last]`, read backwards 7 bits
+/// a byte while the high bit is set; `None` past five bytes (or the buffer's start).
+fn decode_backlen(buf: &[u8], last: usize) -> Option<usize> {
+    let (mut value, mut shift, mut at) = (0usize, 0u32, last);
+    loop {
+        let byte = *buf.get(at)?;
+        value |= usize::from(byte & 127) << shift;
+        if byte & 128 == 0 {
+            return Some(value);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+        at = at.checked_sub(1)?;
+    }
+}
+
 fn backlen_size(l: usize) -> usize {
     match l {
         0..=127 => 1,
@@ -245,10 +263,12 @@ fn decode_elements(buf: &[u8], strict: bool) -> Result<Vec<LpValue<'_>>, FormatE
             }
             _ => return Err(FormatError::Malformed("listpack encoding")),
         };
+        // As Redis's lpValidateNext: the back-length takes the bytes its canonical form would,
+        // and read backwards from their end it gives the entry's length (so a non-canonical
+        // form that reads the same passes there, and here).
         let back = backlen_size(len);
-        let mut expect = Vec::with_capacity(5);
-        encode_backlen(len, &mut expect);
-        if buf.get(start + len..start + len + back) != Some(&expect[..]) {
+        let end = start + len + back;
+        if end > buf.len() || decode_backlen(buf, end - 1) != Some(len) {
             return Err(FormatError::Malformed("listpack back-length"));
         }
         i = start + len + back;
@@ -272,6 +292,21 @@ mod tests {
         w.push(b"a");
         w.push(b"1");
         assert_eq!(w.finish(), b"\x0c\x00\x00\x00\x02\x00\x81a\x02\x01\x01\xff".to_vec());
+    }
+
+    #[test]
+    fn back_lengths_are_read_as_redis_reads_them() {
+        // redis-server 7.0.15 (sanitizing) restores a hash whose "\0" field ends in 0x82, not 0x02:
+        // read backwards, 0x82 continues into the 0x00 before it, which adds nothing.
+        let odd = b"\x0d\x00\x00\x00\x02\x00\x81\x00\x82\x81b\x02\xff";
+        let values: Vec<Vec<u8>> = decode(odd).expect("Redis accepts it").iter().map(|v| v.to_bytes()).collect();
+        assert_eq!(values, [b"\0".to_vec(), b"b".to_vec()]);
+        let wrong = b"\x0d\x00\x00\x00\x02\x00\x81\x00\x03\x81b\x02\xff";
+        assert_eq!(decode(wrong), Err(FormatError::Malformed("listpack back-length")));
+        assert_eq!(decode_backlen(&[0x80, 0x80, 0x80, 0x80, 0x80], 4), None, "more than five bytes");
+        let mut two = Vec::new();
+        encode_backlen(300, &mut two);
+        assert_eq!(decode_backlen(&two, 1), Some(300));
     }
 
     proptest! {
