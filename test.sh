@@ -173,6 +173,11 @@ step_fuzz() {
     cp crates/cluster/tests/fixtures/nodes_conf/*.conf fuzz/corpus/nodes_conf/
     mkdir -p fuzz/corpus/rdb_file
     cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
+    # RESTORE payloads redis-server wrote for streams (the fixture holds them in hex).
+    mkdir -p fuzz/corpus/restore_payload
+    grep -v '^#' crates/persist/tests/fixtures/redis-7.0.15-stream-dumps.txt | while IFS=$'\t' read -r f hex; do
+        printf '%s' "$hex" | xxd -r -p >"fuzz/corpus/restore_payload/seed-${f//[^a-z0-9]/-}"
+    done
     # AOF seeds (byte 0 picks the parser: 0 = manifest, 1 = command stream), written by redis-server.
     # A seed aclfile: users with passwords, key and channel patterns, commands and a selector.
     mkdir -p fuzz/corpus/acl_file

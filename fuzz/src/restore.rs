@@ -59,6 +59,16 @@ mod tests {
         assert_eq!(persist::rdb::function_restore_payload(&payload), Ok(vec![lib.to_vec()]));
         check_restore_payload(&payload);
         check_rdb_file(include_bytes!("../../crates/persist/tests/fixtures/redis-7.0.15-types.rdb"));
+        check_rdb_file(include_bytes!("../../crates/persist/tests/fixtures/redis-7.0.15-streams.rdb"));
+        // Streams redis-server 7.0.15 DUMPed (hex, one per line after the name and a tab).
+        let dumps = include_str!("../../crates/persist/tests/fixtures/redis-7.0.15-stream-dumps.txt");
+        for line in dumps.lines().filter(|l| !l.starts_with('#')) {
+            let (_, hex) = line.split_once('\t').expect("name, tab, hex");
+            let payload: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+            assert!(restore_payload(&payload).is_ok());
+            check_restore_payload(&payload);
+        }
         check_rdb_file(b"REDIS0010\xff");
     }
 }

@@ -35,6 +35,10 @@ pub struct DataConfig {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `stream-node-max-bytes` and `stream-node-max-entries` (0: no limit): how DUMP and saves
+    /// cut a stream into listpack nodes.
+    pub stream_node_max_bytes: i64,
+    pub stream_node_max_entries: i64,
     /// `rdbcompression`: DUMP payloads compress long strings with LZF.
     pub rdb_compression: bool,
     /// `rdbchecksum`: RESTORE verifies the payload's CRC64.
@@ -64,6 +68,8 @@ impl Default for DataConfig {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             rdb_compression: true,
             rdb_checksum: true,
             hll_sparse_max_bytes: 3000,

@@ -35,6 +35,7 @@ pub fn encode_limits(c: &DataConfig) -> persist::EncodeLimits {
         set_max_intset_entries: c.set_max_intset_entries,
         zset_max_listpack_entries: c.zset_max_listpack_entries,
         zset_max_listpack_value: c.zset_max_listpack_value,
+        stream_node: persist::StreamNodeLimits::from_config(c.stream_node_max_bytes, c.stream_node_max_entries),
     }
 }
 

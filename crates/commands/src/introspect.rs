@@ -27,6 +27,7 @@ use crate::args::{eq_ic, parse_i64};
 use crate::ctx::{Ctx, DataConfig};
 use crate::errors;
 use crate::registry::{Kind, Registry};
+use keyspace::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamFields, StreamId};
 use keyspace::value::{HashFields, SetMembers};
 use keyspace::{key_hash_slot, LockSet, Sds, SlotTable, StrValue, Value, ZSetValue, SLOT_COUNT};
 use std::ops::DerefMut;
@@ -132,6 +133,7 @@ pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -330,7 +332,41 @@ pub(crate) fn value_bytes(value: &Value, samples: usize) -> usize {
                 + z.ordered.len() * btree_element_bytes()
                 + sampled(z.scores.keys().map(|m| 2 * sds_heap(m)), samples, z.scores.len())
         }
+        Value::Stream(stream) => stream_bytes(stream, samples),
     }
+}
+
+/// Bytes of `len` elements of type `T` in a B-tree map or set (nodes of up to 11 elements,
+/// about 70 % full on average).
+fn btree_bytes<T>(len: usize) -> usize {
+    len * std::mem::size_of::<T>() * 10 / 7
+}
+
+/// A stream: its entry map with each entry's field/value array, then its groups with their
+/// pending entries and consumers (entries and pending entries sampled, as Redis samples).
+fn stream_bytes(stream: &Stream, samples: usize) -> usize {
+    let entry = |fields: &StreamFields| {
+        alloc_size(std::mem::size_of_val::<[Sds]>(fields)) + fields.iter().map(sds_heap).sum::<usize>()
+    };
+    let entries = btree_bytes::<(StreamId, StreamFields)>(stream.entries.len())
+        + sampled(stream.entries.values().map(entry), samples, stream.entries.len());
+    let groups: usize = stream
+        .groups
+        .iter()
+        .map(|(name, group)| {
+            let consumers: usize = group
+                .consumers
+                .iter()
+                .map(|(name, consumer)| sds_heap(name) + btree_bytes::<StreamId>(consumer.pending.len()))
+                .sum();
+            sds_heap(name)
+                + btree_bytes::<(StreamId, PendingEntry)>(group.pel.len())
+                + sampled(group.pel.values().map(|p| sds_heap(&p.consumer)), samples, group.pel.len())
+                + btree_bytes::<(Sds, Consumer)>(group.consumers.len())
+                + consumers
+        })
+        .sum();
+    box_of::<Stream>() + entries + btree_bytes::<(Sds, ConsumerGroup)>(stream.groups.len()) + groups
 }
 
 /// Our estimate of the bytes `key` and its value occupy in a slot table.
@@ -582,6 +618,29 @@ fn signal_blocking_candidates(ctx: &mut Ctx<'_, '_>, db: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_costs_its_entries_and_groups() {
+        let mut stream = Stream::new();
+        let empty = value_bytes(&Value::Stream(Box::new(stream.clone())), 5);
+        for i in 0..100 {
+            let fields = [Sds::new(b"field"), Sds::new(&[b'v'; 100])];
+            stream.entries.insert(StreamId::new(i, 0), fields.into());
+        }
+        let with_entries = value_bytes(&Value::Stream(Box::new(stream.clone())), 5);
+        // Each entry: its map slot, its two-`Sds` array and a 100-byte value on the heap.
+        assert!(with_entries >= empty + 100 * (48 + 112), "{with_entries}");
+        let mut group = ConsumerGroup::new(StreamId::MIN, 0);
+        let mut consumer = Consumer::default();
+        for i in 0..50 {
+            let pending = PendingEntry { consumer: Sds::new(b"alice"), delivery_time_ms: 0, delivery_count: 1 };
+            group.pel.insert(StreamId::new(i, 0), pending);
+            consumer.pending.insert(StreamId::new(i, 0));
+        }
+        group.consumers.insert(Sds::new(b"alice"), consumer);
+        stream.groups.insert(Sds::new(b"g"), group);
+        assert!(value_bytes(&Value::Stream(Box::new(stream)), 5) > with_entries + 50 * 56);
+    }
 
     #[test]
     fn jemalloc_size_classes() {

@@ -60,6 +60,7 @@ pub enum Value {
     Hash(Box<HashFields>),
     Set(Box<SetMembers>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<crate::stream::Stream>),
 }
 
 impl Value {
@@ -71,6 +72,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -247,6 +247,72 @@ pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
     }
 }
 
+/// The commands that rebuild `stream` under `key` in a rewritten AOF, as Redis's
+/// `rewriteStreamObject` emits them: an XADD per entry (or, for an empty stream, an XADD that
+/// MAXLEN 0 trims away at once), XSETID with the stream's counters, then per group XGROUP CREATE
+/// with its read counter, an XCLAIM ... JUSTID FORCE per pending entry under its consumer, and
+/// XGROUP CREATECONSUMER for a consumer with nothing pending. (Seen times are not kept, as in
+/// Redis: XCLAIM sets them when the AOF is replayed.)
+pub fn encode_stream_rewrite(out: &mut Vec<u8>, key: &[u8], stream: &keyspace::stream::Stream) {
+    let id = |id: keyspace::stream::StreamId| id.to_string().into_bytes();
+    if stream.is_empty() {
+        encode_command(out, &[&b"XADD"[..], key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    }
+    for (entry_id, fields) in &stream.entries {
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(3 + fields.len());
+        let entry_id = id(*entry_id);
+        argv.extend([&b"XADD"[..], key, &entry_id]);
+        argv.extend(fields.iter().map(|f| f.as_bytes()));
+        encode_command(out, &argv);
+    }
+    let last_id = id(stream.last_id);
+    let entries_added = (stream.entries_added as i64).to_string().into_bytes();
+    let max_deleted = id(stream.max_deleted_entry_id);
+    encode_command(
+        out,
+        &[&b"XSETID"[..], key, &last_id, b"ENTRIESADDED", &entries_added, b"MAXDELETEDID", &max_deleted],
+    );
+    for (name, group) in &stream.groups {
+        let group_last = id(group.last_id);
+        let entries_read = group.entries_read.to_string().into_bytes();
+        encode_command(
+            out,
+            &[&b"XGROUP"[..], b"CREATE", key, name.as_bytes(), &group_last, b"ENTRIESREAD", &entries_read],
+        );
+        for (consumer_name, consumer) in &group.consumers {
+            if consumer.pending.is_empty() {
+                encode_command(
+                    out,
+                    &[&b"XGROUP"[..], b"CREATECONSUMER", key, name.as_bytes(), consumer_name.as_bytes()],
+                );
+            }
+            for pending_id in &consumer.pending {
+                let Some(pending) = group.pel.get(pending_id) else { continue };
+                let pending_id = id(*pending_id);
+                let time = (pending.delivery_time_ms as i64).to_string().into_bytes();
+                let count = (pending.delivery_count as i64).to_string().into_bytes();
+                encode_command(
+                    out,
+                    &[
+                        &b"XCLAIM"[..],
+                        key,
+                        name.as_bytes(),
+                        consumer_name.as_bytes(),
+                        b"0",
+                        &pending_id,
+                        b"TIME",
+                        &time,
+                        b"RETRYCOUNT",
+                        &count,
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
+    }
+}
+
 /// `<kind><n>\r\n` without a heap allocation (every propagated write passes here, once per
 /// argument; `to_string` cost an allocation each time).
 fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
@@ -400,6 +466,54 @@ fn read_header(bytes: &[u8], at: &mut usize, prefix: u8) -> Result<u64, HeaderEr
 
 #[cfg(test)]
 mod tests {
+    use keyspace::stream::{Consumer, ConsumerGroup, PendingEntry, Stream, StreamId};
+
+    fn commands(aof: &[u8]) -> Vec<String> {
+        let mut reader = CommandReader::new(aof, 0);
+        let mut out = Vec::new();
+        while let Some(argv) = reader.next_command().expect("well-formed") {
+            out.push(argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "));
+        }
+        out
+    }
+
+    #[test]
+    fn streams_rewrite_as_redis_rewrites_them() {
+        let mut empty = Stream::new();
+        empty.last_id = StreamId::new(5, 0);
+        empty.max_deleted_entry_id = StreamId::new(5, 0);
+        empty.entries_added = 5;
+        let mut out = Vec::new();
+        encode_stream_rewrite(&mut out, b"e", &empty);
+        assert_eq!(commands(&out), ["XADD e MAXLEN 0 0-1 x y", "XSETID e 5-0 ENTRIESADDED 5 MAXDELETEDID 5-0"]);
+
+        let mut s = Stream::new();
+        s.entries.insert(StreamId::new(1, 2), vec![keyspace::Sds::new(b"f"), keyspace::Sds::new(b"v")].into());
+        s.last_id = StreamId::new(1, 2);
+        s.entries_added = 1;
+        let mut group = ConsumerGroup::new(StreamId::new(1, 2), -1);
+        let bob = keyspace::Sds::new(b"bob");
+        group.pel.insert(
+            StreamId::new(1, 2),
+            PendingEntry { consumer: bob.clone(), delivery_time_ms: 77, delivery_count: 3 },
+        );
+        group.consumers.insert(bob, Consumer { seen_time_ms: 1, pending: [StreamId::new(1, 2)].into() });
+        group.consumers.insert(keyspace::Sds::new(b"idle"), Consumer::default());
+        s.groups.insert(keyspace::Sds::new(b"g"), group);
+        let mut out = Vec::new();
+        encode_stream_rewrite(&mut out, b"s", &s);
+        assert_eq!(
+            commands(&out),
+            [
+                "XADD s 1-2 f v",
+                "XSETID s 1-2 ENTRIESADDED 1 MAXDELETEDID 0-0",
+                "XGROUP CREATE s g 1-2 ENTRIESREAD -1",
+                "XCLAIM s g bob 0 1-2 TIME 77 RETRYCOUNT 3 JUSTID FORCE",
+                "XGROUP CREATECONSUMER s g idle",
+            ]
+        );
+    }
+
     use super::*;
 
     /// The manifest redis-server 7.0.15 writes on first start with `appendonly yes`.

@@ -1,7 +1,7 @@
 //! Redis's on-disk and on-the-wire object formats: the RDB object encodings (version 10, as
-//! Redis 7.0 writes them), LZF, listpacks and intsets, and the DUMP/RESTORE payload built on
-//! them (object + RDB version + CRC64), and the multi-part AOF's manifest and command stream
-//! ([`aof`]).
+//! Redis 7.0 writes them; streams in [`stream`]), LZF, listpacks and intsets, and the
+//! DUMP/RESTORE payload built on them (object + RDB version + CRC64), and the multi-part AOF's
+//! manifest and command stream ([`aof`]).
 //!
 //! This crate owns byte formats only. It never does I/O, never reads a clock and never touches
 //! the keyspace's locks: callers hand it a value and get bytes, or hand it bytes and get a value.
@@ -15,9 +15,11 @@ mod lzf;
 mod object;
 pub mod rdb;
 pub mod repl;
+pub mod stream;
 mod ziplist;
 
-pub use object::{decode_object, encode_object, EncodeLimits};
+pub use object::{decode_object, encode_object, EncodeLimits, Reader};
+pub use stream::{decode_stream_body, encode_stream_body, StreamNodeLimits};
 
 use thiserror::Error;
 
@@ -72,6 +74,13 @@ pub fn corruption_reason(object_type: u8, err: &FormatError) -> String {
         16 => "Hash listpack",
         17 => "Zset listpack",
         18 => "Listpack",
+        // Stream errors are worded as Redis words each of its stream checks.
+        stream::TYPE_STREAM_LISTPACKS | stream::TYPE_STREAM_LISTPACKS_2 => {
+            return match err {
+                FormatError::Malformed(reason) => format!("{reason}."),
+                _ => format!("Bad data format: {err}."),
+            }
+        }
         _ => return format!("Bad data format: {err}."),
     };
     // An empty one fails the same check in Redis (zipmapValidateIntegrity and the others count entries).

@@ -110,6 +110,42 @@ impl ListpackWriter {
     }
 }
 
+/// Bytes [`ListpackWriter::push`] adds for `element`: its entry and its back-length.
+pub fn pushed_len(element: &[u8]) -> usize {
+    match resp::string2ll(element) {
+        Some(v) if element.len() <= 20 => pushed_int_len(v),
+        _ => {
+            let len = element.len();
+            let head = if len < 64 {
+                1
+            } else if len < 4096 {
+                2
+            } else {
+                5
+            };
+            head + len + backlen_size(head + len)
+        }
+    }
+}
+
+/// Bytes [`ListpackWriter::push_int`] adds for `v`: its entry and its back-length.
+pub fn pushed_int_len(v: i64) -> usize {
+    let len = if (0..=127).contains(&v) {
+        1
+    } else if (-4096..=4095).contains(&v) {
+        2
+    } else if (-32768..=32767).contains(&v) {
+        3
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        4
+    } else if i32::try_from(v).is_ok() {
+        5
+    } else {
+        9
+    };
+    len + backlen_size(len)
+}
+
 /// Redis's `lpEncodeBacklen`: the entry length in 7-bit groups, most significant first, every
 /// byte but the first carrying the high bit.
 fn encode_backlen(l: usize, out: &mut Vec<u8>) {
@@ -117,6 +153,24 @@ fn encode_backlen(l: usize, out: &mut Vec<u8>) {
     for i in (0..n).rev() {
         let group = ((l >> (7 * i)) & 127) as u8;
         out.push(if i == n - 1 { group } else { group | 128 });
+    }
+}
+
+/// Redis's `lpDecodeBacklen`: the length whose last byte is `buf[last]`, read backwards 7 bits
+/// a byte while the high bit is set; `None` past five bytes (or the buffer's start).
+fn decode_backlen(buf: &[u8], last: usize) -> Option<usize> {
+    let (mut value, mut shift, mut at) = (0usize, 0u32, last);
+    loop {
+        let byte = *buf.get(at)?;
+        value |= usize::from(byte & 127) << shift;
+        if byte & 128 == 0 {
+            return Some(value);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+        at = at.checked_sub(1)?;
     }
 }
 
@@ -133,6 +187,19 @@ fn backlen_size(l: usize) -> usize {
 /// Decodes a whole listpack, checking its header against its size, every entry's bounds and
 /// back-length, and the terminator.
 pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
+    decode_elements(buf, true)
+}
+
+/// The elements of a stream node, read as Redis's `streamValidateListpackIntegrity` walks them:
+/// the header's size and final terminator are checked as in [`decode`], but not the header's
+/// element count, and the elements end at the first terminator even when bytes follow it
+/// (Redis's walk stops there, and so do its readers). Redis loads such nodes, so we must.
+pub fn decode_stream_node(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
+    decode_elements(buf, false)
+}
+
+/// [`decode`] when `strict`, [`decode_stream_node`] otherwise.
+fn decode_elements(buf: &[u8], strict: bool) -> Result<Vec<LpValue<'_>>, FormatError> {
     if buf.len() < 7 {
         return Err(FormatError::Malformed("listpack header"));
     }
@@ -146,7 +213,7 @@ pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
     loop {
         let b = *buf.get(i).ok_or(FormatError::Truncated)?;
         if b == 0xFF {
-            if i != total - 1 {
+            if strict && i != total - 1 {
                 return Err(FormatError::Malformed("listpack terminator"));
             }
             break;
@@ -196,16 +263,18 @@ pub fn decode(buf: &[u8]) -> Result<Vec<LpValue<'_>>, FormatError> {
             }
             _ => return Err(FormatError::Malformed("listpack encoding")),
         };
+        // As Redis's lpValidateNext: the back-length takes the bytes its canonical form would,
+        // and read backwards from their end it gives the entry's length (so a non-canonical
+        // form that reads the same passes there, and here).
         let back = backlen_size(len);
-        let mut expect = Vec::with_capacity(5);
-        encode_backlen(len, &mut expect);
-        if buf.get(start + len..start + len + back) != Some(&expect[..]) {
+        let end = start + len + back;
+        if end > buf.len() || decode_backlen(buf, end - 1) != Some(len) {
             return Err(FormatError::Malformed("listpack back-length"));
         }
         i = start + len + back;
         out.push(value);
     }
-    if count != u16::MAX as usize && count != out.len() {
+    if strict && count != u16::MAX as usize && count != out.len() {
         return Err(FormatError::Malformed("listpack count"));
     }
     Ok(out)
@@ -223,6 +292,21 @@ mod tests {
         w.push(b"a");
         w.push(b"1");
         assert_eq!(w.finish(), b"\x0c\x00\x00\x00\x02\x00\x81a\x02\x01\x01\xff".to_vec());
+    }
+
+    #[test]
+    fn back_lengths_are_read_as_redis_reads_them() {
+        // redis-server 7.0.15 (sanitizing) restores a hash whose "\0" field ends in 0x82, not 0x02:
+        // read backwards, 0x82 continues into the 0x00 before it, which adds nothing.
+        let odd = b"\x0d\x00\x00\x00\x02\x00\x81\x00\x82\x81b\x02\xff";
+        let values: Vec<Vec<u8>> = decode(odd).expect("Redis accepts it").iter().map(|v| v.to_bytes()).collect();
+        assert_eq!(values, [b"\0".to_vec(), b"b".to_vec()]);
+        let wrong = b"\x0d\x00\x00\x00\x02\x00\x81\x00\x03\x81b\x02\xff";
+        assert_eq!(decode(wrong), Err(FormatError::Malformed("listpack back-length")));
+        assert_eq!(decode_backlen(&[0x80, 0x80, 0x80, 0x80, 0x80], 4), None, "more than five bytes");
+        let mut two = Vec::new();
+        encode_backlen(300, &mut two);
+        assert_eq!(decode_backlen(&two, 1), Some(300));
     }
 
     proptest! {

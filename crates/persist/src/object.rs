@@ -4,6 +4,9 @@
 //! intset while small, plain otherwise), so a payload is what Redis itself would accept.
 
 use crate::listpack::{self, ListpackWriter, LpValue};
+use crate::stream::{
+    decode_stream_body, encode_stream_body, StreamNodeLimits, TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2,
+};
 use crate::{intset, lzf, ziplist, FormatError};
 use keyspace::value::{HashFields, SetMembers};
 use keyspace::{Score, Sds, StrValue, Value, ZSetValue};
@@ -45,6 +48,8 @@ pub struct EncodeLimits {
     pub set_max_intset_entries: i64,
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`: how streams are cut into nodes.
+    pub stream_node: StreamNodeLimits,
 }
 
 impl Default for EncodeLimits {
@@ -57,6 +62,7 @@ impl Default for EncodeLimits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node: StreamNodeLimits::default(),
         }
     }
 }
@@ -222,6 +228,10 @@ pub fn encode_object(value: &Value, limits: &EncodeLimits, out: &mut Vec<u8>) {
                 }
             }
         }
+        Value::Stream(stream) => {
+            out.push(TYPE_STREAM_LISTPACKS_2);
+            encode_stream_body(stream, limits, out);
+        }
     }
 }
 
@@ -270,6 +280,11 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
     pub fn skip(&mut self, n: usize) -> Result<(), FormatError> {
         self.take(n).map(|_| ())
     }
@@ -296,14 +311,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
         let end = self.pos.checked_add(n).ok_or(FormatError::Truncated)?;
         let s = self.buf.get(self.pos..end).ok_or(FormatError::Truncated)?;
         self.pos = end;
         Ok(s)
     }
 
-    fn u8(&mut self) -> Result<u8, FormatError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, FormatError> {
         Ok(self.take(1)?[0])
     }
 
@@ -339,7 +354,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `rdbGenericLoadStringObject`: raw, integer-encoded or LZF-compressed.
-    fn string(&mut self) -> Result<Vec<u8>, FormatError> {
+    pub(crate) fn string(&mut self) -> Result<Vec<u8>, FormatError> {
         match self.len_field()? {
             Len::Plain(n) => {
                 let n = usize::try_from(n).map_err(|_| FormatError::Truncated)?;
@@ -559,6 +574,8 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
             non_empty(Value::ZSet(Box::new(z)), n)?
         }
         TYPE_ZSET_LISTPACK => zset_from_flat(&listpack::decode(&r.string()?)?)?,
+        // A stream may be empty (its groups outlive its entries), so it skips `non_empty`.
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Value::Stream(Box::new(decode_stream_body(t, r)?)),
         other => return Err(FormatError::UnsupportedType(other)),
     };
     Ok(value)

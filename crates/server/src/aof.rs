@@ -974,6 +974,7 @@ fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
                 2,
             ),
             Value::Hash(h) => batched(b"HMSET", h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect(), 2),
+            Value::Stream(stream) => persist::aof::encode_stream_rewrite(&mut out, &key, stream),
         }
         if let Some(at) = expire_at_ms {
             encode_command(&mut out, &[b"PEXPIREAT".to_vec(), key.clone(), at.to_string().into_bytes()]);

@@ -2353,6 +2353,8 @@ impl Config {
             set_max_intset_entries: self.num("set-max-intset-entries"),
             zset_max_listpack_entries: self.num("zset-max-listpack-entries"),
             zset_max_listpack_value: self.num("zset-max-listpack-value"),
+            stream_node_max_bytes: self.num("stream-node-max-bytes"),
+            stream_node_max_entries: self.num("stream-node-max-entries"),
             rdb_compression: self.get_bool("rdbcompression").unwrap_or(true),
             rdb_checksum: self.get_bool("rdbchecksum").unwrap_or(true),
             hll_sparse_max_bytes: self.num("hll-sparse-max-bytes"),
@@ -3708,6 +3710,7 @@ zset-max-ziplist-value=64
         assert_eq!(d.hash_max_listpack_value, 64);
         assert_eq!(d.set_max_intset_entries, 512);
         assert_eq!(d.hll_sparse_max_bytes, 3000);
+        assert_eq!((d.stream_node_max_bytes, d.stream_node_max_entries), (4096, 100));
         assert_eq!(c.enable_debug_command(), ProtectedAction::Local);
         assert!(c.enable_debug_command().allows(true) && !c.enable_debug_command().allows(false));
         assert_eq!(c.unixsocket().as_deref(), Some("/tmp/x.sock"));

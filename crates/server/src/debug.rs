@@ -137,6 +137,14 @@ fn value_digest(value: &Value, expire_at_ms: Option<i64>) -> Digest {
                 d.mix(resp::format_double(score.0).as_bytes());
             }
         }
+        // As Redis: each entry's ID as `<ms>.<seq>`, then its fields and values (groups are not
+        // part of the digest).
+        Value::Stream(stream) => {
+            for (id, fields) in &stream.entries {
+                d.mix(format!("{}.{}", id.ms, id.seq).as_bytes());
+                fields.iter().for_each(|f| d.mix(f.as_bytes()));
+            }
+        }
     }
     d.mix(value.type_name().as_bytes());
     if let Some(at) = expire_at_ms {

@@ -76,6 +76,7 @@ fn encode_limits(shared: &Shared) -> (EncodeLimits, bool) {
         set_max_intset_entries: data.set_max_intset_entries,
         zset_max_listpack_entries: data.zset_max_listpack_entries,
         zset_max_listpack_value: data.zset_max_listpack_value,
+        stream_node: persist::StreamNodeLimits::from_config(data.stream_node_max_bytes, data.stream_node_max_entries),
     };
     (limits, data.rdb_checksum)
 }

@@ -107,6 +107,39 @@ fn a_file_redis_wrote_loads() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Streams Redis saved (groups, tombstones, wrapping IDs, empty streams) load, DUMP as Redis
+/// DUMPed them, and survive our own save and a restart.
+#[test]
+fn a_stream_file_redis_wrote_loads_and_saves() {
+    let dir = temp_dir("streams");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../persist/tests/fixtures/");
+    std::fs::copy(format!("{fixtures}redis-7.0.15-streams.rdb"), dir.join("dump.rdb")).expect("fixture");
+    let dumps = std::fs::read_to_string(format!("{fixtures}redis-7.0.15-stream-dumps.txt")).expect("fixture");
+    let redis_dump: Vec<u8> = dumps
+        .lines()
+        .find_map(|l| l.strip_prefix("s:groups rdbcompression=no\t"))
+        .map(|hex| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect())
+        .expect("the s:groups payload");
+    let server = Server::start_in(&dir, &["--save", "", "--rdbcompression", "no"]).expect("start");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(6));
+    assert_eq!(c.cmd(&["TYPE", "s:tombs"]), Reply::Simple("stream".into()));
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "s:empty"]), Reply::bulk("stream"));
+    assert_eq!(c.cmd(&["DUMP", "s:groups"]), Reply::Bulk(redis_dump.clone()), "Redis's DUMP, byte for byte");
+    let Reply::Bulk(tombs) = c.cmd(&["DUMP", "s:tombs"]) else { panic!("DUMP") };
+    assert_eq!(c.cmd(&["SAVE"]), Reply::Simple("OK".into()));
+    let mut server = server;
+    server.client().send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+    let server = Server::start_in(&dir, &["--save", "", "--rdbcompression", "no"]).expect("restart");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(6));
+    assert_eq!(c.cmd(&["DUMP", "s:groups"]), Reply::Bulk(redis_dump));
+    assert_eq!(c.cmd(&["DUMP", "s:tombs"]), Reply::Bulk(tombs));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_damaged_file_stops_startup() {
     let dir = temp_dir("damaged");
