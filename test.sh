@@ -175,9 +175,17 @@ step_fuzz() {
     cp crates/persist/tests/fixtures/*.rdb fuzz/corpus/rdb_file/
     # RESTORE payloads redis-server wrote for streams (the fixture holds them in hex).
     mkdir -p fuzz/corpus/restore_payload
-    grep -v '^#' crates/persist/tests/fixtures/redis-7.0.15-stream-dumps.txt | while IFS=$'\t' read -r f hex; do
-        printf '%s' "$hex" | xxd -r -p >"fuzz/corpus/restore_payload/seed-${f//[^a-z0-9]/-}"
-    done
+    # (python3 rather than xxd, which a fresh Debian machine does not have.)
+    python3 - crates/persist/tests/fixtures/redis-7.0.15-stream-dumps.txt fuzz/corpus/restore_payload <<'PY'
+import re, sys
+src, dest = sys.argv[1], sys.argv[2]
+for line in open(src):
+    if line.startswith("#") or "\t" not in line:
+        continue
+    name, hexed = line.rstrip("\n").split("\t", 1)
+    with open(f"{dest}/seed-{re.sub('[^a-z0-9]', '-', name)}", "wb") as out:
+        out.write(bytes.fromhex(hexed.strip()))
+PY
     # AOF seeds (byte 0 picks the parser: 0 = manifest, 1 = command stream), written by redis-server.
     # A seed aclfile: users with passwords, key and channel patterns, commands and a selector.
     mkdir -p fuzz/corpus/acl_file
