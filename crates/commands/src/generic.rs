@@ -793,7 +793,7 @@ fn second<'t>(a: &'t mut SlotTable, b: &'t mut Option<&mut SlotTable>) -> &'t mu
 
 /// Values that can wake blocked clients when they appear under a key.
 fn may_serve_blocked(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 /// RENAME key newkey

@@ -70,7 +70,7 @@ fn reply_help(ctx: &mut Ctx<'_, '_>, command: &str, lines: &[&str]) {
 
 /// Values that can wake clients blocked on their key (BLPOP & co., BZPOPMIN & co.).
 fn may_serve_blocked(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +132,7 @@ pub fn redis_encoding(value: &Value, config: &DataConfig) -> &'static str {
                 "skiplist"
             }
         }
+        Value::Stream(_) => "stream",
     }
 }
 
@@ -330,7 +331,32 @@ pub(crate) fn value_bytes(value: &Value, samples: usize) -> usize {
                 + z.ordered.len() * btree_element_bytes()
                 + sampled(z.scores.keys().map(|m| 2 * sds_heap(m)), samples, z.scores.len())
         }
+        Value::Stream(s) => stream_bytes(s, samples),
     }
+}
+
+/// A stream's bytes: each entry is a B-tree element (ID + boxed field slice, nodes ~70 % full)
+/// plus its field/value strings, sampled as Redis samples; each consumer group adds its PEL and
+/// consumers, each pending entry counted in the group's map and in its consumer's set.
+fn stream_bytes(s: &keyspace::stream::Stream, samples: usize) -> usize {
+    use keyspace::stream::{PendingEntry, StreamFields, StreamId};
+    let entry_node = std::mem::size_of::<(StreamId, StreamFields)>() * 10 / 7;
+    let entry_cost = |fields: &StreamFields| {
+        alloc_size(fields.len() * std::mem::size_of::<Sds>()) + fields.iter().map(sds_heap).sum::<usize>()
+    };
+    let entries = s.entries.len() * entry_node + sampled(s.entries.values().map(entry_cost), samples, s.entries.len());
+    let pel_node = std::mem::size_of::<(StreamId, PendingEntry)>() * 10 / 7 + std::mem::size_of::<StreamId>() * 10 / 7;
+    let groups: usize = s
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            sds_heap(name)
+                + 64
+                + g.pel.len() * pel_node
+                + g.consumers.keys().map(|c| sds_heap(c) + 64).sum::<usize>()
+        })
+        .sum();
+    box_of::<keyspace::stream::Stream>() + entries + groups
 }
 
 /// Our estimate of the bytes `key` and its value occupy in a slot table.

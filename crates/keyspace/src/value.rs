@@ -4,6 +4,7 @@
 //! listpack/intset encodings are not copied (OBJECT ENCODING reports what Redis would choose
 //! for the same contents, which is computed, not stored).
 
+use crate::stream::Stream;
 use crate::Sds;
 use foldhash::fast::RandomState;
 use std::collections::{BTreeSet, VecDeque};
@@ -60,6 +61,7 @@ pub enum Value {
     Hash(Box<HashFields>),
     Set(Box<SetMembers>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -71,6 +73,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 

@@ -981,12 +981,92 @@ fn rdb_to_commands(rdb: &[u8]) -> Result<Vec<u8>, persist::FormatError> {
                 2,
             ),
             Value::Hash(h) => batched(b"HMSET", h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect(), 2),
+            Value::Stream(st) => {
+                for argv in stream_rewrite_commands(&key, st) {
+                    encode_command(&mut out, &argv);
+                }
+            }
         }
         if let Some(at) = expire_at_ms {
             encode_command(&mut out, &[b"PEXPIREAT".to_vec(), key.clone(), at.to_string().into_bytes()]);
         }
     }
     Ok(out)
+}
+
+/// The commands that rebuild stream `s` at `key`, as Redis's `rewriteStreamObject`: an XADD
+/// per entry (or the `XADD key MAXLEN 0 0-1 x y` trick for an empty stream), XSETID with the
+/// stream's counters, then per group XGROUP CREATE ... ENTRIESREAD and, per consumer, an
+/// XCLAIM ... FORCE for each pending entry or XGROUP CREATECONSUMER when it has none.
+pub(crate) fn stream_rewrite_commands(key: &[u8], s: &keyspace::stream::Stream) -> Vec<Vec<Vec<u8>>> {
+    let id_arg = |id: keyspace::stream::StreamId| id.to_string().into_bytes();
+    let mut cmds = Vec::new();
+    if s.entries.is_empty() {
+        cmds.push(vec![
+            b"XADD".to_vec(),
+            key.to_vec(),
+            b"MAXLEN".to_vec(),
+            b"0".to_vec(),
+            b"0-1".to_vec(),
+            b"x".to_vec(),
+            b"y".to_vec(),
+        ]);
+    }
+    for (id, fields) in &s.entries {
+        let mut argv = vec![b"XADD".to_vec(), key.to_vec(), id_arg(*id)];
+        argv.extend(fields.iter().map(|f| f.to_vec()));
+        cmds.push(argv);
+    }
+    cmds.push(vec![
+        b"XSETID".to_vec(),
+        key.to_vec(),
+        id_arg(s.last_id),
+        b"ENTRIESADDED".to_vec(),
+        s.entries_added.to_string().into_bytes(),
+        b"MAXDELETEDID".to_vec(),
+        id_arg(s.max_deleted_entry_id),
+    ]);
+    for (name, group) in &s.groups {
+        cmds.push(vec![
+            b"XGROUP".to_vec(),
+            b"CREATE".to_vec(),
+            key.to_vec(),
+            name.to_vec(),
+            id_arg(group.last_id),
+            b"ENTRIESREAD".to_vec(),
+            group.entries_read.to_string().into_bytes(),
+        ]);
+        for (consumer_name, consumer) in &group.consumers {
+            if consumer.pending.is_empty() {
+                cmds.push(vec![
+                    b"XGROUP".to_vec(),
+                    b"CREATECONSUMER".to_vec(),
+                    key.to_vec(),
+                    name.to_vec(),
+                    consumer_name.to_vec(),
+                ]);
+                continue;
+            }
+            for id in &consumer.pending {
+                let Some(nack) = group.pel.get(id) else { continue };
+                cmds.push(vec![
+                    b"XCLAIM".to_vec(),
+                    key.to_vec(),
+                    name.to_vec(),
+                    consumer_name.to_vec(),
+                    b"0".to_vec(),
+                    id_arg(*id),
+                    b"TIME".to_vec(),
+                    nack.delivery_time_ms.to_string().into_bytes(),
+                    b"RETRYCOUNT".to_vec(),
+                    nack.delivery_count.to_string().into_bytes(),
+                    b"JUSTID".to_vec(),
+                    b"FORCE".to_vec(),
+                ]);
+            }
+        }
+    }
+    cmds
 }
 
 /// Asks the AOF thread to start a rewrite (turning the AOF on with `turn_on`) when it can.
