@@ -49,6 +49,10 @@ pub struct DataConfig {
     pub lazyfree_lazy_user_del: bool,
     /// OBJECT REFCOUNT reports small integers as shared (false under a maxmemory LRU/LFU policy).
     pub shared_integers: bool,
+    /// `stream-node-max-entries`: entries per stream node, which `~` trimming removes whole.
+    pub stream_node_max_entries: i64,
+    /// `stream-node-max-bytes`: bytes per stream node.
+    pub stream_node_max_bytes: i64,
 }
 
 impl Default for DataConfig {
@@ -71,6 +75,8 @@ impl Default for DataConfig {
             lazyfree_lazy_expire: false,
             lazyfree_lazy_user_del: false,
             shared_integers: true,
+            stream_node_max_entries: 100,
+            stream_node_max_bytes: 4096,
         }
     }
 }
@@ -83,6 +89,10 @@ pub struct BlockRequest {
     pub keys: Vec<Sds>,
     /// Absolute deadline in Unix ms; `None` blocks forever (timeout 0).
     pub deadline_ms: Option<i64>,
+    /// The command to run again when a key is signalled, if not the one that blocked: XREAD
+    /// waits for entries after the `$` it resolved when it blocked, not after the last ID at
+    /// wake-up time.
+    pub rerun_argv: Option<Vec<Vec<u8>>>,
 }
 
 /// What a command did besides replying, for the server to act on after it returns.
@@ -280,4 +290,21 @@ pub fn set_from_script(on: bool) {
 /// Whether the running command was called by a script (`redis.call`).
 pub fn from_script() -> bool {
     FROM_SCRIPT.with(|f| f.get())
+}
+
+thread_local! {
+    /// Set while this thread re-runs a blocked client's command because a key it waits on was
+    /// signalled: XREADGROUP then answers a vanished key or group with the errors Redis gives a
+    /// client it unblocks, not the ones a fresh call gets.
+    static SERVING_BLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks (or unmarks) the commands this thread runs next as re-runs for woken clients.
+pub fn set_serving_blocked(on: bool) {
+    SERVING_BLOCKED.with(|f| f.set(on));
+}
+
+/// Whether the running command is a re-run for a client woken by a signalled key.
+pub fn serving_blocked() -> bool {
+    SERVING_BLOCKED.with(|f| f.get())
 }

@@ -26,6 +26,7 @@ mod list;
 mod long_double;
 mod set;
 pub mod sort;
+mod stream;
 mod string;
 mod zset;
 
@@ -50,5 +51,6 @@ fn register_all(r: &mut Registry) {
     list::register(r);
     set::register(r);
     sort::register(r);
+    stream::register(r);
     zset::register(r);
 }

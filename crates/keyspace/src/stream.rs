@@ -117,6 +117,291 @@ impl ConsumerGroup {
     pub fn new(last_id: StreamId, entries_read: i64) -> ConsumerGroup {
         ConsumerGroup { last_id, entries_read, pel: BTreeMap::new(), consumers: BTreeMap::new() }
     }
+
+    /// Acknowledges `id`: drops it from the PEL and from its consumer. False if it was not pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        let Some(nack) = self.pel.remove(&id) else { return false };
+        if let Some(c) = self.consumers.get_mut(&nack.consumer) {
+            c.pending.remove(&id);
+        }
+        true
+    }
+
+    /// Makes `consumer` (which must exist) the owner of pending entry `id`, creating the entry
+    /// with `delivery_time_ms` and `delivery_count` when it is not pending yet, and moving it
+    /// from its previous owner otherwise (the caller then sets its time and count).
+    pub fn assign(&mut self, id: StreamId, consumer: &Sds, delivery_time_ms: u64, delivery_count: u64) {
+        match self.pel.get_mut(&id) {
+            Some(nack) => {
+                if nack.consumer != *consumer {
+                    if let Some(old) = self.consumers.get_mut(&nack.consumer) {
+                        old.pending.remove(&id);
+                    }
+                    nack.consumer = consumer.clone();
+                }
+            }
+            None => {
+                self.pel.insert(id, PendingEntry { consumer: consumer.clone(), delivery_time_ms, delivery_count });
+            }
+        }
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pending.insert(id);
+        }
+    }
+
+    /// Removes consumer `name` and its pending entries; the number it had pending, or `None`
+    /// if there is no such consumer.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let consumer = self.consumers.remove(name)?;
+        for id in &consumer.pending {
+            self.pel.remove(id);
+        }
+        Some(consumer.pending.len())
+    }
+}
+
+/// How XADD and XTRIM trim a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrimStrategy {
+    /// Keep at most this many entries.
+    MaxLen(u64),
+    /// Drop entries whose ID is below this one.
+    MinId(StreamId),
+}
+
+/// A trim request: the strategy, whether `~` allows trimming whole nodes only, and the most
+/// entries it may remove (0 = no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trim {
+    pub strategy: TrimStrategy,
+    pub approx: bool,
+    pub limit: u64,
+}
+
+/// The node limits Redis splits a stream by (`stream-node-max-entries` and
+/// `stream-node-max-bytes`; 0 means no limit of that kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLimits {
+    pub max_entries: u64,
+    pub max_bytes: u64,
+}
+
+/// Redis's cap on a listpack (STREAM_LISTPACK_MAX_SIZE), used when `max_bytes` is 0 or larger.
+const LISTPACK_MAX_BYTES: u64 = 1 << 30;
+
+/// Approximate listpack bytes of an entry: each element costs its length plus about two bytes
+/// of header, and the entry has flags, two ID deltas, a field count and a back-length.
+fn entry_bytes(fields: &StreamFields) -> u64 {
+    fields.iter().map(|f| f.len() as u64 + 2).sum::<u64>() + 10
+}
+
+impl Stream {
+    pub fn new() -> Stream {
+        Stream::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The ID XADD `*` gives at `now_ms`: the time with sequence 0 if it is past the last ID's
+    /// millisecond, else the last ID plus one (`None` once the last possible ID was used).
+    pub fn next_auto_id(&self, now_ms: u64) -> Option<StreamId> {
+        if now_ms > self.last_id.ms {
+            Some(StreamId::new(now_ms, 0))
+        } else {
+            self.last_id.next()
+        }
+    }
+
+    /// Appends an entry; `id` must be greater than `last_id` (the caller checked).
+    pub fn append(&mut self, id: StreamId, fields: StreamFields) {
+        self.entries.insert(id, fields);
+        self.last_id = id;
+        self.entries_added += 1;
+        if self.entries.len() == 1 {
+            self.first_id = id;
+        }
+    }
+
+    /// XDEL of one ID: removes it, remembering the greatest deleted ID and moving `first_id`
+    /// on. False if there was no such entry.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        if self.entries.remove(&id).is_none() {
+            return false;
+        }
+        if id > self.max_deleted_entry_id {
+            self.max_deleted_entry_id = id;
+        }
+        if id == self.first_id || self.entries.is_empty() {
+            self.refresh_first_id();
+        }
+        true
+    }
+
+    fn refresh_first_id(&mut self) {
+        self.first_id = self.entries.keys().next().copied().unwrap_or_default();
+    }
+
+    /// The ID of the last entry still present, 0-0 when empty (Redis's streamLastValidID).
+    pub fn last_valid_id(&self) -> StreamId {
+        self.entries.keys().next_back().copied().unwrap_or_default()
+    }
+
+    /// Live entries per node, as Redis would have split this stream into listpacks when the
+    /// entries were appended under `limits`. Nodes are recomputed from the entries rather than
+    /// stored: that matches Redis whenever trimming removed whole nodes, which is all that `~`
+    /// trimming does (an exact trim that cut a node short, or XDEL holes, shift the boundaries
+    /// of later approximate trims a little; no reply depends on more than that).
+    pub fn node_sizes(&self, limits: NodeLimits) -> Vec<u64> {
+        let max_bytes =
+            if limits.max_bytes == 0 || limits.max_bytes > LISTPACK_MAX_BYTES { LISTPACK_MAX_BYTES } else { limits.max_bytes };
+        let mut sizes = Vec::new();
+        let (mut count, mut bytes) = (0u64, 0u64);
+        for fields in self.entries.values() {
+            let add = entry_bytes(fields);
+            let full = count > 0
+                && (bytes + fields.iter().map(|f| f.len() as u64).sum::<u64>() >= max_bytes
+                    || (limits.max_entries > 0 && count >= limits.max_entries));
+            if full {
+                sizes.push(count);
+                count = 0;
+                bytes = 0;
+            }
+            if count == 0 {
+                // A new listpack: header, the master entry (counts and the first entry's field
+                // names) and its terminator.
+                bytes = 7 + 8 + fields.iter().step_by(2).map(|f| f.len() as u64 + 2).sum::<u64>();
+            }
+            count += 1;
+            bytes += add;
+        }
+        if count > 0 {
+            sizes.push(count);
+        }
+        sizes
+    }
+
+    /// Trims as XADD/XTRIM do (Redis's streamTrim): whole nodes from the front while the
+    /// strategy allows and `limit` is not exceeded; without `approx`, then entries one by one
+    /// from the first node that cannot go whole. Returns the number of entries removed.
+    pub fn trim(&mut self, trim: Trim, limits: NodeLimits) -> u64 {
+        let sizes = self.node_sizes(limits);
+        let mut deleted = 0u64;
+        for node_len in sizes {
+            let len = self.entries.len() as u64;
+            if let TrimStrategy::MaxLen(max) = trim.strategy {
+                if len <= max {
+                    break;
+                }
+            }
+            if trim.limit > 0 && deleted + node_len > trim.limit {
+                break;
+            }
+            let remove_node = match trim.strategy {
+                TrimStrategy::MaxLen(max) => len - node_len >= max,
+                TrimStrategy::MinId(min) => {
+                    self.entries.keys().nth(node_len as usize - 1).is_some_and(|last| *last < min)
+                }
+            };
+            if remove_node {
+                for _ in 0..node_len {
+                    self.entries.pop_first();
+                }
+                deleted += node_len;
+                continue;
+            }
+            if trim.approx {
+                break;
+            }
+            for _ in 0..node_len {
+                let stop = match trim.strategy {
+                    TrimStrategy::MaxLen(max) => self.entries.len() as u64 <= max,
+                    TrimStrategy::MinId(min) => self.entries.keys().next().is_none_or(|first| *first >= min),
+                };
+                if stop {
+                    break;
+                }
+                self.entries.pop_first();
+                deleted += 1;
+            }
+            break;
+        }
+        if deleted > 0 {
+            self.refresh_first_id();
+        }
+        deleted
+    }
+
+    /// Whether `start..=end` may hold a deleted entry (Redis's streamRangeHasTombstones: only
+    /// the greatest deleted ID is known, so this is an over-approximation).
+    pub fn range_has_tombstones(&self, start: StreamId, end: StreamId) -> bool {
+        if self.entries.is_empty() || self.max_deleted_entry_id == StreamId::MIN {
+            return false;
+        }
+        if self.first_id > self.max_deleted_entry_id {
+            return false;
+        }
+        start <= self.max_deleted_entry_id && self.max_deleted_entry_id <= end
+    }
+
+    /// How many entries were added up to and including `id`, when that can be known (Redis's
+    /// streamEstimateDistanceFromFirstEverEntry); [`ENTRIES_READ_UNKNOWN`] otherwise.
+    pub fn estimate_entries_read(&self, id: StreamId) -> i64 {
+        let added = self.entries_added as i64;
+        if self.entries_added == 0 {
+            return 0;
+        }
+        if self.entries.is_empty() && id <= self.last_id {
+            return added;
+        }
+        if id == self.last_id {
+            return added;
+        }
+        if id > self.last_id {
+            return ENTRIES_READ_UNKNOWN;
+        }
+        if self.max_deleted_entry_id == StreamId::MIN || self.max_deleted_entry_id < self.first_id {
+            let len = self.entries.len() as i64;
+            if id < self.first_id {
+                return added - len;
+            }
+            if id == self.first_id {
+                return added - len + 1;
+            }
+        }
+        ENTRIES_READ_UNKNOWN
+    }
+
+    /// The number of entries group `g` has yet to read, or `None` when it cannot be known
+    /// (Redis's streamReplyWithCGLag).
+    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read != ENTRIES_READ_UNKNOWN && !self.range_has_tombstones(g.last_id, StreamId::MAX) {
+            return Some(self.entries_added as i64 - g.entries_read);
+        }
+        let read = self.estimate_entries_read(g.last_id);
+        (read != ENTRIES_READ_UNKNOWN).then(|| self.entries_added as i64 - read)
+    }
+
+    /// A group's read counter once its last delivered ID moves forward to `id`, from
+    /// `entries_read` before (Redis's streamReplyWithRange: counted on while no tombstone lies
+    /// ahead, re-estimated otherwise).
+    pub fn entries_read_after(&self, entries_read: i64, id: StreamId) -> i64 {
+        if entries_read != ENTRIES_READ_UNKNOWN && !self.range_has_tombstones(id, StreamId::MAX) {
+            entries_read + 1
+        } else if self.entries_added > 0 {
+            self.estimate_entries_read(id)
+        } else {
+            entries_read
+        }
+    }
 }
 
 /// A stream.
@@ -136,19 +421,6 @@ pub struct Stream {
     pub groups: BTreeMap<Sds, ConsumerGroup>,
 }
 
-impl Stream {
-    pub fn new() -> Stream {
-        Stream::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
 
 #[cfg(test)]
 mod tests {

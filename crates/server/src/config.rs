@@ -2362,6 +2362,8 @@ impl Config {
             // Redis stops sharing small integers once a maxmemory LRU/LFU policy needs each
             // key's own access clock (policies 0, 1, 4, 5 of MAXMEMORY_POLICY).
             shared_integers: self.maxmemory() == 0 || !matches!(self.enum_of("maxmemory-policy"), 0 | 1 | 4 | 5),
+            stream_node_max_entries: self.num("stream-node-max-entries"),
+            stream_node_max_bytes: self.num("stream-node-max-bytes"),
             ..commands::DataConfig::default()
         }
     }

@@ -2766,7 +2766,7 @@ impl Env {
                     worker: self.id,
                     db: req.db,
                     resp3: c.resp3(),
-                    argv: args.iter().map(|a| a.to_vec()).collect(),
+                    argv: req.rerun_argv.unwrap_or_else(|| args.iter().map(|a| a.to_vec()).collect()),
                     keys: req.keys,
                     deadline_ms: req.deadline_ms,
                 });
@@ -2795,23 +2795,35 @@ impl Env {
             if rounds > 100_000 {
                 break;
             }
-            while let Some(&client_id) = reg.by_key.get(&(db, key.clone())).and_then(|q| q.front()) {
+            // Waiters of this key already tried and left waiting (stream readers only: each
+            // waits for entries after its own ID, so one that cannot be served yet does not
+            // mean the next one cannot; a list or sorted set serves its waiters in order or
+            // none).
+            let mut skipped = 0usize;
+            while let Some(&client_id) = reg.by_key.get(&(db, key.clone())).and_then(|q| q.get(skipped)) {
                 let Some(w) = reg.waiters.get(&client_id) else {
                     break;
                 };
                 // As Redis, a ready key serves its waiters only if it now holds the type they wait
-                // for (a list for BLPOP and friends, a sorted set for BZPOP*): a key that was pushed
-                // to and then replaced by a string inside one transaction wakes nobody.
+                // for (a list for BLPOP and friends, a sorted set for BZPOP*, a stream for XREAD):
+                // a key that was pushed to and then replaced by a string inside one transaction
+                // wakes nobody. XREADGROUP runs whatever the key holds: a deleted key or group
+                // ends its wait with an error.
                 let wants_zset = w.argv[0].len() > 2 && w.argv[0][..2].eq_ignore_ascii_case(b"bz");
+                let wants_stream = w.argv[0].first().is_some_and(|c| c.eq_ignore_ascii_case(&b'x'));
+                let any_type = w.argv[0].eq_ignore_ascii_case(b"xreadgroup");
                 let (has_type, logged) = {
                     let mut t = shared.ks.db(db as usize).lock_slot(key_hash_slot(&key));
-                    let has_type = t.get(&key, now_ms()).is_some_and(|v| {
-                        if wants_zset {
-                            matches!(v, keyspace::Value::ZSet(_))
-                        } else {
-                            matches!(v, keyspace::Value::List(_))
-                        }
-                    });
+                    let has_type = any_type
+                        || t.get(&key, now_ms()).is_some_and(|v| {
+                            if wants_stream {
+                                matches!(v, keyspace::Value::Stream(_))
+                            } else if wants_zset {
+                                matches!(v, keyspace::Value::ZSet(_))
+                            } else {
+                                matches!(v, keyspace::Value::List(_))
+                            }
+                        });
                     // An expiry here is logged (as a DEL of `db`) while the slot is locked.
                     (has_type, crate::aof::feed_expired(db, self.data_config.lazyfree_lazy_expire))
                 };
@@ -2822,6 +2834,10 @@ impl Env {
                     None => self.publish_expired_log(db),
                 }
                 if !has_type {
+                    if wants_stream {
+                        skipped += 1;
+                        continue;
+                    }
                     break;
                 }
                 let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
@@ -2848,7 +2864,9 @@ impl Env {
                     });
                 self.cur_caching = false;
                 let serve_started = Instant::now();
+                commands::ctx::set_serving_blocked(true);
                 self.run_locked(entry, handler, &argv, wdb, &mut out, now_ms(), true);
+                commands::ctx::set_serving_blocked(false);
                 let served_us = serve_started.elapsed().as_micros() as u64;
                 for (to, d) in std::mem::replace(&mut self.track_deferred, saved_deferred) {
                     if d.client_id == client_id {
@@ -2862,6 +2880,10 @@ impl Env {
                 (self.cur_client, self.cur_tracking, self.cur_caching) = saved_cur;
                 let effects = std::mem::replace(&mut self.effects, saved);
                 if effects.block.is_some() {
+                    if wants_stream {
+                        skipped += 1;
+                        continue;
+                    }
                     break;
                 }
                 if effects.dirty > 0 {
