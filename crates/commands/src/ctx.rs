@@ -299,6 +299,23 @@ thread_local! {
     static SERVING_BLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+thread_local! {
+    /// Set while this thread applies commands from our master or from the AOF (Redis's
+    /// mustObeyClient): their arguments were produced by a server, which some commands accept
+    /// in forms a client may not send (XADD/XTRIM with LIMIT and an exact trim).
+    static OBEY_CLIENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks (or unmarks) the commands this thread runs next as coming from our master or the AOF.
+pub fn set_obey_client(on: bool) {
+    OBEY_CLIENT.with(|f| f.set(on));
+}
+
+/// Whether the running command comes from our master or the AOF.
+pub fn obey_client() -> bool {
+    OBEY_CLIENT.with(|f| f.get())
+}
+
 /// Marks (or unmarks) the commands this thread runs next as re-runs for woken clients.
 pub fn set_serving_blocked(on: bool) {
     SERVING_BLOCKED.with(|f| f.set(on));

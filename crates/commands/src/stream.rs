@@ -346,7 +346,10 @@ fn parse_add_trim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], xadd: bool) -> Option<A
         ctx.error("ERR syntax error, XTRIM must be called with a trimming strategy");
         return None;
     }
-    if limit_given {
+    if ctx::obey_client() {
+        // Our master or the AOF sent it: the trim was rewritten exact, and is never limited.
+        limit = 0;
+    } else if limit_given {
         if !approx {
             ctx.error("ERR syntax error, LIMIT cannot be used without the special ~ option");
             return None;
@@ -417,7 +420,7 @@ fn xadd(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     if fields.iter().map(|f| f.len()).sum::<usize>() > ENTRY_MAX_BYTES {
         return ctx.error("ERR Elements are too large to be stored");
     }
-    s.append(id, fields.iter().map(|f| Sds::new(f)).collect());
+    s.append(id, fields.iter().map(|f| Sds::new(f)).collect(), limits);
     let mut trimmed = 0;
     let mut exact_value = None;
     if let Some(trim) = parsed.trim {
@@ -541,8 +544,9 @@ fn xdel(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         let Some(id) = strict_id(ctx.out, arg) else { return };
         ids.push(id);
     }
+    let limits = node_limits(ctx);
     let Ok(Some(s)) = stream_mut(ctx.table(key), key, now) else { return ctx.error(errors::WRONGTYPE) };
-    let deleted = ids.into_iter().filter(|id| s.delete(*id)).count() as u64;
+    let deleted = ids.into_iter().filter(|id| s.delete(*id, limits)).count() as u64;
     if deleted > 0 {
         ctx.notify(NOTIFY_STREAM, "xdel", key);
         ctx.dirty(deleted);
@@ -1341,7 +1345,9 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         }
         j += 1;
     }
-    if delivery_time == -1 || delivery_time < 0 || delivery_time > now {
+    // Past times only; but a master's or the AOF's TIME is kept as given (the AOF loads with
+    // the clock at 0, and the time was already checked where the claim first happened).
+    if delivery_time < 0 || (delivery_time > now && !ctx::obey_client()) {
         delivery_time = now;
     }
     let delivery_time = delivery_time as u64;
@@ -1691,7 +1697,7 @@ fn xinfo_stream(out: &mut ReplyBuf, args: &[&[u8]], s: &Stream, limits: NodeLimi
     }
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let limit = if count == 0 { usize::MAX } else { count };
-    let keys = s.node_sizes(limits).len();
+    let keys = s.node_count(limits);
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
     out.int(s.len() as i64);

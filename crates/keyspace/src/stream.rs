@@ -189,6 +189,22 @@ pub struct NodeLimits {
 /// Redis's cap on a listpack (STREAM_LISTPACK_MAX_SIZE), used when `max_bytes` is 0 or larger.
 const LISTPACK_MAX_BYTES: u64 = 1 << 30;
 
+impl NodeLimits {
+    fn effective_max_bytes(self) -> u64 {
+        if self.max_bytes == 0 || self.max_bytes > LISTPACK_MAX_BYTES {
+            LISTPACK_MAX_BYTES
+        } else {
+            self.max_bytes
+        }
+    }
+}
+
+/// Approximate bytes of a new listpack before its first entry: the header, and the master
+/// entry (counts and the first entry's field names, with its terminator).
+fn node_header_bytes(fields: &StreamFields) -> u64 {
+    7 + 8 + fields.iter().step_by(2).map(|f| f.len() as u64 + 2).sum::<u64>()
+}
+
 /// Approximate listpack bytes of an entry: each element costs its length plus about two bytes
 /// of header, and the entry has flags, two ID deltas, a field count and a back-length.
 fn entry_bytes(fields: &StreamFields) -> u64 {
@@ -218,8 +234,26 @@ impl Stream {
         }
     }
 
-    /// Appends an entry; `id` must be greater than `last_id` (the caller checked).
-    pub fn append(&mut self, id: StreamId, fields: StreamFields) {
+    /// Appends an entry; `id` must be greater than `last_id` (the caller checked). The entry
+    /// goes into the last node unless that one is full under `limits` (Redis's
+    /// streamAppendItem).
+    pub fn append(&mut self, id: StreamId, fields: StreamFields, limits: NodeLimits) {
+        self.ensure_nodes(limits);
+        let payload: u64 = fields.iter().map(|f| f.len() as u64).sum();
+        let add = entry_bytes(&fields);
+        let max_bytes = limits.effective_max_bytes();
+        let tail_has_room = self.nodes.iter_mut().next_back().is_some_and(|(_, node)| {
+            let full = node.bytes + payload >= max_bytes
+                || (limits.max_entries > 0 && node.live + node.deleted >= limits.max_entries);
+            if !full {
+                node.live += 1;
+                node.bytes += add;
+            }
+            !full
+        });
+        if !tail_has_room {
+            self.nodes.insert(id, StreamNode { live: 1, deleted: 0, bytes: node_header_bytes(&fields) + add });
+        }
         self.entries.insert(id, fields);
         self.last_id = id;
         self.entries_added += 1;
@@ -229,11 +263,13 @@ impl Stream {
     }
 
     /// XDEL of one ID: removes it, remembering the greatest deleted ID and moving `first_id`
-    /// on. False if there was no such entry.
-    pub fn delete(&mut self, id: StreamId) -> bool {
+    /// on. A node left with no entry goes. False if there was no such entry.
+    pub fn delete(&mut self, id: StreamId, limits: NodeLimits) -> bool {
+        self.ensure_nodes(limits);
         if self.entries.remove(&id).is_none() {
             return false;
         }
+        self.node_lost(id, 1);
         if id > self.max_deleted_entry_id {
             self.max_deleted_entry_id = id;
         }
@@ -241,6 +277,61 @@ impl Stream {
             self.refresh_first_id();
         }
         true
+    }
+
+    /// Counts `n` entries of the node holding `id` as deleted, dropping the node when none is
+    /// left.
+    fn node_lost(&mut self, id: StreamId, n: u64) {
+        let Some((&start, node)) = self.nodes.range_mut(..=id).next_back() else { return };
+        node.live = node.live.saturating_sub(n);
+        node.deleted += n;
+        if node.live == 0 {
+            self.nodes.remove(&start);
+        }
+    }
+
+    /// Rebuilds [`Stream::nodes`] from the entries when they disagree (a stream loaded from a
+    /// file, whose node split is not kept): entries are packed into nodes in order, as if
+    /// appended under `limits`.
+    pub fn ensure_nodes(&mut self, limits: NodeLimits) {
+        let counted: u64 = self.nodes.values().map(|n| n.live).sum();
+        if counted == self.entries.len() as u64 {
+            return;
+        }
+        self.nodes.clear();
+        let max_bytes = limits.effective_max_bytes();
+        let mut current: Option<(StreamId, StreamNode)> = None;
+        for (id, fields) in &self.entries {
+            let payload: u64 = fields.iter().map(|f| f.len() as u64).sum();
+            if let Some((_, node)) = &current {
+                let full = node.bytes + payload >= max_bytes
+                    || (limits.max_entries > 0 && node.live >= limits.max_entries);
+                if full {
+                    if let Some((start, node)) = current.take() {
+                        self.nodes.insert(start, node);
+                    }
+                }
+            }
+            let (_, node) =
+                current.get_or_insert((*id, StreamNode { live: 0, deleted: 0, bytes: node_header_bytes(fields) }));
+            node.live += 1;
+            node.bytes += entry_bytes(fields);
+        }
+        if let Some((start, node)) = current {
+            self.nodes.insert(start, node);
+        }
+    }
+
+    /// The number of nodes (XINFO's radix-tree-keys).
+    pub fn node_count(&self, limits: NodeLimits) -> usize {
+        let counted: u64 = self.nodes.values().map(|n| n.live).sum();
+        if counted == self.entries.len() as u64 {
+            return self.nodes.len();
+        }
+        // Rare (a stream loaded from a file and not written since): lay a copy out.
+        let mut copy = Stream { entries: self.entries.clone(), ..Stream::default() };
+        copy.ensure_nodes(limits);
+        copy.nodes.len()
     }
 
     fn refresh_first_id(&mut self) {
@@ -252,83 +343,70 @@ impl Stream {
         self.entries.keys().next_back().copied().unwrap_or_default()
     }
 
-    /// Live entries per node, as Redis would have split this stream into listpacks when the
-    /// entries were appended under `limits`. Nodes are recomputed from the entries rather than
-    /// stored: that matches Redis whenever trimming removed whole nodes, which is all that `~`
-    /// trimming does (an exact trim that cut a node short, or XDEL holes, shift the boundaries
-    /// of later approximate trims a little; no reply depends on more than that).
-    pub fn node_sizes(&self, limits: NodeLimits) -> Vec<u64> {
-        let max_bytes =
-            if limits.max_bytes == 0 || limits.max_bytes > LISTPACK_MAX_BYTES { LISTPACK_MAX_BYTES } else { limits.max_bytes };
-        let mut sizes = Vec::new();
-        let (mut count, mut bytes) = (0u64, 0u64);
-        for fields in self.entries.values() {
-            let add = entry_bytes(fields);
-            let full = count > 0
-                && (bytes + fields.iter().map(|f| f.len() as u64).sum::<u64>() >= max_bytes
-                    || (limits.max_entries > 0 && count >= limits.max_entries));
-            if full {
-                sizes.push(count);
-                count = 0;
-                bytes = 0;
-            }
-            if count == 0 {
-                // A new listpack: header, the master entry (counts and the first entry's field
-                // names) and its terminator.
-                bytes = 7 + 8 + fields.iter().step_by(2).map(|f| f.len() as u64 + 2).sum::<u64>();
-            }
-            count += 1;
-            bytes += add;
-        }
-        if count > 0 {
-            sizes.push(count);
-        }
-        sizes
-    }
-
     /// Trims as XADD/XTRIM do (Redis's streamTrim): whole nodes from the front while the
     /// strategy allows and `limit` is not exceeded; without `approx`, then entries one by one
-    /// from the first node that cannot go whole. Returns the number of entries removed.
+    /// from the first node that cannot go whole (they count as deleted in that node). Returns
+    /// the number of entries removed.
     pub fn trim(&mut self, trim: Trim, limits: NodeLimits) -> u64 {
-        let sizes = self.node_sizes(limits);
+        self.ensure_nodes(limits);
         let mut deleted = 0u64;
-        for node_len in sizes {
+        while let Some((&start, &node)) = self.nodes.iter().next() {
             let len = self.entries.len() as u64;
             if let TrimStrategy::MaxLen(max) = trim.strategy {
                 if len <= max {
                     break;
                 }
             }
-            if trim.limit > 0 && deleted + node_len > trim.limit {
+            if trim.limit > 0 && deleted + node.live > trim.limit {
                 break;
             }
+            let next_start = self.nodes.range((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded)).next();
+            let end = next_start.map(|(k, _)| *k);
             let remove_node = match trim.strategy {
-                TrimStrategy::MaxLen(max) => len - node_len >= max,
+                TrimStrategy::MaxLen(max) => len - node.live >= max,
                 TrimStrategy::MinId(min) => {
-                    self.entries.keys().nth(node_len as usize - 1).is_some_and(|last| *last < min)
+                    let last = match end {
+                        Some(end) => self.entries.range(start..end).next_back(),
+                        None => self.entries.range(start..).next_back(),
+                    };
+                    last.is_some_and(|(last, _)| *last < min)
                 }
             };
             if remove_node {
-                for _ in 0..node_len {
-                    self.entries.pop_first();
+                let ids: Vec<StreamId> = match end {
+                    Some(end) => self.entries.range(start..end).map(|(id, _)| *id).collect(),
+                    None => self.entries.range(start..).map(|(id, _)| *id).collect(),
+                };
+                for id in &ids {
+                    self.entries.remove(id);
                 }
-                deleted += node_len;
+                self.nodes.remove(&start);
+                deleted += ids.len() as u64;
                 continue;
             }
             if trim.approx {
                 break;
             }
-            for _ in 0..node_len {
+            let mut removed_here = 0u64;
+            while let Some((&first, _)) = self.entries.iter().next() {
+                if end.is_some_and(|end| first >= end) {
+                    break;
+                }
                 let stop = match trim.strategy {
                     TrimStrategy::MaxLen(max) => self.entries.len() as u64 <= max,
-                    TrimStrategy::MinId(min) => self.entries.keys().next().is_none_or(|first| *first >= min),
+                    TrimStrategy::MinId(min) => first >= min,
                 };
                 if stop {
                     break;
                 }
-                self.entries.pop_first();
-                deleted += 1;
+                self.entries.remove(&first);
+                removed_here += 1;
             }
+            if let Some(node) = self.nodes.get_mut(&start) {
+                node.live = node.live.saturating_sub(removed_here);
+                node.deleted += removed_here;
+            }
+            deleted += removed_here;
             break;
         }
         if deleted > 0 {
@@ -404,8 +482,25 @@ impl Stream {
     }
 }
 
+/// One of the listpack nodes Redis would keep this stream's entries in, keyed in
+/// [`Stream::nodes`] by the ID of the first entry ever added to it. Only counts are kept: the
+/// entries themselves live in [`Stream::entries`]. Trimming with `~` removes whole nodes, and
+/// entries deleted inside a node still count towards filling it, so the counts decide replies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamNode {
+    /// Entries of the node still present.
+    pub live: u64,
+    /// Entries of the node deleted (by XDEL or an exact trim) while the node stayed.
+    pub deleted: u64,
+    /// Approximate listpack bytes, for `stream-node-max-bytes`.
+    pub bytes: u64,
+}
+
 /// A stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Equality ignores `nodes`: two streams with the same entries, IDs and groups are the same
+/// value, however their entries happen to be split.
+#[derive(Clone, Debug, Default)]
 pub struct Stream {
     pub entries: BTreeMap<StreamId, StreamFields>,
     /// The greatest ID ever added (kept after that entry is deleted; XSETID may raise it).
@@ -419,7 +514,23 @@ pub struct Stream {
     pub entries_added: u64,
     /// Consumer groups by name; ordered because Redis lists them in its radix tree's order.
     pub groups: BTreeMap<Sds, ConsumerGroup>,
+    /// The node layout (see [`StreamNode`]). A stream built without it (from an RDB file)
+    /// gets one recomputed from its entries on first use: see [`Stream::ensure_nodes`].
+    pub nodes: BTreeMap<StreamId, StreamNode>,
 }
+
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        self.entries == other.entries
+            && self.last_id == other.last_id
+            && self.first_id == other.first_id
+            && self.max_deleted_entry_id == other.max_deleted_entry_id
+            && self.entries_added == other.entries_added
+            && self.groups == other.groups
+    }
+}
+
+impl Eq for Stream {}
 
 
 #[cfg(test)]

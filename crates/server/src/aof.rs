@@ -1585,7 +1585,9 @@ impl<'a> Loader<'a> {
             config: &self.config,
             may_block: false,
         };
+        commands::ctx::set_obey_client(true);
         handler(&mut ctx, args);
+        commands::ctx::set_obey_client(false);
         self.locks.clear();
         // Replies are dropped, errors included, as Redis's loader ignores its fake client's.
         self.out.truncate(0);

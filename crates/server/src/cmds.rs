@@ -643,6 +643,9 @@ impl Env {
                     }
                 }
                 shared.stats.dirty.fetch_add(removed, Ordering::Relaxed);
+                if !in_exec {
+                    self.wake_vanished_stream_readers();
+                }
                 if id == FLUSHALL {
                     // Redis's flushAllDataAndResetRDB: a BGSAVE under way would save what is gone, so
                     // it is stopped; with save points the empty dataset is saved at once. Not inside

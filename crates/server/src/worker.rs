@@ -2421,7 +2421,11 @@ impl Env {
             if attempt == 2 {
                 self.routing_guard = None;
             }
+            if c.master {
+                commands::ctx::set_obey_client(true);
+            }
             self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+            commands::ctx::set_obey_client(false);
             if !std::mem::take(&mut self.routing_stale) {
                 break;
             }
@@ -2744,9 +2748,49 @@ impl Env {
             let notes = std::mem::take(&mut self.effects.notifications);
             self.publish_notifications(&notes);
         }
+        if self.effects.dirty > 0 {
+            let vanished = self.vanished_stream_keys();
+            self.effects.ready_keys.extend(vanished);
+        }
         if !self.effects.ready_keys.is_empty() {
             let ready: VecDeque<(u32, Sds)> = self.effects.ready_keys.drain(..).collect();
             self.serve_ready_keys(ready);
+        }
+    }
+
+    /// The keys XREADGROUP clients wait on that no longer hold a stream. Redis ends such a wait
+    /// with an error as soon as the key is deleted or replaced (by DEL, SET, FLUSHALL, SWAPDB,
+    /// RENAME, expiry...); rather than hooking every way a key can go, a write while such
+    /// clients wait checks their keys, and the re-run gives each its error. Costs one atomic
+    /// load while nobody is blocked.
+    pub fn vanished_stream_keys(&mut self) -> Vec<(u32, Sds)> {
+        let shared = self.shared;
+        if shared.blocked_count.load(Ordering::SeqCst) == 0 {
+            return Vec::new();
+        }
+        let reg = shared.blocking.inner.lock();
+        let mut vanished = Vec::new();
+        for w in reg.waiters.values() {
+            if !w.argv[0].eq_ignore_ascii_case(b"xreadgroup") {
+                continue;
+            }
+            for key in &w.keys {
+                let t = shared.ks.db(w.db as usize).lock_slot(key_hash_slot(key));
+                let is_stream = matches!(t.stored(key), Some((keyspace::Value::Stream(_), _)));
+                if !is_stream && !vanished.iter().any(|(d, k)| *d == w.db && k == key) {
+                    vanished.push((w.db, key.clone()));
+                }
+            }
+        }
+        vanished
+    }
+
+    /// After FLUSHALL/FLUSHDB (which run outside the data commands' effects): wakes the
+    /// XREADGROUP clients whose keys are gone.
+    pub fn wake_vanished_stream_readers(&mut self) {
+        let vanished: VecDeque<(u32, Sds)> = self.vanished_stream_keys().into_iter().collect();
+        if !vanished.is_empty() {
+            self.serve_ready_keys(vanished);
         }
     }
 
