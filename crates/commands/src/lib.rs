@@ -32,7 +32,7 @@ mod zset;
 
 pub use ctx::{set_verbose_log, BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
 pub use dump::{encode_limits, SKIP_CHECKSUM_VALIDATION};
-pub use generic::string_match;
+pub use generic::{string_match, LAZYFREED_OBJECTS};
 pub use introspect::redis_encoding;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};

@@ -1593,7 +1593,7 @@ const XINFO_HELP: &[&str] = &[
 /// The radix tree Redis would hold for `nodes` listpack nodes: one key per node, and about
 /// one inner node per key plus the root (the keys share long prefixes: their high bytes are
 /// the same milliseconds).
-fn radix_tree_nodes(keys: usize) -> usize {
+pub(crate) fn radix_tree_nodes(keys: usize) -> usize {
     if keys == 0 {
         1
     } else {

@@ -578,6 +578,7 @@ impl Env {
                 crate::replication::reset_stats();
                 shared.stats.evicted_keys.store(0, Ordering::Relaxed);
                 shared.stats.evicted_clients.store(0, Ordering::Relaxed);
+                commands::LAZYFREED_OBJECTS.store(0, Ordering::Relaxed);
                 shared.stat_reset_ms.store(now, Ordering::Relaxed);
                 c.out.ok();
             }
