@@ -350,10 +350,7 @@ fn stream_bytes(s: &keyspace::stream::Stream, samples: usize) -> usize {
         .groups
         .iter()
         .map(|(name, g)| {
-            sds_heap(name)
-                + 64
-                + g.pel.len() * pel_node
-                + g.consumers.keys().map(|c| sds_heap(c) + 64).sum::<usize>()
+            sds_heap(name) + 64 + g.pel.len() * pel_node + g.consumers.keys().map(|c| sds_heap(c) + 64).sum::<usize>()
         })
         .sum();
     box_of::<keyspace::stream::Stream>() + entries + groups

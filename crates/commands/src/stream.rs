@@ -1397,7 +1397,8 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             match g.consumers.get_mut(cname) {
                 Some(c) => c.seen_time_ms = now_ms,
                 None => {
-                    g.consumers.insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
+                    g.consumers
+                        .insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
                     consumer_created = true;
                 }
             }
@@ -1527,7 +1528,8 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             match g.consumers.get_mut(cname) {
                 Some(c) => c.seen_time_ms = now_ms,
                 None => {
-                    g.consumers.insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
+                    g.consumers
+                        .insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
                     consumer_created = true;
                 }
             }

@@ -321,3 +321,305 @@ const STREAM_VECTORS: &[(u8, &str, &[u8])] = &[
 fn stream_replies_match_redis_7_0_15() {
     replay(STREAM_VECTORS);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The blocking contract
+// ---------------------------------------------------------------------------------------------
+
+fn exec_line(server: &Server, line: &str, resp3: bool, may_block: bool) -> Outcome {
+    let words = split_words(line);
+    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    server.exec(&args, resp3, may_block)
+}
+
+fn rerun_of(o: &Outcome) -> Vec<String> {
+    let req = o.effects.block.as_ref().expect("block request");
+    req.rerun_argv.as_ref().expect("rerun argv").iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+#[test]
+fn xread_block_resolves_dollar_when_it_blocks() {
+    let server = Server::new();
+    exec_line(&server, "xadd s 5-1 f v", false, true);
+    let o = exec_line(&server, "xread block 100 streams s other $ 0", false, true);
+    assert!(o.reply.is_empty(), "a blocking read writes nothing: {}", show(&o.reply));
+    let req = o.effects.block.as_ref().expect("block request");
+    assert_eq!(req.deadline_ms, Some(server.now_ms + 100));
+    assert_eq!(req.keys.len(), 2);
+    // `$` became the last ID, and the COUNT a served blocked read gets was added.
+    assert_eq!(rerun_of(&o), ["xread", "block", "100", "COUNT", "1000", "streams", "s", "other", "5-1", "0"]);
+    // Run again after an XADD: served with only the new entry.
+    exec_line(&server, "xadd s 6-0 g w", false, true);
+    let words = rerun_of(&o);
+    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    let served = server.exec(&args, false, true);
+    assert!(served.effects.block.is_none());
+    assert_eq!(
+        show(&served.reply),
+        show(b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n6-0\r\n*2\r\n$1\r\ng\r\n$1\r\nw\r\n")
+    );
+}
+
+#[test]
+fn xread_block_zero_waits_forever_and_denied_blocking_replies_null() {
+    let server = Server::new();
+    let o = exec_line(&server, "xread block 0 streams s $", false, true);
+    assert_eq!(o.effects.block.as_ref().map(|b| b.deadline_ms), Some(None));
+    let o = exec_line(&server, "xread block 0 streams s $", false, false);
+    assert!(o.effects.block.is_none());
+    assert_eq!(o.reply, b"*-1\r\n");
+    let o = exec_line(&server, "xread block 0 streams s $", true, false);
+    assert_eq!(o.reply, b"_\r\n");
+    // Without BLOCK an empty read is a null too, and asks for nothing.
+    let o = exec_line(&server, "xread streams s 0", false, true);
+    assert!(o.effects.block.is_none());
+    assert_eq!(o.reply, b"*-1\r\n");
+}
+
+#[test]
+fn xreadgroup_blocks_on_new_entries_only_and_its_rerun_sees_the_group_move() {
+    let server = Server::new();
+    exec_line(&server, "xgroup create s g $ mkstream", false, true);
+    let o = exec_line(&server, "xreadgroup group g alice block 0 streams s >", false, true);
+    assert!(o.effects.block.is_some());
+    assert_eq!(rerun_of(&o)[..4], ["xreadgroup", "group", "g", "alice"]);
+    // History reads are served at once even when empty.
+    let o = exec_line(&server, "xreadgroup group g alice block 0 streams s 0", false, true);
+    assert!(o.effects.block.is_none());
+    assert_eq!(o.reply, b"*1\r\n*2\r\n$1\r\ns\r\n*0\r\n");
+    // A woken client whose group was destroyed gets Redis's unblock error.
+    exec_line(&server, "xgroup destroy s g", false, true);
+    commands::ctx::set_serving_blocked(true);
+    let o = exec_line(&server, "xreadgroup group g alice block 0 streams s >", false, true);
+    assert_eq!(o.reply, b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n");
+    exec_line(&server, "del s", false, true);
+    let o = exec_line(&server, "xreadgroup group g alice block 0 streams s >", false, true);
+    commands::ctx::set_serving_blocked(false);
+    assert_eq!(o.reply, b"-UNBLOCKED the stream key no longer exists\r\n");
+}
+
+#[test]
+fn writes_signal_the_keys_blocked_readers_wait_on() {
+    let server = Server::new();
+    let o = exec_line(&server, "xadd s 1-1 f v", false, true);
+    assert_eq!(o.effects.ready_keys.len(), 1);
+    exec_line(&server, "xgroup create s g 0", false, true);
+    let o = exec_line(&server, "xgroup destroy s g", false, true);
+    assert_eq!(o.effects.ready_keys.len(), 1, "XGROUP DESTROY wakes the group's readers");
+    let o = exec_line(&server, "xdel s 1-1", false, true);
+    assert!(o.effects.ready_keys.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Propagation
+// ---------------------------------------------------------------------------------------------
+
+fn propagated(server: &Server, line: &str) -> (Vec<u8>, Option<Vec<String>>) {
+    let words = split_words(line);
+    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    let mut out = ReplyBuf::new(false);
+    let mut effects = Effects { propagation: Some(commands::Propagation::default()), ..Effects::default() };
+    let mut locks = LockSet::new();
+    let entry = server.reg.lookup(&args).unwrap_or_else(|_| panic!("{line}"));
+    let Kind::Data(handler) = entry.kind else { panic!("{line} is not a data command") };
+    let mut ctx = Ctx {
+        ks: &server.ks,
+        locks: &mut locks,
+        db: 0,
+        now_ms: server.now_ms,
+        out: &mut out,
+        effects: &mut effects,
+        config: &server.config,
+        may_block: true,
+    };
+    handler(&mut ctx, &args);
+    let p = effects.propagation.unwrap_or_default();
+    let ops = p.replaced.then(|| {
+        p.ops
+            .iter()
+            .map(|op| op.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "))
+            .collect()
+    });
+    (out.buf, ops)
+}
+
+#[test]
+fn xadd_propagates_its_generated_id_and_exact_trims() {
+    let server = Server::new();
+    let (_, ops) = propagated(&server, "xadd s * f v");
+    let id = format!("{}-0", server.now_ms);
+    assert_eq!(ops, Some(vec![format!("xadd s {id} f v")]));
+    let (_, ops) = propagated(&server, "xadd s 9999999999999-* f v");
+    assert_eq!(ops, Some(vec!["xadd s 9999999999999-0 f v".to_string()]));
+    // An explicit ID and exact trimming propagate as they are.
+    let (_, ops) = propagated(&server, "xadd s maxlen 5 9999999999999-5 f v");
+    assert_eq!(ops, None);
+    for i in 6..20 {
+        propagated(&server, &format!("xadd s 9999999999999-{i} f v"));
+    }
+    // `~` becomes `=` with the length it left (17 entries before, one node of 100: nothing
+    // removable, yet still rewritten, as Redis does).
+    let (_, ops) = propagated(&server, "xtrim s maxlen ~ 2");
+    assert_eq!(ops, None, "nothing trimmed, nothing rewritten");
+    let (_, ops) = propagated(&server, "xadd s maxlen ~ 2 9999999999999-30 f v");
+    assert_eq!(ops, Some(vec!["xadd s maxlen = 18 9999999999999-30 f v".to_string()]));
+}
+
+#[test]
+fn xreadgroup_and_claims_propagate_as_xclaim() {
+    let server = Server::new();
+    exec_line(&server, "xadd s 1-1 f v", false, true);
+    exec_line(&server, "xadd s 1-2 f v", false, true);
+    exec_line(&server, "xgroup create s g 0", false, true);
+    let t = server.now_ms;
+    let (_, ops) = propagated(&server, "xreadgroup group g alice streams s >");
+    assert_eq!(
+        ops,
+        Some(vec![
+            format!("XCLAIM s g alice 0 1-1 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-1"),
+            format!("XCLAIM s g alice 0 1-2 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-2"),
+        ])
+    );
+    let (_, ops) = propagated(&server, "xclaim s g bob 0 1-1 justid");
+    assert_eq!(ops, Some(vec![format!("XCLAIM s g bob 0 1-1 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-2")]));
+    let (reply, ops) = propagated(&server, "xautoclaim s g carol 0 0 count 1 justid");
+    assert_eq!(reply, b"*3\r\n$3\r\n1-2\r\n*1\r\n$3\r\n1-1\r\n*0\r\n");
+    assert_eq!(ops, Some(vec![format!("XCLAIM s g carol 0 1-1 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-2")]));
+    // NOACK reads move the group with XGROUP SETID and create the consumer explicitly.
+    exec_line(&server, "xadd s 1-3 f v", false, true);
+    let (_, ops) = propagated(&server, "xreadgroup group g dave noack streams s >");
+    assert_eq!(
+        ops,
+        Some(vec!["XGROUP CREATECONSUMER s g dave".to_string(), "XGROUP SETID s g 1-3 ENTRIESREAD 3".to_string()])
+    );
+    // A read that delivers nothing propagates nothing.
+    let (_, ops) = propagated(&server, "xreadgroup group g dave streams s >");
+    assert_eq!(ops, Some(vec![]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------------------
+
+const LIMITS: NodeLimits = NodeLimits { max_entries: 10, max_bytes: 4096 };
+
+fn filled(n: u64) -> Stream {
+    let mut s = Stream::new();
+    for i in 1..=n {
+        s.append(StreamId::new(i, 0), vec![Sds::new(b"f"), Sds::new(b"v")].into_boxed_slice(), LIMITS);
+    }
+    s
+}
+
+#[test]
+fn approximate_trims_remove_whole_nodes_and_respect_the_limit() {
+    let mut s = filled(100);
+    assert_eq!(s.node_count(LIMITS), 10);
+    let approx = |max, limit| Trim { strategy: TrimStrategy::MaxLen(max), approx: true, limit };
+    assert_eq!(s.trim(approx(55, 30), LIMITS), 30, "LIMIT 30 stops after three nodes");
+    assert_eq!(s.trim(approx(55, 0), LIMITS), 10, "then one more node fits above 55");
+    assert_eq!(s.len(), 60);
+    assert_eq!(s.first_id, StreamId::new(41, 0));
+    // An exact trim cuts into a node; the cut entries still count as that node's.
+    let exact = Trim { strategy: TrimStrategy::MaxLen(55), approx: false, limit: 0 };
+    assert_eq!(s.trim(exact, LIMITS), 5);
+    assert_eq!(s.node_count(LIMITS), 6);
+    assert_eq!(s.trim(approx(45, 0), LIMITS), 5, "the cut node has 5 entries left and goes whole");
+    let minid = Trim { strategy: TrimStrategy::MinId(StreamId::new(75, 0)), approx: true, limit: 0 };
+    assert_eq!(s.trim(minid, LIMITS), 20, "nodes ending before 75-0 go; the one holding it stays");
+    assert_eq!(s.first_id, StreamId::new(71, 0));
+    assert_eq!(s.max_deleted_entry_id, StreamId::MIN, "trimming is not deleting");
+}
+
+#[test]
+fn a_stream_without_node_counts_gets_them_recomputed() {
+    let mut s = filled(25);
+    s.nodes.clear();
+    assert_eq!(s.node_count(LIMITS), 3);
+    let approx = Trim { strategy: TrimStrategy::MaxLen(0), approx: true, limit: 0 };
+    assert_eq!(s.trim(approx, LIMITS), 25);
+    assert!(s.is_empty() && s.nodes.is_empty());
+    assert_eq!(s.first_id, StreamId::MIN);
+}
+
+#[test]
+fn lag_and_entries_read_follow_redis_rules() {
+    let mut s = filled(5);
+    let mut g = keyspace::stream::ConsumerGroup::new(StreamId::MIN, 0);
+    assert_eq!(s.group_lag(&g), Some(5));
+    g.entries_read = s.entries_read_after(g.entries_read, StreamId::new(1, 0));
+    g.last_id = StreamId::new(1, 0);
+    assert_eq!(s.group_lag(&g), Some(4));
+    // A deletion ahead of the group makes its lag unknown until it reads past it.
+    assert!(s.delete(StreamId::new(3, 0), LIMITS));
+    assert_eq!(s.max_deleted_entry_id, StreamId::new(3, 0));
+    assert_eq!(s.group_lag(&g), None);
+    // Delivering 2-0, 4-0, 5-0 one by one: unknown while the tombstone is ahead or the entry is
+    // in the middle, exact again at the last entry.
+    for (ms, expected) in
+        [(2, keyspace::stream::ENTRIES_READ_UNKNOWN), (4, keyspace::stream::ENTRIES_READ_UNKNOWN), (5, 5)]
+    {
+        g.entries_read = s.entries_read_after(g.entries_read, StreamId::new(ms, 0));
+        g.last_id = StreamId::new(ms, 0);
+        assert_eq!(g.entries_read, expected, "after {ms}-0");
+    }
+    assert_eq!(s.group_lag(&g), Some(0));
+    // An unknown counter is estimated only at the stream's ends.
+    assert_eq!(s.estimate_entries_read(StreamId::new(0, 5)), keyspace::stream::ENTRIES_READ_UNKNOWN);
+    let clean = filled(5);
+    assert_eq!(clean.estimate_entries_read(StreamId::new(0, 5)), 0);
+    assert_eq!(clean.estimate_entries_read(StreamId::new(1, 0)), 1);
+    assert_eq!(clean.estimate_entries_read(StreamId::new(2, 0)), keyspace::stream::ENTRIES_READ_UNKNOWN);
+}
+
+#[derive(Debug, Clone)]
+enum GroupOp {
+    Read(u8, u8),
+    Ack(u8),
+    Claim(u8, u8),
+    DelConsumer(u8),
+}
+
+fn group_op() -> impl Strategy<Value = GroupOp> {
+    prop_oneof![
+        (0u8..3, 1u8..4).prop_map(|(c, n)| GroupOp::Read(c, n)),
+        (0u8..30).prop_map(GroupOp::Ack),
+        (0u8..3, 0u8..30).prop_map(|(c, id)| GroupOp::Claim(c, id)),
+        (0u8..3).prop_map(GroupOp::DelConsumer),
+    ]
+}
+
+proptest! {
+    /// Whatever mix of reads, acks, claims and consumer deletions runs, every pending entry is
+    /// listed in exactly its owner's set and every consumer's set holds only its own entries.
+    #[test]
+    fn pel_and_consumer_sets_agree(ops in proptest::collection::vec(group_op(), 1..40)) {
+        let server = Server::new();
+        for i in 1..=30 {
+            exec_line(&server, &format!("xadd s {i}-0 f v"), false, true);
+        }
+        exec_line(&server, "xgroup create s g 0", false, true);
+        for op in &ops {
+            let line = match op {
+                GroupOp::Read(c, n) => format!("xreadgroup group g c{c} count {n} streams s >"),
+                GroupOp::Ack(id) => format!("xack s g {id}-0"),
+                GroupOp::Claim(c, id) => format!("xclaim s g c{c} 0 {id}-0"),
+                GroupOp::DelConsumer(c) => format!("xgroup delconsumer s g c{c}"),
+            };
+            let o = exec_line(&server, &line, false, true);
+            prop_assert!(!o.reply.starts_with(b"-"), "{} -> {}", line, show(&o.reply));
+        }
+        let mut locks = LockSet::new();
+        let t = locks.table(&server.ks, 0, b"s");
+        let Some(Value::Stream(s)) = t.get(b"s", server.now_ms) else { panic!("stream gone") };
+        let g = &s.groups[&b"g"[..]];
+        let listed: usize = g.consumers.values().map(|c| c.pending.len()).sum();
+        prop_assert_eq!(listed, g.pel.len());
+        for (name, c) in &g.consumers {
+            for id in &c.pending {
+                prop_assert_eq!(&g.pel[id].consumer, name);
+            }
+        }
+        prop_assert!(g.pel.keys().all(|id| *id <= g.last_id));
+    }
+}

@@ -304,8 +304,8 @@ impl Stream {
         for (id, fields) in &self.entries {
             let payload: u64 = fields.iter().map(|f| f.len() as u64).sum();
             if let Some((_, node)) = &current {
-                let full = node.bytes + payload >= max_bytes
-                    || (limits.max_entries > 0 && node.live >= limits.max_entries);
+                let full =
+                    node.bytes + payload >= max_bytes || (limits.max_entries > 0 && node.live >= limits.max_entries);
                 if full {
                     if let Some((start, node)) = current.take() {
                         self.nodes.insert(start, node);
@@ -531,7 +531,6 @@ impl PartialEq for Stream {
 }
 
 impl Eq for Stream {}
-
 
 #[cfg(test)]
 mod tests {
