@@ -659,7 +659,7 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], group_mode: bool) {
             count_given = true;
         } else if eq_ic(o, "streams") && moreargs > 0 {
             streams_arg = i + 1;
-            if (args.len() - streams_arg) % 2 != 0 {
+            if !(args.len() - streams_arg).is_multiple_of(2) {
                 return ctx.error(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 );

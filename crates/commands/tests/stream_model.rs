@@ -408,6 +408,9 @@ fn writes_signal_the_keys_blocked_readers_wait_on() {
     assert_eq!(o.effects.ready_keys.len(), 1, "XGROUP DESTROY wakes the group's readers");
     let o = exec_line(&server, "xdel s 1-1", false, true);
     assert!(o.effects.ready_keys.is_empty());
+    // An emptied stream stays (Redis never deletes a stream for being empty).
+    assert_eq!(server.run("xlen s", false), b":0\r\n");
+    assert_eq!(server.run("type s", false), b"+stream\r\n");
 }
 
 // ---------------------------------------------------------------------------------------------

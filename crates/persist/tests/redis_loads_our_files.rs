@@ -207,6 +207,7 @@ fn expected(value: &Value) -> Vec<Vec<u8>> {
         Value::ZSet(z) => {
             z.ordered.iter().flat_map(|(score, m)| [m.as_bytes().to_vec(), resp_score(score.0)]).collect()
         }
+        Value::Stream(_) => panic!("this test generates no streams (their codec is not written yet)"),
     }
 }
 
