@@ -782,7 +782,7 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], group_mode: bool) {
     rerun.extend(keys.iter().map(|k| k.to_vec()));
     for (id_arg, read_from) in id_args.iter().zip(&from) {
         match read_from {
-            ReadFrom::After(id) if *id_arg == b"$" => rerun.push(id_arg_bytes(*id)),
+            ReadFrom::After(id) if *id_arg == b"$" => rerun.push(id_arg(*id)),
             _ => rerun.push(id_arg.to_vec()),
         }
     }
@@ -793,10 +793,6 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], group_mode: bool) {
         deadline_ms,
         rerun_argv: Some(rerun),
     });
-}
-
-fn id_arg_bytes(id: StreamId) -> Vec<u8> {
-    id_arg(id)
 }
 
 /// XREAD of one stream: its entries after the ID, if it has any. Writes `key, [entries]`.

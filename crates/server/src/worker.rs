@@ -2423,9 +2423,11 @@ impl Env {
             }
             if c.master {
                 commands::ctx::set_obey_client(true);
+                self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+                commands::ctx::set_obey_client(false);
+            } else {
+                self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
             }
-            self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
-            commands::ctx::set_obey_client(false);
             if !std::mem::take(&mut self.routing_stale) {
                 break;
             }
