@@ -780,10 +780,10 @@ fn xread_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], group_mode: bool) {
         rerun.push(streams_kw);
     }
     rerun.extend(keys.iter().map(|k| k.to_vec()));
-    for (id_arg, read_from) in id_args.iter().zip(&from) {
+    for (given, read_from) in id_args.iter().zip(&from) {
         match read_from {
-            ReadFrom::After(id) if *id_arg == b"$" => rerun.push(id_arg(*id)),
-            _ => rerun.push(id_arg.to_vec()),
+            ReadFrom::After(id) if *given == b"$" => rerun.push(id_arg(*id)),
+            _ => rerun.push(given.to_vec()),
         }
     }
     let deadline_ms = if timeout_ms == 0 { None } else { ctx.now_ms.checked_add(timeout_ms) };
