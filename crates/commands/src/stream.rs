@@ -7,6 +7,9 @@
 //! consumer) belong to `keyspace::stream`. It never waits and never reads a clock: a blocking
 //! read that finds nothing asks the server to park the client (`ctx.effects.block`) and is run
 //! again when a key it waits on is signalled, with `$` already resolved to the ID it stood for.
+//! Rejected alternative: Redis's per-client blocking state (the IDs each key waits after, the
+//! group and consumer) kept by the server, which would give the worker stream-specific logic
+//! that a rewritten argument vector makes unnecessary.
 //!
 //! Commands that change consumer groups propagate what Redis propagates instead of themselves
 //! (XREADGROUP and XAUTOCLAIM become XCLAIMs and XGROUP SETID, an XADD with `*` carries its
@@ -1186,13 +1189,13 @@ fn xpending(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut start = StreamId::MIN;
     let mut end = StreamId::MAX;
     let mut count: i64 = 0;
-    let mut min_idle: i64 = 0;
+    let mut min_idle_ms: i64 = 0;
     let mut consumer: Option<&[u8]> = None;
     if argc >= 6 {
         let mut startidx = 3;
         if eq_ic(args[3], "idle") {
             let Some(v) = parse_i64(args[4]) else { return ctx.error(errors::NOT_INTEGER) };
-            min_idle = v;
+            min_idle_ms = v;
             if argc < 8 {
                 return ctx.error(errors::SYNTAX);
             }
@@ -1259,7 +1262,7 @@ fn xpending(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         }
         let Some(nack) = g.pel.get(id) else { continue };
         let idle = now - nack.delivery_time_ms as i64;
-        if min_idle != 0 && idle < min_idle {
+        if min_idle_ms != 0 && idle < min_idle_ms {
             continue;
         }
         left -= 1;
@@ -1289,10 +1292,10 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         }
         Ok(_) => {}
     }
-    let Some(min_idle) = parse_i64(args[4]) else {
+    let Some(min_idle_ms) = parse_i64(args[4]) else {
         return ctx.error("ERR Invalid min-idle-time argument for XCLAIM");
     };
-    let min_idle = min_idle.max(0);
+    let min_idle_ms = min_idle_ms.max(0);
     let mut ids: Vec<(StreamId, &[u8])> = Vec::new();
     let mut j = 5;
     while j < args.len() {
@@ -1305,7 +1308,7 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut force = false;
     let mut justid = false;
     let mut retrycount: i64 = -1;
-    let mut delivery_time: i64 = -1;
+    let mut delivery_time_ms: i64 = -1;
     let mut last_id = StreamId::MIN;
     while j < args.len() {
         let moreargs = args.len() - 1 - j;
@@ -1319,13 +1322,13 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             let Some(v) = parse_i64(args[j]) else {
                 return ctx.error("ERR Invalid IDLE option argument for XCLAIM");
             };
-            delivery_time = now.wrapping_sub(v);
+            delivery_time_ms = now.wrapping_sub(v);
         } else if eq_ic(opt, "time") && moreargs > 0 {
             j += 1;
             let Some(v) = parse_i64(args[j]) else {
                 return ctx.error("ERR Invalid TIME option argument for XCLAIM");
             };
-            delivery_time = v;
+            delivery_time_ms = v;
         } else if eq_ic(opt, "retrycount") && moreargs > 0 {
             j += 1;
             let Some(v) = parse_i64(args[j]) else {
@@ -1343,10 +1346,10 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     }
     // Past times only; but a master's or the AOF's TIME is kept as given (the AOF loads with
     // the clock at 0, and the time was already checked where the claim first happened).
-    if delivery_time < 0 || (delivery_time > now && !ctx::obey_client()) {
-        delivery_time = now;
+    if delivery_time_ms < 0 || (delivery_time_ms > now && !ctx::obey_client()) {
+        delivery_time_ms = now;
     }
-    let delivery_time = delivery_time as u64;
+    let delivery_time_ms = delivery_time_ms as u64;
     let now_ms = now_u64(ctx);
     let propagating = ctx.propagating();
     ctx.propagate_nothing();
@@ -1385,7 +1388,7 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             continue;
         }
         if let Some(nack) = &existing {
-            if min_idle > 0 && now - (nack.delivery_time_ms as i64) < min_idle {
+            if min_idle_ms > 0 && now - (nack.delivery_time_ms as i64) < min_idle_ms {
                 continue;
             }
         }
@@ -1401,9 +1404,9 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             consumer_ready = true;
         }
         let prev_count = existing.as_ref().map_or(1, |n| n.delivery_count);
-        g.assign(id, &cname_sds, delivery_time, prev_count);
+        g.assign(id, &cname_sds, delivery_time_ms, prev_count);
         if let Some(nack) = g.pel.get_mut(&id) {
-            nack.delivery_time_ms = delivery_time;
+            nack.delivery_time_ms = delivery_time_ms;
             if retrycount >= 0 {
                 nack.delivery_count = retrycount as u64;
             } else if !justid {
@@ -1445,10 +1448,10 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
 fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let (key, gname, cname, now) = (args[1], args[2], args[3], ctx.now_ms);
-    let Some(min_idle) = parse_i64(args[4]) else {
+    let Some(min_idle_ms) = parse_i64(args[4]) else {
         return ctx.error("ERR Invalid min-idle-time argument for XAUTOCLAIM");
     };
-    let min_idle = min_idle.max(0);
+    let min_idle_ms = min_idle_ms.max(0);
     let Some(start) = interval_start(ctx.out, args[5]) else { return };
     const ATTEMPTS_FACTOR: i64 = 10;
     let mut count: i64 = 100;
@@ -1516,7 +1519,7 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             count -= 1;
             continue;
         }
-        if min_idle > 0 && now - (nack.delivery_time_ms as i64) < min_idle {
+        if min_idle_ms > 0 && now - (nack.delivery_time_ms as i64) < min_idle_ms {
             continue;
         }
         let prev_count = nack.delivery_count;
@@ -1766,10 +1769,11 @@ fn xinfo_stream(out: &mut ReplyBuf, args: &[&[u8]], s: &Stream, limits: NodeLimi
             let shown = c.pending.len().min(limit);
             out.array(shown);
             for id in c.pending.iter().take(shown) {
-                let (time, deliveries) = g.pel.get(id).map_or((0, 0), |n| (n.delivery_time_ms, n.delivery_count));
+                let (delivery_time_ms, deliveries) =
+                    g.pel.get(id).map_or((0, 0), |n| (n.delivery_time_ms, n.delivery_count));
                 out.array(3);
                 reply_id(out, *id);
-                out.int(time as i64);
+                out.int(delivery_time_ms as i64);
                 out.int(deliveries as i64);
             }
         }
