@@ -1330,6 +1330,154 @@ SCRIPT_OPS = [
 ]
 
 
+# === stream ========================================================================================================
+# Explicit IDs only (`*` takes the wall clock, which two servers never share), and no reply that shows times:
+# no extended XPENDING (idle), XINFO CONSUMERS (idle) or XINFO STREAM (radix-tree-nodes counts Redis's rax nodes,
+# which only Redis's allocator layout decides). Claims use min-idle 0 or one larger than any run.
+STREAM_GROUPS = [b"g1", b"g2", b"nogroup"]
+STREAM_CONSUMERS = [b"alice", b"bob", b"carol"]
+
+
+def x_id(g, special=True):
+    if special and g.chance(0.08):
+        return g.pick([b"0", b"0-0", b"-", b"+", b"abc", b"1-x", b"18446744073709551615-18446744073709551615",
+                       b"18446744073709551616", b"-1"])
+    ms = g.r.randint(0, 40)
+    if g.chance(0.3):
+        return str(ms).encode()
+    return ("%d-%d" % (ms, g.r.randint(0, 3))).encode()
+
+
+def x_range_bound(g):
+    if g.chance(0.3):
+        return g.pick([b"-", b"+"])
+    if g.chance(0.2):
+        return b"(" + x_id(g, special=False)
+    return x_id(g)
+
+
+def x_trim_args(g):
+    strategy = g.case(g.pick(["MAXLEN", "MINID"]))
+    args = [strategy]
+    approx = g.chance(0.5)
+    if approx:
+        args.append(b"~")
+    elif g.chance(0.5):
+        args.append(b"=")
+    args.append(g.int_arg(0, 8) if strategy.upper() == b"MAXLEN" else x_id(g))
+    if g.chance(0.2):
+        args += [g.case("LIMIT"), g.int_arg(0, 5)]
+    return args
+
+
+def x_add(g):
+    args = [b"XADD", g.key()]
+    if g.chance(0.1):
+        args.append(g.case("NOMKSTREAM"))
+    if g.chance(0.25):
+        args += x_trim_args(g)
+    if g.chance(0.2):
+        args.append(("%d-*" % g.r.randint(0, 40)).encode())
+    else:
+        args.append(x_id(g))
+    for _ in range(g.r.randint(1, 2)):
+        args += [g.pick(FIELDS), g.string()]
+    return Op(args)
+
+
+def x_read(g):
+    keys = g.keys(1, 2)
+    args = [b"XREAD"]
+    if g.chance(0.4):
+        args += [g.case("COUNT"), g.count_arg(0, 3)]
+    if g.chance(0.15):
+        args += [g.case("BLOCK"), g.pick([b"10", b"20", b"-1", b"x"])]
+    ids = [g.pick([b"$", b"0"]) if g.chance(0.4) else x_id(g) for _ in keys]
+    return Op(args + [g.case("STREAMS")] + keys + ids)
+
+
+def x_readgroup(g):
+    keys = g.keys(1, 2)
+    args = [b"XREADGROUP", g.case("GROUP"), g.pick(STREAM_GROUPS), g.pick(STREAM_CONSUMERS)]
+    if g.chance(0.4):
+        args += [g.case("COUNT"), g.count_arg(0, 3)]
+    if g.chance(0.15):
+        args.append(g.case("NOACK"))
+    if g.chance(0.1):
+        args += [g.case("BLOCK"), g.pick([b"10", b"20"])]
+    ids = [b">" if g.chance(0.7) else g.pick([b"0", b"$", x_id(g)]) for _ in keys]
+    return Op(args + [g.case("STREAMS")] + keys + ids)
+
+
+def x_group(g):
+    sub = g.pick(["CREATE", "CREATE", "SETID", "DESTROY", "CREATECONSUMER", "DELCONSUMER", "HELP", "NOPE"])
+    key, group = g.key(), g.pick(STREAM_GROUPS)
+    if sub == "CREATE":
+        args = [b"XGROUP", g.case(sub), key, group, g.pick([b"$", b"0", x_id(g)])]
+        if g.chance(0.4):
+            args.append(g.case("MKSTREAM"))
+        if g.chance(0.15):
+            args += [g.case("ENTRIESREAD"), g.int_arg(-2, 5)]
+        return Op(args)
+    if sub == "SETID":
+        args = [b"XGROUP", g.case(sub), key, group, g.pick([b"$", b"0", x_id(g)])]
+        if g.chance(0.3):
+            args += [g.case("ENTRIESREAD"), g.int_arg(-2, 5)]
+        return Op(args)
+    if sub == "DESTROY":
+        return Op([b"XGROUP", g.case(sub), key, group])
+    if sub in ("CREATECONSUMER", "DELCONSUMER"):
+        return Op([b"XGROUP", g.case(sub), key, group, g.pick(STREAM_CONSUMERS)])
+    return Op([b"XGROUP", g.case(sub)])
+
+
+def x_claim(g):
+    args = [b"XCLAIM", g.key(), g.pick(STREAM_GROUPS), g.pick(STREAM_CONSUMERS), g.pick([b"0", b"0", b"100000000"])]
+    args += [x_id(g) for _ in range(g.r.randint(1, 3))]
+    args.append(g.case("JUSTID"))
+    if g.chance(0.2):
+        args.append(g.case("FORCE"))
+    if g.chance(0.2):
+        args += [g.case("RETRYCOUNT"), g.int_arg(0, 5)]
+    if g.chance(0.15):
+        args += [g.case("LASTID"), x_id(g)]
+    return Op(args)
+
+
+def x_autoclaim(g):
+    args = [b"XAUTOCLAIM", g.key(), g.pick(STREAM_GROUPS), g.pick(STREAM_CONSUMERS), g.pick([b"0", b"100000000"]),
+            x_range_bound(g)]
+    if g.chance(0.5):
+        args += [g.case("COUNT"), g.count_arg(0, 4)]
+    args.append(g.case("JUSTID"))
+    return Op(args)
+
+
+STREAM_OPS = [
+    (16, x_add),
+    (5, lambda g: Op([b"XRANGE", g.key(), x_range_bound(g), x_range_bound(g)]
+                     + ([g.case("COUNT"), g.count_arg()] if g.chance(0.4) else []))),
+    (3, lambda g: Op([b"XREVRANGE", g.key(), x_range_bound(g), x_range_bound(g)]
+                     + ([g.case("COUNT"), g.count_arg()] if g.chance(0.4) else []))),
+    (3, lambda g: Op([b"XLEN", g.key()])),
+    (3, lambda g: Op([b"XDEL", g.key()] + [x_id(g) for _ in range(g.r.randint(1, 3))])),
+    (3, lambda g: Op([b"XTRIM", g.key()] + x_trim_args(g))),
+    (2, lambda g: Op([b"XSETID", g.key(), x_id(g)]
+                     + ([g.case("ENTRIESADDED"), g.int_arg(-1, 40)] if g.chance(0.3) else [])
+                     + ([g.case("MAXDELETEDID"), x_id(g)] if g.chance(0.3) else []))),
+    (5, x_read),
+    (6, x_group),
+    (7, x_readgroup),
+    (3, lambda g: Op([b"XACK", g.key(), g.pick(STREAM_GROUPS)] + [x_id(g) for _ in range(g.r.randint(1, 3))])),
+    (3, lambda g: Op([b"XPENDING", g.key(), g.pick(STREAM_GROUPS)])),
+    (3, x_claim),
+    (2, x_autoclaim),
+    (2, lambda g: Op([b"XINFO", g.case("GROUPS"), g.key()])),
+    (1, lambda g: Op([b"XINFO", g.case(g.pick(["HELP", "NOPE"]))])),
+    (1, lambda g: Op([b"OBJECT", b"ENCODING", g.key()])),
+]
+
+
 GROUPS = {
     "string": lambda proto: STRING_OPS,
     "generic": lambda proto: GENERIC_OPS,
@@ -1343,4 +1491,5 @@ GROUPS = {
     "introspect": lambda proto: INTROSPECT_OPS,
     "acl": lambda proto: ACL_OPS,
     "scripting": lambda proto: SCRIPT_OPS,
+    "stream": lambda proto: STREAM_OPS,
 }

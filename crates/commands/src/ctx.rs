@@ -36,7 +36,7 @@ pub struct DataConfig {
     pub zset_max_listpack_entries: i64,
     pub zset_max_listpack_value: i64,
     /// `stream-node-max-bytes` and `stream-node-max-entries` (0: no limit): how DUMP and saves
-    /// cut a stream into listpack nodes.
+    /// cut a stream into listpack nodes, and the nodes `~` trimming removes whole.
     pub stream_node_max_bytes: i64,
     pub stream_node_max_entries: i64,
     /// `rdbcompression`: DUMP payloads compress long strings with LZF.
@@ -89,6 +89,10 @@ pub struct BlockRequest {
     pub keys: Vec<Sds>,
     /// Absolute deadline in Unix ms; `None` blocks forever (timeout 0).
     pub deadline_ms: Option<i64>,
+    /// The command to run again when a key is signalled, if not the one that blocked: XREAD
+    /// waits for entries after the `$` it resolved when it blocked, not after the last ID at
+    /// wake-up time.
+    pub rerun_argv: Option<Vec<Vec<u8>>>,
 }
 
 /// What a command did besides replying, for the server to act on after it returns.
@@ -286,4 +290,38 @@ pub fn set_from_script(on: bool) {
 /// Whether the running command was called by a script (`redis.call`).
 pub fn from_script() -> bool {
     FROM_SCRIPT.with(|f| f.get())
+}
+
+thread_local! {
+    /// Set while this thread re-runs a blocked client's command because a key it waits on was
+    /// signalled: XREADGROUP then answers a vanished key or group with the errors Redis gives a
+    /// client it unblocks, not the ones a fresh call gets.
+    static SERVING_BLOCKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+thread_local! {
+    /// Set while this thread applies commands from our master or from the AOF (Redis's
+    /// mustObeyClient): their arguments were produced by a server, which some commands accept
+    /// in forms a client may not send (XADD/XTRIM with LIMIT and an exact trim).
+    static OBEY_CLIENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks (or unmarks) the commands this thread runs next as coming from our master or the AOF.
+pub fn set_obey_client(on: bool) {
+    OBEY_CLIENT.with(|f| f.set(on));
+}
+
+/// Whether the running command comes from our master or the AOF.
+pub fn obey_client() -> bool {
+    OBEY_CLIENT.with(|f| f.get())
+}
+
+/// Marks (or unmarks) the commands this thread runs next as re-runs for woken clients.
+pub fn set_serving_blocked(on: bool) {
+    SERVING_BLOCKED.with(|f| f.set(on));
+}
+
+/// Whether the running command is a re-run for a client woken by a signalled key.
+pub fn serving_blocked() -> bool {
+    SERVING_BLOCKED.with(|f| f.get())
 }

@@ -551,19 +551,55 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[&[u8]]) {
 
 /// DEL key [key ...]
 fn del(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    delete_keys(ctx, args);
+    delete_keys(ctx, args, ctx.config.lazyfree_lazy_user_del);
 }
 
-/// UNLINK key [key ...]: as DEL (values are freed in place).
+/// UNLINK key [key ...]: as DEL (values are freed in place), counting in `lazyfreed_objects`
+/// the values Redis would have handed to its lazy-free thread.
 fn unlink(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
-    delete_keys(ctx, args);
+    delete_keys(ctx, args, true);
 }
 
-fn delete_keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
+/// Values UNLINK freed that Redis would have freed in the background (INFO's
+/// `lazyfreed_objects`; CONFIG RESETSTAT zeroes it).
+pub static LAZYFREED_OBJECTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Redis frees a value in the background when freeing it takes more than this many
+/// allocations (LAZYFREE_THRESHOLD).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Redis's lazyfreeGetFreeEffort: the allocations freeing `value` takes.
+fn free_effort(value: &Value, config: &crate::DataConfig) -> usize {
+    let encoding = crate::redis_encoding(value, config);
+    match value {
+        // One quicklist node per list-max-listpack-size elements (or about 8 kB, its default).
+        Value::List(l) => {
+            let per_node = if config.list_max_listpack_size > 0 { config.list_max_listpack_size as usize } else { 128 };
+            l.len().div_ceil(per_node)
+        }
+        Value::Set(s) if encoding == "hashtable" => s.len(),
+        Value::Hash(h) if encoding == "hashtable" => h.len(),
+        Value::ZSet(z) if encoding == "skiplist" => z.scores.len(),
+        Value::Stream(s) => {
+            let limits = keyspace::stream::NodeLimits {
+                max_entries: config.stream_node_max_entries.max(0) as u64,
+                max_bytes: config.stream_node_max_bytes.max(0) as u64,
+            };
+            let groups = s.groups.values().next().map_or(0, |first| s.groups.len() * (1 + first.pel.len()));
+            crate::stream::radix_tree_nodes(s.node_count(limits)) + groups
+        }
+        _ => 1,
+    }
+}
+
+fn delete_keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], lazy: bool) {
     let now = ctx.now_ms;
     let mut deleted = 0u64;
     for key in &args[1..] {
-        if ctx.locks.table(ctx.ks, ctx.db, key).remove(key, now).is_some() {
+        if let Some(value) = ctx.locks.table(ctx.ks, ctx.db, key).remove(key, now) {
+            if lazy && free_effort(&value, ctx.config) > LAZYFREE_THRESHOLD {
+                LAZYFREED_OBJECTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             deleted += 1;
             ctx.notify(NOTIFY_GENERIC, "del", key);
         }
@@ -793,7 +829,7 @@ fn second<'t>(a: &'t mut SlotTable, b: &'t mut Option<&mut SlotTable>) -> &'t mu
 
 /// Values that can wake blocked clients when they appear under a key.
 fn may_serve_blocked(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 /// RENAME key newkey

@@ -71,7 +71,7 @@ fn reply_help(ctx: &mut Ctx<'_, '_>, command: &str, lines: &[&str]) {
 
 /// Values that can wake clients blocked on their key (BLPOP & co., BZPOPMIN & co.).
 fn may_serve_blocked(v: &Value) -> bool {
-    matches!(v, Value::List(_) | Value::ZSet(_))
+    matches!(v, Value::List(_) | Value::ZSet(_) | Value::Stream(_))
 }
 
 // ---------------------------------------------------------------------------------------------

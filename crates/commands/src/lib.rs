@@ -26,12 +26,13 @@ mod list;
 mod long_double;
 mod set;
 pub mod sort;
+mod stream;
 mod string;
 mod zset;
 
 pub use ctx::{set_verbose_log, BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
 pub use dump::{encode_limits, SKIP_CHECKSUM_VALIDATION};
-pub use generic::string_match;
+pub use generic::{string_match, LAZYFREED_OBJECTS};
 pub use introspect::redis_encoding;
 pub use meta::{flag, key_positions, keys_and_flags, CommandMeta, KeysError};
 pub use registry::{Entry, Handler, Kind, LookupError, Registry};
@@ -50,5 +51,6 @@ fn register_all(r: &mut Registry) {
     list::register(r);
     set::register(r);
     sort::register(r);
+    stream::register(r);
     zset::register(r);
 }

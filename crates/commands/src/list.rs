@@ -428,8 +428,12 @@ pub(crate) fn block_or_deny(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], timeout_ms: i
         // A deadline past i64 is as good as never (Redis's own sum wraps and such a client waits
         // forever too).
         let deadline_ms = if timeout_ms == 0 { None } else { ctx.now_ms.checked_add(timeout_ms) };
-        ctx.effects.block =
-            Some(BlockRequest { db: ctx.db, keys: keys.iter().map(|k| Sds::new(k)).collect(), deadline_ms });
+        ctx.effects.block = Some(BlockRequest {
+            db: ctx.db,
+            keys: keys.iter().map(|k| Sds::new(k)).collect(),
+            deadline_ms,
+            rerun_argv: None,
+        });
     } else {
         deny(ctx.out);
     }

@@ -4,6 +4,7 @@
 //! listpack/intset encodings are not copied (OBJECT ENCODING reports what Redis would choose
 //! for the same contents, which is computed, not stored).
 
+use crate::stream::Stream;
 use crate::Sds;
 use foldhash::fast::RandomState;
 use std::collections::{BTreeSet, VecDeque};
@@ -60,7 +61,7 @@ pub enum Value {
     Hash(Box<HashFields>),
     Set(Box<SetMembers>),
     ZSet(Box<ZSetValue>),
-    Stream(Box<crate::stream::Stream>),
+    Stream(Box<Stream>),
 }
 
 impl Value {

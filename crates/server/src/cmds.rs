@@ -578,6 +578,7 @@ impl Env {
                 crate::replication::reset_stats();
                 shared.stats.evicted_keys.store(0, Ordering::Relaxed);
                 shared.stats.evicted_clients.store(0, Ordering::Relaxed);
+                commands::LAZYFREED_OBJECTS.store(0, Ordering::Relaxed);
                 shared.stat_reset_ms.store(now, Ordering::Relaxed);
                 c.out.ok();
             }
@@ -643,6 +644,9 @@ impl Env {
                     }
                 }
                 shared.stats.dirty.fetch_add(removed, Ordering::Relaxed);
+                if !in_exec {
+                    self.wake_vanished_stream_readers();
+                }
                 if id == FLUSHALL {
                     // Redis's flushAllDataAndResetRDB: a BGSAVE under way would save what is gone, so
                     // it is stopped; with save points the empty dataset is saved at once. Not inside

@@ -137,14 +137,7 @@ fn value_digest(value: &Value, expire_at_ms: Option<i64>) -> Digest {
                 d.mix(resp::format_double(score.0).as_bytes());
             }
         }
-        // As Redis: each entry's ID as `<ms>.<seq>`, then its fields and values (groups are not
-        // part of the digest).
-        Value::Stream(stream) => {
-            for (id, fields) in &stream.entries {
-                d.mix(format!("{}.{}", id.ms, id.seq).as_bytes());
-                fields.iter().for_each(|f| d.mix(f.as_bytes()));
-            }
-        }
+        Value::Stream(st) => stream_digest(&mut d, st),
     }
     d.mix(value.type_name().as_bytes());
     if let Some(at) = expire_at_ms {
@@ -152,6 +145,33 @@ fn value_digest(value: &Value, expire_at_ms: Option<i64>) -> Digest {
         d.mix(at.to_string().as_bytes());
     }
     d
+}
+
+/// A stream's digest: its entries in order, its counters, and every group with its PEL and
+/// consumer names. Redis digests the entries only; the groups are in here so a replica or a
+/// reload that lost a group shows. Consumers' seen times are left out: a replica sets them
+/// when it applies the propagated XCLAIM, so they differ between equal datasets.
+fn stream_digest(d: &mut Digest, st: &keyspace::stream::Stream) {
+    for (id, fields) in &st.entries {
+        d.mix(&id.to_be_bytes());
+        fields.iter().for_each(|f| d.mix(f.as_bytes()));
+    }
+    d.mix(&st.last_id.to_be_bytes());
+    d.mix(&st.first_id.to_be_bytes());
+    d.mix(&st.max_deleted_entry_id.to_be_bytes());
+    d.mix(&st.entries_added.to_le_bytes());
+    for (name, g) in &st.groups {
+        d.mix(name.as_bytes());
+        d.mix(&g.last_id.to_be_bytes());
+        d.mix(&g.entries_read.to_le_bytes());
+        for (id, nack) in &g.pel {
+            d.mix(&id.to_be_bytes());
+            d.mix(nack.consumer.as_bytes());
+            d.mix(&nack.delivery_time_ms.to_le_bytes());
+            d.mix(&nack.delivery_count.to_le_bytes());
+        }
+        g.consumers.keys().for_each(|cname| d.mix(cname.as_bytes()));
+    }
 }
 
 fn dataset_digest(shared: &Shared, now: i64) -> Digest {

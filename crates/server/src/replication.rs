@@ -306,6 +306,25 @@ static REPL_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
 static REPL_BACKLOG_BYTES: AtomicU64 = AtomicU64::new(0);
 static REPL_HAS_REPLICAS: AtomicBool = AtomicBool::new(false);
 
+/// Replicas waiting out `repl-diskless-sync-delay` now, for `repl-diskless-sync-max-replicas`.
+static DELAY_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts one replica in [`DELAY_WAITERS`] while it lives.
+struct DelayWaiter;
+
+impl DelayWaiter {
+    fn new() -> DelayWaiter {
+        DELAY_WAITERS.fetch_add(1, Ordering::Relaxed);
+        DelayWaiter
+    }
+}
+
+impl Drop for DelayWaiter {
+    fn drop(&mut self) {
+        DELAY_WAITERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// What the replica links' own send buffers hold (one chunk each while streaming): replica
 /// output memory as much as the shared buffer is, so it is counted with it.
 static REPL_LINK_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -1654,14 +1673,29 @@ fn full_sync(
     notice!("Replica {} asks for synchronization", link.info.addr);
     notice!("Full resync requested by replica {}", link.info.addr);
     if diskless && delay_s > 0 {
-        // Redis waits this long for more replicas to share the transfer; a keepalive newline
-        // each second keeps the replica's read timeout at bay.
-        for _ in 0..delay_s {
-            std::thread::sleep(Duration::from_secs(1));
+        // Redis waits this long for more replicas to share the transfer, and no longer once
+        // `repl-diskless-sync-max-replicas` of them wait (0: no such limit); a keepalive
+        // newline each second keeps the replica's read timeout at bay.
+        let _waiting = DelayWaiter::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(delay_s as u64);
+        let mut next_keepalive = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let max_replicas = shared.config.read().get_i64("repl-diskless-sync-max-replicas").unwrap_or(0);
+            if max_replicas > 0 && DELAY_WAITERS.load(Ordering::Relaxed) >= max_replicas as usize {
+                break;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
             if stop() {
                 return Err(std::io::Error::other("closed while waiting"));
             }
-            sock.write_all(b"\n")?;
+            if now >= next_keepalive {
+                sock.write_all(b"\n")?;
+                next_keepalive += Duration::from_secs(1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
     // The snapshot must start at a barrier; the keyspace has one snapshot at a time (a BGSAVE

@@ -2440,7 +2440,13 @@ impl Env {
             if attempt == 2 {
                 self.routing_guard = None;
             }
-            self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+            if c.master {
+                commands::ctx::set_obey_client(true);
+                self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+                commands::ctx::set_obey_client(false);
+            } else {
+                self.run_locked(entry, handler, args, c.db, &mut c.out, now, true);
+            }
             if !std::mem::take(&mut self.routing_stale) {
                 break;
             }
@@ -2763,9 +2769,49 @@ impl Env {
             let notes = std::mem::take(&mut self.effects.notifications);
             self.publish_notifications(&notes);
         }
+        if self.effects.dirty > 0 {
+            let vanished = self.vanished_stream_keys();
+            self.effects.ready_keys.extend(vanished);
+        }
         if !self.effects.ready_keys.is_empty() {
             let ready: VecDeque<(u32, Sds)> = self.effects.ready_keys.drain(..).collect();
             self.serve_ready_keys(ready);
+        }
+    }
+
+    /// The keys XREADGROUP clients wait on that no longer hold a stream. Redis ends such a wait
+    /// with an error as soon as the key is deleted or replaced (by DEL, SET, FLUSHALL, SWAPDB,
+    /// RENAME, expiry...); rather than hooking every way a key can go, a write while such
+    /// clients wait checks their keys, and the re-run gives each its error. Costs one atomic
+    /// load while nobody is blocked.
+    pub fn vanished_stream_keys(&mut self) -> Vec<(u32, Sds)> {
+        let shared = self.shared;
+        if shared.blocked_count.load(Ordering::SeqCst) == 0 {
+            return Vec::new();
+        }
+        let reg = shared.blocking.inner.lock();
+        let mut vanished = Vec::new();
+        for w in reg.waiters.values() {
+            if !w.argv[0].eq_ignore_ascii_case(b"xreadgroup") {
+                continue;
+            }
+            for key in &w.keys {
+                let t = shared.ks.db(w.db as usize).lock_slot(key_hash_slot(key));
+                let is_stream = matches!(t.stored(key), Some((keyspace::Value::Stream(_), _)));
+                if !is_stream && !vanished.iter().any(|(d, k)| *d == w.db && k == key) {
+                    vanished.push((w.db, key.clone()));
+                }
+            }
+        }
+        vanished
+    }
+
+    /// After FLUSHALL/FLUSHDB (which run outside the data commands' effects): wakes the
+    /// XREADGROUP clients whose keys are gone.
+    pub fn wake_vanished_stream_readers(&mut self) {
+        let vanished: VecDeque<(u32, Sds)> = self.vanished_stream_keys().into_iter().collect();
+        if !vanished.is_empty() {
+            self.serve_ready_keys(vanished);
         }
     }
 
@@ -2785,7 +2831,7 @@ impl Env {
                     worker: self.id,
                     db: req.db,
                     resp3: c.resp3(),
-                    argv: args.iter().map(|a| a.to_vec()).collect(),
+                    argv: req.rerun_argv.unwrap_or_else(|| args.iter().map(|a| a.to_vec()).collect()),
                     keys: req.keys,
                     deadline_ms: req.deadline_ms,
                 });
@@ -2814,23 +2860,35 @@ impl Env {
             if rounds > 100_000 {
                 break;
             }
-            while let Some(&client_id) = reg.by_key.get(&(db, key.clone())).and_then(|q| q.front()) {
+            // Waiters of this key already tried and left waiting (stream readers only: each
+            // waits for entries after its own ID, so one that cannot be served yet does not
+            // mean the next one cannot; a list or sorted set serves its waiters in order or
+            // none).
+            let mut skipped = 0usize;
+            while let Some(&client_id) = reg.by_key.get(&(db, key.clone())).and_then(|q| q.get(skipped)) {
                 let Some(w) = reg.waiters.get(&client_id) else {
                     break;
                 };
                 // As Redis, a ready key serves its waiters only if it now holds the type they wait
-                // for (a list for BLPOP and friends, a sorted set for BZPOP*): a key that was pushed
-                // to and then replaced by a string inside one transaction wakes nobody.
+                // for (a list for BLPOP and friends, a sorted set for BZPOP*, a stream for XREAD):
+                // a key that was pushed to and then replaced by a string inside one transaction
+                // wakes nobody. XREADGROUP runs whatever the key holds: a deleted key or group
+                // ends its wait with an error.
                 let wants_zset = w.argv[0].len() > 2 && w.argv[0][..2].eq_ignore_ascii_case(b"bz");
+                let wants_stream = w.argv[0].first().is_some_and(|c| c.eq_ignore_ascii_case(&b'x'));
+                let any_type = w.argv[0].eq_ignore_ascii_case(b"xreadgroup");
                 let (has_type, logged) = {
                     let mut t = shared.ks.db(db as usize).lock_slot(key_hash_slot(&key));
-                    let has_type = t.get(&key, now_ms()).is_some_and(|v| {
-                        if wants_zset {
-                            matches!(v, keyspace::Value::ZSet(_))
-                        } else {
-                            matches!(v, keyspace::Value::List(_))
-                        }
-                    });
+                    let has_type = any_type
+                        || t.get(&key, now_ms()).is_some_and(|v| {
+                            if wants_stream {
+                                matches!(v, keyspace::Value::Stream(_))
+                            } else if wants_zset {
+                                matches!(v, keyspace::Value::ZSet(_))
+                            } else {
+                                matches!(v, keyspace::Value::List(_))
+                            }
+                        });
                     // An expiry here is logged (as a DEL of `db`) while the slot is locked.
                     (has_type, crate::aof::feed_expired(db, self.data_config.lazyfree_lazy_expire))
                 };
@@ -2841,6 +2899,10 @@ impl Env {
                     None => self.publish_expired_log(db),
                 }
                 if !has_type {
+                    if wants_stream {
+                        skipped += 1;
+                        continue;
+                    }
                     break;
                 }
                 let argv: Vec<&[u8]> = w.argv.iter().map(|a| a.as_slice()).collect();
@@ -2867,7 +2929,9 @@ impl Env {
                     });
                 self.cur_caching = false;
                 let serve_started = Instant::now();
+                commands::ctx::set_serving_blocked(true);
                 self.run_locked(entry, handler, &argv, wdb, &mut out, now_ms(), true);
+                commands::ctx::set_serving_blocked(false);
                 let served_us = serve_started.elapsed().as_micros() as u64;
                 for (to, d) in std::mem::replace(&mut self.track_deferred, saved_deferred) {
                     if d.client_id == client_id {
@@ -2881,6 +2945,10 @@ impl Env {
                 (self.cur_client, self.cur_tracking, self.cur_caching) = saved_cur;
                 let effects = std::mem::replace(&mut self.effects, saved);
                 if effects.block.is_some() {
+                    if wants_stream {
+                        skipped += 1;
+                        continue;
+                    }
                     break;
                 }
                 if effects.dirty > 0 {
