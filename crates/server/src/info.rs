@@ -349,7 +349,7 @@ fn render_section(
                 u8::from(crate::replication::loading()),
                 u8::from(crate::replication::async_loading()),
                 shared.stats.dirty.load(Ordering::Relaxed),
-                u8::from(persist.bgsave_started_ms.is_some()),
+                u8::from(persist.bgsave_started_ms.is_some() || crate::replication::sync_snapshot_in_progress()),
                 shared.lastsave_s.load(Ordering::Relaxed),
                 if persist.last_save_ok { "ok" } else { "err" },
                 persist.last_bgsave_secs,

@@ -306,6 +306,31 @@ static REPL_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
 static REPL_BACKLOG_BYTES: AtomicU64 = AtomicU64::new(0);
 static REPL_HAS_REPLICAS: AtomicBool = AtomicBool::new(false);
 
+/// Full syncs whose snapshot is being written now (INFO's rdb_bgsave_in_progress counts them,
+/// as Redis counts its sync child).
+static SYNC_SNAPSHOTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a full sync's snapshot is being written.
+pub fn sync_snapshot_in_progress() -> bool {
+    SYNC_SNAPSHOTS.load(Ordering::Relaxed) > 0
+}
+
+/// Counts one sync in [`SYNC_SNAPSHOTS`] while it lives.
+struct SyncSnapshotCounted;
+
+impl SyncSnapshotCounted {
+    fn new() -> SyncSnapshotCounted {
+        SYNC_SNAPSHOTS.fetch_add(1, Ordering::Relaxed);
+        SyncSnapshotCounted
+    }
+}
+
+impl Drop for SyncSnapshotCounted {
+    fn drop(&mut self) {
+        SYNC_SNAPSHOTS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Replicas waiting out `repl-diskless-sync-delay` now, for `repl-diskless-sync-max-replicas`.
 static DELAY_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -1747,6 +1772,8 @@ fn full_sync(
             sock.write_all(b"\n")?;
         }
     };
+    // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
+    let _saving = SyncSnapshotCounted::new();
     let result = (|| -> std::io::Result<()> {
         if !req.sync {
             notice!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
