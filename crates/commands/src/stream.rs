@@ -130,24 +130,24 @@ fn strict_id(out: &mut ReplyBuf, arg: &[u8]) -> Option<StreamId> {
 
 /// The start of an interval: `(id` excludes it (the next ID is the real start).
 fn interval_start(out: &mut ReplyBuf, arg: &[u8]) -> Option<StreamId> {
-    let (exclusive, id) = interval_id(arg, 0);
-    let Some(id) = id else {
-        out.error(INVALID_ID);
-        return None;
-    };
-    if !exclusive {
-        return Some(id);
-    }
-    let next = id.next();
-    if next.is_none() {
-        out.error(INVALID_START);
-    }
-    next
+    interval_bound(out, arg, 0, StreamId::next, INVALID_START)
 }
 
 /// The end of an interval: `(id` excludes it (the previous ID is the real end).
 fn interval_end(out: &mut ReplyBuf, arg: &[u8]) -> Option<StreamId> {
-    let (exclusive, id) = interval_id(arg, u64::MAX);
+    interval_bound(out, arg, u64::MAX, StreamId::prev, INVALID_END)
+}
+
+/// One end of an interval: an exclusive `(id` moves one step inward, and an ID with no step
+/// left is `beyond_error`.
+fn interval_bound(
+    out: &mut ReplyBuf,
+    arg: &[u8],
+    missing_seq: u64,
+    inward: fn(StreamId) -> Option<StreamId>,
+    beyond_error: &str,
+) -> Option<StreamId> {
+    let (exclusive, id) = interval_id(arg, missing_seq);
     let Some(id) = id else {
         out.error(INVALID_ID);
         return None;
@@ -155,11 +155,11 @@ fn interval_end(out: &mut ReplyBuf, arg: &[u8]) -> Option<StreamId> {
     if !exclusive {
         return Some(id);
     }
-    let prev = id.prev();
-    if prev.is_none() {
-        out.error(INVALID_END);
+    let bound = inward(id);
+    if bound.is_none() {
+        out.error(beyond_error);
     }
-    prev
+    bound
 }
 
 /// Redis's streamParseIntervalIDOrReply: whether the ID is exclusive, and the ID.
