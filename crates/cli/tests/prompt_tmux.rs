@@ -156,7 +156,9 @@ fn prompt_screens_match_redis_cli() {
         Step::Keys(&["Up"]),
         Step::Keys(&["Up"]),
         Step::Keys(&["Down"]),
-        Step::Keys(&["Enter"]),
+        // Runs the recalled line: the reply shows before the next prompt is drawn, so the step
+        // waits for that prompt (waiting for any change raced it on a loaded machine).
+        Step::KeysToPrompt(&["Enter"]),
         Step::Line("clear"),
         Step::Line("multi"),
         Step::Line("select 0"),
