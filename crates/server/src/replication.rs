@@ -953,10 +953,17 @@ pub fn psync_check(
     if args.len() < 3 {
         return Err("ERR wrong number of arguments for 'psync' command".into());
     }
-    let offset = std::str::from_utf8(args[2])
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| "ERR value is not an integer or out of range".to_string())?;
+    let offset = std::str::from_utf8(args[2]).ok().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
+        // As Redis's syncCommand: the replica is named by what it announced, if anything.
+        let name = match (&hello.ip, hello.listening_port) {
+            (Some(ip), port) if port > 0 => format!("{ip}:{port}"),
+            (Some(ip), _) => format!("{ip}:<unknown-replica-port>"),
+            (None, port) if port > 0 => format!("<unknown-ip>:{port}"),
+            (None, _) => "<unknown>".to_string(),
+        };
+        warning!("Replica {name} asks for synchronization but with a wrong offset");
+        "ERR value is not an integer or out of range".to_string()
+    })?;
     Ok(PsyncRequest {
         replid: String::from_utf8_lossy(args[1]).into_owned(),
         offset,
@@ -1871,6 +1878,26 @@ fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> 
     }
 }
 
+/// Logs what Redis logs when a replica's command made the master produce a reply for it: the
+/// reply an error (a keyspace command: "Replica can't interact with the keyspace") or not.
+fn replica_sent_command(shared: &Shared, link: &ReplicaLink, args: &[&[u8]]) {
+    use commands::meta::flag;
+    let entry = shared.registry.lookup(args).ok();
+    let full_name = match entry {
+        Some(entry) => entry.meta.name.clone(),
+        None => args.first().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).unwrap_or_default(),
+    };
+    // Redis's processCommand refuses a replica's reads, writes and may-replicate commands with
+    // this error, and an error sent to a replica is logged as critical.
+    if entry.is_some_and(|e| e.meta.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0) {
+        warning!(
+            "== CRITICAL == This master is sending an error to its replica: 'Replica can't interact with the keyspace' after processing the command '{full_name}'"
+        );
+    }
+    let client = crate::info::client_line(shared, &link.info, now_ms());
+    warning!("Replica generated a reply to command '{full_name}', disconnecting it: {client}");
+}
+
 /// Reads what a replica sends its master: `REPLCONF ACK <offset>` (and PINGs of old
 /// replicas). Anything malformed closes the link.
 fn replica_reader(shared: &'static Shared, mut sock: TcpStream, link: Arc<ReplicaLink>) {
@@ -1891,10 +1918,15 @@ fn replica_reader(shared: &'static Shared, mut sock: TcpStream, link: Arc<Replic
             match resp::parse_request(&buf[at..], &limits, &mut spans) {
                 Ok(resp::Parsed::Multibulk { consumed }) => {
                     let args: Vec<&[u8]> = spans.iter().map(|s| s.of(&buf[at..])).collect();
-                    if args.len() >= 3
-                        && args[0].eq_ignore_ascii_case(b"replconf")
-                        && args[1].eq_ignore_ascii_case(b"ack")
-                    {
+                    if !args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"replconf")) {
+                        // A replica gets no replies (they would land in its stream), so Redis
+                        // closes a replica link that sends a command that would produce one.
+                        replica_sent_command(shared, &link, &args);
+                        link.close();
+                        r.data.notify_all();
+                        return;
+                    }
+                    if args.len() >= 3 && args[1].eq_ignore_ascii_case(b"ack") {
                         if let Some(off) = std::str::from_utf8(args[2]).ok().and_then(|s| s.parse::<u64>().ok()) {
                             link.ack.store(off, Ordering::Relaxed);
                             link.ack_ms.store(now_ms(), Ordering::Relaxed);

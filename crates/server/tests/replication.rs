@@ -499,6 +499,32 @@ fn replica_output_buffer_limit_disconnects_a_stuck_replica() {
     });
 }
 
+/// A replica gets no replies: one that sends its master a command that would produce one (here
+/// a GET, which a replica may not even run) is disconnected, as Redis does, and the master goes
+/// on serving. A PSYNC with an offset that is not a number is refused and leaves no replica.
+#[test]
+fn a_replica_link_that_sends_a_command_is_dropped() {
+    let master = redoxide(&[]);
+    let mut m = master.client();
+    let mut fake = Client::connect(master.port);
+    assert_eq!(fake.cmd(&["REPLCONF", "capa", "eof"]), Reply::Simple("OK".into()));
+    fake.send(&["PSYNC", "?", "-1"]);
+    wait_until("the replica to be listed", Duration::from_secs(10), || {
+        field(&mut m, "replication", "connected_slaves") == "1"
+    });
+    fake.send(&["GET", "foo"]);
+    wait_until("the replica to be dropped", Duration::from_secs(10), || {
+        field(&mut m, "replication", "connected_slaves") == "0"
+    });
+    assert_eq!(m.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    assert_eq!(
+        m.cmd(&["PSYNC", "replicationid", "offset_str"]),
+        Reply::Error("ERR value is not an integer or out of range".into())
+    );
+    assert_eq!(m.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    assert_eq!(field(&mut m, "replication", "connected_slaves"), "0");
+}
+
 #[test]
 fn restarted_replica_resumes_with_a_partial_resync_from_its_rdb() {
     let master = Redis::start(&[]);
