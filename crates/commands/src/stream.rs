@@ -940,7 +940,11 @@ fn serve_group(
 /// Looks consumer `name` of group `gname` up, refreshing its seen time, or creates it. True
 /// when it was created.
 fn touch_consumer(s: &mut Stream, gname: &[u8], name: &Sds, now_ms: u64) -> bool {
-    let Some(g) = s.groups.get_mut(gname) else { return false };
+    s.groups.get_mut(gname).is_some_and(|g| touch_group_consumer(g, name, now_ms))
+}
+
+/// [`touch_consumer`] within a group already found.
+fn touch_group_consumer(g: &mut ConsumerGroup, name: &Sds, now_ms: u64) -> bool {
     match g.consumers.get_mut(name) {
         Some(c) => {
             c.seen_time_ms = now_ms;
@@ -1393,14 +1397,7 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             }
         }
         if !consumer_ready {
-            match g.consumers.get_mut(cname) {
-                Some(c) => c.seen_time_ms = now_ms,
-                None => {
-                    g.consumers
-                        .insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
-                    consumer_created = true;
-                }
-            }
+            consumer_created = touch_group_consumer(g, &cname_sds, now_ms);
             consumer_ready = true;
         }
         let prev_count = existing.as_ref().map_or(1, |n| n.delivery_count);
@@ -1524,14 +1521,7 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         }
         let prev_count = nack.delivery_count;
         if !consumer_ready {
-            match g.consumers.get_mut(cname) {
-                Some(c) => c.seen_time_ms = now_ms,
-                None => {
-                    g.consumers
-                        .insert(cname_sds.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
-                    consumer_created = true;
-                }
-            }
+            consumer_created = touch_group_consumer(g, &cname_sds, now_ms);
             consumer_ready = true;
         }
         g.assign(id, &cname_sds, now_ms, prev_count);
