@@ -308,66 +308,35 @@ static REPL_HAS_REPLICAS: AtomicBool = AtomicBool::new(false);
 
 /// Full syncs whose snapshot is being written now (INFO's rdb_bgsave_in_progress counts them,
 /// as Redis counts its sync child).
-static SYNC_SNAPSHOTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static SYNC_SNAPSHOTS: AtomicU64 = AtomicU64::new(0);
 
 /// Whether a full sync's snapshot is being written.
 pub fn sync_snapshot_in_progress() -> bool {
     SYNC_SNAPSHOTS.load(Ordering::Relaxed) > 0
 }
 
-/// Counts one sync in [`SYNC_SNAPSHOTS`] while it lives.
-struct SyncSnapshotCounted;
-
-impl SyncSnapshotCounted {
-    fn new() -> SyncSnapshotCounted {
-        SYNC_SNAPSHOTS.fetch_add(1, Ordering::Relaxed);
-        SyncSnapshotCounted
-    }
-}
-
-impl Drop for SyncSnapshotCounted {
-    fn drop(&mut self) {
-        SYNC_SNAPSHOTS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Replicas waiting out `repl-diskless-sync-delay` now, for `repl-diskless-sync-max-replicas`.
-static DELAY_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Counts one replica in [`DELAY_WAITERS`] while it lives.
-struct DelayWaiter;
-
-impl DelayWaiter {
-    fn new() -> DelayWaiter {
-        DELAY_WAITERS.fetch_add(1, Ordering::Relaxed);
-        DelayWaiter
-    }
-}
-
-impl Drop for DelayWaiter {
-    fn drop(&mut self) {
-        DELAY_WAITERS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
+static DELAY_WAITERS: AtomicU64 = AtomicU64::new(0);
 
 /// What the replica links' own send buffers hold (one chunk each while streaming): replica
 /// output memory as much as the shared buffer is, so it is counted with it.
 static REPL_LINK_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// Counts a link's send buffer in [`REPL_LINK_BUFFER_BYTES`] while it lives.
-struct LinkBufferCounted(u64);
+/// Adds `amount` to a gauge while it lives (a sync in SYNC_SNAPSHOTS, a waiting replica in
+/// DELAY_WAITERS, a send buffer's bytes in REPL_LINK_BUFFER_BYTES), so every way out of the
+/// function that holds it takes it off again.
+struct Counted(&'static AtomicU64, u64);
 
-impl LinkBufferCounted {
-    fn new(capacity: usize) -> LinkBufferCounted {
-        let bytes = crate::memory::allocation_size(capacity) as u64;
-        REPL_LINK_BUFFER_BYTES.fetch_add(bytes, Ordering::Relaxed);
-        LinkBufferCounted(bytes)
+impl Counted {
+    fn new(gauge: &'static AtomicU64, amount: u64) -> Counted {
+        gauge.fetch_add(amount, Ordering::Relaxed);
+        Counted(gauge, amount)
     }
 }
 
-impl Drop for LinkBufferCounted {
+impl Drop for Counted {
     fn drop(&mut self) {
-        REPL_LINK_BUFFER_BYTES.fetch_sub(self.0, Ordering::Relaxed);
+        self.0.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 
@@ -1708,12 +1677,12 @@ fn full_sync(
         // Redis waits this long for more replicas to share the transfer, and no longer once
         // `repl-diskless-sync-max-replicas` of them wait (0: no such limit); a keepalive
         // newline each second keeps the replica's read timeout at bay.
-        let _waiting = DelayWaiter::new();
+        let _waiting = Counted::new(&DELAY_WAITERS, 1);
         let deadline = std::time::Instant::now() + Duration::from_secs(delay_s as u64);
         let mut next_keepalive = std::time::Instant::now() + Duration::from_secs(1);
         loop {
             let max_replicas = shared.config.read().get_i64("repl-diskless-sync-max-replicas").unwrap_or(0);
-            if max_replicas > 0 && DELAY_WAITERS.load(Ordering::Relaxed) >= max_replicas as usize {
+            if max_replicas > 0 && DELAY_WAITERS.load(Ordering::Relaxed) >= max_replicas as u64 {
                 break;
             }
             let now = std::time::Instant::now();
@@ -1780,7 +1749,7 @@ fn full_sync(
         }
     };
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
-    let _saving = SyncSnapshotCounted::new();
+    let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
     let result = (|| -> std::io::Result<()> {
         if !req.sync {
             notice!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
@@ -1846,7 +1815,7 @@ fn stream_to(shared: &Shared, sock: &mut TcpStream, link: &Arc<ReplicaLink>) -> 
     // copies into one buffer.
     crate::memory::disable_thread_cache();
     let mut chunk = Vec::with_capacity(SEND_CHUNK);
-    let _counted = LinkBufferCounted::new(chunk.capacity());
+    let _counted = Counted::new(&REPL_LINK_BUFFER_BYTES, crate::memory::allocation_size(chunk.capacity()) as u64);
     loop {
         if link.stopped(shared) {
             return Ok(());

@@ -477,17 +477,24 @@ fn min_replicas_to_write_refuses_without_good_replicas() {
     wait_until("writes accepted", Duration::from_secs(10), || m.cmd(&["SET", "a", "1"]) == Reply::Simple("OK".into()));
 }
 
+/// A raw connection that asks `master` for a full sync (diskless) and is then listed as its
+/// replica; it reads nothing unless the test does.
+fn fake_replica(master: &Server, m: &mut Client) -> Client {
+    let mut fake = Client::connect(master.port);
+    assert_eq!(fake.cmd(&["REPLCONF", "capa", "eof"]), Reply::Simple("OK".into()));
+    fake.send(&["PSYNC", "?", "-1"]);
+    wait_until("the replica to be listed", Duration::from_secs(10), || {
+        field(m, "replication", "connected_slaves") == "1"
+    });
+    fake
+}
+
 #[test]
 fn replica_output_buffer_limit_disconnects_a_stuck_replica() {
     let master = redoxide(&["--client-output-buffer-limit", "replica 64kb 0 0"]);
     let mut m = master.client();
     // A fake replica that completes PSYNC and then never reads.
-    let mut fake = Client::connect(master.port);
-    assert_eq!(fake.cmd(&["REPLCONF", "capa", "eof"]), Reply::Simple("OK".into()));
-    fake.send(&["PSYNC", "?", "-1"]);
-    wait_until("the replica to be listed", Duration::from_secs(10), || {
-        field(&mut m, "replication", "connected_slaves") == "1"
-    });
+    let _fake = fake_replica(&master, &mut m);
     let value = "x".repeat(10_000);
     let mut cmds = Vec::new();
     for i in 0..2000 {
@@ -506,12 +513,7 @@ fn replica_output_buffer_limit_disconnects_a_stuck_replica() {
 fn a_replica_link_that_sends_a_command_is_dropped() {
     let master = redoxide(&[]);
     let mut m = master.client();
-    let mut fake = Client::connect(master.port);
-    assert_eq!(fake.cmd(&["REPLCONF", "capa", "eof"]), Reply::Simple("OK".into()));
-    fake.send(&["PSYNC", "?", "-1"]);
-    wait_until("the replica to be listed", Duration::from_secs(10), || {
-        field(&mut m, "replication", "connected_slaves") == "1"
-    });
+    let mut fake = fake_replica(&master, &mut m);
     fake.send(&["GET", "foo"]);
     wait_until("the replica to be dropped", Duration::from_secs(10), || {
         field(&mut m, "replication", "connected_slaves") == "0"
