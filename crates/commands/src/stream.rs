@@ -909,10 +909,6 @@ fn serve_group(
                 }
                 let Some(g) = s.groups.get_mut(gname) else { break };
                 g.assign(id, &cname_sds, now_ms, 1);
-                if let Some(nack) = g.pel.get_mut(&id) {
-                    nack.delivery_time_ms = now_ms;
-                    nack.delivery_count = 1;
-                }
                 if propagating {
                     if let Some(nack) = g.pel.get(&id) {
                         ops.push(xclaim_propagation(key, gname, id_arg(id), nack, g.last_id));
@@ -954,6 +950,16 @@ fn touch_group_consumer(g: &mut ConsumerGroup, name: &Sds, now_ms: u64) -> bool 
             g.consumers.insert(name.clone(), Consumer { seen_time_ms: now_ms, pending: Default::default() });
             true
         }
+    }
+}
+
+/// A claimed entry in XCLAIM's and XAUTOCLAIM's reply: its ID alone with JUSTID, else the
+/// whole entry (an entry deleted meanwhile is left out).
+fn reply_claimed(body: &mut ReplyBuf, s: &Stream, id: StreamId, justid: bool) {
+    if justid {
+        reply_id(body, id);
+    } else if let Some(fields) = s.entries.get(&id) {
+        reply_entry(body, id, fields);
     }
 }
 
@@ -1401,20 +1407,15 @@ fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             consumer_ready = true;
         }
         let prev_count = existing.as_ref().map_or(1, |n| n.delivery_count);
-        g.assign(id, &cname_sds, delivery_time_ms, prev_count);
-        if let Some(nack) = g.pel.get_mut(&id) {
-            nack.delivery_time_ms = delivery_time_ms;
-            if retrycount >= 0 {
-                nack.delivery_count = retrycount as u64;
-            } else if !justid {
-                nack.delivery_count = prev_count + 1;
-            }
-        }
-        if justid {
-            reply_id(&mut body, id);
-        } else if let Some(fields) = s.entries.get(&id) {
-            reply_entry(&mut body, id, fields);
-        }
+        let delivery_count = if retrycount >= 0 {
+            retrycount as u64
+        } else if justid {
+            prev_count
+        } else {
+            prev_count + 1
+        };
+        g.assign(id, &cname_sds, delivery_time_ms, delivery_count);
+        reply_claimed(&mut body, s, id, justid);
         n += 1;
         if let Some(g) = s.groups.get(gname) {
             if let (true, Some(nack)) = (propagating, g.pel.get(&id)) {
@@ -1524,18 +1525,8 @@ fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             consumer_created = touch_group_consumer(g, &cname_sds, now_ms);
             consumer_ready = true;
         }
-        g.assign(id, &cname_sds, now_ms, prev_count);
-        if let Some(nack) = g.pel.get_mut(&id) {
-            nack.delivery_time_ms = now_ms;
-            if !justid {
-                nack.delivery_count = prev_count + 1;
-            }
-        }
-        if justid {
-            reply_id(&mut body, id);
-        } else if let Some(fields) = s.entries.get(&id) {
-            reply_entry(&mut body, id, fields);
-        }
+        g.assign(id, &cname_sds, now_ms, if justid { prev_count } else { prev_count + 1 });
+        reply_claimed(&mut body, s, id, justid);
         n += 1;
         count -= 1;
         if let Some(g) = s.groups.get(gname) {

@@ -127,9 +127,9 @@ impl ConsumerGroup {
         true
     }
 
-    /// Makes `consumer` (which must exist) the owner of pending entry `id`, creating the entry
-    /// with `delivery_time_ms` and `delivery_count` when it is not pending yet, and moving it
-    /// from its previous owner otherwise (the caller then sets its time and count).
+    /// Makes `consumer` (which must exist) the owner of pending entry `id` with this delivery
+    /// time and count, creating the entry when it is not pending yet and moving it from its
+    /// previous owner otherwise.
     pub fn assign(&mut self, id: StreamId, consumer: &Sds, delivery_time_ms: u64, delivery_count: u64) {
         match self.pel.get_mut(&id) {
             Some(nack) => {
@@ -139,6 +139,8 @@ impl ConsumerGroup {
                     }
                     nack.consumer = consumer.clone();
                 }
+                nack.delivery_time_ms = delivery_time_ms;
+                nack.delivery_count = delivery_count;
             }
             None => {
                 self.pel.insert(id, PendingEntry { consumer: consumer.clone(), delivery_time_ms, delivery_count });
