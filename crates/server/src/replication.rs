@@ -67,6 +67,8 @@ struct Stream {
     links: Vec<Arc<ReplicaLink>>,
     /// When the last replica went away (`repl-backlog-ttl`).
     no_replicas_since_ms: i64,
+    /// `buf`'s capacity when its allocation size was last published (see `account`).
+    accounted_capacity: usize,
 }
 
 impl Stream {
@@ -99,7 +101,12 @@ impl Stream {
         if self.buf.capacity() > 2 * kept + (1 << 20) {
             self.buf.shrink_to(kept);
         }
-        REPL_BUFFER_BYTES.store(crate::memory::allocation_size(self.buf.capacity()) as u64, Ordering::Relaxed);
+        // Every propagated write passes here (under the stream lock): the allocator's size
+        // class is looked up only when the capacity changed.
+        if self.buf.capacity() != self.accounted_capacity {
+            self.accounted_capacity = self.buf.capacity();
+            REPL_BUFFER_BYTES.store(crate::memory::allocation_size(self.accounted_capacity) as u64, Ordering::Relaxed);
+        }
         REPL_BACKLOG_BYTES.store(self.backlog_size, Ordering::Relaxed);
         REPL_HAS_REPLICAS.store(!self.links.is_empty(), Ordering::Relaxed);
     }
@@ -246,6 +253,7 @@ pub fn repl() -> &'static Repl {
             active: false,
             links: Vec::new(),
             no_replicas_since_ms: now_ms(),
+            accounted_capacity: 0,
         }),
         data: Condvar::new(),
         apply: Mutex::new(()),
@@ -2367,6 +2375,7 @@ mod tests {
             active: true,
             links: Vec::new(),
             no_replicas_since_ms: 0,
+            accounted_capacity: 0,
         };
         st.push(&[1u8; 25]);
         assert_eq!((st.start, st.end, st.buf.len()), (15, 25, 10));
