@@ -28,7 +28,7 @@
 #   tcl           compat/tcl/selftest.py, then run.sh --check: Redis 7.0.15's Tcl suite; fails if a test in
 #                 compat/tcl/passing.txt stops passing; then cluster_selftest.py and run-cluster.sh --check: its
 #                 legacy cluster suite (tests/cluster), fails if a test in compat/tcl/cluster-passing.txt stops
-#                 passing (bounded by TCL_CLUSTER_TIMEOUT, default 780 s)
+#                 passing (TCL_CLUSTER_JOBS units at once, default 2; bounded by TCL_CLUSTER_TIMEOUT, default 780 s)
 #   fuzz          fuzz/: the property checks' own tests, then each fuzz target built with libFuzzer's coverage
 #                 instrumentation (as cargo-fuzz does, without needing it installed) and run for FUZZ_SECONDS
 # Each step prints a banner and its time; the last line is `N passed, M failed` over steps.

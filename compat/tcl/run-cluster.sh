@@ -14,15 +14,17 @@
 #   --results DIR    where logs and result lists go (default compat/.cache/tcl-cluster-results)
 # Env:
 #   REDIS_CLI                    client put at src/redis-cli (default: Debian's /usr/bin/redis-cli)
+#   TCL_CLUSTER_JOBS             units run at once, each by its own harness (default 2, at most 4)
 #   TCL_CLUSTER_TIMEOUT          seconds for all units together (default 780); units not started by then are
 #                                reported as not run (and count as regressions under --check)
 #   TCL_CLUSTER_UNIT_TIMEOUT     seconds one unit may take before its process group is killed (default 300)
 #   TCL_WORKERS                  `io-threads` of every instance (default 1; see compat/tcl/run.sh)
-#   TCL_CLUSTER_BASEPORT         first port the harness tries (default 11000, where Redis's harness says 30000:
+#   TCL_CLUSTER_BASEPORT         first port the first lane's harness tries (lane i: 1100 * i above it; default
+#                                11000, where Redis's harness says 30000:
 #                                it uses BASE..BASE+1023 and the bus ports 10000 above, and those must stay
-#                                below the ephemeral range that outgoing connections take ports from). Two runs on one machine need ranges 1024 apart: a unit
-#                                that kills an instance and restarts it on the same port fails if another run's
-#                                harness took that port meanwhile.
+#                                below the ephemeral range that outgoing connections take ports from). Two runs on one machine
+#                                need base ports TCL_CLUSTER_JOBS * 1100 apart: a unit that kills an instance and
+#                                restarts it on the same port fails if another harness took that port meanwhile.
 #   TCL_CLUSTER_EXTRA_ARGS       more harness arguments, e.g. "--dont-clean" (keeps the instances' logs in the
 #                                work tree, which is then kept too)
 #   COMPAT_CACHE                 cache directory for the downloaded suite (default compat/.cache, git-ignored)
@@ -33,8 +35,9 @@
 # --single; nearly every unit first sources includes/init-tests.tcl (CLUSTER RESET HARD, CONFIG SET, DEBUG
 # DROP-CLUSTER-PACKET-FILTER, CONFIG REWRITE, CLUSTER MEET into a full mesh). A test prints
 # "HH:MM:SS> name: OK" or "name: FAILED: ..."; an error that is not an assertion ends the unit.
-# One harness runs per unit, one unit at a time: each harness needs 20 instances, and a unit that crashes or
-# hangs an instance then cannot spoil the units after it.
+# One harness runs per unit, so a unit that crashes or hangs an instance cannot spoil the units after it; units run
+# in TCL_CLUSTER_JOBS lanes at once, each lane with its own work tree and port range. Two lanes halve the wall
+# time: the units mostly wait (node timeouts, failovers), and the 20 instances of an idle harness cost little CPU.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -95,8 +98,13 @@ fi
 total_timeout="${TCL_CLUSTER_TIMEOUT:-780}"
 unit_timeout="${TCL_CLUSTER_UNIT_TIMEOUT:-300}"
 baseport="${TCL_CLUSTER_BASEPORT:-11000}"
-if ! [[ "$baseport" =~ ^[0-9]+$ ]] || ((baseport < 1024 || baseport > 54000)); then
-    echo "run-cluster.sh: TCL_CLUSTER_BASEPORT must be a port from 1024 to 54000" >&2
+lanes="${TCL_CLUSTER_JOBS:-2}"
+if ! [[ "$lanes" =~ ^[1-4]$ ]]; then
+    echo "run-cluster.sh: TCL_CLUSTER_JOBS must be 1 to 4" >&2
+    exit 2
+fi
+if ! [[ "$baseport" =~ ^[0-9]+$ ]] || ((baseport < 1024 || baseport + (lanes - 1) * 1100 > 54000)); then
+    echo "run-cluster.sh: TCL_CLUSTER_BASEPORT must be a port from 1024 to $((54000 - (lanes - 1) * 1100))" >&2
     exit 2
 fi
 read -r -a extra_args <<<"${TCL_CLUSTER_EXTRA_ARGS:-}"
@@ -131,41 +139,92 @@ done
 
 rm -rf "$results"
 mkdir -p "$results/logs"
-# One work tree per invocation (the harness writes the instances' directories into tests/cluster/tmp).
-work="$cache/tcl-cluster-work.$$"
-rm -rf "$work"
-mkdir -p "$work/src"
-cp -a "$suite/tests" "$suite/runtest-cluster" "$work/"
-# The harness has no option for its base port: set it in this run's copy of tests/instances.tcl.
-sed -i "s/^set ::redis_base_port 30000\$/set ::redis_base_port $baseport/" "$work/tests/instances.tcl"
-grep -q "^set ::redis_base_port $baseport\$" "$work/tests/instances.tcl" || {
-    echo "run-cluster.sh: could not set the base port in tests/instances.tcl" >&2
-    exit 2
-}
-ln -s "$server_bin" "$work/src/redis-server"
-ln -s "$redis_cli" "$work/src/redis-cli"
+# One work tree per lane (the harness writes the instances' directories into tests/cluster/tmp, and the base port
+# lives in tests/instances.tcl). Lane i searches ports from baseport + i * lane_stride: each harness uses BASE up to
+# BASE+1023 (and the bus ports 10000 above), and a unit that kills an instance and restarts it on the same port
+# fails if another lane's harness took that port meanwhile, so the ranges must not overlap.
+lane_stride=1100
+work_base="$cache/tcl-cluster-work.$$"
+lane_work=()
+for ((lane = 0; lane < lanes; lane++)); do
+    work="$work_base.$lane"
+    port=$((baseport + lane * lane_stride))
+    rm -rf "$work"
+    mkdir -p "$work/src"
+    cp -a "$suite/tests" "$suite/runtest-cluster" "$work/"
+    # The harness has no option for its base port: set it in this lane's copy of tests/instances.tcl.
+    sed -i "s/^set ::redis_base_port 30000\$/set ::redis_base_port $port/" "$work/tests/instances.tcl"
+    grep -q "^set ::redis_base_port $port\$" "$work/tests/instances.tcl" || {
+        echo "run-cluster.sh: could not set the base port in tests/instances.tcl" >&2
+        exit 2
+    }
+    ln -s "$server_bin" "$work/src/redis-server"
+    ln -s "$redis_cli" "$work/src/redis-cli"
+    lane_work+=("$work")
+done
 keep_work=0
 [[ " ${extra_args[*]} " == *" --dont-clean "* ]] && keep_work=1
 
-job=""
+# Per lane: the pid of the unit running in it (empty when idle), its name and when it started.
+lane_job=()
+lane_unit=()
+lane_start=()
+for ((lane = 0; lane < lanes; lane++)); do lane_job+=(""); lane_unit+=(""); lane_start+=(0); done
 # `timeout` puts itself, the harness and the instances the harness spawns in a new process group and signals that
-# whole group when the unit runs too long; on our own exit we do the same for a unit still running.
+# whole group when the unit runs too long; on our own exit we do the same for every unit still running.
 cleanup() {
-    if [[ -n "$job" ]]; then
-        kill -TERM -- "-$job" 2>/dev/null || true
-        wait "$job" 2>/dev/null || true
-    fi
-    if [[ $keep_work -eq 0 ]]; then rm -rf "$work"; else echo "tcl-cluster: work tree kept in $work"; fi
+    local lane
+    for ((lane = 0; lane < lanes; lane++)); do
+        if [[ -n "${lane_job[$lane]}" ]]; then
+            kill -TERM -- "-${lane_job[$lane]}" 2>/dev/null || true
+            wait "${lane_job[$lane]}" 2>/dev/null || true
+        fi
+        if [[ $keep_work -eq 0 ]]; then rm -rf "${lane_work[$lane]}"; else echo "tcl-cluster: work tree kept in ${lane_work[$lane]}"; fi
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 runs="$results/runs.tsv"
 : >"$runs"
-echo "tcl-cluster: server $server_bin, ${#units[@]} units, suite $suite"
+
+# Collects the unit of a lane whose job has exited, and records its outcome.
+reap_lane() {
+    local lane=$1 rc=0 secs
+    wait "${lane_job[$lane]}" || rc=$?
+    # When an instance answers no PING within 5 s of being spawned (a loaded machine), the harness starts another
+    # on the next port and forgets the first, which then outlives the harness; it is still in the unit's process
+    # group, so end whatever is left of that group.
+    kill -KILL -- "-${lane_job[$lane]}" 2>/dev/null || true
+    secs=$((SECONDS - lane_start[lane]))
+    printf '%s\t%s\t%s\t%s\n' "${lane_unit[$lane]}" "$results/logs/${lane_unit[$lane]}.log" "$rc" "$secs" >>"$runs"
+    echo "tcl-cluster: finished ${lane_unit[$lane]} in ${secs}s (exit $rc)"
+    lane_job[lane]=""
+}
+
+# Waits (polling once a second: every unit is bounded by its own `timeout`) until some lane is idle, reaping the
+# lanes whose unit has ended; sets free_lane.
+wait_for_free_lane() {
+    local lane
+    while :; do
+        for ((lane = 0; lane < lanes; lane++)); do
+            if [[ -n "${lane_job[$lane]}" ]] && ! kill -0 "${lane_job[$lane]}" 2>/dev/null; then
+                reap_lane "$lane"
+            fi
+            if [[ -z "${lane_job[$lane]}" ]]; then
+                free_lane=$lane
+                return
+            fi
+        done
+        sleep 1
+    done
+}
+
+echo "tcl-cluster: server $server_bin, ${#units[@]} units in $lanes lanes, suite $suite"
 started=$SECONDS
 for unit in "${units[@]}"; do
     log="$results/logs/$unit.log"
+    wait_for_free_lane
     remaining=$((total_timeout - (SECONDS - started)))
     if [[ $remaining -lt 30 ]]; then
         echo "tcl-cluster: total time budget (${total_timeout}s) exhausted; not running $unit"
@@ -174,27 +233,21 @@ for unit in "${units[@]}"; do
         continue
     fi
     budget=$((remaining < unit_timeout ? remaining : unit_timeout))
-    echo "tcl-cluster: started $unit (limit ${budget}s)"
-    unit_start=$SECONDS
+    echo "tcl-cluster: started $unit in lane $free_lane (limit ${budget}s)"
     (
-        cd "$work"
+        cd "${lane_work[$free_lane]}"
         export TERM=dumb # no colour codes in the logs
         # --single matches "*pattern*" against ../tests/<unit>.tcl; the ".tcl" keeps 12-replica-migration
         # from also matching 12-replica-migration-2.
         exec timeout --kill-after=15 "$budget" "$tclsh" tests/cluster/run.tcl --single "/$unit.tcl" \
             "${extra_args[@]}"
     ) >"$log" 2>&1 </dev/null &
-    job=$!
-    rc=0
-    wait "$job" || rc=$?
-    # When an instance answers no PING within 5 s of being spawned (a loaded machine), the harness starts another
-    # on the next port and forgets the first, which then outlives the harness; it is still in the unit's process
-    # group, so end whatever is left of that group.
-    kill -KILL -- "-$job" 2>/dev/null || true
-    job=""
-    secs=$((SECONDS - unit_start))
-    printf '%s\t%s\t%s\t%s\n' "$unit" "$log" "$rc" "$secs" >>"$runs"
-    echo "tcl-cluster: finished $unit in ${secs}s (exit $rc)"
+    lane_job[free_lane]=$!
+    lane_unit[free_lane]=$unit
+    lane_start[free_lane]=$SECONDS
+done
+for ((lane = 0; lane < lanes; lane++)); do
+    [[ -n "${lane_job[$lane]}" ]] && reap_lane "$lane"
 done
 echo "tcl-cluster: all units done in $((SECONDS - started))s; logs in $results/logs"
 

@@ -124,6 +124,9 @@ pub struct Conn {
     pub readonly: bool,
     /// Cluster mode, while blocked: the slot of the keys it waits on (all in one slot).
     blocked_slot: Option<u16>,
+    /// While blocked: the command is a read (XREAD), which a READONLY client may wait for on a
+    /// replica of the slot's owner; a blocking pop is a write and always waits at the owner.
+    blocked_read: bool,
     /// This connection is our master's link (Redis's CLIENT_MASTER): no replies but to
     /// `REPLCONF GETACK`, exempt from the read-only and redirection checks.
     pub master: bool,
@@ -196,6 +199,7 @@ impl Conn {
             asking: 0,
             readonly: false,
             blocked_slot: None,
+            blocked_read: false,
             master: false,
             master_pending: Vec::new(),
             last_ack_ms: 0,
@@ -1245,9 +1249,12 @@ impl Worker {
             let Some(c) = self.conns[idx].as_mut() else { continue };
             let (Some(_), Some(slot)) = (c.blocked, c.blocked_slot) else { continue };
             let s = usize::from(slot);
+            // Redis: a READONLY client's read may wait on a replica of the slot's owner.
+            let served_here = routing.owner[s] == routing.me
+                || (c.readonly && c.blocked_read && routing.my_master != NONE && routing.my_master == routing.owner[s]);
             let text = if !routing.ok {
                 Some("CLUSTERDOWN The cluster is down".to_string())
-            } else if routing.owner[s] == routing.me || routing.importing_from[s] != NONE {
+            } else if served_here || routing.importing_from[s] != NONE {
                 None
             } else if routing.owner[s] == NONE {
                 Some("CLUSTERDOWN Hash slot not served".to_string())
@@ -2548,8 +2555,10 @@ impl Env {
         self.routing_guard = None;
         let routing = self.routing.as_ref()?;
         let name = entry.meta.name.as_str();
+        // Redis's getCommandFlags: a script that may write (a shebang without `no-writes`) is
+        // redirected to the master like any write, even from a READONLY client.
         let mut query = Query {
-            is_write: entry.meta.has(flag::WRITE),
+            is_write: crate::scripting::command_flags(entry, args) & flag::WRITE != 0,
             is_pubsubshard: matches!(name, "spublish" | "ssubscribe" | "sunsubscribe"),
             is_migrate: name == "migrate",
             asking: c.asking > 0 || entry.meta.has(flag::ASKING),
@@ -2568,7 +2577,7 @@ impl Env {
             for argv in queued {
                 let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
                 let Ok(e) = self.shared.registry.lookup(&argv) else { continue };
-                query.is_write |= e.meta.has(flag::WRITE);
+                query.is_write |= crate::scripting::command_flags(e, &argv) & flag::WRITE != 0;
                 if key_positions(e.meta, &argv, &mut pos).is_ok() {
                     keys.extend(pos.iter().filter_map(|&p| argv.get(p).copied()));
                 }
@@ -2845,6 +2854,7 @@ impl Env {
                 });
                 c.blocked = Some(req.deadline_ms);
                 c.blocked_slot = self.key_pos.first().and_then(|&p| args.get(p)).map(|k| key_hash_slot(k));
+                c.blocked_read = !entry.meta.has(flag::WRITE);
                 c.info.blocked.store(true, Ordering::Relaxed);
                 self.parked += 1;
             }

@@ -133,6 +133,43 @@ fn two_nodes_redirect_and_transactions_follow_redis() {
 }
 
 #[test]
+fn a_readonly_client_of_a_replica_may_block_on_reads_but_not_run_writing_scripts() {
+    let master = Server::start_cluster_node(&[]);
+    let replica = Server::start_cluster_node(&[]);
+    let (mut cm, mut cr) = (master.client(), replica.client());
+    assert_eq!(cm.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]), Reply::Simple("OK".into()));
+    assert_eq!(cr.cmd(&["CLUSTER", "MEET", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    let master_id = text(cm.cmd(&["CLUSTER", "MYID"]));
+    wait_for("the replica to know the master", || {
+        cr.cmd(&["CLUSTER", "REPLICATE", &master_id]) == Reply::Simple("OK".into())
+    });
+    wait_for("the replica in sync", || {
+        let info = text(cr.cmd(&["INFO", "replication"]));
+        info.contains("master_link_status:up")
+    });
+    // "foo" is slot 12182. XREAD is a read: a READONLY client waits for it on the replica,
+    // and the master's XADD, replicated, wakes it (Redis's clusterRedirectBlockedClientIfNeeded
+    // lets the replica keep it). BLPOP is a write: redirected at once.
+    let mut reader = replica.client();
+    assert_eq!(reader.cmd(&["READONLY"]), Reply::Simple("OK".into()));
+    assert_eq!(reader.cmd(&["BLPOP", "foo", "0"]), err(&format!("MOVED 12182 127.0.0.1:{}", master.port)));
+    reader.send(&["XREAD", "BLOCK", "0", "STREAMS", "foo", "$"]);
+    wait_for("the reader blocked", || text(cr.cmd(&["INFO", "clients"])).contains("blocked_clients:1"));
+    // The replica's cluster cron runs meanwhile: the reader must still be parked, not MOVED.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(matches!(cm.cmd(&["XADD", "foo", "1-1", "f", "v"]), Reply::Bulk(_)));
+    let b = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
+    let entry = Reply::Array(vec![b("1-1"), Reply::Array(vec![b("f"), b("v")])]);
+    assert_eq!(reader.read(), Reply::Array(vec![Reply::Array(vec![b("foo"), Reply::Array(vec![entry])])]));
+    // A script with a shebang and no `no-writes` flag may write: MOVED to the master, as Redis's
+    // getCommandFlags makes it a write; one declared `no-writes` is served here.
+    let writing = "#!lua\nreturn redis.call('del', KEYS[1])";
+    assert_eq!(reader.cmd(&["EVAL", writing, "1", "foo"]), err(&format!("MOVED 12182 127.0.0.1:{}", master.port)));
+    let reading = "#!lua flags=no-writes\nreturn redis.call('xlen', KEYS[1])";
+    assert_eq!(reader.cmd(&["EVAL", reading, "1", "foo"]), Reply::Int(1));
+}
+
+#[test]
 fn a_restarted_node_keeps_its_name_slots_and_epoch() {
     let dir = std::env::temp_dir().join(format!("redoxide-cluster-restart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
