@@ -17,18 +17,62 @@ const HASH_BITS: u32 = 14;
 /// Compresses `input`; `None` unless the result is at most `max_len` bytes (Redis stores a
 /// string compressed only if that saves at least 4 bytes, and passes `len - 4` here).
 pub fn compress(input: &[u8], max_len: usize) -> Option<Vec<u8>> {
+    // Positions are kept as u32 above the table's base; longer inputs are stored raw (a valid
+    // RDB too: compression is optional per string).
+    if input.len() >= (u32::MAX / 2) as usize {
+        return None;
+    }
+    HASH_TABLE.with(|table| match table.try_borrow_mut() {
+        Ok(mut table) => compress_with(&mut table, input, max_len),
+        // Not reentrant in practice; a fresh table keeps it correct if it ever were.
+        Err(_) => compress_with(&mut HashTable::new(), input, max_len),
+    })
+}
+
+/// The last position each 3-byte prefix was seen at, reused from call to call: an RDB save
+/// compresses every string over 20 bytes, and clearing (or allocating) a fresh 64 KB table for
+/// each cost more than compressing a short string. Rejected: a table sized to the input, which
+/// still clears memory per call, and Redis's uninitialized table, which safe Rust cannot have.
+struct HashTable {
+    /// `base + position + 1` of the last sighting, or anything `<= base`: not seen in this call.
+    last_seen: Vec<u32>,
+    /// Every entry written before this call is at most `base`.
+    base: u32,
+}
+
+impl HashTable {
+    fn new() -> HashTable {
+        HashTable { last_seen: vec![0; 1 << HASH_BITS], base: 0 }
+    }
+
+    /// Makes room for an input of `n` bytes: entries of earlier calls become stale at once.
+    fn start(&mut self, n: usize) {
+        if u64::from(self.base) + n as u64 + 1 >= u64::from(u32::MAX) {
+            self.last_seen.fill(0);
+            self.base = 0;
+        }
+    }
+}
+
+thread_local! {
+    static HASH_TABLE: std::cell::RefCell<HashTable> = std::cell::RefCell::new(HashTable::new());
+}
+
+fn compress_with(table: &mut HashTable, input: &[u8], max_len: usize) -> Option<Vec<u8>> {
     let n = input.len();
+    table.start(n);
+    let base = table.base;
+    // Whatever happens below, the next call sees every entry of this one as stale.
+    table.base = base + n as u32 + 1;
     let mut out: Vec<u8> = Vec::with_capacity(max_len.min(n + n / 32 + 1));
-    // Position + 1 of the last place each 3-byte prefix was seen (0: never).
-    let mut last_seen = vec![0u32; 1 << HASH_BITS];
     let mut literal_start = 0;
     let mut i = 0;
     while i + 2 < n {
         let h = hash3(input[i], input[i + 1], input[i + 2]);
-        let candidate = last_seen[h] as usize;
-        last_seen[h] = (i + 1) as u32;
-        if candidate > 0 {
-            let r = candidate - 1;
+        let seen = table.last_seen[h];
+        table.last_seen[h] = base + i as u32 + 1;
+        if seen > base {
+            let r = (seen - base - 1) as usize;
             let distance = i - r;
             if distance <= MAX_DISTANCE && input[r..r + 3] == input[i..i + 3] {
                 let max_match = MAX_MATCH.min(n - i);
@@ -150,7 +194,36 @@ mod tests {
         assert!(decompress(&[0x00, b'a'], 2).is_err(), "short output");
     }
 
+    #[test]
+    fn a_reused_table_compresses_exactly_as_a_fresh_one_also_across_its_reset() {
+        let inputs: Vec<Vec<u8>> =
+            (0..50u32).map(|k| format!("value-{k}-").repeat(1 + (k as usize % 7)).into_bytes()).collect();
+        let mut shared = HashTable::new();
+        for (round, input) in inputs.iter().enumerate() {
+            if round == 25 {
+                // The next input no longer fits above the base: the table is cleared first.
+                shared.base = u32::MAX - 10;
+            }
+            let fresh = compress_with(&mut HashTable::new(), input, input.len());
+            assert_eq!(compress_with(&mut shared, input, input.len()), fresh, "input {round}");
+            if let Some(c) = fresh {
+                assert_eq!(&decompress(&c, input.len()).unwrap(), input);
+            }
+        }
+        assert!(shared.base < 1 << 20, "the table was reset");
+    }
+
     proptest! {
+        #[test]
+        fn reusing_the_table_changes_nothing(inputs in proptest::collection::vec(
+            proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..500), 1..8)) {
+            let mut shared = HashTable::new();
+            for input in &inputs {
+                let fresh = compress_with(&mut HashTable::new(), input, input.len() + 64);
+                prop_assert_eq!(compress_with(&mut shared, input, input.len() + 64), fresh);
+            }
+        }
+
         #[test]
         fn round_trip(input in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..3000)) {
             if let Some(c) = compress(&input, input.len()) {

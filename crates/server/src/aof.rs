@@ -34,7 +34,7 @@ use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
 
@@ -93,10 +93,20 @@ pub struct Aof {
     /// DEBUG AOF-FLUSH-SLEEP: microseconds slept before each write of pending bytes (a test knob
     /// that widens the window between a reply and the write it waits for).
     flush_sleep_us: AtomicU64,
+    /// The background thread is in an `everysec` fsync (Redis's aofFsyncInProgress).
+    fsync_in_progress: AtomicBool,
+    /// When writes began to wait for that fsync (ms; 0: none waits), Redis's
+    /// `aof_flush_postponed_start`.
+    flush_postponed_since_ms: AtomicI64,
+    /// Writes that stopped waiting for a slow fsync after 2 s (INFO aof_delayed_fsync).
+    delayed_fsync: AtomicU64,
     log: Mutex<Log>,
     io: Mutex<Io>,
     state: Mutex<State>,
 }
+
+/// `flush_postponed_since_ms` once writes waited 2 s for one fsync: they no longer wait for it.
+const POSTPONEMENT_RAN_OUT: i64 = -1;
 
 /// The largest log buffer kept for reuse after a flush (a burst's bigger one is freed).
 const SPARE_MAX_BYTES: usize = 1 << 20;
@@ -147,7 +157,6 @@ struct State {
     consecutive_failures: u64,
     /// aof_current_size when the last rewrite finished (auto-aof-rewrite-percentage's base).
     size_after_rewrite: u64,
-    delayed_fsync: u64,
     thread_started: bool,
     /// The running rewrite's snapshot, to cancel it (Redis kills its rewrite child).
     rewrite_snapshot: Option<Arc<SlotSnapshot>>,
@@ -157,22 +166,31 @@ static AOF: OnceLock<Aof> = OnceLock::new();
 
 /// The process's AOF, created (off) on first use.
 pub fn aof() -> &'static Aof {
-    AOF.get_or_init(|| Aof {
-        on: AtomicBool::new(false),
-        log_on: AtomicBool::new(false),
-        appended: AtomicU64::new(0),
-        done: AtomicU64::new(0),
-        write_failed: AtomicBool::new(false),
-        fsync_failed: AtomicBool::new(false),
-        fsync: AtomicU8::new(Fsync::EverySec as u8),
-        no_fsync_on_rewrite: AtomicBool::new(false),
-        rewriting: AtomicBool::new(false),
-        timestamps: AtomicBool::new(false),
-        flush_sleep_us: AtomicU64::new(0),
-        log: Mutex::new(Log::default()),
-        io: Mutex::new(Io::default()),
-        state: Mutex::new(State { last_rewrite_secs: -1, last_rewrite_ok: true, ..Default::default() }),
-    })
+    AOF.get_or_init(Aof::new)
+}
+
+impl Aof {
+    fn new() -> Aof {
+        Aof {
+            on: AtomicBool::new(false),
+            log_on: AtomicBool::new(false),
+            appended: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            write_failed: AtomicBool::new(false),
+            fsync_failed: AtomicBool::new(false),
+            fsync: AtomicU8::new(Fsync::EverySec as u8),
+            no_fsync_on_rewrite: AtomicBool::new(false),
+            rewriting: AtomicBool::new(false),
+            timestamps: AtomicBool::new(false),
+            flush_sleep_us: AtomicU64::new(0),
+            fsync_in_progress: AtomicBool::new(false),
+            flush_postponed_since_ms: AtomicI64::new(0),
+            delayed_fsync: AtomicU64::new(0),
+            log: Mutex::new(Log::default()),
+            io: Mutex::new(Io::default()),
+            state: Mutex::new(State { last_rewrite_secs: -1, last_rewrite_ok: true, ..Default::default() }),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,11 +461,18 @@ impl Log {
 /// `appendfsync always` the disk, so no client hears of a write the AOF does not hold. One
 /// fsync covers every worker's appends so far (group commit). Two atomic loads when there is
 /// nothing to do.
+///
+/// Under `everysec`, while the background fsync runs, the write waits for it (up to 2 s) and
+/// replies do not wait for the write, as Redis's flushAppendOnlyFile postpones it: on most
+/// file systems a write() to a file being fsynced blocks until the fsync ends, which stalled
+/// every client for the length of the fsync (tens of ms for a second of writes). Rejected:
+/// writing from a thread of its own, which keeps the replies' order behind the write but
+/// still blocks that thread, and costs a wake-up per batch.
 #[inline]
 pub fn before_reply() {
     let Some(a) = AOF.get() else { return };
     let target = a.appended.load(Ordering::Acquire);
-    if target > a.done.load(Ordering::Acquire) {
+    if target > a.done.load(Ordering::Acquire) && !a.flush_postponed() {
         a.flush_to(target);
     }
 }
@@ -456,10 +481,39 @@ pub fn before_reply() {
 /// must wait for [`before_reply`]. One atomic load when the AOF was never used.
 #[inline]
 pub fn replies_must_wait() -> bool {
-    AOF.get().is_some_and(|a| a.appended.load(Ordering::Acquire) > a.done.load(Ordering::Acquire))
+    AOF.get()
+        .is_some_and(|a| a.appended.load(Ordering::Acquire) > a.done.load(Ordering::Acquire) && !a.flush_postponed())
 }
 
 impl Aof {
+    /// Whether pending bytes wait for the running `everysec` fsync rather than being written
+    /// now (one atomic load when no fsync runs). After 2 s of waiting they are written anyway,
+    /// as Redis does, with its log line.
+    fn flush_postponed(&self) -> bool {
+        if !self.fsync_in_progress.load(Ordering::Acquire) || self.policy() != Fsync::EverySec {
+            return false;
+        }
+        let now = now_ms();
+        match self.flush_postponed_since_ms.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => true,
+            Err(POSTPONEMENT_RAN_OUT) => false,
+            Err(since) if now - since < 2000 => true,
+            Err(since) => {
+                // One log line and one count per postponement that ran out, from whichever
+                // worker gets here first; then writes go on until this fsync ends.
+                if self
+                    .flush_postponed_since_ms
+                    .compare_exchange(since, POSTPONEMENT_RAN_OUT, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    self.delayed_fsync.fetch_add(1, Ordering::Relaxed);
+                    notice!("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis.");
+                }
+                false
+            }
+        }
+    }
+
     /// Writes the log up to at least `target` (fsyncing under `always`). A failed write is
     /// kept for a retry and refuses writes (-MISCONF); under `always` it ends the process, as
     /// Redis does, since replies already promised may not be on disk.
@@ -625,7 +679,17 @@ fn background(shared: &'static Shared) {
                 io.file.as_ref().and_then(|f| f.try_clone().ok())
             };
             if let Some(f) = file {
-                match f.sync_data() {
+                a.fsync_in_progress.store(true, Ordering::Release);
+                let synced = f.sync_data();
+                a.fsync_in_progress.store(false, Ordering::Release);
+                a.flush_postponed_since_ms.store(0, Ordering::Release);
+                // What the workers postponed meanwhile goes to the file now, not at the next
+                // write some client happens to send.
+                let target = a.appended.load(Ordering::Acquire);
+                if target > a.done.load(Ordering::Acquire) {
+                    a.flush_to(target);
+                }
+                match synced {
                     Ok(()) => {
                         if a.fsync_failed.swap(false, Ordering::Relaxed) {
                             a.write_failed.store(false, Ordering::Relaxed);
@@ -1143,11 +1207,12 @@ pub fn info_fields() -> String {
         let io = a.io.lock();
         let pending = a.log.lock().buf.len();
         s.push_str(&format!(
-            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{pending}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\n",
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{pending}\r\naof_pending_bio_fsync:{}\r\naof_delayed_fsync:{}\r\n",
             io.current_size(),
             io.base_size,
             u8::from(st.rewrite_scheduled),
-            st.delayed_fsync,
+            u8::from(a.fsync_in_progress.load(Ordering::Relaxed)),
+            a.delayed_fsync.load(Ordering::Relaxed),
         ));
     }
     s
@@ -1510,6 +1575,26 @@ impl<'a> Loader<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn writes_wait_for_a_running_everysec_fsync_for_two_seconds_only() {
+        use std::sync::atomic::Ordering;
+        let a = super::Aof::new();
+        a.fsync.store(super::Fsync::EverySec as u8, Ordering::Relaxed);
+        assert!(!a.flush_postponed(), "no fsync runs");
+        a.fsync_in_progress.store(true, Ordering::Relaxed);
+        assert!(a.flush_postponed(), "the first write waits");
+        assert!(a.flush_postponed(), "and so does the next, within 2 s");
+        let since = a.flush_postponed_since_ms.load(Ordering::Relaxed);
+        a.flush_postponed_since_ms.store(since - 2001, Ordering::Relaxed);
+        assert!(!a.flush_postponed(), "after 2 s the write goes ahead");
+        assert!(!a.flush_postponed(), "and keeps going until the fsync ends");
+        assert_eq!(a.delayed_fsync.load(Ordering::Relaxed), 1, "counted once (INFO aof_delayed_fsync)");
+        // `always` never postpones: its replies wait for the fsync of their own write.
+        a.flush_postponed_since_ms.store(0, Ordering::Relaxed);
+        a.fsync.store(super::Fsync::Always as u8, Ordering::Relaxed);
+        assert!(!a.flush_postponed());
+    }
+
     use commands::{Ctx, DataConfig, Effects, Kind, Registry};
     use keyspace::{Keyspace, LockSet, Value};
 
