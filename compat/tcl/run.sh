@@ -34,6 +34,8 @@
 #                        LPUSH can run before a blocking command read by a busier worker, and such a test hangs
 #                        or fails now and then. That is ordering no client can observe through replies, not a
 #                        defect, so the suite runs with one worker; crates/server/tests exercise several.
+#   TCL_PORT_SLOT        first of the 40 port ranges (250 ports each, from 12000) the units take (default 0);
+#                        two runs at once on one machine need slots apart by more than their unit count
 #   COMPAT_CACHE         cache directory for the downloaded suite (default compat/.cache, git-ignored)
 #
 # Why one harness per unit rather than one harness with --clients 2: the harness aborts the whole run (every unit)
@@ -212,7 +214,7 @@ start_unit() {
     # (the harness also probes ports and skips busy ones). Client ports 12000-21999 put every cluster bus port
     # (+10000) below Linux's ephemeral range (32768 and up): an outgoing connection of any process can take an
     # ephemeral port between the harness's probe and the server's bind, which a range in the 30000s invited.
-    baseport=$((12000 + (index % 40) * 250))
+    baseport=$((12000 + ((index + ${TCL_PORT_SLOT:-0}) % 40) * 250))
     (
         cd "$dir"
         export TERM=dumb # no colour codes in the logs

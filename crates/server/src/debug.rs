@@ -28,6 +28,8 @@ const HELP: &[&str] = &[
     "    Create a memory dump.",
     "LOG <message>",
     "    Write <message> to the server log.",
+    "REPLICATE <string>",
+    "    Replicates the provided string to replicas, allowing data divergence.",
     "OBJECT <key>",
     "    Show low level info about the `key` and associated value.",
     "DROP-CLUSTER-PACKET-FILTER <packet-type>",
@@ -234,6 +236,12 @@ impl Env {
             shared.cron_paused.store(parse_i64(args[2]).unwrap_or(0) != 0, Ordering::Relaxed);
             c.out.ok();
         } else if eq_ic(sub, "jmap") && n == 2 {
+            c.out.ok();
+        } else if eq_ic(sub, "replicate") && n >= 3 {
+            // Redis feeds the arguments to its replicas as a command in the stream's current
+            // database (no SELECT) and not to the AOF: a test of how replicas take a command
+            // they fail to run (propagation-error-behavior).
+            crate::replication::feed_verbatim(&args[2..]);
             c.out.ok();
         } else if eq_ic(sub, "log") && n == 3 {
             notice!("DEBUG LOG: {}", String::from_utf8_lossy(args[2]));

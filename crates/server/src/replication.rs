@@ -95,10 +95,12 @@ impl Stream {
     /// Gives back what a lagging replica made the buffer grow to once it is no longer needed
     /// (Redis frees its 16 KB blocks as they are trimmed; a ring keeps its largest size), and
     /// publishes the buffer's memory for INFO and key eviction. The shrink waits for twice
-    /// what is kept plus 1 MB, so a buffer that keeps refilling is not resized back and forth.
+    /// what is kept plus 64 KB, so a buffer that keeps refilling is not resized back and forth,
+    /// while a burst's megabytes go back once no replica needs them (as Redis frees its blocks:
+    /// replication-buffer's "Replication buffer will become smaller" wants 1 MB of 1.1 back).
     fn account(&mut self) {
         let kept = self.buf.len().max(self.backlog_size as usize);
-        if self.buf.capacity() > 2 * kept + (1 << 20) {
+        if self.buf.capacity() > 2 * kept + (64 << 10) {
             self.buf.shrink_to(kept);
         }
         // Every propagated write passes here (under the stream lock): the allocator's size
@@ -111,8 +113,11 @@ impl Stream {
         REPL_HAS_REPLICAS.store(!self.links.is_empty(), Ordering::Relaxed);
     }
 
+    /// What partial resyncs can start from: the backlog, and beyond its size whatever a lagging
+    /// replica still holds (Redis 7's replication buffer is shared the same way, and its
+    /// `repl_backlog_histlen` grows past `repl-backlog-size` while a slow replica keeps it).
     fn histlen(&self) -> u64 {
-        (self.end - self.start).min(self.backlog_size)
+        self.end - self.start
     }
 
     fn select(&mut self, db: u32, out: &mut Vec<u8>) {
@@ -323,15 +328,12 @@ pub fn sync_snapshot_in_progress() -> bool {
     SYNC_SNAPSHOTS.load(Ordering::Relaxed) > 0
 }
 
-/// Replicas waiting out `repl-diskless-sync-delay` now, for `repl-diskless-sync-max-replicas`.
-static DELAY_WAITERS: AtomicU64 = AtomicU64::new(0);
-
 /// What the replica links' own send buffers hold (one chunk each while streaming): replica
 /// output memory as much as the shared buffer is, so it is counted with it.
 static REPL_LINK_BUFFER_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// Adds `amount` to a gauge while it lives (a sync in SYNC_SNAPSHOTS, a waiting replica in
-/// DELAY_WAITERS, a send buffer's bytes in REPL_LINK_BUFFER_BYTES), so every way out of the
+/// Adds `amount` to a gauge while it lives (a sync in SYNC_SNAPSHOTS, a send buffer's bytes
+/// in REPL_LINK_BUFFER_BYTES), so every way out of the
 /// function that holds it takes it off again.
 struct Counted(&'static AtomicU64, u64);
 
@@ -511,7 +513,12 @@ fn at_switch(shared: &Shared, barrier: bool, f: impl FnOnce()) {
 fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bool) -> Result<bool, String> {
     let r = repl();
     r.starting_as_replica.store(false, Ordering::Relaxed);
-    let (generation, old_client) = {
+    // With the apply lock, the old master client is between two commands: none of its commands
+    // runs after this without its bytes joining the stream (the worker checks the kill flag
+    // under this lock), so the offset a partial resync asks for matches the data. Without a
+    // barrier the caller holds slot locks, which a master command may be waiting for.
+    let apply = barrier.then(|| r.apply.lock());
+    let generation = {
         let mut l = r.link.lock();
         if l.master.as_ref().is_some_and(|(h, p)| h == host && *p == port) {
             return Ok(true);
@@ -521,10 +528,19 @@ fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bo
         l.generation += 1;
         l.state = "connect";
         l.down_since_ms = now_ms();
-        (l.generation, l.client.take())
+        let old_client = l.client.take();
+        // The database its stream was in: a partial resync with the next master continues
+        // there (Redis keeps it in the cached master), as when the link drops by itself.
+        if let Some((id, _)) = old_client {
+            if let Some(info) = shared.clients.lock().get(&id) {
+                l.db = info.db.load(Ordering::Relaxed);
+            }
+        }
+        kill_client(shared, old_client);
+        l.generation
     };
+    drop(apply);
     r.link_up.store(false, Ordering::Relaxed);
-    kill_client(shared, old_client);
     if !r.replica.swap(true, Ordering::Relaxed) {
         // A client blocked here must not be served by the master's pushes (its pop would exist
         // only on this replica): Redis unblocks them all with an error.
@@ -692,6 +708,56 @@ pub fn feed_ops<'a, A: AsRef<[u8]> + 'a>(ops: impl Iterator<Item = (u32, &'a [A]
         }
     });
     r.data.notify_all();
+}
+
+/// DEBUG REPLICATE: one command into the stream as it is, in the stream's current database
+/// (Redis's `replicationFeedSlaves` with `slaveseldb`), whatever it is.
+pub fn feed_verbatim(argv: &[&[u8]]) {
+    let r = repl();
+    let mut out = Vec::new();
+    persist::aof::encode_command(&mut out, argv);
+    r.stream.lock().push(&out);
+    r.data.notify_all();
+}
+
+/// Redis's afterErrorReply for its master client: a command our master sent failed here, so
+/// this replica's data may have diverged. Logged as critical with the end of our stream (the
+/// command itself is not in it yet: it joins after it ran), counted, and with
+/// `propagation-error-behavior panic` or `panic-on-replicas` on a read-only replica the
+/// process stops, as Redis panics, rather than serve data it knows may be wrong.
+pub fn master_command_failed(shared: &Shared, error: &[u8], command: Option<&str>) {
+    let error = &error[..error.len().min(4096)];
+    let command = command.unwrap_or("<unknown>");
+    warning!(
+        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{command}'",
+        String::from_utf8_lossy(error)
+    );
+    {
+        let st = repl().stream.lock();
+        if st.active && !st.buf.is_empty() {
+            let n = st.buf.len().min(256);
+            let tail: Vec<u8> = st.buf.range(st.buf.len() - n..).copied().collect();
+            let mut dump = String::new();
+            crate::introspect::repr(&mut dump, &tail);
+            warning!("Latest backlog is: '{dump}'");
+        }
+    }
+    shared.stats.unexpected_error_replies.fetch_add(1, Ordering::Relaxed);
+    let (behavior, read_only) = {
+        let cfg = shared.config.read();
+        (cfg.get("propagation-error-behavior").unwrap_or_default(), cfg.get_bool("replica-read-only").unwrap_or(true))
+    };
+    if read_only && (behavior == "panic" || behavior == "panic-on-replicas") {
+        // Redis's serverPanic report, then the end of the process.
+        warning!("------------------------------------------------");
+        warning!("!!! Software Failure. Press left mouse button to continue");
+        warning!(
+            "Guru Meditation: This replica panicked sending an error to its master after processing the command '{command}' #{}:{}",
+            file!(),
+            line!()
+        );
+        std::process::abort();
+    }
 }
 
 /// The master client's lock around one command and its stream append.
@@ -1460,7 +1526,11 @@ fn cron_thread(shared: &'static Shared) {
                     continue;
                 }
                 let lag = st.end.saturating_sub(l.pos.load(Ordering::Relaxed));
-                let over_hard = limit.hard_bytes > 0 && lag > limit.hard_bytes;
+                // Redis's checkClientOutputBufferLimits: a replica's hard limit below the backlog
+                // size counts as the backlog size, or a partial resync the backlog allows would
+                // end in a disconnection at once.
+                let hard_bytes = if limit.hard_bytes > 0 { limit.hard_bytes.max(backlog_size) } else { 0 };
+                let over_hard = hard_bytes > 0 && lag > hard_bytes;
                 let over_soft = limit.soft_bytes > 0 && lag > limit.soft_bytes;
                 if over_soft {
                     let since = l.soft_since_ms.load(Ordering::Relaxed);
@@ -1678,39 +1748,67 @@ fn full_sync(
             cfg.rdb_key_save_delay_us().max(0) as u64,
         )
     };
-    let stop = || link.stopped(shared);
     notice!("Replica {} asks for synchronization", link.info.addr);
     notice!("Full resync requested by replica {}", link.info.addr);
-    if diskless && delay_s > 0 {
-        // Redis waits this long for more replicas to share the transfer, and no longer once
-        // `repl-diskless-sync-max-replicas` of them wait (0: no such limit); a keepalive
-        // newline each second keeps the replica's read timeout at bay.
-        let _waiting = Counted::new(&DELAY_WAITERS, 1);
-        let deadline = std::time::Instant::now() + Duration::from_secs(delay_s as u64);
-        let mut next_keepalive = std::time::Instant::now() + Duration::from_secs(1);
-        loop {
-            let max_replicas = shared.config.read().get_i64("repl-diskless-sync-max-replicas").unwrap_or(0);
-            if max_replicas > 0 && DELAY_WAITERS.load(Ordering::Relaxed) >= max_replicas as u64 {
-                break;
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            if stop() {
-                return Err(std::io::Error::other("closed while waiting"));
-            }
-            if now >= next_keepalive {
-                sock.write_all(b"\n")?;
-                next_keepalive += Duration::from_secs(1);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    if diskless {
+        let member = BatchMember { link: link.clone(), sock: sock.try_clone()?, psync: !req.sync };
+        return diskless_sync(shared, member, delay_s, key_delay_us);
     }
-    // The snapshot must start at a barrier; the keyspace has one snapshot at a time (a BGSAVE
-    // or AOF rewrite may hold it), so retry until it is free, with keepalives.
+    let stop = || link.stopped(shared);
+    let (snapshot, checksum, replid, at) =
+        start_sync_snapshot(shared, std::slice::from_ref(link), &mut || sock.write_all(b"\n"), &stop)?;
+    // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
+    let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
+    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+    let dir = shared.config.read().rdb_path();
+    let dir = dir.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let n = r.serial.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("temp-repl-{}-{n}.rdb", std::process::id()));
+    let sent = (|| -> std::io::Result<()> {
+        if !req.sync {
+            notice!("Starting BGSAVE for SYNC with target: disk");
+            sock.write_all(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes())?;
+        }
+        let written = (|| -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, key_delay_us, &stop, &mut |b| {
+                f.write_all(b)
+            })?;
+            f.flush()
+        })();
+        shared.ks.end_snapshot();
+        written?;
+        notice!("Background RDB transfer started by pid {}", std::process::id());
+        link.state.store(SEND_BULK, Ordering::Relaxed);
+        let mut f = std::fs::File::open(&path)?;
+        let len = f.metadata()?.len();
+        sock.write_all(format!("${len}\r\n").as_bytes())?;
+        std::io::copy(&mut f, sock)?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&path);
+    sent?;
+    link.state.store(ONLINE, Ordering::Relaxed);
+    link.ack_ms.store(now_ms(), Ordering::Relaxed);
+    notice!("Synchronization with replica {} succeeded", link.info.addr);
+    Ok(())
+}
+
+/// Starts the snapshot of a full sync and registers `links` in the stream at its offset, so
+/// each gets exactly the data at that instant followed by the stream from there. The keyspace
+/// has one snapshot at a time (a BGSAVE or AOF rewrite may hold it): retried until it is free,
+/// with `keepalive` once a second. Returns the snapshot, its checksum, the replication ID and
+/// the offset.
+#[allow(clippy::type_complexity)]
+fn start_sync_snapshot(
+    shared: &'static Shared,
+    links: &[Arc<ReplicaLink>],
+    keepalive: &mut dyn FnMut() -> std::io::Result<()>,
+    stop: &dyn Fn() -> bool,
+) -> std::io::Result<(Arc<crate::persistence::SlotSnapshot>, bool, String, u64)> {
+    let r = repl();
     let mut waited_ms = 0u64;
-    let (snapshot, checksum, replid, at) = loop {
+    loop {
         if stop() {
             return Err(std::io::Error::other("closed while waiting for the snapshot"));
         }
@@ -1740,80 +1838,263 @@ fn full_sync(
                 // The next command of the stream names its database (the RDB leaves it at 0
                 // for the replica, which could have run anything before).
                 st.selected_db = None;
-                link.pos.store(st.end, Ordering::Relaxed);
-                link.ack.store(0, Ordering::Relaxed);
-                st.links.push(link.clone());
+                for link in links {
+                    link.pos.store(st.end, Ordering::Relaxed);
+                    link.ack.store(0, Ordering::Relaxed);
+                    st.links.push(link.clone());
+                }
                 st.account();
                 Some((st.replid.clone(), st.end))
             })
         };
         if let Some((id, at)) = started {
-            break (snapshot, checksum, id, at);
+            return Ok((snapshot, checksum, id, at));
         }
         std::thread::sleep(Duration::from_millis(100));
         waited_ms += 100;
         if waited_ms.is_multiple_of(1000) {
-            sock.write_all(b"\n")?;
+            keepalive()?;
+        }
+    }
+}
+
+/// One replica of a diskless transfer.
+struct BatchMember {
+    link: Arc<ReplicaLink>,
+    /// The replica thread's socket, cloned: the leader writes the transfer to it.
+    sock: TcpStream,
+    /// It asked with PSYNC (it gets +FULLRESYNC first), not with the old SYNC.
+    psync: bool,
+}
+
+/// Replicas that share one diskless transfer, as Redis's replicas share one RDB child: those
+/// that ask during `repl-diskless-sync-delay` join the first, whose thread leads (waits, takes
+/// the snapshot, writes it to every socket); the others wait for their outcome.
+struct DisklessBatch {
+    state: Mutex<BatchState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct BatchState {
+    members: Vec<BatchMember>,
+    /// The outcome per replica (client id), set by the leader when the transfer ends.
+    results: Vec<(u64, Result<(), String>)>,
+    /// The leader has written every outcome.
+    finished: bool,
+}
+
+/// The batch still taking replicas (in its delay), if any.
+static FORMING_BATCH: Mutex<Option<Arc<DisklessBatch>>> = Mutex::new(None);
+
+/// A diskless full sync for `me`: joins the batch in its delay, or leads a new one.
+fn diskless_sync(shared: &'static Shared, me: BatchMember, delay_s: i64, key_delay_us: u64) -> std::io::Result<()> {
+    let my_id = me.link.info.id;
+    let my_link = me.link.clone();
+    let joined = {
+        let mut forming = FORMING_BATCH.lock();
+        match forming.as_ref() {
+            Some(batch) if delay_s > 0 => {
+                batch.state.lock().members.push(me);
+                Err(batch.clone())
+            }
+            _ => {
+                let batch = Arc::new(DisklessBatch {
+                    state: Mutex::new(BatchState { members: vec![me], ..Default::default() }),
+                    done: Condvar::new(),
+                });
+                if delay_s > 0 {
+                    *forming = Some(batch.clone());
+                }
+                Ok(batch)
+            }
+        }
+    };
+    let batch = match joined {
+        Ok(batch) => batch,
+        Err(batch) => {
+            // A follower: the leader's thread does the transfer. It always writes every
+            // outcome before it ends, so this waits for as long as the transfer lasts.
+            let mut st = batch.state.lock();
+            loop {
+                if let Some((_, result)) = st.results.iter().find(|(id, _)| *id == my_id) {
+                    return result.clone().map_err(std::io::Error::other);
+                }
+                if st.finished {
+                    return Err(std::io::Error::other("the transfer ended without this replica"));
+                }
+                // Gone: this thread cleans up (the stream stops keeping data for it) without
+                // waiting for the leader to notice at its next write.
+                if my_link.stopped(shared) {
+                    return Err(std::io::Error::other("closed during the transfer"));
+                }
+                batch.done.wait_for(&mut st, Duration::from_secs(1));
+            }
+        }
+    };
+    let results = lead_diskless_batch(shared, &batch, delay_s, key_delay_us);
+    let mine = results.iter().find(|(id, _)| *id == my_id).map(|(_, r)| r.clone());
+    {
+        let mut st = batch.state.lock();
+        st.results = results;
+        st.finished = true;
+    }
+    batch.done.notify_all();
+    mine.unwrap_or_else(|| Err("the transfer ended without this replica".into())).map_err(std::io::Error::other)
+}
+
+/// The leader's part: waits out the delay (while fewer than `repl-diskless-sync-max-replicas`
+/// wait; 0: no such limit) with a keepalive newline each second, closes the batch, takes one
+/// snapshot for all and writes it to every socket. A replica that fails or goes away is
+/// dropped from the transfer without stopping it for the others. Returns each one's outcome.
+fn lead_diskless_batch(
+    shared: &'static Shared,
+    batch: &Arc<DisklessBatch>,
+    delay_s: i64,
+    key_delay_us: u64,
+) -> Vec<(u64, Result<(), String>)> {
+    let mut results: Vec<(u64, Result<(), String>)> = Vec::new();
+    let fail = |results: &mut Vec<(u64, Result<(), String>)>, m: &BatchMember, why: String| {
+        results.push((m.link.info.id, Err(why)));
+    };
+    if delay_s > 0 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(delay_s as u64);
+        let mut next_keepalive = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let max_replicas = shared.config.read().get_i64("repl-diskless-sync-max-replicas").unwrap_or(0);
+            let now = std::time::Instant::now();
+            let mut st = batch.state.lock();
+            let keepalive = now >= next_keepalive;
+            if keepalive {
+                next_keepalive += Duration::from_secs(1);
+            }
+            let mut kept = Vec::with_capacity(st.members.len());
+            for m in std::mem::take(&mut st.members) {
+                if m.link.stopped(shared) {
+                    fail(&mut results, &m, "closed while waiting".into());
+                } else if keepalive && (&m.sock).write_all(b"\n").is_err() {
+                    fail(&mut results, &m, "keepalive failed".into());
+                } else {
+                    kept.push(m);
+                }
+            }
+            st.members = kept;
+            let enough = max_replicas > 0 && st.members.len() as i64 >= max_replicas;
+            if enough || now >= deadline || st.members.is_empty() {
+                break;
+            }
+            drop(st);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut forming = FORMING_BATCH.lock();
+        if forming.as_ref().is_some_and(|b| Arc::ptr_eq(b, batch)) {
+            *forming = None;
+        }
+    }
+    // Closed: nobody joins any more (joining takes FORMING_BATCH's lock, released above).
+    let members = std::mem::take(&mut batch.state.lock().members);
+    if members.is_empty() {
+        return results;
+    }
+    let links: Vec<Arc<ReplicaLink>> = members.iter().map(|m| m.link.clone()).collect();
+    // Per replica: why it dropped out of the transfer, if it did.
+    let failed: Vec<std::cell::RefCell<Option<String>>> = members.iter().map(|_| Default::default()).collect();
+    // A replica that drops out leaves the stream at once, so that it no longer holds the
+    // stream's data nor counts as connected (its own thread may be this one, busy writing).
+    let drop_out = |i: usize, why: String| {
+        if failed[i].borrow().is_none() {
+            *failed[i].borrow_mut() = Some(why);
+            let mut st = repl().stream.lock();
+            st.links.retain(|l| !Arc::ptr_eq(l, &links[i]));
+            st.trim();
+        }
+    };
+    let all_stopped = || {
+        for (i, l) in links.iter().enumerate() {
+            if l.stopped(shared) {
+                drop_out(i, "closed during the transfer".into());
+            }
+        }
+        failed.iter().all(|f| f.borrow().is_some())
+    };
+    let mut keepalive = || {
+        for m in &members {
+            let _ = (&m.sock).write_all(b"\n");
+        }
+        Ok(())
+    };
+    let started = start_sync_snapshot(shared, &links, &mut keepalive, &all_stopped);
+    let (snapshot, checksum, replid, at) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            for m in &members {
+                fail(&mut results, m, e.to_string());
+            }
+            return results;
         }
     };
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
     let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
-    let result = (|| -> std::io::Result<()> {
-        if !req.sync {
-            notice!("Starting BGSAVE for SYNC with target: {}", if diskless { "replicas sockets" } else { "disk" });
-            sock.write_all(format!("+FULLRESYNC {replid} {at}\r\n").as_bytes())?;
+    notice!("Starting BGSAVE for SYNC with target: replicas sockets");
+    let mark = random_hex(40);
+    let mut writers: Vec<std::io::BufWriter<&TcpStream>> =
+        members.iter().map(|m| std::io::BufWriter::with_capacity(1 << 16, &m.sock)).collect();
+    for (i, m) in members.iter().enumerate() {
+        let preamble = if m.psync { format!("+FULLRESYNC {replid} {at}\r\n") } else { String::new() };
+        // Flushed at once: the replica reports the transfer (ROLE's "sync") from +FULLRESYNC on,
+        // while the first 64 KB of a slowed-down snapshot can take long.
+        let sent =
+            writers[i].write_all(format!("{preamble}$EOF:{mark}\r\n").as_bytes()).and_then(|()| writers[i].flush());
+        if let Err(e) = sent {
+            drop_out(i, e.to_string());
         }
-        let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
-        if diskless {
-            let mark = random_hex(40);
-            let mut w = std::io::BufWriter::with_capacity(1 << 16, &*sock);
-            w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
-            crate::persistence::write_snapshot_to(shared, &snapshot, &dbs, checksum, key_delay_us, &stop, &mut |b| {
-                w.write_all(b)
-            })?;
-            w.write_all(mark.as_bytes())?;
-            w.flush()?;
-        } else {
-            let dir = shared.config.read().rdb_path();
-            let dir = dir.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-            let n = r.serial.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("temp-repl-{}-{n}.rdb", std::process::id()));
-            let written = (|| -> std::io::Result<()> {
-                let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                crate::persistence::write_snapshot_to(
-                    shared,
-                    &snapshot,
-                    &dbs,
-                    checksum,
-                    key_delay_us,
-                    &stop,
-                    &mut |b| f.write_all(b),
-                )?;
-                f.flush()
-            })();
-            shared.ks.end_snapshot();
-            let sent = written.and_then(|()| {
-                notice!("Background RDB transfer started by pid {}", std::process::id());
-                link.state.store(SEND_BULK, Ordering::Relaxed);
-                let mut f = std::fs::File::open(&path)?;
-                let len = f.metadata()?.len();
-                sock.write_all(format!("${len}\r\n").as_bytes())?;
-                std::io::copy(&mut f, sock)?;
-                Ok(())
-            });
-            let _ = std::fs::remove_file(&path);
-            return sent;
+    }
+    let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+    let mut write_all = |bytes: &[u8]| -> std::io::Result<()> {
+        let mut alive = 0;
+        for (i, w) in writers.iter_mut().enumerate() {
+            if failed[i].borrow().is_some() {
+                continue;
+            }
+            if members[i].link.stopped(shared) {
+                drop_out(i, "closed during the transfer".into());
+                continue;
+            }
+            match w.write_all(bytes) {
+                Ok(()) => alive += 1,
+                Err(e) => drop_out(i, e.to_string()),
+            }
+        }
+        if alive == 0 {
+            return Err(std::io::Error::other("every replica of the transfer is gone"));
         }
         Ok(())
-    })();
-    if diskless {
-        shared.ks.end_snapshot();
+    };
+    let written = crate::persistence::write_snapshot_to(
+        shared,
+        &snapshot,
+        &dbs,
+        checksum,
+        key_delay_us,
+        &all_stopped,
+        &mut write_all,
+    )
+    .and_then(|_| write_all(mark.as_bytes()));
+    shared.ks.end_snapshot();
+    for (i, m) in members.iter().enumerate() {
+        let outcome = match (&written, failed[i].borrow().clone()) {
+            (_, Some(why)) => Err(why),
+            (Err(e), None) => Err(e.to_string()),
+            (Ok(()), None) => writers[i].flush().map_err(|e| e.to_string()),
+        };
+        if outcome.is_ok() {
+            m.link.state.store(ONLINE, Ordering::Relaxed);
+            m.link.ack_ms.store(now_ms(), Ordering::Relaxed);
+            notice!("Synchronization with replica {} succeeded", m.link.info.addr);
+        }
+        results.push((m.link.info.id, outcome));
     }
-    result?;
-    link.state.store(ONLINE, Ordering::Relaxed);
-    link.ack_ms.store(now_ms(), Ordering::Relaxed);
-    notice!("Synchronization with replica {} succeeded", link.info.addr);
-    Ok(())
+    results
 }
 
 /// Sends the stream from the link's position on, until the link closes.

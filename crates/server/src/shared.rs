@@ -344,6 +344,8 @@ pub struct Pause {
 #[derive(Default, Debug)]
 pub struct GlobalStats {
     pub rejected_connections: AtomicU64,
+    /// Errors our master's commands (or the AOF's) got here (INFO `unexpected_error_replies`).
+    pub unexpected_error_replies: AtomicU64,
     pub dirty: AtomicU64,
     pub expired_keys: AtomicU64,
     /// Keys removed by maxmemory eviction (INFO `evicted_keys`).

@@ -330,6 +330,9 @@ pub struct Env {
     cur_caching: bool,
     /// The command is a CLIENT subcommand (it does not end CLIENT CACHING's effect).
     cur_is_client: bool,
+    /// The full name of the command `execute` runs (`None` when it is unknown), for the log
+    /// line of an error our master's command got.
+    cur_cmd: Option<&'static str>,
     /// Tracking messages of the current client's own command, written after its reply (Redis's
     /// `tracking_pending_keys`), each with the receiver's worker.
     track_deferred: Vec<(usize, crate::pubsub::Delivery)>,
@@ -1499,6 +1502,7 @@ impl Env {
             cur_tracking: false,
             cur_caching: false,
             cur_is_client: false,
+            cur_cmd: None,
             track_deferred: Vec::new(),
             track_immediate: Vec::new(),
             tracking_max_keys: 0,
@@ -1584,6 +1588,10 @@ impl Env {
                     break;
                 }
                 apply_guard = Some(crate::replication::apply_lock());
+                // Again under the lock: REPLICAOF takes this client away under it.
+                if c.info.kill.load(Ordering::Relaxed) {
+                    break;
+                }
             }
             let buf = &rbuf[c.rstart..c.filled];
             if buf.len() < c.need {
@@ -1716,8 +1724,12 @@ impl Env {
             == crate::tracking::ON;
         self.cur_caching = c.tracking_caching;
         self.cur_is_client = false;
+        self.cur_cmd = None;
         let entry = match shared.registry.lookup(args) {
-            Ok(e) => e,
+            Ok(e) => {
+                self.cur_cmd = Some(e.meta.name.as_str());
+                e
+            }
             Err(LookupError::Reply(text)) => {
                 c.out.error(&text);
                 self.stats.rejected_calls.add(1);
@@ -2110,6 +2122,10 @@ impl Env {
             c.tracking_caching = false;
         }
         if c.master {
+            if c.out.len() > before && c.out.buf[before] == b'-' {
+                let end = c.out.buf[before..].iter().position(|&b| b == b'\r').map_or(c.out.len(), |i| before + i);
+                crate::replication::master_command_failed(self.shared, &c.out.buf[before + 1..end], self.cur_cmd);
+            }
             // Redis never answers its master, but for REPLCONF GETACK.
             if !std::mem::take(&mut self.master_keep_reply) {
                 c.out.truncate(before);
