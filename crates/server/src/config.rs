@@ -327,7 +327,7 @@ static DEFS: &[Def] = &[
     enumerated("enable-debug-command", IMMUTABLE, PROTECTED_ACTION, 0).now(),
     enumerated("enable-module-command", IMMUTABLE, PROTECTED_ACTION, 0),
     enumerated("cluster-preferred-endpoint-type", 0, ENDPOINT_TYPE, 0).now(),
-    enumerated("propagation-error-behavior", 0, PROPAGATION_ERROR, 0),
+    enumerated("propagation-error-behavior", 0, PROPAGATION_ERROR, 0).now(),
     enumerated("shutdown-on-sigint", MULTI_ARG, SHUTDOWN_ON_SIG, 0).check(Check::ShutdownFlags),
     enumerated("shutdown-on-sigterm", MULTI_ARG, SHUTDOWN_ON_SIG, 0).check(Check::ShutdownFlags),
     // int.
