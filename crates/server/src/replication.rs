@@ -2001,12 +2001,21 @@ fn lead_diskless_batch(
     let failed: Vec<std::cell::RefCell<Option<String>>> = members.iter().map(|_| Default::default()).collect();
     // A replica that drops out leaves the stream at once, so that it no longer holds the
     // stream's data nor counts as connected (its own thread may be this one, busy writing).
+    // Set once the transfer is under way: from then on the last replica to drop out ends it.
+    let transferring = std::cell::Cell::new(false);
     let drop_out = |i: usize, why: String| {
         if failed[i].borrow().is_none() {
             *failed[i].borrow_mut() = Some(why);
-            let mut st = repl().stream.lock();
-            st.links.retain(|l| !Arc::ptr_eq(l, &links[i]));
-            st.trim();
+            links[i].close();
+            {
+                let mut st = repl().stream.lock();
+                st.links.retain(|l| !Arc::ptr_eq(l, &links[i]));
+                st.trim();
+            }
+            if transferring.get() && failed.iter().all(|f| f.borrow().is_some()) {
+                // Redis's words for it (its RDB comes from a fork child through a pipe).
+                warning!("Diskless rdb transfer, last replica dropped, killing fork child.");
+            }
         }
     };
     let all_stopped = || {
@@ -2036,6 +2045,20 @@ fn lead_diskless_batch(
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
     let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
     notice!("Starting BGSAVE for SYNC with target: replicas sockets");
+    // A replica that stops reading (stopped, or its host gone) must not hold the transfer, and
+    // the one snapshot, for the others: after repl-timeout its write gives up and it is dropped,
+    // as Redis disconnects a timed-out replica during a full sync.
+    let timeout_s = shared.config.read().get_i64("repl-timeout").unwrap_or(60).max(1) as u64;
+    for m in &members {
+        let _ = m.sock.set_write_timeout(Some(Duration::from_secs(timeout_s)));
+    }
+    let write_failed = |i: usize, e: std::io::Error| {
+        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+            let l = &links[i];
+            warning!("Disconnecting timedout replica (full sync): {}:{}", l.ip, l.listening_port.load(Ordering::Relaxed));
+        }
+        drop_out(i, e.to_string());
+    };
     let mark = random_hex(40);
     let mut writers: Vec<std::io::BufWriter<&TcpStream>> =
         members.iter().map(|m| std::io::BufWriter::with_capacity(1 << 16, &m.sock)).collect();
@@ -2046,10 +2069,11 @@ fn lead_diskless_batch(
         let sent =
             writers[i].write_all(format!("{preamble}$EOF:{mark}\r\n").as_bytes()).and_then(|()| writers[i].flush());
         if let Err(e) = sent {
-            drop_out(i, e.to_string());
+            write_failed(i, e);
         }
     }
     let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
+    transferring.set(true);
     let mut write_all = |bytes: &[u8]| -> std::io::Result<()> {
         let mut alive = 0;
         for (i, w) in writers.iter_mut().enumerate() {
@@ -2062,7 +2086,7 @@ fn lead_diskless_batch(
             }
             match w.write_all(bytes) {
                 Ok(()) => alive += 1,
-                Err(e) => drop_out(i, e.to_string()),
+                Err(e) => write_failed(i, e),
             }
         }
         if alive == 0 {
@@ -2081,11 +2105,24 @@ fn lead_diskless_batch(
     )
     .and_then(|_| write_all(mark.as_bytes()));
     shared.ks.end_snapshot();
+    for (i, w) in writers.iter_mut().enumerate() {
+        if written.is_ok() && failed[i].borrow().is_none() {
+            if let Err(e) = w.flush() {
+                write_failed(i, e);
+            }
+        }
+    }
+    transferring.set(false);
+    if written.is_ok() {
+        let up = failed.iter().filter(|f| f.borrow().is_none()).count();
+        notice!("Diskless rdb transfer, done reading from pipe, {up} replicas still up.");
+    }
     for (i, m) in members.iter().enumerate() {
+        let _ = m.sock.set_write_timeout(None);
         let outcome = match (&written, failed[i].borrow().clone()) {
             (_, Some(why)) => Err(why),
             (Err(e), None) => Err(e.to_string()),
-            (Ok(()), None) => writers[i].flush().map_err(|e| e.to_string()),
+            (Ok(()), None) => Ok(()),
         };
         if outcome.is_ok() {
             m.link.state.store(ONLINE, Ordering::Relaxed);
