@@ -348,6 +348,30 @@ impl Drop for Counted {
     }
 }
 
+/// DEBUG SLEEPs under way. Redis sleeps on its only thread, so its replicas hear nothing at all
+/// meanwhile, not even the keepalive newlines of a sync that waits; ours come from threads of
+/// their own, which hold them back while this is non-zero, so a replica can see its master
+/// go silent and time out (as the suite's handshake-timeout test makes it).
+static DEBUG_SLEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Marks a DEBUG SLEEP for as long as the returned guard lives.
+pub fn debug_sleep() -> impl Drop {
+    Counted::new(&DEBUG_SLEEPS, 1)
+}
+
+/// Whether a DEBUG SLEEP is under way (keepalives and the cron's PING wait for it to end).
+fn asleep() -> bool {
+    DEBUG_SLEEPS.load(Ordering::Relaxed) > 0
+}
+
+/// Sends a keepalive newline to a replica waiting for its sync, unless the server is asleep.
+fn keepalive(sock: &mut TcpStream) -> std::io::Result<()> {
+    if asleep() {
+        return Ok(());
+    }
+    sock.write_all(b"\n")
+}
+
 /// The replication buffer's memory as INFO reports it, after Redis's getMemoryOverheadData.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplBufferMem {
@@ -539,8 +563,11 @@ fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bo
             crate::aof::refresh_on();
         });
     }
-    // Our replicas resync with us (they may well partially), learning the new history.
-    disconnect_replicas();
+    // Our replicas stay (Redis's replicationSetMaster keeps them): if the new master continues
+    // our history they lose nothing. They are disconnected, to resync with us, only when the
+    // history does change: a partial resync that brings a new replid, or a full sync's RDB,
+    // once it is all here and about to replace our data (a transfer that fails, e.g. because
+    // the new master dies mid-way, leaves them and our history as they were).
     notice!("Connecting to MASTER {host}:{port}");
     let spawned = std::thread::Builder::new().name("repl-link".into()).spawn(move || link_thread(shared, generation));
     if let Err(e) = spawned {
@@ -1511,7 +1538,7 @@ fn cron_thread(shared: &'static Shared) {
             });
         }
         update_failover_status(shared, now);
-        if !replica && now - last_ping_ms >= ping_period * 1000 {
+        if !replica && !asleep() && now - last_ping_ms >= ping_period * 1000 {
             last_ping_ms = now;
             let mut st = r.stream.lock();
             if st.active && !st.links.is_empty() && r.feeding.load(Ordering::Relaxed) {
@@ -1701,7 +1728,7 @@ fn full_sync(
                 return Err(std::io::Error::other("closed while waiting"));
             }
             if now >= next_keepalive {
-                sock.write_all(b"\n")?;
+                keepalive(sock)?;
                 next_keepalive += Duration::from_secs(1);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -1753,7 +1780,7 @@ fn full_sync(
         std::thread::sleep(Duration::from_millis(100));
         waited_ms += 100;
         if waited_ms.is_multiple_of(1000) {
-            sock.write_all(b"\n")?;
+            keepalive(sock)?;
         }
     };
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
@@ -2046,13 +2073,15 @@ fn link_thread(shared: &'static Shared, generation: u64) {
                 }
             }
             Err(e) => {
-                warning!("Replication with MASTER {host}:{port} failed: {e}");
-                {
+                let state = {
                     let mut l = r.link.lock();
+                    let state = l.state;
                     if l.generation == generation {
                         l.state = "connect";
                     }
-                }
+                    state
+                };
+                log_sync_failure(&e, state, &host, port);
                 for _ in 0..10 {
                     std::thread::sleep(Duration::from_millis(100));
                     if !link_current(generation) {
@@ -2061,6 +2090,21 @@ fn link_thread(shared: &'static Shared, generation: u64) {
                 }
             }
         }
+    }
+}
+
+/// Logs why a sync attempt failed. A master silent for `repl-timeout` (the socket's read or
+/// connect timeout) gets the lines Redis's replicationCron writes for the state the attempt was
+/// in, which the suite looks for: before the RDB's first byte it is still connecting, after it
+/// the bulk transfer timed out.
+fn log_sync_failure(e: &std::io::Error, state: &str, host: &str, port: u16) {
+    let timed_out = matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
+    match (timed_out, state) {
+        (true, "sync") => warning!(
+            "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value."
+        ),
+        (true, _) => warning!("Timeout connecting to the MASTER..."),
+        (false, _) => warning!("Replication with MASTER {host}:{port} failed: {e}"),
     }
 }
 

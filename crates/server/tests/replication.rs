@@ -740,3 +740,192 @@ fn async_loading_serves_the_old_data_and_survives_an_aborted_transfer() {
     wait_until("the full sync", Duration::from_secs(30), || link_up(&mut r) && r.cmd(&["DBSIZE"]) == Reply::Int(304));
     assert_eq!(r.cmd(&["GET", "mykey"]), Reply::Null);
 }
+
+/// A log file for a server under test, in the temp directory (removed on drop).
+struct LogFile(PathBuf);
+
+impl LogFile {
+    fn new(tag: &str) -> LogFile {
+        let n = free_port();
+        LogFile(std::env::temp_dir().join(format!("redoxide-repl-{tag}-{}-{n}.log", std::process::id())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        std::fs::read_to_string(&self.0).is_ok_and(|s| s.contains(needle))
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A fake master that answers the handshake and then goes silent: the first connection after
+/// PSYNC, the second after `+FULLRESYNC` and the first bytes of a 1000-byte RDB. It counts the
+/// connections it accepted, and stops after `limit`.
+fn silent_master(
+    limit: Duration,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        let mut held = Vec::new();
+        while Instant::now() < deadline && count.load(Ordering::Relaxed) < 3 {
+            let Ok((sock, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let n = count.fetch_add(1, Ordering::Relaxed);
+            let _ = sock.set_nonblocking(false);
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut w = match sock.try_clone() {
+                Ok(w) => w,
+                Err(_) => continue,
+            };
+            let mut r = BufReader::new(sock);
+            // Each request is a multibulk; its first argument decides the answer.
+            for _ in 0..10 {
+                let mut header = String::new();
+                if r.read_line(&mut header).unwrap_or(0) == 0 {
+                    break;
+                }
+                let argc: usize = header.trim_start_matches('*').trim().parse().unwrap_or(0);
+                let mut args = Vec::new();
+                for _ in 0..argc {
+                    let (mut len, mut arg) = (String::new(), String::new());
+                    let _ = r.read_line(&mut len);
+                    let _ = r.read_line(&mut arg);
+                    args.push(arg.trim_end().to_ascii_uppercase());
+                }
+                match args.first().map(String::as_str) {
+                    Some("PING") => {
+                        let _ = w.write_all(b"+PONG\r\n");
+                    }
+                    Some("PSYNC") => {
+                        if n > 0 {
+                            let _ =
+                                w.write_all(format!("+FULLRESYNC {} 0\r\n$1000\r\nREDIS", "a".repeat(40)).as_bytes());
+                        }
+                        break;
+                    }
+                    _ => {
+                        let _ = w.write_all(b"+OK\r\n");
+                    }
+                }
+            }
+            // Silent from here on; the socket stays open so only the replica's timeout ends it.
+            held.push(w);
+        }
+    });
+    (port, accepted, handle)
+}
+
+#[test]
+fn replica_times_out_a_silent_master_in_the_handshake_and_in_the_transfer() {
+    use std::sync::atomic::Ordering;
+    let (port, accepted, handle) = silent_master(Duration::from_secs(30));
+    let log = LogFile::new("silent-master");
+    let replica = redoxide(&["--repl-timeout", "1", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("the handshake timeout", Duration::from_secs(10), || {
+        log.contains("Timeout connecting to the MASTER...")
+    });
+    wait_until("the transfer timeout", Duration::from_secs(10), || {
+        log.contains("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.")
+    });
+    // And after each timeout, the replica tries again.
+    wait_until("a third attempt", Duration::from_secs(10), || accepted.load(Ordering::Relaxed) >= 3);
+    assert_eq!(field(&mut r, "replication", "master_link_status"), "down");
+    drop(replica);
+    let _ = handle.join();
+}
+
+#[test]
+fn debug_sleep_holds_back_the_keepalives_of_a_waiting_sync() {
+    // The master waits 1000 s for more replicas before a diskless sync, sending a newline each
+    // second; while it sleeps in DEBUG SLEEP it sends nothing (as Redis's one thread), so the
+    // replica's repl-timeout fires mid-handshake.
+    let master = redoxide(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "1000",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut m = master.client();
+    let log = LogFile::new("debug-sleep");
+    let replica = redoxide(&["--repl-timeout", "2", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until(
+        "the handshake",
+        Duration::from_secs(10),
+        || matches!(r.cmd(&["ROLE"]), Reply::Array(items) if items.iter().any(|i| text(i) == "handshake")),
+    );
+    // Keepalives alone keep it going for longer than its timeout.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!log.contains("Timeout connecting to the MASTER"), "timed out despite the keepalives");
+    assert_eq!(m.cmd(&["DEBUG", "SLEEP", "4"]), Reply::Simple("OK".into()));
+    wait_until("the handshake timeout", Duration::from_secs(5), || log.contains("Timeout connecting to the MASTER..."));
+}
+
+#[test]
+fn sub_replicas_stay_through_a_failed_full_sync_with_another_master() {
+    let master1 = redoxide(&[]);
+    let mut m1 = master1.client();
+    m1.cmd(&["SET", "a", "b"]);
+    let master2 = redoxide(&["--repl-diskless-sync", "no", "--rdb-key-save-delay", "1000000"]);
+    let mut m2 = master2.client();
+    for i in 0..10 {
+        m2.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let replica = redoxide(&[]);
+    let mut r = replica.client();
+    let sub_log = LogFile::new("sub-replica");
+    let sub = redoxide(&["--logfile", sub_log.path()]);
+    let mut s = sub.client();
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master1.port.to_string()]);
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    s.cmd(&["REPLICAOF", "127.0.0.1", &replica.port.to_string()]);
+    wait_until("sub link up", Duration::from_secs(20), || link_up(&mut s));
+    assert_eq!(s.cmd(&["GET", "a"]), Reply::bulk("b"));
+
+    // A full sync with master2 starts (its RDB takes 10 s) and master2 dies before it is over.
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master2.port.to_string()]);
+    wait_until("master2's sync to start", Duration::from_secs(10), || {
+        field(&mut m2, "persistence", "rdb_bgsave_in_progress") == "1"
+    });
+    drop(m2);
+    drop(master2);
+    let id1 = field(&mut m1, "replication", "master_replid");
+    assert!(!sub_log.contains("Connection with master lost"), "the sub-replica was disconnected");
+    assert_eq!(field(&mut r, "replication", "master_replid"), id1);
+    assert_eq!(field(&mut s, "replication", "master_replid"), id1);
+
+    // Back to master1: a partial resync, and the sub-replica never noticed.
+    let partial = field(&mut m1, "stats", "sync_partial_ok").parse::<u64>().unwrap_or(0);
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master1.port.to_string()]);
+    wait_until("link up again", Duration::from_secs(20), || link_up(&mut r));
+    assert_eq!(field(&mut m1, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut m1, "stats", "sync_partial_ok"), (partial + 1).to_string());
+    m1.cmd(&["SET", "c", "d"]);
+    wait_until("the write to reach the sub-replica", Duration::from_secs(10), || {
+        s.cmd(&["GET", "c"]) == Reply::bulk("d")
+    });
+    assert!(!sub_log.contains("Connection with master lost"), "the sub-replica was disconnected");
+    assert_eq!(field(&mut r, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut r, "stats", "sync_partial_ok"), "0");
+}
