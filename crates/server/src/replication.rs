@@ -1979,7 +1979,14 @@ impl MasterReader {
             self.pos = 0;
         }
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.sock.read(&mut chunk)?;
+        // A signal that lands during the read (a profiler's, a debugger's) is not the master's
+        // doing: read again rather than fail the sync (Redis's replica must survive EINTR too).
+        let n = loop {
+            match self.sock.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         if n == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the master closed the connection"));
         }
@@ -2081,7 +2088,16 @@ fn link_thread(shared: &'static Shared, generation: u64) {
                     }
                     state
                 };
-                log_sync_failure(&e, state, &host, port);
+                let logged = e.get_ref().is_some_and(|inner| inner.is::<TransferFailed>());
+                if !logged {
+                    log_sync_failure(&e, state, &host, port);
+                }
+                if logged || is_timeout(&e) {
+                    // As Redis's cancelReplicationHandshake(reconnect): at once, with its words.
+                    notice!("Reconnecting to MASTER {host}:{port} after failure");
+                    attempt = 0;
+                    continue;
+                }
                 for _ in 0..10 {
                     std::thread::sleep(Duration::from_millis(100));
                     if !link_current(generation) {
@@ -2093,13 +2109,64 @@ fn link_thread(shared: &'static Shared, generation: u64) {
     }
 }
 
+/// A sync attempt that failed during the transfer, already logged with Redis's lines for it.
+/// Redis then reconnects at once (cancelReplicationHandshake with reconnect), not a second later
+/// as after a refused connection: a master that cut one transfer is expected to serve the next.
+#[derive(Debug)]
+struct TransferFailed;
+
+impl std::fmt::Display for TransferFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the transfer from the master failed")
+    }
+}
+
+impl std::error::Error for TransferFailed {}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// Where a full sync's payload goes, in Redis's terms (readSyncBulkPayload): to disk, or to the
+/// parser straight from the socket (a diskless load), into a temporary database with swapdb.
+/// Ours is read into memory in every case; the mode decides what is reported and when the data
+/// counts as loading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PayloadTarget {
+    Disk,
+    Parser,
+    ParserSwapdb,
+}
+
+/// Logs a transfer that broke off (not a timeout: that is replicationCron's to report) as
+/// Redis does for the same target, and marks it as logged. `received`: payload bytes read.
+fn transfer_failed(e: std::io::Error, target: PayloadTarget, received: usize) -> std::io::Error {
+    if is_timeout(&e) {
+        return e;
+    }
+    match target {
+        PayloadTarget::Disk => warning!("I/O error trying to sync with MASTER: {e}"),
+        PayloadTarget::Parser | PayloadTarget::ParserSwapdb => {
+            // Redis's parser reports the short read as an RDB read error, then the failed load.
+            warning!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            warning!(
+                "Internal error in RDB reading offset {received}, function at the replica's socket load -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation."
+            );
+            warning!("Failed trying to load the MASTER synchronization DB from socket: {e}");
+            if target == PayloadTarget::ParserSwapdb {
+                notice!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
+            }
+        }
+    }
+    std::io::Error::other(TransferFailed)
+}
+
 /// Logs why a sync attempt failed. A master silent for `repl-timeout` (the socket's read or
 /// connect timeout) gets the lines Redis's replicationCron writes for the state the attempt was
 /// in, which the suite looks for: before the RDB's first byte it is still connecting, after it
 /// the bulk transfer timed out.
 fn log_sync_failure(e: &std::io::Error, state: &str, host: &str, port: u16) {
-    let timed_out = matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut);
-    match (timed_out, state) {
+    match (is_timeout(e), state) {
         (true, "sync") => warning!(
             "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value."
         ),
@@ -2240,10 +2307,15 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
                     && (0..shared.ks.db_count()).all(|d| shared.ks.db_if_used(d).is_none_or(|db| db.is_empty())));
             let loading_flag = (diskless_load && !(swapdb && same_history)).then_some(&LOADING);
             set_state(generation, "sync")?;
-            let (rdb, _loading) = read_rdb(&mut m, generation, loading_flag)?;
+            let target = match (diskless_load, swapdb) {
+                (false, _) => PayloadTarget::Disk,
+                (true, false) => PayloadTarget::Parser,
+                (true, true) => PayloadTarget::ParserSwapdb,
+            };
+            let (rdb, _loading) = read_rdb(&mut m, generation, target, loading_flag)?;
             notice!("MASTER <-> REPLICA sync: Flushing old data");
             disconnect_replicas();
-            load_full_sync(shared, &rdb, &replid, offset)?;
+            load_full_sync(shared, &rdb, &replid, offset, !diskless_load)?;
             notice!("MASTER <-> REPLICA sync: Finished with success");
             if crate::aof::logging() {
                 // The AOF still describes the dataset we replaced: rewrite it from the new one
@@ -2303,10 +2375,19 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
 fn read_rdb(
     m: &mut MasterReader,
     generation: u64,
+    target: PayloadTarget,
     loading_flag: Option<&'static AtomicBool>,
 ) -> std::io::Result<(Vec<u8>, Option<FlagGuard>)> {
     let r = repl();
-    let line = m.reply()?;
+    let diskless = target != PayloadTarget::Disk;
+    let line = match m.reply() {
+        Ok(line) => line,
+        Err(e) if is_timeout(&e) => return Err(e),
+        Err(e) => {
+            warning!("I/O error reading bulk count from MASTER: {e}");
+            return Err(std::io::Error::other(TransferFailed));
+        }
+    };
     let preamble = parse_rdb_preamble(&line).map_err(std::io::Error::other)?;
     let guard = loading_flag.map(|flag| {
         crate::persistence::LOAD_PROGRESS.begin(0);
@@ -2318,10 +2399,19 @@ fn read_rdb(
         RdbPreamble::Len(n) => *n as i64,
         RdbPreamble::Eof(_) => -1,
     };
-    notice!(
-        "MASTER <-> REPLICA sync: receiving {} from master to disk",
-        if total < 0 { "streamed RDB".to_string() } else { format!("{total} bytes") }
-    );
+    // Redis's words for where the payload goes: "to parser" when it loads straight from the
+    // socket (a diskless load), "to disk" otherwise. Ours is read into memory in both cases; the
+    // words say which of Redis's behaviours (-LOADING from the first byte or not) is followed.
+    let to = if diskless { "to parser" } else { "to disk" };
+    match &preamble {
+        RdbPreamble::Len(n) => notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}"),
+        RdbPreamble::Eof(_) => notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"),
+    }
+    if diskless {
+        // A diskless load parses as it receives, so Redis says it is loading now, not once the
+        // transfer is over (load_full_sync does not say it again).
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     {
         let mut l = r.link.lock();
         l.sync_total = total;
@@ -2359,12 +2449,22 @@ fn read_rdb(
             }
             _ => {}
         }
-        m.fill()?;
+        if let Err(e) = m.fill() {
+            return Err(transfer_failed(e, target, rdb.len()));
+        }
     }
 }
 
 /// Replaces the data with the master's RDB and adopts its history.
-fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64) -> std::io::Result<()> {
+/// `say_loading`: log Redis's "Loading DB in memory" here (a diskless load said it when the
+/// transfer began).
+fn load_full_sync(
+    shared: &'static Shared,
+    rdb: &[u8],
+    replid: &str,
+    offset: u64,
+    say_loading: bool,
+) -> std::io::Result<()> {
     let r = repl();
     forget_replica_keys();
     let _g = r.apply.lock();
@@ -2378,7 +2478,9 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
     }
     // As Redis's emptyData before a full sync: the master's libraries replace ours.
     crate::scripting::functions::clear();
-    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if say_loading {
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     crate::persistence::LOAD_PROGRESS.begin(rdb.len() as u64);
     let loading = FlagGuard::set(&LOADING);
     let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);

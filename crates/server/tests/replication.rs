@@ -765,28 +765,34 @@ impl Drop for LogFile {
     }
 }
 
-/// A fake master that answers the handshake and then goes silent: the first connection after
-/// PSYNC, the second after `+FULLRESYNC` and the first bytes of a 1000-byte RDB. It counts the
-/// connections it accepted, and stops after `limit`.
-fn silent_master(
+/// A fake master for `conns` connections (or until `limit`): it answers the handshake, then
+/// PSYNC with `psync(n)` for its n-th connection (from 0), and then holds the socket open and
+/// silent (`hold`) or closes it. It records when it accepted each connection.
+fn fake_master(
     limit: Duration,
-) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>, std::thread::JoinHandle<()>) {
+    conns: usize,
+    hold: bool,
+    psync: fn(usize) -> Vec<u8>,
+) -> (u16, std::sync::Arc<parking_lot::Mutex<Vec<Instant>>>, std::thread::JoinHandle<()>) {
     use std::io::{BufRead, BufReader, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     listener.set_nonblocking(true).expect("nonblocking");
-    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let accepted = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let times = accepted.clone();
     let handle = std::thread::spawn(move || {
         let deadline = Instant::now() + limit;
         let mut held = Vec::new();
-        while Instant::now() < deadline && count.load(Ordering::Relaxed) < 3 {
+        while Instant::now() < deadline && times.lock().len() < conns {
             let Ok((sock, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(5));
                 continue;
             };
-            let n = count.fetch_add(1, Ordering::Relaxed);
+            let n = {
+                let mut t = times.lock();
+                t.push(Instant::now());
+                t.len() - 1
+            };
             let _ = sock.set_nonblocking(false);
             let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
             let mut w = match sock.try_clone() {
@@ -813,10 +819,7 @@ fn silent_master(
                         let _ = w.write_all(b"+PONG\r\n");
                     }
                     Some("PSYNC") => {
-                        if n > 0 {
-                            let _ =
-                                w.write_all(format!("+FULLRESYNC {} 0\r\n$1000\r\nREDIS", "a".repeat(40)).as_bytes());
-                        }
+                        let _ = w.write_all(&psync(n));
                         break;
                     }
                     _ => {
@@ -824,8 +827,11 @@ fn silent_master(
                     }
                 }
             }
-            // Silent from here on; the socket stays open so only the replica's timeout ends it.
-            held.push(w);
+            if hold {
+                held.push(w);
+            } else {
+                let _ = w.shutdown(std::net::Shutdown::Both);
+            }
         }
     });
     (port, accepted, handle)
@@ -833,8 +839,14 @@ fn silent_master(
 
 #[test]
 fn replica_times_out_a_silent_master_in_the_handshake_and_in_the_transfer() {
-    use std::sync::atomic::Ordering;
-    let (port, accepted, handle) = silent_master(Duration::from_secs(30));
+    // Silent after PSYNC the first time, after the first bytes of a 1000-byte RDB the second.
+    let (port, accepted, handle) = fake_master(Duration::from_secs(30), 3, true, |n| {
+        if n == 0 {
+            Vec::new()
+        } else {
+            format!("+FULLRESYNC {} 0\r\n$1000\r\nREDIS", "a".repeat(40)).into_bytes()
+        }
+    });
     let log = LogFile::new("silent-master");
     let replica = redoxide(&["--repl-timeout", "1", "--logfile", log.path()]);
     let mut r = replica.client();
@@ -846,7 +858,7 @@ fn replica_times_out_a_silent_master_in_the_handshake_and_in_the_transfer() {
         log.contains("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.")
     });
     // And after each timeout, the replica tries again.
-    wait_until("a third attempt", Duration::from_secs(10), || accepted.load(Ordering::Relaxed) >= 3);
+    wait_until("a third attempt", Duration::from_secs(10), || accepted.lock().len() >= 3);
     assert_eq!(field(&mut r, "replication", "master_link_status"), "down");
     drop(replica);
     let _ = handle.join();
@@ -928,4 +940,81 @@ fn sub_replicas_stay_through_a_failed_full_sync_with_another_master() {
     assert!(!sub_log.contains("Connection with master lost"), "the sub-replica was disconnected");
     assert_eq!(field(&mut r, "stats", "sync_full"), "1");
     assert_eq!(field(&mut r, "stats", "sync_partial_ok"), "0");
+}
+
+#[test]
+fn watchdog_reports_a_diskless_load_and_a_debug_sleep_once_each() {
+    let master = redoxide(&["--repl-diskless-sync", "yes", "--rdbcompression", "no"]);
+    let mut m = master.client();
+    let cmds: Vec<Vec<String>> = (0..100).map(|i| v(&["SET", &format!("k{i}"), &"x".repeat(10_000)])).collect();
+    pipeline(&mut m, &cmds);
+    // 10 ms a key: the transfer takes about a second.
+    assert_eq!(m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]), Reply::Simple("OK".into()));
+    let log = LogFile::new("watchdog");
+    let replica =
+        redoxide(&["--repl-diskless-load", "on-empty-db", "--enable-debug-command", "yes", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["CONFIG", "SET", "watchdog-period", "200"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("the watchdog during the load", Duration::from_secs(5), || log.contains("WATCHDOG TIMER EXPIRED"));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    let loading_at = text.find("Loading DB in memory").expect("the diskless load says it is loading when it starts");
+    assert!(text.find("WATCHDOG TIMER EXPIRED").is_some_and(|at| at > loading_at));
+    assert!(text.contains("the dataset has been loading"));
+    assert_eq!(field(&mut r, "persistence", "loading"), "1", "the transfer was already over");
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(100));
+    assert_eq!(text.matches("WATCHDOG TIMER EXPIRED").count(), 1, "one load, one report");
+
+    // A worker held by DEBUG SLEEP is reported once, however long it sleeps.
+    assert_eq!(r.cmd(&["DEBUG", "SLEEP", "0.7"]), Reply::Simple("OK".into()));
+    wait_until("the watchdog during the sleep", Duration::from_secs(5), || {
+        std::fs::read_to_string(&log.0).is_ok_and(|t| t.contains("has not returned to its event loop"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    assert_eq!(text.matches("WATCHDOG TIMER EXPIRED").count(), 2);
+
+    // Disabled, it says nothing.
+    assert_eq!(r.cmd(&["CONFIG", "SET", "watchdog-period", "0"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["DEBUG", "SLEEP", "0.5"]), Reply::Simple("OK".into()));
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    assert_eq!(text.matches("WATCHDOG TIMER EXPIRED").count(), 2);
+}
+
+#[test]
+fn a_transfer_cut_short_is_reported_as_redis_does_and_retried_at_once() {
+    // Every connection gets a full resync whose streamed RDB stops after its header.
+    let (port, accepted, handle) = fake_master(Duration::from_secs(30), 3, false, |_| {
+        format!("+FULLRESYNC {} 0\r\n$EOF:{}\r\nREDIS0010", "a".repeat(40), "b".repeat(40)).into_bytes()
+    });
+    let log = LogFile::new("cut-short");
+    let replica = redoxide(&["--repl-diskless-load", "swapdb", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["SET", "mine", "1"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("three attempts", Duration::from_secs(10), || accepted.lock().len() >= 3);
+    let _ = handle.join();
+    let times = accepted.lock().clone();
+    // Without waiting for the once-a-second retry a refused connection gets.
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap < Duration::from_millis(700), "reconnected after {gap:?}");
+    }
+    wait_until("the report", Duration::from_secs(5), || log.contains("Discarding temporary DB in background"));
+    for line in [
+        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser",
+        "MASTER <-> REPLICA sync: Loading DB in memory",
+        "Internal error in RDB reading offset 9,",
+        "Failure loading rdb format from socket, assuming connection error, resuming operation.",
+        "Failed trying to load the MASTER synchronization DB from socket:",
+        &format!("Reconnecting to MASTER 127.0.0.1:{port} after failure"),
+    ] {
+        assert!(log.contains(line), "no '{line}' in the log");
+    }
+    // (Once the fake master stops listening, a refused connection is reported its own way.)
+    assert!(!log.contains("failed: the master closed the connection"), "reported twice");
+    // The old data is untouched by the failed transfers.
+    assert_eq!(r.cmd(&["GET", "mine"]), Reply::bulk("1"));
 }
