@@ -218,6 +218,7 @@ impl Env {
             HELP.iter().for_each(|l| c.out.simple(l));
         } else if eq_ic(sub, "sleep") && n == 3 {
             let secs = parse_f64(args[2]).unwrap_or(0.0).clamp(0.0, 3600.0);
+            let _asleep = crate::replication::debug_sleep();
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
             c.out.ok();
         } else if eq_ic(sub, "set-active-expire") && n == 3 {

@@ -32,6 +32,7 @@ mod replication;
 mod scripting;
 mod shared;
 mod tracking;
+mod watchdog;
 mod worker;
 
 use crate::config::Config;
@@ -408,6 +409,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             std::thread::Builder::new().name(format!("worker-{i}")).stack_size(16 << 20).spawn(move || w.run())
         })
         .collect::<Result<_, _>>()?;
+    watchdog::start(shared, threads.len());
     // The workers serve clients while the data loads, as Redis's loading loop processes events:
     // INFO, CONFIG and the other `loading` commands run, the rest get -LOADING. Worker 0 gets
     // the listeners once the load is past `loading-process-events-interval-bytes`, as Redis's

@@ -350,6 +350,30 @@ impl Drop for Counted {
     }
 }
 
+/// DEBUG SLEEPs under way. Redis sleeps on its only thread, so its replicas hear nothing at all
+/// meanwhile, not even the keepalive newlines of a sync that waits; ours come from threads of
+/// their own, which hold them back while this is non-zero, so a replica can see its master
+/// go silent and time out (as the suite's handshake-timeout test makes it).
+static DEBUG_SLEEPS: AtomicU64 = AtomicU64::new(0);
+
+/// Marks a DEBUG SLEEP for as long as the returned guard lives.
+pub fn debug_sleep() -> impl Drop {
+    Counted::new(&DEBUG_SLEEPS, 1)
+}
+
+/// Whether a DEBUG SLEEP is under way (keepalives and the cron's PING wait for it to end).
+fn asleep() -> bool {
+    DEBUG_SLEEPS.load(Ordering::Relaxed) > 0
+}
+
+/// Sends a keepalive newline to a replica waiting for its sync, unless the server is asleep.
+fn keepalive(mut sock: &TcpStream) -> std::io::Result<()> {
+    if asleep() {
+        return Ok(());
+    }
+    sock.write_all(b"\n")
+}
+
 /// The replication buffer's memory as INFO reports it, after Redis's getMemoryOverheadData.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplBufferMem {
@@ -555,8 +579,11 @@ fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bo
             crate::aof::refresh_on();
         });
     }
-    // Our replicas resync with us (they may well partially), learning the new history.
-    disconnect_replicas();
+    // Our replicas stay (Redis's replicationSetMaster keeps them): if the new master continues
+    // our history they lose nothing. They are disconnected, to resync with us, only when the
+    // history does change: a partial resync that brings a new replid, or a full sync's RDB,
+    // once it is all here and about to replace our data (a transfer that fails, e.g. because
+    // the new master dies mid-way, leaves them and our history as they were).
     notice!("Connecting to MASTER {host}:{port}");
     let spawned = std::thread::Builder::new().name("repl-link".into()).spawn(move || link_thread(shared, generation));
     if let Err(e) = spawned {
@@ -1581,7 +1608,7 @@ fn cron_thread(shared: &'static Shared) {
             });
         }
         update_failover_status(shared, now);
-        if !replica && now - last_ping_ms >= ping_period * 1000 {
+        if !replica && !asleep() && now - last_ping_ms >= ping_period * 1000 {
             last_ping_ms = now;
             let mut st = r.stream.lock();
             if st.active && !st.links.is_empty() && r.feeding.load(Ordering::Relaxed) {
@@ -1756,7 +1783,7 @@ fn full_sync(
     }
     let stop = || link.stopped(shared);
     let (snapshot, checksum, replid, at) =
-        start_sync_snapshot(shared, std::slice::from_ref(link), &mut || sock.write_all(b"\n"), &stop)?;
+        start_sync_snapshot(shared, std::slice::from_ref(link), &mut || keepalive(sock), &stop)?;
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
     let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
     let dbs: Vec<u32> = (0..shared.ks.db_count() as u32).collect();
@@ -1803,7 +1830,7 @@ fn full_sync(
 fn start_sync_snapshot(
     shared: &'static Shared,
     links: &[Arc<ReplicaLink>],
-    keepalive: &mut dyn FnMut() -> std::io::Result<()>,
+    send_keepalive: &mut dyn FnMut() -> std::io::Result<()>,
     stop: &dyn Fn() -> bool,
 ) -> std::io::Result<(Arc<crate::persistence::SlotSnapshot>, bool, String, u64)> {
     let r = repl();
@@ -1853,7 +1880,7 @@ fn start_sync_snapshot(
         std::thread::sleep(Duration::from_millis(100));
         waited_ms += 100;
         if waited_ms.is_multiple_of(1000) {
-            keepalive()?;
+            send_keepalive()?;
         }
     }
 }
@@ -1964,15 +1991,15 @@ fn lead_diskless_batch(
             let max_replicas = shared.config.read().get_i64("repl-diskless-sync-max-replicas").unwrap_or(0);
             let now = std::time::Instant::now();
             let mut st = batch.state.lock();
-            let keepalive = now >= next_keepalive;
-            if keepalive {
+            let keepalive_due = now >= next_keepalive;
+            if keepalive_due {
                 next_keepalive += Duration::from_secs(1);
             }
             let mut kept = Vec::with_capacity(st.members.len());
             for m in std::mem::take(&mut st.members) {
                 if m.link.stopped(shared) {
                     fail(&mut results, &m, "closed while waiting".into());
-                } else if keepalive && (&m.sock).write_all(b"\n").is_err() {
+                } else if keepalive_due && keepalive(&m.sock).is_err() {
                     fail(&mut results, &m, "keepalive failed".into());
                 } else {
                     kept.push(m);
@@ -2026,13 +2053,13 @@ fn lead_diskless_batch(
         }
         failed.iter().all(|f| f.borrow().is_some())
     };
-    let mut keepalive = || {
+    let mut keepalives = || {
         for m in &members {
-            let _ = (&m.sock).write_all(b"\n");
+            let _ = keepalive(&m.sock);
         }
         Ok(())
     };
-    let started = start_sync_snapshot(shared, &links, &mut keepalive, &all_stopped);
+    let started = start_sync_snapshot(shared, &links, &mut keepalives, &all_stopped);
     let (snapshot, checksum, replid, at) = match started {
         Ok(s) => s,
         Err(e) => {
@@ -2270,7 +2297,14 @@ impl MasterReader {
             self.pos = 0;
         }
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.sock.read(&mut chunk)?;
+        // A signal that lands during the read (a profiler's, a debugger's) is not the master's
+        // doing: read again rather than fail the sync (Redis's replica must survive EINTR too).
+        let n = loop {
+            match self.sock.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         if n == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the master closed the connection"));
         }
@@ -2364,12 +2398,23 @@ fn link_thread(shared: &'static Shared, generation: u64) {
                 }
             }
             Err(e) => {
-                warning!("Replication with MASTER {host}:{port} failed: {e}");
-                {
+                let state = {
                     let mut l = r.link.lock();
+                    let state = l.state;
                     if l.generation == generation {
                         l.state = "connect";
                     }
+                    state
+                };
+                let logged = e.get_ref().is_some_and(|inner| inner.is::<TransferFailed>());
+                if !logged {
+                    log_sync_failure(&e, state, &host, port);
+                }
+                if logged || is_timeout(&e) {
+                    // As Redis's cancelReplicationHandshake(reconnect): at once, with its words.
+                    notice!("Reconnecting to MASTER {host}:{port} after failure");
+                    attempt = 0;
+                    continue;
                 }
                 for _ in 0..10 {
                     std::thread::sleep(Duration::from_millis(100));
@@ -2379,6 +2424,72 @@ fn link_thread(shared: &'static Shared, generation: u64) {
                 }
             }
         }
+    }
+}
+
+/// A sync attempt that failed during the transfer, already logged with Redis's lines for it.
+/// Redis then reconnects at once (cancelReplicationHandshake with reconnect), not a second later
+/// as after a refused connection: a master that cut one transfer is expected to serve the next.
+#[derive(Debug)]
+struct TransferFailed;
+
+impl std::fmt::Display for TransferFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the transfer from the master failed")
+    }
+}
+
+impl std::error::Error for TransferFailed {}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+/// Where a full sync's payload goes, in Redis's terms (readSyncBulkPayload): to disk, or to the
+/// parser straight from the socket (a diskless load), into a temporary database with swapdb.
+/// Ours is read into memory in every case; the mode decides what is reported and when the data
+/// counts as loading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PayloadTarget {
+    Disk,
+    Parser,
+    ParserSwapdb,
+}
+
+/// Logs a transfer that broke off (not a timeout: that is replicationCron's to report) as
+/// Redis does for the same target, and marks it as logged. `received`: payload bytes read.
+fn transfer_failed(e: std::io::Error, target: PayloadTarget, received: usize) -> std::io::Error {
+    if is_timeout(&e) {
+        return e;
+    }
+    match target {
+        PayloadTarget::Disk => warning!("I/O error trying to sync with MASTER: {e}"),
+        PayloadTarget::Parser | PayloadTarget::ParserSwapdb => {
+            // Redis's parser reports the short read as an RDB read error, then the failed load.
+            warning!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            warning!(
+                "Internal error in RDB reading offset {received}, function at the replica's socket load -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation."
+            );
+            warning!("Failed trying to load the MASTER synchronization DB from socket: {e}");
+            if target == PayloadTarget::ParserSwapdb {
+                notice!("MASTER <-> REPLICA sync: Discarding temporary DB in background");
+            }
+        }
+    }
+    std::io::Error::other(TransferFailed)
+}
+
+/// Logs why a sync attempt failed. A master silent for `repl-timeout` (the socket's read or
+/// connect timeout) gets the lines Redis's replicationCron writes for the state the attempt was
+/// in, which the suite looks for: before the RDB's first byte it is still connecting, after it
+/// the bulk transfer timed out.
+fn log_sync_failure(e: &std::io::Error, state: &str, host: &str, port: u16) {
+    match (is_timeout(e), state) {
+        (true, "sync") => warning!(
+            "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value."
+        ),
+        (true, _) => warning!("Timeout connecting to the MASTER..."),
+        (false, _) => warning!("Replication with MASTER {host}:{port} failed: {e}"),
     }
 }
 
@@ -2514,10 +2625,15 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
                     && (0..shared.ks.db_count()).all(|d| shared.ks.db_if_used(d).is_none_or(|db| db.is_empty())));
             let loading_flag = (diskless_load && !(swapdb && same_history)).then_some(&LOADING);
             set_state(generation, "sync")?;
-            let (rdb, _loading) = read_rdb(&mut m, generation, loading_flag)?;
+            let target = match (diskless_load, swapdb) {
+                (false, _) => PayloadTarget::Disk,
+                (true, false) => PayloadTarget::Parser,
+                (true, true) => PayloadTarget::ParserSwapdb,
+            };
+            let (rdb, _loading) = read_rdb(&mut m, generation, target, loading_flag)?;
             notice!("MASTER <-> REPLICA sync: Flushing old data");
             disconnect_replicas();
-            load_full_sync(shared, &rdb, &replid, offset)?;
+            load_full_sync(shared, &rdb, &replid, offset, !diskless_load)?;
             notice!("MASTER <-> REPLICA sync: Finished with success");
             if crate::aof::logging() {
                 // The AOF still describes the dataset we replaced: rewrite it from the new one
@@ -2577,10 +2693,19 @@ fn sync_with_master(shared: &'static Shared, generation: u64, host: &str, port: 
 fn read_rdb(
     m: &mut MasterReader,
     generation: u64,
+    target: PayloadTarget,
     loading_flag: Option<&'static AtomicBool>,
 ) -> std::io::Result<(Vec<u8>, Option<FlagGuard>)> {
     let r = repl();
-    let line = m.reply()?;
+    let diskless = target != PayloadTarget::Disk;
+    let line = match m.reply() {
+        Ok(line) => line,
+        Err(e) if is_timeout(&e) => return Err(e),
+        Err(e) => {
+            warning!("I/O error reading bulk count from MASTER: {e}");
+            return Err(std::io::Error::other(TransferFailed));
+        }
+    };
     let preamble = parse_rdb_preamble(&line).map_err(std::io::Error::other)?;
     let guard = loading_flag.map(|flag| {
         crate::persistence::LOAD_PROGRESS.begin(0);
@@ -2592,10 +2717,19 @@ fn read_rdb(
         RdbPreamble::Len(n) => *n as i64,
         RdbPreamble::Eof(_) => -1,
     };
-    notice!(
-        "MASTER <-> REPLICA sync: receiving {} from master to disk",
-        if total < 0 { "streamed RDB".to_string() } else { format!("{total} bytes") }
-    );
+    // Redis's words for where the payload goes: "to parser" when it loads straight from the
+    // socket (a diskless load), "to disk" otherwise. Ours is read into memory in both cases; the
+    // words say which of Redis's behaviours (-LOADING from the first byte or not) is followed.
+    let to = if diskless { "to parser" } else { "to disk" };
+    match &preamble {
+        RdbPreamble::Len(n) => notice!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}"),
+        RdbPreamble::Eof(_) => notice!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"),
+    }
+    if diskless {
+        // A diskless load parses as it receives, so Redis says it is loading now, not once the
+        // transfer is over (load_full_sync does not say it again).
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     {
         let mut l = r.link.lock();
         l.sync_total = total;
@@ -2633,12 +2767,22 @@ fn read_rdb(
             }
             _ => {}
         }
-        m.fill()?;
+        if let Err(e) = m.fill() {
+            return Err(transfer_failed(e, target, rdb.len()));
+        }
     }
 }
 
 /// Replaces the data with the master's RDB and adopts its history.
-fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64) -> std::io::Result<()> {
+/// `say_loading`: log Redis's "Loading DB in memory" here (a diskless load said it when the
+/// transfer began).
+fn load_full_sync(
+    shared: &'static Shared,
+    rdb: &[u8],
+    replid: &str,
+    offset: u64,
+    say_loading: bool,
+) -> std::io::Result<()> {
     let r = repl();
     forget_replica_keys();
     let _g = r.apply.lock();
@@ -2652,7 +2796,9 @@ fn load_full_sync(shared: &'static Shared, rdb: &[u8], replid: &str, offset: u64
     }
     // As Redis's emptyData before a full sync: the master's libraries replace ours.
     crate::scripting::functions::clear();
-    notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    if say_loading {
+        notice!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
     crate::persistence::LOAD_PROGRESS.begin(rdb.len() as u64);
     let loading = FlagGuard::set(&LOADING);
     let loaded = crate::persistence::load_rdb_bytes(shared, rdb, true, true);

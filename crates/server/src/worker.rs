@@ -1113,6 +1113,7 @@ impl Worker {
     /// Periodic work: blocked-client timeouts, paused clients, idle timeouts, active expiry.
     fn tick(&mut self) {
         let now = now_ms();
+        crate::watchdog::heartbeat(self.env.id, now);
         if self.env.parked > 0 {
             self.wake_parked(now);
         }

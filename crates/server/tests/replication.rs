@@ -740,3 +740,285 @@ fn async_loading_serves_the_old_data_and_survives_an_aborted_transfer() {
     wait_until("the full sync", Duration::from_secs(30), || link_up(&mut r) && r.cmd(&["DBSIZE"]) == Reply::Int(304));
     assert_eq!(r.cmd(&["GET", "mykey"]), Reply::Null);
 }
+
+/// A log file for a server under test, in the temp directory (removed on drop).
+struct LogFile(PathBuf);
+
+impl LogFile {
+    fn new(tag: &str) -> LogFile {
+        let n = free_port();
+        LogFile(std::env::temp_dir().join(format!("redoxide-repl-{tag}-{}-{n}.log", std::process::id())))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        std::fs::read_to_string(&self.0).is_ok_and(|s| s.contains(needle))
+    }
+}
+
+impl Drop for LogFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A fake master for `conns` connections (or until `limit`): it answers the handshake, then
+/// PSYNC with `psync(n)` for its n-th connection (from 0), and then holds the socket open and
+/// silent (`hold`) or closes it. It records when it accepted each connection.
+fn fake_master(
+    limit: Duration,
+    conns: usize,
+    hold: bool,
+    psync: fn(usize) -> Vec<u8>,
+) -> (u16, std::sync::Arc<parking_lot::Mutex<Vec<Instant>>>, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let accepted = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let times = accepted.clone();
+    let handle = std::thread::spawn(move || {
+        let deadline = Instant::now() + limit;
+        let mut held = Vec::new();
+        while Instant::now() < deadline && times.lock().len() < conns {
+            let Ok((sock, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let n = {
+                let mut t = times.lock();
+                t.push(Instant::now());
+                t.len() - 1
+            };
+            let _ = sock.set_nonblocking(false);
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut w = match sock.try_clone() {
+                Ok(w) => w,
+                Err(_) => continue,
+            };
+            let mut r = BufReader::new(sock);
+            // Each request is a multibulk; its first argument decides the answer.
+            for _ in 0..10 {
+                let mut header = String::new();
+                if r.read_line(&mut header).unwrap_or(0) == 0 {
+                    break;
+                }
+                let argc: usize = header.trim_start_matches('*').trim().parse().unwrap_or(0);
+                let mut args = Vec::new();
+                for _ in 0..argc {
+                    let (mut len, mut arg) = (String::new(), String::new());
+                    let _ = r.read_line(&mut len);
+                    let _ = r.read_line(&mut arg);
+                    args.push(arg.trim_end().to_ascii_uppercase());
+                }
+                match args.first().map(String::as_str) {
+                    Some("PING") => {
+                        let _ = w.write_all(b"+PONG\r\n");
+                    }
+                    Some("PSYNC") => {
+                        let _ = w.write_all(&psync(n));
+                        break;
+                    }
+                    _ => {
+                        let _ = w.write_all(b"+OK\r\n");
+                    }
+                }
+            }
+            if hold {
+                held.push(w);
+            } else {
+                let _ = w.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    });
+    (port, accepted, handle)
+}
+
+#[test]
+fn replica_times_out_a_silent_master_in_the_handshake_and_in_the_transfer() {
+    // Silent after PSYNC the first time, after the first bytes of a 1000-byte RDB the second.
+    let (port, accepted, handle) = fake_master(Duration::from_secs(30), 3, true, |n| {
+        if n == 0 {
+            Vec::new()
+        } else {
+            format!("+FULLRESYNC {} 0\r\n$1000\r\nREDIS", "a".repeat(40)).into_bytes()
+        }
+    });
+    let log = LogFile::new("silent-master");
+    let replica = redoxide(&["--repl-timeout", "1", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("the handshake timeout", Duration::from_secs(10), || {
+        log.contains("Timeout connecting to the MASTER...")
+    });
+    wait_until("the transfer timeout", Duration::from_secs(10), || {
+        log.contains("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.")
+    });
+    // And after each timeout, the replica tries again.
+    wait_until("a third attempt", Duration::from_secs(10), || accepted.lock().len() >= 3);
+    assert_eq!(field(&mut r, "replication", "master_link_status"), "down");
+    drop(replica);
+    let _ = handle.join();
+}
+
+#[test]
+fn debug_sleep_holds_back_the_keepalives_of_a_waiting_sync() {
+    // The master waits 1000 s for more replicas before a diskless sync, sending a newline each
+    // second; while it sleeps in DEBUG SLEEP it sends nothing (as Redis's one thread), so the
+    // replica's repl-timeout fires mid-handshake.
+    let master = redoxide(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "1000",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut m = master.client();
+    let log = LogFile::new("debug-sleep");
+    let replica = redoxide(&["--repl-timeout", "2", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until(
+        "the handshake",
+        Duration::from_secs(10),
+        || matches!(r.cmd(&["ROLE"]), Reply::Array(items) if items.iter().any(|i| text(i) == "handshake")),
+    );
+    // Keepalives alone keep it going for longer than its timeout.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!log.contains("Timeout connecting to the MASTER"), "timed out despite the keepalives");
+    assert_eq!(m.cmd(&["DEBUG", "SLEEP", "4"]), Reply::Simple("OK".into()));
+    wait_until("the handshake timeout", Duration::from_secs(5), || log.contains("Timeout connecting to the MASTER..."));
+}
+
+#[test]
+fn sub_replicas_stay_through_a_failed_full_sync_with_another_master() {
+    let master1 = redoxide(&[]);
+    let mut m1 = master1.client();
+    m1.cmd(&["SET", "a", "b"]);
+    let master2 = redoxide(&["--repl-diskless-sync", "no", "--rdb-key-save-delay", "1000000"]);
+    let mut m2 = master2.client();
+    for i in 0..10 {
+        m2.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let replica = redoxide(&[]);
+    let mut r = replica.client();
+    let sub_log = LogFile::new("sub-replica");
+    let sub = redoxide(&["--logfile", sub_log.path()]);
+    let mut s = sub.client();
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master1.port.to_string()]);
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    s.cmd(&["REPLICAOF", "127.0.0.1", &replica.port.to_string()]);
+    wait_until("sub link up", Duration::from_secs(20), || link_up(&mut s));
+    assert_eq!(s.cmd(&["GET", "a"]), Reply::bulk("b"));
+
+    // A full sync with master2 starts (its RDB takes 10 s) and master2 dies before it is over.
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master2.port.to_string()]);
+    wait_until("master2's sync to start", Duration::from_secs(10), || {
+        field(&mut m2, "persistence", "rdb_bgsave_in_progress") == "1"
+    });
+    drop(m2);
+    drop(master2);
+    let id1 = field(&mut m1, "replication", "master_replid");
+    assert!(!sub_log.contains("Connection with master lost"), "the sub-replica was disconnected");
+    assert_eq!(field(&mut r, "replication", "master_replid"), id1);
+    assert_eq!(field(&mut s, "replication", "master_replid"), id1);
+
+    // Back to master1: a partial resync, and the sub-replica never noticed.
+    let partial = field(&mut m1, "stats", "sync_partial_ok").parse::<u64>().unwrap_or(0);
+    r.cmd(&["REPLICAOF", "127.0.0.1", &master1.port.to_string()]);
+    wait_until("link up again", Duration::from_secs(20), || link_up(&mut r));
+    assert_eq!(field(&mut m1, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut m1, "stats", "sync_partial_ok"), (partial + 1).to_string());
+    m1.cmd(&["SET", "c", "d"]);
+    wait_until("the write to reach the sub-replica", Duration::from_secs(10), || {
+        s.cmd(&["GET", "c"]) == Reply::bulk("d")
+    });
+    assert!(!sub_log.contains("Connection with master lost"), "the sub-replica was disconnected");
+    assert_eq!(field(&mut r, "stats", "sync_full"), "1");
+    assert_eq!(field(&mut r, "stats", "sync_partial_ok"), "0");
+}
+
+#[test]
+fn watchdog_reports_a_diskless_load_and_a_debug_sleep_once_each() {
+    let master = redoxide(&["--repl-diskless-sync", "yes", "--rdbcompression", "no"]);
+    let mut m = master.client();
+    let cmds: Vec<Vec<String>> = (0..100).map(|i| v(&["SET", &format!("k{i}"), &"x".repeat(10_000)])).collect();
+    pipeline(&mut m, &cmds);
+    // 10 ms a key: the transfer takes about a second.
+    assert_eq!(m.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "10000"]), Reply::Simple("OK".into()));
+    let log = LogFile::new("watchdog");
+    let replica =
+        redoxide(&["--repl-diskless-load", "on-empty-db", "--enable-debug-command", "yes", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["CONFIG", "SET", "watchdog-period", "200"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("the watchdog during the load", Duration::from_secs(5), || log.contains("WATCHDOG TIMER EXPIRED"));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    let loading_at = text.find("Loading DB in memory").expect("the diskless load says it is loading when it starts");
+    assert!(text.find("WATCHDOG TIMER EXPIRED").is_some_and(|at| at > loading_at));
+    assert!(text.contains("the dataset has been loading"));
+    assert_eq!(field(&mut r, "persistence", "loading"), "1", "the transfer was already over");
+    wait_until("link up", Duration::from_secs(20), || link_up(&mut r));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(100));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    assert_eq!(text.matches("the dataset has been loading").count(), 1, "one load, one report");
+
+    // A worker held by DEBUG SLEEP is reported once, however long it sleeps.
+    assert_eq!(r.cmd(&["DEBUG", "SLEEP", "0.7"]), Reply::Simple("OK".into()));
+    wait_until("the watchdog during the sleep", Duration::from_secs(5), || {
+        std::fs::read_to_string(&log.0).is_ok_and(|t| t.contains("has not returned to its event loop"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    // A timer re-armed during the 700 ms would report it three times; one more report than the
+    // sleep's may come from a worker the loaded test machine did not schedule for 200 ms.
+    assert!(text.matches("has not returned to its event loop").count() <= 2, "reported again and again");
+
+    // Disabled, it says nothing.
+    let before = text.matches("WATCHDOG TIMER EXPIRED").count();
+    assert_eq!(r.cmd(&["CONFIG", "SET", "watchdog-period", "0"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["DEBUG", "SLEEP", "0.5"]), Reply::Simple("OK".into()));
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+    assert_eq!(text.matches("WATCHDOG TIMER EXPIRED").count(), before);
+}
+
+#[test]
+fn a_transfer_cut_short_is_reported_as_redis_does_and_retried_at_once() {
+    // Every connection gets a full resync whose streamed RDB stops after its header.
+    let (port, accepted, handle) = fake_master(Duration::from_secs(30), 3, false, |_| {
+        format!("+FULLRESYNC {} 0\r\n$EOF:{}\r\nREDIS0010", "a".repeat(40), "b".repeat(40)).into_bytes()
+    });
+    let log = LogFile::new("cut-short");
+    let replica = redoxide(&["--repl-diskless-load", "swapdb", "--logfile", log.path()]);
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["SET", "mine", "1"]), Reply::Simple("OK".into()));
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("three attempts", Duration::from_secs(10), || accepted.lock().len() >= 3);
+    let _ = handle.join();
+    let times = accepted.lock().clone();
+    // Without waiting for the once-a-second retry a refused connection gets.
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap < Duration::from_millis(700), "reconnected after {gap:?}");
+    }
+    wait_until("the report", Duration::from_secs(5), || log.contains("Discarding temporary DB in background"));
+    for line in [
+        "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to parser",
+        "MASTER <-> REPLICA sync: Loading DB in memory",
+        "Internal error in RDB reading offset 9,",
+        "Failure loading rdb format from socket, assuming connection error, resuming operation.",
+        "Failed trying to load the MASTER synchronization DB from socket:",
+        &format!("Reconnecting to MASTER 127.0.0.1:{port} after failure"),
+    ] {
+        assert!(log.contains(line), "no '{line}' in the log");
+    }
+    // (Once the fake master stops listening, a refused connection is reported its own way.)
+    assert!(!log.contains("failed: the master closed the connection"), "reported twice");
+    // The old data is untouched by the failed transfers.
+    assert_eq!(r.cmd(&["GET", "mine"]), Reply::bulk("1"));
+}
