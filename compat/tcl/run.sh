@@ -17,7 +17,8 @@
 # Env:
 #   REDIS_CLI, REDIS_BENCHMARK   clients put at src/redis-cli, src/redis-benchmark (default: Debian's in /usr/bin)
 #   TCL_JOBS             units run at the same time (default 2; each is its own harness with one test client)
-#   TCL_UNIT_TIMEOUT     seconds one unit may take before its whole process group is killed (default 300)
+#   TCL_UNIT_TIMEOUT     seconds one unit may take before its whole process group is killed (default 420;
+#                        integration/replication takes about 240)
 #   TCL_STALL_TIMEOUT    harness --timeout: seconds without any test finishing before it gives up (default 120)
 #   TCL_TOTAL_TIMEOUT    seconds for all units together; units not started by then are reported as not run
 #                        (default 900)
@@ -102,7 +103,7 @@ if ! command -v tclsh8.6 >/dev/null && ! command -v tclsh8.5 >/dev/null && ! com
 fi
 
 jobs_max="${TCL_JOBS:-2}"
-unit_timeout="${TCL_UNIT_TIMEOUT:-300}"
+unit_timeout="${TCL_UNIT_TIMEOUT:-420}"
 stall_timeout="${TCL_STALL_TIMEOUT:-120}"
 total_timeout="${TCL_TOTAL_TIMEOUT:-900}"
 tags="${TCL_TAGS:--needs:debug -needs:repl}"
