@@ -154,6 +154,11 @@ struct ReplicaLink {
     ip: String,
     closed: AtomicBool,
     soft_since_ms: AtomicI64,
+    /// During a diskless transfer: since when a write to this replica has been waiting (0 when
+    /// none is), for the cron's `repl-timeout` (Redis's `repl_last_partial_write`; ours are
+    /// blocking writes, one replica after the other, so the time one of them blocks is what
+    /// says that replica stopped reading).
+    transfer_write_since_ms: AtomicI64,
 }
 
 impl ReplicaLink {
@@ -1532,13 +1537,14 @@ fn cron_thread(shared: &'static Shared) {
     while !shared.shutdown.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
         let now = now_ms();
-        let (backlog_size, ping_period, ttl, limit) = {
+        let (backlog_size, ping_period, ttl, limit, repl_timeout_s) = {
             let cfg = shared.config.read();
             (
                 cfg.get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64,
                 cfg.get_i64("repl-ping-replica-period").unwrap_or(10).max(1),
                 cfg.get_i64("repl-backlog-ttl").unwrap_or(3600),
                 cfg.client_output_buffer_limits()[1],
+                cfg.get_i64("repl-timeout").unwrap_or(60).max(1),
             )
         };
         let replica = r.replica.load(Ordering::Relaxed);
@@ -1550,6 +1556,16 @@ fn cron_thread(shared: &'static Shared) {
             for l in &st.links {
                 if l.info.kill.load(Ordering::Relaxed) {
                     to_close.push(l.clone());
+                    continue;
+                }
+                let write_since_ms = l.transfer_write_since_ms.load(Ordering::Relaxed);
+                if write_since_ms > 0 && now - write_since_ms > repl_timeout_s * 1000 {
+                    warning!(
+                        "Disconnecting timedout replica (full sync): {}:{}",
+                        l.ip,
+                        l.listening_port.load(Ordering::Relaxed)
+                    );
+                    l.close();
                     continue;
                 }
                 let lag = st.end.saturating_sub(l.pos.load(Ordering::Relaxed));
@@ -1675,6 +1691,7 @@ fn replica_writer(
         ip,
         closed: AtomicBool::new(false),
         soft_since_ms: AtomicI64::new(0),
+        transfer_write_since_ms: AtomicI64::new(0),
     });
     let result = (|| -> std::io::Result<()> {
         if !pending_out.is_empty() {
@@ -2073,19 +2090,11 @@ fn lead_diskless_batch(
     let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
     notice!("Starting BGSAVE for SYNC with target: replicas sockets");
     // A replica that stops reading (stopped, or its host gone) must not hold the transfer, and
-    // the one snapshot, for the others: after repl-timeout its write gives up and it is dropped,
-    // as Redis disconnects a timed-out replica during a full sync.
-    let timeout_s = shared.config.read().get_i64("repl-timeout").unwrap_or(60).max(1) as u64;
-    for m in &members {
-        let _ = m.sock.set_write_timeout(Some(Duration::from_secs(timeout_s)));
-    }
-    let write_failed = |i: usize, e: std::io::Error| {
-        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
-            let l = &links[i];
-            warning!("Disconnecting timedout replica (full sync): {}:{}", l.ip, l.listening_port.load(Ordering::Relaxed));
-        }
-        drop_out(i, e.to_string());
-    };
+    // the one snapshot, for the others: the repl-cron thread shuts its socket once a write to it
+    // has waited for repl-timeout (read at each check, as Redis's replicationCron does), which
+    // ends that write. Rejected: a send timeout on the socket, fixed when the transfer
+    // starts, and a timed-out write, which may have sent part of a chunk, cannot be retried.
+    let write_failed = |i: usize, e: std::io::Error| drop_out(i, e.to_string());
     let mark = random_hex(40);
     let mut writers: Vec<std::io::BufWriter<&TcpStream>> =
         members.iter().map(|m| std::io::BufWriter::with_capacity(1 << 16, &m.sock)).collect();
@@ -2093,8 +2102,10 @@ fn lead_diskless_batch(
         let preamble = if m.psync { format!("+FULLRESYNC {replid} {at}\r\n") } else { String::new() };
         // Flushed at once: the replica reports the transfer (ROLE's "sync") from +FULLRESYNC on,
         // while the first 64 KB of a slowed-down snapshot can take long.
+        links[i].transfer_write_since_ms.store(now_ms(), Ordering::Relaxed);
         let sent =
             writers[i].write_all(format!("{preamble}$EOF:{mark}\r\n").as_bytes()).and_then(|()| writers[i].flush());
+        links[i].transfer_write_since_ms.store(0, Ordering::Relaxed);
         if let Err(e) = sent {
             write_failed(i, e);
         }
@@ -2111,7 +2122,10 @@ fn lead_diskless_batch(
                 drop_out(i, "closed during the transfer".into());
                 continue;
             }
-            match w.write_all(bytes) {
+            links[i].transfer_write_since_ms.store(now_ms(), Ordering::Relaxed);
+            let wrote = w.write_all(bytes);
+            links[i].transfer_write_since_ms.store(0, Ordering::Relaxed);
+            match wrote {
                 Ok(()) => alive += 1,
                 Err(e) => write_failed(i, e),
             }
@@ -2134,7 +2148,10 @@ fn lead_diskless_batch(
     shared.ks.end_snapshot();
     for (i, w) in writers.iter_mut().enumerate() {
         if written.is_ok() && failed[i].borrow().is_none() {
-            if let Err(e) = w.flush() {
+            links[i].transfer_write_since_ms.store(now_ms(), Ordering::Relaxed);
+            let flushed = w.flush();
+            links[i].transfer_write_since_ms.store(0, Ordering::Relaxed);
+            if let Err(e) = flushed {
                 write_failed(i, e);
             }
         }
@@ -2145,7 +2162,6 @@ fn lead_diskless_batch(
         notice!("Diskless rdb transfer, done reading from pipe, {up} replicas still up.");
     }
     for (i, m) in members.iter().enumerate() {
-        let _ = m.sock.set_write_timeout(None);
         let outcome = match (&written, failed[i].borrow().clone()) {
             (_, Some(why)) => Err(why),
             (Err(e), None) => Err(e.to_string()),

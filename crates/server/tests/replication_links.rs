@@ -135,3 +135,39 @@ fn a_master_command_that_fails_on_the_replica_is_logged_and_may_stop_it() {
     assert!(replica.wait_exit(Duration::from_secs(10)).is_some_and(|s| !s.success()), "the replica kept running");
     assert!(log_of(&replica).contains("Guru Meditation: This replica panicked sending an error to its master"));
 }
+
+#[test]
+fn a_replica_that_stops_reading_is_dropped_from_a_shared_transfer_after_repl_timeout() {
+    let master = Server::start(&[
+        "--save",
+        "",
+        "--repl-diskless-sync-delay",
+        "5",
+        "--repl-diskless-sync-max-replicas",
+        "2",
+        "--repl-timeout",
+        "2",
+        "--enable-debug-command",
+        "yes",
+        "--logfile",
+        "redoxide.log",
+    ]);
+    let mut m = master.client();
+    // Far more than the socket buffers hold: the transfer blocks on a replica that reads nothing.
+    assert_eq!(m.cmd(&["DEBUG", "POPULATE", "200000", "key", "100"]), ok());
+    // A replica that asks for a diskless sync, then never reads.
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", master.port)).expect("connect");
+    std::io::Write::write_all(&mut stuck, b"REPLCONF capa eof capa psync2\r\nPSYNC ? -1\r\n").expect("send");
+    let replica = Server::start(&["--save", ""]);
+    let mut r = replica.client();
+    replicate(&mut r, &master);
+    wait_until("the reading replica in sync", Duration::from_secs(30), || {
+        field(&mut r, "replication", "master_link_status") == "up"
+    });
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(200_000));
+    assert_eq!(field(&mut m, "stats", "total_forks"), "1", "the two shared one transfer");
+    assert!(log_of(&master).contains("Disconnecting timedout replica (full sync)"), "{}", log_of(&master));
+    assert!(log_of(&master).contains("Diskless rdb transfer, done reading from pipe, 1 replicas still up."));
+    assert_eq!(field(&mut m, "replication", "connected_slaves"), "1");
+    drop(stuck);
+}
