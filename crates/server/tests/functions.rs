@@ -7,7 +7,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::{Client, Reply, Server};
+use support::{wait_until, Client, Reply, Server};
 
 fn b(s: &str) -> Reply {
     Reply::bulk(s)
@@ -42,17 +42,6 @@ fn dump(c: &mut Client) -> Vec<u8> {
         Reply::Bulk(p) => p,
         other => panic!("FUNCTION DUMP replied {other:?}"),
     }
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{free_port, Client, Reply, Server};
+use support::{free_port, wait_until, Client, Reply, Server};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -70,17 +70,6 @@ fn redoxide(extra: &[&str]) -> Server {
     let mut args = vec!["--repl-diskless-sync-delay", "0", "--save", ""];
     args.extend_from_slice(extra);
     Server::start(&args)
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 fn text(r: &Reply) -> String {

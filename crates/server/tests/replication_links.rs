@@ -6,19 +6,8 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-use support::{Client, Reply, Server};
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
+use std::time::Duration;
+use support::{wait_until, Client, Reply, Server};
 
 fn field(c: &mut Client, section: &str, name: &str) -> String {
     let body = match c.cmd(&["INFO", section]) {
