@@ -1799,7 +1799,7 @@ fn full_sync(
         return diskless_sync(shared, member, delay_s, key_delay_us);
     }
     let stop = || link.stopped(shared);
-    let (snapshot, checksum, replid, at) =
+    let SyncStart { snapshot, checksum, replid, offset: at } =
         start_sync_snapshot(shared, std::slice::from_ref(link), &mut || keepalive(sock), &stop)?;
     // As Redis's rdb_child_type for a sync: INFO's rdb_bgsave_in_progress counts this transfer.
     let _saving = Counted::new(&SYNC_SNAPSHOTS, 1);
@@ -1838,18 +1838,26 @@ fn full_sync(
     Ok(())
 }
 
+/// A full sync's snapshot, started: what [`start_sync_snapshot`] returns.
+struct SyncStart {
+    snapshot: Arc<crate::persistence::SlotSnapshot>,
+    /// Whether the RDB ends with a checksum (`rdbchecksum`).
+    checksum: bool,
+    /// The replication ID and offset the snapshot is the data of (`+FULLRESYNC <replid> <offset>`).
+    replid: String,
+    offset: u64,
+}
+
 /// Starts the snapshot of a full sync and registers `links` in the stream at its offset, so
 /// each gets exactly the data at that instant followed by the stream from there. The keyspace
 /// has one snapshot at a time (a BGSAVE or AOF rewrite may hold it): retried until it is free,
-/// with `keepalive` once a second. Returns the snapshot, its checksum, the replication ID and
-/// the offset.
-#[allow(clippy::type_complexity)]
+/// with `send_keepalive` once a second.
 fn start_sync_snapshot(
     shared: &'static Shared,
     links: &[Arc<ReplicaLink>],
     send_keepalive: &mut dyn FnMut() -> std::io::Result<()>,
     stop: &dyn Fn() -> bool,
-) -> std::io::Result<(Arc<crate::persistence::SlotSnapshot>, bool, String, u64)> {
+) -> std::io::Result<SyncStart> {
     let r = repl();
     let mut waited_ms = 0u64;
     loop {
@@ -1891,8 +1899,8 @@ fn start_sync_snapshot(
                 Some((st.replid.clone(), st.end))
             })
         };
-        if let Some((id, at)) = started {
-            return Ok((snapshot, checksum, id, at));
+        if let Some((replid, offset)) = started {
+            return Ok(SyncStart { snapshot, checksum, replid, offset });
         }
         std::thread::sleep(Duration::from_millis(100));
         waited_ms += 100;
@@ -1927,6 +1935,9 @@ struct BatchState {
     /// The leader has written every outcome.
     finished: bool,
 }
+
+/// A batch member's outcome when the leader recorded none for it (it never should).
+const LEFT_OUT: &str = "the transfer ended without this replica";
 
 /// The batch still taking replicas (in its delay), if any.
 static FORMING_BATCH: Mutex<Option<Arc<DisklessBatch>>> = Mutex::new(None);
@@ -1965,7 +1976,7 @@ fn diskless_sync(shared: &'static Shared, me: BatchMember, delay_s: i64, key_del
                     return result.clone().map_err(std::io::Error::other);
                 }
                 if st.finished {
-                    return Err(std::io::Error::other("the transfer ended without this replica"));
+                    return Err(std::io::Error::other(LEFT_OUT));
                 }
                 // Gone: this thread cleans up (the stream stops keeping data for it) without
                 // waiting for the leader to notice at its next write.
@@ -1984,7 +1995,7 @@ fn diskless_sync(shared: &'static Shared, me: BatchMember, delay_s: i64, key_del
         st.finished = true;
     }
     batch.done.notify_all();
-    mine.unwrap_or_else(|| Err("the transfer ended without this replica".into())).map_err(std::io::Error::other)
+    mine.unwrap_or_else(|| Err(LEFT_OUT.into())).map_err(std::io::Error::other)
 }
 
 /// The leader's part: waits out the delay (while fewer than `repl-diskless-sync-max-replicas`
@@ -1998,7 +2009,10 @@ fn lead_diskless_batch(
     key_delay_us: u64,
 ) -> Vec<(u64, Result<(), String>)> {
     let mut results: Vec<(u64, Result<(), String>)> = Vec::new();
+    // A replica that fails before the transfer: closed, so its own thread (waiting as a
+    // follower) ends at once rather than when the transfer does.
     let fail = |results: &mut Vec<(u64, Result<(), String>)>, m: &BatchMember, why: String| {
+        m.link.close();
         results.push((m.link.info.id, Err(why)));
     };
     if delay_s > 0 {
@@ -2077,7 +2091,7 @@ fn lead_diskless_batch(
         Ok(())
     };
     let started = start_sync_snapshot(shared, &links, &mut keepalives, &all_stopped);
-    let (snapshot, checksum, replid, at) = match started {
+    let SyncStart { snapshot, checksum, replid, offset: at } = match started {
         Ok(s) => s,
         Err(e) => {
             for m in &members {

@@ -1818,7 +1818,7 @@ impl Env {
             return self.reject(c, entry, &text, before);
         }
         if self.cluster.is_some() && !c.master {
-            if let Some(text) = self.cluster_redirect(c, entry, args) {
+            if let Some(text) = self.cluster_redirect(c, entry, args, cmd_flags) {
                 c.out.error(&text);
                 self.stats.rejected_calls.add(1);
                 self.count_rejected(entry);
@@ -2482,7 +2482,7 @@ impl Env {
             if !std::mem::take(&mut self.routing_stale) {
                 break;
             }
-            if let Some(text) = self.cluster_redirect(c, entry, args) {
+            if let Some(text) = self.cluster_redirect(c, entry, args, crate::scripting::command_flags(entry, args)) {
                 c.out.error(&text);
                 self.routing_guard = None;
                 return;
@@ -2561,7 +2561,9 @@ impl Env {
 
     /// Cluster mode: the redirection error for this request, or `None` when this node serves it
     /// (`getNodeByQuery`; EXEC is judged by the keys of every queued command).
-    fn cluster_redirect(&mut self, c: &Conn, entry: &Entry, args: &[&[u8]]) -> Option<String> {
+    /// `cmd_flags`: the command's flags as `scripting::command_flags` gives them (a script's
+    /// declared flags in place of EVAL's / FCALL's), which the caller has at hand.
+    fn cluster_redirect(&mut self, c: &Conn, entry: &Entry, args: &[&[u8]], cmd_flags: u32) -> Option<String> {
         use crate::cluster_node::routing::{get_node_by_query, Query};
         let node = self.cluster?;
         let epoch = node.routing_epoch();
@@ -2575,7 +2577,7 @@ impl Env {
         // Redis's getCommandFlags: a script that may write (a shebang without `no-writes`) is
         // redirected to the master like any write, even from a READONLY client.
         let mut query = Query {
-            is_write: crate::scripting::command_flags(entry, args) & flag::WRITE != 0,
+            is_write: cmd_flags & flag::WRITE != 0,
             is_pubsubshard: matches!(name, "spublish" | "ssubscribe" | "sunsubscribe"),
             is_migrate: name == "migrate",
             asking: c.asking > 0 || entry.meta.has(flag::ASKING),
