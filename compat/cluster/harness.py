@@ -163,9 +163,9 @@ class Node:
 class Cluster:
     """A set of nodes in one temp directory; a context manager that kills them all."""
 
-    def __init__(self, binaries):
+    def __init__(self, binaries, node_timeout_ms=5000):
         self.dir = tempfile.mkdtemp(prefix="redoxide-cluster-")
-        self.nodes = [Node(b, free_cluster_port(), self.dir) for b in binaries]
+        self.nodes = [Node(b, free_cluster_port(), self.dir, node_timeout_ms=node_timeout_ms) for b in binaries]
 
     def __enter__(self):
         try:

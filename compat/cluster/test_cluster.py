@@ -592,8 +592,10 @@ def check_no_acknowledged_write_lost(cluster, result):
 
 def test_failover_under_load_loses_nothing():
     """The seed's promise: a master dies, its replica takes over, the client (ResilientClusterClient) keeps
-    writing, nothing it was told is written is lost, and the old master comes back as a replica."""
-    with Cluster([SERVER] * 6) as c:
+    writing, nothing it was told is written is lost, and the old master comes back as a replica. With a node
+    timeout of 2 s (bench/failover.py's), the slots are writable again within node timeout + 0.5 s (issue 6)."""
+    node_timeout_s = 2.0
+    with Cluster([SERVER] * 6, node_timeout_ms=int(node_timeout_s * 1000)) as c:
         create(c)
         all_ok(c, 6, replicas=3)
         wait_until(lambda: replicas_synced(c), "replicas in sync", timeout=60)
@@ -622,11 +624,12 @@ def test_failover_under_load_loses_nothing():
 
         wait_until(writable, "the dead master's slots to be writable on its replica", timeout=30, interval=0.02)
         seconds = time.time() - t_kill
-        print("  the dead master's slots writable on its replica after %.2f s (node timeout 5 s)" % seconds)
-        # A liveness bound, not the benchmark (bench/failover.py measures that): Redis 7.0.15 itself took from
-        # 6.3 to 8.5 s in this scenario here (failure reports reach a majority by gossip after the node timeout,
-        # then the election delay and the votes), so the bound sits just above its worst.
-        assert seconds < 5.0 + 4.5, seconds
+        print("  the dead master's slots writable on its replica after %.2f s (node timeout %.0f s)"
+              % (seconds, node_timeout_s))
+        # The target of issue 6. Redis 7.0.15 takes node timeout + 0.8..2 s here (bench/failover.py): failure
+        # reports reach a majority by gossip, then a 500..1000 ms election delay. Ours: the masters' reports
+        # reach the replica when they time out, then a 66..133 ms delay (see failover.rs).
+        assert seconds < node_timeout_s + 0.5, seconds
         wait_until(lambda: "master" in myself_flags(replica), "the replica to be promoted", timeout=30)
         all_ok_nodes = [n for n in c.nodes if n.proc is not None]
         wait_until(lambda: all(cluster_info(n).get("cluster_state") == "ok" for n in all_ok_nodes),

@@ -30,12 +30,14 @@ pub const MF_PAUSE_MULT: u64 = 2;
 /// (`CLUSTER_SLAVE_MIGRATION_DELAY`), so that its own replicas, busy failing over, can
 /// announce their new role first.
 pub const SLAVE_MIGRATION_DELAY_MS: u64 = 5000;
-/// Extra election delay per rank (replicas with a better offset go first).
-pub const RANK_DELAY_MS: u64 = 1000;
+/// The automatic election delay unit is node timeout / this, at most `ELECTION_DELAY_MAX_MS`.
+pub const ELECTION_DELAY_TIMEOUT_DIVISOR: u64 = 30;
+/// The cap of the automatic election delay unit (Redis 7.0's fixed delay).
+pub const ELECTION_DELAY_MAX_MS: u64 = 500;
 
 /// The `cluster-*` settings of failover. Kept apart from `Config` (and set with
 /// `Machine::set_failover_config`) so that callers that build `Config` field by field keep
-/// compiling; the defaults are Redis 7.0.15's.
+/// compiling; the defaults are Redis 7.0.15's, but for the election delay (see below).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailoverConfig {
     /// `cluster-replica-validity-factor` (0 = a replica always tries, however old its data).
@@ -47,18 +49,21 @@ pub struct FailoverConfig {
     /// `cluster-migration-barrier`: a replica migrates only if its master keeps more than this
     /// many working replicas.
     pub migration_barrier: u64,
-    /// Fixed part of the election delay (Redis: 500 ms, "let the FAIL message propagate").
+    /// The election delay unit `d`, in ms: a replica asks for votes `d + random(0..d)` after it
+    /// sees its master FAIL, plus `2d` per replica of its master with a better offset (its
+    /// rank), plus `d` per failed master whose name sorts before its own master's (so that
+    /// elections for masters lost together do not ask the same voters in one epoch and split
+    /// them). `None` takes `min(500, node timeout / 30)`, as Valkey 8 does.
     ///
-    /// Safe at any value, including 0: votes are one per epoch per master and need a majority,
-    /// so the delay cannot create a second winner. A delay shorter than the FAIL propagation
-    /// time only costs liveness: masters that have not yet seen FAIL refuse ("its master is
-    /// up") without spending their vote, and the replica retries after the auth retry time
-    /// (4 × max(2 × node timeout, 2 s)). The random part (below) keeps replicas of one master
-    /// from asking in the same epoch and splitting the votes. Redis's value is the default; a
-    /// server aiming at failover within node timeout + 0.5 s may shorten it.
-    pub election_fixed_delay_ms: u64,
-    /// Random part of the election delay, uniform in `0..this` (Redis: 500 ms).
-    pub election_random_delay_ms: u64,
+    /// Redis 7.0 uses 500 + random(0..500) + 1000 per rank: its fixed 500 ms lets the FAIL
+    /// message reach every master before the request, since a master refuses to vote while it
+    /// still sees the failed master up. We do not need that wait: a replica re-broadcasts FAIL
+    /// just before its request, on the same links, so every master that gets the request has
+    /// seen FAIL first. Safe at any value, including 0: votes are one per epoch per master and
+    /// need a majority, so the delay cannot create a second winner; too short a delay only
+    /// costs liveness (replicas of one master asking in the same epoch split the votes and
+    /// retry after 2 × max(2 × node timeout, 2 s)).
+    pub election_delay_ms: Option<u64>,
 }
 
 impl Default for FailoverConfig {
@@ -68,8 +73,7 @@ impl Default for FailoverConfig {
             repl_ping_replica_period_ms: 10_000,
             replica_no_failover: false,
             migration_barrier: 1,
-            election_fixed_delay_ms: 500,
-            election_random_delay_ms: 500,
+            election_delay_ms: None,
         }
     }
 }
@@ -81,6 +85,10 @@ pub(crate) struct Election {
     /// first attempt (Redis starts at 0, which only works with a Unix-time clock).
     pub(crate) auth_time_ms: Option<u64>,
     pub(crate) auth_sent: bool,
+    /// The attempt's start has not been reached by `run_failover_timer` yet.
+    pub(crate) timer_pending: bool,
+    /// The delay unit this attempt was scheduled with (a worse rank found later adds 2 units).
+    pub(crate) delay_unit_ms: u64,
     pub(crate) auth_rank: u64,
     pub(crate) auth_epoch: u64,
     /// Masters whose ACK counted in this attempt. A set rather than Redis's counter: TCP never
@@ -211,7 +219,14 @@ impl Machine {
     }
 
     /// `clusterGetSlaveRank`: how many other replicas of our master, able to fail over, announced
-    /// a greater replication offset than ours.
+    /// a greater replication offset than ours, or the same offset under a smaller name (when
+    /// they are not failing themselves).
+    ///
+    /// The tie-break is Valkey's, not Redis 7.0's: replicas of an idle master all hold the same
+    /// offset, and Redis gives them all rank 0, leaving only the random delay to keep them from
+    /// asking in one epoch and splitting the votes (then nobody wins until the auth retry, 2 ×
+    /// max(2 × node timeout, 2 s) later). With our short random delay that would happen often
+    /// enough to matter; distinct ranks keep the askers apart by two delay units.
     pub(crate) fn cluster_get_slave_rank(&self) -> u64 {
         let me = self.myself();
         let Some(master) = self.my_master() else { return 0 };
@@ -219,7 +234,65 @@ impl Machine {
         self.replicas_of(&master)
             .iter()
             .filter(|r| **r != me && !self.flags(r).contains(NodeFlags::NOFAILOVER))
-            .filter(|r| self.node_repl_offset(r) > my_offset)
+            .filter(|r| {
+                let offset = self.node_repl_offset(r);
+                let flags = self.flags(r);
+                let failing = flags.contains(NodeFlags::PFAIL) || flags.contains(NodeFlags::FAIL);
+                offset > my_offset || (offset == my_offset && **r < me && !failing)
+            })
+            .count() as u64
+    }
+
+    /// `failed` was just marked FAIL: if it is our master, schedule the election now rather
+    /// than at the next cron run (up to `CRON_PERIOD_MS` later; Redis waits for it).
+    pub(crate) fn start_failover_if_my_master(&mut self, failed: &NodeName, now_ms: u64) {
+        if self.my_master() == Some(*failed) && !self.is_master(&self.myself()) {
+            self.cluster_handle_slave_failover(now_ms);
+        }
+    }
+
+    /// When the election that is scheduled but not yet asked for may ask: the server calls
+    /// `run_failover_timer` then rather than waiting for the next cron run (Redis asks at the
+    /// first cron run after the delay, up to 100 ms late).
+    pub fn failover_timer_ms(&self) -> Option<u64> {
+        if !self.election.timer_pending || self.election.auth_sent || self.is_master(&self.myself()) {
+            return None;
+        }
+        self.election.auth_time_ms
+    }
+
+    /// Runs the election step due at `failover_timer_ms` (Redis's `clusterHandleSlaveFailover`
+    /// from `clusterBeforeSleep`).
+    pub fn run_failover_timer(&mut self, now_ms: u64) -> Vec<Action> {
+        self.cluster_handle_slave_failover(now_ms);
+        // Disarmed once due, whatever happened: an attempt that could not ask (its master
+        // recovered, say) is left to the cron, and the server never spins on a past time.
+        if self.election.auth_time_ms.is_none_or(|t| t <= now_ms) {
+            self.election.timer_pending = false;
+        }
+        self.take_actions(now_ms)
+    }
+
+    /// The election delay unit (see `FailoverConfig::election_delay_ms`).
+    pub(crate) fn election_delay_unit_ms(&self) -> u64 {
+        self.failover_config.election_delay_ms.unwrap_or_else(|| {
+            (self.config.node_timeout_ms / ELECTION_DELAY_TIMEOUT_DIVISOR).min(ELECTION_DELAY_MAX_MS)
+        })
+    }
+
+    /// Our master's place among the failed masters with slots, by name (0 when it comes first
+    /// or is the only one): elections for masters lost together start one delay unit apart.
+    pub(crate) fn cluster_get_failed_master_rank(&self) -> u64 {
+        let Some(master) = self.my_master() else { return 0 };
+        self.state
+            .nodes
+            .iter()
+            .filter(|(name, node)| {
+                **name < master
+                    && node.flags.contains(NodeFlags::FAIL)
+                    && node.flags.contains(NodeFlags::MASTER)
+                    && self.node_slot_count(name) > 0
+            })
             .count() as u64
     }
 
@@ -264,13 +337,25 @@ impl Machine {
         }
 
         if auth_age_ms > i128::from(auth_retry_ms) {
-            // A new attempt: after the fixed and random delays and one second per rank.
-            let random_ms = self.rng.below(self.failover_config.election_random_delay_ms);
+            // A new attempt: after the fixed and random delays, later for a worse rank and
+            // for failed masters that come first.
+            // A retry right after an attempt that won no majority (replicas that asked in the
+            // same epoch, say: their offsets had not reached each other within the short
+            // delay) falls back to Redis's timing, so it cannot keep colliding.
+            let retry = auth_age_ms <= i128::from(auth_retry_ms.saturating_mul(2));
+            let delay_ms = if retry {
+                self.election_delay_unit_ms().max(ELECTION_DELAY_MAX_MS)
+            } else {
+                self.election_delay_unit_ms()
+            };
+            let random_ms = self.rng.below(delay_ms);
             let rank = self.cluster_get_slave_rank();
+            let failed_master_rank = self.cluster_get_failed_master_rank();
             let mut start_ms = now_ms
-                .saturating_add(self.failover_config.election_fixed_delay_ms)
+                .saturating_add(delay_ms)
                 .saturating_add(random_ms)
-                .saturating_add(rank.saturating_mul(RANK_DELAY_MS));
+                .saturating_add(rank.saturating_mul(delay_ms.saturating_mul(2)))
+                .saturating_add(failed_master_rank.saturating_mul(delay_ms));
             let mut rank = rank;
             if self.mf.end_ms != 0 {
                 start_ms = now_ms;
@@ -279,6 +364,8 @@ impl Machine {
             self.election = Election {
                 auth_time_ms: Some(start_ms),
                 auth_sent: false,
+                timer_pending: true,
+                delay_unit_ms: delay_ms,
                 auth_rank: rank,
                 auth_epoch: self.election.auth_epoch,
                 voters: BTreeSet::new(),
@@ -297,7 +384,7 @@ impl Machine {
         if !self.election.auth_sent && self.mf.end_ms == 0 {
             let new_rank = self.cluster_get_slave_rank();
             if new_rank > self.election.auth_rank {
-                let added = (new_rank - self.election.auth_rank) * RANK_DELAY_MS;
+                let added = (new_rank - self.election.auth_rank).saturating_mul(self.election.delay_unit_ms * 2);
                 self.election.auth_time_ms = Some(auth_time_ms.saturating_add(added));
                 self.election.auth_rank = new_rank;
             }
@@ -319,6 +406,11 @@ impl Machine {
             // restart must never ask again in an epoch it already used, nor lower currentEpoch.
             self.do_before_sleep(true, true, true);
             self.save_config_now(now_ms);
+            if self.flags(&master).contains(NodeFlags::FAIL) {
+                // FAIL first, on the links the request takes: a voter that had not heard it
+                // yet would refuse ("its master is up") and cost us an auth retry.
+                self.broadcast(Body::Fail { node: master });
+            }
             self.cluster_request_failover_auth();
             return;
         }

@@ -3,7 +3,7 @@
 //! (delays, rank, data age, quorum, promotion), manual failover (MFSTART, PAUSED, FORCE,
 //! timeout) and CLUSTER FAILOVER's replies.
 
-use cluster::bus::{mflag0, Body, Header, IpField, PingBody};
+use cluster::bus::{mflag0, Body, GossipEntry, Header, IpField, PingBody};
 use cluster::machine::{Action, Config, LinkAddrs, LinkId, Machine};
 use cluster::{cluster_command, ClusterState, EmptyKeyspace, FailoverConfig, Message, NodeFlags, NodeName};
 use cluster::{NodesConf, Reply, SlotBitmap};
@@ -123,13 +123,14 @@ fn fsync_save_index(actions: &[Action]) -> Option<usize> {
 }
 
 /// b is FAIL in m's view (a FAIL message from a known master).
-fn fail_b(m: &mut Machine, from: char, now_ms: u64) {
+fn fail_b(m: &mut Machine, from: char, now_ms: u64) -> Vec<Action> {
     let hdr = header_of(m, from, m.state.current_epoch);
-    deliver(m, hdr, Body::Fail { node: name('b') }, now_ms);
+    let actions = deliver(m, hdr, Body::Fail { node: name('b') }, now_ms);
     assert!(m.state.nodes[&name('b')].flags.contains(NodeFlags::FAIL));
+    actions
 }
 
-use cluster::bus::msg_type::{FAILOVER_AUTH_ACK, FAILOVER_AUTH_REQUEST, MFSTART, PING, PONG};
+use cluster::bus::msg_type::{FAIL, FAILOVER_AUTH_ACK, FAILOVER_AUTH_REQUEST, MFSTART, PING, PONG};
 
 #[test]
 fn a_master_votes_once_per_epoch_and_saves_the_vote_before_the_ack() {
@@ -199,20 +200,23 @@ fn votes_are_refused_by_each_rule() {
     assert!(sent(&actions, FAILOVER_AUTH_ACK).is_empty());
 }
 
-/// Replica e of failed master b: the election after Redis's delay, the request (new epoch,
-/// saved before it leaves), ACKs from a majority, and the promotion.
+/// Replica e of failed master b: the election after Redis's delay (a delay unit of 500 ms
+/// gives Redis 7.0's timing), the request (new epoch, saved before it leaves, each after a FAIL
+/// about b on the same link), ACKs from a majority, and the promotion.
 #[test]
 fn a_replica_of_a_failed_master_is_elected_and_takes_its_slots() {
     let mut m = machine('e');
     let links = connect_all(&mut m, NOW_MS);
+    m.set_failover_config(FailoverConfig { election_delay_ms: Some(500), ..FailoverConfig::default() }, NOW_MS);
     m.set_repl_offset(1000);
     m.set_master_link_time(Some(NOW_MS));
     let t0 = NOW_MS + 500;
-    fail_b(&mut m, 'a', t0);
-    // The first cron schedules the attempt 500..1000 ms later (rank 0: f announced nothing
-    // better) and tells f our offset.
-    let actions = m.tick(t0);
+    // The FAIL schedules the attempt 500..1000 ms later (rank 0: f announced nothing better)
+    // and tells f our offset.
+    let actions = fail_b(&mut m, 'a', t0);
     assert!(sent(&actions, FAILOVER_AUTH_REQUEST).is_empty());
+    let due = m.failover_timer_ms().expect("an attempt is scheduled");
+    assert!((t0 + 500..t0 + 1000).contains(&due), "{}", due - t0);
     let pongs = sent(&actions, PONG);
     assert_eq!(pongs.iter().map(|p| p.1).collect::<Vec<_>>(), vec![LinkId::Out(link_of(&links, name('f')))]);
     assert_eq!(pongs[0].2.header.repl_offset, 1000);
@@ -228,6 +232,13 @@ fn a_replica_of_a_failed_master_is_elected_and_takes_its_slots() {
             let save_at = fsync_save_index(&actions).expect("the new epoch is saved");
             assert!(reqs.iter().all(|r| r.0 > save_at), "saved before the request leaves");
             assert_eq!(reqs.len(), 4, "to every other node");
+            let fails = sent(&actions, FAIL);
+            assert_eq!(fails.len(), 4, "FAIL to every other node: {actions:?}");
+            for req in &reqs {
+                let fail = fails.iter().find(|f| f.1 == req.1).expect("a FAIL on the request's link");
+                assert!(fail.0 < req.0, "FAIL before the request on its link");
+                assert_eq!(fail.2.body, Body::Fail { node: name('b') });
+            }
             request = Some(reqs[0].2.header.clone());
             break;
         }
@@ -299,10 +310,81 @@ fn a_replica_with_old_data_or_no_failover_does_not_run() {
     assert!(asked);
 }
 
+/// The automatic delay unit is min(500, node timeout / 30): 66 ms for a 2 s timeout, so a
+/// replica of rank 0 asks 66..132 ms after it sees FAIL (at its next cron run after that).
+#[test]
+fn the_default_election_delay_follows_the_node_timeout() {
+    let mut m = machine('e');
+    connect_all(&mut m, NOW_MS);
+    m.set_repl_offset(1000);
+    m.set_master_link_time(Some(NOW_MS));
+    let t0 = NOW_MS + 500;
+    assert!(sent(&fail_b(&mut m, 'a', t0), FAILOVER_AUTH_REQUEST).is_empty(), "the FAIL only schedules");
+    let due = m.failover_timer_ms().expect("an attempt is scheduled");
+    assert!((t0 + 66..t0 + 132).contains(&due), "rank 0: 66..132 ms, got {}", due - t0);
+    // The server runs the timer when due, between cron runs; it asks then, and only then.
+    assert!(sent(&m.run_failover_timer(due - 1), FAILOVER_AUTH_REQUEST).is_empty(), "not before it is due");
+    assert_eq!(m.failover_timer_ms(), Some(due), "still armed");
+    assert_eq!(sent(&m.run_failover_timer(due), FAILOVER_AUTH_REQUEST).len(), 4);
+    assert_eq!(m.failover_timer_ms(), None, "disarmed once the request is out");
+
+    // Two failed masters: the replica of the one whose name sorts second waits one unit more
+    // (e's master b sorts after a).
+    let mut m = machine('e');
+    connect_all(&mut m, NOW_MS);
+    m.set_repl_offset(1000);
+    m.set_master_link_time(Some(NOW_MS));
+    m.state.nodes.get_mut(&name('a')).unwrap().flags.insert(NodeFlags::FAIL);
+    fail_b(&mut m, 'c', t0);
+    let due = m.failover_timer_ms().expect("an attempt is scheduled");
+    assert!((t0 + 132..t0 + 198).contains(&due), "failed-master rank 1: 132..198 ms, got {}", due - t0);
+    // A cron run after the due time asks too (the timer only makes it sooner).
+    assert!(sent(&m.tick(due - 1), FAILOVER_AUTH_REQUEST).is_empty());
+    assert_eq!(sent(&m.tick(due), FAILOVER_AUTH_REQUEST).len(), 4);
+
+    // An attempt that won nothing is retried after the auth retry time (2 × 2 × node timeout),
+    // with Redis's timing: 500 + random(0..500) ms.
+    let mut m = machine('e');
+    connect_all(&mut m, NOW_MS);
+    m.set_repl_offset(1000);
+    m.set_master_link_time(Some(NOW_MS));
+    fail_b(&mut m, 'a', t0);
+    let first = m.failover_timer_ms().expect("an attempt is scheduled");
+    assert_eq!(sent(&m.run_failover_timer(first), FAILOVER_AUTH_REQUEST).len(), 4);
+    let retry_at = first + 2 * 2 * TIMEOUT_MS + 1;
+    assert!(sent(&m.tick(retry_at), FAILOVER_AUTH_REQUEST).is_empty());
+    let due = m.failover_timer_ms().expect("a second attempt is scheduled") - retry_at;
+    assert!((500..1000).contains(&due), "a retry waits Redis's 500..1000 ms, got {due}");
+
+    // Replicas with the same offset rank by name: f, behind e only by name, is rank 1 and
+    // waits two units more; once e is failing itself, f is rank 0.
+    for e_failing in [false, true] {
+        let mut m = machine('f');
+        connect_all(&mut m, NOW_MS);
+        m.set_repl_offset(1000);
+        m.set_master_link_time(Some(NOW_MS));
+        let mut hdr = header_of(&m, 'e', 3);
+        hdr.repl_offset = 1000;
+        deliver(&mut m, hdr, Body::Ping(PingBody::default()), NOW_MS);
+        if e_failing {
+            m.state.nodes.get_mut(&name('e')).unwrap().flags.insert(NodeFlags::PFAIL);
+        }
+        fail_b(&mut m, 'a', t0);
+        let due = m.failover_timer_ms().expect("an attempt is scheduled") - t0;
+        if e_failing {
+            assert!((66..132).contains(&due), "rank 0: 66..132 ms, got {due}");
+        } else {
+            assert!((198..264).contains(&due), "rank 1 by name: 198..264 ms, got {due}");
+        }
+    }
+}
+
+/// With Redis's timing (unit 500 ms) a replica of rank 1 waits 2 × 500 ms more.
 #[test]
 fn a_replica_behind_another_waits_a_second_per_rank() {
     let mut m = machine('e');
     connect_all(&mut m, NOW_MS);
+    m.set_failover_config(FailoverConfig { election_delay_ms: Some(500), ..FailoverConfig::default() }, NOW_MS);
     m.set_repl_offset(500);
     m.set_master_link_time(Some(NOW_MS));
     // f announces a better offset.
@@ -543,4 +625,131 @@ fn a_master_given_its_first_slot_becomes_a_migration_target() {
     deliver(&mut a, hdr, Body::Ping(PingBody::default()), NOW_MS);
     assert_eq!(a.node_slot_count(&name('d')), 1);
     assert!(a.state.nodes[&name('d')].flags.contains(NodeFlags::MIGRATE_TO));
+}
+
+/// Answers every PING `actions` sent on an outbound link with a PONG from that node, except
+/// from `silent`: the peers are alive, `silent` is dead.
+fn answer_pings(m: &mut Machine, links: &[(NodeName, u64)], actions: &[Action], silent: char, now_ms: u64) {
+    for (_, link, _) in sent(actions, PING) {
+        let LinkId::Out(id) = link else { continue };
+        let Some(&(node, _)) = links.iter().find(|(_, l)| *l == id) else { continue };
+        if node == name(silent) {
+            continue;
+        }
+        let c = node.to_string().chars().next().unwrap();
+        let hdr = header_of(m, c, m.state.current_epoch);
+        m.handle_message(link, &addrs(), &Message { header: hdr, body: Body::Pong(PingBody::default()) }, now_ms);
+    }
+}
+
+fn reports_b_failing(msg: &Message) -> bool {
+    let Body::Ping(ping) = &msg.body else { return false };
+    ping.gossip.iter().any(|g| g.node == name('b') && g.flags.contains(NodeFlags::PFAIL))
+}
+
+/// Master a loses b (its link breaks at 550 ms): in the cron run that marks b PFAIL, a pings
+/// b's replicas e and f at once, the gossip carrying b's PFAIL, instead of leaving the report
+/// to ordinary gossip (their next regular ping is not due then).
+#[test]
+fn a_master_that_times_out_a_master_tells_its_replicas_at_once() {
+    let mut m = machine('a');
+    let links = connect_all(&mut m, NOW_MS);
+    let hello = links.iter().map(|&(n, l)| (l, n)).collect::<Vec<_>>();
+    for (link, node) in hello {
+        let c = node.to_string().chars().next().unwrap();
+        let hdr = header_of(&m, c, 3);
+        m.handle_message(
+            LinkId::Out(link),
+            &addrs(),
+            &Message { header: hdr, body: Body::Pong(PingBody::default()) },
+            NOW_MS + 10,
+        );
+    }
+    let mut closed = false;
+    let mut t = NOW_MS;
+    let mut told = None;
+    while t < NOW_MS + 3000 && told.is_none() {
+        t += 100;
+        if t >= NOW_MS + 550 && !closed {
+            m.link_closed(link_of(&links, name('b')), NOW_MS + 550);
+            closed = true;
+        }
+        let was_pfail = m.state.nodes[&name('b')].flags.contains(NodeFlags::PFAIL);
+        let actions = m.tick(t);
+        if !was_pfail && m.state.nodes[&name('b')].flags.contains(NodeFlags::PFAIL) {
+            told = Some((t, actions.clone()));
+        }
+        answer_pings(&mut m, &links, &actions, 'b', t);
+    }
+    let (t, actions) = told.expect("b timed out");
+    assert_eq!(t, NOW_MS + 2600, "PFAIL one node timeout after the link broke");
+    for replica in ['e', 'f'] {
+        let link = LinkId::Out(link_of(&links, name(replica)));
+        let pings = sent(&actions, PING);
+        assert!(
+            pings.iter().any(|(_, l, msg)| *l == link && reports_b_failing(msg)),
+            "{replica} is told in the same run: {actions:?}"
+        );
+    }
+}
+
+/// Replica e holds the reports of a and c (PFAIL gossip) before its own timeout of b: the cron
+/// run that marks b PFAIL marks it FAIL at once, broadcasts FAIL and schedules the election.
+#[test]
+fn reports_that_arrived_first_make_fail_as_soon_as_we_time_out_too() {
+    let mut m = machine('e');
+    let links = connect_all(&mut m, NOW_MS);
+    m.set_repl_offset(1000);
+    for &(node, link) in &links {
+        let c = node.to_string().chars().next().unwrap();
+        let hdr = header_of(&m, c, 3);
+        m.handle_message(
+            LinkId::Out(link),
+            &addrs(),
+            &Message { header: hdr, body: Body::Pong(PingBody::default()) },
+            NOW_MS + 10,
+        );
+    }
+    let mut t = NOW_MS;
+    let mut closed = false;
+    let mut reported = false;
+    let mut failed_at = None;
+    while t < NOW_MS + 3000 && failed_at.is_none() {
+        t += 100;
+        if t >= NOW_MS + 550 && !closed {
+            m.link_closed(link_of(&links, name('b')), NOW_MS + 550);
+            closed = true;
+        }
+        if t >= NOW_MS + 2300 && !reported {
+            for reporter in ['a', 'c'] {
+                let mut flags = NodeFlags::MASTER;
+                flags.insert(NodeFlags::PFAIL);
+                let entry = GossipEntry {
+                    node: name('b'),
+                    ping_sent_s: 0,
+                    pong_received_s: 0,
+                    ip: IpField::default(),
+                    port: 7000,
+                    cport: 17000,
+                    flags,
+                    pport: 0,
+                };
+                let ping = PingBody { gossip: vec![entry], ..PingBody::default() };
+                deliver_from(&mut m, reporter, 3, Body::Ping(ping), t);
+            }
+            reported = true;
+            assert!(!m.state.nodes[&name('b')].flags.contains(NodeFlags::FAIL), "not before our own timeout");
+        }
+        m.set_master_link_time(Some(t.min(NOW_MS + 550)));
+        let actions = m.tick(t);
+        if m.state.nodes[&name('b')].flags.contains(NodeFlags::FAIL) {
+            failed_at = Some((t, actions.clone()));
+        }
+        answer_pings(&mut m, &links, &actions, 'b', t);
+    }
+    let (t, actions) = failed_at.expect("b failed");
+    assert_eq!(t, NOW_MS + 2600, "FAIL in the run that timed b out");
+    let fails = sent(&actions, FAIL);
+    assert_eq!(fails.len(), 4, "FAIL broadcast: {actions:?}");
+    assert!(m.failover_timer_ms().is_some(), "the election is scheduled");
 }

@@ -38,10 +38,29 @@ const DEFAULT_SEEDS: u64 = 1000;
 const MAX_EVENTS: u64 = 3_000_000;
 
 enum Event {
-    Tick { node: usize },
-    Connected { node: usize, inc: u64, link: u64 },
-    ConnectFailed { node: usize, inc: u64, link: u64 },
-    Deliver { conn: usize, to_acceptor: bool, bytes: Vec<u8> },
+    Tick {
+        node: usize,
+    },
+    Connected {
+        node: usize,
+        inc: u64,
+        link: u64,
+    },
+    ConnectFailed {
+        node: usize,
+        inc: u64,
+        link: u64,
+    },
+    Deliver {
+        conn: usize,
+        to_acceptor: bool,
+        bytes: Vec<u8>,
+    },
+    /// The machine's `failover_timer_ms` came due (the server wakes for it between crons).
+    FailoverTimer {
+        node: usize,
+        inc: u64,
+    },
 }
 
 struct Conn {
@@ -78,6 +97,8 @@ struct SimNode {
     /// The offset at the last pause for a manual failover.
     paused_at_offset: Option<u64>,
     durable: Durable,
+    /// The `failover_timer_ms` a FailoverTimer event is scheduled for.
+    timer_at_ms: Option<u64>,
 }
 
 struct Net {
@@ -188,6 +209,7 @@ impl Sim {
                 paused_until_ms: 0,
                 paused_at_offset: None,
                 durable,
+                timer_at_ms: None,
             });
         }
         let mut sim = Sim {
@@ -458,6 +480,12 @@ impl Sim {
             let Some(event) = self.payloads.remove(&id) else { continue };
             if let Some(node) = self.step(event)? {
                 self.check_node(node)?;
+                let due = self.nodes[node].machine.failover_timer_ms();
+                if let Some(due_ms) = due.filter(|_| self.nodes[node].timer_at_ms != due) {
+                    self.nodes[node].timer_at_ms = due;
+                    let inc = self.nodes[node].inc;
+                    self.schedule(due_ms.max(self.now_ms), Event::FailoverTimer { node, inc });
+                }
             }
         }
         self.now_ms = until_ms;
@@ -508,6 +536,19 @@ impl Sim {
                 }
                 self.replicate(node);
                 let actions = self.nodes[node].machine.tick(now);
+                self.apply(node, actions)?;
+                Ok(Some(node))
+            }
+            Event::FailoverTimer { node, inc } => {
+                if !self.nodes[node].up || self.nodes[node].inc != inc {
+                    return Ok(None);
+                }
+                self.nodes[node].timer_at_ms = None;
+                if self.nodes[node].machine.failover_timer_ms().is_none_or(|due_ms| due_ms > now) {
+                    return Ok(None);
+                }
+                self.replicate(node);
+                let actions = self.nodes[node].machine.run_failover_timer(now);
                 self.apply(node, actions)?;
                 Ok(Some(node))
             }
@@ -602,6 +643,7 @@ impl Sim {
         self.log(|| format!("crash node {i}"));
         self.nodes[i].up = false;
         self.nodes[i].inc += 1;
+        self.nodes[i].timer_at_ms = None;
         self.nodes[i].paused_until_ms = 0;
         for k in 0..self.conns.len() {
             let c = &self.conns[k];
@@ -728,7 +770,7 @@ fn run_seed(seed: u64, trace: bool) -> SimResult<Outcome> {
     }
     let nt = [500, 1000, 1500][setup.below(3) as usize];
     let fo = FailoverConfig {
-        election_fixed_delay_ms: [500, 500, 100, 0][setup.below(4) as usize],
+        election_delay_ms: [None, Some(500), Some(100), Some(10)][setup.below(4) as usize],
         replica_validity_factor: if setup.below(4) == 0 { 0 } else { 10 },
         ..FailoverConfig::default()
     };

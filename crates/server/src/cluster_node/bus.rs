@@ -121,7 +121,22 @@ impl Bus {
                 }
                 self.run_actions(bus_actions);
             }
-            let wait_ms = next_tick_ms.saturating_sub(now_ms() as u64).min(CRON_PERIOD_MS);
+            // An election due before the next cron run asks on time (Redis asks at the first
+            // cron run after its delay, up to 100 ms late).
+            let mut bus_actions = Vec::new();
+            let failover_due_ms = {
+                let mut m = self.node.machine.lock();
+                let now = now_ms() as u64;
+                if m.failover_timer_ms().is_some_and(|due_ms| due_ms <= now) {
+                    feed_replication_state(&mut m);
+                    let actions = m.run_failover_timer(now);
+                    self.node.apply(&self.shared.ks, &m, actions, Some(&mut bus_actions));
+                }
+                m.failover_timer_ms()
+            };
+            self.run_actions(bus_actions);
+            let wake_ms = failover_due_ms.map_or(next_tick_ms, |due_ms| due_ms.min(next_tick_ms));
+            let wait_ms = wake_ms.saturating_sub(now_ms() as u64).min(CRON_PERIOD_MS);
             if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(wait_ms))) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     warning!("cluster bus poll failed: {e}");
