@@ -33,7 +33,7 @@ use cluster::{cluster_command, decode, encode, ClusterState, EmptyKeyspace, Fail
 use cluster::{NodeName, NodesConf, Reply, CLUSTER_SLOTS};
 
 const EPOCH_MS: u64 = 1_700_000_000_000;
-const DEFAULT_SEEDS: u64 = 1000;
+const DEFAULT_SEEDS: u64 = 2000;
 /// Bound on simulated events per seed: a run that does not finish is a bug, not a hang.
 const MAX_EVENTS: u64 = 3_000_000;
 

@@ -445,6 +445,25 @@ pub fn loading() -> bool {
     LOADING.load(Ordering::Relaxed)
 }
 
+/// Longest a command waits in [`wait_for_loading_events`] before it is answered -LOADING
+/// anyway (a diskless load from a master that stalls would otherwise hold its worker until
+/// repl-timeout, as it holds Redis's main thread).
+const LOADING_EVENTS_WAIT_MAX_MS: i64 = 2000;
+
+/// A command that loading would refuse waits first until the load has processed
+/// `interval_bytes` (`loading-process-events-interval-bytes`, 2 MB) or ended, as Redis's
+/// loader answers clients only from `processEventsWhileBlocked`, every that many bytes: a
+/// short load (the empty or small RDB of most syncs) is never seen as -LOADING, the command
+/// just runs after it. Rejected: refusing from the first byte, which made a replica answer
+/// CLUSTER NODES with -LOADING for the instant its empty RDB loads (Redis never does, and
+/// the legacy cluster suite's `create_cluster` fails on it).
+pub fn wait_for_loading_events(interval_bytes: u64) {
+    let deadline_ms = now_ms() + LOADING_EVENTS_WAIT_MAX_MS;
+    while loading() && crate::persistence::LOAD_PROGRESS.loaded() < interval_bytes && now_ms() < deadline_ms {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// The offset the cluster bus announces and CLUSTER SLOTS / SHARDS judge us by: 0 during a full
 /// sync, as Redis's `replicationGetSlaveOffset` is (its master client does not exist until the
 /// RDB is loaded), so the other nodes hide a loading replica from CLUSTER SLOTS and report it

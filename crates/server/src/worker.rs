@@ -1875,7 +1875,12 @@ impl Env {
         // A replica loading its master's RDB: the dataset is half there (Redis's -LOADING, checked
         // after the replica refusals as processCommand does).
         if crate::replication::loading() && !entry.meta.has(flag::LOADING) && !c.master {
-            return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
+            let interval_bytes =
+                shared.config.read().get_i64("loading-process-events-interval-bytes").unwrap_or(2 << 20).max(0);
+            crate::replication::wait_for_loading_events(interval_bytes as u64);
+            if crate::replication::loading() {
+                return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
+            }
         }
         // While the old dataset is served during a swapdb sync, commands that would change the
         // replication setup or save the half-replaced data wait for it (REPLICAOF, SAVE,

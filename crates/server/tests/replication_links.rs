@@ -160,3 +160,46 @@ fn a_replica_that_stops_reading_is_dropped_from_a_shared_transfer_after_repl_tim
     assert_eq!(field(&mut m, "replication", "connected_slaves"), "1");
     drop(stuck);
 }
+
+/// A replica loading its master's RDB answers clients only once the load has passed
+/// `loading-process-events-interval-bytes` (2 MB by default), as Redis's loader does: a small
+/// RDB, even a slow one (`key-load-delay`), is never seen as -LOADING; the command waits and
+/// then runs. With an interval below the RDB's size, the same loop sees -LOADING.
+#[test]
+fn a_load_shorter_than_the_events_interval_is_never_seen_as_loading() {
+    let master = Server::start(&["--save", "", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.client();
+    for i in 0..200 {
+        assert_eq!(m.cmd(&["SET", &format!("key:{i}"), &"v".repeat(20)]), ok());
+    }
+    for interval in ["2097152", "1024"] {
+        let replica = Server::start(&["--save", "", "--key-load-delay", "2000"]);
+        let mut r = replica.client();
+        assert_eq!(r.cmd(&["CONFIG", "SET", "loading-process-events-interval-bytes", interval]), ok());
+        let mut probe = replica.client();
+        replicate(&mut r, &master);
+        let mut loading_replies = 0;
+        let mut synced = false;
+        // 200 keys at 2 ms each: a load of about 400 ms, polled for at most 20 s.
+        for _ in 0..4000 {
+            match probe.cmd(&["GET", "key:199"]) {
+                Reply::Error(e) => {
+                    assert!(e.starts_with("LOADING"), "{e}");
+                    loading_replies += 1;
+                }
+                Reply::Bulk(_) => {
+                    synced = true;
+                    break;
+                }
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(synced, "the replica loaded the RDB");
+        if interval == "1024" {
+            assert!(loading_replies > 0, "past the interval the load answers -LOADING");
+        } else {
+            assert_eq!(loading_replies, 0, "a load below the interval is never seen");
+        }
+    }
+}
