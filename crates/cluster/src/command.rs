@@ -358,7 +358,9 @@ fn meet(machine: &mut Machine, args: &[&[u8]], now_ms: u64) -> Reply {
 pub fn nodes_text(machine: &Machine) -> String {
     let me = machine.myself();
     let mut out = String::new();
-    for line in machine.state.node_lines(true, |name, _| *name == me || machine.has_link(name)) {
+    for line in
+        machine.state.node_lines_with(machine.slot_ranges(), true, |name, _| *name == me || machine.has_link(name))
+    {
         line.write_line(&mut out);
         out.push('\n');
     }
@@ -369,7 +371,7 @@ pub fn nodes_text(machine: &Machine) -> String {
 fn node_line_text(machine: &Machine, name: &NodeName) -> String {
     let me = machine.myself();
     let mut out = String::new();
-    let lines = machine.state.node_lines(true, |n, _| *n == me || machine.has_link(n));
+    let lines = machine.state.node_lines_with(machine.slot_ranges(), true, |n, _| *n == me || machine.has_link(n));
     if let Some(line) = lines.iter().find(|l| l.name == *name) {
         line.write_line(&mut out);
     }
@@ -436,7 +438,7 @@ fn repl_offset(machine: &Machine, name: &NodeName, _env: &dyn Environment) -> u6
 /// not failed and have replicated something follow the master (`isReplicaAvailable`).
 fn slots(machine: &Machine, env: &dyn Environment) -> Reply {
     let mut entries = Vec::new();
-    for (first, last, owner) in machine.state.slot_runs() {
+    for (first, last, owner) in machine.slot_runs() {
         let Some(node) = machine.state.nodes.get(&owner) else { continue };
         let mut entry = vec![Reply::Int(i64::from(first)), Reply::Int(i64::from(last))];
         entry.push(node_to_node_reply(machine, &owner, node));
@@ -491,7 +493,7 @@ fn shard_node_details(machine: &Machine, name: &NodeName, node: &Node, env: &dyn
 
 /// `clusterReplyShards`: one shard per master, slot-less ones included.
 fn shards(machine: &Machine, env: &dyn Environment) -> Reply {
-    let ranges = machine.state.slot_ranges();
+    let ranges = machine.slot_ranges();
     let mut shards = Vec::new();
     for (name, node) in &machine.state.nodes {
         if !node.flags.contains(NodeFlags::MASTER) {

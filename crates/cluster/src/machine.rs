@@ -518,6 +518,40 @@ impl Machine {
         self.runtime.get(node).is_some_and(|rt| rt.link.is_some())
     }
 
+    /// Each owner's slots as ascending `(first, last)` runs, from the per-node bitmaps (the
+    /// same as `state.slot_ranges()`, which walks the owner table, at a fraction of the cost).
+    pub fn slot_ranges(&self) -> BTreeMap<NodeName, Vec<(u16, u16)>> {
+        self.node_slots
+            .iter()
+            .filter(|(name, _)| self.slot_counts.get(*name).is_some_and(|&n| n > 0))
+            .map(|(name, bits)| (*name, bits.runs()))
+            .collect()
+    }
+
+    /// Maximal runs of slots with one owner in slot order, `(first, last, owner)`: the same as
+    /// `state.slot_runs()`, from the bitmaps.
+    pub fn slot_runs(&self) -> Vec<(u16, u16, NodeName)> {
+        let mut runs: Vec<(u16, u16, NodeName)> = self
+            .slot_ranges()
+            .into_iter()
+            .flat_map(|(owner, ranges)| ranges.into_iter().map(move |(first, last)| (first, last, owner)))
+            .collect();
+        runs.sort_unstable_by_key(|r| r.0);
+        runs
+    }
+
+    /// The nodes.conf content for the current state (`clusterSaveConfig`'s text).
+    pub fn nodes_conf(&self) -> crate::nodes_conf::NodesConf {
+        let nodes = self
+            .state
+            .node_lines_with(self.slot_ranges(), false, |name, node| node.link_connected || *name == self.state.myself);
+        crate::nodes_conf::NodesConf {
+            nodes,
+            current_epoch: self.state.current_epoch,
+            last_vote_epoch: self.state.last_vote_epoch,
+        }
+    }
+
     /// Checks the machine's redundant bookkeeping against itself: each slot's owner matches the
     /// per-node bitmaps and counts, every owner and every migration peer is a known node, and
     /// myself is in the table. For tests: a failure names the first inconsistency.
@@ -537,6 +571,9 @@ impl Machine {
                 bits.set(slot, true);
             }
             *counts.entry(owner).or_default() += usize::from(last - first) + 1;
+        }
+        if self.slot_ranges() != self.state.slot_ranges() {
+            return Err("the bitmaps' slot ranges differ from the owner table's".into());
         }
         let empty = SlotBitmap::default();
         for name in bitmaps.keys().chain(self.node_slots.keys()) {

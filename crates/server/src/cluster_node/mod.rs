@@ -200,7 +200,7 @@ impl ClusterNode {
     /// file is one page for clusters up to about 20 nodes, and a page write is not torn.
     pub fn save_config(&self, machine: &Machine, fsync: bool) -> std::io::Result<()> {
         use std::io::{Seek, SeekFrom};
-        let mut text = machine.state.to_nodes_conf().to_text().into_bytes();
+        let mut text = machine.nodes_conf().to_text().into_bytes();
         let content_len = text.len() as u64;
         let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&self.config_path)?;
         let old_len = file.metadata()?.len();

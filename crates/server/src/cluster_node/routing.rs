@@ -63,18 +63,14 @@ impl Routing {
             nodes.push(RouteNode { endpoint, port: node.port });
         }
         let lookup = |name: &cluster::types::NodeName| index.get(name).copied().unwrap_or(NONE);
-        // From the per-node bitmaps: a few 2 KB scans instead of 16384 name comparisons.
+        // From the per-node bitmaps' runs, each filled as one slice: a few 2 KB scans instead
+        // of 16384 name comparisons (or 16384 single-slot stores).
         let mut owner = vec![NONE; CLUSTER_SLOTS].into_boxed_slice();
-        for (name, bits) in machine.node_slot_bitmaps() {
-            let i = lookup(name);
-            for (byte_index, &byte) in bits.0.iter().enumerate() {
-                let mut rest = byte;
-                while rest != 0 {
-                    let bit = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
-                    if let Some(o) = owner.get_mut(byte_index * 8 + bit) {
-                        *o = i;
-                    }
+        for (name, ranges) in machine.slot_ranges() {
+            let i = lookup(&name);
+            for (first, last) in ranges {
+                if let Some(run) = owner.get_mut(usize::from(first)..=usize::from(last)) {
+                    run.fill(i);
                 }
             }
         }
