@@ -636,10 +636,20 @@ fn answer_pings(m: &mut Machine, links: &[(NodeName, u64)], actions: &[Action], 
         if node == name(silent) {
             continue;
         }
-        let c = node.to_string().chars().next().unwrap();
-        let hdr = header_of(m, c, m.state.current_epoch);
-        m.handle_message(link, &addrs(), &Message { header: hdr, body: Body::Pong(PingBody::default()) }, now_ms);
+        pong_from(m, node, id, now_ms);
     }
+}
+
+/// A PONG from `node` on our outbound link `link` to it.
+fn pong_from(m: &mut Machine, node: NodeName, link: u64, now_ms: u64) {
+    let c = node.to_string().chars().next().unwrap();
+    let hdr = header_of(m, c, m.state.current_epoch);
+    m.handle_message(
+        LinkId::Out(link),
+        &addrs(),
+        &Message { header: hdr, body: Body::Pong(PingBody::default()) },
+        now_ms,
+    );
 }
 
 fn reports_b_failing(msg: &Message) -> bool {
@@ -654,16 +664,8 @@ fn reports_b_failing(msg: &Message) -> bool {
 fn a_master_that_times_out_a_master_tells_its_replicas_at_once() {
     let mut m = machine('a');
     let links = connect_all(&mut m, NOW_MS);
-    let hello = links.iter().map(|&(n, l)| (l, n)).collect::<Vec<_>>();
-    for (link, node) in hello {
-        let c = node.to_string().chars().next().unwrap();
-        let hdr = header_of(&m, c, 3);
-        m.handle_message(
-            LinkId::Out(link),
-            &addrs(),
-            &Message { header: hdr, body: Body::Pong(PingBody::default()) },
-            NOW_MS + 10,
-        );
+    for &(node, link) in &links {
+        pong_from(&mut m, node, link, NOW_MS + 10);
     }
     let mut closed = false;
     let mut t = NOW_MS;
@@ -701,14 +703,7 @@ fn reports_that_arrived_first_make_fail_as_soon_as_we_time_out_too() {
     let links = connect_all(&mut m, NOW_MS);
     m.set_repl_offset(1000);
     for &(node, link) in &links {
-        let c = node.to_string().chars().next().unwrap();
-        let hdr = header_of(&m, c, 3);
-        m.handle_message(
-            LinkId::Out(link),
-            &addrs(),
-            &Message { header: hdr, body: Body::Pong(PingBody::default()) },
-            NOW_MS + 10,
-        );
+        pong_from(&mut m, node, link, NOW_MS + 10);
     }
     let mut t = NOW_MS;
     let mut closed = false;
