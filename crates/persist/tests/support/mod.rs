@@ -24,25 +24,65 @@ impl Drop for Redis {
 }
 
 /// Starts redis-server 7.0.15 in `dir` on a free 127.0.0.1 port, with `extra` directives.
+///
+/// The port is free when picked but not reserved: another test may take it before the server
+/// binds it, and then the server exits while our probe reaches the other one. So the server
+/// must answer INFO with its own pid; otherwise the start is retried on another port.
 pub fn start_redis(dir: std::path::PathBuf, extra: &[&str]) -> Redis {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-    let child = Command::new(REDIS_SERVER)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        // Deep checks on everything RESTORE reads, so what we write passes Redis's sanitizer.
-        .args(["--sanitize-dump-payload", "yes"])
-        .args(extra)
-        .args(["--dir", dir.to_str().expect("utf-8 dir"), "--dbfilename", "dump.rdb"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-    let redis = Redis { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
+    for _attempt in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let mut child = Command::new(REDIS_SERVER)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            // Deep checks on everything RESTORE reads, so what we write passes Redis's sanitizer.
+            .args(["--sanitize-dump-payload", "yes"])
+            .args(extra)
+            .args(["--dir", dir.to_str().expect("utf-8 dir"), "--dbfilename", "dump.rdb"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_exited)) = child.try_wait() {
+                break;
+            }
+            match answering_pid(port) {
+                Some(pid) if pid == child.id() => return Redis { child, port, dir },
+                Some(_someone_else) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                None => {}
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    redis
+    panic!("redis-server did not start on any of 5 free ports");
+}
+
+/// The `process_id` INFO reports from whatever listens on `port`, if anything answers.
+fn answering_pid(port: u16) -> Option<u32> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    while text.len() < 64 * 1024 {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+        let body = String::from_utf8_lossy(&text);
+        if let Some(rest) = body.split("process_id:").nth(1) {
+            if let Some(line) = rest.split("\r\n").next().filter(|_| rest.contains("\r\n")) {
+                return line.trim().parse().ok();
+            }
+        }
+    }
+    None
 }
 
 /// A minimal RESP client: enough for the replies these checks read.
