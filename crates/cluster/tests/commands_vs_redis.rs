@@ -5,56 +5,16 @@
 //! dir and is killed by its pid, also when an assertion fails.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+
+use std::time::Duration;
 
 use cluster::machine::{Config, Machine};
 use cluster::{cluster_command, EmptyKeyspace, Reply};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
+mod support;
+use support::Redis;
 const NOW_MS: u64 = 1_700_000_000_000;
-
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-fn start_redis(port: u16, cport: u16) -> Redis {
-    let dir = std::env::temp_dir().join(format!("cluster-cmd-vs-redis-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let child = Command::new(REDIS_SERVER)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--cluster-enabled", "yes", "--cluster-port", &cport.to_string()])
-        .args(["--cluster-config-file", "nodes.conf", "--dir", dir.to_str().expect("utf-8 dir")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-    let redis = Redis { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for _ in 0..500 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return redis;
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
-}
 
 /// A RESP2 value, as the wire carries it.
 #[derive(Debug, PartialEq, Clone)]
@@ -151,8 +111,8 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
-        let (port, cport) = (free_port(), free_port());
-        let server = start_redis(port, cport);
+        let server = support::start_redis("cmd-vs-redis", &[]);
+        let (port, cport) = (server.port, server.cport);
         let redis = Client::connect(server.port);
         let config = Config { port, cport, ..Config::default() };
         let ours = Machine::fresh(config, 42, NOW_MS);

@@ -14,30 +14,16 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use cluster::bus::{self, msg_type, Framing};
 use cluster::machine::{Action, Config, LinkAddrs, LinkId, Machine, CRON_PERIOD_MS};
 use cluster::{cluster_command, EmptyKeyspace, NodeFlags, Reply};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
+mod support;
+use support::{free_port, Redis};
 const NODE_TIMEOUT_MS: u64 = 1000;
-
-struct Redis {
-    child: Child,
-    port: u16,
-    cport: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 impl Redis {
     fn call(&self, args: &[&str]) -> String {
@@ -47,38 +33,10 @@ impl Redis {
     fn id(&self) -> String {
         self.call(&["CLUSTER", "MYID"])
     }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
 fn start_redis(tag: &str) -> Redis {
-    let (port, cport) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("cluster-fo-{}-{tag}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let child = Command::new(REDIS_SERVER)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--cluster-enabled", "yes", "--cluster-port", &cport.to_string()])
-        .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
-        .args(["--cluster-config-file", "nodes.conf", "--dir", dir.to_str().expect("utf-8 dir")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-    let redis = Redis { child, port, cport, dir };
-    for _ in 0..500 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return redis;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
+    support::start_redis(&format!("fo-{tag}"), &["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
 }
 
 /// One command over RESP2, the reply flattened to text (see `live_with_redis.rs`).

@@ -5,7 +5,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub mod pid_probe;
 
 pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -23,11 +25,8 @@ impl Drop for Redis {
     }
 }
 
-/// Starts redis-server 7.0.15 in `dir` on a free 127.0.0.1 port, with `extra` directives.
-///
-/// The port is free when picked but not reserved: another test may take it before the server
-/// binds it, and then the server exits while our probe reaches the other one. So the server
-/// must answer INFO with its own pid; otherwise the start is retried on another port.
+/// Starts redis-server 7.0.15 in `dir` on a free 127.0.0.1 port, with `extra` directives
+/// (retried on another port if the picked one was taken meanwhile: see `pid_probe`).
 pub fn start_redis(dir: std::path::PathBuf, extra: &[&str]) -> Redis {
     for _attempt in 0..5 {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
@@ -41,48 +40,14 @@ pub fn start_redis(dir: std::path::PathBuf, extra: &[&str]) -> Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server 7.0.15 must be installed (compat/install-deps.sh)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(_exited)) = child.try_wait() {
-                break;
-            }
-            match answering_pid(port) {
-                Some(pid) if pid == child.id() => return Redis { child, port, dir },
-                Some(_someone_else) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                None => {}
-            }
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        if pid_probe::serving(&mut child, port) {
+            return Redis { child, port, dir };
         }
+        // Not ours: end what is left of this attempt (the directory serves the next).
+        let _ = child.kill();
+        let _ = child.wait();
     }
     panic!("redis-server did not start on any of 5 free ports");
-}
-
-/// The `process_id` INFO reports from whatever listens on `port`, if anything answers.
-fn answering_pid(port: u16) -> Option<u32> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
-    let mut text = Vec::new();
-    let mut buf = [0u8; 4096];
-    while text.len() < 64 * 1024 {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        text.extend_from_slice(&buf[..n]);
-        let body = String::from_utf8_lossy(&text);
-        if let Some(rest) = body.split("process_id:").nth(1) {
-            if let Some(line) = rest.split("\r\n").next().filter(|_| rest.contains("\r\n")) {
-                return line.trim().parse().ok();
-            }
-        }
-    }
-    None
 }
 
 /// A minimal RESP client: enough for the replies these checks read.
