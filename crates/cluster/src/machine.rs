@@ -542,14 +542,7 @@ impl Machine {
 
     /// The nodes.conf content for the current state (`clusterSaveConfig`'s text).
     pub fn nodes_conf(&self) -> crate::nodes_conf::NodesConf {
-        let nodes = self
-            .state
-            .node_lines_with(self.slot_ranges(), false, |name, node| node.link_connected || *name == self.state.myself);
-        crate::nodes_conf::NodesConf {
-            nodes,
-            current_epoch: self.state.current_epoch,
-            last_vote_epoch: self.state.last_vote_epoch,
-        }
+        self.state.to_nodes_conf_with(self.slot_ranges())
     }
 
     /// Checks the machine's redundant bookkeeping against itself: each slot's owner matches the

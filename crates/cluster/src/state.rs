@@ -131,7 +131,12 @@ impl ClusterState {
     /// open migrations on the `myself` line (a slot both migrating and importing shows only as
     /// migrating, as in Redis).
     pub fn to_nodes_conf(&self) -> NodesConf {
-        let nodes = self.node_lines(false, |name, node| node.link_connected || *name == self.myself);
+        self.to_nodes_conf_with(self.slot_ranges())
+    }
+
+    /// `to_nodes_conf` with each owner's slot ranges given (see `node_lines_with`).
+    pub fn to_nodes_conf_with(&self, owned: BTreeMap<NodeName, Vec<(u16, u16)>>) -> NodesConf {
+        let nodes = self.node_lines_with(owned, false, |name, node| node.link_connected || *name == self.myself);
         NodesConf { nodes, current_epoch: self.current_epoch, last_vote_epoch: self.last_vote_epoch }
     }
 

@@ -2288,6 +2288,12 @@ impl Config {
         self.num("key-load-delay")
     }
 
+    /// `loading-process-events-interval-bytes`: how many bytes a load processes between two
+    /// moments it serves clients (the start-up load opens the listeners after the first).
+    pub fn loading_process_events_interval_bytes(&self) -> u64 {
+        self.num("loading-process-events-interval-bytes").max(0) as u64
+    }
+
     /// `stop-writes-on-bgsave-error`.
     pub fn stop_writes_on_bgsave_error(&self) -> bool {
         self.flag("stop-writes-on-bgsave-error")

@@ -418,8 +418,7 @@ fn run(config: Config) -> anyhow::Result<()> {
     // client could not even learn that the server was loading).
     // As Redis: with the AOF off, the RDB file (if any) is the data; a file that cannot be read
     // whole stops start-up rather than let the server run with part of it.
-    let interval_bytes =
-        shared.config.read().get_i64("loading-process-events-interval-bytes").unwrap_or(2 << 20).max(0) as u64;
+    let interval_bytes = shared.config.read().loading_process_events_interval_bytes();
     persistence::LOAD_PROGRESS.begin_startup(
         persistence::startup_load_bytes(shared),
         interval_bytes,

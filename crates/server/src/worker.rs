@@ -1875,9 +1875,8 @@ impl Env {
         // A replica loading its master's RDB: the dataset is half there (Redis's -LOADING, checked
         // after the replica refusals as processCommand does).
         if crate::replication::loading() && !entry.meta.has(flag::LOADING) && !c.master {
-            let interval_bytes =
-                shared.config.read().get_i64("loading-process-events-interval-bytes").unwrap_or(2 << 20).max(0);
-            crate::replication::wait_for_loading_events(interval_bytes as u64);
+            let interval_bytes = shared.config.read().loading_process_events_interval_bytes();
+            crate::replication::wait_for_loading_events(interval_bytes);
             if crate::replication::loading() {
                 return self.reject(c, entry, "LOADING Redis is loading the dataset in memory", before);
             }
