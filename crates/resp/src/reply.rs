@@ -103,6 +103,9 @@ impl ReplyBuf {
 
     #[inline]
     pub fn bulk(&mut self, data: &[u8]) {
+        // The whole bulk at once (a "$" header holds at most 20 digits and two CRLFs): growing
+        // for the data and then again for its CRLF doubled the buffer of a large reply.
+        self.buf.reserve(data.len() + 25);
         self.header(b'$', data.len() as i64);
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
@@ -189,6 +192,8 @@ impl ReplyBuf {
 
     /// A verbatim string with a three-letter format (`txt`); RESP2 clients get a bulk string.
     pub fn verbatim(&mut self, format: &str, text: &[u8]) {
+        // As `bulk`: the whole reply at once ("=", length, CRLF, "txt:", text, CRLF).
+        self.buf.reserve(text.len() + format.len() + 26);
         if self.resp3 {
             self.header(b'=', (text.len() + 4) as i64);
             self.buf.extend_from_slice(format.as_bytes());

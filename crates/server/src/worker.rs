@@ -36,6 +36,9 @@ pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 const LOOKAHEAD_MAX: usize = 256;
 /// Output buffers larger than this are freed after a flush instead of kept for reuse.
 const OUT_KEEP_BYTES: usize = 64 * 1024;
+/// Output buffers up to this size are always kept after a flush; a larger one only while the
+/// connection's replies keep needing it (see `flush`).
+const OUT_KEEP_ALWAYS_BYTES: usize = 1024;
 /// The most argument spans a connection keeps between requests (a 32 KB list).
 const SPANS_KEEP: usize = 4096;
 
@@ -92,6 +95,8 @@ pub struct Conn {
     need: usize,
     pub out: ReplyBuf,
     wpos: usize,
+    /// Bytes the previous complete flush sent: how large this connection's replies run.
+    last_flush_bytes: usize,
     pub db: u32,
     pub authenticated: bool,
     /// The user this client runs as, and the ACL generation it was read at (see `acl_cmds`).
@@ -180,6 +185,7 @@ impl Conn {
             need: 0,
             out: ReplyBuf::new(false),
             wpos: 0,
+            last_flush_bytes: 0,
             db: 0,
             authenticated,
             user,
@@ -1450,8 +1456,21 @@ fn flush(c: &mut Conn) {
         }
     }
     if c.wpos >= c.out.len() {
+        // Keep the buffer for the next replies only if the previous flush needed this much too:
+        // one large reply (an INFO, a big LRANGE) among small ones must not leave its buffer held
+        // by a connection that now sits idle. That memory counts as used_memory, so it would
+        // stand against maxmemory and evict keys (Redis's clientsCronResizeOutputBuffer shrinks
+        // such a buffer too, a cron later). A client whose replies stay large keeps its buffer
+        // from the second one on, so its flushes allocate nothing. Rejected: always keeping up to
+        // OUT_KEEP_BYTES (an idle client held its largest reply's buffer; Redis's "Don't rehash if
+        // used memory exceeds maxmemory" test then saw 10 KB appear after one INFO), and a lower
+        // fixed bound (a client reading 8 KB replies would allocate for every one).
+        let sent = c.out.len();
+        let capacity = c.out.buf.capacity();
+        let needed_before = c.last_flush_bytes.saturating_mul(2);
+        c.last_flush_bytes = sent;
         c.wpos = 0;
-        if c.out.buf.capacity() > OUT_KEEP_BYTES {
+        if capacity > OUT_KEEP_BYTES || (capacity > OUT_KEEP_ALWAYS_BYTES && needed_before < capacity) {
             c.out.buf = Vec::new();
         } else {
             c.out.buf.clear();

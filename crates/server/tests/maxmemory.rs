@@ -378,3 +378,32 @@ fn client_eviction_closes_the_largest_clients_and_spares_no_evict_ones() {
     assert_eq!(info_field(&mut admin, "stats", "evicted_clients").parse::<u64>().unwrap_or(0), 2);
     assert_eq!(admin.cmd(&["PING"]), Reply::Simple("PONG".into()));
 }
+
+/// One large reply among small ones does not leave its output buffer held by the connection
+/// (that memory is used_memory, and would stand against maxmemory: Redis's "Don't rehash if
+/// used memory exceeds maxmemory after rehash" leaves a margin of 10 KB after an INFO); a
+/// client whose replies stay large keeps reusing one buffer.
+#[test]
+fn a_large_reply_does_not_leave_its_buffer_held() {
+    let server = Server::start(&[]);
+    let mut c = server.client();
+    let value = "v".repeat(32 * 1024);
+    ok(&mut c, &["SET", "big", &value]);
+    ok(&mut c, &["SET", "small", "x"]);
+    // Each command once first (its latency histogram is allocated on the first call).
+    assert_eq!(c.cmd(&["GET", "big"]), Reply::Bulk(value.clone().into_bytes()));
+    let _ = c.cmd(&["GET", "small"]);
+    let _ = used_memory(&mut c);
+    let before = used_memory(&mut c);
+    assert_eq!(c.cmd(&["GET", "big"]), Reply::Bulk(value.clone().into_bytes()));
+    let after_one = used_memory(&mut c);
+    assert!(after_one - before < 8 * 1024, "one 32 KB reply left {} bytes in use", after_one - before);
+    assert_eq!(c.cmd(&["GET", "big"]), Reply::Bulk(value.clone().into_bytes()));
+    assert_eq!(c.cmd(&["GET", "big"]), Reply::Bulk(value.into_bytes()));
+    let after_many = used_memory(&mut c);
+    assert!(
+        after_many - before >= 32 * 1024,
+        "replies that stay large keep their buffer: {} bytes",
+        after_many - before
+    );
+}
