@@ -41,6 +41,31 @@ pub const WRITABLE_DELAY_MS: u64 = 2000;
 /// (`CLUSTER_MIN_REJOIN_DELAY` / `CLUSTER_MAX_REJOIN_DELAY`); the delay itself is the node timeout.
 pub const MIN_REJOIN_DELAY_MS: u64 = 500;
 pub const MAX_REJOIN_DELAY_MS: u64 = 5000;
+/// A master we have heard nothing from for `minority_quiet_ms` counts as unreachable for the
+/// cluster state even before it is PFAIL; see there.
+const MINORITY_QUIET_MARGIN_MS: u64 = 250;
+/// A cron run later than this after the previous one means our own thread stalled.
+const MINORITY_QUIET_STALL_MS: u64 = 3 * CRON_PERIOD_MS;
+/// How far above the longest silence a healthy link shows (node timeout / 2, when the next ping
+/// goes out, plus a cron period and the reply's way back) the quiet rule stays.
+const MINORITY_QUIET_HEADROOM_MS: u64 = 600;
+
+/// How long a master may stay silent (no message of any kind from it) before the cluster state
+/// counts it unreachable: node timeout − 250 ms, but never less than node timeout / 2 + 600 ms.
+///
+/// Why: Redis's minority master keeps acknowledging writes until it has marked a majority of
+/// masters PFAIL, which needs a ping that went unanswered for a node timeout; that ping may
+/// leave up to node timeout / 2 after the cut, so the writes go on for up to 1.5 node timeouts,
+/// and all of them are lost once the majority promotes a replica. A peer we can reach answers
+/// or pings us at least every node timeout / 2 (plus a cron period), so silence longer than this
+/// only comes from a broken link, and a master in the minority refuses writes before a node
+/// timeout has passed. The floor keeps the rule that far above a healthy link's longest silence
+/// (rejected: node timeout − margin at every timeout, which at 500 ms left 100 ms between a
+/// healthy link and CLUSTERDOWN). PFAIL and failover keep Redis's rules: only the cluster
+/// state looks at silence.
+pub fn minority_quiet_ms(node_timeout_ms: u64) -> u64 {
+    node_timeout_ms.saturating_sub(MINORITY_QUIET_MARGIN_MS).max(node_timeout_ms / 2 + MINORITY_QUIET_HEADROOM_MS)
+}
 /// `clusterCron` runs every 100 ms; callers should call `tick` at this period.
 pub const CRON_PERIOD_MS: u64 = 100;
 /// Bound on the node table. Redis has none, so one known peer could make it grow without end by
@@ -281,6 +306,10 @@ pub struct Machine {
     pub(crate) first_update_state_ms: Option<u64>,
     pub(crate) among_minority_since_ms: u64,
     pub(crate) cron_iteration: u64,
+    /// When `tick` last ran, and whether the run before it was on time: only then does a
+    /// master's silence count (see `cluster_update_state`).
+    pub(crate) last_tick_ms: Option<u64>,
+    pub(crate) ticks_on_time: bool,
     pub(crate) pfail_nodes: usize,
     /// `server.cluster->size` as `clusterUpdateState` last computed it: CLUSTER INFO shows this
     /// cached value (it stays 0 during the writable delay), while the quorum uses `cluster_size`.
@@ -382,6 +411,8 @@ impl Machine {
             first_update_state_ms: None,
             among_minority_since_ms: 0,
             cron_iteration: 0,
+            last_tick_ms: None,
+            ticks_on_time: false,
             pfail_nodes: 0,
             // clusterInit starts at 1; the first state update past the writable delay corrects it.
             cached_size: 1,
@@ -1754,9 +1785,13 @@ impl Machine {
     /// `clusterCron`: call every `CRON_PERIOD_MS`.
     pub fn tick(&mut self, now_ms: u64) -> Vec<Action> {
         self.cron_iteration += 1;
+        // A bus thread that could not run for a while has messages waiting unread: the silence
+        // it sees is its own, not its peers'. It judges silence again from the next run on.
+        self.ticks_on_time =
+            self.last_tick_ms.is_some_and(|last_ms| now_ms.saturating_sub(last_ms) <= MINORITY_QUIET_STALL_MS);
+        self.last_tick_ms = Some(now_ms);
         let timeout_ms = self.config.node_timeout_ms;
         let handshake_timeout_ms = timeout_ms.max(1000);
-        let mut update_state = false;
         self.pfail_nodes = 0;
         let names: Vec<NodeName> = self.state.nodes.keys().copied().collect();
         for name in &names {
@@ -1873,16 +1908,15 @@ impl Machine {
                 }
                 // Counted now, so the gossip of the pings below includes this node.
                 self.pfail_nodes += 1;
-                update_state = true;
                 self.report_pfail_to_replicas(name, now_ms);
                 // Masters' reports may have come before our own timeout did.
                 self.mark_node_as_failing_if_needed(name, now_ms);
             }
         }
         self.failover_cron(now_ms);
-        if update_state || !self.cluster_ok {
-            self.cluster_update_state(now_ms);
-        }
+        // Every run, not only when a flag changed (Redis's rule): a master's silence (see
+        // `minority_quiet_ms`) changes no flag.
+        self.cluster_update_state(now_ms);
         self.take_actions(now_ms)
     }
 
@@ -1925,6 +1959,7 @@ impl Machine {
         let mut covered = 0usize;
         let mut size = 0usize;
         let mut reachable_masters = 0usize;
+        let quiet_ms = minority_quiet_ms(self.config.node_timeout_ms);
         for (name, &count) in &self.slot_counts {
             let flags = self.flags(name);
             if !flags.contains(NodeFlags::FAIL) {
@@ -1932,7 +1967,16 @@ impl Machine {
             }
             if flags.contains(NodeFlags::MASTER) && count > 0 {
                 size += 1;
-                if !flags.contains(NodeFlags::FAIL) && !flags.contains(NodeFlags::PFAIL) {
+                // A node without an address is never pinged (nor PFAIL in Redis): its silence
+                // says nothing.
+                let silent = self.ticks_on_time
+                    && !flags.contains(NodeFlags::MYSELF)
+                    && !flags.contains(NodeFlags::NOADDR)
+                    && self
+                        .runtime
+                        .get(name)
+                        .is_some_and(|rt| now_ms.saturating_sub(rt.data_received_ms.max(rt.ctime_ms)) > quiet_ms);
+                if !flags.contains(NodeFlags::FAIL) && !flags.contains(NodeFlags::PFAIL) && !silent {
                     reachable_masters += 1;
                 }
             }

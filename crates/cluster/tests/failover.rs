@@ -571,8 +571,65 @@ fn a_minority_master_fails_and_waits_the_rejoin_delay() {
     assert!(!m.state.nodes[&name('b')].flags.contains(NodeFlags::PFAIL));
     m.tick(t2 + TIMEOUT_MS - 1);
     assert!(!m.cluster_ok(), "still within the rejoin delay");
+    // They keep talking (a silence of a node timeout would count as unreachable again).
+    for &(node, link) in &relinks {
+        pong_from(&mut m, node, link, t2 + TIMEOUT_MS - 1);
+    }
     let actions = m.tick(t2 + TIMEOUT_MS + 1);
     assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
+}
+
+/// A master cut off from every other node stops reporting ok within the node timeout, before
+/// it has marked anyone PFAIL: the others' silence alone counts (`minority_quiet_ms`). While
+/// the peers answer its pings (and nothing else: the longest silence a healthy link shows), it
+/// stays ok; a cron run late by a second, our own stall, does not count their silence.
+#[test]
+fn a_master_cut_off_from_the_majority_fails_within_the_node_timeout() {
+    assert_eq!(cluster::machine::minority_quiet_ms(2000), 1750);
+    assert_eq!(cluster::machine::minority_quiet_ms(15000), 14750);
+    assert_eq!(cluster::machine::minority_quiet_ms(500), 850, "never within a cron run of a healthy link");
+    let mut m = machine('a');
+    let links = connect_all(&mut m, NOW_MS);
+    for &(node, link) in &links {
+        pong_from(&mut m, node, link, NOW_MS + 10);
+    }
+    let cut_ms = NOW_MS + 10_000;
+    let mut t = NOW_MS;
+    let mut failed_at = None;
+    while t < cut_ms + 2 * TIMEOUT_MS && failed_at.is_none() {
+        t += 100;
+        let actions = m.tick(t);
+        if t <= cut_ms {
+            assert!(m.cluster_ok() || t < NOW_MS + 3000, "a healthy link's silence at {}", t - NOW_MS);
+            answer_pings(&mut m, &links, &actions, 'z', t + 5);
+        } else if !m.cluster_ok() {
+            assert!(actions.contains(&Action::StateChanged { ok: false }));
+            failed_at = Some(t);
+        }
+    }
+    let failed_at = failed_at.expect("the cut-off master fails");
+    assert!(failed_at - cut_ms <= TIMEOUT_MS - 100, "failed {} ms after the cut", failed_at - cut_ms);
+    for c in ['b', 'c'] {
+        assert!(!m.state.nodes[&name(c)].flags.contains(NodeFlags::PFAIL), "silence, not PFAIL, made it fail");
+    }
+
+    // The same cut, but the cron runs that would see the silence come a second late.
+    let mut m = machine('a');
+    let links = connect_all(&mut m, NOW_MS);
+    for &(node, link) in &links {
+        pong_from(&mut m, node, link, NOW_MS + 10);
+    }
+    let mut t = NOW_MS;
+    while t < cut_ms {
+        t += 100;
+        let actions = m.tick(t);
+        answer_pings(&mut m, &links, &actions, 'z', t + 5);
+    }
+    assert!(m.cluster_ok());
+    m.tick(cut_ms + 1900);
+    assert!(m.cluster_ok(), "a stalled cron run does not judge silence");
+    m.tick(cut_ms + 2000);
+    assert!(!m.cluster_ok(), "the next run, on time, does");
 }
 
 /// A peer announcing the largest epoch cannot make us panic or wrap our epochs to zero.

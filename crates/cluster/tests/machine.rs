@@ -469,6 +469,11 @@ fn cluster_state_waits_for_the_writable_delay_and_fails_in_a_minority() {
     }
     m.tick(NOW_MS + 1900);
     assert!(!m.cluster_ok(), "not within 2 s of the first state update");
+    // They keep talking (a node timeout of silence would count as unreachable).
+    for (node, link) in &links {
+        let hdr = header(*node, m.state.nodes[node].config_epoch, 0..0);
+        m.handle_message(LinkId::Out(*link), &addrs("x", "y"), &pong(hdr, vec![]), NOW_MS + 1900);
+    }
     let actions = m.tick(NOW_MS + 2100);
     assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
 
@@ -637,6 +642,7 @@ fn a_master_back_from_a_minority_waits_the_rejoin_delay() {
     let last_minority = t_minority + 5;
     m.tick(last_minority + TIMEOUT_MS - 1);
     assert!(!m.cluster_ok());
+    answer_all(&mut m, &links, last_minority + TIMEOUT_MS - 1);
     let actions = m.tick(last_minority + TIMEOUT_MS + 1);
     assert!(m.cluster_ok() && actions.contains(&Action::StateChanged { ok: true }));
 }
