@@ -595,13 +595,16 @@ fn free_effort(value: &Value, config: &crate::DataConfig) -> usize {
 fn delete_keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], lazy: bool) {
     let now = ctx.now_ms;
     let mut deleted = 0u64;
-    for key in &args[1..] {
+    for (position, key) in args.iter().enumerate().skip(1) {
         if let Some(value) = ctx.locks.table(ctx.ks, ctx.db, key).remove(key, now) {
             if lazy && free_effort(&value, ctx.config) > LAZYFREE_THRESHOLD {
                 LAZYFREED_OBJECTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             deleted += 1;
             ctx.notify(NOTIFY_GENERIC, "del", key);
+        } else if position < 64 {
+            // Nothing deleted: a WATCH on it must not fire (Redis signals only deleted keys).
+            ctx.effects.unmodified_key_args |= 1 << position;
         }
     }
     ctx.effects.dirty += deleted;

@@ -38,10 +38,11 @@ const POOL_SIZE: usize = 16;
 /// Finding nothing means walking every slot table of every database (tens of thousands of
 /// locks), and a server over its limit with nothing evictable (a volatile policy and no key
 /// with a TTL) would otherwise do that before every command, reads included. Redis skips a
-/// database in O(1) by its key counts, which our per-slot tables do not keep. A write this
-/// worker runs ends the wait at once (`Env::note_write`: it may have made a key evictable, e.g.
-/// EXPIRE); a key made evictable by another worker waits up to this long, and writes get the OOM
-/// error until then.
+/// database in O(1) by its key counts, which our per-slot tables do not keep. Any write ends the
+/// wait at once (it may have made a key evictable, e.g. EXPIRE): this worker's through
+/// `Env::note_write`, and any other, a script's or a transaction's included, through the
+/// server's dirty counter, which moved (rejected: `note_write` alone, which the writes of EVAL and
+/// of other workers did not reach, so a key written there outlived a limit Redis evicts it for).
 const BARREN_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 /// The time budget is checked after this many evictions.
 const CHECK_TIME_EVERY: usize = 16;
@@ -191,8 +192,9 @@ pub struct Evictor {
     pool: Vec<Candidate>,
     rng: u64,
     gauge: Gauge,
-    /// Until when sampling is skipped because the last one found nothing ([`BARREN_BACKOFF`]).
-    barren_until: Option<Instant>,
+    /// Until when sampling is skipped because the last one found nothing ([`BARREN_BACKOFF`]),
+    /// and the server's dirty counter then (a write since ends the wait).
+    barren_until: Option<(Instant, u64)>,
 }
 
 impl Evictor {
@@ -299,7 +301,8 @@ impl Env {
             return Outcome::Fail;
         }
         let started = Instant::now();
-        if self.evictor.barren_until.is_some_and(|until| started < until) {
+        let dirty = self.shared.stats.dirty.load(Ordering::Relaxed);
+        if self.evictor.barren_until.is_some_and(|(until, dirty_then)| started < until && dirty == dirty_then) {
             return Outcome::Fail;
         }
         let limit_us = time_limit_us(settings.tenacity);
@@ -313,7 +316,7 @@ impl Env {
         while freed < to_free && self.evictor.gauge.used().saturating_sub(not_counted) > settings.maxmemory {
             let Some(victim) = self.pick_victim(settings) else {
                 // Nothing left that the policy may evict.
-                self.evictor.barren_until = Some(Instant::now() + BARREN_BACKOFF);
+                self.evictor.barren_until = Some((Instant::now() + BARREN_BACKOFF, dirty));
                 return Outcome::Fail;
             };
             freed += self.evict_key(victim.db, &victim.key, settings.lazy);

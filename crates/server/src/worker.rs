@@ -1751,13 +1751,14 @@ impl Env {
                 e
             }
             Err(LookupError::Reply(text)) => {
+                // Arity errors are charged to the (sub)command (Redis's rejected_calls), and an
+                // EXEC with the wrong arity ends its transaction; an unknown command or
+                // subcommand has nobody to charge.
+                if let Some(e) = shared.registry.resolve(args) {
+                    return self.reject(c, e, &text, before);
+                }
                 c.out.error(&text);
                 self.stats.rejected_calls.add(1);
-                // Arity errors are charged to the (sub)command (Redis's rejected_calls); an unknown
-                // command or subcommand has nobody to charge.
-                if let Some(e) = shared.registry.resolve(args) {
-                    self.count_rejected(e);
-                }
                 c.multi_aborted |= c.multi.is_some();
                 self.after_command(c, before);
                 return Exec::Done;
@@ -1782,12 +1783,7 @@ impl Env {
         }
         if !c.authenticated && !entry.meta.has(flag::NO_AUTH) {
             if !shared.acl.default_open() {
-                c.out.error("NOAUTH Authentication required.");
-                self.stats.rejected_calls.add(1);
-                self.count_rejected(entry);
-                c.multi_aborted |= c.multi.is_some();
-                self.after_command(c, before);
-                return Exec::Done;
+                return self.reject(c, entry, "NOAUTH Authentication required.", before);
             }
             c.authenticated = true;
         }
@@ -2085,11 +2081,16 @@ impl Env {
     /// Refuses the command with `text` before it runs (Redis's `rejectCommand`): counted as
     /// rejected; a refused EXEC ends its transaction (`execCommandAbort`), any other refusal
     /// inside MULTI makes EXEC fail.
-    fn reject(&mut self, c: &mut Conn, entry: &Entry, text: &str, before: usize) -> Exec {
+    fn reject<T: AsRef<[u8]> + ?Sized>(&mut self, c: &mut Conn, entry: &Entry, text: &T, before: usize) -> Exec {
         self.stats.rejected_calls.add(1);
         self.count_rejected(entry);
         if matches!(entry.kind, Kind::Server(crate::cmds::EXEC)) {
-            c.out.error(&format!("EXECABORT Transaction discarded because of: {text}"));
+            // Redis's rejectCommandFormat texts carry no "ERR " here (addReplyErrorSds adds it to a
+            // plain refusal); the others keep their codes (NOAUTH, OOM, NOPERM ...).
+            let text = text.as_ref();
+            let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+            abort.extend_from_slice(text.strip_prefix(b"ERR ").unwrap_or(text));
+            c.out.error(&abort);
             self.discard_transaction(c);
         } else {
             c.out.error(text);

@@ -396,6 +396,16 @@ fn queueing_error_aborts_exec() {
     assert_eq!(c.cmd(&["MULTI"]), Reply::Simple("OK".into()));
     assert_eq!(c.cmd(&["MULTI"]), Reply::Error("ERR MULTI calls can not be nested".into()));
     assert_eq!(c.cmd(&["DISCARD"]), Reply::Simple("OK".into()));
+    // A refused EXEC ends the transaction (Redis's execCommandAbort), its reason without "ERR".
+    c.cmd(&["WATCH", "k"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        c.cmd(&["EXEC", "now"]),
+        Reply::Error("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command".into())
+    );
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Error("ERR EXEC without MULTI".into()));
+    assert_eq!(c.cmd(&["EXISTS", "k"]), Reply::Int(0));
 }
 
 #[test]
@@ -423,7 +433,8 @@ fn watch_fails_exec_when_another_client_writes() {
 }
 
 /// WATCH fires only for keys a command really wrote: not for the sources of a STORE command,
-/// nor for an SMOVE destination that already had the member (Redis's `signalModifiedKey`).
+/// nor for an SMOVE destination that already had the member, nor for the keys a DEL did not
+/// find (Redis's `signalModifiedKey`).
 #[test]
 fn watch_ignores_keys_a_command_only_read_or_left_unchanged() {
     let server = Server::start(&[]);
@@ -444,6 +455,12 @@ fn watch_ignores_keys_a_command_only_read_or_left_unchanged() {
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "a"]), ran);
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["SMOVE", "src{t}", "dst{t}", "b"]), Reply::Null);
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["COPY", "dst{t}", "copy{t}"]), ran);
+    // DEL and UNLINK signal only the keys they deleted.
+    assert_eq!(exec_after(&mut c, &mut other, "gone{t}", &["DEL", "gone{t}", "copy{t}"]), ran);
+    c.cmd(&["SET", "copy{t}", "x"]);
+    assert_eq!(exec_after(&mut c, &mut other, "gone{t}", &["UNLINK", "copy{t}", "gone{t}"]), ran);
+    c.cmd(&["SET", "copy{t}", "x"]);
+    assert_eq!(exec_after(&mut c, &mut other, "copy{t}", &["DEL", "gone{t}", "copy{t}"]), Reply::Null);
     // A flush ends the watch on a key it removed, not on one that did not exist.
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["FLUSHALL"]), Reply::Null);
     assert_eq!(exec_after(&mut c, &mut other, "dst{t}", &["FLUSHDB"]), ran);

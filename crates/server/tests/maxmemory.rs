@@ -407,3 +407,18 @@ fn a_large_reply_does_not_leave_its_buffer_held() {
         after_many - before
     );
 }
+
+/// A key written by a script becomes evictable at once, even right after an eviction found
+/// nothing to evict (the worker then skips sampling for a moment, but not past a write).
+#[test]
+fn a_key_a_script_wrote_is_evicted_right_after_a_barren_eviction() {
+    let server = Server::start(&["--maxmemory-policy", "allkeys-random"]);
+    let mut c = server.client();
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(c.cmd(&["GET", "nothing"]), Reply::Null, "an eviction that finds no key");
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(c.cmd(&["EVAL", "return redis.call('set', KEYS[1], 'y')", "1", "k"]), Reply::Simple("OK".into()));
+    ok(&mut c, &["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(c.cmd(&["SADD", "k", "m"]), Reply::Error(OOM.into()));
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0), "the script's key was evicted");
+}
