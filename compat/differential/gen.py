@@ -5,7 +5,9 @@ random.Random, never from replies or the clock's randomness, so a (group, seed) 
 stream (the one exception is absolute expire times, computed from the wall clock so that they stay in the future).
 Must never generate a command whose reply legitimately differs between two correct servers unless it names a
 mode that tolerates exactly that difference, and never a command that can block for long, stop or reconfigure the
-server (no timeout 0 on blocking commands, no DEBUG, SHUTDOWN, CLIENT PAUSE/KILL, CONFIG SET).
+server (no timeout 0 on blocking commands, no DEBUG, SHUTDOWN, CLIENT PAUSE/KILL, CONFIG SET; the one exception is the
+evict group, which switches maxmemory and maxmemory-policy and has run.py restore both after its stream, see
+GROUP_SETUP / GROUP_TEARDOWN).
 
 Modes (see compare.py): exact, unordered, unordered_pairs, random, spop, ttl, time, info, hello, scan,
 command_info, command_docs.
@@ -1477,6 +1479,289 @@ STREAM_OPS = [
     (1, lambda g: Op([b"OBJECT", b"ENCODING", g.key()])),
 ]
 
+# === bitmap ========================================================================================================
+# Values: the shared strings plus a few binary ones with set bits in every byte position. Offsets stay small: a
+# SETBIT or BITFIELD SET far out would make both servers allocate up to 512 MB, so the far edges are only ever
+# errors (-1, 2^32) or reads (GETBIT/BITFIELD GET past the end read zeros).
+BIT_VALUES = [b"\xff\xf0\x00", b"\x00\x00\x01", b"\x80", b"foobar", b"\x00", b"\xaa\x55\xaa\x55\xaa", b"\xff" * 9]
+BIT_TYPES = [b"u1", b"u2", b"u8", b"i8", b"u16", b"i16", b"i32", b"u63", b"i64", b"i5", b"u31"]
+BAD_BIT_TYPES = [b"u64", b"i65", b"i0", b"u0", b"x8", b"u", b"8"]
+
+
+def b_offset(g, hi=100):
+    if g.chance(0.04):
+        return g.pick([b"-1", b"4294967296", b"abc", b"1.5"])
+    return str(g.r.randint(0, hi)).encode()
+
+
+def b_bitfield_offset(g):
+    if g.chance(0.3):
+        return b"#" + str(g.r.randint(0, 12)).encode()
+    if g.chance(0.03):
+        return g.pick([b"-1", b"#-1", b"abc", b"4294967296"])
+    return str(g.r.randint(0, 90)).encode()
+
+
+def b_type(g):
+    return g.pick(BAD_BIT_TYPES) if g.chance(0.04) else g.pick(BIT_TYPES)
+
+
+def b_value(g):
+    if g.chance(0.1):
+        return g.pick(EDGE_INTS + [b"abc", b"1.5"])
+    return str(g.r.randint(-300, 300)).encode()
+
+
+def b_bitfield(g, read_only=False):
+    args = [b"BITFIELD_RO" if read_only else b"BITFIELD", g.key()]
+    for _ in range(g.r.randint(1 if read_only else 0, 4)):
+        sub = g.pick(["GET", "GET", "SET", "INCRBY", "OVERFLOW"]) if not read_only or g.chance(0.08) else "GET"
+        args.append(g.case(sub))
+        if sub == "GET":
+            args += [b_type(g), b_bitfield_offset(g)]
+        elif sub in ("SET", "INCRBY"):
+            args += [b_type(g), b_bitfield_offset(g), b_value(g)]
+        else:
+            args.append(g.case(g.pick(["WRAP", "SAT", "FAIL", "NOPE"])))
+    return Op(args)
+
+
+def b_range_args(g):
+    args = []
+    if g.chance(0.7):
+        args += [g.int_arg(-10, 10), g.int_arg(-10, 10)]
+        if g.chance(0.4):
+            args.append(g.case(g.pick(["BYTE", "BIT", "BIT", "WORD"])))
+    elif g.chance(0.1):
+        args.append(g.int_arg(-3, 3))  # a start without an end: a syntax error for BITCOUNT
+    return args
+
+
+def b_bitpos(g):
+    args = [b"BITPOS", g.key(), g.pick([b"0", b"1", b"1", b"2", b"x"])]
+    if g.chance(0.6):
+        args.append(g.int_arg(-10, 10))
+        if g.chance(0.6):
+            args.append(g.int_arg(-10, 10))
+            if g.chance(0.4):
+                args.append(g.case(g.pick(["BYTE", "BIT", "BIT", "WORD"])))
+    return Op(args)
+
+
+def b_bitop(g):
+    op = g.pick(["AND", "OR", "XOR", "NOT", "NOT", "NOPE"])
+    n = 1 if op == "NOT" and g.chance(0.85) else g.r.randint(1, 3)
+    return Op([b"BITOP", g.case(op), g.key()] + g.keys(n, n))
+
+
+BITMAP_OPS = [
+    (12, lambda g: Op([b"SETBIT", g.key(), b_offset(g), g.pick([b"0", b"1", b"1", b"2", b"-1", b"x"])])),
+    (10, lambda g: Op([b"GETBIT", g.key(), b_offset(g, 130) if g.chance(0.95) else b"4294967295"])),
+    (8, lambda g: Op([b"BITCOUNT", g.key()] + b_range_args(g))),
+    (8, b_bitpos),
+    (6, b_bitop),
+    (10, b_bitfield),
+    (4, lambda g: b_bitfield(g, read_only=True)),
+    (5, lambda g: Op([b"SET", g.key(), g.pick(BIT_VALUES) if g.chance(0.6) else g.string()])),
+    (3, lambda g: Op([b"APPEND", g.key(), g.pick(BIT_VALUES)])),
+    (2, lambda g: Op([b"SETRANGE", g.key(), g.int_arg(0, 12), g.pick(BIT_VALUES)])),
+    (6, lambda g: Op([b"GET", g.key()])),
+    (2, lambda g: Op([b"STRLEN", g.key()])),
+]
+
+
+# === transaction ===================================================================================================
+# One connection: MULTI/EXEC/DISCARD/WATCH/UNWATCH among ordinary commands. What it shows: queued commands and
+# their QUEUED replies, errors at queue time (unknown command, wrong arity: EXECABORT) against errors at run time
+# (WRONGTYPE inside EXEC's reply, the rest still runs), the nesting and WATCH-inside-MULTI errors, and WATCH on
+# this connection's own writes (Redis marks a watched key touched by any write, the watcher's own included: EXEC
+# then answers nil), DEL/FLUSHALL/SWAPDB/expiry-by-EXPIRE touching watched keys, SELECT inside a transaction.
+# Only exactly-compared commands: a transaction's EXEC reply holds their replies.
+def t_write(g):
+    k = g.key()
+    kind = g.r.randrange(8)
+    if kind == 0:
+        return Op([b"SET", k, g.string()])
+    if kind == 1:
+        return Op([b"INCR", k])
+    if kind == 2:
+        return Op([b"LPUSH", k, g.pick(LIST_ELEMENTS)])
+    if kind == 3:
+        return Op([b"HSET", k, g.pick(FIELDS), g.string()])
+    if kind == 4:
+        return Op([b"SADD", k, g.pick(SET_MEMBERS)])
+    if kind == 5:
+        return Op([b"APPEND", k, g.string()])
+    if kind == 6:
+        return Op([b"EXPIRE", k, g.pick([b"0", b"-1", b"1000"])])
+    return Op([b"RPOP", k])
+
+
+def t_read(g):
+    k = g.key()
+    return Op(g.pick([[b"GET", k], [b"LRANGE", k, b"0", b"-1"], [b"HGET", k, g.pick(FIELDS)], [b"SCARD", k],
+                      [b"EXISTS", k], [b"TYPE", k], [b"STRLEN", k]]))
+
+
+TRANSACTION_OPS = [
+    (8, lambda g: Op([g.case("MULTI")])),
+    (6, lambda g: Op([g.case("EXEC")])),
+    (2, lambda g: Op([g.case("DISCARD")])),
+    (6, lambda g: Op([b"WATCH"] + g.keys(1, 3))),
+    (2, lambda g: Op([b"UNWATCH"])),
+    (14, t_write),
+    (8, t_read),
+    (2, lambda g: Op([g.pick([b"NOSUCHCOMMAND", b"GETT"]), g.key()])),
+    (1, lambda g: Op([b"SELECT", g.pick([b"0", b"0", b"1", b"99"])])),
+    (1, lambda g: Op([b"FLUSHALL"])),
+    (1, lambda g: Op([b"SWAPDB", b"0", b"1"])),
+    (1, lambda g: Op([b"PING"])),
+    (1, lambda g: Op([b"DBSIZE"])),
+]
+
+
+# === sort ==========================================================================================================
+# SORT and SORT_RO over lists, sets and sorted sets of numbers and words, with weights in strings ({k}w_<elem>) and
+# hash fields ({k}h_<elem> -> f) for BY and GET. Where elements compare equal (BY nosort, or a pattern without "*",
+# which means the same; ALPHA by weights that are equal or missing), Redis leaves them in the order it read the key
+# in, and for a set, or a sorted set sorted other than BY nosort (read from its hash table), that order is the
+# implementation's: so the sorted keys have fixed types ({k}l* lists, {k}s* sets, {k}z*
+# sorted sets, never written as another type; a STORE may turn one into a list, which only makes it more
+# deterministic), and such a sort of a set, or of a key of unknown type (the shared keys), is compared as a
+# multiset, without LIMIT (which would pick an arbitrary subset) and without STORE (whose list would keep the
+# arbitrary order). BY nosort with STORE is kept for sets: Redis then sorts the set by its elements.
+SORT_ELEMENTS = [b"1", b"2", b"3", b"10", b"-5", b"2.5", b"7", b"a", b"b", b"c", b"", b"1e2", b"03"]
+SORT_NUMBERS = [b"1", b"2", b"3", b"10", b"-5", b"2.5", b"7", b"1e2", b"03", b"0"]
+SORT_BY = [b"{k}w_*", b"{k}w_*", b"{k}h_*->f", b"{k}h_*->g", b"{k}nokey_*", b"nosort", b"constant", b"{k}w_*->f"]
+SORT_GET = [b"#", b"{k}w_*", b"{k}h_*->f", b"{k}h_*->nofield", b"{k}nokey_*", b"#"]
+SORT_KEYS = [(b"{k}l1", "list"), (b"{k}l2", "list"), (b"{k}s1", "set"), (b"{k}s2", "set"), (b"{k}z1", "zset")]
+
+
+def sort_key(g):
+    if g.chance(0.2):
+        return g.key(), "unknown"
+    return g.pick(SORT_KEYS)
+
+
+def sort_op(g, read_only=False):
+    key, kind = sort_key(g)
+    by = g.pick(SORT_BY) if g.chance(0.5) else None
+    nosort = by is not None and b"*" not in by
+    limit = [g.case("LIMIT"), g.int_arg(-2, 5), g.int_arg(-2, 6)] if g.chance(0.35) else []
+    gets = []
+    for _ in range(g.r.choice([0, 0, 1, 2])):
+        gets += [g.case("GET"), g.pick(SORT_GET)]
+    direction = [g.case(g.pick(["ASC", "DESC"]))] if g.chance(0.3) else []
+    alpha = g.chance(0.35)
+    store = [] if read_only or not g.chance(0.25) else [g.case("STORE"), g.pick([g.key(), g.pick(SORT_KEYS)[0]])]
+    if read_only and g.chance(0.05):
+        store = [b"STORE", g.key()]  # an error for SORT_RO
+    own_order = nosort or (alpha and by is not None)
+    # A sorted set is loaded in its own order only for nosort; otherwise Redis reads it from its hash table.
+    arbitrary = own_order and (kind in ("set", "unknown") or (kind == "zset" and not nosort))
+    unordered = arbitrary and not (nosort and store)
+    if unordered:
+        limit, store = [], []
+    args = [b"SORT_RO" if read_only else b"SORT", key]
+    args += ([g.case("BY"), by] if by is not None else []) + limit + gets + direction
+    args += ([g.case("ALPHA")] if alpha else []) + store
+    # Cut short, a sort kept exact because of its STORE would compare a set's own order.
+    return Op(args, "unordered" if unordered else "exact", mutable=not arbitrary)
+
+
+def sort_fill(g):
+    key, kind = g.pick(SORT_KEYS)
+    pool = SORT_NUMBERS if g.chance(0.6) else SORT_ELEMENTS
+    elems = [g.pick(pool) for _ in range(g.r.randint(1, 5))]
+    if kind == "list":
+        return Op([b"RPUSH", key] + elems)
+    if kind == "set":
+        return Op([b"SADD", key] + elems)
+    args = [b"ZADD", key]
+    for e in elems:
+        args += [g.pick(SORT_NUMBERS[:7]), e]
+    return Op(args)
+
+
+SORT_OPS = [
+    (16, sort_op),
+    (6, lambda g: sort_op(g, read_only=True)),
+    (10, sort_fill),
+    (5, lambda g: Op([b"SET", b"{k}w_" + g.pick(SORT_ELEMENTS), g.pick(SORT_NUMBERS + [b"x", b"3.5"])])),
+    (4, lambda g: Op([b"HSET", b"{k}h_" + g.pick(SORT_ELEMENTS), g.pick([b"f", b"f", b"g"]),
+                      g.pick(SORT_NUMBERS + [b"y"])])),
+    (3, lambda g: Op([b"LRANGE", g.pick(SORT_KEYS)[0], b"0", b"-1"])),
+    (2, lambda g: Op([b"DEL", b"{k}w_" + g.pick(SORT_ELEMENTS)])),
+    (1, lambda g: Op([b"DEL", g.pick(SORT_KEYS)[0]])),
+]
+
+
+# === evict =========================================================================================================
+# The eviction policies' observable behaviour, with a limit no server can be under (maxmemory 1 byte): before every
+# command both servers evict every key the policy may evict (all keys for allkeys-*, keys with a TTL for volatile-*,
+# none for noeviction), then refuse a command flagged deny-oom, inside MULTI too (EXECABORT), and run the rest.
+# The stream switches the limit on and off (CONFIG SET maxmemory 1 / 0) to let keys in between; run.py sets the
+# policy from the seed before the stream (EVICT_SETUP) and restores maxmemory 0 and noeviction after it. This
+# is the one group that reconfigures the server, and only these two parameters.
+EVICT_POLICIES = [b"noeviction", b"allkeys-lru", b"allkeys-lfu", b"allkeys-random", b"volatile-lru",
+                  b"volatile-lfu", b"volatile-random", b"volatile-ttl"]
+
+
+def evict_setup(g):
+    return [[b"CONFIG", b"SET", b"maxmemory-policy", g.pick(EVICT_POLICIES)]]
+
+
+EVICT_TEARDOWN = [[b"DISCARD"], [b"CONFIG", b"SET", b"maxmemory", b"0"],
+                  [b"CONFIG", b"SET", b"maxmemory-policy", b"noeviction"]]
+
+
+def e_write(g):
+    k = g.key()
+    kind = g.r.randrange(6)
+    if kind == 0:
+        return Op([b"SET", k, g.string()] + ([b"EX", b"1000"] if g.chance(0.5) else []))
+    if kind == 1:
+        return Op([b"LPUSH", k, g.pick(LIST_ELEMENTS)])
+    if kind == 2:
+        return Op([b"EXPIRE", k, b"1000"])
+    if kind == 3:
+        return Op([b"INCR", k])
+    if kind == 4:
+        return Op([b"HSET", k, g.pick(FIELDS), g.string()])
+    return Op([b"SETEX", k, b"1000", g.string()])
+
+
+def e_limit(g, value):
+    """CONFIG SET maxmemory, outside transactions only: Redis decides whether a script inside EXEC may write from
+    an out-of-memory state it records when a command starts with a limit set, and a limit switched on inside the
+    transaction makes that state one left over from some earlier command."""
+    if getattr(g, "in_multi", False):
+        return Op([b"GET", g.key()])
+    return Op([b"CONFIG", b"SET", b"maxmemory", value], mutable=False)
+
+
+def e_transaction(g, word):
+    g.in_multi = word == b"MULTI"
+    return Op([word], mutable=False)
+
+
+EVICT_OPS = [
+    (6, lambda g: e_limit(g, b"1")),
+    (6, lambda g: e_limit(g, b"0")),
+    (20, e_write),
+    (6, lambda g: Op([b"GET", g.key()])),
+    (4, lambda g: Op([b"DBSIZE"])),
+    (3, lambda g: Op([b"EXISTS"] + g.keys(1, 3))),
+    (3, lambda g: Op([b"DEL", g.key()])),
+    (3, lambda g: Op([b"PERSIST", g.key()])),
+    (3, lambda g: e_transaction(g, b"MULTI")),
+    (3, lambda g: e_transaction(g, b"EXEC")),
+    (1, lambda g: e_transaction(g, b"DISCARD")),
+    (2, lambda g: Op([b"EVAL", b"return redis.call('set', KEYS[1], 'x')", b"1", g.key()])),
+    (2, lambda g: Op([b"EVAL", b"#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", b"1", g.key()])),
+    (2, lambda g: Op([b"EVAL", b"#!lua\nreturn redis.call('set', KEYS[1], 'y')", b"1", g.key()])),
+]
+
 
 GROUPS = {
     "string": lambda proto: STRING_OPS,
@@ -1492,4 +1777,13 @@ GROUPS = {
     "acl": lambda proto: ACL_OPS,
     "scripting": lambda proto: SCRIPT_OPS,
     "stream": lambda proto: STREAM_OPS,
+    "bitmap": lambda proto: BITMAP_OPS,
+    "transaction": lambda proto: TRANSACTION_OPS,
+    "sort": lambda proto: SORT_OPS,
+    "evict": lambda proto: EVICT_OPS,
 }
+
+# Commands a group's stream starts with (drawn from the stream's own generator) and ends with, on both servers,
+# their replies compared as any other; the end commands run even after a mismatch, so the next run starts clean.
+GROUP_SETUP = {"evict": evict_setup}
+GROUP_TEARDOWN = {"transaction": [[b"DISCARD"]], "evict": EVICT_TEARDOWN}

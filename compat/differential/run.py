@@ -253,6 +253,8 @@ def run_one(group, seed, proto, ops, ref, cand, timeout_s, verbose):
             pair.both(args)
         if proto == 3:
             pair.check([b"HELLO", b"3"], compare.hello)
+        for args in gen.GROUP_SETUP.get(group, lambda g: [])(g):
+            pair.check(args, compare.exact)
         for index in range(ops):
             op = g.next_op(table)
             recent.append(op.args)
@@ -269,14 +271,27 @@ def run_one(group, seed, proto, ops, ref, cand, timeout_s, verbose):
                 m.index = index
                 m.recent = list(recent)[:-1]
                 raise m
+        end_group(pair, group)
         try:
             compare_keyspaces(pair)
         except Mismatch as m:
             m.index = ops
             m.recent = list(recent)
             raise
+    except Mismatch:
+        try:
+            end_group(pair, group)
+        except Exception:  # the first mismatch is what gets reported; a run it spoils fails on its own
+            pass
+        raise
     finally:
         pair.close()
+
+
+def end_group(pair, group):
+    """The group's closing commands (an open MULTI discarded, the configuration it changed restored)."""
+    for args in gen.GROUP_TEARDOWN.get(group, []):
+        pair.check(args, compare.exact)
 
 
 def main():
