@@ -42,7 +42,7 @@ pub enum FormatError {
     Checksum { computed: u64, stored: u64 },
 }
 
-const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+const CRC64_REDIS: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 /// Redis's CRC64 (Jones polynomial, reflected) of `bytes`.
 pub fn crc64(bytes: &[u8]) -> u64 {

@@ -29,12 +29,12 @@ const OP_EOF: u8 = 0xFF;
 /// [`RdbWriter::take_bytes`] (the checksum covers everything, taken or not).
 pub struct RdbWriter {
     buf: Vec<u8>,
-    crc: crc::Digest<'static, u64>,
+    crc: crc::Digest<'static, u64, crc::Table<16>>,
     limits: EncodeLimits,
     checksum: bool,
 }
 
-static CRC64_REDIS_STATIC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+static CRC64_REDIS_STATIC: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 impl RdbWriter {
     /// Starts a file with the `REDIS0010` header. `checksum` false writes a zero trailer, as
