@@ -1578,23 +1578,11 @@ BITMAP_OPS = [
 # then answers nil), DEL/FLUSHALL/SWAPDB/expiry-by-EXPIRE touching watched keys, SELECT inside a transaction.
 # Only exactly-compared commands: a transaction's EXEC reply holds their replies.
 def t_write(g):
+    if g.chance(0.5):
+        return g.foreign_write()  # SET, RPUSH, HSET, SADD or ZADD
     k = g.key()
-    kind = g.r.randrange(8)
-    if kind == 0:
-        return Op([b"SET", k, g.string()])
-    if kind == 1:
-        return Op([b"INCR", k])
-    if kind == 2:
-        return Op([b"LPUSH", k, g.pick(LIST_ELEMENTS)])
-    if kind == 3:
-        return Op([b"HSET", k, g.pick(FIELDS), g.string()])
-    if kind == 4:
-        return Op([b"SADD", k, g.pick(SET_MEMBERS)])
-    if kind == 5:
-        return Op([b"APPEND", k, g.string()])
-    if kind == 6:
-        return Op([b"EXPIRE", k, g.pick([b"0", b"-1", b"1000"])])
-    return Op([b"RPOP", k])
+    return Op(g.pick([[b"INCR", k], [b"APPEND", k, g.string()], [b"EXPIRE", k, g.pick([b"0", b"-1", b"1000"])],
+                      [b"RPOP", k]]))
 
 
 def t_read(g):
@@ -1716,19 +1704,12 @@ EVICT_TEARDOWN = [[b"DISCARD"], [b"CONFIG", b"SET", b"maxmemory", b"0"],
 
 
 def e_write(g):
+    """A write, half of them giving a key a TTL (what the volatile policies may evict)."""
+    if g.chance(0.5):
+        return g.foreign_write()
     k = g.key()
-    kind = g.r.randrange(6)
-    if kind == 0:
-        return Op([b"SET", k, g.string()] + ([b"EX", b"1000"] if g.chance(0.5) else []))
-    if kind == 1:
-        return Op([b"LPUSH", k, g.pick(LIST_ELEMENTS)])
-    if kind == 2:
-        return Op([b"EXPIRE", k, b"1000"])
-    if kind == 3:
-        return Op([b"INCR", k])
-    if kind == 4:
-        return Op([b"HSET", k, g.pick(FIELDS), g.string()])
-    return Op([b"SETEX", k, b"1000", g.string()])
+    return Op(g.pick([[b"SET", k, g.string(), b"EX", b"1000"], [b"EXPIRE", k, b"1000"],
+                      [b"SETEX", k, b"1000", g.string()], [b"INCR", k]]))
 
 
 def e_limit(g, value):

@@ -192,9 +192,9 @@ impl ReplyBuf {
 
     /// A verbatim string with a three-letter format (`txt`); RESP2 clients get a bulk string.
     pub fn verbatim(&mut self, format: &str, text: &[u8]) {
-        // As `bulk`: the whole reply at once ("=", length, CRLF, "txt:", text, CRLF).
-        self.buf.reserve(text.len() + format.len() + 26);
         if self.resp3 {
+            // As `bulk`: the whole reply at once ("=", length, CRLF, "txt:", text, CRLF).
+            self.buf.reserve(text.len() + format.len() + 26);
             self.header(b'=', (text.len() + 4) as i64);
             self.buf.extend_from_slice(format.as_bytes());
             self.buf.push(b':');
