@@ -316,6 +316,15 @@ pub fn obey_client() -> bool {
     OBEY_CLIENT.with(|f| f.get())
 }
 
+/// Whether an expire time `when_ms` already past at `now_ms` deletes the key at once (Redis's
+/// checkAlreadyExpired). Not while loading the AOF nor when applying our master's stream
+/// ([`keyspace::ExpiryMode::Keep`]): there the key keeps its past time, as Redis keeps it while
+/// `server.loading` or on a replica, and only reads as missing once lookups may expire it.
+/// Deleting at once would drop a key a later command of the file or stream still reads.
+pub fn already_expired(when_ms: i64, now_ms: i64) -> bool {
+    when_ms <= now_ms && keyspace::expiry_mode() != keyspace::ExpiryMode::Keep
+}
+
 /// Marks (or unmarks) the commands this thread runs next as re-runs for woken clients.
 pub fn set_serving_blocked(on: bool) {
     SERVING_BLOCKED.with(|f| f.set(on));

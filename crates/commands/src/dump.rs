@@ -123,7 +123,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
         ttl = ttl.saturating_add(now);
     }
     // A TTL already in the past: the key is not created (an old one replaced is still gone).
-    if ttl > 0 && ttl <= now {
+    if ttl > 0 && crate::ctx::already_expired(ttl, now) {
         if deleted {
             ctx.dirty(1);
             ctx.propagate_del(key, false);

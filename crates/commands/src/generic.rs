@@ -747,7 +747,7 @@ fn expire_generic(ctx: &mut Ctx<'_, '_>, args: &[&[u8]], base_ms: i64, seconds: 
         return ctx.out.int(0);
     }
     // A time already past deletes the key, and says so with a `del` event (Redis 7.0).
-    let event = if when <= now {
+    let event = if crate::ctx::already_expired(when, now) {
         t.remove(key, now);
         ctx.propagate_del(key, ctx.config.lazyfree_lazy_expire);
         "del"

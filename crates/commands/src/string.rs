@@ -403,7 +403,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     reply_str(ctx.out, s);
     match expire_at_ms {
         // An absolute time already past deletes the key (relative ones are always future).
-        Some((unit, ms)) if !unit.is_relative() && ms <= now => {
+        Some((unit, ms)) if !unit.is_relative() && crate::ctx::already_expired(ms, now) => {
             t.remove(key, now);
             ctx.effects.dirty += 1;
             ctx.propagate_del(key, ctx.config.lazyfree_lazy_expire);

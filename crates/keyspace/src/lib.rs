@@ -18,8 +18,8 @@ pub use compact_map::CompactMap;
 pub use sds::Sds;
 pub use slot::{key_hash_slot, SLOT_COUNT};
 pub use table::{
-    set_expired_log, set_expiry_mode, set_new_log, set_tracking_log, take_expired_log, take_new_log, take_tracking_log,
-    ExpiryMode, Rank, SlotTable,
+    expiry_mode, set_expired_log, set_expiry_mode, set_new_log, set_tracking_log, take_expired_log, take_new_log,
+    take_tracking_log, ExpiryMode, Rank, SlotTable,
 };
 pub use value::{Score, StrValue, Value, ZSetValue};
 

@@ -434,6 +434,11 @@ pub fn set_expiry_mode(mode: ExpiryMode) {
     EXPIRY_MODE.with(|m| m.set(mode));
 }
 
+/// The calling thread's [`ExpiryMode`].
+pub fn expiry_mode() -> ExpiryMode {
+    EXPIRY_MODE.with(std::cell::Cell::get)
+}
+
 /// Turns the tracking log of expired keys on or off for the calling thread.
 pub fn set_tracking_log(on: bool) {
     log_switch(&TRACKING_LOG, on);

@@ -30,7 +30,7 @@ use persist::aof::{
     base_name, encode_command, incr_name, manifest_name, parse_manifest, temp_manifest_name, CommandReader, FileKind,
     Manifest, ManifestEntry, StreamError,
 };
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -202,7 +202,7 @@ impl Aof {
 #[inline]
 pub fn propagation() -> Option<Propagation> {
     match AOF.get() {
-        Some(a) if a.on.load(Ordering::Relaxed) => {
+        Some(a) if a.on.load(Ordering::Relaxed) && !REPLAYING.with(Cell::get) => {
             // Lazy expiries must be logged as DELs from now on: a replay does not expire keys.
             keyspace::set_expired_log(true);
             // Keys still in the log were expired by a look-up outside any data command (DEBUG
@@ -236,9 +236,9 @@ pub fn rewrite_in_progress() -> bool {
     AOF.get().is_some_and(|a| a.rewriting.load(Ordering::Relaxed))
 }
 
-/// True while writes are propagated.
+/// True while writes are propagated (never on a thread replaying the AOF).
 pub fn enabled() -> bool {
-    AOF.get().is_some_and(|a| a.on.load(Ordering::Relaxed))
+    AOF.get().is_some_and(|a| a.on.load(Ordering::Relaxed)) && !REPLAYING.with(Cell::get)
 }
 
 /// The commands of one call, in order, each with its database.
@@ -248,6 +248,11 @@ thread_local! {
     /// The commands of the transaction this thread is running (EXEC), appended as one unit
     /// when it ends.
     static TX_OPS: RefCell<Option<Ops>> = const { RefCell::new(None) };
+    /// Set while this thread replays AOF files (`Replaying`): what the replayed commands and
+    /// scripts change is not propagated again, as Redis's alsoPropagate does nothing while
+    /// `server.loading`. DEBUG LOADAOF replays with the AOF on, and would otherwise append
+    /// every script's writes to the very file being read.
+    static REPLAYING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// After a handler ran with propagation on (its slot locks still held): turns the keys it
@@ -1264,7 +1269,7 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     if upgrade {
         let old = old_style.unwrap_or_default();
-        load_file(shared, &old, true)?;
+        load_file(shared, &old, true, STARTUP_LOADER_ENV_ID)?;
         std::fs::create_dir_all(&dir)?;
         let m = Manifest {
             base: Some(ManifestEntry { name: filename.clone(), seq: 1, kind: FileKind::Base }),
@@ -1282,7 +1287,7 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
             if !path.exists() {
                 anyhow::bail!("The append log file {} doesn't exist: No such file or directory", e.name);
             }
-            load_file(shared, &path, i + 1 == files.len())?;
+            load_file(shared, &path, i + 1 == files.len(), STARTUP_LOADER_ENV_ID)?;
             let kind = if e.kind == FileKind::Base { "base" } else { "incr" };
             notice!("DB loaded from {kind} file {}: {:.3} seconds", e.name, started.elapsed().as_secs_f64());
         }
@@ -1290,6 +1295,7 @@ pub fn load_and_open_at_startup(shared: &'static Shared) -> anyhow::Result<()> {
             notice!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64());
         }
     }
+    crate::scripting::drop_thread_vm(STARTUP_LOADER_ENV_ID);
     let mut m = manifest.unwrap_or_default();
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("Can't open or create append-only dir {}: {e}", dir.display()))?;
@@ -1341,13 +1347,16 @@ pub fn set_flush_sleep_us(us: u64) {
 }
 
 /// DEBUG LOADAOF: writes what is pending, empties the keyspace and loads the AOF files again
-/// (Redis's test hook). Other clients are not stopped meanwhile, unlike in Redis, whose one
-/// thread runs nothing else: it is a debugging command, for a quiet server.
-pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
+/// (Redis's test hook). Meanwhile the server is loading, as Redis's is: other clients' commands
+/// without the `loading` flag get -LOADING once the load has gone on for a while (see
+/// `replication::wait_for_loading_events`). `env_id` is the calling worker's, whose Lua VM runs
+/// the file's scripts.
+pub fn debug_loadaof(shared: &'static Shared, env_id: usize) -> anyhow::Result<()> {
     let a = aof();
     if a.io.lock().file.is_some() {
         a.flush_and_sync();
     }
+    let _loading = crate::replication::begin_startup_loading();
     for db in 0..shared.ks.db_count() {
         if let Some(d) = shared.ks.db_if_used(db) {
             for slot in 0..SLOT_COUNT as u16 {
@@ -1360,8 +1369,9 @@ pub fn debug_loadaof(shared: &Shared) -> anyhow::Result<()> {
     let (dir, filename) = paths(shared);
     let Some(m) = read_manifest(&dir, &filename)? else { return Ok(()) };
     let files: Vec<&ManifestEntry> = m.base.iter().chain(m.incrs.iter()).collect();
+    persistence::LOAD_PROGRESS.begin(files.iter().map(|e| file_size(&dir.join(&e.name))).sum());
     for (i, e) in files.iter().enumerate() {
-        load_file(shared, &dir.join(&e.name), i + 1 == files.len())?;
+        load_file(shared, &dir.join(&e.name), i + 1 == files.len(), env_id)?;
     }
     // As Redis's aofLoadManifestFromDisk: the manifest on disk becomes the one a later rewrite
     // (or turning the AOF on) continues from. While the AOF is on the two are the same.
@@ -1391,7 +1401,7 @@ fn write_base_now(shared: &Shared, path: &Path) -> anyhow::Result<()> {
 /// Loads one AOF file (an RDB base, an old-style file with an RDB preamble, or commands) into
 /// the keyspace. A truncated tail of the `last` file is cut off when `aof-load-truncated`
 /// allows; any other damage is an error naming the file and the offset.
-fn load_file(shared: &Shared, path: &Path, last: bool) -> anyhow::Result<()> {
+fn load_file(shared: &'static Shared, path: &Path, last: bool, env_id: usize) -> anyhow::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("Unrecoverable error reading the append only file {name}: {e}"))?;
@@ -1410,7 +1420,7 @@ fn load_file(shared: &Shared, path: &Path, last: bool) -> anyhow::Result<()> {
         })?;
     }
     let truncate_ok = shared.config.read().get_bool("aof-load-truncated").unwrap_or(true);
-    let mut loader = Loader::new(shared);
+    let mut loader = Loader::new(shared, env_id);
     let mut reader = CommandReader::new(&bytes, start);
     let mut valid_before_multi = start;
     let progress_base = persistence::LOAD_PROGRESS.loaded().saturating_sub(start as u64);
@@ -1466,22 +1476,56 @@ fn load_file(shared: &Shared, path: &Path, last: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Lua VM owner the start-up load runs scripts as (no worker exists yet); its VM is
+/// dropped when the load ends.
+const STARTUP_LOADER_ENV_ID: usize = usize::MAX;
+
+/// Marks the calling thread as replaying the AOF for as long as it lives: nothing replayed is
+/// propagated, and keys past their time stay (`ExpiryMode::Keep`), as Redis expires nothing
+/// while `server.loading`: the file holds the deletions that really happened. The clock is
+/// the real one, so a relative EXPIRE or SET EX in the file gets the deadline Redis gives it.
+/// Dropping it restores the thread's previous mode (a worker caches its own).
+struct Replaying {
+    previous_mode: keyspace::ExpiryMode,
+}
+
+impl Replaying {
+    fn begin() -> Replaying {
+        let previous_mode = keyspace::expiry_mode();
+        keyspace::set_expiry_mode(keyspace::ExpiryMode::Keep);
+        REPLAYING.with(|r| r.set(true));
+        Replaying { previous_mode }
+    }
+}
+
+impl Drop for Replaying {
+    fn drop(&mut self) {
+        REPLAYING.with(|r| r.set(false));
+        keyspace::set_expiry_mode(self.previous_mode);
+    }
+}
+
 /// Runs an AOF's commands against the keyspace, as Redis's fake AOF client: no replies, no
-/// blocking, no propagation, and no expiry while loading (the clock reads 0, so every stored
-/// deadline is in the future; the AOF holds the deletions that really happened).
-struct Loader<'a> {
-    shared: &'a Shared,
+/// blocking, no propagation, and no expiry while loading (see [`Replaying`]).
+struct Loader {
+    shared: &'static Shared,
     db: u32,
-    locks: LockSet<'a>,
+    locks: LockSet<'static>,
     effects: Effects,
     out: resp::ReplyBuf,
     config: DataConfig,
     multi: Option<Vec<Vec<Vec<u8>>>>,
     key_pos: Vec<usize>,
+    /// Where scripts from the file run (EVAL, EVALSHA, SCRIPT, FCALL), made at the first:
+    /// a worker environment and a client that obeys as our master's does (Redis's AOF client
+    /// is exempt from the read-only replica, OOM and MISCONF refusals too).
+    scripts: Option<Box<(crate::worker::Env, crate::worker::Conn)>>,
+    env_id: usize,
+    _replaying: Replaying,
 }
 
-impl<'a> Loader<'a> {
-    fn new(shared: &'a Shared) -> Loader<'a> {
+impl Loader {
+    fn new(shared: &'static Shared, env_id: usize) -> Loader {
         let config = shared.config.read().data_config();
         Loader {
             shared,
@@ -1492,6 +1536,9 @@ impl<'a> Loader<'a> {
             config,
             multi: None,
             key_pos: Vec::new(),
+            scripts: None,
+            env_id,
+            _replaying: Replaying::begin(),
         }
     }
 
@@ -1541,8 +1588,41 @@ impl<'a> Loader<'a> {
             (Kind::Server(crate::cmds::FUNCTION), _) => {
                 let _ = crate::scripting::functions::replay(&args);
             }
+            // Redis 7 logs a script's effects, but older versions (and Redis 7 under
+            // `lua-replicate-commands no` before 7.0) logged EVAL, EVALSHA and SCRIPT LOAD.
+            (
+                Kind::Server(
+                    id @ (crate::cmds::EVAL
+                    | crate::cmds::EVALSHA
+                    | crate::cmds::EVAL_RO
+                    | crate::cmds::EVALSHA_RO
+                    | crate::cmds::SCRIPT
+                    | crate::cmds::FCALL
+                    | crate::cmds::FCALL_RO),
+                ),
+                _,
+            ) => self.run_script(entry, id, &args)?,
             _ => return Err(format!("Unknown command '{}'", String::from_utf8_lossy(&argv[0]))),
         }
+        Ok(())
+    }
+
+    /// A scripting command from the file, run as a client's would be; its reply (an error
+    /// included) is dropped like every reply of the loader.
+    fn run_script(&mut self, entry: &Entry, id: u16, args: &[&[u8]]) -> Result<(), String> {
+        let scripts = match &mut self.scripts {
+            Some(s) => s,
+            None => {
+                let mut conn = crate::worker::Conn::script_client()
+                    .map_err(|e| format!("Can't create the client for the AOF's scripts ({e})"))?;
+                conn.master = true;
+                self.scripts.insert(Box::new((crate::worker::Env::for_loader(self.env_id, self.shared), conn)))
+            }
+        };
+        let (env, conn) = &mut **scripts;
+        conn.db = self.db;
+        env.server_command(conn, entry, id, args, now_ms());
+        conn.out.truncate(0);
         Ok(())
     }
 
@@ -1558,7 +1638,7 @@ impl<'a> Loader<'a> {
             ks,
             locks: &mut self.locks,
             db: self.db,
-            now_ms: 0,
+            now_ms: now_ms(),
             out: &mut self.out,
             effects: &mut self.effects,
             config: &self.config,

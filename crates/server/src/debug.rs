@@ -313,7 +313,7 @@ impl Env {
         } else if eq_ic(sub, "reload") {
             self.debug_reload(c, &args[2..]);
         } else if eq_ic(sub, "loadaof") && n == 2 {
-            let loaded = crate::aof::debug_loadaof(self.shared);
+            let loaded = crate::aof::debug_loadaof(self.shared, self.id);
             // The dataset was emptied and reloaded (Redis's emptyData): a flush for trackers.
             self.track_flush();
             match loaded {

@@ -459,7 +459,13 @@ const LOADING_EVENTS_WAIT_MAX_MS: i64 = 2000;
 /// the legacy cluster suite's `create_cluster` fails on it).
 pub fn wait_for_loading_events(interval_bytes: u64) {
     let deadline_ms = now_ms() + LOADING_EVENTS_WAIT_MAX_MS;
-    while loading() && crate::persistence::LOAD_PROGRESS.loaded() < interval_bytes && now_ms() < deadline_ms {
+    // A script the load runs past busy-reply-threshold ends the wait too: Redis's busy-script
+    // hook also processes events (an AOF holding a slow EVAL).
+    while loading()
+        && crate::persistence::LOAD_PROGRESS.loaded() < interval_bytes
+        && now_ms() < deadline_ms
+        && !crate::scripting::busy()
+    {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

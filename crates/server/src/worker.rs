@@ -1480,6 +1480,13 @@ fn flush(c: &mut Conn) {
 }
 
 impl Env {
+    /// The environment the AOF loader runs scripts in (EVAL, EVALSHA, SCRIPT and FCALL from
+    /// the file), as Redis's loader runs them through its fake client. `id` names the Lua VM's
+    /// owner: the calling worker's own for DEBUG LOADAOF, so its VM is reused, not counted twice.
+    pub(crate) fn for_loader(id: usize, shared: &'static Shared) -> Env {
+        Env::new(id, shared, Arc::new(WorkerStats::default()))
+    }
+
     /// A worker's command environment: everything a command needs besides its connection.
     fn new(id: usize, shared: &'static Shared, stats: Arc<WorkerStats>) -> Env {
         Env {

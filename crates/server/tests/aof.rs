@@ -1289,3 +1289,89 @@ fn a_rewrite_asked_for_inside_exec_is_scheduled_then_runs() {
     let server = Server::start_in(&dir, AOF_ON).expect("restart");
     assert_eq!(dataset(&mut server.client()), before);
 }
+
+/// What an AOF written by an older Redis may hold, and how Redis 7.0 replays it: EVAL,
+/// SCRIPT LOAD + EVALSHA (inside MULTI too) run as scripts; a relative EXPIRE or SET EX counts
+/// from the time of loading; a key given a time already past is kept while loading, so a later
+/// PERSIST in the file saves it. Loaded here and by Debian's redis-server, the datasets match;
+/// DEBUG LOADAOF replays the scripts without appending their writes to the AOF again.
+#[test]
+fn an_aof_with_scripts_and_relative_times_loads_as_in_redis() {
+    let script = "redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], 100)";
+    let sha = {
+        let mut child = Command::new("sha1sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha1sum");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), script.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("sha1sum output");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().expect("sha").to_string()
+    };
+    let now_ms =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let file = [
+        Client::encode(&["SET", "a", "1"]),
+        Client::encode(&["EXPIRE", "a", "1000"]),
+        Client::encode(&["SET", "s", "v", "EX", "500"]),
+        Client::encode(&["SET", "p", "1"]),
+        Client::encode(&["PEXPIREAT", "p", "1000"]),
+        Client::encode(&["PERSIST", "p"]),
+        Client::encode(&["EVAL", "return redis.call('incr', 'c')", "0"]),
+        Client::encode(&["SCRIPT", "LOAD", script]),
+        Client::encode(&["EVALSHA", &sha, "1", "d"]),
+        Client::encode(&["MULTI"]),
+        Client::encode(&["EVALSHA", &sha, "1", "d"]),
+        Client::encode(&["EVAL", "redis.call('rpush', KEYS[1], ARGV[1])", "1", "l", "x"]),
+        Client::encode(&["EXEC"]),
+        Client::encode(&["SELECT", "3"]),
+        Client::encode(&["EVAL", "redis.call('set', KEYS[1], 'x')", "1", "e"]),
+    ]
+    .concat();
+    let place = |dir: &Path| {
+        let aof_dir = dir.join("appendonlydir");
+        std::fs::create_dir_all(&aof_dir).expect("aof dir");
+        std::fs::write(aof_dir.join("appendonly.aof.1.incr.aof"), &file).expect("aof file");
+        std::fs::write(aof_dir.join("appendonly.aof.manifest"), "file appendonly.aof.1.incr.aof seq 1 type i\n")
+            .expect("manifest");
+    };
+    let ours = temp_dir("scripts-ours");
+    let theirs = temp_dir("scripts-theirs");
+    let _g1 = DirGuard(ours.clone());
+    let _g2 = DirGuard(theirs.clone());
+    place(&ours);
+    place(&theirs);
+    // Expiry times count from each server's load, so they are compared to the second.
+    let seconds = |d: Vec<String>| {
+        d.into_iter()
+            .map(|l| match l.rsplit_once(" Int(") {
+                Some((head, ms)) => {
+                    let ms: i64 = ms.trim_end_matches(')').parse().expect("ms");
+                    if ms > 0 {
+                        let left_s = (ms - now_ms()) as f64 / 1000.0;
+                        format!("{head} ttl~{}", left_s.round() as i64)
+                    } else {
+                        format!("{head} {ms}")
+                    }
+                }
+                None => l,
+            })
+            .collect::<Vec<_>>()
+    };
+    let their_data = {
+        let redis = RedisServer::start(&theirs, AOF_ON);
+        seconds(dataset(&mut redis.client()))
+    };
+    let server = Server::start_in(&ours, DEBUG_AOF_ON).expect("start");
+    let mut c = server.client();
+    let our_data = seconds(dataset(&mut c));
+    assert_eq!(our_data, their_data);
+    for expected in ["db0 a string", "db0 p string Bulk([49]) -1", "db0 d string", "db3 e string"] {
+        assert!(our_data.iter().any(|l| l.starts_with(expected)), "{expected} in {our_data:?}");
+    }
+    assert!(our_data.iter().any(|l| l.starts_with("db0 a string") && l.ends_with("ttl~1000")), "{our_data:?}");
+    // DEBUG LOADAOF with the AOF on: the same data, and the file is not written to.
+    let files_before: Vec<(PathBuf, u64)> =
+        incr_files(&ours).into_iter().map(|p| (p.clone(), std::fs::metadata(&p).expect("size").len())).collect();
+    ok(&mut c, &["DEBUG", "LOADAOF"]);
+    assert_eq!(seconds(dataset(&mut c)), our_data);
+    let files_after: Vec<(PathBuf, u64)> =
+        incr_files(&ours).into_iter().map(|p| (p.clone(), std::fs::metadata(&p).expect("size").len())).collect();
+    assert_eq!(files_after, files_before, "the replayed scripts' writes were not logged again");
+}

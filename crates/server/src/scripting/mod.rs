@@ -400,6 +400,13 @@ fn put_vm(env_id: usize, mut vm: Vm) {
     VM.with(|v| *v.borrow_mut() = Some(vm));
 }
 
+/// Drops the calling thread's Lua VM, made for `env_id` (the start-up AOF load, whose thread
+/// runs no scripts afterwards).
+pub fn drop_thread_vm(env_id: usize) {
+    VM.with(|v| v.borrow_mut().take());
+    LUA_MEMORY.lock().remove(&env_id);
+}
+
 /// Compiles a script into the cache (EVAL of a new body, SCRIPT LOAD): its SHA1, or the error.
 fn create_function(vm: &mut Vm, body: &[u8]) -> Result<(String, Arc<Script>), String> {
     let sha = sha1_hex(body);
