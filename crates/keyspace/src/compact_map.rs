@@ -54,6 +54,42 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
+/// How many entries ahead [`CompactMap::iter_prefetching`] starts loading their bytes: about
+/// the number of cache misses a core keeps in flight, less than the ~60 entries of a slot.
+pub const PREFETCH_AHEAD: usize = 8;
+
+/// The iterator [`CompactMap::iter_prefetching`] returns: a ring of the next entries, each
+/// prefetched as it enters.
+pub struct Prefetching<'a, I> {
+    inner: I,
+    ahead: [Option<(&'a Sds, &'a Value)>; PREFETCH_AHEAD],
+    head: usize,
+    len: usize,
+}
+
+impl<'a, I: Iterator<Item = (&'a Sds, &'a Value)>> Iterator for Prefetching<'a, I> {
+    type Item = (&'a Sds, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.len < PREFETCH_AHEAD {
+            let Some((key, value)) = self.inner.next() else { break };
+            crate::prefetch_read(key.as_bytes().as_ptr() as *const i8);
+            if let Value::Str(crate::StrValue::Raw(s)) = value {
+                crate::prefetch_read(s.as_bytes().as_ptr() as *const i8);
+            }
+            self.ahead[(self.head + self.len) % PREFETCH_AHEAD] = Some((key, value));
+            self.len += 1;
+        }
+        if self.len == 0 {
+            return None;
+        }
+        let entry = self.ahead[self.head].take();
+        self.head = (self.head + 1) % PREFETCH_AHEAD;
+        self.len -= 1;
+        entry
+    }
+}
+
 /// Metadata tag of an empty bucket.
 const TAG_EMPTY: u8 = 0;
 /// Metadata tag meaning "probe distance ≥ [`SATURATED_DIST`]"; smaller distances are stored
@@ -391,6 +427,16 @@ impl CompactMap {
     /// Every entry, in bucket order.
     pub fn iter(&self) -> impl Iterator<Item = (&Sds, &Value)> + '_ {
         self.segments.iter().flat_map(|s| s.buckets.iter()).filter_map(|b| b.as_ref().map(|(k, v)| (k, v)))
+    }
+
+    /// [`CompactMap::iter`] for walks that read every entry's bytes (a snapshot serializing a
+    /// slot): the out-of-line bytes of the key and of a string value are prefetched
+    /// [`PREFETCH_AHEAD`] entries before they are yielded, so their cache misses overlap
+    /// instead of stalling the walk one by one (measured: most of an AOF rewrite's time was
+    /// the copy of each value stalling on its first touch). Rejected: prefetching in
+    /// [`CompactMap::iter`] itself, which also serves walks that read only the keys.
+    pub fn iter_prefetching(&self) -> Prefetching<'_, impl Iterator<Item = (&Sds, &Value)> + '_> {
+        Prefetching { inner: self.iter(), ahead: [None; PREFETCH_AHEAD], head: 0, len: 0 }
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Sds> + '_ {

@@ -293,6 +293,12 @@ impl SlotTable {
         self.entries.iter()
     }
 
+    /// [`SlotTable::iter`] with each entry's bytes prefetched ahead of it, for walks that read
+    /// them all (see [`CompactMap::iter_prefetching`]).
+    pub fn iter_prefetching(&self) -> impl Iterator<Item = (&Sds, &Value)> {
+        self.entries.iter_prefetching()
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &Sds> {
         self.entries.keys()
     }

@@ -44,9 +44,18 @@ pub enum FormatError {
 
 const CRC64_REDIS: crc::Crc<u64, crc::Table<16>> = crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
+/// Inputs at least this long go to the carry-less multiply implementation (`crc_fast`, ~6x the
+/// table's speed on a 72 MB file); shorter ones, such as most DUMP payloads, to the 16-byte
+/// table, which costs less per call (measured: 13-byte updates took twice as long in crc_fast).
+const CRC64_SIMD_MIN_BYTES: usize = 256;
+
 /// Redis's CRC64 (Jones polynomial, reflected) of `bytes`.
 pub fn crc64(bytes: &[u8]) -> u64 {
-    CRC64_REDIS.checksum(bytes)
+    if bytes.len() >= CRC64_SIMD_MIN_BYTES {
+        crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Redis, bytes)
+    } else {
+        CRC64_REDIS.checksum(bytes)
+    }
 }
 
 /// The DUMP payload of `value`: its RDB object encoding, then the RDB version and the CRC64 of

@@ -100,6 +100,12 @@ fn write_int_encoded(out: &mut Vec<u8>, v: i64) -> bool {
     true
 }
 
+thread_local! {
+    /// Where [`write_string`] compresses each string before copying it after its header: one
+    /// buffer per thread, so a save allocates nothing per string.
+    static LZF_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// `rdbSaveRawString`: short canonical integers integer-encoded, long strings LZF-compressed
 /// when that saves at least 4 bytes, everything else length-prefixed.
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
@@ -111,11 +117,18 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
         }
     }
     if limits.compress && s.len() > 20 {
-        if let Some(c) = lzf::compress(s, s.len() - 4) {
+        let compressed = LZF_OUT.with(|scratch| {
+            let Ok(mut c) = scratch.try_borrow_mut() else { return false };
+            if !lzf::compress_into(s, s.len() - 4, &mut c) {
+                return false;
+            }
             out.push(0xC0 | ENC_LZF);
             write_len(out, c.len() as u64);
             write_len(out, s.len() as u64);
             out.extend_from_slice(&c);
+            true
+        });
+        if compressed {
             return;
         }
     }

@@ -21,6 +21,7 @@ use keyspace::{key_hash_slot, LockSet, SlotTable, SnapshotHook, SLOT_COUNT};
 use parking_lot::Mutex;
 use persist::rdb::{encode_key_entry, RdbItem, RdbReader, RdbWriter};
 use persist::EncodeLimits;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -138,7 +139,8 @@ pub(crate) struct SlotSnapshot {
     /// worker, holding the slot's lock, so it keeps that short and leaves compression to the
     /// snapshot's thread (the file holds those few slots' strings uncompressed, which any
     /// loader reads the same). Rejected: compressing there too, which cost a worker a tenth of
-    /// its time during an AOF rewrite under a SET load.
+    /// its time during an AOF rewrite under a SET load. The snapshot's own thread (marked by
+    /// [`SnapshotWriterThread`]) encodes with `limits`, `rdbcompression` included.
     first_lock_limits: EncodeLimits,
     now_ms: i64,
     /// Set by [`SlotSnapshot::cancel`]: the writer stops at its next slot (Redis kills its child).
@@ -186,6 +188,28 @@ impl SlotSnapshot {
     }
 }
 
+thread_local! {
+    /// Set while this thread writes a snapshot out (`write_parts`): the slots it reaches first
+    /// it serializes itself, with the snapshot's full limits.
+    static SNAPSHOT_WRITER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as a snapshot's writer while it lives.
+struct SnapshotWriterThread;
+
+impl SnapshotWriterThread {
+    fn begin() -> SnapshotWriterThread {
+        SNAPSHOT_WRITER.with(|w| w.set(true));
+        SnapshotWriterThread
+    }
+}
+
+impl Drop for SnapshotWriterThread {
+    fn drop(&mut self) {
+        SNAPSHOT_WRITER.with(|w| w.set(false));
+    }
+}
+
 impl std::fmt::Debug for SlotSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlotSnapshot").field("now_ms", &self.now_ms).finish_non_exhaustive()
@@ -198,14 +222,15 @@ impl SnapshotHook for SlotSnapshot {
         if self.taken[i].swap(true, Ordering::AcqRel) {
             return;
         }
-        let mut bytes = Vec::new();
+        let limits = if SNAPSHOT_WRITER.with(Cell::get) { &self.limits } else { &self.first_lock_limits };
+        let mut bytes = Vec::with_capacity(table.len() * 32);
         let mut keys = 0u64;
         // Keys past their expiry but not yet removed are written too, as Redis's rdbSaveRio does:
         // whoever loads the file decides (a master drops them and, restarted, feeds their
         // deletion to its replicas; a replica keeps them until its master's DEL arrives).
-        for (key, value) in table.iter() {
+        for (key, value) in table.iter_prefetching() {
             let expire = table.expire_at(key.as_bytes());
-            encode_key_entry(&mut bytes, key.as_bytes(), value, expire, &self.first_lock_limits);
+            encode_key_entry(&mut bytes, key.as_bytes(), value, expire, limits);
             keys += 1;
         }
         if keys > 0 {
@@ -340,6 +365,7 @@ fn write_parts(
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
     let PartsOptions { checksum, delay_us, aof_base, stop } = *how;
+    let _writer = SnapshotWriterThread::begin();
     let go_on = || -> std::io::Result<()> {
         snapshot.check_cancelled()?;
         if stop() {
@@ -365,8 +391,7 @@ fn write_parts(
                 w.select(d as u64);
                 selected = true;
             }
-            w.append_encoded(&bytes);
-            sink(&w.take_bytes())?;
+            w.emit_encoded(&bytes, sink)?;
             keys += n;
             if delay_us > 0 {
                 // rdb-key-save-delay (a test knob) can ask for seconds per key: slept in short steps so
@@ -532,7 +557,7 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
         w.select_db(d as u64, n, with_expiry);
         for s in 0..SLOT_COUNT as u16 {
             let Some(t) = locks.held(d, s) else { continue };
-            for (key, value) in t.iter() {
+            for (key, value) in t.iter_prefetching() {
                 // Expired keys are written too (see `SlotSnapshot::on_first_lock`).
                 let expire = t.expire_at(key.as_bytes());
                 w.key(key.as_bytes(), value, expire);

@@ -407,3 +407,65 @@ fn a_short_start_up_load_is_never_seen_as_loading() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `rdbcompression` applies to what BGSAVE and the AOF rewrite write, not only to SAVE: with
+/// it on, long repetitive strings are stored LZF-compressed (the file is a fraction of the
+/// size with it off), redis-check-rdb accepts the file, and a restart reads every value back.
+#[test]
+fn bgsave_and_the_aof_base_honour_rdbcompression() {
+    let dir = temp_dir("compression");
+    let value = "abcdefgh".repeat(16);
+    let file_size = |name: &str| std::fs::metadata(dir.join(name)).map(|m| m.len()).expect("file");
+    let base_size = || {
+        std::fs::read_dir(dir.join("appendonlydir"))
+            .expect("aof dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".base."))
+            .map(|e| e.metadata().expect("base").len())
+            .sum::<u64>()
+    };
+    let mut sizes = Vec::new();
+    {
+        let server = Server::start_in(&dir, &["--save", "", "--appendonly", "yes"]).expect("start");
+        let mut c = server.client();
+        let mut pipeline = Vec::new();
+        for i in 0..2_000 {
+            pipeline.extend(support::Client::encode(&["SET", &format!("key:{i}"), &value]));
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..2_000 {
+            assert_eq!(c.read(), Reply::Simple("OK".into()));
+        }
+        for setting in ["yes", "no"] {
+            assert_eq!(c.cmd(&["CONFIG", "SET", "rdbcompression", setting]), Reply::Simple("OK".into()));
+            assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("Background saving started".into()));
+            wait_bgsave_done(&mut c);
+            assert_eq!(c.cmd(&["BGREWRITEAOF"]), Reply::Simple("Background append only file rewriting started".into()));
+            for _ in 0..600 {
+                if persistence_field(&mut c, "aof_rewrite_in_progress") == "0" {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            sizes.push((setting, file_size("dump.rdb"), base_size()));
+            if setting == "yes" {
+                let check =
+                    Command::new("redis-check-rdb").arg(dir.join("dump.rdb")).output().expect("redis-check-rdb");
+                let report = String::from_utf8_lossy(&check.stdout);
+                assert!(check.status.success() && report.contains("RDB looks OK"), "redis-check-rdb: {report}");
+            }
+        }
+        assert_eq!(c.cmd(&["CONFIG", "SET", "rdbcompression", "yes"]), Reply::Simple("OK".into()));
+        assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("Background saving started".into()));
+        wait_bgsave_done(&mut c);
+    }
+    let [(_, rdb_on, base_on), (_, rdb_off, base_off)] = sizes[..] else { panic!("{sizes:?}") };
+    assert!(rdb_on * 3 < rdb_off, "BGSAVE compressed: {sizes:?}");
+    assert!(base_on * 3 < base_off, "the AOF base compressed: {sizes:?}");
+    let server = Server::start_in(&dir, &["--save", ""]).expect("restart on the compressed file");
+    let mut c = server.client();
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(2_000));
+    assert_eq!(c.cmd(&["GET", "key:1999"]), Reply::bulk(&value));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
