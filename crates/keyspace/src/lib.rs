@@ -75,6 +75,16 @@ impl Db {
         guard
     }
 
+    /// Reads the slot under its lock without the snapshot hook, so a running snapshot does not
+    /// serialize the slot here: for background walks that only look (active expiry deciding
+    /// whether a slot has anything due, eviction sampling) and would otherwise make the worker
+    /// serialize, uncompressed and on its own time, every slot they pass. The table is only
+    /// lent immutably: changing it needs [`Db::lock_slot`].
+    #[inline]
+    pub fn peek_slot<R>(&self, slot: u16, f: impl FnOnce(&SlotTable) -> R) -> R {
+        f(&self.slots[slot as usize].0.lock())
+    }
+
     /// The slot's lock if it is free at once (a script's late lock that must not wait: see
     /// `LockSet::lock_late`).
     #[inline]

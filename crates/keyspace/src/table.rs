@@ -308,6 +308,12 @@ impl SlotTable {
         matches!(self.expires.get(key), Some(&at) if at <= now_ms)
     }
 
+    /// Whether some key's time has passed at `now_ms` (what [`SlotTable::expire_some`] would
+    /// remove).
+    pub fn has_due_expiry(&self, now_ms: i64) -> bool {
+        self.expires.iter().any(|(_, &at)| at <= now_ms)
+    }
+
     /// Active expiry: removes up to `max` expired keys; returns how many were removed.
     pub fn expire_some(&mut self, now_ms: i64, max: usize) -> usize {
         if self.expires.is_empty() {

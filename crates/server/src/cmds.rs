@@ -594,7 +594,7 @@ impl Env {
                 let mut expired = 0u64;
                 for db in 0..shared.ks.db_count() {
                     let (mut keys, mut expires) = (0usize, 0usize);
-                    self.for_each_slot_table(db, |t| {
+                    self.for_each_slot_table_read(db, |t| {
                         keys += t.len();
                         expires += t.expires_len();
                         expired += t.expired_count;
@@ -606,7 +606,7 @@ impl Env {
             }
             DBSIZE => {
                 let mut keys = 0usize;
-                self.for_each_slot_table(c.db as usize, |t| keys += t.len());
+                self.for_each_slot_table_read(c.db as usize, |t| keys += t.len());
                 c.out.int(keys as i64);
             }
             FLUSHALL | FLUSHDB => {

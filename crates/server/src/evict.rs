@@ -349,13 +349,14 @@ impl Env {
                 }
                 let slot = ((first + step) % keyspace::SLOT_COUNT) as u16;
                 let start = self.evictor.next_random() as usize;
-                let t = d.lock_slot(slot);
                 let mut batch: Vec<(Sds, u64)> = Vec::new();
-                // Ranked against the time access clocks are stamped with.
-                t.sample(volatile, rank, start, settings.samples - seen, keyspace::access::now_ms(), |k, score| {
-                    batch.push((k.clone(), score))
+                // Sampling only reads: no snapshot serialization here (see `Db::peek_slot`).
+                d.peek_slot(slot, |t| {
+                    // Ranked against the time access clocks are stamped with.
+                    t.sample(volatile, rank, start, settings.samples - seen, keyspace::access::now_ms(), |k, score| {
+                        batch.push((k.clone(), score))
+                    });
                 });
-                drop(t);
                 seen += batch.len();
                 for (key, score) in batch {
                     if rank == Rank::Any {

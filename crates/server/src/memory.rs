@@ -245,7 +245,7 @@ impl Env {
             let mut keys_per_db = Vec::with_capacity(shared.ks.db_count());
             for db in 0..shared.ks.db_count() {
                 let mut n = 0u64;
-                self.for_each_slot_table(db, |t| n += t.len() as u64);
+                self.for_each_slot_table_read(db, |t| n += t.len() as u64);
                 keys_per_db.push(n);
             }
             let o = Overview::gather(shared, &keys_per_db);

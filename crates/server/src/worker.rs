@@ -1318,6 +1318,11 @@ impl Worker {
             slots_visited += 1;
             for db in 0..shared.ks.db_count() {
                 if let Some(d) = shared.ks.db_if_used(db) {
+                    // Looked at first without the snapshot hook: during a snapshot, locking every
+                    // slot of the walk made this worker serialize them all itself.
+                    if !d.peek_slot(slot as u16, |t| t.has_due_expiry(now)) {
+                        continue;
+                    }
                     let mut t = d.lock_slot(slot as u16);
                     let tracking = shared.tracking.active();
                     if tracking {
@@ -2727,6 +2732,23 @@ impl Env {
     /// that works on keys itself (MIGRATE).
     pub fn locks_and_effects(&mut self) -> (&mut LockSet<'static>, &mut Effects) {
         (&mut self.locks, &mut self.effects)
+    }
+
+    /// [`Env::for_each_slot_table`] for walks that only read (INFO's key counts, DBSIZE): slots
+    /// this command does not hold are looked at without the snapshot hook (`Db::peek_slot`).
+    /// Through the hook, an INFO during a BGSAVE made its worker serialize the whole dataset
+    /// itself, uncompressed, while its client waited.
+    pub fn for_each_slot_table_read(&mut self, db: usize, mut f: impl FnMut(&keyspace::SlotTable)) {
+        let shared = self.shared;
+        let Some(d) = shared.ks.db_if_used(db) else {
+            return;
+        };
+        for slot in 0..keyspace::SLOT_COUNT as u16 {
+            match self.locks.held(db as u32, slot) {
+                Some(t) => f(t),
+                None => d.peek_slot(slot, &mut f),
+            }
+        }
     }
 
     /// Calls `f` with every slot table of `db`, using the transaction's lock where it holds one

@@ -411,6 +411,8 @@ fn a_short_start_up_load_is_never_seen_as_loading() {
 /// `rdbcompression` applies to what BGSAVE and the AOF rewrite write, not only to SAVE: with
 /// it on, long repetitive strings are stored LZF-compressed (the file is a fraction of the
 /// size with it off), redis-check-rdb accepts the file, and a restart reads every value back.
+/// The INFO polls meanwhile must not make the worker serialize the slots itself (uncompressed,
+/// as a writer's first touch is): they read the slots without the snapshot hook.
 #[test]
 fn bgsave_and_the_aof_base_honour_rdbcompression() {
     let dir = temp_dir("compression");
