@@ -18,7 +18,7 @@ pub mod repl;
 pub mod stream;
 mod ziplist;
 
-pub use object::{decode_object, encode_object, EncodeLimits, Reader};
+pub use object::{decode_object, encode_object, release_thread_buffers, EncodeLimits, Reader};
 pub use stream::{decode_stream_body, encode_stream_body, StreamNodeLimits};
 
 use thiserror::Error;

@@ -57,6 +57,10 @@ impl HashTable {
 
     /// Makes room for an input of `n` bytes: entries of earlier calls become stale at once.
     fn start(&mut self, n: usize) {
+        if self.last_seen.is_empty() {
+            // Released (`release_thread_buffers`) or never used on this thread.
+            *self = HashTable::new();
+        }
         if u64::from(self.base) + n as u64 + 1 >= u64::from(u32::MAX) {
             self.last_seen.fill(0);
             self.base = 0;
@@ -65,7 +69,17 @@ impl HashTable {
 }
 
 thread_local! {
-    static HASH_TABLE: std::cell::RefCell<HashTable> = std::cell::RefCell::new(HashTable::new());
+    static HASH_TABLE: std::cell::RefCell<HashTable> =
+        const { std::cell::RefCell::new(HashTable { last_seen: Vec::new(), base: 0 }) };
+}
+
+/// Frees the calling thread's hash table; the next compression on it allocates a fresh one.
+pub(crate) fn release_thread_table() {
+    HASH_TABLE.with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            *t = HashTable { last_seen: Vec::new(), base: 0 };
+        }
+    });
 }
 
 fn compress_with(table: &mut HashTable, input: &[u8], max_len: usize, out: &mut Vec<u8>) -> bool {

@@ -106,6 +106,19 @@ thread_local! {
     static LZF_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Frees what compressing strings keeps on the calling thread between calls (the LZF hash
+/// table and output buffer, 64 KB and up to the longest string compressed). A thread that
+/// wrote a snapshot calls it at the end: it may not compress again for a long time, and the
+/// memory would otherwise count in used_memory (and against maxmemory) until it exits.
+pub fn release_thread_buffers() {
+    LZF_OUT.with(|b| {
+        if let Ok(mut b) = b.try_borrow_mut() {
+            *b = Vec::new();
+        }
+    });
+    lzf::release_thread_table();
+}
+
 /// `rdbSaveRawString`: short canonical integers integer-encoded, long strings LZF-compressed
 /// when that saves at least 4 bytes, everything else length-prefixed.
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
