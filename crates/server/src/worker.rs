@@ -2739,30 +2739,34 @@ impl Env {
     /// Through the hook, an INFO during a BGSAVE made its worker serialize the whole dataset
     /// itself, uncompressed, while its client waited.
     pub fn for_each_slot_table_read(&mut self, db: usize, mut f: impl FnMut(&keyspace::SlotTable)) {
-        let shared = self.shared;
-        let Some(d) = shared.ks.db_if_used(db) else {
-            return;
-        };
-        for slot in 0..keyspace::SLOT_COUNT as u16 {
-            match self.locks.held(db as u32, slot) {
-                Some(t) => f(t),
-                None => d.peek_slot(slot, &mut f),
-            }
-        }
+        self.visit_slots(db, |held, d, slot| match held {
+            Some(t) => f(t),
+            None => d.peek_slot(slot, &mut f),
+        });
     }
 
     /// Calls `f` with every slot table of `db`, using the transaction's lock where it holds one
     /// (locking again would deadlock on our own mutex) and locking each slot briefly otherwise.
     pub fn for_each_slot_table(&mut self, db: usize, mut f: impl FnMut(&mut keyspace::SlotTable)) {
+        self.visit_slots(db, |held, d, slot| match held {
+            Some(t) => f(t),
+            None => f(&mut d.lock_slot(slot)),
+        });
+    }
+
+    /// Calls `visit` for every slot of `db` (if it was ever used) with the table when this
+    /// command holds the slot's lock, else `None` and the database to reach it through.
+    fn visit_slots(
+        &mut self,
+        db: usize,
+        mut visit: impl FnMut(Option<&mut keyspace::SlotTable>, &'static keyspace::Db, u16),
+    ) {
         let shared = self.shared;
         let Some(d) = shared.ks.db_if_used(db) else {
             return;
         };
         for slot in 0..keyspace::SLOT_COUNT as u16 {
-            match self.locks.held(db as u32, slot) {
-                Some(t) => f(t),
-                None => f(&mut d.lock_slot(slot)),
-            }
+            visit(self.locks.held(db as u32, slot), d, slot);
         }
     }
 
