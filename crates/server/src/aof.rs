@@ -1476,8 +1476,8 @@ fn load_file(shared: &'static Shared, path: &Path, last: bool, env_id: usize) ->
     Ok(())
 }
 
-/// The Lua VM owner the start-up load runs scripts as (no worker exists yet); its VM is
-/// dropped when the load ends.
+/// The Lua VM owner the start-up load runs scripts as: it runs on the main thread, not on a
+/// worker, and the VM it makes there is dropped when the load ends.
 const STARTUP_LOADER_ENV_ID: usize = usize::MAX;
 
 /// Marks the calling thread as replaying the AOF for as long as it lives: nothing replayed is
