@@ -51,6 +51,9 @@ struct HashTable {
 }
 
 impl HashTable {
+    /// No table yet: `start` allocates one at the first compression.
+    const UNALLOCATED: HashTable = HashTable { last_seen: Vec::new(), base: 0 };
+
     fn new() -> HashTable {
         HashTable { last_seen: vec![0; 1 << HASH_BITS], base: 0 }
     }
@@ -70,14 +73,14 @@ impl HashTable {
 
 thread_local! {
     static HASH_TABLE: std::cell::RefCell<HashTable> =
-        const { std::cell::RefCell::new(HashTable { last_seen: Vec::new(), base: 0 }) };
+        const { std::cell::RefCell::new(HashTable::UNALLOCATED) };
 }
 
 /// Frees the calling thread's hash table; the next compression on it allocates a fresh one.
 pub(crate) fn release_thread_table() {
     HASH_TABLE.with(|t| {
         if let Ok(mut t) = t.try_borrow_mut() {
-            *t = HashTable { last_seen: Vec::new(), base: 0 };
+            *t = HashTable::UNALLOCATED;
         }
     });
 }

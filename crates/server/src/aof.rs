@@ -1356,7 +1356,7 @@ pub fn debug_loadaof(shared: &'static Shared, env_id: usize) -> anyhow::Result<(
     if a.io.lock().file.is_some() {
         a.flush_and_sync();
     }
-    let _loading = crate::replication::begin_startup_loading();
+    let _loading = crate::replication::begin_loading();
     for db in 0..shared.ks.db_count() {
         if let Some(d) = shared.ks.db_if_used(db) {
             for slot in 0..SLOT_COUNT as u16 {

@@ -429,7 +429,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         }),
     );
     let loaded = {
-        let _loading = replication::begin_startup_loading();
+        let _loading = replication::begin_loading();
         if !shared.config.read().appendonly() {
             persistence::load_at_startup(shared)
         } else {

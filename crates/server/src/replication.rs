@@ -419,9 +419,9 @@ pub fn async_loading() -> bool {
 /// Clears its flag when dropped, whichever way the sync ends.
 pub struct FlagGuard(&'static AtomicBool);
 
-/// The start-up load (Redis's `loadDataFromDisk` under `server.loading`): clients are served
-/// meanwhile, and those without the `loading` flag get -LOADING, as during a full sync.
-pub fn begin_startup_loading() -> FlagGuard {
+/// A load from disk (Redis's `server.loading`): the start-up load, or DEBUG LOADAOF. Clients are
+/// served meanwhile, and those without the `loading` flag get -LOADING, as during a full sync.
+pub fn begin_loading() -> FlagGuard {
     FlagGuard::set(&LOADING)
 }
 
