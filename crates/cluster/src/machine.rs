@@ -1584,18 +1584,25 @@ impl Machine {
     /// configEpoch, so its view is stale; tell it with an UPDATE about that owner (only the
     /// first such slot per packet, as Redis).
     fn send_update_if_stale(&mut self, sender: NodeName, hdr: &Header) {
-        let mut stale_owner = None;
-        for slot in hdr.myslots.iter() {
-            let Some(owner) = self.state.slot_owner[usize::from(slot)] else { continue };
-            if owner == sender || self.owner_not_claiming.get(slot) {
+        // Redis walks the claimed slots in order and stops at the first whose owner is newer.
+        // Equivalently: among the owners newer than the sender (usually none), the one whose
+        // slots meet the claim lowest. Bitmaps per owner rather than 16384 owner lookups.
+        let mut stale_owner: Option<(usize, NodeName)> = None;
+        for (owner, bits) in &self.node_slots {
+            if *owner == sender || self.state.nodes.get(owner).map_or(0, |n| n.config_epoch) <= hdr.config_epoch {
                 continue;
             }
-            if self.state.nodes.get(&owner).map_or(0, |n| n.config_epoch) > hdr.config_epoch {
-                stale_owner = Some(owner);
-                break;
+            let first = (0..crate::types::SLOT_BITMAP_LEN).find_map(|byte| {
+                let meet = hdr.myslots.0[byte] & bits.0[byte] & !self.owner_not_claiming.0[byte];
+                (meet != 0).then(|| byte * 8 + meet.trailing_zeros() as usize)
+            });
+            if let Some(slot) = first {
+                if stale_owner.is_none_or(|(lowest, _)| slot < lowest) {
+                    stale_owner = Some((slot, *owner));
+                }
             }
         }
-        let Some(owner) = stale_owner else { return };
+        let Some((_, owner)) = stale_owner else { return };
         let Some(link) = self.runtime.get(&sender).and_then(|rt| rt.link) else { return };
         let config_epoch = self.state.nodes.get(&owner).map_or(0, |n| n.config_epoch);
         let mut slots = self.node_slots.get(&owner).cloned().unwrap_or_default();
@@ -2026,21 +2033,17 @@ impl Machine {
             if claimed_bits | owned_bits == 0 {
                 continue;
             }
-            for bit in 0..8u16 {
-                // byte * 8 + bit < 16384.
-                let slot = (byte as u16) * 8 + bit;
-                let (claimed, is_owned) = (claimed_bits & (1 << bit) != 0, owned_bits & (1 << bit) != 0);
-                if !claimed {
-                    if is_owned {
-                        self.owner_not_claiming.set(slot, true);
-                    }
-                    continue;
-                }
-                sender_slots += 1;
-                if is_owned {
-                    self.owner_not_claiming.set(slot, false);
-                    continue;
-                }
+            sender_slots += claimed_bits.count_ones() as usize;
+            // Slots the sender owns: it stopped claiming those missing from the packet, and
+            // claims again those present. Whole bytes at a time, as only the slots it claims
+            // without owning them need a look at their owner.
+            let not_claiming = &mut self.owner_not_claiming.0[byte];
+            *not_claiming = (*not_claiming & !(claimed_bits & owned_bits)) | (owned_bits & !claimed_bits);
+            let mut new_bits = claimed_bits & !owned_bits;
+            while new_bits != 0 {
+                // byte * 8 + bit < 16384; bit 0 is the byte's lowest slot, as in Redis's bitmaps.
+                let slot = (byte as u16) * 8 + new_bits.trailing_zeros() as u16;
+                new_bits &= new_bits - 1;
                 if self.state.importing_from.contains_key(&slot) {
                     continue;
                 }

@@ -253,6 +253,31 @@ fn higher_config_epoch_takes_slots_and_stale_claims_get_an_update() {
         })
         .expect("an UPDATE");
     assert_eq!(update, (LinkId::Out(link_of(&links, name('d'))), 4, name('b'), 11000 - 5461));
+
+    // c takes slot 100 from a with a newer epoch.
+    let mut hdr = header(name('c'), 6, 11000..16384);
+    hdr.myslots.set(100, true);
+    hdr.current_epoch = 6;
+    m.handle_message(LinkId::In(3), &addrs("10.0.0.3", "10.0.0.1"), &ping(hdr, vec![]), NOW_MS);
+    assert_eq!(m.state.slot_owner[100], Some(name('c')));
+
+    // A stale claim over two newer owners names the owner of the lowest slot claimed, as Redis's
+    // walk in slot order does, not the first owner by name.
+    let update_about = |m: &mut Machine, claimed: &[u16]| {
+        let mut hdr = header(name('d'), 1, 0..0);
+        hdr.current_epoch = 4;
+        for &slot in claimed {
+            hdr.myslots.set(slot, true);
+        }
+        let actions = m.handle_message(LinkId::In(2), &addrs("10.0.0.4", "10.0.0.1"), &ping(hdr, vec![]), NOW_MS);
+        sends(&actions).into_iter().find_map(|(_, msg)| match &msg.body {
+            Body::Update { node, config_epoch, .. } => Some((*node, *config_epoch)),
+            _ => None,
+        })
+    };
+    assert_eq!(update_about(&mut m, &[6000, 100]), Some((name('c'), 6)));
+    assert_eq!(update_about(&mut m, &[12000, 6000]), Some((name('b'), 4)));
+    assert_eq!(update_about(&mut m, &[12000, 12001]), Some((name('c'), 6)));
 }
 
 #[test]
