@@ -301,6 +301,10 @@ pub struct Env {
     pub obuf_limit_pubsub: crate::config::OutputBufferLimit,
     /// True while EXEC runs a queued server command (Redis's deny-blocking rule for SSUBSCRIBE).
     pub in_exec: bool,
+    /// Cluster work a CLUSTER SETSLOT left for the end of its client's batch: `Some` once one
+    /// did, with the actions to apply (see `cluster_node::commands::run`). Done before the next
+    /// other command, and at the end of `process_input`, before any reply can be written.
+    pub cluster_deferred: Option<Vec<cluster::machine::Action>>,
     /// Set by a command that wrote pub/sub pushes into its client's buffer: where they end.
     pub pushed_until: Option<usize>,
     /// The `Shared::config_epoch` the cached settings were read at.
@@ -1516,6 +1520,7 @@ impl Env {
             outbox: Vec::new(),
             obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
             in_exec: false,
+            cluster_deferred: None,
             pushed_until: None,
             config_epoch: 0,
             cluster: shared.cluster.as_ref(),
@@ -1700,6 +1705,7 @@ impl Env {
             }
         }
         drop(apply_guard);
+        crate::cluster_node::commands::flush_deferred(self);
         // A command of many arguments (SADD of 100 000 members) left a span list of that
         // size: it goes with the request, as the read buffer does, instead of staying with the
         // connection (800 KB that Redis's lazyfree test saw as memory UNLINK never gave back).
@@ -1752,6 +1758,9 @@ impl Env {
         let now = self.clock.now_ms();
         let before = c.out.len();
         self.cur_client = c.info.id;
+        if self.cluster_deferred.is_some() && !crate::cluster_node::commands::is_setslot(args) {
+            crate::cluster_node::commands::flush_deferred(self);
+        }
         self.cur_tracking = c.info.tracking.load(Ordering::Relaxed) & (crate::tracking::ON | crate::tracking::BCAST)
             == crate::tracking::ON;
         self.cur_caching = c.tracking_caching;

@@ -190,3 +190,50 @@ fn a_restarted_node_keeps_its_name_slots_and_epoch() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A pipeline of SETSLOTs (what redoxide-cli's reshard sends) saves nodes.conf and republishes
+/// the routing once at the end of the batch, as Redis saves once before it sleeps: the commands
+/// after each SETSLOT in the same pipeline must still be routed by it, and a reply must not leave
+/// before nodes.conf holds what it acknowledged.
+#[test]
+fn pipelined_setslots_route_the_commands_after_them_and_save_before_replying() {
+    let dir = std::env::temp_dir().join(format!("redoxide-test-setslot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let a = Server::start_cluster_node(&[]);
+    let b = Server::start_cluster_in(&dir, &[]).expect("node b");
+    let (mut ca, mut cb) = (a.client(), b.client());
+    assert_eq!(ca.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), Reply::Simple("OK".into()));
+    assert_eq!(cb.cmd(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), Reply::Simple("OK".into()));
+    assert_eq!(ca.cmd(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string()]), Reply::Simple("OK".into()));
+    wait_for("both nodes ok", || {
+        info_field(&mut ca, "cluster_state") == "ok" && info_field(&mut cb, "cluster_state") == "ok"
+    });
+    let a_id = text(ca.cmd(&["CLUSTER", "MYID"]));
+    // "foo" is slot 12182, on b, and does not exist: once the slot migrates, b sends it to a.
+    let mut pipeline = Vec::new();
+    for args in [
+        &["CLUSTER", "SETSLOT", "12182", "MIGRATING", a_id.as_str()][..],
+        &["GET", "foo"],
+        &["CLUSTER", "SETSLOT", "12182", "STABLE"],
+        &["GET", "foo"],
+        &["CLUSTER", "SETSLOT", "12183", "MIGRATING", a_id.as_str()],
+        &["CLUSTER", "SETSLOT", "12184", "MIGRATING", a_id.as_str()],
+    ] {
+        pipeline.extend(Client::encode(args));
+    }
+    cb.send_raw(&pipeline);
+    let replies: Vec<Reply> = (0..6).map(|_| cb.read()).collect();
+    let ok = || Reply::Simple("OK".into());
+    assert_eq!(replies, vec![ok(), err(&format!("ASK 12182 127.0.0.1:{}", a.port)), ok(), Reply::Null, ok(), ok()]);
+    // Read as soon as the replies came: nodes.conf already holds both open slots.
+    let conf = std::fs::read_to_string(dir.join("nodes.conf")).expect("nodes.conf");
+    let mine = conf.lines().find(|l| l.contains("myself")).unwrap_or_default();
+    assert!(
+        mine.contains(&format!("[12183->-{a_id}]")) && mine.contains(&format!("[12184->-{a_id}]")),
+        "nodes.conf after the replies: {conf}"
+    );
+    assert!(!mine.contains("[12182->-"), "12182 was set back to stable: {conf}");
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -119,6 +119,21 @@ fn encode(out: &mut ReplyBuf, reply: &Reply) {
     }
 }
 
+/// Whether `args` is a CLUSTER SETSLOT, the command whose cluster work may wait for the end of
+/// its client's batch.
+pub fn is_setslot(args: &[&[u8]]) -> bool {
+    args.len() > 1 && args[0].eq_ignore_ascii_case(b"cluster") && args[1].eq_ignore_ascii_case(b"setslot")
+}
+
+/// Applies the cluster work deferred by this worker's SETSLOTs: the nodes.conf save, the bus
+/// messages and the new routing snapshot.
+pub fn flush_deferred(env: &mut Env) {
+    let Some(actions) = env.cluster_deferred.take() else { return };
+    let Some(node): Option<&ClusterNode> = env.cluster else { return };
+    let machine = node.machine.lock();
+    node.apply(&env.shared.ks, &machine, actions, None);
+}
+
 /// Runs CLUSTER / ASKING / READONLY / READWRITE for `c`.
 pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
     let Some(node): Option<&ClusterNode> = env.cluster else {
@@ -166,7 +181,30 @@ pub fn run(env: &mut Env, c: &mut Conn, id: u16, args: &[&[u8]]) {
             // matters for GETKEYSINSLOT, which a reshard sends once per slot.
             let read_only =
                 args.get(1).is_some_and(|sub| READ_ONLY.iter().any(|r| sub.eq_ignore_ascii_case(r.as_bytes())));
-            if !(read_only && actions.is_empty()) {
+            let deferrable = is_setslot(args)
+                && !env.in_exec
+                && !env.in_script
+                && !c.master
+                && actions.iter().all(|a| {
+                    matches!(a, Action::SaveConfig { fsync: false } | Action::Send { .. } | Action::StateChanged { .. })
+                });
+            if deferrable {
+                // A reshard pipelines SETSLOTs by the dozen: as Redis saves nodes.conf once in
+                // clusterBeforeSleep, the save and the routing snapshot wait for the end of the
+                // batch (one nodes.conf write and one routing copy, not one per slot). Not when
+                // the config must be fsynced (an epoch was bumped): that save precedes all else.
+                let pending = env.cluster_deferred.get_or_insert_with(Vec::new);
+                for action in actions {
+                    let is_save = matches!(action, Action::SaveConfig { .. });
+                    if !(is_save && pending.iter().any(|p| matches!(p, Action::SaveConfig { .. }))) {
+                        pending.push(action);
+                    }
+                }
+            } else if !(read_only && actions.is_empty()) {
+                if let Some(mut pending) = env.cluster_deferred.take() {
+                    pending.extend(actions);
+                    actions = pending;
+                }
                 node.apply(ks, &machine, actions, None);
             }
             drop(machine);
