@@ -423,8 +423,8 @@ fn reshard(m: &mut Manager<'_>) -> bool {
     }
     m.progress = Some(Progress::new(table.len()));
     let opts = MoveOpts { progress: true, ..MoveOpts::default() };
-    for (src, slot) in table {
-        if let Err(e) = m.move_slot(src, target, slot, opts) {
+    for (src, slots) in runs_by_source(&table) {
+        if let Err(e) = m.move_slots(src, target, &slots, opts) {
             m.tick_progress(true);
             m.progress = None;
             if let Some(e) = e {
@@ -436,6 +436,18 @@ fn reshard(m: &mut Manager<'_>) -> bool {
     m.tick_progress(true);
     m.progress = None;
     true
+}
+
+/// A move table's consecutive entries from one source, as (source, slots), in table order.
+fn runs_by_source(table: &[(usize, usize)]) -> Vec<(usize, Vec<usize>)> {
+    let mut runs: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &(src, slot) in table {
+        match runs.last_mut() {
+            Some((s, slots)) if *s == src => slots.push(slot),
+            _ => runs.push((src, vec![slot])),
+        }
+    }
+    runs
 }
 
 fn rebalance(m: &mut Manager<'_>) -> bool {
@@ -495,8 +507,8 @@ fn rebalance(m: &mut Manager<'_>) -> bool {
         }
         m.progress = Some(Progress::new(table.len()));
         let opts = MoveOpts { quiet: true, update: true, progress: true, ..MoveOpts::default() };
-        for (s, slot) in table {
-            if let Err(e) = m.move_slot(s, dst, slot, opts) {
+        for (s, slots) in runs_by_source(&table) {
+            if let Err(e) = m.move_slots(s, dst, &slots, opts) {
                 m.tick_progress(true);
                 m.progress = None;
                 m.logerr(&format!("*** clusterManagerMoveSlot: {}\n", e.unwrap_or_default()));

@@ -11,6 +11,7 @@
 //! testable), panic on anything a node replies (a reply of an unexpected shape is treated as the
 //! failure redis-cli would report), or change a cluster after a check that redis-cli would refuse.
 
+mod batch;
 pub mod commands;
 pub mod dictorder;
 pub mod health;
@@ -111,6 +112,22 @@ fn err_text(r: &Reply) -> Option<String> {
     match r {
         Reply::Error(e) => Some(String::from_utf8_lossy(e).into_owned()),
         _ => None,
+    }
+}
+
+/// The keys of a CLUSTER GETKEYSINSLOT reply; `Err(Some(error))` for an error reply, `Err(None)`
+/// for a reply of another shape.
+fn keys_of_reply(r: Reply) -> Result<Vec<Vec<u8>>, Option<String>> {
+    match r {
+        Reply::Error(e) => Err(Some(String::from_utf8_lossy(&e).into_owned())),
+        Reply::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|k| match k {
+                Reply::Bulk(b) => Some(b),
+                _ => None,
+            })
+            .collect()),
+        _ => Err(None),
     }
 }
 
@@ -702,6 +719,12 @@ impl<'a> Manager<'a> {
 
     /// One MIGRATE of `keys` from `src` to `dst` (`clusterManagerMigrateKeysInReply`).
     fn migrate_keys(&mut self, src: usize, dst: usize, keys: &[Vec<u8>], replace: bool) -> Option<Reply> {
+        let a = self.migrate_argv(dst, keys, replace);
+        self.cmd(src, a)
+    }
+
+    /// The `MIGRATE <host> <port> "" 0 <timeout> [REPLACE] [AUTH...] KEYS ...` that moves `keys` to `dst`.
+    fn migrate_argv(&self, dst: usize, keys: &[Vec<u8>], replace: bool) -> Vec<Vec<u8>> {
         let timeout = self.args.timeout_ms.to_string();
         let mut a: Vec<Vec<u8>> =
             argv(&["MIGRATE", self.nodes[dst].ip.as_str(), &self.nodes[dst].port.to_string(), "", "0", &timeout]);
@@ -716,7 +739,7 @@ impl<'a> Manager<'a> {
         }
         a.push(b"KEYS".to_vec());
         a.extend(keys.iter().cloned());
-        self.cmd(src, a)
+        a
     }
 
     /// `clusterManagerCompareKeysValues`: the keys whose DEBUG DIGEST-VALUE differs on both
@@ -763,21 +786,13 @@ impl<'a> Manager<'a> {
         let pipeline = self.args.pipeline.to_string();
         loop {
             let r = self.cmd_str(src, &["CLUSTER", "GETKEYSINSLOT", &slot.to_string(), &pipeline]);
-            let keys: Vec<Vec<u8>> = match r {
-                None => return Err(None),
-                Some(Reply::Error(e)) => {
-                    let e = String::from_utf8_lossy(&e).into_owned();
+            let keys = match keys_of_reply(r.ok_or(None)?) {
+                Ok(keys) => keys,
+                Err(Some(e)) => {
                     self.print_reply_error(src, &e);
                     return Err(Some(e));
                 }
-                Some(Reply::Array(items)) => items
-                    .into_iter()
-                    .filter_map(|k| match k {
-                        Reply::Bulk(b) => Some(b),
-                        _ => None,
-                    })
-                    .collect(),
-                Some(_) => return Err(None),
+                Err(None) => return Err(None),
             };
             if keys.is_empty() {
                 return Ok(());
