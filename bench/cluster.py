@@ -14,6 +14,8 @@ client `taskset -c CLIENT_CPU`, redoxide nodes with `--io-threads 1`):
    --cluster-slots 5461 --cluster-yes --cluster-pipeline 100`. Keys moved = the keys in the slots that changed
    owner, counted with CLUSTER COUNTKEYSINSLOT before the move. Rounds alternate direction (node 1 -> node 2, then
    back) on the same cluster, interleaved A B A B, so every round moves the same 5461 slots and the same keys.
+   Each round is timed with redis-cli and again with redoxide-cli (`--reshard-clis`), whose reshard sends each
+   step for 64 slots as one pipeline instead of one slot at a time.
 
 Prints medians and ratios redoxide/redis, and the command line that produced them; raw rows go to
 bench/results/cluster-<stamp>.csv (git-ignored). Every process is started here, killed by its pid at the end (also
@@ -45,6 +47,7 @@ REDOXIDE_ARGS = shlex.split(os.environ.get("REDOXIDE_ARGS", "--io-threads 1"))
 REDIS_ARGS = shlex.split(os.environ.get("REDIS_ARGS", ""))
 BENCH = os.environ.get("REDIS_BENCHMARK", "redis-benchmark")
 CLI = os.environ.get("REDIS_CLI", "redis-cli")
+REDOXIDE_CLI = os.environ.get("REDOXIDE_CLI", os.path.join(REPO, "target/release/redoxide-cli"))
 SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -465,13 +468,13 @@ def reshard_pair(cl, nslots):
     return src, top
 
 
-def reshard(cl, src, dst, nslots, pipeline, tmp, timeout, perf_out=None):
-    """One timed `redis-cli --cluster reshard`; returns a dict of figures."""
+def reshard(cli, cl, src, dst, nslots, pipeline, tmp, timeout, perf_out=None):
+    """One timed `<cli> --cluster reshard`; returns a dict of figures."""
     owner = cl.wait_consistent(60)
     src_slots = sorted(s for s, o in owner.items() if o == src.id)
     counts = count_keys(cl, [(src, src_slots)])
     dbsize = {n.id: one(n.port, "DBSIZE") for n in cl.nodes}
-    argv = [CLI, "--cluster", "reshard", src.addr(), "--cluster-from", src.id, "--cluster-to", dst.id,
+    argv = [cli, "--cluster", "reshard", src.addr(), "--cluster-from", src.id, "--cluster-to", dst.id,
             "--cluster-slots", str(nslots), "--cluster-yes", "--cluster-pipeline", str(pipeline)]
     perf = None
     if perf_out:
@@ -545,6 +548,9 @@ def main():
     ap.add_argument("--value-bytes", type=int, default=32)
     ap.add_argument("--reshard-slots", type=int, default=5461)
     ap.add_argument("--reshard-pipeline", type=int, default=100)
+    ap.add_argument("--reshard-clis", default="redis-cli,redoxide-cli",
+                    help="which clients time the reshard, each in every round: redis-cli ($REDIS_CLI) and/or "
+                    "redoxide-cli ($REDOXIDE_CLI)")
     ap.add_argument("--only", choices=["throughput", "reshard"])
     ap.add_argument("--timeout", type=int, default=600, help="bound on one client run, seconds")
     ap.add_argument("--perf", action="store_true",
@@ -557,12 +563,18 @@ def main():
     ap.add_argument("--server", default=REDOXIDE_SERVER)
     ap.add_argument("--redis", default=REDIS_SERVER)
     args = ap.parse_args()
+    known_clis = {"redis-cli": CLI, "redoxide-cli": REDOXIDE_CLI}
+    clis = []
+    for cli_name in args.reshard_clis.split(","):
+        if cli_name not in known_clis:
+            ap.error("--reshard-clis: %r is neither redis-cli nor redoxide-cli" % cli_name)
+        clis.append((cli_name, known_clis[cli_name]))
     if args.quick:
         args.requests, args.rounds, args.keys = 100000, 2, 100000
     pipelines = [int(p) for p in args.pipelines.replace(",", " ").split()]
     command = " ".join(shlex.quote(a) for a in ["bench/cluster.py"] + sys.argv[1:])
 
-    for tool in ("taskset", BENCH, CLI):
+    for tool in ["taskset", BENCH, CLI] + [cli for _, cli in clis]:
         if shutil.which(tool) is None:
             sys.exit("cluster.py: missing tool: %s" % tool)
     for b in (args.redis, args.server):
@@ -577,6 +589,7 @@ def main():
     stamp = time.strftime("%Y%m%d-%H%M%S")
     csv_path = os.path.join(results, "cluster-%s.csv" % stamp)
     csv = open(csv_path, "w")
+    # For reshard rows, "test" names the cli that ran it.
     csv.write("kind,test,pipeline,round,server,status,rps,cpu_us_per_req,wall_s,slots,keys,keys_per_s,mb_per_s,"
               "src_cpu_s,dst_cpu_s,all_nodes_cpu_s\n")
 
@@ -635,34 +648,38 @@ def main():
                 _, total = load_keys(cl, args.keys, args.value_bytes)
                 print("  %-8s loaded %d keys in %.1f s" % (name, total, time.monotonic() - t0), flush=True)
             pairs = {name: reshard_pair(cl, args.reshard_slots) for name, cl in clusters.items()}
+            moves = {name: 0 for name in clusters}
             for rnd in range(1, args.rounds + 1):
-                for name, cl in clusters.items():
-                    src, dst = pairs[name]
-                    if rnd % 2 == 0:
-                        src, dst = dst, src
-                    perf_out = None
-                    if args.perf and name == "redoxide" and rnd == args.rounds:
-                        perf_out = os.path.join(HERE, "results", "cluster-%s-reshard.perf.data" % stamp)
-                    r = reshard(cl, src, dst, args.reshard_slots, args.reshard_pipeline, root, args.timeout,
-                                perf_out)
-                    kps = r["keys"] / r["wall"] if r["status"] == "ok" and r["wall"] > 0 else None
-                    mbps = kps * (len(b"bench:100000") + args.value_bytes) / 1e6 if kps else None
-                    print("  reshard %d slots round %d/%d %-8s %6.2f s  %d keys  %10s keys/s  %5s slots/s  "
-                          "cpu src %s s dst %s s all %s s %s" % (
-                              r["slots"], rnd, args.rounds, name, r["wall"], r["keys"], fmt(kps),
-                              fmt(r["slots"] / r["wall"] if r["wall"] else None), fmt(r["src_cpu"], 2),
-                              fmt(r["dst_cpu"], 2), fmt(r["all_cpu"], 2), "" if r["status"] == "ok" else r["status"]),
-                          flush=True)
-                    csv.write("reshard,reshard,%d,%d,%s,%s,,,%.3f,%d,%d,%s,%s,%s,%s,%s\n" % (
-                        args.reshard_pipeline, rnd, name, r["status"].replace(",", ";"), r["wall"], r["slots"],
-                        r["keys"], kps or "", mbps or "", r["src_cpu"], r["dst_cpu"], r["all_cpu"]))
-                    if r["status"] == "ok":
-                        r["kps"], r["mbps"] = kps, mbps
-                        resh.setdefault(name, []).append(r)
-                    else:
-                        problems.append("%s reshard round %d: %s" % (name, rnd, r["status"]))
-                    if perf_out:
-                        print("  perf data: %s (perf report -i ... --no-children)" % perf_out)
+                for cli_name, cli in clis:
+                    for name, cl in clusters.items():
+                        src, dst = pairs[name]
+                        # Every reshard moves the slots back where the previous one took them.
+                        if moves[name] % 2 == 1:
+                            src, dst = dst, src
+                        moves[name] += 1
+                        perf_out = None
+                        if args.perf and name == "redoxide" and rnd == args.rounds and cli_name == clis[-1][0]:
+                            perf_out = os.path.join(HERE, "results", "cluster-%s-reshard.perf.data" % stamp)
+                        r = reshard(cli, cl, src, dst, args.reshard_slots, args.reshard_pipeline, root, args.timeout,
+                                    perf_out)
+                        kps = r["keys"] / r["wall"] if r["status"] == "ok" and r["wall"] > 0 else None
+                        mbps = kps * (len(b"bench:100000") + args.value_bytes) / 1e6 if kps else None
+                        print("  reshard %d slots round %d/%d %-12s %-8s %6.2f s  %d keys  %10s keys/s  %5s slots/s  "
+                              "cpu src %s s dst %s s all %s s %s" % (
+                                  r["slots"], rnd, args.rounds, cli_name, name, r["wall"], r["keys"], fmt(kps),
+                                  fmt(r["slots"] / r["wall"] if r["wall"] else None), fmt(r["src_cpu"], 2),
+                                  fmt(r["dst_cpu"], 2), fmt(r["all_cpu"], 2), "" if r["status"] == "ok" else r["status"]),
+                              flush=True)
+                        csv.write("reshard,%s,%d,%d,%s,%s,,,%.3f,%d,%d,%s,%s,%s,%s,%s\n" % (
+                            cli_name, args.reshard_pipeline, rnd, name, r["status"].replace(",", ";"), r["wall"], r["slots"],
+                            r["keys"], kps or "", mbps or "", r["src_cpu"], r["dst_cpu"], r["all_cpu"]))
+                        if r["status"] == "ok":
+                            r["kps"], r["mbps"] = kps, mbps
+                            resh.setdefault((cli_name, name), []).append(r)
+                        else:
+                            problems.append("%s reshard (%s) round %d: %s" % (name, cli_name, rnd, r["status"]))
+                        if perf_out:
+                            print("  perf data: %s (perf report -i ... --no-children)" % perf_out)
     except Interrupted as e:
         print("cluster.py: interrupted (%s)" % e, file=sys.stderr)
         problems.append("interrupted")
@@ -697,25 +714,31 @@ def main():
                 spread([x[0] for x in a]), spread([x[0] for x in b])))
     if resh:
         lines.append("")
-        lines.append("Reshard, redis-cli --cluster reshard --cluster-slots %d --cluster-pipeline %d "
-                     "(medians; keys/s = keys in the moved slots / wall time of redis-cli)" % (
+        lines.append("Reshard, <cli> --cluster reshard --cluster-slots %d --cluster-pipeline %d "
+                     "(medians; keys/s = keys in the moved slots / wall time of the cli)" % (
                          args.reshard_slots, args.reshard_pipeline))
-        head = "%-9s | %6s %8s %7s %10s %8s %9s | %s" % (
-            "server", "slots", "keys", "wall s", "keys/s", "MB/s", "slots/s", "CPU s src/dst/all 3, noise")
+        head = "%-12s %-9s | %6s %8s %7s %10s %8s %9s | %s" % (
+            "cli", "server", "slots", "keys", "wall s", "keys/s", "MB/s", "slots/s", "CPU s src/dst/all 3, noise")
         lines += [head, "-" * len(head)]
         med = {}
-        for name in ("redis", "redoxide"):
-            rs = resh.get(name, [])
-            if not rs:
-                continue
-            med[name] = median([r["kps"] for r in rs])
-            lines.append("%-9s | %6d %8d %7.2f %10s %8.2f %9s | %.2f / %.2f / %.2f, %s" % (
-                name, rs[0]["slots"], median([r["keys"] for r in rs]), median([r["wall"] for r in rs]),
-                fmt(med[name]), median([r["mbps"] for r in rs]),
-                fmt(median([r["slots"] / r["wall"] for r in rs])), median([r["src_cpu"] for r in rs]),
-                median([r["dst_cpu"] for r in rs]), median([r["all_cpu"] for r in rs]),
-                spread([r["kps"] for r in rs])))
-        lines.append("ratio redoxide/redis keys/s: %s" % fmt(ratio(med.get("redoxide"), med.get("redis")), 2))
+        for cli_name, _ in clis:
+            for name in ("redis", "redoxide"):
+                rs = resh.get((cli_name, name), [])
+                if not rs:
+                    continue
+                med[(cli_name, name)] = median([r["kps"] for r in rs])
+                lines.append("%-12s %-9s | %6d %8d %7.2f %10s %8.2f %9s | %.2f / %.2f / %.2f, %s" % (
+                    cli_name, name, rs[0]["slots"], median([r["keys"] for r in rs]), median([r["wall"] for r in rs]),
+                    fmt(med[(cli_name, name)]), median([r["mbps"] for r in rs]),
+                    fmt(median([r["slots"] / r["wall"] for r in rs])), median([r["src_cpu"] for r in rs]),
+                    median([r["dst_cpu"] for r in rs]), median([r["all_cpu"] for r in rs]),
+                    spread([r["kps"] for r in rs])))
+        for cli_name, _ in clis:
+            lines.append("ratio redoxide/redis keys/s with %s: %s" % (
+                cli_name, fmt(ratio(med.get((cli_name, "redoxide")), med.get((cli_name, "redis"))), 2)))
+        if len(clis) > 1:
+            lines.append("ratio redoxide-cli on redoxide / redis-cli on redis keys/s (the whole tool swapped): %s" % fmt(
+                ratio(med.get(("redoxide-cli", "redoxide")), med.get(("redis-cli", "redis"))), 2))
     if problems:
         lines.append("")
         lines.append("Problems (left out of the medians):")
