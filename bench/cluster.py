@@ -554,7 +554,8 @@ def main():
     ap.add_argument("--only", choices=["throughput", "reshard"])
     ap.add_argument("--timeout", type=int, default=600, help="bound on one client run, seconds")
     ap.add_argument("--perf", action="store_true",
-                    help="perf record -g the source and target redoxide nodes during the last redoxide reshard")
+                    help="perf record -g the source and target redoxide nodes during the last redoxide reshard "
+                    "(the last cli of --reshard-clis)")
     ap.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where node directories (nodes.conf, logs) go; default /dev/shm: a Redis 7 node fsyncs "
                     "nodes.conf at least once per slot it takes over, and on a shared disk fsync (1-17 ms here) "
