@@ -193,10 +193,10 @@ class Cluster:
         return n.start()
 
 
-def redis_cli(*args, timeout=120, input_text=None):
-    """Runs the real redis-cli; returns (exit code, stdout+stderr text)."""
+def redis_cli(*args, timeout=120, input_text=None, cli=REDIS_CLI):
+    """Runs the real redis-cli (or `cli`); returns (exit code, stdout+stderr text)."""
     p = subprocess.run(
-        [REDIS_CLI] + [str(a) for a in args],
+        [cli] + [str(a) for a in args],
         input=input_text,
         capture_output=True,
         text=True,

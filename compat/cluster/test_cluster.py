@@ -408,6 +408,46 @@ def test_cluster_operations_keep_every_key():
         assert dataset(c.nodes[0]) == before
 
 
+REDOXIDE_CLI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target", "release", "redoxide-cli")
+
+
+def test_reshard_under_load_loses_nothing():
+    """A client keeps writing (the seed's ResilientClusterClient over redis-py) while a third of the slots move
+    to another master with redoxide-cli's batched reshard (64 slots open at once) and back with redis-cli's
+    one-slot-at-a-time reshard: no call fails, no acknowledged write is lost, every loaded key keeps its value."""
+    with Cluster([SERVER] * 6) as c:
+        create(c)
+        all_ok(c, 6, replicas=3)
+        load_keys(c.nodes[0], 3000)
+        before = dataset(c.nodes[0])
+        masters = [n for n in c.nodes if "master" in myself_flags(n)]
+        src, dst = masters[0], masters[1]
+        moving = len(owned_slots(src)) - 1
+        writer = Writer(c)
+        time.sleep(1)
+        t0 = time.time()
+        code, out = redis_cli("--cluster", "reshard", src.addr(), "--cluster-from", node_id(src), "--cluster-to",
+                              node_id(dst), "--cluster-slots", moving, "--cluster-yes", "--cluster-pipeline", 10,
+                              timeout=300, cli=REDOXIDE_CLI)
+        assert code == 0 and "Moved %d/%d slots" % (moving, moving) in out, out
+        t1 = time.time()
+        check_clean(src)
+        code, out = redis_cli("--cluster", "reshard", src.addr(), "--cluster-from", node_id(dst), "--cluster-to",
+                              node_id(src), "--cluster-slots", moving, "--cluster-yes", "--cluster-pipeline", 10,
+                              timeout=300)
+        assert code == 0, out
+        t2 = time.time()
+        time.sleep(0.5)
+        result = writer.stop()
+        assert result["failed"] == 0, "calls that failed during the reshards: %d" % result["failed"]
+        for a, b in ((t0, t1), (t1, t2)):
+            assert any(a <= t <= b for t, _ in result["acks"]), "no write acknowledged during a reshard"
+        check_clean(src)
+        check_no_acknowledged_write_lost(c, result)
+        after = dataset(c.nodes[0])
+        assert {k: v for k, v in after.items() if not k.startswith("fo:")} == before
+
+
 def test_reshard_between_redis_server_and_redoxide():
     """Slots with keys move from a redis-server master to a redoxide master and back (MIGRATE both ways)."""
     if SERVER == REDIS_SERVER:
@@ -712,6 +752,7 @@ TESTS = [
     test_mixed_cluster_with_redis_server,
     test_cluster_operations_keep_every_key,
     test_reshard_between_redis_server_and_redoxide,
+    test_reshard_under_load_loses_nothing,
     test_pubsub_across_the_bus,
     test_blocked_client_follows_its_slot,
     test_failover_under_load_loses_nothing,
