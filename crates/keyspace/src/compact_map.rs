@@ -90,6 +90,54 @@ impl<'a, I: Iterator<Item = (&'a Sds, &'a Value)>> Iterator for Prefetching<'a, 
     }
 }
 
+/// How many segments ahead [`SegmentWalk`] starts loading a segment's bucket block. Each block
+/// is a heap allocation of its own, so reaching the next one is a cache (and often a TLB) miss
+/// that the hardware prefetcher cannot foresee; it must also lie beyond the entries the
+/// [`Prefetching`] ring has already taken (8 entries, one or two segments).
+const SEGMENTS_AHEAD: usize = 4;
+
+/// The entries of a map in bucket order, as [`CompactMap::iter`], for walks that read them all:
+/// the bucket block of the segment [`SEGMENTS_AHEAD`] further on is prefetched when a segment
+/// is entered, and empty buckets are skipped by their metadata, without touching the block.
+/// (Measured before it: a quarter of an AOF rewrite's CPU stalled on the first bucket of each
+/// segment.)
+pub struct SegmentWalk<'a> {
+    segments: &'a [Segment],
+    segment: usize,
+    bucket: usize,
+}
+
+impl<'a> Iterator for SegmentWalk<'a> {
+    type Item = (&'a Sds, &'a Value);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let segment = self.segments.get(self.segment)?;
+            if self.bucket == 0 {
+                if let Some(ahead) = self.segments.get(self.segment + SEGMENTS_AHEAD) {
+                    let block = &*ahead.buckets as *const Buckets as *const i8;
+                    for line in (0..std::mem::size_of::<Buckets>()).step_by(64) {
+                        // In bounds: `line` < the block's size.
+                        crate::prefetch_read(block.wrapping_add(line));
+                    }
+                }
+            }
+            while self.bucket < SEGMENT_BUCKETS {
+                let b = self.bucket;
+                self.bucket += 1;
+                if segment.meta[b].is_empty() {
+                    continue;
+                }
+                if let Some((key, value)) = &segment.buckets[b] {
+                    return Some((key, value));
+                }
+            }
+            self.segment += 1;
+            self.bucket = 0;
+        }
+    }
+}
+
 /// Metadata tag of an empty bucket.
 const TAG_EMPTY: u8 = 0;
 /// Metadata tag meaning "probe distance ≥ [`SATURATED_DIST`]"; smaller distances are stored
@@ -435,8 +483,9 @@ impl CompactMap {
     /// instead of stalling the walk one by one (measured: most of an AOF rewrite's time was
     /// the copy of each value stalling on its first touch). Rejected: prefetching in
     /// [`CompactMap::iter`] itself, which also serves walks that read only the keys.
-    pub fn iter_prefetching(&self) -> Prefetching<'_, impl Iterator<Item = (&Sds, &Value)> + '_> {
-        Prefetching { inner: self.iter(), ahead: [None; PREFETCH_AHEAD], head: 0, len: 0 }
+    pub fn iter_prefetching(&self) -> Prefetching<'_, SegmentWalk<'_>> {
+        let inner = SegmentWalk { segments: &self.segments, segment: 0, bucket: 0 };
+        Prefetching { inner, ahead: [None; PREFETCH_AHEAD], head: 0, len: 0 }
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Sds> + '_ {
@@ -1077,6 +1126,11 @@ mod tests {
         let mut want: Vec<(Vec<u8>, i64)> = model.into_iter().collect();
         want.sort();
         assert_eq!(got, want);
+        // The snapshot walk (segment by segment, empty buckets skipped by their metadata) yields
+        // the same entries in the same order as `iter`.
+        let plain: Vec<(Vec<u8>, i64)> = m.iter().map(|(k, v)| (k.to_vec(), as_int(v))).collect();
+        let walked: Vec<(Vec<u8>, i64)> = m.iter_prefetching().map(|(k, v)| (k.to_vec(), as_int(v))).collect();
+        assert_eq!(walked, plain);
     }
 
     proptest! {
