@@ -29,6 +29,7 @@ pub fn register(r: &mut Registry) {
 pub fn encode_limits(c: &DataConfig) -> persist::EncodeLimits {
     persist::EncodeLimits {
         compress: c.rdb_compression,
+        compress_backoff: false,
         list_max_listpack_size: c.list_max_listpack_size,
         hash_max_listpack_entries: c.hash_max_listpack_entries,
         hash_max_listpack_value: c.hash_max_listpack_value,

@@ -41,6 +41,11 @@ const QUICKLIST_NODE_PACKED: u64 = 2;
 pub struct EncodeLimits {
     /// `rdbcompression`.
     pub compress: bool,
+    /// With `compress`: after a run of strings LZF could not shrink, store the next ones as they
+    /// are without trying, probing again now and then (see [`LzfBackoff`]). For whole-dataset
+    /// saves, where a dataset of random or already-compressed values would otherwise pay for a
+    /// failed compression per value; off for DUMP, whose payload should be what Redis's is.
+    pub compress_backoff: bool,
     /// `list-max-listpack-size`: negative for a byte size class, positive for a count.
     pub list_max_listpack_size: i64,
     pub hash_max_listpack_entries: i64,
@@ -56,6 +61,7 @@ impl Default for EncodeLimits {
     fn default() -> Self {
         EncodeLimits {
             compress: true,
+            compress_backoff: false,
             list_max_listpack_size: -2,
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
@@ -104,6 +110,55 @@ thread_local! {
     /// Where [`write_string`] compresses each string before copying it after its header: one
     /// buffer per thread, so a save allocates nothing per string.
     static LZF_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The calling thread's [`LzfBackoff`], for `EncodeLimits::compress_backoff`.
+    static LZF_BACKOFF: std::cell::Cell<LzfBackoff> = const { std::cell::Cell::new(LzfBackoff::NEW) };
+}
+
+/// When a save stops trying LZF: after [`LzfBackoff::FAILURES`] strings in a row that did not
+/// shrink, the next `window` strings are stored as they are; the one after is tried again, and a
+/// failure there doubles the window (up to [`LzfBackoff::MAX_WINDOW`]) while a success starts
+/// over. On incompressible values (random bytes, already-compressed data) this keeps one attempt
+/// in ~1000 instead of every one, which was a fifth of an AOF rewrite's CPU; on values that do
+/// compress it never skips, since a success resets the run. The cost is at most `MAX_WINDOW`
+/// strings stored uncompressed when a long incompressible stretch gives way to compressible
+/// values. Rejected: sampling only the first bytes of each string, which still pays per value
+/// and misjudges values whose repetition starts late.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LzfBackoff {
+    failures: u32,
+    skip: u32,
+    window: u32,
+}
+
+impl LzfBackoff {
+    const NEW: LzfBackoff = LzfBackoff { failures: 0, skip: 0, window: 0 };
+    const FAILURES: u32 = 32;
+    const FIRST_WINDOW: u32 = 64;
+    const MAX_WINDOW: u32 = 1024;
+
+    /// Whether to try compressing the next string; a string skipped is counted here.
+    fn should_try(&mut self) -> bool {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return false;
+        }
+        true
+    }
+
+    /// The outcome of a try.
+    fn record(&mut self, shrank: bool) {
+        if shrank {
+            *self = LzfBackoff::NEW;
+            return;
+        }
+        self.failures += 1;
+        if self.failures >= Self::FAILURES {
+            self.window = if self.window == 0 { Self::FIRST_WINDOW } else { (self.window * 2).min(Self::MAX_WINDOW) };
+            self.skip = self.window;
+            // The next try, after the window, decides alone whether to skip again.
+            self.failures = Self::FAILURES - 1;
+        }
+    }
 }
 
 /// Frees what compressing strings keeps on the calling thread between calls (the LZF hash
@@ -117,6 +172,7 @@ pub fn release_thread_buffers() {
         }
     });
     lzf::release_thread_table();
+    LZF_BACKOFF.with(|b| b.set(LzfBackoff::NEW));
 }
 
 /// `rdbSaveRawString`: short canonical integers integer-encoded, long strings LZF-compressed
@@ -130,17 +186,32 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], limits: &EncodeLimits) {
         }
     }
     if limits.compress && s.len() > 20 {
-        let compressed = LZF_OUT.with(|scratch| {
-            let Ok(mut c) = scratch.try_borrow_mut() else { return false };
-            if !lzf::compress_into(s, s.len() - 4, &mut c) {
-                return false;
-            }
-            out.push(0xC0 | ENC_LZF);
-            write_len(out, c.len() as u64);
-            write_len(out, s.len() as u64);
-            out.extend_from_slice(&c);
-            true
-        });
+        let try_now = !limits.compress_backoff
+            || LZF_BACKOFF.with(|b| {
+                let mut state = b.get();
+                let go = state.should_try();
+                b.set(state);
+                go
+            });
+        let compressed = try_now
+            && LZF_OUT.with(|scratch| {
+                let Ok(mut c) = scratch.try_borrow_mut() else { return false };
+                if !lzf::compress_into(s, s.len() - 4, &mut c) {
+                    return false;
+                }
+                out.push(0xC0 | ENC_LZF);
+                write_len(out, c.len() as u64);
+                write_len(out, s.len() as u64);
+                out.extend_from_slice(&c);
+                true
+            });
+        if try_now && limits.compress_backoff {
+            LZF_BACKOFF.with(|b| {
+                let mut state = b.get();
+                state.record(compressed);
+                b.set(state);
+            });
+        }
         if compressed {
             return;
         }
@@ -605,4 +676,66 @@ pub fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Value, FormatError> {
         other => return Err(FormatError::UnsupportedType(other)),
     };
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encodes `s` as a save would and says whether it went out LZF-compressed.
+    fn saved_compressed(s: &[u8], limits: &EncodeLimits) -> bool {
+        let mut out = Vec::new();
+        write_string(&mut out, s, limits);
+        out[0] == 0xC0 | ENC_LZF
+    }
+
+    /// 40 bytes LZF cannot shrink (a xorshift stream), different each call.
+    fn incompressible(state: &mut u64) -> Vec<u8> {
+        (0..40)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lzf_backoff_skips_incompressible_runs_and_resumes_on_compressible_values() {
+        release_thread_buffers();
+        let limits = EncodeLimits { compress_backoff: true, ..EncodeLimits::default() };
+        let compressible = vec![b'x'; 64];
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut tries = 0;
+        for _ in 0..100_000 {
+            let before = LZF_BACKOFF.with(|b| b.get());
+            assert!(!saved_compressed(&incompressible(&mut rng), &limits));
+            if before.skip == 0 {
+                tries += 1;
+            }
+        }
+        // 32 to start, then one per window: 64, 128, ..., 1024, 1024, ...
+        assert!((32..32 + 110).contains(&tries), "{tries} tries over 100000 incompressible strings");
+        // Compressible values come back within one window.
+        let stored_raw = (0..=LzfBackoff::MAX_WINDOW).take_while(|_| !saved_compressed(&compressible, &limits)).count();
+        assert!(stored_raw <= LzfBackoff::MAX_WINDOW as usize, "{stored_raw}");
+        assert!(saved_compressed(&compressible, &limits), "a success starts over");
+        // Mixed values never reach a run of 32 failures: every compressible one is compressed.
+        for i in 0..10_000 {
+            if i % 8 == 0 {
+                assert!(saved_compressed(&compressible, &limits), "value {i}");
+            } else {
+                saved_compressed(&incompressible(&mut rng), &limits);
+            }
+        }
+        // Without the option every string is tried, as DUMP does.
+        release_thread_buffers();
+        let plain = EncodeLimits::default();
+        for _ in 0..200 {
+            saved_compressed(&incompressible(&mut rng), &plain);
+        }
+        assert!(saved_compressed(&compressible, &plain));
+        assert_eq!(LZF_BACKOFF.with(|b| b.get()), LzfBackoff::NEW);
+    }
 }

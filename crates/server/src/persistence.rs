@@ -71,6 +71,9 @@ fn encode_limits(shared: &Shared) -> (EncodeLimits, bool) {
     let data = cfg.data_config();
     let limits = EncodeLimits {
         compress: data.rdb_compression,
+        // Whole-dataset saves only: one thread encodes everything, so a run of values that do
+        // not compress says something about the next ones.
+        compress_backoff: true,
         list_max_listpack_size: data.list_max_listpack_size,
         hash_max_listpack_entries: data.hash_max_listpack_entries,
         hash_max_listpack_value: data.hash_max_listpack_value,
