@@ -40,6 +40,19 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Gives `a` slots 0-8191 and `b` the rest, joins them with CLUSTER MEET and waits until both
+/// say the cluster is ok; a client of each.
+fn join_halves(a: &Server, b: &Server) -> (Client, Client) {
+    let (mut ca, mut cb) = (a.client(), b.client());
+    assert_eq!(ca.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), Reply::Simple("OK".into()));
+    assert_eq!(cb.cmd(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), Reply::Simple("OK".into()));
+    assert_eq!(ca.cmd(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string()]), Reply::Simple("OK".into()));
+    wait_for("both nodes ok", || {
+        info_field(&mut ca, "cluster_state") == "ok" && info_field(&mut cb, "cluster_state") == "ok"
+    });
+    (ca, cb)
+}
+
 #[test]
 fn a_port_whose_bus_port_overflows_is_refused() {
     let dir = std::env::temp_dir().join(format!("redoxide-cluster-port-{}", std::process::id()));
@@ -101,15 +114,8 @@ fn a_lone_node_serves_no_slot_and_allows_only_db_0() {
 
 #[test]
 fn two_nodes_redirect_and_transactions_follow_redis() {
-    let a = Server::start_cluster_node(&[]);
-    let b = Server::start_cluster_node(&[]);
-    let (mut ca, mut cb) = (a.client(), b.client());
-    assert_eq!(ca.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), Reply::Simple("OK".into()));
-    assert_eq!(cb.cmd(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), Reply::Simple("OK".into()));
-    assert_eq!(ca.cmd(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string()]), Reply::Simple("OK".into()));
-    wait_for("both nodes ok", || {
-        info_field(&mut ca, "cluster_state") == "ok" && info_field(&mut cb, "cluster_state") == "ok"
-    });
+    let (a, b) = (Server::start_cluster_node(&[]), Server::start_cluster_node(&[]));
+    let (mut ca, mut cb) = join_halves(&a, &b);
     // "foo" is slot 12182, on b.
     assert_eq!(ca.cmd(&["GET", "foo"]), err(&format!("MOVED 12182 127.0.0.1:{}", b.port)));
     assert_eq!(cb.cmd(&["SET", "foo", "1"]), Reply::Simple("OK".into()));
@@ -202,13 +208,7 @@ fn pipelined_setslots_route_the_commands_after_them_and_save_before_replying() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let a = Server::start_cluster_node(&[]);
     let b = Server::start_cluster_in(&dir, &[]).expect("node b");
-    let (mut ca, mut cb) = (a.client(), b.client());
-    assert_eq!(ca.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]), Reply::Simple("OK".into()));
-    assert_eq!(cb.cmd(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"]), Reply::Simple("OK".into()));
-    assert_eq!(ca.cmd(&["CLUSTER", "MEET", "127.0.0.1", &b.port.to_string()]), Reply::Simple("OK".into()));
-    wait_for("both nodes ok", || {
-        info_field(&mut ca, "cluster_state") == "ok" && info_field(&mut cb, "cluster_state") == "ok"
-    });
+    let (mut ca, mut cb) = join_halves(&a, &b);
     let a_id = text(ca.cmd(&["CLUSTER", "MYID"]));
     // "foo" is slot 12182, on b, and does not exist: once the slot migrates, b sends it to a.
     let mut pipeline = Vec::new();

@@ -29,6 +29,14 @@ use crate::reply::Reply;
 /// pipelines small, while a reshard of 5461 slots needs only ~86 batches.
 pub(super) const BATCH_SLOTS: usize = 64;
 
+/// One batch's endpoints and options: slots go from node `src` to node `dst`.
+#[derive(Debug, Clone, Copy)]
+struct Move {
+    src: usize,
+    dst: usize,
+    opts: MoveOpts,
+}
+
 /// The error redis-cli reports when a node gives no reply at all.
 const NO_REPLY: &str = "CLUSTER SETSLOT failed to run";
 
@@ -51,7 +59,8 @@ impl Manager<'_> {
         if !Self::can_batch(opts) {
             return slots.iter().try_for_each(|&slot| self.move_slot(src, dst, slot, opts));
         }
-        slots.chunks(BATCH_SLOTS).try_for_each(|batch| self.move_slot_batch(src, dst, batch, opts))
+        let mv = Move { src, dst, opts };
+        slots.chunks(BATCH_SLOTS).try_for_each(|batch| self.move_slot_batch(mv, batch))
     }
 
     /// Sends `cmds` to node `i` in one write and reads one reply per command. `None` when there is
@@ -97,40 +106,30 @@ impl Manager<'_> {
     /// One batch: IMPORTING on `dst` and MIGRATING on `src` for every slot, the first
     /// GETKEYSINSLOT of each, one MIGRATE per slot with keys, the slots that may hold more drained
     /// one at a time, an emptiness check, then NODE on `dst`, `src` and the other masters.
-    fn move_slot_batch(
-        &mut self,
-        src: usize,
-        dst: usize,
-        slots: &[usize],
-        opts: MoveOpts,
-    ) -> Result<(), Option<String>> {
+    fn move_slot_batch(&mut self, mv: Move, slots: &[usize]) -> Result<(), Option<String>> {
+        let Move { src, dst, .. } = mv;
         if let Err((k, e)) = self.set_slots(dst, src, slots, "importing") {
             self.abandon_slots(dst, &slots[k + 1..]);
-            self.finish_slot_batch(src, dst, &slots[..k], opts)?;
+            self.finish_slot_batch(mv, &slots[..k])?;
             return Err(Some(e));
         }
         if let Err((k, e)) = self.set_slots(src, dst, slots, "migrating") {
             self.abandon_slots(dst, &slots[k + 1..]);
             self.abandon_slots(src, &slots[k + 1..]);
-            self.finish_slot_batch(src, dst, &slots[..k], opts)?;
+            self.finish_slot_batch(mv, &slots[..k])?;
             return Err(Some(e));
         }
-        self.finish_slot_batch(src, dst, slots, opts)
+        self.finish_slot_batch(mv, slots)
     }
 
     /// The keys and the NODE step of a batch whose slots are all importing on `dst` and migrating
     /// on `src`. Also finishes the slots of a batch before one whose setup was refused, so the
     /// batch fails where redis-cli's slot-by-slot loop would.
-    fn finish_slot_batch(
-        &mut self,
-        src: usize,
-        dst: usize,
-        slots: &[usize],
-        opts: MoveOpts,
-    ) -> Result<(), Option<String>> {
+    fn finish_slot_batch(&mut self, mv: Move, slots: &[usize]) -> Result<(), Option<String>> {
         if slots.is_empty() {
             return Ok(());
         }
+        let Move { src, dst, .. } = mv;
         let pipeline = self.args.pipeline;
         let first_keys = self.keys_in_slots(src, slots, &pipeline.to_string())?;
         // One MIGRATE per slot that has keys, all in one pipeline to the source.
@@ -174,7 +173,7 @@ impl Manager<'_> {
             }
             finished.push(slot);
         }
-        self.set_slots_node(src, dst, &finished, opts)?;
+        self.set_slots_node(mv, &finished)?;
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -205,16 +204,11 @@ impl Manager<'_> {
     /// NODE on the target first (it then tells the cluster itself, redis#7116), then on the
     /// source, which may have become a replica after giving away its last slot (redis#9223), then
     /// on every other master; then the bookkeeping `move_slot` does.
-    fn set_slots_node(
-        &mut self,
-        src: usize,
-        dst: usize,
-        slots: &[usize],
-        opts: MoveOpts,
-    ) -> Result<(), Option<String>> {
+    fn set_slots_node(&mut self, mv: Move, slots: &[usize]) -> Result<(), Option<String>> {
         if slots.is_empty() {
             return Ok(());
         }
+        let Move { src, dst, opts } = mv;
         self.set_slots(dst, dst, slots, "node").map_err(|(_, e)| Some(e))?;
         if let Err((_, e)) = self.set_slots(src, dst, slots, "node") {
             if !e.starts_with("ERR Please use SETSLOT only with masters.") {
