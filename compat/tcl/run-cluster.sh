@@ -35,6 +35,9 @@
 # --single; nearly every unit first sources includes/init-tests.tcl (CLUSTER RESET HARD, CONFIG SET, DEBUG
 # DROP-CLUSTER-PACKET-FILTER, CONFIG REWRITE, CLUSTER MEET into a full mesh). A test prints
 # "HH:MM:SS> name: OK" or "name: FAILED: ..."; an error that is not an assertion ends the unit.
+# Units 20-half-migrated-slot and 21-many-slot-migration sit inside `if {false}` in 7.0.15 ("disabled until it is
+# stabilized"), so as shipped they run no test; each lane's copy of the suite turns that into `if {true}` (see
+# `enabled_here` below), so they run and count like any other unit.
 # One harness runs per unit, so a unit that crashes or hangs an instance cannot spoil the units after it; units run
 # in TCL_CLUSTER_JOBS lanes at once, each lane with its own work tree and port range. Two lanes halve the wall
 # time: the units mostly wait (node timeouts, failovers), and the 20 instances of an idle harness cost little CPU.
@@ -144,6 +147,7 @@ mkdir -p "$results/logs"
 # BASE+1023 (and the bus ports 10000 above), and a unit that kills an instance and restarts it on the same port
 # fails if another lane's harness took that port meanwhile, so the ranges must not overlap.
 lane_stride=1100
+enabled_here=(20-half-migrated-slot 21-many-slot-migration)
 work_base="$cache/tcl-cluster-work.$$"
 lane_work=()
 for ((lane = 0; lane < lanes; lane++)); do
@@ -158,6 +162,14 @@ for ((lane = 0; lane < lanes; lane++)); do
         echo "run-cluster.sh: could not set the base port in tests/instances.tcl" >&2
         exit 2
     }
+    # The units Redis disabled upstream that pass here (and with Debian's redis-server): enabled in the copy.
+    for unit in "${enabled_here[@]}"; do
+        sed -i 's/^if {false} {$/if {true} {/' "$work/tests/cluster/tests/$unit.tcl"
+        grep -q '^if {true} {$' "$work/tests/cluster/tests/$unit.tcl" || {
+            echo "run-cluster.sh: could not enable $unit in this copy of the suite" >&2
+            exit 2
+        }
+    done
     ln -s "$server_bin" "$work/src/redis-server"
     ln -s "$redis_cli" "$work/src/redis-cli"
     lane_work+=("$work")
