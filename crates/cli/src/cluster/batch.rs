@@ -43,7 +43,7 @@ const NO_REPLY: &str = "CLUSTER SETSLOT failed to run";
 impl Manager<'_> {
     /// Whether a move with these options can be batched: the per-slot output of redis-cli (the
     /// "Moving slot" lines and dots) and `fix`'s cold moves keep the one-slot path.
-    pub(super) fn can_batch(opts: MoveOpts) -> bool {
+    fn can_batch(opts: MoveOpts) -> bool {
         opts.progress && !opts.dots && !opts.cold
     }
 
@@ -81,7 +81,13 @@ impl Manager<'_> {
 
     /// `CLUSTER SETSLOT <slot> <status> <id of other>` for each slot, pipelined to node `i`.
     /// The index of the first slot refused and the error, if one was.
-    fn set_slots(&mut self, i: usize, other: usize, slots: &[usize], status: &str) -> Result<(), (usize, String)> {
+    pub(super) fn set_slots(
+        &mut self,
+        i: usize,
+        other: usize,
+        slots: &[usize],
+        status: &str,
+    ) -> Result<(), (usize, String)> {
         let id = self.nodes[other].name.clone();
         let cmds: Vec<_> =
             slots.iter().map(|s| argv(&["CLUSTER", "SETSLOT", &s.to_string(), status, id.as_str()])).collect();
@@ -201,14 +207,10 @@ impl Manager<'_> {
         Ok(out)
     }
 
-    /// NODE on the target first (it then tells the cluster itself, redis#7116), then on the
-    /// source, which may have become a replica after giving away its last slot (redis#9223), then
-    /// on every other master; then the bookkeeping `move_slot` does.
-    fn set_slots_node(&mut self, mv: Move, slots: &[usize]) -> Result<(), Option<String>> {
-        if slots.is_empty() {
-            return Ok(());
-        }
-        let Move { src, dst, opts } = mv;
+    /// NODE for `slots` on the target first (it then tells the cluster itself, redis#7116), then
+    /// on the source, which may have become a replica after giving away its last slot
+    /// (redis#9223), then on every other master. `move_slot` does this for its one slot too.
+    pub(super) fn assign_slots(&mut self, src: usize, dst: usize, slots: &[usize]) -> Result<(), Option<String>> {
         self.set_slots(dst, dst, slots, "node").map_err(|(_, e)| Some(e))?;
         if let Err((_, e)) = self.set_slots(src, dst, slots, "node") {
             if !e.starts_with("ERR Please use SETSLOT only with masters.") {
@@ -221,8 +223,14 @@ impl Manager<'_> {
             }
             self.set_slots(n, dst, slots, "node").map_err(|(_, e)| Some(e))?;
         }
-        for &slot in slots {
-            if opts.update {
+        Ok(())
+    }
+
+    /// The bookkeeping after `slots` moved: the manager's slot maps (when `opts.update`) and the
+    /// progress line.
+    pub(super) fn note_moved(&mut self, src: usize, dst: usize, slots: &[usize], opts: MoveOpts) {
+        if opts.update {
+            for &slot in slots {
                 self.nodes[src].slots[slot] = false;
                 self.nodes[dst].slots[slot] = true;
             }
@@ -231,6 +239,15 @@ impl Manager<'_> {
             p.slots_done += slots.len();
         }
         self.tick_progress(false);
+    }
+
+    /// The NODE step of a batch and its bookkeeping.
+    fn set_slots_node(&mut self, mv: Move, slots: &[usize]) -> Result<(), Option<String>> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        self.assign_slots(mv.src, mv.dst, slots)?;
+        self.note_moved(mv.src, mv.dst, slots, mv.opts);
         Ok(())
     }
 }

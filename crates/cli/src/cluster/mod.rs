@@ -591,12 +591,7 @@ impl<'a> Manager<'a> {
 
     /// `CLUSTER SETSLOT <slot> <status> <id-of-other>`; the error text on failure.
     fn set_slot(&mut self, i: usize, other: usize, slot: usize, status: &str) -> Result<(), String> {
-        let id = self.nodes[other].name.clone();
-        match self.cmd_str(i, &["CLUSTER", "SETSLOT", &slot.to_string(), status, &id]) {
-            None => Err("CLUSTER SETSLOT failed to run".into()),
-            Some(Reply::Error(e)) => Err(String::from_utf8_lossy(&e).into_owned()),
-            Some(_) => Ok(()),
-        }
+        self.set_slots(i, other, &[slot], status).map_err(|(_, e)| e)
     }
 
     /// `set_slot` whose error is printed (redis-cli's callers passing no error pointer).
@@ -867,7 +862,7 @@ impl<'a> Manager<'a> {
     }
 
     /// `clusterManagerMoveSlot`: IMPORTING on the target, MIGRATING on the source, the keys, then
-    /// NODE on the target, the source (tolerating "only with masters") and every other master.
+    /// NODE on the target, the source and every other master (`assign_slots`).
     fn move_slot(&mut self, src: usize, dst: usize, slot: usize, opts: MoveOpts) -> Result<(), Option<String>> {
         if !opts.quiet && !opts.progress {
             let (sa, da) = (self.nodes[src].addr(), self.nodes[dst].addr());
@@ -884,29 +879,9 @@ impl<'a> Manager<'a> {
         }
         moved?;
         if !opts.cold {
-            // The target first: it then propagates the new owner itself (redis#7116).
-            self.set_slot(dst, dst, slot, "node").map_err(Some)?;
-            if let Err(e) = self.set_slot(src, dst, slot, "node") {
-                // The source may have become a replica after giving away its last slot (redis#9223).
-                if !e.starts_with("ERR Please use SETSLOT only with masters.") {
-                    return Err(Some(e));
-                }
-            }
-            for n in 0..self.nodes.len() {
-                if n == src || n == dst || self.nodes[n].slave {
-                    continue;
-                }
-                self.set_slot(n, dst, slot, "node").map_err(Some)?;
-            }
+            self.assign_slots(src, dst, &[slot])?;
         }
-        if opts.update {
-            self.nodes[src].slots[slot] = false;
-            self.nodes[dst].slots[slot] = true;
-        }
-        if let Some(p) = self.progress.as_mut() {
-            p.slots_done += 1;
-        }
-        self.tick_progress(false);
+        self.note_moved(src, dst, &[slot], opts);
         Ok(())
     }
 
