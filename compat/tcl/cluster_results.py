@@ -216,6 +216,9 @@ def main():
             for unit, name in regressions:
                 reason = all_failed.get((unit, name)) or all_failed.get((unit, "*")) or "not reported as OK"
                 print("  %s\t%s\t-- %s" % (unit, name, reason))
+            # run-cluster.sh reruns these units once (see there) and needs to know which they are.
+            with open(os.path.join(args.results, "regressed-units.txt"), "w", encoding="utf-8") as f:
+                f.write("".join(u + "\n" for u in sorted({u for u, _ in regressions})))
             return 1
         print("no regressions against %s (%d tests checked)" % (args.passing, len(expected_here)))
         return 0

@@ -24,6 +24,10 @@ SKIP_LINE = re.compile(r"^\[(skip|ignore)\]: ")
 DONE_LINE = re.compile(r"^\[\d+/\d+ done\]: (\S+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAX_REASON_CHARS = 300
+# A failed assertion's message can span many lines (assert_match on a server's log prints the whole log). The
+# regression report prints this much of it, so that a failure seen only in CI can be diagnosed from CI's output.
+MAX_DETAIL_LINES = 40
+MAX_DETAIL_LINE_CHARS = 240
 
 
 # integration/psync2 names its tests after a random layout, a random counter and the number of cycles that fit in
@@ -46,8 +50,20 @@ def clean_name(name):
     return name
 
 
-def parse_unit_log(path):
-    """Returns (passed names, {failed name: reason}, unit-level problem or None, skipped count, units done)."""
+def failure_detail(lines, start):
+    """The harness's message for an [err] at lines[start]: the lines up to the next result line, bounded."""
+    detail = []
+    for line in lines[start + 1:start + 1 + MAX_DETAIL_LINES]:
+        if OK_LINE.match(line) or ERR_LINE.match(line) or SKIP_LINE.match(line) or DONE_LINE.match(line) \
+                or EXCEPTION_LINE.match(line):
+            break
+        detail.append(line[:MAX_DETAIL_LINE_CHARS])
+    return "\n".join(detail).strip("\n")
+
+
+def parse_unit_log(path, details=None):
+    """Returns (passed names, {failed name: reason}, unit-level problem or None, skipped count, units done).
+    `details`, if given, receives {failed name: the harness's whole message} for the regression report."""
     passed = set()
     failed = {}
     problem = None
@@ -70,6 +86,8 @@ def parse_unit_log(path):
             name = clean_name(in_file.group(1) if in_file else data)
             detail = next((lines[j].strip() for j in range(i + 1, min(i + 4, len(lines))) if lines[j].strip()), "")
             failed[name] = (detail or "failed")[:MAX_REASON_CHARS]
+            if details is not None:
+                details[name] = failure_detail(lines, i)
             continue
         m = EXCEPTION_LINE.match(line)
         if m:
@@ -145,9 +163,13 @@ def main():
     units_run = [r[0] for r in runs]
     all_passed = set()
     all_failed = {}
+    all_details = {}
     unit_rows = []
     for unit, log, rc, seconds in runs:
-        passed, failed, problem, skipped, done_units = parse_unit_log(log)
+        details = {}
+        passed, failed, problem, skipped, done_units = parse_unit_log(log, details)
+        for name, detail in details.items():
+            all_details[(unit, name)] = detail
         rc = int(rc)
         if rc == 124 or rc == 137:
             problem = "unit killed after its time limit (run.sh TCL_UNIT_TIMEOUT)" + (
@@ -216,6 +238,14 @@ def main():
             for unit, name in regressions:
                 reason = all_failed.get((unit, name)) or all_failed.get((unit, "*")) or "not reported as [ok]"
                 print("  %s\t%s\t-- %s" % (unit, name, reason))
+            for unit, name in regressions:
+                detail = all_details.get((unit, name))
+                if detail:
+                    print("tcl: --- what the harness said of %s: %s ---" % (unit, name))
+                    print("\n".join("    " + line for line in detail.split("\n")))
+            # run.sh reruns these units once (see there) and needs to know which they are.
+            with open(os.path.join(args.results, "regressed-units.txt"), "w", encoding="utf-8") as f:
+                f.write("".join(u + "\n" for u in sorted({u for u, _ in regressions})))
             return 1
         print("no regressions against %s (%d tests checked)" % (args.passing, len(expected_here)))
         return 0

@@ -27,6 +27,8 @@
 #                                restarts it on the same port fails if another harness took that port meanwhile.
 #   TCL_CLUSTER_EXTRA_ARGS       more harness arguments, e.g. "--dont-clean" (keeps the instances' logs in the
 #                                work tree, which is then kept too)
+#   TCL_RERUN                    with --check, rerun the units with regressions once (at most two) and fail only
+#                                if they regress again (default 1; 0 turns the rerun off)
 #   COMPAT_CACHE                 cache directory for the downloaded suite (default compat/.cache, git-ignored)
 #
 # How the legacy harness works (tests/instances.tcl): it spawns 20 instances of src/redis-server with
@@ -266,4 +268,24 @@ echo "tcl-cluster: all units done in $((SECONDS - started))s; logs in $results/l
 rc=0
 python3 "$here/cluster_results.py" --runs "$runs" --results "$results" --passing "$passing" \
     --mode "$mode" || rc=$?
+
+# As compat/tcl/run.sh: a regression under --check gets one rerun of its unit (at most two units), counts only if
+# it fails again, and is printed as FLAKY when the rerun passes. These units wait on node timeouts and failovers
+# on a shared machine, and one unexplained miss should not hide behind a second run nor block every landing.
+rerun_file="$results/regressed-units.txt"
+if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]]; then
+    mapfile -t again <"$rerun_file"
+    if [[ ${#again[@]} -le 2 ]]; then
+        echo "tcl-cluster: rerunning ${again[*]} once: a regression counts only if it fails again"
+        unit_args=()
+        for unit in "${again[@]}"; do unit_args+=(--unit "$unit"); done
+        rerun_rc=0
+        TCL_RERUN=0 bash "$0" --check --units "$units_file" --passing "$passing" --results "$results/rerun" \
+            "${unit_args[@]}" "$server_bin" || rerun_rc=$?
+        if [[ $rerun_rc -eq 0 ]]; then
+            echo "tcl-cluster: FLAKY: the regressions above (in ${again[*]}) passed on the rerun"
+            rc=0
+        fi
+    fi
+fi
 exit $rc

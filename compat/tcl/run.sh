@@ -37,6 +37,8 @@
 #                        defect, so the suite runs with one worker; crates/server/tests exercise several.
 #   TCL_PORT_SLOT        first of the 40 port ranges (250 ports each, from 12000) the units take (default 0);
 #                        two runs at once on one machine need slots apart by more than their unit count
+#   TCL_RERUN            with --check, rerun the units with regressions once (at most two units) and fail only if
+#                        they regress again (default 1; 0 turns the rerun off)
 #   COMPAT_CACHE         cache directory for the downloaded suite (default compat/.cache, git-ignored)
 #
 # Why one harness per unit rather than one harness with --clients 2: the harness aborts the whole run (every unit)
@@ -281,4 +283,28 @@ echo "tcl: all units done in $((SECONDS - started))s; logs in $results/logs"
 rc=0
 python3 "$here/results.py" --runs "$runs" --results "$results" --passing "$passing" --known "$known" \
     --reference "$reference" --mode "$mode" || rc=$?
+
+# A regression in --check mode gets one rerun of its unit(s), and counts only if it fails again. The suite's
+# tests race against the clock and against each other's load on a shared 2-core machine (Redis's own CI keeps a
+# list of tests it lets fail now and then); a test that failed once and passed on the rerun is still printed as
+# FLAKY with the first failure's whole message above, so a real intermittent defect stays visible. Rejected: no
+# rerun (one unexplained failure in ~2400 tests would block every landing), and per-test reruns with --only (the
+# harness still runs every block's setup, whose own waits fail without the skipped tests before them). Capped at
+# two units: a change that breaks more than that is no flake and is not worth the time.
+rerun_file="$results/regressed-units.txt"
+if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]]; then
+    mapfile -t again <"$rerun_file"
+    if [[ ${#again[@]} -le 2 ]]; then
+        echo "tcl: rerunning ${again[*]} once: a regression counts only if it fails again"
+        unit_args=()
+        for unit in "${again[@]}"; do unit_args+=(--unit "$unit"); done
+        rerun_rc=0
+        TCL_RERUN=0 bash "$0" --check --units "$units_file" --passing "$passing" --deferred "$deferred" \
+            --results "$results/rerun" "${unit_args[@]}" "$server_bin" || rerun_rc=$?
+        if [[ $rerun_rc -eq 0 ]]; then
+            echo "tcl: FLAKY: the regressions above (in ${again[*]}) passed on the rerun"
+            rc=0
+        fi
+    fi
+fi
 exit $rc

@@ -25,7 +25,8 @@ Testing unit/type/incr
 Expected 'ERR*' to equal or match '1' (context: type eval line 2 cmd {assert_error ...})
 [ok]: Twice (0 ms)
 [err]: Twice in tests/unit/type/incr.tcl
-Expected 'a' to equal 'b'
+Expected '### Starting server for test
+123:M 04 Dec 2026 03:35:33.260 * Ready to accept connections' to match '*wrong offset*'
 [ignore]: Not supported in cluster mode: needs:debug
 [skip]: Some skipped test
 [1/1 done]: unit/type/incr (0 seconds)
@@ -65,6 +66,7 @@ class ParseTest(unittest.TestCase):
 class CheckTest(unittest.TestCase):
     def run_results(self, mode, passing_lines, log_text, rc=0):
         tmp = tempfile.mkdtemp()
+        self.last_tmp = tmp
         log = os.path.join(tmp, "u.log")
         with open(log, "w") as f:
             f.write(log_text)
@@ -91,6 +93,12 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("unit/type/incr\tTwice", out)
         self.assertNotIn("Not run here", out)  # units that were not run are not checked
+        # The whole message of a regressed test is printed, not only its first line, and its unit is named
+        # for run.sh's rerun.
+        self.assertIn("    123:M 04 Dec 2026 03:35:33.260 * Ready to accept connections' to match '*wrong offset*'", out)
+        self.assertNotIn("[ignore]", out)
+        with open(os.path.join(self.last_tmp, "out", "regressed-units.txt")) as f:
+            self.assertEqual(f.read(), "unit/type/incr\n")
 
     def test_check_fails_when_unit_dies(self):
         rc, out, _ = self.run_results("check", ["unit/type/incr\tSecond"], EXCEPTION_LOG, rc=1)
