@@ -161,7 +161,29 @@ struct ReplicaLink {
     transfer_write_since_ms: AtomicI64,
 }
 
+/// How Redis's log lines name a replica (its replicationGetSlaveName): the address it announced or connected from,
+/// with the port it announced with REPLCONF listening-port, or `<unknown-replica-port>` when it announced none
+/// (the connection's own port is not where the replica listens, so it is not shown).
+fn replica_log_name(ip: &str, listening_port: u16) -> String {
+    debug_assert!(!ip.starts_with('['));
+    let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+    if listening_port > 0 {
+        format!("{host}:{listening_port}")
+    } else {
+        format!("{ip}:<unknown-replica-port>")
+    }
+}
+
+/// The IP part of a client's `addr` ("1.2.3.4:5678" or "[::1]:5678").
+fn peer_ip(addr: &str) -> &str {
+    addr.rsplit_once(':').map(|(host, _)| host.trim_matches(['[', ']'])).unwrap_or_default()
+}
+
 impl ReplicaLink {
+    fn name(&self) -> String {
+        replica_log_name(&self.ip, self.listening_port.load(Ordering::Relaxed))
+    }
+
     fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         let _ = self.sock.shutdown(Shutdown::Both);
@@ -1030,6 +1052,7 @@ pub fn psync_check(
     shared: &'static Shared,
     args: &[&[u8]],
     hello: &ReplicaHello,
+    peer_addr: &str,
     in_locked_exec: bool,
 ) -> Result<PsyncRequest, String> {
     let r = repl();
@@ -1054,14 +1077,12 @@ pub fn psync_check(
         return Err("ERR wrong number of arguments for 'psync' command".into());
     }
     let offset = std::str::from_utf8(args[2]).ok().and_then(|s| s.parse::<i64>().ok()).ok_or_else(|| {
-        // As Redis's syncCommand: the replica is named by what it announced, if anything.
-        let name = match (&hello.ip, hello.listening_port) {
-            (Some(ip), port) if port > 0 => format!("{ip}:{port}"),
-            (Some(ip), _) => format!("{ip}:<unknown-replica-port>"),
-            (None, port) if port > 0 => format!("<unknown-ip>:{port}"),
-            (None, _) => "<unknown>".to_string(),
-        };
-        warning!("Replica {name} asks for synchronization but with a wrong offset");
+        // As Redis's syncCommand, which names the replica by the address it announced or connected from.
+        let ip = hello.ip.as_deref().unwrap_or_else(|| peer_ip(peer_addr));
+        warning!(
+            "Replica {} asks for synchronization but with a wrong offset",
+            replica_log_name(ip, hello.listening_port)
+        );
         "ERR value is not an integer or out of range".to_string()
     })?;
     Ok(PsyncRequest {
@@ -1585,11 +1606,7 @@ fn cron_thread(shared: &'static Shared) {
                 }
                 let write_since_ms = l.transfer_write_since_ms.load(Ordering::Relaxed);
                 if write_since_ms > 0 && now - write_since_ms > repl_timeout_s * 1000 {
-                    warning!(
-                        "Disconnecting timedout replica (full sync): {}:{}",
-                        l.ip,
-                        l.listening_port.load(Ordering::Relaxed)
-                    );
+                    warning!("Disconnecting timedout replica (full sync): {}", l.name());
                     l.close();
                     continue;
                 }
@@ -1694,9 +1711,7 @@ fn replica_writer(
     let _ = sock.set_nonblocking(false);
     let _ = sock.set_nodelay(true);
     let _ = sock.set_write_timeout(None);
-    let ip = req.hello.ip.clone().unwrap_or_else(|| {
-        info.addr.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']).to_string()).unwrap_or_default()
-    });
+    let ip = req.hello.ip.clone().unwrap_or_else(|| peer_ip(&info.addr).to_string());
     let clone = match sock.try_clone() {
         Ok(c) => c,
         Err(e) => {
@@ -1738,9 +1753,9 @@ fn replica_writer(
     }
     shared.clients.lock().remove(&info.id);
     match result {
-        Ok(()) => notice!("Connection with replica {}:{} lost.", link.ip, link.listening_port.load(Ordering::Relaxed)),
+        Ok(()) => warning!("Connection with replica {} lost.", link.name()),
         Err(e) => {
-            notice!("Connection with replica {}:{} lost ({e}).", link.ip, link.listening_port.load(Ordering::Relaxed))
+            warning!("Connection with replica {} lost ({e}).", link.name())
         }
     }
 }
@@ -1768,7 +1783,7 @@ fn try_partial(sock: &mut TcpStream, link: &Arc<ReplicaLink>, req: &PsyncRequest
                 } else {
                     notice!(
                         "Unable to partial resync with replica {} for lack of backlog (Replica request was: {}).",
-                        link.info.addr,
+                        link.name(),
                         req.offset
                     );
                 }
@@ -1783,7 +1798,7 @@ fn try_partial(sock: &mut TcpStream, link: &Arc<ReplicaLink>, req: &PsyncRequest
         st.account();
         notice!(
             "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",
-            link.info.addr,
+            link.name(),
             st.end + 1 - req.offset as u64,
             req.offset
         );
@@ -1817,8 +1832,8 @@ fn full_sync(
             cfg.rdb_key_save_delay_us().max(0) as u64,
         )
     };
-    notice!("Replica {} asks for synchronization", link.info.addr);
-    notice!("Full resync requested by replica {}", link.info.addr);
+    notice!("Replica {} asks for synchronization", link.name());
+    notice!("Full resync requested by replica {}", link.name());
     if diskless {
         let member = BatchMember { link: link.clone(), sock: sock.try_clone()?, psync: !req.sync };
         return diskless_sync(shared, member, delay_s, key_delay_us);
@@ -1859,7 +1874,7 @@ fn full_sync(
     sent?;
     link.state.store(ONLINE, Ordering::Relaxed);
     link.ack_ms.store(now_ms(), Ordering::Relaxed);
-    notice!("Synchronization with replica {} succeeded", link.info.addr);
+    notice!("Synchronization with replica {} succeeded", link.name());
     Ok(())
 }
 
@@ -2209,7 +2224,7 @@ fn lead_diskless_batch(
         if outcome.is_ok() {
             m.link.state.store(ONLINE, Ordering::Relaxed);
             m.link.ack_ms.store(now_ms(), Ordering::Relaxed);
-            notice!("Synchronization with replica {} succeeded", m.link.info.addr);
+            notice!("Synchronization with replica {} succeeded", m.link.name());
         }
         results.push((m.link.info.id, outcome));
     }
@@ -2879,6 +2894,16 @@ fn load_full_sync(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_are_named_in_logs_as_redis_names_them() {
+        assert_eq!(replica_log_name("127.0.0.1", 6380), "127.0.0.1:6380");
+        assert_eq!(replica_log_name("127.0.0.1", 0), "127.0.0.1:<unknown-replica-port>");
+        assert_eq!(replica_log_name("::1", 6380), "[::1]:6380");
+        assert_eq!(replica_log_name("::1", 0), "::1:<unknown-replica-port>");
+        assert_eq!(peer_ip("[::1]:41000"), "::1");
+        assert_eq!(peer_ip("10.0.0.7:41000"), "10.0.0.7");
+    }
 
     #[test]
     fn backlog_trims_to_its_size_but_keeps_what_replicas_need() {

@@ -3141,7 +3141,7 @@ impl Env {
                 }
                 let hello = c.hello.as_deref().cloned().unwrap_or_default();
                 let locked = self.in_exec && !self.locks.is_empty();
-                match repl::psync_check(self.shared, args, &hello, locked) {
+                match repl::psync_check(self.shared, args, &hello, &c.info.addr, locked) {
                     Ok(req) => c.handoff = Some(req),
                     Err(e) => c.out.error(&e),
                 }
