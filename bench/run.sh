@@ -63,8 +63,9 @@ ratios redoxide/redis for requests/s, server CPU per request and memory bytes/ke
   --cluster              also run everything in cluster mode (one-node cluster owning all slots)
   --cluster-only         run only in cluster mode
   --no-throughput, --no-breadth, --no-memory   skip a workload
-  --aof LIST             also run SET at P=$breadth_pipeline with each AOF policy in LIST, on fresh servers with
-                         an AOF in their own directory: off (appendonly no), no, everysec, always; e.g.
+  --aof LIST             also run SET at P=$breadth_pipeline with each AOF policy in LIST, each on its own fresh
+                         pair of servers with an AOF in their own directory, all started at once and their rounds
+                         interleaved: off (appendonly no), no, everysec, always; e.g.
                          "off,no,everysec,always". The summary gives each server's requests/s as a fraction of
                          its own "off" (the AOF's cost) besides the usual redoxide/redis ratios
   --timeout S            bound on each redis-benchmark run (default $bench_timeout_s)
@@ -170,7 +171,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
 
-name_of() { [[ $1 == A ]] && echo redis || echo redoxide; }
+# A label is A (redis-server) or B (redoxide), optionally with ":<what differs>" (the AOF run's "A:everysec").
+name_of() { [[ ${1%%:*} == A ]] && echo redis || echo redoxide; }
 
 cli() { # label args... -> one redis-cli call, bounded
     timeout 5 "$CLI" -h 127.0.0.1 -p "${srv_port[$1]}" "${@:2}" 2>&1
@@ -203,7 +205,7 @@ EOF
 start_server() {
     local label=$1 mode=$2 bin port dir pid i reply
     local args=() cluster_args=()
-    if [[ $label == A ]]; then
+    if [[ ${label%%:*} == A ]]; then
         bin=$REDIS_SERVER
         args=("${redis_args[@]}")
     else
@@ -399,6 +401,46 @@ interleaved() {
     done
 }
 
+# The AOF's cost: the same SET load per appendfsync policy, each policy on its own fresh pair of servers (an
+# empty AOF), all started at once and their rounds interleaved (round 1 of every policy, then round 2, ...).
+# Rejected: one policy after the other, which put minutes of this shared machine's drift between "off" and the
+# policy it is compared with and made the cost swing by as much as it measures.
+aof_interleaved() {
+    local policy side label round
+    local -a args labels=()
+    read -r -a args <<<"$(bench_args set)"
+    for policy in $aof_policies; do
+        case $policy in
+        off) persistence_args=(--appendonly no) ;;
+        no | everysec | always) persistence_args=(--appendonly yes --appendfsync "$policy") ;;
+        *) die "unknown AOF policy: $policy (off, no, everysec, always)" ;;
+        esac
+        for side in A B; do
+            if start_server "$side:$policy" "$mode"; then
+                labels+=("$side:$policy")
+            else
+                echo "  !! $(name_of "$side") ($mode mode, appendfsync $policy) unavailable: ${srv_error[$side:$policy]}"
+            fi
+        done
+    done
+    persistence_args=(--appendonly no)
+    for ((round = 1; round <= rounds; round++)); do
+        for label in "${labels[@]}"; do
+            [[ -n ${srv_pid[$label]} ]] || continue
+            policy=${label#*:}
+            run_bench "$label" "$mode" "aof-$policy" set "$breadth_pipeline" 50 "$round" "$requests" -- "${args[@]}"
+            progress "$label" "set/$policy" "$breadth_pipeline" 50 "$round"
+            if [[ $last_status == server-died ]]; then
+                echo "  !! $(name_of "$label") died; log tail: $(tail -n 5 "${srv_dir[$label]}/server.log" | tr '\n' ' ')"
+                stop_server "$label"
+            fi
+        done
+    done
+    for label in "${labels[@]}"; do
+        stop_server "$label"
+    done
+}
+
 start_pair() { # MODE: starts A and B; B failing is reported, A failing is fatal
     local mode=$1
     start_server A "$mode" || die "redis-server ($mode) failed to start: ${srv_error[A]}"
@@ -484,19 +526,7 @@ for mode in $modes; do
         stop_server A
         stop_server B
     fi
-    # The AOF's cost: the same SET load per appendfsync policy, each on fresh servers (an empty AOF).
-    for policy in $aof_policies; do
-        case $policy in
-        off) persistence_args=(--appendonly no) ;;
-        no | everysec | always) persistence_args=(--appendonly yes --appendfsync "$policy") ;;
-        *) die "unknown AOF policy: $policy (off, no, everysec, always)" ;;
-        esac
-        start_pair "$mode"
-        interleaved "aof-$policy" set "$breadth_pipeline" 50
-        stop_server A
-        stop_server B
-        persistence_args=(--appendonly no)
-    done
+    [[ -n $aof_policies ]] && aof_interleaved
     if ((do_memory)); then
         memory_run A
         memory_run B
