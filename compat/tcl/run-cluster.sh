@@ -46,6 +46,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=rerun.sh
+source "$here/rerun.sh"
 compat="$(cd "$here/.." && pwd)"
 
 mode=report
@@ -269,23 +271,11 @@ rc=0
 python3 "$here/cluster_results.py" --runs "$runs" --results "$results" --passing "$passing" \
     --mode "$mode" || rc=$?
 
-# As compat/tcl/run.sh: a regression under --check gets one rerun of its unit (at most two units), counts only if
-# it fails again, and is printed as FLAKY when the rerun passes. These units wait on node timeouts and failovers
-# on a shared machine, and one unexplained miss should not hide behind a second run nor block every landing.
+# One rerun of the units with regressions (see rerun.sh for why).
 rerun_file="$results/regressed-units.txt"
-if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]]; then
-    mapfile -t again <"$rerun_file"
-    if [[ ${#again[@]} -le 2 ]]; then
-        echo "tcl-cluster: rerunning ${again[*]} once: a regression counts only if it fails again"
-        unit_args=()
-        for unit in "${again[@]}"; do unit_args+=(--unit "$unit"); done
-        rerun_rc=0
-        TCL_RERUN=0 bash "$0" --check --units "$units_file" --passing "$passing" --results "$results/rerun" \
-            "${unit_args[@]}" "$server_bin" || rerun_rc=$?
-        if [[ $rerun_rc -eq 0 ]]; then
-            echo "tcl-cluster: FLAKY: the regressions above (in ${again[*]}) passed on the rerun"
-            rc=0
-        fi
-    fi
+if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]] &&
+    rerun_regressions_once tcl-cluster "$rerun_file" bash "$0" --check --units "$units_file" \
+        --passing "$passing" --results "$results/rerun" "$server_bin"; then
+    rc=0
 fi
 exit $rc

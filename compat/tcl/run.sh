@@ -47,6 +47,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=rerun.sh
+source "$here/rerun.sh"
 compat="$(cd "$here/.." && pwd)"
 
 mode=report
@@ -284,27 +286,11 @@ rc=0
 python3 "$here/results.py" --runs "$runs" --results "$results" --passing "$passing" --known "$known" \
     --reference "$reference" --mode "$mode" || rc=$?
 
-# A regression in --check mode gets one rerun of its unit(s), and counts only if it fails again. The suite's
-# tests race against the clock and against each other's load on a shared 2-core machine (Redis's own CI keeps a
-# list of tests it lets fail now and then); a test that failed once and passed on the rerun is still printed as
-# FLAKY with the first failure's whole message above, so a real intermittent defect stays visible. Rejected: no
-# rerun (one unexplained failure in ~2400 tests would block every landing), and per-test reruns with --only (the
-# harness still runs every block's setup, whose own waits fail without the skipped tests before them). Capped at
-# two units: a change that breaks more than that is no flake and is not worth the time.
+# One rerun of the units with regressions (see rerun.sh for why).
 rerun_file="$results/regressed-units.txt"
-if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]]; then
-    mapfile -t again <"$rerun_file"
-    if [[ ${#again[@]} -le 2 ]]; then
-        echo "tcl: rerunning ${again[*]} once: a regression counts only if it fails again"
-        unit_args=()
-        for unit in "${again[@]}"; do unit_args+=(--unit "$unit"); done
-        rerun_rc=0
-        TCL_RERUN=0 bash "$0" --check --units "$units_file" --passing "$passing" --deferred "$deferred" \
-            --results "$results/rerun" "${unit_args[@]}" "$server_bin" || rerun_rc=$?
-        if [[ $rerun_rc -eq 0 ]]; then
-            echo "tcl: FLAKY: the regressions above (in ${again[*]}) passed on the rerun"
-            rc=0
-        fi
-    fi
+if [[ "$mode" == check && $rc -ne 0 && -s "$rerun_file" && "${TCL_RERUN:-1}" -gt 0 ]] &&
+    rerun_regressions_once tcl "$rerun_file" bash "$0" --check --units "$units_file" --passing "$passing" \
+        --deferred "$deferred" --results "$results/rerun" "$server_bin"; then
+    rc=0
 fi
 exit $rc
