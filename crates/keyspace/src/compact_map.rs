@@ -651,17 +651,47 @@ impl CompactMap {
         &mut self.slot_mut(at).insert((key, value)).1
     }
 
+    /// [`CompactMap::place_with_clock`] for [`CompactMap::rebuild`], which sized the table for
+    /// every entry it moves: no growth check, and the home bucket computed once. (Measured: the
+    /// general path cost ~5 % more server CPU on INCRs of new keys beside 550K others.)
+    #[inline]
+    fn place_moved(&mut self, hash: u64, key: Sds, value: Value, clock: u32) {
+        let cap = self.capacity();
+        let home = home_bucket(hash, cap);
+        let (b, seg, off) = self.vacant_from(home);
+        let segment = &mut self.segments[seg];
+        segment.meta[off] = Meta::occupied((b + cap - home) % cap, fingerprint_of(hash));
+        segment.clocks[off] = clock_bytes(clock);
+        segment.buckets[off] = Some((key, value));
+        self.len += 1;
+    }
+
     /// The first empty bucket of `hash`'s probe sequence (the table has room).
     fn vacant_bucket(&self, hash: u64) -> usize {
-        let cap = self.capacity();
-        let mut b = home_bucket(hash, cap);
-        for _ in 0..cap {
-            if self.meta_at(b).is_empty() {
-                return b;
+        self.vacant_from(home_bucket(hash, self.capacity())).0
+    }
+
+    /// The first empty bucket at or after `home` (the table has room), with its segment and
+    /// offset. Walks (segment, offset) as [`CompactMap::probe`] does, so a step is an increment.
+    #[inline]
+    fn vacant_from(&self, home: usize) -> (usize, usize, usize) {
+        let mut b = home;
+        let (mut seg, mut off) = (b / SEGMENT_BUCKETS, b % SEGMENT_BUCKETS);
+        for _ in 0..self.capacity() {
+            if self.segments[seg].meta[off].is_empty() {
+                break;
             }
-            b = self.next(b);
+            b += 1;
+            off += 1;
+            if off == SEGMENT_BUCKETS {
+                off = 0;
+                seg += 1;
+                if seg == self.segments.len() {
+                    (seg, b) = (0, 0);
+                }
+            }
         }
-        b
+        (b, seg, off)
     }
 
     /// Empties bucket `i` without tombstones (Knuth's algorithm R): later entries of the run
@@ -735,8 +765,7 @@ impl CompactMap {
                 }
                 if let Some((key, value)) = segment.buckets[b].take() {
                     let hash = self.hash(&key);
-                    let at = self.vacant_bucket(hash);
-                    self.place_with_clock(hash, Some(at), key, value, clock_of(segment.clocks[b]));
+                    self.place_moved(hash, key, value, clock_of(segment.clocks[b]));
                 }
             }
         }
