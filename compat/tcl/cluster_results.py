@@ -48,12 +48,25 @@ def clean_name(name):
     return name
 
 
+# What tests/cluster/tests/includes/utils.tcl (fix_cluster) prints right after a test's "name: " when
+# `redis-cli --cluster fix` or `--cluster check` exits non-zero; the test goes on and may still pass (fix exits 1
+# while the nodes do not agree yet, and the check after it waits for them to). The name ends before it.
+HARNESS_NOTES = (
+    "redis-cli --cluster fix returns non-zero exit code, output below:",
+    "redis-cli --cluster check returns non-zero exit code, output below:",
+)
+
+
 def split_start(text):
     """Splits what follows "HH:MM:SS> " into (test name, what the test printed after "name: ").
 
     A name may itself hold ": " (e.g. "Slave expired keys is loaded when restarted: appendonly=no"), so the split
     is the first ": " after which comes a result ("OK" or "FAILED: ..."); else, when the line ends with ": "
     (the test printed a newline before its result), everything before it; else the first ": "."""
+    for note in HARNESS_NOTES:
+        at = text.find(": " + note)
+        if at >= 0:
+            return text[:at], text[at + 2:]
     parts = text.split(": ")
     for i in range(1, len(parts)):
         rest = ": ".join(parts[i:]).strip()
