@@ -20,7 +20,7 @@
 //! formats live in `persist::aof` and `persist::rdb`); its loader replays commands through
 //! the command handlers, as Redis's fake AOF client does, never by logic of its own.
 
-use crate::persistence::{self, SlotSnapshot};
+use crate::persistence::{self, SlotSnapshot, SnapshotKind};
 use crate::shared::{now_ms, Shared};
 use crate::{notice, warning};
 use commands::{flag, key_positions, Ctx, DataConfig, Effects, Entry, Kind, Notification, Propagation};
@@ -807,7 +807,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
     let a = aof();
     let (dir, filename) = paths(shared);
     std::fs::create_dir_all(&dir)?;
-    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms());
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms(), SnapshotKind::Aof);
     // Some(new incr file, None while the AOF is off), or None if a BGSAVE holds the snapshot.
     let started = with_all_slots_locked(shared, || -> std::io::Result<Option<Option<ManifestEntry>>> {
         let mut io = a.io.lock();
@@ -833,7 +833,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
             io.manifest = read_manifest(&dir, &filename).ok().flatten().unwrap_or_default();
         }
         // The snapshot first: if a BGSAVE holds the keyspace's one snapshot, nothing changed yet.
-        if !shared.ks.start_snapshot(snapshot.clone()) {
+        if !snapshot.start(&shared.ks) {
             return Ok(None);
         }
         if !turn_on && !a.log_on.load(Ordering::Relaxed) {
@@ -851,7 +851,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         let file = match opened {
             Ok(f) => f,
             Err(e) => {
-                shared.ks.end_snapshot();
+                snapshot.end(&shared.ks, false);
                 return Err(e);
             }
         };
@@ -873,7 +873,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
     aof().state.lock().rewrite_snapshot = Some(snapshot.clone());
     let spawned = std::thread::Builder::new().name("aof-rewrite".into()).spawn(move || {
         let result = finish_rewrite(shared, &snapshot, checksum, delay_us, &new_incr);
-        shared.ks.end_snapshot();
+        snapshot.end(&shared.ks, result.is_ok());
         let mut st = aof().state.lock();
         st.rewrite_snapshot = None;
         st.rewrite_in_progress = false;
@@ -1197,7 +1197,7 @@ pub fn info_fields() -> String {
     let failed = a.write_failed.load(Ordering::Relaxed);
     let current_secs = if st.rewrite_in_progress { (now_ms() - st.rewrite_started_ms) / 1000 } else { -1 };
     let mut s = format!(
-        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:{}\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
         u8::from(on),
         u8::from(st.rewrite_in_progress),
         u8::from(st.rewrite_scheduled),
@@ -1207,6 +1207,7 @@ pub fn info_fields() -> String {
         st.rewrites,
         st.consecutive_failures,
         if failed { "err" } else { "ok" },
+        persistence::last_copies_bytes(SnapshotKind::Aof),
     );
     if on {
         let io = a.io.lock();
@@ -1387,13 +1388,13 @@ pub fn debug_loadaof(shared: &'static Shared, env_id: usize) -> anyhow::Result<(
 
 /// Writes the whole dataset as a base file right away (start-up, nothing runs concurrently).
 fn write_base_now(shared: &Shared, path: &Path) -> anyhow::Result<()> {
-    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms());
-    if !shared.ks.start_snapshot(snapshot.clone()) {
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now_ms(), SnapshotKind::Aof);
+    if !snapshot.start(&shared.ks) {
         anyhow::bail!("a snapshot is already running");
     }
     let preamble = path.to_string_lossy().ends_with(".rdb");
     let r = write_base(shared, &snapshot, path, checksum, 0, preamble);
-    shared.ks.end_snapshot();
+    snapshot.end(&shared.ks, r.is_ok());
     r?;
     Ok(())
 }

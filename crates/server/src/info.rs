@@ -342,12 +342,21 @@ fn render_section(
             );
         }
         "persistence" => {
+            // Our snapshot's copies of slots written before the writer reached them stand in for
+            // a fork's copy-on-write pages (`persistence::SlotSnapshot`); they are read live, so
+            // their age is always 0.
+            let progress = crate::persistence::save_progress();
             let persist = shared.persist.lock();
             let _ = write!(
                 o,
-                "# Persistence\r\nloading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}",
+                "# Persistence\r\nloading:{}\r\nasync_loading:{}\r\ncurrent_cow_peak:{}\r\ncurrent_cow_size:{}\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:{:.2}\r\ncurrent_save_keys_processed:{}\r\ncurrent_save_keys_total:{}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:{}\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n{}",
                 u8::from(crate::replication::loading()),
                 u8::from(crate::replication::async_loading()),
+                progress.copies_peak_bytes,
+                progress.copies_bytes,
+                progress.percent(),
+                progress.keys_written,
+                progress.keys_total,
                 shared.stats.dirty.load(Ordering::Relaxed),
                 u8::from(persist.bgsave_started_ms.is_some() || crate::replication::sync_snapshot_in_progress()),
                 shared.lastsave_s.load(Ordering::Relaxed),
@@ -355,6 +364,7 @@ fn render_section(
                 persist.last_bgsave_secs,
                 persist.bgsave_started_ms.map_or(-1, |t| (crate::shared::now_ms() - t) / 1000),
                 persist.rdb_saves,
+                crate::persistence::last_copies_bytes(crate::persistence::SnapshotKind::Rdb),
                 persist.last_load_keys_expired,
                 persist.last_load_keys_loaded,
                 crate::aof::info_fields(),

@@ -27,7 +27,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 /// What INFO persistence reports about saves and the last load.
 #[derive(Debug, Default)]
@@ -136,7 +136,8 @@ pub fn save(shared: &Shared) -> std::io::Result<()> {
 pub(crate) struct SlotSnapshot {
     databases: usize,
     taken: Box<[AtomicBool]>,
-    parts: Mutex<HashMap<usize, (Vec<u8>, u64)>>,
+    /// Serialized slots waiting for the writer, by slot index.
+    parts: Mutex<HashMap<usize, SlotPart>>,
     limits: EncodeLimits,
     /// `limits` without LZF, for the slots a writer serializes first: it does so in its own
     /// worker, holding the slot's lock, so it keeps that short and leaves compression to the
@@ -148,6 +149,83 @@ pub(crate) struct SlotSnapshot {
     now_ms: i64,
     /// Set by [`SlotSnapshot::cancel`]: the writer stops at its next slot (Redis kills its child).
     cancelled: AtomicBool,
+    kind: SnapshotKind,
+    /// Keys in the databases when the snapshot was taken (INFO's `current_save_keys_total`).
+    keys_total: u64,
+    /// Keys the writer has handed to its sink (`current_save_keys_processed`).
+    keys_written: AtomicU64,
+    /// Bytes of the slots that first lockers serialized and the writer has not written out yet:
+    /// what this snapshot costs in memory beyond the dataset, where a fork costs the pages
+    /// copied on write. INFO reports it as `current_cow_size`, so the same dashboards and alerts
+    /// read it. Rejected: counting every byte first lockers ever serialized, which keeps growing
+    /// after the writer has freed them and so overstates the memory a save needs.
+    held_bytes: AtomicU64,
+    /// The most `held_bytes` reached (`current_cow_peak`; the last save's `rdb_last_cow_size` /
+    /// `aof_last_cow_size`).
+    held_peak_bytes: AtomicU64,
+}
+
+/// One slot, serialized, waiting for the snapshot's writer.
+struct SlotPart {
+    bytes: Vec<u8>,
+    keys: u64,
+    /// Serialized by a first locker rather than the writer: counted in `held_bytes`.
+    held: bool,
+}
+
+/// Which of Redis's child types a snapshot stands in for: where INFO reports its copies once it
+/// succeeds (`rdb_last_cow_size` for BGSAVE and full syncs, `aof_last_cow_size` for rewrites).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SnapshotKind {
+    Rdb,
+    Aof,
+}
+
+/// The running snapshot, for INFO's progress fields (the keyspace runs one at a time). Weak: INFO
+/// must not keep a finished snapshot's parts alive.
+static RUNNING: Mutex<Option<Weak<SlotSnapshot>>> = Mutex::new(None);
+/// The peak copies of the last successful snapshot of each kind (`rdb_last_cow_size`,
+/// `aof_last_cow_size`).
+static LAST_RDB_COPIES_BYTES: AtomicU64 = AtomicU64::new(0);
+static LAST_AOF_COPIES_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// A running snapshot's progress, as INFO persistence's `current_*` fields report a child's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SaveProgress {
+    pub copies_bytes: u64,
+    pub copies_peak_bytes: u64,
+    pub keys_written: u64,
+    pub keys_total: u64,
+}
+
+impl SaveProgress {
+    /// `current_fork_perc`: the share of the keys written, as Redis computes it from its child's
+    /// reports.
+    pub fn percent(&self) -> f64 {
+        if self.keys_total == 0 {
+            return 0.0;
+        }
+        self.keys_written as f64 * 100.0 / self.keys_total as f64
+    }
+}
+
+/// The running snapshot's progress, zero when none runs.
+pub(crate) fn save_progress() -> SaveProgress {
+    let Some(s) = RUNNING.lock().as_ref().and_then(Weak::upgrade) else { return SaveProgress::default() };
+    SaveProgress {
+        copies_bytes: s.held_bytes.load(Ordering::Relaxed),
+        copies_peak_bytes: s.held_peak_bytes.load(Ordering::Relaxed),
+        keys_written: s.keys_written.load(Ordering::Relaxed),
+        keys_total: s.keys_total,
+    }
+}
+
+/// The peak copies of the last successful snapshot of `kind`.
+pub(crate) fn last_copies_bytes(kind: SnapshotKind) -> u64 {
+    match kind {
+        SnapshotKind::Rdb => LAST_RDB_COPIES_BYTES.load(Ordering::Relaxed),
+        SnapshotKind::Aof => LAST_AOF_COPIES_BYTES.load(Ordering::Relaxed),
+    }
 }
 
 impl SlotSnapshot {
@@ -170,10 +248,12 @@ impl SlotSnapshot {
         Ok(())
     }
 
-    /// A snapshot of every database, not started yet (see [`keyspace::Keyspace::start_snapshot`]).
-    pub(crate) fn new(shared: &Shared, now_ms: i64) -> (Arc<SlotSnapshot>, bool) {
+    /// A snapshot of every database, not started yet ([`SlotSnapshot::start`]). Counts the keys,
+    /// so it must not be called with slots locked.
+    pub(crate) fn new(shared: &Shared, now_ms: i64, kind: SnapshotKind) -> (Arc<SlotSnapshot>, bool) {
         let (limits, checksum) = encode_limits(shared);
         let databases = shared.ks.db_count();
+        let keys_total = (0..databases).filter_map(|d| shared.ks.db_if_used(d)).map(|db| db.len() as u64).sum();
         let snapshot = Arc::new(SlotSnapshot {
             databases,
             taken: (0..databases * SLOT_COUNT).map(|_| AtomicBool::new(false)).collect(),
@@ -182,8 +262,42 @@ impl SlotSnapshot {
             limits,
             now_ms,
             cancelled: AtomicBool::new(false),
+            kind,
+            keys_total,
+            keys_written: AtomicU64::new(0),
+            held_bytes: AtomicU64::new(0),
+            held_peak_bytes: AtomicU64::new(0),
         });
         (snapshot, checksum)
+    }
+
+    /// Installs the snapshot in the keyspace ([`keyspace::Keyspace::start_snapshot`]) and makes
+    /// it the one INFO reports on. False if another snapshot runs.
+    pub(crate) fn start(self: &Arc<Self>, ks: &keyspace::Keyspace) -> bool {
+        if !ks.start_snapshot(self.clone()) {
+            return false;
+        }
+        *RUNNING.lock() = Some(Arc::downgrade(self));
+        true
+    }
+
+    /// Removes the snapshot from the keyspace; if it was written whole (`ok`), its peak copies
+    /// become the last save's (`rdb_last_cow_size` or `aof_last_cow_size`), as a child reports
+    /// its copy-on-write only after a successful save.
+    pub(crate) fn end(self: &Arc<Self>, ks: &keyspace::Keyspace, ok: bool) {
+        ks.end_snapshot();
+        let mut running = RUNNING.lock();
+        if running.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(self))) {
+            *running = None;
+        }
+        drop(running);
+        if ok {
+            let peak = self.held_peak_bytes.load(Ordering::Relaxed);
+            match self.kind {
+                SnapshotKind::Rdb => LAST_RDB_COPIES_BYTES.store(peak, Ordering::Relaxed),
+                SnapshotKind::Aof => LAST_AOF_COPIES_BYTES.store(peak, Ordering::Relaxed),
+            }
+        }
     }
 
     fn index(&self, db: u32, slot: u16) -> Option<usize> {
@@ -229,7 +343,8 @@ impl SnapshotHook for SlotSnapshot {
         if self.taken[i].swap(true, Ordering::AcqRel) {
             return;
         }
-        let limits = if SNAPSHOT_WRITER.with(Cell::get) { &self.limits } else { &self.first_lock_limits };
+        let writer = SNAPSHOT_WRITER.with(Cell::get);
+        let limits = if writer { &self.limits } else { &self.first_lock_limits };
         let mut bytes = Vec::with_capacity(table.len() * 32);
         let mut keys = 0u64;
         // Keys past their expiry but not yet removed are written too, as Redis's rdbSaveRio does:
@@ -241,7 +356,11 @@ impl SnapshotHook for SlotSnapshot {
             keys += 1;
         }
         if keys > 0 {
-            self.parts.lock().insert(i, (bytes, keys));
+            if !writer {
+                let held = self.held_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+                self.held_peak_bytes.fetch_max(held, Ordering::Relaxed);
+            }
+            self.parts.lock().insert(i, SlotPart { bytes, keys, held: !writer });
         }
     }
 }
@@ -276,11 +395,11 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
         st.saving = true;
         st.bgsave_started_ms = Some(now);
     }
-    let (snapshot, checksum) = SlotSnapshot::new(shared, now);
+    let (snapshot, checksum) = SlotSnapshot::new(shared, now, SnapshotKind::Rdb);
     let databases = shared.ks.db_count();
     let used: Vec<u32> = (0..databases).filter(|&d| shared.ks.db_if_used(d).is_some()).map(|d| d as u32).collect();
     let dirty_at_start = shared.stats.dirty.load(Ordering::Relaxed);
-    if !shared.ks.start_snapshot(snapshot.clone()) {
+    if !snapshot.start(&shared.ks) {
         shared.persist.lock().saving = false;
         return Err("ERR Background save already in progress");
     }
@@ -289,7 +408,7 @@ pub fn bgsave(shared: &'static Shared) -> Result<(), &'static str> {
         let path = shared.config.read().rdb_path();
         let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
         let result = write_background_snapshot(shared, &snapshot, &used, &path, checksum, delay_us, false);
-        shared.ks.end_snapshot();
+        snapshot.end(&shared.ks, result.is_ok());
         match &result {
             Ok(keys) => {
                 notice!("DB saved on disk ({keys} keys)");
@@ -393,13 +512,17 @@ fn write_parts(
             go_on()?;
             drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
-            let Some((bytes, n)) = snapshot.parts.lock().remove(&i) else { continue };
+            let Some(SlotPart { bytes, keys: n, held }) = snapshot.parts.lock().remove(&i) else { continue };
             if !selected {
                 w.select(d as u64);
                 selected = true;
             }
             w.emit_encoded(&bytes, sink)?;
             keys += n;
+            snapshot.keys_written.fetch_add(n, Ordering::Relaxed);
+            if held {
+                snapshot.held_bytes.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+            }
             if delay_us > 0 {
                 // rdb-key-save-delay (a test knob) can ask for seconds per key: slept in short steps so
                 // a cancel is seen promptly.

@@ -1860,7 +1860,7 @@ fn full_sync(
             })?;
             f.flush()
         })();
-        shared.ks.end_snapshot();
+        snapshot.end(&shared.ks, written.is_ok());
         written?;
         notice!("Background RDB transfer started by pid {}", std::process::id());
         link.state.store(SEND_BULK, Ordering::Relaxed);
@@ -1904,11 +1904,12 @@ fn start_sync_snapshot(
         if stop() {
             return Err(std::io::Error::other("closed while waiting for the snapshot"));
         }
-        let (snapshot, checksum) = crate::persistence::SlotSnapshot::new(shared, now_ms());
+        let (snapshot, checksum) =
+            crate::persistence::SlotSnapshot::new(shared, now_ms(), crate::persistence::SnapshotKind::Rdb);
         let started = {
             let _g = r.apply.lock();
             crate::aof::with_all_slots_locked(shared, || {
-                if !shared.ks.start_snapshot(snapshot.clone()) {
+                if !snapshot.start(&shared.ks) {
                     return None;
                 }
                 let mut st = r.stream.lock();
@@ -2199,7 +2200,7 @@ fn lead_diskless_batch(
         &mut write_all,
     )
     .and_then(|_| write_all(mark.as_bytes()));
-    shared.ks.end_snapshot();
+    snapshot.end(&shared.ks, written.is_ok());
     for (i, w) in writers.iter_mut().enumerate() {
         if written.is_ok() && failed[i].borrow().is_none() {
             links[i].transfer_write_since_ms.store(now_ms(), Ordering::Relaxed);

@@ -211,6 +211,73 @@ fn bgsave_saves_the_data_as_it_was_when_it_started() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A background save reports its progress in INFO persistence as Redis's child does: the keys
+/// it will write and has written (`current_save_keys_*`, `current_fork_perc`), and the memory it
+/// costs beyond the dataset, where a fork reports its copy-on-write pages: here the copies of the
+/// slots that writes reached before the save's writer did (`current_cow_size`, `current_cow_peak`,
+/// then `rdb_last_cow_size` / `aof_last_cow_size`). Both BGSAVE and BGREWRITEAOF.
+#[test]
+fn a_background_save_reports_its_progress_and_the_copies_writes_cost() {
+    const KEYS: i64 = 1_000;
+    const VALUE_BYTES: i64 = 500;
+    for (command, in_progress, last_copies, extra) in [
+        ("BGSAVE", "rdb_bgsave_in_progress", "rdb_last_cow_size", ["--appendonly", "no"]),
+        ("BGREWRITEAOF", "aof_rewrite_in_progress", "aof_last_cow_size", ["--appendonly", "yes"]),
+    ] {
+        let dir = temp_dir("save-progress");
+        let server = Server::start_in(&dir, &["--save", "", extra[0], extra[1]]).expect("start");
+        let mut c = server.client();
+        let field = |c: &mut support::Client, name: &str| -> i64 {
+            persistence_field(c, name).parse().unwrap_or_else(|_| panic!("{name} is a number"))
+        };
+        let value = "A".repeat(VALUE_BYTES as usize);
+        let mut pipeline = Vec::new();
+        for i in 0..KEYS {
+            pipeline.extend(support::Client::encode(&["SET", &format!("key{i}"), &value]));
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..KEYS {
+            assert_eq!(c.read(), Reply::Simple("OK".into()));
+        }
+        for name in ["current_cow_size", "current_cow_peak", "current_save_keys_total", last_copies] {
+            assert_eq!(field(&mut c, name), 0, "{name} before any save ({command})");
+        }
+        // 2 ms a key: the save takes about 2 s, and our writes below land ahead of it.
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+        let Reply::Simple(_) = c.cmd(&[command]) else { panic!("{command} started") };
+        assert_eq!(field(&mut c, "current_save_keys_total"), KEYS, "({command})");
+        let mut pipeline = Vec::new();
+        for i in 0..KEYS {
+            pipeline.extend(support::Client::encode(&["SETRANGE", &format!("key{i}"), "0", "B"]));
+        }
+        c.send_raw(&pipeline);
+        for _ in 0..KEYS {
+            assert_eq!(c.read(), Reply::Int(VALUE_BYTES));
+        }
+        let copies = field(&mut c, "current_cow_size");
+        let written = field(&mut c, "current_save_keys_processed");
+        assert_eq!(field(&mut c, in_progress), 1, "still saving ({command})");
+        // Every key the writer had not reached when we wrote it was copied first, and stays
+        // copied until the writer writes it out; 100 keys (200 ms) of slack for the two reads.
+        let expected = (KEYS - written - 100).max(0) * VALUE_BYTES;
+        assert!(copies >= expected, "{copies} bytes copied, {written} keys written ({command})");
+        assert!(copies > 0, "the writes cost copies ({command})");
+        assert!(field(&mut c, "current_cow_peak") >= copies, "({command})");
+        support::wait_until("the save's writer to move on", Duration::from_secs(10), || {
+            field(&mut c, "current_save_keys_processed") > written
+        });
+        let percent: f64 = persistence_field(&mut c, "current_fork_perc").parse().expect("a percentage");
+        assert!(percent > 0.0 && percent <= 100.0, "current_fork_perc {percent} ({command})");
+        support::wait_until("the save to end", Duration::from_secs(30), || field(&mut c, in_progress) == 0);
+        assert!(field(&mut c, last_copies) >= copies, "the save's peak copies are kept ({command})");
+        for name in ["current_cow_size", "current_cow_peak", "current_save_keys_total", "current_save_keys_processed"] {
+            assert_eq!(field(&mut c, name), 0, "{name} after the save ({command})");
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 /// As Redis's FLUSHALL kills its saving child: a BGSAVE under way stops at once, writes no file,
 /// leaves no temp file, does not count as a failed save (writes stay allowed) and keeps the changes
 /// counted as unsaved; with save points configured, FLUSHALL then saves the empty dataset itself.
