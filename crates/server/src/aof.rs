@@ -151,6 +151,9 @@ struct State {
     rewrite_scheduled: bool,
     /// The scheduled rewrite also turns the AOF on (CONFIG SET appendonly yes).
     scheduled_turn_on: bool,
+    /// The running rewrite writes the first base of an AOF just turned on (Redis's
+    /// AOF_WAIT_REWRITE): until it ends, the data before the switch is in no file.
+    writing_first_base: bool,
     last_rewrite_secs: i64,
     last_rewrite_ok: bool,
     rewrites: u64,
@@ -234,6 +237,23 @@ pub fn logging() -> bool {
 /// True while a rewrite writes its base (BGSAVE waits: they share the keyspace's snapshot).
 pub fn rewrite_in_progress() -> bool {
     AOF.get().is_some_and(|a| a.rewriting.load(Ordering::Relaxed))
+}
+
+/// True while the running rewrite writes the first base of an AOF just turned on (shutdown must
+/// not exit then, as Redis's AOF_WAIT_REWRITE).
+pub fn writing_first_base() -> bool {
+    AOF.get().is_some_and(|a| a.state.lock().writing_first_base)
+}
+
+/// Stops a running rewrite and waits for its thread (Redis's `killAppendOnlyChild`): the
+/// manifest already lists the incr file opened at its start, so old base + every incr still
+/// hold the whole dataset.
+pub fn kill_rewrite() {
+    let Some(a) = AOF.get() else { return };
+    if let Some(snapshot) = a.state.lock().rewrite_snapshot.clone() {
+        snapshot.cancel();
+    }
+    wait_rewrite_done();
 }
 
 /// True while writes are propagated (never on a thread replaying the AOF).
@@ -789,6 +809,7 @@ pub fn rewrite_background(shared: &'static Shared, turn_on: bool) -> Result<bool
         }
         st.rewrite_in_progress = true;
         st.rewrite_started_ms = now_ms();
+        st.writing_first_base = turn_on && !aof().log_on.load(Ordering::Relaxed);
         aof().rewriting.store(true, Ordering::Relaxed);
     }
     let result = start_rewrite(shared, turn_on);
@@ -796,6 +817,7 @@ pub fn rewrite_background(shared: &'static Shared, turn_on: bool) -> Result<bool
         warning!("Can't rewrite append only file in background: {e}");
         let mut st = aof().state.lock();
         st.rewrite_in_progress = false;
+        st.writing_first_base = false;
         aof().rewriting.store(false, Ordering::Relaxed);
         st.last_rewrite_ok = false;
         st.consecutive_failures += 1;
@@ -877,6 +899,7 @@ fn start_rewrite(shared: &'static Shared, turn_on: bool) -> std::io::Result<()> 
         let mut st = aof().state.lock();
         st.rewrite_snapshot = None;
         st.rewrite_in_progress = false;
+        st.writing_first_base = false;
         aof().rewriting.store(false, Ordering::Relaxed);
         st.last_rewrite_secs = (now_ms() - st.rewrite_started_ms) / 1000;
         match result {

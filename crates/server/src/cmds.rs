@@ -2,10 +2,10 @@
 //! SELECT, CLIENT ...), COMMAND, CONFIG, INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN.
 //! Replies and errors follow Redis 7.0.15 word for word.
 
+use crate::info;
 use crate::pubsub::SubKind;
 use crate::shared::{now_us, Msg};
 use crate::worker::{Conn, Env, ReplyMode};
-use crate::{info, notice};
 use commands::args::{eq_ic, parse_i64};
 use commands::{errors, key_positions, keys_and_flags, Entry, Kind, Registry};
 use keyspace::SLOT_COUNT;
@@ -704,30 +704,53 @@ impl Env {
                 }
             }
             SHUTDOWN => {
+                let mut flags = 0;
+                let mut abort = false;
                 for a in &args[1..] {
-                    if !["nosave", "save", "now", "force", "abort"].iter().any(|k| eq_ic(a, k)) {
-                        c.out.error(errors::SYNTAX);
-                        return;
+                    match () {
+                        _ if eq_ic(a, "nosave") => flags |= crate::shutdown::NOSAVE,
+                        _ if eq_ic(a, "save") => flags |= crate::shutdown::SAVE,
+                        _ if eq_ic(a, "now") => flags |= crate::shutdown::NOW,
+                        _ if eq_ic(a, "force") => flags |= crate::shutdown::FORCE,
+                        _ if eq_ic(a, "abort") => abort = true,
+                        _ => {
+                            c.out.error(errors::SYNTAX);
+                            return;
+                        }
                     }
                 }
-                if args[1..].iter().any(|a| eq_ic(a, "abort")) {
-                    c.out.error("ERR No shutdown in progress.");
+                let both = crate::shutdown::SAVE | crate::shutdown::NOSAVE;
+                if (abort && flags != 0) || flags & both == both {
+                    c.out.error(errors::SYNTAX);
                     return;
                 }
-                let has = |k: &str| args[1..].iter().any(|a| eq_ic(a, k));
+                if abort {
+                    if crate::shutdown::abort(shared) {
+                        c.out.ok();
+                    } else {
+                        c.out.error("ERR No shutdown in progress.");
+                    }
+                    return;
+                }
+                // Waiting for replicas blocks the caller, which a transaction cannot.
+                if flags & crate::shutdown::NOW == 0 && self.in_exec {
+                    c.out.error("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client");
+                    return;
+                }
                 // Redis's shutdownCommand: during a busy script only NOSAVE (saving would wait
                 // for the script's data).
-                if crate::scripting::busy() && !has("nosave") {
+                if crate::scripting::busy() && flags & crate::shutdown::NOSAVE == 0 {
                     c.out.error(crate::scripting::busy_error());
                     return;
                 }
-                notice!("User requested shutdown...");
-                if !crate::persistence::save_for_shutdown(shared, has("save"), has("nosave")) && !has("force") {
-                    c.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
-                    return;
+                match crate::shutdown::prepare(shared, flags, now) {
+                    crate::shutdown::Outcome::Exit => {
+                        crate::request_shutdown(shared);
+                        c.close_after_write = true;
+                    }
+                    crate::shutdown::Outcome::Waiting(cancels) => self.block_in_shutdown(c, cancels),
+                    crate::shutdown::Outcome::Failed => c.out.error(crate::shutdown::FAILED_REPLY),
                 }
-                crate::request_shutdown(shared);
-                c.close_after_write = true;
             }
             MULTI => {
                 if c.multi.is_some() {

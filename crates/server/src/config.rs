@@ -2295,6 +2295,15 @@ impl Config {
     }
 
     /// `stop-writes-on-bgsave-error`.
+    /// `shutdown-on-sigint` (`sigint`) or `shutdown-on-sigterm`: the SHUTDOWN flags a signal
+    /// shuts down with, as bits of [`crate::shutdown::Flags`] (0 for `default`).
+    pub fn shutdown_on_signal(&self, sigint: bool) -> i32 {
+        match self.value_of(if sigint { "shutdown-on-sigint" } else { "shutdown-on-sigterm" }) {
+            Some(Val::Enum(v)) => *v,
+            _ => 0,
+        }
+    }
+
     pub fn stop_writes_on_bgsave_error(&self) -> bool {
         self.flag("stop-writes-on-bgsave-error")
     }

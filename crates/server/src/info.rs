@@ -293,15 +293,26 @@ fn render_section(
                 env!("CARGO_PKG_VERSION"),
                 shared.workers().len(),
             );
+            if let Some(left_ms) = crate::shutdown::remaining_ms(now_ms) {
+                let _ = write!(o, "shutdown_in_milliseconds:{left_ms}\r\n");
+            }
         }
         "clients" => {
-            let connected = shared.clients.lock().len();
+            // Replicas are not counted, as Redis's `clients - slaves`.
+            let connected = shared
+                .clients
+                .lock()
+                .values()
+                .filter(|c| c.kind.load(Ordering::Relaxed) != crate::replication::CLIENT_REPLICA)
+                .count();
             let _ = write!(
                 o,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:{}\r\n",
                 connected,
                 cfg.maxclients(),
-                shared.blocked_count.load(Ordering::Relaxed) + shared.paused_count.load(Ordering::Relaxed),
+                shared.blocked_count.load(Ordering::Relaxed)
+                    + shared.paused_count.load(Ordering::Relaxed)
+                    + crate::shutdown::BLOCKED.load(Ordering::Relaxed),
                 shared.tracking.counts().0,
                 shared.blocked_count.load(Ordering::Relaxed),
             );

@@ -31,6 +31,7 @@ mod pubsub;
 mod replication;
 mod scripting;
 mod shared;
+mod shutdown;
 mod tracking;
 mod watchdog;
 mod worker;
@@ -336,6 +337,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         pause: Mutex::new(Default::default()),
         pause_until_ms: 0.into(),
         failover_pause_until_ms: 0.into(),
+        shutdown_pause_until_ms: 0.into(),
         role_switch_pending: false.into(),
         stats: Default::default(),
         start_ms: now_ms(),
@@ -378,19 +380,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         Ok(mut signals) => {
             std::thread::Builder::new().name("signals".into()).spawn(move || {
                 for sig in signals.forever() {
-                    let name = if sig == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
-                    if replication::loading() {
-                        warning!("Received shutdown signal during loading, scheduling shutdown.");
-                    } else {
-                        warning!("Received {name} scheduling shutdown...");
-                    }
-                    // As Redis: if the final save fails, the server keeps running rather than
-                    // exit and lose the data it was asked to keep. During the start-up load
-                    // nothing is saved (`save_for_shutdown`) and the load stops.
-                    if persistence::save_for_shutdown(shared, false, false) {
-                        request_shutdown(shared);
-                        break;
-                    }
+                    shutdown::on_signal(shared, sig == signal_hook::consts::SIGINT);
                 }
             })?;
         }
@@ -450,7 +440,6 @@ fn run(config: Config) -> anyhow::Result<()> {
     for t in threads {
         let _ = t.join();
     }
-    warning!("User requested shutdown...");
     aof::shutdown();
     if let Some(path) = unixsocket.filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_file(path);

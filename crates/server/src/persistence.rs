@@ -85,7 +85,7 @@ fn encode_limits(shared: &Shared) -> (EncodeLimits, bool) {
     (limits, data.rdb_checksum)
 }
 
-/// Records the outcome of a save (SAVE or BGSAVE) as Redis does: the change counter loses the
+/// Records the outcome of a BGSAVE, or of a SAVE that succeeded, as Redis does: the change counter loses the
 /// changes the snapshot holds, LASTSAVE moves, and a failure blocks writes if
 /// stop-writes-on-bgsave-error says so.
 fn finish_save(shared: &Shared, ok: bool, dirty_at_start: u64) {
@@ -126,7 +126,13 @@ pub fn save(shared: &Shared) -> std::io::Result<()> {
         Ok(keys) => notice!("DB saved on disk ({keys} keys)"),
         Err(e) => warning!("Failed saving the RDB file {}: {e}", path.display()),
     }
-    finish_save(shared, result.is_ok(), dirty_before);
+    if result.is_ok() {
+        finish_save(shared, true, dirty_before);
+    } else {
+        // As Redis's rdbSave: a failed foreground save changes no status (only a failed BGSAVE
+        // blocks writes with -MISCONF); the caller gets the error.
+        shared.persist.lock().saving = false;
+    }
     result.map(|_| ())
 }
 
@@ -673,6 +679,9 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
     write_aux_repl(&mut w, now, false, crate::replication::save_info(shared));
     write_functions(&mut w);
     let mut keys = 0u64;
+    // rdb-key-save-delay (a test knob) slows SAVE too, as Redis's rdbSaveKeyValuePair does for
+    // every save: tests watch a shutdown's save while it runs.
+    let delay_us = shared.config.read().rdb_key_save_delay_us().max(0) as u64;
     for &d in &used {
         let (mut n, mut with_expiry) = (0u64, 0u64);
         for s in 0..SLOT_COUNT as u16 {
@@ -692,6 +701,9 @@ fn write_snapshot(shared: &Shared, path: &Path, limits: EncodeLimits, checksum: 
                 let expire = t.expire_at(key.as_bytes());
                 w.key(key.as_bytes(), value, expire);
                 keys += 1;
+                if delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(delay_us));
+                }
             }
             out.write_all(&w.take_bytes())?;
         }
@@ -978,28 +990,4 @@ pub fn load_rdb_bytes(shared: &Shared, bytes: &[u8], merge: bool, keep_expired: 
     st.last_load_keys_loaded = loaded;
     st.last_load_keys_expired = expired;
     Ok(reader.position())
-}
-
-/// Redis's shutdown rule: save if save points are configured (or SHUTDOWN SAVE asked for it),
-/// unless NOSAVE. Returns false if a save was needed and failed.
-pub fn save_for_shutdown(shared: &Shared, force_save: bool, no_save: bool) -> bool {
-    let configured = !shared.config.read().save_params().is_empty();
-    // As Redis's prepareForShutdown: never while a dataset is half loaded, which would
-    // overwrite the file with part of it.
-    if no_save || !(configured || force_save) || crate::replication::loading() {
-        return true;
-    }
-    // A BGSAVE under way is waited for (Redis kills its child instead): its file is then
-    // replaced by the final one.
-    while shared.persist.lock().saving {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    notice!("Saving the final RDB snapshot before exiting.");
-    match save(shared) {
-        Ok(()) => true,
-        Err(_) => {
-            warning!("Error trying to save the DB, can't exit.");
-            false
-        }
-    }
 }

@@ -1351,6 +1351,43 @@ pub fn replicas_acked(target: u64) -> usize {
     r.stream.lock().links.iter().filter(|l| l.ack.load(Ordering::Relaxed) >= target).count()
 }
 
+/// Redis's `isReadyToShutdown`: every replica (in any state) has acknowledged the whole stream.
+pub fn replicas_caught_up() -> bool {
+    let Some(r) = REPL.get() else { return true };
+    let st = r.stream.lock();
+    st.links.iter().all(|l| l.ack.load(Ordering::Relaxed) == st.end)
+}
+
+/// What `finishShutdown` logs of the replicas: each one that lags, then how many are in sync.
+pub fn log_replicas_at_shutdown() {
+    let Some(r) = REPL.get() else { return };
+    let st = r.stream.lock();
+    let now_s = now_ms() / 1000;
+    let mut lagging = 0usize;
+    for l in &st.links {
+        let ack = l.ack.load(Ordering::Relaxed);
+        if ack == st.end {
+            continue;
+        }
+        lagging += 1;
+        let state = l.state.load(Ordering::Relaxed);
+        let lag = if state == ONLINE { now_s - l.ack_ms.load(Ordering::Relaxed) / 1000 } else { 0 };
+        let state = match state {
+            WAIT_BGSAVE => "wait_bgsave",
+            SEND_BULK => "send_bulk",
+            _ => "online",
+        };
+        warning!(
+            "Lagging replica {} reported offset {} behind master, lag={lag}, state={state}.",
+            l.name(),
+            st.end as i64 - ack as i64
+        );
+    }
+    if !st.links.is_empty() {
+        notice!("{} of {} replicas are in sync when shutting down.", st.links.len() - lagging, st.links.len());
+    }
+}
+
 /// WAIT asks the replicas for their offsets (Redis's `REPLCONF GETACK *` in beforeSleep).
 pub fn request_acks() {
     let r = repl();

@@ -399,6 +399,9 @@ pub struct Shared {
     /// CLIENT PAUSE as Redis keeps its pause purposes apart: CLIENT UNPAUSE must not end it.
     /// Until this time (ms) no write command starts; see `WorkerStats::in_write`.
     pub failover_pause_until_ms: AtomicI64,
+    /// The write pause of a shutdown (`shutdown`): while it waits for lagging replicas and
+    /// during its final save. Kept apart from the failover's, which its abort clears.
+    pub shutdown_pause_until_ms: AtomicI64,
     /// Set while a cluster replica that now owns slots is still turning into a master (the
     /// queued `Control::BecomeMaster`): the routing already sends its slots' clients here, and
     /// until the switch their writes are held, not refused READONLY (Redis promotes in the same
@@ -472,6 +475,12 @@ impl Shared {
             .flat_map(|(_, watchers)| watchers.iter().map(|w| w.client_id))
             .collect();
         self.mark_watch_dirty(&touched);
+    }
+
+    /// Until when writes are held by the server itself (a manual failover's or a shutdown's
+    /// pause), apart from CLIENT PAUSE.
+    pub fn write_pause_until_ms(&self) -> i64 {
+        self.failover_pause_until_ms.load(Ordering::SeqCst).max(self.shutdown_pause_until_ms.load(Ordering::SeqCst))
     }
 
     /// Once a failover's write pause has begun: waits until every worker has been seen outside

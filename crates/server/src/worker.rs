@@ -146,6 +146,8 @@ pub struct Conn {
     pub handoff: Option<crate::replication::PsyncRequest>,
     /// Parked in WAIT: (offset to reach, replicas wanted).
     pub wait_repl: Option<(u64, usize)>,
+    /// Blocked in SHUTDOWN while it waits for replicas: `shutdown::cancels()` when it blocked.
+    pub shutdown_wait: Option<u64>,
     /// CLIENT CACHING yes|no was given: it applies to the next command, or to the whole
     /// transaction (Redis's CLIENT_TRACKING_CACHING).
     pub tracking_caching: bool,
@@ -212,6 +214,7 @@ impl Conn {
             hello: None,
             handoff: None,
             wait_repl: None,
+            shutdown_wait: None,
             tracking_caching: false,
             lua_debug: None,
         }
@@ -1100,6 +1103,9 @@ impl Worker {
         if c.wait_repl.take().is_some() {
             crate::replication::repl().waiters.fetch_sub(1, Ordering::Relaxed);
         }
+        if c.shutdown_wait.take().is_some() {
+            crate::shutdown::BLOCKED.fetch_sub(1, Ordering::Relaxed);
+        }
         let _ = self.poll.registry().deregister(c.stream.source());
         if c.blocked.is_some() && self.env.shared.blocking.inner.lock().remove(c.info.id).is_some() {
             self.env.shared.blocked_count.fetch_sub(1, Ordering::SeqCst);
@@ -1134,6 +1140,9 @@ impl Worker {
         self.last_tick_ms = now;
         if self.env.shared.cron_paused.load(Ordering::Relaxed) {
             return;
+        }
+        if self.env.id == 0 {
+            crate::shutdown::cron(self.env.shared, now);
         }
         self.master_cron(now);
         self.env.refresh_data_config();
@@ -1225,6 +1234,24 @@ impl Worker {
                 }
             }
         }
+        if crate::shutdown::BLOCKED.load(Ordering::Relaxed) > 0 {
+            for idx in 0..self.conns.len() {
+                let cancelled =
+                    matches!(&self.conns[idx], Some(c) if c.shutdown_wait.is_some_and(crate::shutdown::was_cancelled));
+                if cancelled {
+                    self.with_conn(idx, |env, c| {
+                        c.shutdown_wait = None;
+                        crate::shutdown::BLOCKED.fetch_sub(1, Ordering::Relaxed);
+                        c.blocked = None;
+                        c.info.blocked.store(false, Ordering::Relaxed);
+                        env.parked = env.parked.saturating_sub(1);
+                        c.out.error(crate::shutdown::FAILED_REPLY);
+                        env.process_input(c);
+                    });
+                    self.finish(idx);
+                }
+            }
+        }
         for idx in 0..self.conns.len() {
             let due = matches!(&self.conns[idx], Some(c) if c.wait_repl.is_none() && matches!(c.blocked, Some(Some(d)) if d <= now));
             if due {
@@ -1237,7 +1264,7 @@ impl Worker {
             .shared
             .pause_until_ms
             .load(Ordering::Relaxed)
-            .max(self.env.shared.failover_pause_until_ms.load(Ordering::Relaxed))
+            .max(self.env.shared.write_pause_until_ms())
             .max(if self.env.shared.role_switch_pending.load(Ordering::Relaxed) { i64::MAX } else { 0 });
         for idx in 0..self.conns.len() {
             let resume = matches!(&self.conns[idx], Some(c) if c.paused && now >= paused_until);
@@ -1290,9 +1317,7 @@ impl Worker {
             return;
         }
         // No expiry cycle while clients are paused (see the expiry mode in `execute`).
-        if shared.pause_until_ms.load(Ordering::Relaxed) > now
-            || shared.failover_pause_until_ms.load(Ordering::Relaxed) > now
-        {
+        if shared.pause_until_ms.load(Ordering::Relaxed) > now || shared.write_pause_until_ms() > now {
             return;
         }
         // A replica's keys expire by its master's DELs only (Redis runs no expiry cycle there),
@@ -1967,8 +1992,7 @@ impl Env {
         // either, as Redis 7.0's checkClientPauseTimeoutAndReturnIfPaused: a read that runs
         // during a write pause finds expired keys gone but leaves them, so the dataset (and the
         // replication offset) does not move until the pause ends.
-        let paused = shared.pause_until_ms.load(Ordering::Relaxed) > now
-            || shared.failover_pause_until_ms.load(Ordering::Relaxed) > now;
+        let paused = shared.pause_until_ms.load(Ordering::Relaxed) > now || shared.write_pause_until_ms() > now;
         // Only a writable replica's writes delete (Redis forces the deletion for write lookups
         // unless the replica is read-only): a may-replicate command a read-only replica runs,
         // such as PFCOUNT or EVAL, hides expired keys and keeps them.
@@ -1985,7 +2009,7 @@ impl Env {
         }
         if failover_guard {
             self.stats.in_write.store(true, Ordering::SeqCst);
-            if shared.failover_pause_until_ms.load(Ordering::SeqCst) > now {
+            if shared.write_pause_until_ms() > now {
                 self.stats.in_write.store(false, Ordering::Release);
                 self.park_paused(c);
                 return Exec::Deferred;
@@ -2137,6 +2161,17 @@ impl Env {
 
     /// Holds `c`'s command until a pause ends (`wake_parked` runs it again). Counted in INFO's
     /// blocked_clients, as Redis blocks a postponed client (BLOCKED_POSTPONE).
+    /// SHUTDOWN waits for replicas: the caller blocks until the shutdown ends the process or is
+    /// cancelled (then it gets `shutdown::FAILED_REPLY`, from `wake_parked`). `cancels` is
+    /// `shutdown::cancels()` as `shutdown::prepare` read it.
+    pub(crate) fn block_in_shutdown(&mut self, c: &mut Conn, cancels: u64) {
+        c.shutdown_wait = Some(cancels);
+        crate::shutdown::BLOCKED.fetch_add(1, Ordering::Relaxed);
+        c.blocked = Some(None);
+        c.info.blocked.store(true, Ordering::Relaxed);
+        self.parked += 1;
+    }
+
     fn park_paused(&mut self, c: &mut Conn) {
         c.paused = true;
         self.parked += 1;

@@ -1011,3 +1011,44 @@ fn a_transfer_cut_short_is_reported_as_redis_does_and_retried_at_once() {
     // The old data is untouched by the failed transfers.
     assert_eq!(r.cmd(&["GET", "mine"]), Reply::bulk("1"));
 }
+
+/// A master's SHUTDOWN waits for a replica that has not acknowledged every write (Redis 7.0's
+/// `shutdown-timeout`): the caller blocks, writes are held, INFO shows the time left; SHUTDOWN
+/// ABORT ends the wait (the caller gets Redis's error, the held write goes through). Once the
+/// replica runs again a second SHUTDOWN ends the process, and only after the replica has every
+/// write the master acknowledged.
+#[test]
+fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_the_wait() {
+    let mut master = redoxide(&["--shutdown-timeout", "60"]);
+    let replica = redoxide(&[]);
+    let mut m = master.client();
+    let mut r = replica.client();
+    assert_eq!(r.cmd(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]), Reply::Simple("OK".into()));
+    wait_until("the replica's link", Duration::from_secs(10), || link_up(&mut r));
+    m.cmd(&["SET", "k", "1"]);
+    wait_until("the first write on the replica", Duration::from_secs(10), || r.cmd(&["GET", "k"]) == Reply::bulk("1"));
+    replica.signal("-STOP");
+    assert_eq!(m.cmd(&["INCR", "k"]), Reply::Int(2));
+    let mut shutdown = master.client();
+    shutdown.send(&["SHUTDOWN"]);
+    wait_until("SHUTDOWN to block", Duration::from_secs(5), || field(&mut m, "clients", "blocked_clients") == "1");
+    let left_ms: i64 = field(&mut m, "server", "shutdown_in_milliseconds").parse().expect("time left");
+    assert!(left_ms > 0 && left_ms <= 60_000, "shutdown_in_milliseconds {left_ms}");
+    let mut writer = master.client();
+    writer.send(&["SET", "held", "1"]);
+    wait_until("the write to be held", Duration::from_secs(5), || field(&mut m, "clients", "blocked_clients") == "2");
+    assert_eq!(m.cmd(&["SHUTDOWN", "ABORT"]), Reply::Simple("OK".into()));
+    assert_eq!(shutdown.read(), Reply::Error("ERR Errors trying to SHUTDOWN. Check logs.".into()));
+    assert_eq!(writer.read(), Reply::Simple("OK".into()), "the held write runs once the wait is over");
+    assert_eq!(field(&mut m, "server", "shutdown_in_milliseconds"), "", "no shutdown pending");
+    assert_eq!(m.cmd(&["SHUTDOWN", "ABORT"]), Reply::Error("ERR No shutdown in progress.".into()));
+    shutdown.send(&["SHUTDOWN"]);
+    wait_until("SHUTDOWN to block again", Duration::from_secs(5), || {
+        field(&mut m, "clients", "blocked_clients") == "1"
+    });
+    replica.signal("-CONT");
+    let status = master.wait_exit(Duration::from_secs(20)).expect("the master exits once the replica caught up");
+    assert!(status.success(), "{status}");
+    assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("2"), "the replica had every write before the master left");
+    assert_eq!(r.cmd(&["GET", "held"]), Reply::bulk("1"));
+}
