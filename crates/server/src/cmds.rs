@@ -547,6 +547,10 @@ impl Env {
                     if changed.iter().any(|n| n == "proc-title-template") {
                         crate::proctitle::refresh(cfg);
                     }
+                    if let Some(name) = changed.iter().find(|n| *n == "oom-score-adj" || *n == "oom-score-adj-values") {
+                        crate::oom_score::apply(cfg, crate::replication::is_replica())
+                            .map_err(|()| (name.clone(), crate::oom_score::APPLY_FAILED.to_string()))?;
+                    }
                     Ok(())
                 });
                 match result {

@@ -2295,6 +2295,20 @@ impl Config {
     }
 
     /// `stop-writes-on-bgsave-error`.
+    /// `oom-score-adj` (0 no, 1 relative, 2 absolute) and `oom-score-adj-values` (master,
+    /// replica, background child).
+    pub fn oom_score_adj(&self) -> (i32, [i64; 3]) {
+        let mode = match self.value_of("oom-score-adj") {
+            Some(Val::Enum(v)) => *v,
+            _ => 0,
+        };
+        let values = match self.value_of("oom-score-adj-values") {
+            Some(Val::Oom(v)) => *v,
+            _ => OOM_DEFAULTS,
+        };
+        (mode, values)
+    }
+
     /// `shutdown-on-sigint` (`sigint`) or `shutdown-on-sigterm`: the SHUTDOWN flags a signal
     /// shuts down with, as bits of [`crate::shutdown::Flags`] (0 for `default`).
     pub fn shutdown_on_signal(&self, sigint: bool) -> i32 {

@@ -312,7 +312,8 @@ fn render_section(
                 cfg.maxclients(),
                 shared.blocked_count.load(Ordering::Relaxed)
                     + shared.paused_count.load(Ordering::Relaxed)
-                    + crate::shutdown::BLOCKED.load(Ordering::Relaxed),
+                    + crate::shutdown::BLOCKED.load(Ordering::Relaxed)
+                    + crate::replication::repl().waiters.load(Ordering::Relaxed),
                 shared.tracking.counts().0,
                 shared.blocked_count.load(Ordering::Relaxed),
             );

@@ -24,6 +24,7 @@ mod log;
 mod lolwut;
 mod memory;
 mod migrate;
+mod oom_score;
 mod outbound;
 mod persistence;
 mod proctitle;
@@ -354,6 +355,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         introspect: Default::default(),
     }));
     introspect::refresh(shared);
+    oom_score::apply_current(shared);
     proctitle::refresh(&shared.config.read());
     shared.stats.client_eviction_limit.store(shared.config.read().client_eviction_limit(), Ordering::Relaxed);
     // Keys loaded below get access clocks of the right kind, stamped now (not at the epoch, which

@@ -636,6 +636,7 @@ fn replicate_from_at(shared: &'static Shared, host: &str, port: u16, barrier: bo
     // history does change: a partial resync that brings a new replid, or a full sync's RDB,
     // once it is all here and about to replace our data (a transfer that fails, e.g. because
     // the new master dies mid-way, leaves them and our history as they were).
+    crate::oom_score::apply_current(shared);
     notice!("Connecting to MASTER {host}:{port}");
     let spawned = std::thread::Builder::new().name("repl-link".into()).spawn(move || link_thread(shared, generation));
     if let Err(e) = spawned {
@@ -680,6 +681,7 @@ fn become_master_at(shared: &'static Shared, barrier: bool) {
         crate::aof::refresh_on();
     });
     disconnect_replicas();
+    crate::oom_score::apply_current(shared);
     notice!("MASTER MODE enabled");
 }
 

@@ -395,6 +395,14 @@ fn wait_role_info_fields_match_redis() {
     let started = Instant::now();
     assert_eq!(m.cmd(&["WAIT", "2", "300"]), Reply::Int(1));
     assert!(started.elapsed() >= Duration::from_millis(250));
+    // A client in WAIT is a blocked client, as Redis's BLOCKED_WAIT.
+    let mut waiting = master.client();
+    waiting.send(&["WAIT", "2", "3000"]);
+    wait_until("WAIT to count as blocked", Duration::from_secs(2), || {
+        field(&mut m, "clients", "blocked_clients") == "1"
+    });
+    assert_eq!(waiting.read(), Reply::Int(1));
+    assert_eq!(field(&mut m, "clients", "blocked_clients"), "0");
     match m.cmd(&["ROLE"]) {
         Reply::Array(a) => {
             assert_eq!(a[0], Reply::bulk("master"));
@@ -1051,4 +1059,32 @@ fn shutdown_waits_for_a_lagging_replica_and_abort_cancels_the_wait() {
     assert!(status.success(), "{status}");
     assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("2"), "the replica had every write before the master left");
     assert_eq!(r.cmd(&["GET", "held"]), Reply::bulk("1"));
+}
+
+/// `oom-score-adj` follows the role, as Redis's setOOMScoreAdj: the master's value, the
+/// replica's after REPLICAOF, the master's again after REPLICAOF NO ONE (relative to the score
+/// the process had), the value itself when `absolute`, and the earlier score once turned off.
+#[test]
+fn oom_score_adj_follows_the_role() {
+    let node = redoxide(&[]);
+    let mut c = node.client();
+    let score = || -> i64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", node.pid())).expect("oom_score_adj");
+        text.trim().parse().expect("a number")
+    };
+    let base = score();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "oom-score-adj-values", "10 20 30", "oom-score-adj", "yes"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(score(), base + 10, "master class");
+    // Nobody listens on port 1: the role changes all the same.
+    assert_eq!(c.cmd(&["REPLICAOF", "127.0.0.1", "1"]), Reply::Simple("OK".into()));
+    assert_eq!(score(), base + 20, "replica class");
+    assert_eq!(c.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::Simple("OK".into()));
+    assert_eq!(score(), base + 10, "master class again");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "oom-score-adj", "absolute"]), Reply::Simple("OK".into()));
+    assert_eq!(score(), 10, "absolute");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "oom-score-adj", "no"]), Reply::Simple("OK".into()));
+    assert_eq!(score(), base, "the earlier score is restored");
 }
