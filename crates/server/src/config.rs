@@ -2318,6 +2318,11 @@ impl Config {
         }
     }
 
+    /// `crash-log-enabled`: a crash writes Redis's bug report to the log.
+    pub fn crash_log_enabled(&self) -> bool {
+        self.flag("crash-log-enabled")
+    }
+
     pub fn stop_writes_on_bgsave_error(&self) -> bool {
         self.flag("stop-writes-on-bgsave-error")
     }

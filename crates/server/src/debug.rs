@@ -2,7 +2,7 @@
 //! that redoxide can honour today (RELOAD, SLEEP, SET-ACTIVE-EXPIRE, OBJECT, DIGEST,
 //! CONFIG-REWRITE-FORCE-ALL,
 //! DIGEST-VALUE, POPULATE, PROTOCOL, LOG, QUICKLIST-PACKED-THRESHOLD, JMAP, DROP-CLUSTER-PACKET-FILTER,
-//! CLUSTERLINK KILL, PAUSE-CRON, HELP).
+//! CLUSTERLINK KILL, PAUSE-CRON, SEGFAULT, HELP).
 //!
 //! DIGEST values are our own (not Redis's SHA1 bytes) but follow Redis's rule: equal datasets
 //! give equal digests, whatever the order their members were added in, and an empty dataset
@@ -67,6 +67,8 @@ const HELP: &[&str] = &[
     "    Kills the link based on the direction to/from (both) with the provided node.",
     "PAUSE-CRON <0|1>",
     "    Stop periodic cron job processing.",
+    "SEGFAULT",
+    "    Crash the server with sigsegv.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
@@ -216,6 +218,9 @@ impl Env {
         if eq_ic(sub, "help") && n == 2 {
             c.out.array(HELP.len());
             HELP.iter().for_each(|l| c.out.simple(l));
+        } else if eq_ic(sub, "segfault") && n == 2 {
+            warning!("DEBUG SEGFAULT called: crashing on purpose.");
+            crate::crash::segfault();
         } else if eq_ic(sub, "sleep") && n == 3 {
             let secs = parse_f64(args[2]).unwrap_or(0.0).clamp(0.0, 3600.0);
             let _asleep = crate::replication::debug_sleep();

@@ -38,6 +38,9 @@ impl Level {
 
 struct Logger {
     file: Option<Mutex<File>>,
+    /// The descriptor `file` writes to (stdout's without one), for the crash report, which
+    /// must not take the mutex: the crashed thread may hold it.
+    fd: std::os::fd::RawFd,
     min_level: Level,
 }
 
@@ -45,12 +48,11 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 /// Sets the destination once at start-up: an empty `logfile` means stdout, as in Redis.
 pub fn init(logfile: &str, level: Level) -> std::io::Result<()> {
-    let file = if logfile.is_empty() {
-        None
-    } else {
-        Some(Mutex::new(OpenOptions::new().create(true).append(true).open(logfile)?))
-    };
-    let _ = LOGGER.set(Logger { file, min_level: level });
+    use std::os::fd::AsRawFd;
+    let file =
+        if logfile.is_empty() { None } else { Some(OpenOptions::new().create(true).append(true).open(logfile)?) };
+    let fd = file.as_ref().map_or(libc::STDOUT_FILENO, |f| f.as_raw_fd());
+    let _ = LOGGER.set(Logger { file: file.map(Mutex::new), fd, min_level: level });
     Ok(())
 }
 
@@ -70,21 +72,79 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60,
-        now.subsec_millis()
-    )
+/// The time part of a log line (`dd Mon yyyy hh:mm:ss.mmm`), formatted without allocating.
+struct Timestamp(std::time::Duration);
+
+impl Timestamp {
+    fn now() -> Timestamp {
+        Timestamp(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs() as i64;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        write!(
+            f,
+            "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+            d,
+            MONTHS[(m - 1) as usize],
+            y,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            self.0.subsec_millis()
+        )
+    }
+}
+
+fn role_mark() -> &'static str {
+    if crate::replication::is_replica() {
+        "S"
+    } else {
+        "M"
+    }
+}
+
+/// A line formatted on the stack, cut at its capacity (for the crash report).
+struct StackLine {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl std::fmt::Write for StackLine {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to the log's descriptor with write(2) alone: no lock, no allocation, so a
+/// signal handler may call it whatever the crashed thread held.
+pub fn write_signal_safe(bytes: &[u8]) {
+    let fd = LOGGER.get().map_or(libc::STDOUT_FILENO, |l| l.fd);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid, initialised buffer of `rest.len()` bytes for the call.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        if n <= 0 {
+            return;
+        }
+        rest = &rest[n as usize..];
+    }
+}
+
+/// A warning line in the usual format, written as [`write_signal_safe`] writes (the message
+/// is formatted on the stack).
+pub fn warning_signal_safe(msg: std::fmt::Arguments<'_>) {
+    use std::fmt::Write as _;
+    let mut line = StackLine { bytes: [0; 512], len: 0 };
+    let _ = writeln!(line, "{}:{} {} # {}", std::process::id(), role_mark(), Timestamp::now(), msg);
+    write_signal_safe(&line.bytes[..line.len]);
 }
 
 pub fn log(level: Level, msg: &str) {
@@ -95,8 +155,7 @@ pub fn log(level: Level, msg: &str) {
     if level < min {
         return;
     }
-    let role = if crate::replication::is_replica() { "S" } else { "M" };
-    let line = format!("{}:{role} {} {} {}\n", std::process::id(), timestamp(), level.mark(), msg);
+    let line = format!("{}:{} {} {} {}\n", std::process::id(), role_mark(), Timestamp::now(), level.mark(), msg);
     match file {
         Some(f) => {
             let _ = f.lock().write_all(line.as_bytes());

@@ -15,6 +15,7 @@ mod check_aof;
 mod cluster_node;
 mod cmds;
 mod config;
+mod crash;
 mod debug;
 mod evict;
 mod info;
@@ -119,6 +120,8 @@ fn main() {
         std::process::exit(1);
     }
     commands::set_verbose_log(|line| log::log(log::Level::Verbose, line));
+    crash::set_log_enabled(config.crash_log_enabled());
+    crash::install();
     match run(config) {
         Ok(()) => std::process::exit(0),
         Err(e) => {

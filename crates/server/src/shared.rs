@@ -530,6 +530,7 @@ impl Shared {
         self.acl.apply_requirepass(cfg.requirepass());
         let cluster_settings = self.cluster.as_ref().map(|_| cfg.cluster_settings());
         self.stats.client_eviction_limit.store(cfg.client_eviction_limit(), Ordering::Relaxed);
+        crate::crash::set_log_enabled(cfg.crash_log_enabled());
         // The machine and slot locks are taken after the config lock is released, so nothing
         // waits on them while holding it.
         drop(cfg);

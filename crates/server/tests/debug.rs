@@ -87,3 +87,58 @@ fn quicklist_threshold_takes_memory_units_and_protocol_push_needs_resp3() {
     );
     assert_eq!(c.read(), Reply::bulk("Some real reply following the push reply"));
 }
+
+/// DEBUG SEGFAULT (the Redis Cluster tutorial's way to kill a master) and a SIGABRT from outside
+/// end the process by that signal, after Redis's bug report in the log: the signal line and the
+/// stack trace between the START and END markers. `crash-log-enabled no` leaves the report out
+/// but the process still dies of its signal.
+#[test]
+fn a_crash_writes_redis_bug_report_and_dies_of_its_signal() {
+    use std::os::unix::process::ExitStatusExt;
+    for (how, report) in [("segfault", true), ("abort", true), ("segfault", false)] {
+        let dir = std::env::temp_dir().join(format!("redoxide-crash-{how}-{report}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("server.log");
+        let enabled = if report { "yes" } else { "no" };
+        let mut server = Server::start_in(
+            &dir,
+            &[
+                "--enable-debug-command",
+                "yes",
+                "--logfile",
+                log.to_str().expect("path"),
+                "--crash-log-enabled",
+                enabled,
+            ],
+        )
+        .expect("start");
+        let expected_signal = if how == "segfault" {
+            let mut c = server.client();
+            c.send(&["DEBUG", "SEGFAULT"]);
+            assert!(c.is_closed_or_reset(), "the connection ends with the process");
+            libc::SIGSEGV
+        } else {
+            server.signal("-ABRT");
+            libc::SIGABRT
+        };
+        let status = server.wait_exit(Duration::from_secs(10)).expect("the server dies");
+        assert_eq!(status.signal(), Some(expected_signal), "{how}: {status}");
+        let text = std::fs::read_to_string(&log).expect("log");
+        let header = format!("Redis 7.0.15 crashed by signal: {expected_signal}");
+        if report {
+            let start = text.find("=== REDIS BUG REPORT START").expect("start marker");
+            let end = text.find("=== REDIS BUG REPORT END").expect("end marker");
+            let body = &text[start..end];
+            assert!(body.contains(&header), "{how}: {body}");
+            assert!(body.contains("------ STACK TRACE ------"), "{how}: {body}");
+            if how == "abort" {
+                assert!(body.contains("Killed by PID: "), "{how}: the sender is named: {body}");
+            }
+        } else {
+            assert!(!text.contains("REDIS BUG REPORT"), "crash-log-enabled no: {text}");
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
