@@ -293,6 +293,24 @@ pub fn from_script() -> bool {
 }
 
 thread_local! {
+    /// The reply buffer length past which the running command's client is over its hard
+    /// `client-output-buffer-limit` and will be closed with nothing sent (usize::MAX: no limit).
+    static REPLY_STOP_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Sets (or, with usize::MAX, clears) the length [`reply_over_limit`] compares with.
+pub fn set_reply_stop_len(len: usize) {
+    REPLY_STOP_LEN.with(|l| l.set(len));
+}
+
+/// Whether a command building a reply of unbounded size should stop adding to it: the client
+/// is past its output limit and none of it will be sent. Never inside a script, whose replies
+/// go to the script, not to the client.
+pub fn reply_over_limit(out_len: usize) -> bool {
+    out_len > REPLY_STOP_LEN.with(|l| l.get()) && !from_script()
+}
+
+thread_local! {
     /// Set while this thread re-runs a blocked client's command because a key it waits on was
     /// signalled: XREADGROUP then answers a vanished key or group with the errors Redis gives a
     /// client it unblocks, not the ones a fresh call gets.

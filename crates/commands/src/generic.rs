@@ -414,6 +414,10 @@ fn keys(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
     let mut n = 0usize;
     for slot in slots_for(if all { None } else { Some(pattern) }) {
         let out = &mut *ctx.out;
+        if crate::reply_over_limit(out.len()) {
+            // The client will be closed with none of this sent.
+            break;
+        }
         with_slot(ctx.locks, ctx.ks, db, slot, |t| {
             if t.is_empty() {
                 return;

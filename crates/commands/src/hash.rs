@@ -383,6 +383,10 @@ fn hrandfield_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             let picks = count.unsigned_abs() as usize;
             header(out, picks);
             for _ in 0..picks {
+                if crate::reply_over_limit(out.len()) {
+                    // The client will be closed with none of this sent.
+                    break;
+                }
                 if let Some(e) = h.get_index(random_index(&mut rng, h.len())) {
                     emit(out, e);
                 }

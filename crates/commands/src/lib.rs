@@ -30,7 +30,10 @@ mod stream;
 mod string;
 mod zset;
 
-pub use ctx::{set_verbose_log, BlockRequest, Ctx, DataConfig, Effects, Notification, Propagation};
+pub use ctx::{
+    reply_over_limit, set_reply_stop_len, set_verbose_log, BlockRequest, Ctx, DataConfig, Effects, Notification,
+    Propagation,
+};
 pub use dump::{encode_limits, SKIP_CHECKSUM_VALIDATION};
 pub use generic::{string_match, LAZYFREED_OBJECTS};
 pub use introspect::redis_encoding;

@@ -405,6 +405,10 @@ fn srandmember_with_count(ctx: &mut Ctx<'_, '_>, args: &[&[u8]]) {
             let picks = count.unsigned_abs() as usize;
             out.array(picks);
             for _ in 0..picks {
+                if crate::reply_over_limit(out.len()) {
+                    // The client will be closed with none of this sent.
+                    break;
+                }
                 if let Some(m) = s.get_index(random_index(&mut rng, s.len())) {
                     out.bulk(m);
                 }

@@ -473,6 +473,13 @@ pub struct OutputBufferLimit {
     pub soft_seconds: i64,
 }
 
+impl OutputBufferLimit {
+    /// Whether the class has a hard or a soft limit at all.
+    pub fn is_set(&self) -> bool {
+        self.hard_bytes > 0 || self.soft_bytes > 0
+    }
+}
+
 /// Redis's defaults for the normal, replica and pubsub classes.
 const OBUF_DEFAULTS: [OutputBufferLimit; 3] = [
     OutputBufferLimit { hard_bytes: 0, soft_bytes: 0, soft_seconds: 0 },

@@ -140,9 +140,14 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         flags.push('N');
     }
     let qbuf = cl.qbuf.load(Ordering::Relaxed);
-    let obl = cl.obuf.load(Ordering::Relaxed);
+    // Pending replies as Redis splits them: the fixed 16 KB buffer (`obl`), then a list of
+    // 16 KB blocks (`oll` blocks holding `omem` bytes).
+    let pending = cl.obuf.load(Ordering::Relaxed);
+    let omem = crate::pubsub::output_list_bytes(pending as usize) as u64;
+    let obl = pending - omem;
+    let oll = omem.div_ceil(crate::shared::CLIENT_BASE_MEM);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -161,7 +166,9 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         16384,
         16384,
         obl,
-        crate::shared::CLIENT_BASE_MEM + qbuf + obl,
+        oll,
+        omem,
+        crate::shared::CLIENT_BASE_MEM + qbuf + pending,
         cmd,
         String::from_utf8_lossy(&cl.user.lock()),
         if tracking & crate::tracking::ON != 0 { cl.tracking_redirect.load(Ordering::Relaxed) as i64 } else { -1 },

@@ -247,6 +247,25 @@ pub fn check_output_limit(c: &mut Conn, pending_bytes: usize, limit: &OutputBuff
     }
 }
 
+/// The normal class's check, on every pending reply byte, as the pubsub class's. Rejected:
+/// leaving the first 16 KB out, as CLIENT LIST's `omem` does after Redis's fixed buffer: Redis's
+/// replies built with a deferred length skip that buffer, so a KEYS reply Redis counts whole
+/// would have escaped the limit.
+pub fn normal_output_limit_reached(
+    soft_since_ms: &mut Option<i64>,
+    pending_bytes: usize,
+    limit: &OutputBufferLimit,
+    now_ms: i64,
+) -> bool {
+    output_limit_verdict(soft_since_ms, pending_bytes, limit, now_ms) == ObufVerdict::Close
+}
+
+/// Of `pending_bytes` of replies, those Redis would hold in its reply list rather than in the
+/// client's fixed 16 KB buffer: CLIENT LIST's `omem`.
+pub fn output_list_bytes(pending_bytes: usize) -> usize {
+    pending_bytes.saturating_sub(crate::shared::CLIENT_BASE_MEM as usize)
+}
+
 /// The limit rule itself (Redis's `checkClientOutputBufferLimits`): `soft_since_ms` remembers
 /// when the buffer first went over the soft limit and is cleared once it is back under.
 fn output_limit_verdict(

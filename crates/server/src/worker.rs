@@ -148,6 +148,9 @@ pub struct Conn {
     pub wait_repl: Option<(u64, usize)>,
     /// Blocked in SHUTDOWN while it waits for replicas: `shutdown::cancels()` when it blocked.
     pub shutdown_wait: Option<u64>,
+    /// Since when this normal client's pending replies have been over the normal class's soft
+    /// `client-output-buffer-limit`.
+    pub obuf_soft_since_ms: Option<i64>,
     /// CLIENT CACHING yes|no was given: it applies to the next command, or to the whole
     /// transaction (Redis's CLIENT_TRACKING_CACHING).
     pub tracking_caching: bool,
@@ -215,6 +218,7 @@ impl Conn {
             handoff: None,
             wait_repl: None,
             shutdown_wait: None,
+            obuf_soft_since_ms: None,
             tracking_caching: false,
             lua_debug: None,
         }
@@ -302,6 +306,8 @@ pub struct Env {
     pub outbox: Vec<Vec<crate::pubsub::Delivery>>,
     /// The pubsub class of `client-output-buffer-limit`, cached and refreshed each tick.
     pub obuf_limit_pubsub: crate::config::OutputBufferLimit,
+    /// The normal class, likewise.
+    pub obuf_limit_normal: crate::config::OutputBufferLimit,
     /// True while EXEC runs a queued server command (Redis's deny-blocking rule for SSUBSCRIBE).
     pub in_exec: bool,
     /// Cluster work a CLUSTER SETSLOT left for the end of its client's batch: `Some` once one
@@ -968,6 +974,31 @@ impl Worker {
         }
     }
 
+    /// Redis's clientsCron check of output buffer limits: a client whose replies wait unread is
+    /// closed once over its class's soft limit for longer than allowed, even when nothing new is
+    /// added to its buffer (the check on writing alone would never see the time pass).
+    fn check_output_limits(&mut self, now: i64) {
+        let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
+        for idx in 0..self.conns.len() {
+            let Some(c) = self.conns[idx].as_mut() else { continue };
+            let pending = c.out.len() - c.wpos;
+            if pending == 0 || c.master || c.handoff.is_some() {
+                continue;
+            }
+            let reached = if c.subs.is_some() {
+                pubsub.is_set()
+                    && crate::pubsub::check_output_limit(c, pending, &pubsub, now) == crate::pubsub::ObufVerdict::Close
+            } else {
+                normal.is_set()
+                    && crate::pubsub::normal_output_limit_reached(&mut c.obuf_soft_since_ms, pending, &normal, now)
+            };
+            if reached {
+                warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
+                self.close(idx);
+            }
+        }
+    }
+
     fn check_kills(&mut self) {
         for idx in 0..self.conns.len() {
             let kill = matches!(&self.conns[idx], Some(c) if c.info.kill.load(Ordering::Relaxed));
@@ -1046,6 +1077,17 @@ impl Worker {
         // executed, and their replies are owed (Redis writes them before it reads the FIN).
         // A write to a reset connection just fails.
         crate::aof::before_reply();
+        if self.env.obuf_limit_normal.is_set() && c.subs.is_none() && !c.master && c.handoff.is_none() {
+            let pending = c.out.len() - c.wpos;
+            let limit = self.env.obuf_limit_normal;
+            if crate::pubsub::normal_output_limit_reached(&mut c.obuf_soft_since_ms, pending, &limit, now_ms()) {
+                // As Redis's closeClientOnOutputBufferLimitReached: none of the pending replies
+                // is sent, so the memory they hold is freed at once.
+                warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
+                self.close(idx);
+                return;
+            }
+        }
         flush(c);
         if c.handoff.is_some() && !c.closed {
             self.hand_off(idx);
@@ -1148,6 +1190,7 @@ impl Worker {
         self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.check_kills();
+        self.check_output_limits(now);
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
         if timeout_s > 0 {
             for idx in 0..self.conns.len() {
@@ -1544,6 +1587,7 @@ impl Env {
             lookahead: Vec::with_capacity(LOOKAHEAD_MAX),
             outbox: Vec::new(),
             obuf_limit_pubsub: shared.config.read().client_output_buffer_limits()[2],
+            obuf_limit_normal: shared.config.read().client_output_buffer_limits()[0],
             in_exec: false,
             cluster_deferred: None,
             pushed_until: None,
@@ -2023,10 +2067,22 @@ impl Env {
         if sort_restricted {
             commands::sort::set_key_read_restricted(true);
         }
+        // A normal client with a hard output limit: commands whose reply has no bound of its
+        // own (KEYS, the random-member commands with a negative count) stop adding to it once
+        // past the limit, since the client will be closed without any of it sent (Redis's
+        // CLIENT_CLOSE_ASAP check in those loops). One compare when no limit is set.
+        let reply_limited = self.obuf_limit_normal.hard_bytes > 0 && c.subs.is_none() && !c.master;
+        if reply_limited {
+            let stop = c.wpos + self.obuf_limit_normal.hard_bytes as usize;
+            commands::set_reply_stop_len(stop);
+        }
         match entry.kind {
             Kind::Data(handler) => self.run_data(c, entry, handler, args, now),
             Kind::Server(id) => self.server_command(c, entry, id, args, now),
             Kind::Container => c.out.error(&commands::errors::wrong_arity(&entry.meta.name)),
+        }
+        if reply_limited {
+            commands::set_reply_stop_len(usize::MAX);
         }
         if sort_restricted {
             commands::sort::set_key_read_restricted(false);
@@ -2518,7 +2574,9 @@ impl Env {
     pub fn refresh_data_config(&mut self) {
         self.config_epoch = self.shared.config_epoch.load(Ordering::Acquire);
         self.data_config = self.shared.data_config();
-        self.obuf_limit_pubsub = self.shared.config.read().client_output_buffer_limits()[2];
+        let limits = self.shared.config.read().client_output_buffer_limits();
+        self.obuf_limit_pubsub = limits[2];
+        self.obuf_limit_normal = limits[0];
         if self.cluster.is_some() {
             let settings = self.shared.config.read().cluster_settings();
             self.cluster_reads_when_down = settings.allow_reads_when_down;

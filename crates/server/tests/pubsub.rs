@@ -261,3 +261,33 @@ fn pubsub_output_buffer_hard_limit_closes_a_subscriber_that_does_not_read() {
     assert!(closed, "a subscriber over the hard limit stayed subscribed");
     assert!(!client_list(&mut admin).contains("sub=1"));
 }
+
+/// The normal class of `client-output-buffer-limit`: a client whose reply goes over the hard
+/// limit is closed with none of it sent (Redis's CLIENT_CLOSE_ASAP), a reply of unbounded size
+/// stops being built once past it (HRANDFIELD with a huge negative count returns at once
+/// instead of building gigabytes), and a client under the limit is served as before.
+#[test]
+fn normal_output_buffer_limit_closes_a_client_without_sending_its_reply() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0"]),
+        Reply::Simple("OK".into())
+    );
+    let item = "x".repeat(1000);
+    for _ in 0..150 {
+        admin.cmd(&["RPUSH", "big", &item]);
+    }
+    let Reply::Array(small) = admin.cmd(&["LRANGE", "big", "0", "49"]) else { panic!("LRANGE") };
+    assert_eq!(small.len(), 50, "a reply under the limit is sent");
+    let mut greedy = server.client();
+    greedy.send(&["LRANGE", "big", "0", "-1"]);
+    assert!(greedy.is_closed_or_reset(), "the client over the limit is closed with nothing sent");
+    admin.cmd(&["HSET", "h", "a", "b"]);
+    let mut huge = server.client();
+    let started = std::time::Instant::now();
+    huge.send(&["HRANDFIELD", "h", "-999999999"]);
+    assert!(huge.is_closed_or_reset(), "HRANDFIELD's client is closed");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the reply stopped being built");
+    assert_eq!(admin.cmd(&["PING"]), Reply::Simple("PONG".into()));
+}
