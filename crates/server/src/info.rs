@@ -162,7 +162,7 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         cl.subs[2].load(Ordering::Relaxed),
         cl.multi_len.load(Ordering::Relaxed),
         qbuf,
-        16384u64.saturating_sub(qbuf),
+        cl.qbuf_free.load(Ordering::Relaxed),
         16384,
         16384,
         obl,

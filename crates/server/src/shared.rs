@@ -178,6 +178,8 @@ pub struct ClientShared {
     pub unix: bool,
     /// Bytes pending in the query buffer and output buffer, refreshed per batch.
     pub qbuf: AtomicU64,
+    /// Free room in the connection's read buffer (CLIENT LIST `qbuf-free`).
+    pub qbuf_free: AtomicU64,
     pub obuf: AtomicU64,
     /// This client's share of `GlobalStats::clients_mem` (0 for our master's link and replicas).
     pub mem_reported: AtomicU64,
@@ -224,6 +226,7 @@ impl ClientShared {
             subs: Default::default(),
             unix,
             qbuf: 0.into(),
+            qbuf_free: 0.into(),
             obuf: 0.into(),
             mem_reported: 0.into(),
             blocked: false.into(),

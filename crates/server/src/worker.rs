@@ -250,6 +250,12 @@ impl Conn {
         if self.multi.is_none() {
             crate::replication::applied_from_master(self.info.id, &self.master_pending);
             self.master_pending.clear();
+            // A big command (a 32 MB SET) must not leave its size allocated for the rest of the
+            // link's life: Redis's pending_querybuf test saw a replica hold twice its master's
+            // memory. Rejected: freeing it every time, which reallocates for every command.
+            if self.master_pending.capacity() > 4 * READ_CHUNK {
+                self.master_pending = Vec::new();
+            }
         }
     }
 
@@ -974,6 +980,28 @@ impl Worker {
         }
     }
 
+    /// Redis's clientsCronResizeQueryBuffer for idle clients: a connection that has sent nothing
+    /// for more than 2 s and has nothing buffered gives its read buffer back (16 KB each; the
+    /// next read allocates one again). Buffers over 64 KB already go when their request ends.
+    fn free_idle_read_buffers(&mut self, now: i64) {
+        for idx in 0..self.conns.len() {
+            let Some(c) = self.conns[idx].as_mut() else { continue };
+            if c.rbuf.is_empty()
+                || c.rstart != c.filled
+                || now - c.info.last_interaction_ms.load(Ordering::Relaxed) <= 2000
+            {
+                continue;
+            }
+            c.rbuf = Vec::new();
+            c.rstart = 0;
+            c.filled = 0;
+            c.info.qbuf_free.store(0, Ordering::Relaxed);
+            if !c.master {
+                report_client_mem(self.env.shared, c);
+            }
+        }
+    }
+
     /// Redis's clientsCron check of output buffer limits: a client whose replies wait unread is
     /// closed once over its class's soft limit for longer than allowed, even when nothing new is
     /// added to its buffer (the check on writing alone would never see the time pass).
@@ -1191,6 +1219,7 @@ impl Worker {
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.check_kills();
         self.check_output_limits(now);
+        self.free_idle_read_buffers(now);
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
         if timeout_s > 0 {
             for idx in 0..self.conns.len() {
@@ -1787,10 +1816,13 @@ impl Env {
             if rbuf.len() > 4 * READ_CHUNK {
                 c.rbuf = Vec::new();
                 c.spans = spans;
+                c.info.qbuf.store(0, Ordering::Relaxed);
+                c.info.qbuf_free.store(0, Ordering::Relaxed);
                 return;
             }
         }
         c.info.qbuf.store((c.filled - c.rstart) as u64, Ordering::Relaxed);
+        c.info.qbuf_free.store((rbuf.len() - c.filled) as u64, Ordering::Relaxed);
         c.rbuf = rbuf;
         c.spans = spans;
     }

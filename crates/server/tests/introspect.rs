@@ -1,7 +1,8 @@
 //! SLOWLOG, LATENCY and MONITOR, black box, on a server with several workers: what Redis's Tcl
 //! units do not check (MONITOR lines from clients on other workers, redaction in both logs,
 //! EXEC's commands logged one by one, MONITOR ending with RESET and refused inside MULTI).
-//! Durations are never asserted beyond "the threshold let it in".
+//! Durations are never asserted beyond "the threshold let it in". Also CLIENT LIST's view of an
+//! idle client's read buffer.
 
 mod support;
 
@@ -196,4 +197,29 @@ fn blocked_commands_are_logged_when_unblocked() {
         assert!(std::time::Instant::now() < deadline, "the unblocked BRPOP was not logged");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// An idle client's read buffer is given back after 2 s with nothing buffered (Redis's
+/// clientsCronResizeQueryBuffer), which CLIENT LIST shows as `qbuf-free` dropping to 0; the
+/// client is served as before afterwards.
+#[test]
+fn an_idle_clients_read_buffer_is_given_back() {
+    let server = Server::start(&[]);
+    let mut idle = server.client();
+    idle.cmd(&["CLIENT", "SETNAME", "idler"]);
+    let mut admin = server.client();
+    let qbuf_free = |admin: &mut support::Client| -> u64 {
+        let list = match admin.cmd(&["CLIENT", "LIST"]) {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("CLIENT LIST replied {other:?}"),
+        };
+        let line = list.lines().find(|l| l.contains("name=idler")).expect("the idle client").to_string();
+        let field = line.split(' ').find_map(|f| f.strip_prefix("qbuf-free=")).expect("qbuf-free");
+        field.parse().expect("a number")
+    };
+    assert_eq!(qbuf_free(&mut admin), 16384, "a client that sent something holds a 16 KB read buffer");
+    support::wait_until("the idle buffer to be given back", std::time::Duration::from_secs(10), || {
+        qbuf_free(&mut admin) == 0
+    });
+    assert_eq!(idle.cmd(&["PING"]), Reply::Simple("PONG".into()));
 }
