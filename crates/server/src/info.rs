@@ -168,7 +168,9 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         obl,
         oll,
         omem,
-        crate::shared::CLIENT_BASE_MEM + qbuf + pending,
+        // The read buffer as allocated (a big argument's whole length once its header is read),
+        // as Redis counts its query buffer's allocation.
+        crate::shared::CLIENT_BASE_MEM + qbuf + cl.qbuf_free.load(Ordering::Relaxed) + pending,
         cmd,
         String::from_utf8_lossy(&cl.user.lock()),
         if tracking & crate::tracking::ON != 0 { cl.tracking_redirect.load(Ordering::Relaxed) as i64 } else { -1 },
