@@ -140,6 +140,13 @@ impl Db {
         self.len() == 0
     }
 
+    /// Number of keys, as [`Db::len`], for a caller that may hold some of this database's slot
+    /// locks itself (BGSAVE inside EXEC): a slot whose lock is not free within `wait_per_slot`
+    /// is left out, so the count may come out low but the call never waits on its own thread.
+    pub fn len_not_waiting_on_held_slots(&self, wait_per_slot: std::time::Duration) -> usize {
+        self.slots.iter().filter_map(|s| s.0.try_lock_for(wait_per_slot).map(|t| t.len())).sum()
+    }
+
     /// (keys, keys with an expiry) for INFO keyspace.
     pub fn counts(&self) -> (usize, usize) {
         self.slots.iter().fold((0, 0), |(k, e), s| {

@@ -538,3 +538,29 @@ fn bgsave_and_the_aof_base_honour_rdbcompression() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// BGSAVE inside a transaction that also holds a key's slot (MULTI, SET, BGSAVE, EXEC) starts
+/// the save and answers: counting the keys for INFO must not wait on the slot the transaction
+/// itself holds (it did, and the worker hung). The file then holds the key.
+#[test]
+fn bgsave_inside_a_transaction_that_holds_a_slot_answers() {
+    let dir = temp_dir("bgsave-in-exec");
+    {
+        let server = Server::start_in(&dir, &["--save", ""]).expect("start");
+        let mut c = server.client();
+        c.set_read_timeout(Duration::from_secs(10));
+        assert_eq!(c.cmd(&["MULTI"]), Reply::Simple("OK".into()));
+        assert_eq!(c.cmd(&["SET", "k", "v"]), Reply::Simple("QUEUED".into()));
+        assert_eq!(c.cmd(&["BGSAVE"]), Reply::Simple("QUEUED".into()));
+        assert_eq!(
+            c.cmd(&["EXEC"]),
+            Reply::Array(vec![Reply::Simple("OK".into()), Reply::Simple("Background saving started".into())])
+        );
+        wait_bgsave_done(&mut c);
+        assert_eq!(persistence_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    }
+    let server = Server::start_in(&dir, &["--save", ""]).expect("restart");
+    assert_eq!(server.client().cmd(&["GET", "k"]), Reply::bulk("v"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
