@@ -496,6 +496,12 @@ impl CompactMap {
     /// the copy of each value stalling on its first touch). Rejected: prefetching in
     /// [`CompactMap::iter`] itself, which also serves walks that read only the keys.
     pub fn iter_prefetching(&self) -> Prefetching<'_, SegmentWalk<'_>> {
+        // The walk prefetches the block [`SEGMENTS_AHEAD`] segments on as it enters each one,
+        // so the first blocks are started here: otherwise every slot's walk (a few dozen
+        // entries) began with that many misses one after another.
+        for segment in self.segments.iter().take(SEGMENTS_AHEAD) {
+            prefetch_block(&segment.buckets);
+        }
         let inner = SegmentWalk { segments: &self.segments, segment: 0, bucket: 0 };
         Prefetching { inner, ahead: [None; PREFETCH_AHEAD], head: 0, len: 0 }
     }

@@ -245,17 +245,24 @@ fn list_node_bytes(fill: i64) -> usize {
 }
 
 /// Appends the type byte and the object encoding of `value`.
-pub fn encode_object(value: &Value, limits: &EncodeLimits, out: &mut Vec<u8>) {
-    match value {
-        Value::Str(StrValue::Int(v)) => {
-            out.push(TYPE_STRING);
+/// A string object's encoding without its type byte ([`TYPE_STRING`]): an integer encoding
+/// where the value has one, else the bytes (LZF-compressed when `limits` allow and it pays).
+pub fn encode_string_body(s: &StrValue, limits: &EncodeLimits, out: &mut Vec<u8>) {
+    match s {
+        StrValue::Int(v) => {
             if !write_int_encoded(out, *v) {
                 write_string(out, v.to_string().as_bytes(), limits);
             }
         }
-        Value::Str(StrValue::Raw(s)) => {
+        StrValue::Raw(s) => write_string(out, s.as_bytes(), limits),
+    }
+}
+
+pub fn encode_object(value: &Value, limits: &EncodeLimits, out: &mut Vec<u8>) {
+    match value {
+        Value::Str(s) => {
             out.push(TYPE_STRING);
-            write_string(out, s.as_bytes(), limits);
+            encode_string_body(s, limits, out);
         }
         Value::List(items) => {
             out.push(TYPE_LIST_QUICKLIST_2);

@@ -93,13 +93,32 @@ impl RdbWriter {
         entries: &[u8],
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
-        if !self.buf.is_empty() {
-            self.crc.update(&self.buf);
-            sink(&self.buf)?;
-            self.buf.clear();
-        }
+        self.drain_to(sink)?;
         self.crc.update(entries);
         sink(entries)
+    }
+
+    /// Lets `encode` append key entries (as [`encode_key_entry`] writes them) to the file with
+    /// this writer's limits: a snapshot encodes a whole slot at once this way.
+    pub fn encode_with<R>(&mut self, encode: impl FnOnce(&mut Vec<u8>, &EncodeLimits) -> R) -> R {
+        encode(&mut self.buf, &self.limits)
+    }
+
+    /// Bytes encoded and not yet handed out.
+    pub fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Hands `sink` the bytes encoded so far, the checksum seeing them, and keeps the buffer's
+    /// room for what comes next.
+    pub fn drain_to(&mut self, sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.crc.update(&self.buf);
+        sink(&self.buf)?;
+        self.buf.clear();
+        Ok(())
     }
 
     /// Bytes written since the last call, to be appended to the file; the checksum has seen them.
@@ -131,13 +150,26 @@ pub fn encode_key_entry(
         out.push(OP_EXPIRETIME_MS);
         out.extend_from_slice(&at.to_le_bytes());
     }
-    // The type byte comes first, then the key, then the encoding: encode the object into
-    // place, then move the key in after its type byte.
+    // The type byte comes first, then the key, then the encoding. A string's type is known
+    // up front, so it is written in order (strings are most of a dataset; this runs per key
+    // of every snapshot).
+    if let Value::Str(s) = value {
+        out.push(crate::object::TYPE_STRING);
+        crate::object::write_string(out, key, limits);
+        crate::object::encode_string_body(s, limits, out);
+        return;
+    }
+    // Other types choose their encoding (and so their type byte) while encoding: the key goes
+    // after a placeholder, the object after the key, and its type byte then moves into the
+    // placeholder. Rejected: encoding the object apart and copying it in after the key, an
+    // allocation and a second copy of every object.
     let start = out.len();
-    encode_object(value, limits, out);
-    let object = out.split_off(start + 1);
+    out.push(0);
     crate::object::write_string(out, key, limits);
-    out.extend_from_slice(&object);
+    let type_at = out.len();
+    encode_object(value, limits, out);
+    out[start] = out[type_at];
+    out.remove(type_at);
 }
 
 /// Appends one function library entry: the opcode, then the code as an RDB string.

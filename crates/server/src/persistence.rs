@@ -21,7 +21,7 @@ use keyspace::{key_hash_slot, LockSet, SlotTable, SnapshotHook, SLOT_COUNT};
 use parking_lot::Mutex;
 use persist::rdb::{encode_key_entry, RdbItem, RdbReader, RdbWriter};
 use persist::EncodeLimits;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -171,12 +171,11 @@ pub(crate) struct SlotSnapshot {
     held_peak_bytes: AtomicU64,
 }
 
-/// One slot, serialized, waiting for the snapshot's writer.
+/// One slot, serialized by a first locker other than the snapshot's writer, waiting for the
+/// writer (its bytes are counted in `held_bytes`).
 struct SlotPart {
     bytes: Vec<u8>,
     keys: u64,
-    /// Serialized by a first locker rather than the writer: counted in `held_bytes`.
-    held: bool,
 }
 
 /// Which of Redis's child types a snapshot stands in for: where INFO reports its copies once it
@@ -322,7 +321,18 @@ thread_local! {
     /// Set while this thread writes a snapshot out (`write_parts`): the slots it reaches first
     /// it serializes itself, with the snapshot's full limits.
     static SNAPSHOT_WRITER: Cell<bool> = const { Cell::new(false) };
+    /// The slot index the writer's last lock reached first: the hook leaves it to the writer,
+    /// which encodes it straight into the file's buffer while it still holds the lock.
+    static WRITER_FIRST: Cell<Option<usize>> = const { Cell::new(None) };
+    /// A first locker's encoding buffer, reused from slot to slot so a part is allocated once
+    /// at its final size. Rejected: a part grown from a guess, which reallocated (copying
+    /// the part) two or three times per slot in the worker that happened to touch it.
+    static PART_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// The most a first locker's scratch buffer keeps between slots: one slot holding a huge key
+/// must not leave a worker holding its size for good.
+const PART_SCRATCH_KEEP_BYTES: usize = 1 << 20;
 
 /// Marks the calling thread as a snapshot's writer while it lives.
 struct SnapshotWriterThread;
@@ -356,26 +366,41 @@ impl SnapshotHook for SlotSnapshot {
         if self.taken[i].swap(true, Ordering::AcqRel) {
             return;
         }
-        let writer = SNAPSHOT_WRITER.with(Cell::get);
-        let limits = if writer { &self.limits } else { &self.first_lock_limits };
-        let mut bytes = Vec::with_capacity(table.len() * 32);
-        let mut keys = 0u64;
-        // Keys past their expiry but not yet removed are written too, as Redis's rdbSaveRio does:
-        // whoever loads the file decides (a master drops them and, restarted, feeds their
-        // deletion to its replicas; a replica keeps them until its master's DEL arrives).
-        for (key, value) in table.iter_prefetching() {
-            let expire = table.expire_at(key.as_bytes());
-            encode_key_entry(&mut bytes, key.as_bytes(), value, expire, limits);
-            keys += 1;
+        if SNAPSHOT_WRITER.with(Cell::get) {
+            WRITER_FIRST.with(|w| w.set(Some(i)));
+            return;
         }
-        if keys > 0 {
-            if !writer {
-                let held = self.held_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
-                self.held_peak_bytes.fetch_max(held, Ordering::Relaxed);
+        if table.is_empty() {
+            return;
+        }
+        let (bytes, keys) = PART_SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            let keys = encode_slot(&mut scratch, table, &self.first_lock_limits);
+            let bytes = scratch.as_slice().to_vec();
+            if scratch.capacity() > PART_SCRATCH_KEEP_BYTES {
+                *scratch = Vec::new();
             }
-            self.parts.lock().insert(i, SlotPart { bytes, keys, held: !writer });
-        }
+            (bytes, keys)
+        });
+        let held = self.held_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed) + bytes.len() as u64;
+        self.held_peak_bytes.fetch_max(held, Ordering::Relaxed);
+        self.parts.lock().insert(i, SlotPart { bytes, keys });
     }
+}
+
+/// Appends every key of `table` as an RDB key entry; returns how many. Keys past their expiry
+/// but not yet removed are written too, as Redis's rdbSaveRio does: whoever loads the file
+/// decides (a master drops them and, restarted, feeds their deletion to its replicas; a replica
+/// keeps them until its master's DEL arrives).
+fn encode_slot(out: &mut Vec<u8>, table: &SlotTable, limits: &EncodeLimits) -> u64 {
+    let mut keys = 0u64;
+    for (key, value) in table.iter_prefetching() {
+        let expire = table.expire_at(key.as_bytes());
+        encode_key_entry(out, key.as_bytes(), value, expire, limits);
+        keys += 1;
+    }
+    keys
 }
 
 /// Redis's `killRDBChild`: stops a running BGSAVE (its temp file is removed, and it does not count
@@ -487,6 +512,10 @@ pub(crate) fn write_snapshot_to(
     write_parts(shared, snapshot, used, &PartsOptions { checksum, delay_us, aof_base: false, stop }, sink)
 }
 
+/// How much a snapshot's writer encodes before handing it to its sink: large enough that the
+/// file's buffered writer passes it straight to write(2) rather than copying it first.
+const WRITE_CHUNK_BYTES: usize = 1 << 20;
+
 /// How [`write_parts`] writes: with a checksum, slowed by `delay_us` a key, as an AOF base, and
 /// until `stop` says otherwise.
 struct PartsOptions<'a> {
@@ -523,19 +552,37 @@ fn write_parts(
         }
         for s in 0..SLOT_COUNT as u16 {
             go_on()?;
-            drop(shared.ks.db(d as usize).lock_slot(s));
             let Some(i) = snapshot.index(d, s) else { continue };
-            let Some(SlotPart { bytes, keys: n, held }) = snapshot.parts.lock().remove(&i) else { continue };
-            if !selected {
-                w.select(d as u64);
-                selected = true;
-            }
-            w.emit_encoded(&bytes, sink)?;
+            let table = shared.ks.db(d as usize).lock_slot(s);
+            let n = if WRITER_FIRST.with(Cell::take) == Some(i) {
+                // Reached first by this thread: encoded straight into the file's buffer under
+                // the slot's lock (the lock is what keeps the slot as it was at the start).
+                if table.is_empty() {
+                    continue;
+                }
+                if !selected {
+                    w.select(d as u64);
+                    selected = true;
+                }
+                let n = w.encode_with(|out, limits| encode_slot(out, &table, limits));
+                drop(table);
+                if w.buffered_len() >= WRITE_CHUNK_BYTES {
+                    w.drain_to(sink)?;
+                }
+                n
+            } else {
+                drop(table);
+                let Some(SlotPart { bytes, keys: n }) = snapshot.parts.lock().remove(&i) else { continue };
+                if !selected {
+                    w.select(d as u64);
+                    selected = true;
+                }
+                w.emit_encoded(&bytes, sink)?;
+                snapshot.held_bytes.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+                n
+            };
             keys += n;
             snapshot.keys_written.fetch_add(n, Ordering::Relaxed);
-            if held {
-                snapshot.held_bytes.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
-            }
             if delay_us > 0 {
                 // rdb-key-save-delay (a test knob) can ask for seconds per key: slept in short steps so
                 // a cancel is seen promptly.
