@@ -238,26 +238,24 @@ pub enum ObufVerdict {
     Close,
 }
 
-/// Applies the pubsub class's `client-output-buffer-limit` to a subscribed client: over the
-/// hard limit closes it at once; over the soft limit for longer than its seconds closes it too.
-pub fn check_output_limit(c: &mut Conn, pending_bytes: usize, limit: &OutputBufferLimit, now_ms: i64) -> ObufVerdict {
-    match c.subs.as_mut() {
-        Some(subs) => output_limit_verdict(&mut subs.soft_limit_since_ms, pending_bytes, limit, now_ms),
-        None => ObufVerdict::Keep,
+/// Redis's checkClientOutputBufferLimits for a client: the pubsub class's limit while it is
+/// subscribed, the normal class's otherwise, on every pending reply byte. Over the hard limit
+/// it must close at once; over the soft limit for longer than its seconds, too. A master's link
+/// and a connection being handed to another worker are never closed by it. The one rule for the
+/// three places that check (writing replies, delivering messages, the tick that sees a soft
+/// limit run out with no new traffic). Rejected: leaving the first 16 KB out, as CLIENT LIST's
+/// `omem` does after Redis's fixed buffer: Redis's replies built with a deferred length skip
+/// that buffer, so a KEYS reply Redis counts whole would have escaped the limit.
+pub fn output_limit_reached(c: &mut Conn, pubsub: &OutputBufferLimit, normal: &OutputBufferLimit, now_ms: i64) -> bool {
+    if c.master || c.handoff.is_some() {
+        return false;
     }
-}
-
-/// The normal class's check, on every pending reply byte, as the pubsub class's. Rejected:
-/// leaving the first 16 KB out, as CLIENT LIST's `omem` does after Redis's fixed buffer: Redis's
-/// replies built with a deferred length skip that buffer, so a KEYS reply Redis counts whole
-/// would have escaped the limit.
-pub fn normal_output_limit_reached(
-    soft_since_ms: &mut Option<i64>,
-    pending_bytes: usize,
-    limit: &OutputBufferLimit,
-    now_ms: i64,
-) -> bool {
-    output_limit_verdict(soft_since_ms, pending_bytes, limit, now_ms) == ObufVerdict::Close
+    let pending = c.pending_reply_bytes();
+    let (since, limit) = match c.subs.as_mut() {
+        Some(subs) => (&mut subs.soft_limit_since_ms, pubsub),
+        None => (&mut c.obuf_soft_since_ms, normal),
+    };
+    limit.is_set() && output_limit_verdict(since, pending, limit, now_ms) == ObufVerdict::Close
 }
 
 /// Of `pending_bytes` of replies, those Redis would hold in its reply list rather than in the

@@ -49,6 +49,16 @@ const WAIT_BGSAVE: u8 = 0;
 const SEND_BULK: u8 = 1;
 const ONLINE: u8 = 2;
 
+/// A replica link's state as INFO replication and the shutdown log name it (Redis's
+/// `replstateToString`).
+fn state_name(state: u8) -> &'static str {
+    match state {
+        WAIT_BGSAVE => "wait_bgsave",
+        SEND_BULK => "send_bulk",
+        _ => "online",
+    }
+}
+
 /// The replication stream and backlog. One mutex: appends are short memcpys.
 struct Stream {
     replid: String,
@@ -1374,11 +1384,7 @@ pub fn log_replicas_at_shutdown() {
         lagging += 1;
         let state = l.state.load(Ordering::Relaxed);
         let lag = if state == ONLINE { now_s - l.ack_ms.load(Ordering::Relaxed) / 1000 } else { 0 };
-        let state = match state {
-            WAIT_BGSAVE => "wait_bgsave",
-            SEND_BULK => "send_bulk",
-            _ => "online",
-        };
+        let state = state_name(state);
         warning!(
             "Lagging replica {} reported offset {} behind master, lag={lag}, state={state}.",
             l.name(),
@@ -1488,11 +1494,7 @@ pub fn info_section(shared: &Shared) -> String {
         }
     }
     for (i, l) in live().enumerate() {
-        let state = match l.state.load(Ordering::Relaxed) {
-            WAIT_BGSAVE => "wait_bgsave",
-            SEND_BULK => "send_bulk",
-            _ => "online",
-        };
+        let state = state_name(l.state.load(Ordering::Relaxed));
         let _ = write!(
             s,
             "slave{i}:ip={},port={},state={state},offset={},lag={}\r\n",

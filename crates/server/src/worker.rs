@@ -160,6 +160,11 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Reply bytes written to the buffer and not yet sent.
+    pub(crate) fn pending_reply_bytes(&self) -> usize {
+        self.out.len() - self.wpos
+    }
+
     /// The fake client a script's commands run through (Redis's Lua client): never registered
     /// with the event loop nor listed among the clients; only its output buffer and database
     /// are used. Its socket is one end of a pair whose other end is dropped at once.
@@ -963,12 +968,9 @@ impl Worker {
         touched.dedup();
         let now = now_ms();
         for idx in touched {
+            let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
             let close = match self.conns[idx].as_mut() {
-                Some(c) => {
-                    let pending = c.out.len() - c.wpos;
-                    let limit = self.env.obuf_limit_pubsub;
-                    crate::pubsub::check_output_limit(c, pending, &limit, now) == crate::pubsub::ObufVerdict::Close
-                }
+                Some(c) => crate::pubsub::output_limit_reached(c, &pubsub, &normal, now),
                 None => false,
             };
             if close {
@@ -980,12 +982,21 @@ impl Worker {
         }
     }
 
-    /// Redis's clientsCronResizeQueryBuffer for idle clients: a connection that has sent nothing
-    /// for more than 2 s and has nothing buffered gives its read buffer back (16 KB each; the
-    /// next read allocates one again). Buffers over 64 KB already go when their request ends.
-    fn free_idle_read_buffers(&mut self, now: i64) {
+    /// Redis's clientsCron, per connection: the output buffer limit check, which must run even
+    /// when nothing new is added to a client's buffer (the check on writing alone would never see
+    /// a soft limit's time run out), and clientsCronResizeQueryBuffer for idle clients (one that
+    /// has sent nothing for more than 2 s and has nothing buffered gives its read buffer back,
+    /// 16 KB each; the next read allocates one again; buffers over 64 KB already go when their
+    /// request ends).
+    fn clients_cron(&mut self, now: i64) {
+        let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
         for idx in 0..self.conns.len() {
             let Some(c) = self.conns[idx].as_mut() else { continue };
+            if c.pending_reply_bytes() > 0 && crate::pubsub::output_limit_reached(c, &pubsub, &normal, now) {
+                warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
+                self.close(idx);
+                continue;
+            }
             if c.rbuf.is_empty()
                 || c.rstart != c.filled
                 || now - c.info.last_interaction_ms.load(Ordering::Relaxed) <= 2000
@@ -998,31 +1009,6 @@ impl Worker {
             c.info.qbuf_free.store(0, Ordering::Relaxed);
             if !c.master {
                 report_client_mem(self.env.shared, c);
-            }
-        }
-    }
-
-    /// Redis's clientsCron check of output buffer limits: a client whose replies wait unread is
-    /// closed once over its class's soft limit for longer than allowed, even when nothing new is
-    /// added to its buffer (the check on writing alone would never see the time pass).
-    fn check_output_limits(&mut self, now: i64) {
-        let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
-        for idx in 0..self.conns.len() {
-            let Some(c) = self.conns[idx].as_mut() else { continue };
-            let pending = c.out.len() - c.wpos;
-            if pending == 0 || c.master || c.handoff.is_some() {
-                continue;
-            }
-            let reached = if c.subs.is_some() {
-                pubsub.is_set()
-                    && crate::pubsub::check_output_limit(c, pending, &pubsub, now) == crate::pubsub::ObufVerdict::Close
-            } else {
-                normal.is_set()
-                    && crate::pubsub::normal_output_limit_reached(&mut c.obuf_soft_since_ms, pending, &normal, now)
-            };
-            if reached {
-                warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
-                self.close(idx);
             }
         }
     }
@@ -1105,16 +1091,16 @@ impl Worker {
         // executed, and their replies are owed (Redis writes them before it reads the FIN).
         // A write to a reset connection just fails.
         crate::aof::before_reply();
-        if self.env.obuf_limit_normal.is_set() && c.subs.is_none() && !c.master && c.handoff.is_none() {
-            let pending = c.out.len() - c.wpos;
-            let limit = self.env.obuf_limit_normal;
-            if crate::pubsub::normal_output_limit_reached(&mut c.obuf_soft_since_ms, pending, &limit, now_ms()) {
-                // As Redis's closeClientOnOutputBufferLimitReached: none of the pending replies
-                // is sent, so the memory they hold is freed at once.
-                warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
-                self.close(idx);
-                return;
-            }
+        // One test of a cached word for an unsubscribed client with the normal class's default
+        // (no limit): the clock is read only when a limit applies.
+        let (pubsub, normal) = (&self.env.obuf_limit_pubsub, &self.env.obuf_limit_normal);
+        let limited = if c.subs.is_some() { pubsub.is_set() } else { normal.is_set() };
+        if limited && crate::pubsub::output_limit_reached(c, pubsub, normal, now_ms()) {
+            // As Redis's closeClientOnOutputBufferLimitReached: none of the pending replies is
+            // sent, so the memory they hold is freed at once.
+            warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
+            self.close(idx);
+            return;
         }
         flush(c);
         if c.handoff.is_some() && !c.closed {
@@ -1218,8 +1204,7 @@ impl Worker {
         self.env.refresh_data_config();
         self.env.qbuf_limit = self.env.shared.config.read().client_query_buffer_limit();
         self.check_kills();
-        self.check_output_limits(now);
-        self.free_idle_read_buffers(now);
+        self.clients_cron(now);
         let timeout_s = self.env.shared.config.read().timeout_secs() as i64;
         if timeout_s > 0 {
             for idx in 0..self.conns.len() {
