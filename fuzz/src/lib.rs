@@ -7,7 +7,7 @@
 
 pub mod restore;
 
-use resp::{parse_request, split_args, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
+use resp::{parse_request, pending_request_split, split_args, ArgSpan, Limits, ParseError, Parsed, INLINE_MAX_SIZE};
 
 /// `proto-max-bulk-len` values worth exploring: tiny ones make the limit checks reachable from
 /// short inputs, huge ones exercise the span-size guard.
@@ -123,6 +123,13 @@ fn check_result(seg: &[u8], limits: &Limits, result: &Result<Parsed, ParseError>
         }
         Ok(Parsed::Incomplete { min_total }) => {
             assert!(*min_total > seg.len(), "Incomplete asks for {min_total} bytes but {} are buffered", seg.len());
+            // How CLIENT LIST splits the unfinished request stays inside it.
+            let (argv_bytes, qbuf_from) = pending_request_split(seg);
+            assert!(
+                qbuf_from <= seg.len() && argv_bytes <= qbuf_from,
+                "split {argv_bytes}/{qbuf_from} of {}",
+                seg.len()
+            );
         }
         Err(e) => assert!(e.reply_text().starts_with("ERR Protocol error: ")),
     }

@@ -12,7 +12,8 @@ mod repr;
 
 pub use float::{format_double, format_long_double};
 pub use parse::{
-    parse_request, peek_request, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed, Peeked, INLINE_MAX_SIZE,
+    parse_request, peek_request, pending_request_split, split_args, string2ll, ArgSpan, Limits, ParseError, Parsed,
+    Peeked, INLINE_MAX_SIZE,
 };
 pub use reply::ReplyBuf;
 pub use repr::repr;

@@ -208,6 +208,37 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// How an incomplete multibulk request at the start of `buf` splits as Redis holds it: the
+/// bytes of the arguments already complete (Redis has moved them out of its query buffer into
+/// the command's argv: CLIENT LIST's `argv-mem`) and the offset where what Redis still keeps
+/// in its query buffer begins (the unfinished argument's payload once its `$len` line is read,
+/// else that line). `(0, 0)` for anything else (an inline request, a malformed one). Only for
+/// reporting: it applies no limits and walks the headers again, as a parse of the request
+/// would.
+pub fn pending_request_split(buf: &[u8]) -> (usize, usize) {
+    fn header(buf: &[u8], at: usize, prefix: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != prefix {
+            return None;
+        }
+        let cr = at + 1 + memchr(b'\r', buf.get(at + 1..)?)?;
+        let n = usize::try_from(string2ll(&buf[at + 1..cr])?).ok()?;
+        (cr + 1 < buf.len()).then_some((n, cr + 2))
+    }
+    let Some((count, mut pos)) = header(buf, 0, b'*') else { return (0, 0) };
+    let mut argv_bytes = 0usize;
+    for _ in 0..count {
+        let Some((len, start)) = header(buf, pos, b'$') else { return (argv_bytes, pos) };
+        match start.checked_add(len).and_then(|end| end.checked_add(2)) {
+            Some(next) if next <= buf.len() => {
+                argv_bytes += len;
+                pos = next;
+            }
+            _ => return (argv_bytes, start),
+        }
+    }
+    (0, 0)
+}
+
 /// A complete multibulk request found by [`peek_request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peeked {
@@ -493,5 +524,18 @@ mod tests {
         for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"-", b"1a"] {
             assert_eq!(string2ll(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+    #[test]
+    fn a_pending_request_splits_as_redis_holds_it() {
+        // The big argument's header is read: only its payload so far stays in the query buffer.
+        let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nvvvv";
+        let payload = buf.len() - 4;
+        assert_eq!(pending_request_split(buf), (4, payload));
+        // Its header is not complete yet: it stays whole.
+        let buf = b"*2\r\n$3\r\nGET\r\n$1";
+        assert_eq!(pending_request_split(buf), (3, 13));
+        assert_eq!(pending_request_split(b"*1\r\n$500\r\n"), (0, 10));
+        assert_eq!(pending_request_split(b"PING\r\n"), (0, 0));
+        assert_eq!(pending_request_split(b"*1\r\n$4\r\nPING\r\n"), (0, 0));
     }
 }

@@ -761,6 +761,7 @@ impl Env {
                     c.out.error("ERR MULTI calls can not be nested");
                 } else {
                     c.multi = Some(Vec::new());
+                    c.multi_queued_bytes = 0;
                     c.info.multi_len.store(0, Ordering::Relaxed);
                     c.out.ok();
                 }
@@ -823,6 +824,7 @@ impl Env {
             c.out.error("ERR EXEC without MULTI");
             return;
         };
+        c.multi_queued_bytes = 0;
         c.info.multi_len.store(-1, Ordering::Relaxed);
         let aborted = std::mem::take(&mut c.multi_aborted);
         let watch_failed = c.info.watch_dirty.load(Ordering::SeqCst)
@@ -1182,6 +1184,11 @@ impl Env {
                 }
             }
             if ctype.is_some_and(|t| t != client_type(&cl)) {
+                continue;
+            }
+            // A client marked for closing (CLIENT KILL, eviction) is gone as far as anyone can
+            // see, as Redis frees it on the spot; its worker closes it at its next turn.
+            if cl.kill.load(Ordering::Relaxed) && cl.id != c.info.id {
                 continue;
             }
             text.push_str(&info::client_line(shared, &cl, now));

@@ -2227,7 +2227,9 @@ impl Config {
             r if r < 0 => {
                 let maxmemory = self.maxmemory();
                 if maxmemory == 0 {
-                    u64::MAX
+                    // A share of no limit is no limit (Redis's getClientEvictionLimit). It was
+                    // u64::MAX, which the eviction check read as -1 and evicted every client.
+                    return 0;
                 } else {
                     (maxmemory as f64 * (-r) as f64 / 100.0) as u64
                 }

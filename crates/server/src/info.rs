@@ -147,7 +147,7 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
     let obl = pending - omem;
     let oll = omem.div_ceil(crate::shared::CLIENT_BASE_MEM);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         cl.id,
         cl.addr,
         cl.laddr,
@@ -163,6 +163,8 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         cl.multi_len.load(Ordering::Relaxed),
         qbuf,
         cl.qbuf_free.load(Ordering::Relaxed),
+        cl.argv_mem.load(Ordering::Relaxed),
+        cl.multi_mem.load(Ordering::Relaxed),
         16384,
         16384,
         obl,
@@ -170,7 +172,12 @@ pub fn client_line(shared: &Shared, cl: &ClientShared, now_ms: i64) -> String {
         omem,
         // The read buffer as allocated (a big argument's whole length once its header is read),
         // as Redis counts its query buffer's allocation.
-        crate::shared::CLIENT_BASE_MEM + qbuf + cl.qbuf_free.load(Ordering::Relaxed) + pending,
+        crate::shared::CLIENT_BASE_MEM
+            + qbuf
+            + cl.argv_mem.load(Ordering::Relaxed)
+            + cl.qbuf_free.load(Ordering::Relaxed)
+            + pending
+            + cl.state_mem.load(Ordering::Relaxed),
         cmd,
         String::from_utf8_lossy(&cl.user.lock()),
         if tracking & crate::tracking::ON != 0 { cl.tracking_redirect.load(Ordering::Relaxed) as i64 } else { -1 },

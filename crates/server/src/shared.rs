@@ -188,6 +188,14 @@ pub struct ClientShared {
     pub watch_dirty: AtomicBool,
     /// In MULTI (for CLIENT LIST's `multi=` field: queued commands, or -1).
     pub multi_len: AtomicI64,
+    /// Bytes the queued transaction and the WATCHed keys hold (CLIENT LIST's `multi-mem`), and
+    /// those plus the subscriptions' (in `tot-mem`): what a client holds besides its buffers,
+    /// written by the owning worker when it reports the client's memory.
+    pub multi_mem: AtomicU64,
+    /// The complete arguments of an unfinished request (CLIENT LIST's `argv-mem`; they are in
+    /// the read buffer, and `qbuf` counts only what follows them, as Redis shows it).
+    pub argv_mem: AtomicU64,
+    pub state_mem: AtomicU64,
     /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
     /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
     pub subs: [AtomicU32; 3],
@@ -199,6 +207,8 @@ pub struct ClientShared {
     /// its REDIRECT id; the authoritative mode is in `tracking::Tracking`.
     pub tracking: AtomicU8,
     pub tracking_redirect: AtomicU64,
+    /// Bytes this client's BCAST prefixes hold (`tracking`), counted in its memory.
+    pub tracking_prefix_bytes: AtomicU64,
     /// The name of the user the client is authenticated as (CLIENT LIST's `user=`, CLIENT
     /// KILL USER, disconnection on ACL changes).
     pub user: Mutex<Vec<u8>>,
@@ -223,6 +233,9 @@ impl ClientShared {
             no_evict: false.into(),
             watch_dirty: false.into(),
             multi_len: (-1).into(),
+            multi_mem: 0.into(),
+            argv_mem: 0.into(),
+            state_mem: 0.into(),
             subs: Default::default(),
             unix,
             qbuf: 0.into(),
@@ -233,6 +246,7 @@ impl ClientShared {
             monitor: false.into(),
             kind: AtomicU8::new(crate::replication::CLIENT_NORMAL),
             tracking: 0.into(),
+            tracking_prefix_bytes: 0.into(),
             tracking_redirect: 0.into(),
         }
     }
@@ -542,5 +556,7 @@ impl Shared {
         }
         crate::introspect::refresh(self);
         self.config_epoch.fetch_add(1, Ordering::Release);
+        // A lower maxmemory-clients evicts at once, as Redis's next command's evictClients.
+        crate::evict::evict_clients(self);
     }
 }

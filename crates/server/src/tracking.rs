@@ -342,6 +342,11 @@ impl Tracking {
             }
         }
         let flags = tracker.flags;
+        // Counted in the client's memory (Redis adds its prefix tree's nodes): the client's copy
+        // of each prefix and its id in the prefix's listener set.
+        let added_bytes: usize =
+            added.iter().map(|p| std::mem::size_of::<Vec<u8>>() + p.len() + std::mem::size_of::<u64>()).sum();
+        info.tracking_prefix_bytes.fetch_add(added_bytes as u64, Ordering::Relaxed);
         for p in added {
             inner.prefixes.entry(p).or_default().clients.insert(id);
         }
@@ -373,6 +378,7 @@ impl Tracking {
         }
         info.tracking.store(0, Ordering::Relaxed);
         info.tracking_redirect.store(0, Ordering::Relaxed);
+        info.tracking_prefix_bytes.store(0, Ordering::Relaxed);
         self.refresh_active(&inner);
     }
 

@@ -117,6 +117,9 @@ pub struct Conn {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command was refused while queuing: EXEC must fail with EXECABORT.
     pub multi_aborted: bool,
+    /// Bytes the commands queued since MULTI hold (their arguments and vectors), kept as they
+    /// are queued so reporting the client's memory after each command stays O(1).
+    pub multi_queued_bytes: usize,
     /// WATCHed keys: (db, key, expiry time at WATCH if the key had one).
     pub watched: Vec<(u32, Sds, Option<i64>)>,
     /// Pub/sub subscriptions; `None` while the client holds none (nearly always), so the
@@ -160,6 +163,22 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// What the client holds besides its buffers, as Redis's getClientMemoryUsage adds it:
+    /// (the queued transaction and the WATCHed keys, CLIENT LIST's `multi-mem`; that plus the
+    /// subscriptions and the tracking prefixes). Like Redis, a subscription or a WATCH counts its entry, not the name
+    /// (kept O(1): it runs after every command).
+    fn state_mem(&self) -> (u64, u64) {
+        let watch = self.watched.capacity() * std::mem::size_of::<(u32, Sds, Option<i64>)>();
+        let multi = self.multi_queued_bytes + watch;
+        let subs = self.subs.as_ref().map_or(0, |s| {
+            // An IndexSet entry: the name's vector, its hash, and its slot in the index.
+            let entry = std::mem::size_of::<Vec<u8>>() + 2 * std::mem::size_of::<usize>();
+            (s.channels.capacity() + s.patterns.capacity() + s.shard.capacity()) * entry
+        });
+        let prefixes = self.info.tracking_prefix_bytes.load(Ordering::Relaxed);
+        (multi as u64, (multi + subs) as u64 + prefixes)
+    }
+
     /// Reply bytes written to the buffer and not yet sent.
     pub(crate) fn pending_reply_bytes(&self) -> usize {
         self.out.len() - self.wpos
@@ -210,6 +229,7 @@ impl Conn {
             paused: false,
             multi: None,
             multi_aborted: false,
+            multi_queued_bytes: 0,
             watched: Vec::new(),
             subs: None,
             asking: 0,
@@ -1091,11 +1111,7 @@ impl Worker {
         // executed, and their replies are owed (Redis writes them before it reads the FIN).
         // A write to a reset connection just fails.
         crate::aof::before_reply();
-        // One test of a cached word for an unsubscribed client with the normal class's default
-        // (no limit): the clock is read only when a limit applies.
-        let (pubsub, normal) = (&self.env.obuf_limit_pubsub, &self.env.obuf_limit_normal);
-        let limited = if c.subs.is_some() { pubsub.is_set() } else { normal.is_set() };
-        if limited && crate::pubsub::output_limit_reached(c, pubsub, normal, now_ms()) {
+        if self.env.output_limit_reached(c) {
             // As Redis's closeClientOnOutputBufferLimitReached: none of the pending replies is
             // sent, so the memory they hold is freed at once.
             warning!("Client {} scheduled to be closed ASAP for overcoming of output buffer limits.", c.info.addr);
@@ -1503,14 +1519,17 @@ fn may_write(entry: &Entry, args: &[&[u8]]) -> bool {
 /// growth slack of a buffer holding large replies (up to twice them) until keys were evicted
 /// for memory the clients held.
 fn report_client_mem(shared: &Shared, c: &Conn) -> bool {
-    report_client_buffers(shared, &c.info, c.rbuf.capacity() + c.out.buf.capacity())
+    report_client_buffers(shared, c, c.rbuf.capacity() + c.out.buf.capacity())
 }
 
 /// [`report_client_mem`] with the buffers' capacities given: while `process_input` runs, the
 /// input buffer is out of the connection.
-fn report_client_buffers(shared: &Shared, info: &ClientShared, buffers_bytes: usize) -> bool {
-    let c = info;
-    let mem = CLIENT_BASE_MEM + buffers_bytes as u64;
+fn report_client_buffers(shared: &Shared, conn: &Conn, buffers_bytes: usize) -> bool {
+    let c = &conn.info;
+    let (multi_mem, state_mem) = conn.state_mem();
+    c.multi_mem.store(multi_mem, Ordering::Relaxed);
+    c.state_mem.store(state_mem, Ordering::Relaxed);
+    let mem = CLIENT_BASE_MEM + buffers_bytes as u64 + state_mem;
     // Only the owning worker writes a client's share (`forget_client_mem` too, on the same
     // thread), so a plain load and store do: no read-modify-write unless it changed.
     let old = c.mem_reported.load(Ordering::Relaxed);
@@ -1571,6 +1590,16 @@ fn flush(c: &mut Conn) {
 }
 
 impl Env {
+    /// Whether `c` is over its class's output buffer limit (see
+    /// [`crate::pubsub::output_limit_reached`]). One test of a cached word for an unsubscribed
+    /// client under the normal class's default (no limit): the clock is read only when a limit
+    /// applies.
+    fn output_limit_reached(&self, c: &mut Conn) -> bool {
+        let (pubsub, normal) = (&self.obuf_limit_pubsub, &self.obuf_limit_normal);
+        let limited = if c.subs.is_some() { pubsub.is_set() } else { normal.is_set() };
+        limited && crate::pubsub::output_limit_reached(c, pubsub, normal, now_ms())
+    }
+
     /// The environment the AOF loader runs scripts in (EVAL, EVALSHA, SCRIPT and FCALL from
     /// the file), as Redis's loader runs them through its fake client. `id` names the Lua VM's
     /// owner: the calling worker's own for DEBUG LOADAOF, so its VM is reused, not counted twice.
@@ -1739,12 +1768,22 @@ impl Env {
                     }
                     c.rstart += consumed;
                     c.need = 0;
+                    // Over its output buffer limit, the client is closed (by `finish_now`,
+                    // nothing sent) before anything else of it runs, and from now on its memory
+                    // counts towards no eviction (Redis's closeClientOnOutputBufferLimitReached
+                    // takes it out of the eviction buckets): a client whose reply is too large
+                    // for it must not get another client evicted first.
+                    if !c.master && self.output_limit_reached(c) {
+                        c.info.kill.store(true, Ordering::Relaxed);
+                        forget_client_mem(self.shared, &c.info);
+                        break;
+                    }
                     // As Redis after each command (updateClientMemUsageAndBucket, then
                     // evictClients before the next): a pipeline of large replies must be able
                     // to evict clients before its output makes the next command evict keys.
                     if !c.master
                         && self.shared.stats.client_eviction_limit.load(Ordering::Relaxed) != 0
-                        && report_client_buffers(self.shared, &c.info, rbuf.capacity() + c.out.buf.capacity())
+                        && report_client_buffers(self.shared, c, rbuf.capacity() + c.out.buf.capacity())
                     {
                         crate::evict::evict_clients(self.shared);
                         if c.info.kill.load(Ordering::Relaxed) {
@@ -1802,11 +1841,20 @@ impl Env {
                 c.rbuf = Vec::new();
                 c.spans = spans;
                 c.info.qbuf.store(0, Ordering::Relaxed);
+                c.info.argv_mem.store(0, Ordering::Relaxed);
                 c.info.qbuf_free.store(0, Ordering::Relaxed);
                 return;
             }
         }
-        c.info.qbuf.store((c.filled - c.rstart) as u64, Ordering::Relaxed);
+        // What Redis would show of an unfinished request: the arguments already complete sit in
+        // the command's argv (`argv-mem`), and its query buffer holds the rest, from the
+        // unfinished argument's payload on. Worked out only for a request of some size, so a
+        // pipeline's partial last request costs no second look at its headers.
+        let pending = c.filled - c.rstart;
+        let (argv_bytes, qbuf_from) =
+            if pending > READ_CHUNK { resp::pending_request_split(&rbuf[c.rstart..c.filled]) } else { (0, 0) };
+        c.info.qbuf.store((pending - qbuf_from) as u64, Ordering::Relaxed);
+        c.info.argv_mem.store(argv_bytes as u64, Ordering::Relaxed);
         c.info.qbuf_free.store((rbuf.len() - c.filled) as u64, Ordering::Relaxed);
         c.rbuf = rbuf;
         c.spans = spans;
@@ -2030,6 +2078,8 @@ impl Env {
                 self.count_rejected(entry);
             } else if let Some(queued) = c.multi.as_mut() {
                 queued.push(args.iter().map(|a| a.to_vec()).collect());
+                c.multi_queued_bytes += std::mem::size_of::<Vec<Vec<u8>>>()
+                    + args.iter().map(|a| std::mem::size_of::<Vec<u8>>() + a.len()).sum::<usize>();
                 c.info.multi_len.store(queued.len() as i64, Ordering::Relaxed);
                 c.out.simple("QUEUED");
             }
@@ -2221,6 +2271,7 @@ impl Env {
     /// Redis's `discardTransaction`: out of MULTI, its queue and its WATCHes dropped.
     pub fn discard_transaction(&mut self, c: &mut Conn) {
         c.multi = None;
+        c.multi_queued_bytes = 0;
         c.multi_aborted = false;
         c.info.multi_len.store(-1, Ordering::Relaxed);
         self.unwatch_all(c);
@@ -2969,6 +3020,12 @@ impl Env {
                 }
             }
             shared.watch_count.fetch_sub(1, Ordering::SeqCst);
+        }
+        drop(watches);
+        // A long WATCH list's room is given back, not kept for the client's lifetime (it
+        // counts in the client's memory, as Redis frees its list).
+        if c.watched.capacity() > 16 {
+            c.watched = Vec::new();
         }
     }
 

@@ -422,3 +422,84 @@ fn a_key_a_script_wrote_is_evicted_right_after_a_barren_eviction() {
     assert_eq!(c.cmd(&["SADD", "k", "m"]), Reply::Error(OOM.into()));
     assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(0), "the script's key was evicted");
 }
+
+/// The CLIENT LIST line of the connection named `name`, if it is listed.
+fn client_line(admin: &mut Client, name: &str) -> Option<String> {
+    let Reply::Bulk(list) = admin.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST is a bulk string") };
+    String::from_utf8_lossy(&list).lines().find(|l| l.contains(&format!(" name={name} "))).map(str::to_string)
+}
+
+fn client_field(line: &str, field: &str) -> u64 {
+    let prefix = format!("{field}=");
+    line.split(' ').find_map(|kv| kv.strip_prefix(prefix.as_str())).and_then(|v| v.parse().ok()).expect(field)
+}
+
+/// What a client holds besides its buffers counts towards `maxmemory-clients`, as Redis's
+/// getClientMemoryUsage adds it: a queued transaction and its WATCHes (CLIENT LIST's
+/// `multi-mem`, also in `tot-mem`), so a transaction that queues past the limit is evicted.
+/// Lowering the limit evicts at once; a percentage of no `maxmemory` is no limit.
+#[test]
+fn client_memory_counts_transactions_and_a_lower_limit_evicts_at_once() {
+    let server = Server::start(&[]);
+    let mut admin = server.client();
+    ok(&mut admin, &["CLIENT", "NO-EVICT", "on"]);
+    // A share of no maxmemory evicts nobody (it once evicted every client).
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "7%"]);
+    let mut plain = server.client();
+    ok(&mut plain, &["CLIENT", "SETNAME", "plain"]);
+    assert_eq!(plain.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    assert!(client_line(&mut admin, "plain").is_some(), "no limit, no eviction");
+
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "3000000"]);
+    let mut tx = server.client();
+    ok(&mut tx, &["CLIENT", "SETNAME", "tx"]);
+    for i in 0..100 {
+        ok(&mut tx, &["WATCH", &format!("w{i}")]);
+    }
+    ok(&mut tx, &["MULTI"]);
+    let value = "v".repeat(500_000);
+    assert_eq!(tx.cmd(&["SET", "k", &value]), Reply::Simple("QUEUED".into()));
+    let line = client_line(&mut admin, "tx").expect("listed");
+    let multi_mem = client_field(&line, "multi-mem");
+    assert!(multi_mem >= 500_000, "the queued SET counts: {line}");
+    assert!(client_field(&line, "tot-mem") >= multi_mem, "{line}");
+    let mut evicted = false;
+    for _ in 0..10 {
+        if !tx.try_send_raw(&Client::encode(&["SET", "k", &value])) {
+            evicted = true;
+            break;
+        }
+        if client_line(&mut admin, "tx").is_none() {
+            evicted = true;
+            break;
+        }
+        let _ = tx.read();
+    }
+    assert!(evicted, "a transaction queued past maxmemory-clients is evicted");
+    assert!(client_line(&mut admin, "plain").is_some(), "the small client stays");
+
+    // Ten clients holding ~300 KB of unfinished requests each, under a 4 MB limit; halving it
+    // evicts some of them before the next command runs.
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "4mb"]);
+    let mut holders = Vec::new();
+    for i in 0..10 {
+        let mut c = server.client();
+        ok(&mut c, &["CLIENT", "SETNAME", &format!("holder{i}")]);
+        let mut partial = b"*2\r\n$300000\r\n".to_vec();
+        partial.extend(std::iter::repeat_n(b'v', 300_000));
+        assert!(c.try_send_raw(&partial));
+        holders.push(c);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let holding = |admin: &mut Client| (0..10).filter(|i| client_line(admin, &format!("holder{i}")).is_some()).count();
+    while (0..10)
+        .any(|i| client_line(&mut admin, &format!("holder{i}")).is_none_or(|l| client_field(&l, "qbuf") < 300_000))
+    {
+        assert!(Instant::now() < deadline, "the requests did not arrive");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(holding(&mut admin), 10);
+    ok(&mut admin, &["CONFIG", "SET", "maxmemory-clients", "2mb"]);
+    let left = holding(&mut admin);
+    assert!(left > 0 && left < 10, "{left} of 10 holders left after halving the limit");
+}
