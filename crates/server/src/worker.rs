@@ -1527,8 +1527,12 @@ fn report_client_mem(shared: &Shared, c: &Conn) -> bool {
 fn report_client_buffers(shared: &Shared, conn: &Conn, buffers_bytes: usize) -> bool {
     let c = &conn.info;
     let (multi_mem, state_mem) = conn.state_mem();
-    c.multi_mem.store(multi_mem, Ordering::Relaxed);
-    c.state_mem.store(state_mem, Ordering::Relaxed);
+    // Stored only when changed: the line is shared with CLIENT LIST's readers, and nearly
+    // every client holds none of this.
+    if c.state_mem.load(Ordering::Relaxed) != state_mem || c.multi_mem.load(Ordering::Relaxed) != multi_mem {
+        c.multi_mem.store(multi_mem, Ordering::Relaxed);
+        c.state_mem.store(state_mem, Ordering::Relaxed);
+    }
     let mem = CLIENT_BASE_MEM + buffers_bytes as u64 + state_mem;
     // Only the owning worker writes a client's share (`forget_client_mem` too, on the same
     // thread), so a plain load and store do: no read-modify-write unless it changed.
