@@ -2006,6 +2006,40 @@ impl Machine {
         }
     }
 
+    /// Why the cluster state is what it is, for the log line after a change to fail: slots
+    /// covered, and each slot-holding master counted unreachable (FAIL, PFAIL, or silent for
+    /// how long; see [`minority_quiet_ms`]).
+    pub fn state_detail(&self, now_ms: u64) -> String {
+        let quiet_ms = minority_quiet_ms(self.config.node_timeout_ms);
+        let mut covered = 0usize;
+        let (mut size, mut unreachable) = (0usize, Vec::new());
+        for (name, &count) in &self.slot_counts {
+            let flags = self.flags(name);
+            if !flags.contains(NodeFlags::FAIL) {
+                covered += count;
+            }
+            if !flags.contains(NodeFlags::MASTER) || count == 0 {
+                continue;
+            }
+            size += 1;
+            let silent_ms =
+                self.runtime.get(name).map_or(0, |rt| now_ms.saturating_sub(rt.data_received_ms.max(rt.ctime_ms)));
+            if flags.contains(NodeFlags::FAIL) {
+                unreachable.push(format!("{name} fail"));
+            } else if flags.contains(NodeFlags::PFAIL) {
+                unreachable.push(format!("{name} pfail"));
+            } else if !flags.contains(NodeFlags::MYSELF) && !flags.contains(NodeFlags::NOADDR) && silent_ms > quiet_ms {
+                unreachable.push(format!("{name} silent for {silent_ms} ms"));
+            }
+        }
+        format!(
+            "{covered} of {CLUSTER_SLOTS} slots covered; {} of {size} masters with slots unreachable{}{}",
+            unreachable.len(),
+            if unreachable.is_empty() { "" } else { ": " },
+            unreachable.join(", ")
+        )
+    }
+
     // ---- slots and epochs --------------------------------------------------------------------
 
     /// `clusterUpdateSlotsConfigWith`: `sender` claims `slots` at `sender_config_epoch`; take

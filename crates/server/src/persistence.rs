@@ -566,7 +566,9 @@ fn write_parts(
                 }
                 let n = w.encode_with(|out, limits| encode_slot(out, &table, limits));
                 drop(table);
-                if w.buffered_len() >= WRITE_CHUNK_BYTES {
+                // A slowed-down save (rdb-key-save-delay, a test knob) hands out each slot as
+                // it goes, as before: tests watch a transfer's bytes arrive while it runs.
+                if w.buffered_len() >= WRITE_CHUNK_BYTES || delay_us > 0 {
                     w.drain_to(sink)?;
                 }
                 n

@@ -243,6 +243,11 @@ impl ClusterNode {
                 }
                 Action::StateChanged { ok } => {
                     notice!("Cluster state changed: {}", if ok { "ok" } else { "fail" });
+                    if !ok {
+                        // Not a Redis line: which masters the state found unreachable, so a
+                        // CLUSTERDOWN can be explained from the log alone.
+                        notice!("Cluster state: {}", machine.state_detail(crate::shared::now_ms() as u64));
+                    }
                 }
                 Action::ReplicateFrom { master } => {
                     // Queued, not run here: starting to replicate takes the all-slots barrier,
