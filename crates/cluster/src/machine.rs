@@ -66,6 +66,14 @@ const MINORITY_QUIET_HEADROOM_MS: u64 = 600;
 pub fn minority_quiet_ms(node_timeout_ms: u64) -> u64 {
     node_timeout_ms.saturating_sub(MINORITY_QUIET_MARGIN_MS).max(node_timeout_ms / 2 + MINORITY_QUIET_HEADROOM_MS)
 }
+/// Why the cluster state counts a slot-holding master unreachable (`Machine::master_unreachable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreachable {
+    Fail,
+    Pfail,
+    Silent { ms: u64 },
+}
+
 /// `clusterCron` runs every 100 ms; callers should call `tick` at this period.
 pub const CRON_PERIOD_MS: u64 = 100;
 /// Bound on the node table. Redis has none, so one known peer could make it grow without end by
@@ -1966,24 +1974,13 @@ impl Machine {
         let mut covered = 0usize;
         let mut size = 0usize;
         let mut reachable_masters = 0usize;
-        let quiet_ms = minority_quiet_ms(self.config.node_timeout_ms);
         for (name, &count) in &self.slot_counts {
-            let flags = self.flags(name);
-            if !flags.contains(NodeFlags::FAIL) {
+            if !self.flags(name).contains(NodeFlags::FAIL) {
                 covered += count;
             }
-            if flags.contains(NodeFlags::MASTER) && count > 0 {
+            if self.flags(name).contains(NodeFlags::MASTER) && count > 0 {
                 size += 1;
-                // A node without an address is never pinged (nor PFAIL in Redis): its silence
-                // says nothing.
-                let silent = self.ticks_on_time
-                    && !flags.contains(NodeFlags::MYSELF)
-                    && !flags.contains(NodeFlags::NOADDR)
-                    && self
-                        .runtime
-                        .get(name)
-                        .is_some_and(|rt| now_ms.saturating_sub(rt.data_received_ms.max(rt.ctime_ms)) > quiet_ms);
-                if !flags.contains(NodeFlags::FAIL) && !flags.contains(NodeFlags::PFAIL) && !silent {
+                if self.master_unreachable(name, now_ms).is_none() {
                     reachable_masters += 1;
                 }
             }
@@ -2006,35 +2003,55 @@ impl Machine {
         }
     }
 
-    /// Why the cluster state is what it is, for the log line after a change to fail: slots
-    /// covered, and each slot-holding master counted unreachable (FAIL, PFAIL, or silent for
-    /// how long; see [`minority_quiet_ms`]).
-    pub fn state_detail(&self, now_ms: u64) -> String {
-        let quiet_ms = minority_quiet_ms(self.config.node_timeout_ms);
-        let mut covered = 0usize;
-        let (mut size, mut unreachable) = (0usize, Vec::new());
-        for (name, &count) in &self.slot_counts {
-            let flags = self.flags(name);
-            if !flags.contains(NodeFlags::FAIL) {
-                covered += count;
-            }
-            if !flags.contains(NodeFlags::MASTER) || count == 0 {
-                continue;
-            }
-            size += 1;
-            let silent_ms =
-                self.runtime.get(name).map_or(0, |rt| now_ms.saturating_sub(rt.data_received_ms.max(rt.ctime_ms)));
-            if flags.contains(NodeFlags::FAIL) {
-                unreachable.push(format!("{name} fail"));
-            } else if flags.contains(NodeFlags::PFAIL) {
-                unreachable.push(format!("{name} pfail"));
-            } else if !flags.contains(NodeFlags::MYSELF) && !flags.contains(NodeFlags::NOADDR) && silent_ms > quiet_ms {
-                unreachable.push(format!("{name} silent for {silent_ms} ms"));
-            }
+    /// Why the state counts the slot-holding master `name` unreachable, if it does: FAIL,
+    /// PFAIL, or silent longer than [`minority_quiet_ms`] (how long). A node without an address
+    /// is never pinged (nor PFAIL in Redis), so its silence says nothing; nor does anyone's
+    /// while our own cron runs late.
+    fn master_unreachable(&self, name: &NodeName, now_ms: u64) -> Option<Unreachable> {
+        let flags = self.flags(name);
+        if flags.contains(NodeFlags::FAIL) {
+            return Some(Unreachable::Fail);
         }
+        if flags.contains(NodeFlags::PFAIL) {
+            return Some(Unreachable::Pfail);
+        }
+        if !self.ticks_on_time || flags.contains(NodeFlags::MYSELF) || flags.contains(NodeFlags::NOADDR) {
+            return None;
+        }
+        let rt = self.runtime.get(name)?;
+        let silent_ms = now_ms.saturating_sub(rt.data_received_ms.max(rt.ctime_ms));
+        (silent_ms > minority_quiet_ms(self.config.node_timeout_ms)).then_some(Unreachable::Silent { ms: silent_ms })
+    }
+
+    /// Why the cluster state is what it is, for the log line after a change to fail: slots
+    /// covered, and each slot-holding master counted unreachable and why.
+    pub fn state_detail(&self, now_ms: u64) -> String {
+        let covered: usize = self
+            .slot_counts
+            .iter()
+            .filter(|(name, _)| !self.flags(name).contains(NodeFlags::FAIL))
+            .map(|(_, &count)| count)
+            .sum();
+        let masters: Vec<&NodeName> = self
+            .slot_counts
+            .iter()
+            .filter(|(name, &count)| count > 0 && self.flags(name).contains(NodeFlags::MASTER))
+            .map(|(name, _)| name)
+            .collect();
+        let unreachable: Vec<String> = masters
+            .iter()
+            .filter_map(|name| {
+                self.master_unreachable(name, now_ms).map(|why| match why {
+                    Unreachable::Fail => format!("{name} fail"),
+                    Unreachable::Pfail => format!("{name} pfail"),
+                    Unreachable::Silent { ms } => format!("{name} silent for {ms} ms"),
+                })
+            })
+            .collect();
         format!(
-            "{covered} of {CLUSTER_SLOTS} slots covered; {} of {size} masters with slots unreachable{}{}",
+            "{covered} of {CLUSTER_SLOTS} slots covered; {} of {} masters with slots unreachable{}{}",
             unreachable.len(),
+            masters.len(),
             if unreachable.is_empty() { "" } else { ": " },
             unreachable.join(", ")
         )

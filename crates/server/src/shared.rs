@@ -188,14 +188,15 @@ pub struct ClientShared {
     pub watch_dirty: AtomicBool,
     /// In MULTI (for CLIENT LIST's `multi=` field: queued commands, or -1).
     pub multi_len: AtomicI64,
-    /// Bytes the queued transaction and the WATCHed keys hold (CLIENT LIST's `multi-mem`), and
-    /// those plus the subscriptions' (in `tot-mem`): what a client holds besides its buffers,
-    /// written by the owning worker when it reports the client's memory.
+    /// Bytes the queued transaction and the WATCHed keys hold (CLIENT LIST's `multi-mem`).
     pub multi_mem: AtomicU64,
+    /// All a client holds besides its buffers: `multi_mem` plus its subscriptions and tracking
+    /// prefixes (in `tot-mem`). Both written by the owning worker when it reports the client's
+    /// memory (`Conn::state_mem`).
+    pub state_mem: AtomicU64,
     /// The complete arguments of an unfinished request (CLIENT LIST's `argv-mem`; they are in
     /// the read buffer, and `qbuf` counts only what follows them, as Redis shows it).
     pub argv_mem: AtomicU64,
-    pub state_mem: AtomicU64,
     /// Subscriptions held (channels, patterns, shard channels), for CLIENT LIST's `sub=`,
     /// `psub=`, `ssub=` and the `P` flag; written by the owning worker when they change.
     pub subs: [AtomicU32; 3],

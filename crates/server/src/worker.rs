@@ -165,8 +165,8 @@ pub struct Conn {
 impl Conn {
     /// What the client holds besides its buffers, as Redis's getClientMemoryUsage adds it:
     /// (the queued transaction and the WATCHed keys, CLIENT LIST's `multi-mem`; that plus the
-    /// subscriptions and the tracking prefixes). Like Redis, a subscription or a WATCH counts its entry, not the name
-    /// (kept O(1): it runs after every command).
+    /// subscriptions and the tracking prefixes). Like Redis, a subscription or a WATCH counts
+    /// its entry, not the name, which keeps this O(1): it runs after every command.
     fn state_mem(&self) -> (u64, u64) {
         let watch = self.watched.capacity() * std::mem::size_of::<(u32, Sds, Option<i64>)>();
         let multi = self.multi_queued_bytes + watch;
@@ -987,8 +987,8 @@ impl Worker {
         touched.sort_unstable();
         touched.dedup();
         let now = now_ms();
+        let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
         for idx in touched {
-            let (pubsub, normal) = (self.env.obuf_limit_pubsub, self.env.obuf_limit_normal);
             let close = match self.conns[idx].as_mut() {
                 Some(c) => crate::pubsub::output_limit_reached(c, &pubsub, &normal, now),
                 None => false,
@@ -1777,7 +1777,7 @@ impl Env {
                     // counts towards no eviction (Redis's closeClientOnOutputBufferLimitReached
                     // takes it out of the eviction buckets): a client whose reply is too large
                     // for it must not get another client evicted first.
-                    if !c.master && self.output_limit_reached(c) {
+                    if self.output_limit_reached(c) {
                         c.info.kill.store(true, Ordering::Relaxed);
                         forget_client_mem(self.shared, &c.info);
                         break;
